@@ -1,0 +1,68 @@
+//! Backends: where SQL runs. One trait, one implementation per database engine.
+//!
+//! In: a connection URL from the configuration and [`SqlStatement`]s. Out: column names and
+//! rows, streamed to a [`RowSink`] one at a time so memory stays flat.
+
+pub mod sqlite;
+
+use std::io;
+
+use crate::sql::SqlStatement;
+use crate::value::Value;
+
+/// Receives a result as it streams in.
+pub trait RowSink {
+    fn columns(&mut self, columns: &[String]) -> io::Result<()>;
+    fn row(&mut self, row: &[Value]) -> io::Result<()>;
+}
+
+/// A failure of the database (not of the hunt's text).
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("cannot open {url}: {message}")]
+    Open { url: String, message: String },
+    #[error("{0}")]
+    Query(String),
+    #[error("writing the result failed: {0}")]
+    Output(#[from] io::Error),
+    #[error("unsupported connection URL `{0}`; supported: sqlite:///path")]
+    Scheme(String),
+}
+
+/// One open connection.
+pub trait Backend {
+    /// The SQL dialect this backend speaks (a name in `dialects/`).
+    fn dialect(&self) -> &'static str;
+    /// Column names of a table, or None when there is no such table.
+    fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError>;
+    /// Runs a statement, streaming its result into `sink`.
+    fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError>;
+}
+
+/// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`).
+pub fn open(url: &str, allow_write: bool) -> Result<Box<dyn Backend>, BackendError> {
+    let scheme = url.split("://").next().unwrap_or("");
+    let base = scheme.split('+').next().unwrap_or("");
+    match base {
+        "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open_url(url, allow_write)?)),
+        _ => Err(BackendError::Scheme(crate::config::redact_url(url))),
+    }
+}
+
+/// Collects a whole (small) result: counts, statistics, catalogs.
+#[derive(Debug, Default)]
+pub struct Collect {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl RowSink for Collect {
+    fn columns(&mut self, columns: &[String]) -> io::Result<()> {
+        self.columns = columns.to_vec();
+        Ok(())
+    }
+    fn row(&mut self, row: &[Value]) -> io::Result<()> {
+        self.rows.push(row.to_vec());
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! SQLite through rusqlite (bundled): the embedded default, and the in-memory cache that
+//! holds data living outside any data source (NEW).
+//!
+//! Opened read-only unless the connection allows table creation. `x REGEXP p` is a Rust
+//! regex search (SQLite has no regular expressions of its own).
+
+use std::sync::Arc;
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+use super::{Backend, BackendError, RowSink};
+use crate::ir::Literal;
+use crate::sql::SqlStatement;
+use crate::value::Value;
+
+pub struct SqliteBackend {
+    conn: Connection,
+}
+
+impl SqliteBackend {
+    /// `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`.
+    pub fn open_url(url: &str, allow_write: bool) -> Result<SqliteBackend, BackendError> {
+        let path = url
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| BackendError::Open {
+                url: url.to_string(),
+                message: "expected sqlite:///path/to/file.db".into(),
+            })?;
+        if !std::path::Path::new(path).exists() {
+            return Err(BackendError::Open {
+                url: url.to_string(),
+                message: format!("no database file at {path}"),
+            });
+        }
+        let flags = if allow_write {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| BackendError::Open {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
+        Self::with_connection(conn)
+    }
+
+    /// A private in-memory database.
+    pub fn memory() -> Result<SqliteBackend, BackendError> {
+        let conn = Connection::open_in_memory().map_err(|e| BackendError::Open {
+            url: "sqlite::memory:".into(),
+            message: e.to_string(),
+        })?;
+        Self::with_connection(conn)
+    }
+
+    fn with_connection(conn: Connection) -> Result<SqliteBackend, BackendError> {
+        conn.create_scalar_function(
+            "regexp",
+            2,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| {
+                // Compiled once per statement, not per row.
+                let re: Arc<regex::Regex> = ctx
+                    .get_or_create_aux(0, |v| -> Result<_, BoxError> {
+                        Ok(regex::Regex::new(v.as_str()?)?)
+                    })?;
+                let text = match ctx.get_raw(1) {
+                    ValueRef::Null => return Ok(None),
+                    ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    ValueRef::Integer(i) => i.to_string(),
+                    ValueRef::Real(f) => f.to_string(),
+                    ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+                };
+                Ok(Some(re.is_match(&text)))
+            },
+        )
+        .map_err(|e| BackendError::Query(e.to_string()))?;
+        Ok(SqliteBackend { conn })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+fn to_sql(l: &Literal) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match l {
+        Literal::Null => V::Null,
+        Literal::Bool(b) => V::Integer(i64::from(*b)),
+        Literal::Int(i) => V::Integer(*i),
+        Literal::Float(f) => V::Real(*f),
+        Literal::Str(s) => V::Text(s.clone()),
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn dialect(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        let cols = stmt
+            .query_map([table], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        Ok((!cols.is_empty()).then_some(cols))
+    }
+
+    fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
+        let mut prepared = self
+            .conn
+            .prepare(&stmt.sql)
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        let names: Vec<String> = prepared.column_names().map(|s| s.to_string()).collect();
+        sink.columns(&names)?;
+        let params: Vec<rusqlite::types::Value> = stmt.params.iter().map(to_sql).collect();
+        let mut rows = prepared
+            .query(rusqlite::params_from_iter(params))
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        let mut buf: Vec<Value> = Vec::with_capacity(names.len());
+        while let Some(row) = rows
+            .next()
+            .map_err(|e| BackendError::Query(e.to_string()))?
+        {
+            buf.clear();
+            for i in 0..names.len() {
+                let v = match row
+                    .get_ref(i)
+                    .map_err(|e| BackendError::Query(e.to_string()))?
+                {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(i) => Value::Int(i),
+                    ValueRef::Real(f) => Value::Float(f),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+                };
+                buf.push(v);
+            }
+            sink.row(&buf)?;
+        }
+        Ok(())
+    }
+}

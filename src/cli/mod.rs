@@ -1,0 +1,296 @@
+//! The `kestrel` command line: one function per subcommand; errors become exit codes
+//! (1: a hunt error or a data source failure; 2: usage or configuration).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::diag::Diagnostic;
+use crate::ingest::{IngestOptions, InputFormat};
+use crate::lower::LowerOptions;
+use crate::output::{Format, Printer};
+use crate::run::{run_hunt, RunOptions};
+use crate::source::SourceFile;
+use crate::sql::{Dialect, LiteralMode};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kestrel",
+    version,
+    about = "Compile Kestrel huntflows to SQL and run them where the logs live",
+    after_help = "`kestrel HUNT.hf` is short for `kestrel run HUNT.hf`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the SQL each DISP/INFO/DESCRIBE/EXPLAIN of a hunt would run.
+    Compile {
+        /// The hunt file (`-` reads standard input).
+        hunt: PathBuf,
+        /// SQL dialect of the statements.
+        #[arg(long, default_value = "sqlite")]
+        dialect: String,
+        /// Configuration file (data sources); see README.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Show placeholders and the bound parameters instead of inline literals.
+        #[arg(long)]
+        bind: bool,
+        /// Print the relational IR instead of SQL.
+        #[arg(long)]
+        ir: bool,
+    },
+    /// Run hunts against the configured data sources and print their results.
+    Run {
+        /// Hunt files, run one after another (`-` reads standard input).
+        #[arg(required = true)]
+        hunts: Vec<PathBuf>,
+        /// Configuration file; otherwise $KESTREL_CONFIG, $KESTREL_SQLALCHEMY_CONFIG,
+        /// ~/.config/kestrel/.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output format of the results.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Do not print the summary of variables.
+        #[arg(long)]
+        no_summary: bool,
+    },
+    /// Load JSON-lines (plain or gzip) or CSV logs into a SQL table a hunt can query.
+    Ingest {
+        /// Log files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Target database URL, e.g. sqlite:///lake.db.
+        #[arg(long)]
+        into: String,
+        /// Table to create.
+        #[arg(long)]
+        table: String,
+        /// Input format (default: from each file's name).
+        #[arg(long, value_enum)]
+        format: Option<InputFormat>,
+        /// Drop and recreate the table if it exists.
+        #[arg(long, conflicts_with = "append")]
+        replace: bool,
+        /// Add rows to an existing table.
+        #[arg(long)]
+        append: bool,
+    },
+}
+
+/// Parses the process arguments, accepting `kestrel HUNT.hf` as `kestrel run HUNT.hf`.
+pub fn main() -> ExitCode {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        let known = [
+            "compile",
+            "run",
+            "ingest",
+            "help",
+            "-h",
+            "--help",
+            "-V",
+            "--version",
+        ];
+        if !known.contains(&first) && !first.starts_with('-') {
+            args.insert(1, "run".into());
+        }
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Compile {
+            hunt,
+            dialect,
+            config,
+            bind,
+            ir,
+        } => compile(&hunt, &dialect, config.as_deref(), bind, ir),
+        Command::Run {
+            hunts,
+            config,
+            format,
+            no_summary,
+        } => run(&hunts, config.as_deref(), format, !no_summary),
+        Command::Ingest {
+            files,
+            into,
+            table,
+            format,
+            replace,
+            append,
+        } => ingest(IngestOptions {
+            files,
+            into,
+            table,
+            format,
+            replace,
+            append,
+            progress: io::stderr().is_terminal(),
+        }),
+    }
+}
+
+fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+fn read_hunt(path: &Path) -> Result<SourceFile, ExitCode> {
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        io::Read::read_to_string(&mut io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    match text {
+        Ok(t) => Ok(SourceFile::new(path.display().to_string(), t)),
+        Err(e) => Err(usage_error(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn hunt_error(d: &Diagnostic, src: &SourceFile) -> ExitCode {
+    eprint!("{}", d.render(src));
+    ExitCode::from(1)
+}
+
+fn load_config(explicit: Option<&Path>) -> Result<Option<Config>, ExitCode> {
+    Config::discover(explicit).map_err(usage_error)
+}
+
+fn compile(path: &Path, dialect: &str, config: Option<&Path>, bind: bool, ir: bool) -> ExitCode {
+    let Some(d) = Dialect::builtin(dialect) else {
+        return usage_error(format!(
+            "unknown dialect `{dialect}`; available: {}",
+            Dialect::names().join(", ")
+        ));
+    };
+    let src = match read_hunt(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // Only an explicit --config is read: compiling needs no database.
+    let config = match config.map(Config::load).transpose() {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let program = match crate::compile_program(
+        &src,
+        LowerOptions {
+            config: config.as_ref(),
+            ..LowerOptions::default()
+        },
+    ) {
+        Ok(p) => p,
+        Err(diag) => return hunt_error(&diag, &src),
+    };
+    let mut out = io::stdout().lock();
+    if ir {
+        let _ = write!(out, "{program}");
+        return ExitCode::SUCCESS;
+    }
+    let mode = if bind {
+        LiteralMode::Bind
+    } else {
+        LiteralMode::Inline
+    };
+    let outputs = match crate::output_sql(&program, &d, mode) {
+        Ok(o) => o,
+        Err(diag) => return hunt_error(&diag, &src),
+    };
+    let _ = write!(out, "{}", render_outputs(&outputs));
+    ExitCode::SUCCESS
+}
+
+/// The text `kestrel compile` prints: per output, a header, its statements, and the bound
+/// parameters when there are any.
+pub fn render_outputs(outputs: &[crate::CompiledOutput]) -> String {
+    let mut s = String::new();
+    for (i, o) in outputs.iter().enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        s.push_str(&o.header);
+        s.push('\n');
+        for st in &o.statements {
+            s.push_str(&st.sql);
+            s.push_str(";\n");
+            if !st.params.is_empty() {
+                let ps: Vec<String> = st
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| format!("[{}] {p}", i + 1))
+                    .collect();
+                s.push_str(&format!("-- params: {}\n", ps.join(", ")));
+            }
+        }
+    }
+    s
+}
+
+fn run(hunts: &[PathBuf], config: Option<&Path>, format: Format, summary: bool) -> ExitCode {
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let stdout = io::stdout();
+    let mut printer = Printer::new(stdout.lock(), format);
+    for path in hunts {
+        let src = match read_hunt(path) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        // Machine formats keep stdout to the data: the summary goes to stderr.
+        let result = if format == Format::Table {
+            let mut sink = io::stdout();
+            run_hunt(
+                &src,
+                config.as_ref(),
+                &mut printer,
+                &mut sink,
+                &RunOptions { summary },
+            )
+        } else {
+            let mut sink = io::stderr();
+            run_hunt(
+                &src,
+                config.as_ref(),
+                &mut printer,
+                &mut sink,
+                &RunOptions { summary },
+            )
+        };
+        if let Err(d) = result {
+            let _ = io::stdout().flush();
+            return hunt_error(&d, &src);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn ingest(opts: IngestOptions) -> ExitCode {
+    match crate::ingest::ingest(&opts) {
+        Ok(report) => {
+            eprintln!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

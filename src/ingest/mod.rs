@@ -1,0 +1,307 @@
+//! Ingest: JSON-lines / CSV log files in, one SQL table out (`kestrel ingest`).
+//!
+//! ```text
+//! files ──input (gzip by magic bytes)──▶ lines / CSV records ──flatten──▶ (column, leaf) fields
+//!   pass 1: scan   fields ──▶ Schema (columns in first-seen order, inferred types) + rejects
+//!   pass 2: rows   fields ──▶ Row stream (values converted to the column types)
+//!   Row stream ──sqlite writer (one transaction)──▶ table
+//! ```
+//!
+//! The reader half ([`scan`], [`Scan::rows`], [`read_records`]) knows nothing about any
+//! database; a writer takes a [`Schema`] and a row stream. Only SQLite has a writer today
+//! ([`sqlite::write_sqlite`]); a PostgreSQL or MariaDB writer is another file beside it
+//! and another arm in [`Target`].
+//!
+//! Why two passes over the files rather than a spool: a column's type is known only after
+//! its last value, and the files are already on disk, so reading them again costs CPU
+//! (decompress and parse again) but no memory and no temporary disk space. The first pass
+//! parses without building any JSON tree (it only looks at keys and value kinds) and runs
+//! one thread per file, so it is the cheaper of the two; the second pass reads and parses
+//! on one thread while the writer inserts on another. Both passes see the same records:
+//! the second pass checks every file yields exactly the records the first pass counted
+//! and no column the first pass did not see, and fails (rolling everything back) if a
+//! file changed in between. Input must therefore be re-readable files, not pipes.
+
+mod csv;
+mod input;
+mod json;
+mod keys;
+mod progress;
+mod read;
+mod schema;
+pub mod sqlite;
+mod target;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use read::{read_records, scan, FileScan, Item, ReadOptions, Record, Records, Row, Rows, Scan};
+pub use schema::{Column, ColumnType, Schema};
+pub use sqlite::{write_sqlite, WriteMode, WriteSummary};
+pub use target::Target;
+
+/// How many rejected lines a report keeps (the count is always complete).
+pub const MAX_REJECTS_KEPT: usize = 20;
+
+/// The layout of an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// One JSON object per line (`.jsonl`, `.ndjson`, `.json`).
+    #[value(alias = "json", alias = "ndjson")]
+    Jsonl,
+    /// Comma-separated values with a header row (`.csv`).
+    Csv,
+}
+
+impl InputFormat {
+    /// The format a file name implies: `.jsonl`, `.json`, `.ndjson` or `.csv`, optionally
+    /// followed by `.gz` (compression itself is detected from the content, not the name).
+    pub fn from_path(path: &Path) -> Option<InputFormat> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let (_, ext) = name.rsplit_once('.')?;
+        match ext {
+            "jsonl" | "json" | "ndjson" => Some(InputFormat::Jsonl),
+            "csv" => Some(InputFormat::Csv),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputFormat::Jsonl => "jsonl",
+            InputFormat::Csv => "csv",
+        })
+    }
+}
+
+/// What `kestrel ingest` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Input files, loaded in this order (row order follows).
+    pub files: Vec<PathBuf>,
+    /// Target database URL, e.g. `sqlite:///lake.db` or `sqlite:////var/hunt/lake.db`.
+    pub into: String,
+    /// Table to create (or replace, or append to).
+    pub table: String,
+    /// Input format for every file; `None`: from each file's name.
+    pub format: Option<InputFormat>,
+    /// Drop an existing table of that name and create it anew (in the same transaction).
+    pub replace: bool,
+    /// Add rows to an existing table, adding any new columns.
+    pub append: bool,
+    /// Show a progress line on stderr (only ever when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// A line (or CSV record) that was skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub file: PathBuf,
+    /// 1-based line number (for a CSV record spanning lines: where it starts).
+    pub line: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    pub table: String,
+    /// The database written to (the URL as given).
+    pub target: String,
+    pub mode: WriteMode,
+    pub files: usize,
+    pub rows_loaded: u64,
+    pub rows_rejected: u64,
+    /// The first [`MAX_REJECTS_KEPT`] rejected lines, in input order.
+    pub rejects: Vec<Reject>,
+    /// Columns the table has now.
+    pub columns: usize,
+    /// Columns this load created (all of them for a new table; the new ones on append).
+    pub columns_added: usize,
+    /// The columns and types inferred from the input.
+    pub schema: Schema,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for IngestReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.mode {
+            WriteMode::Append => "appended",
+            WriteMode::Create | WriteMode::Replace => "loaded",
+        };
+        write!(
+            f,
+            "{verb} {} rows ({} columns) into {}; rejected {}",
+            self.rows_loaded, self.columns, self.table, self.rows_rejected
+        )?;
+        if self.mode == WriteMode::Append && self.columns_added > 0 {
+            write!(f, "; added {} columns", self.columns_added)?;
+        }
+        for r in &self.rejects {
+            write!(f, "\n  {r}")?;
+        }
+        let unlisted = self.rows_rejected.saturating_sub(self.rejects.len() as u64);
+        if unlisted > 0 {
+            write!(f, "\n  … and {unlisted} more rejected")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that stops an ingest. Nothing is written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("bad database URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("{0}")]
+    BadOptions(String),
+    #[error("cannot tell the format of {}: name it .jsonl, .json, .ndjson or .csv (optionally .gz), or pass --format", path.display())]
+    UnknownFormat { path: PathBuf },
+    #[error("{}: bad CSV header: {reason}", path.display())]
+    BadHeader { path: PathBuf, reason: String },
+    #[error("{}: changed while it was being loaded ({what}); nothing was written", path.display())]
+    InputChanged { path: PathBuf, what: String },
+    #[error(
+        "table `{table}` already exists; use --replace to overwrite it or --append to add rows"
+    )]
+    TableExists { table: String },
+    #[error("the input has {count} columns, more than {backend} allows in one table ({limit})")]
+    TooManyColumns {
+        count: usize,
+        limit: usize,
+        backend: &'static str,
+    },
+    #[error("{context}: {source}")]
+    Sqlite {
+        context: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("internal error, please report: {0}")]
+    Internal(String),
+}
+
+impl IngestError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> IngestError {
+        IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Loads `opts.files` into `opts.table` of the database `opts.into`, all or nothing.
+pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let mode = match (opts.replace, opts.append) {
+        (true, true) => {
+            return Err(IngestError::BadOptions(
+                "--replace and --append cannot be used together".into(),
+            ))
+        }
+        (true, false) => WriteMode::Replace,
+        (false, true) => WriteMode::Append,
+        (false, false) => WriteMode::Create,
+    };
+    if opts.files.is_empty() {
+        return Err(IngestError::BadOptions("no input files given".into()));
+    }
+    if opts.table.is_empty() {
+        return Err(IngestError::BadOptions("the table name is empty".into()));
+    }
+    let target = Target::parse(&opts.into)?;
+    let read_opts = ReadOptions {
+        format: opts.format,
+        fold_case: target.folds_identifier_case(),
+    };
+
+    let progress = progress::Progress::start(opts.progress);
+    let scanned = read::scan_counted(&opts.files, &read_opts, &progress.counter())?;
+    progress.next_phase();
+
+    let summary = match &target {
+        Target::Sqlite(path) => pipeline(&scanned, &progress, |rows| {
+            write_sqlite(path, &opts.table, &scanned.schema, mode, rows)
+        })?,
+    };
+    progress.finish();
+
+    Ok(IngestReport {
+        table: opts.table.clone(),
+        target: opts.into.clone(),
+        mode,
+        files: opts.files.len(),
+        rows_loaded: summary.rows,
+        rows_rejected: scanned.rows_rejected,
+        rejects: scanned.rejects.clone(),
+        columns: summary.columns,
+        columns_added: summary.columns_added,
+        schema: scanned.schema.clone(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Runs pass 2 on its own thread and hands its rows to `write` on this one, so parsing and
+/// inserting overlap. A writer that stops early drops the receiver, which stops the reader.
+fn pipeline<W>(
+    scanned: &Scan,
+    progress: &progress::Progress,
+    write: W,
+) -> Result<WriteSummary, IngestError>
+where
+    W: FnOnce(
+        &mut dyn Iterator<Item = Result<Row, IngestError>>,
+    ) -> Result<WriteSummary, IngestError>,
+{
+    const BATCH: usize = 512;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Row>, IngestError>>(8);
+        s.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for row in scanned.rows_counted(progress.counter()) {
+                match row {
+                    Ok(row) => {
+                        batch.push(row);
+                        if batch.len() == BATCH {
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            if tx.send(Ok(full)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(Ok(batch));
+            }
+        });
+        let mut rows = rx.into_iter().flat_map(|batch| match batch {
+            Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        });
+        write(&mut rows)
+    })
+}
+
+#[cfg(test)]
+mod tests;

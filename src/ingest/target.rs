@@ -1,0 +1,144 @@
+//! Where ingest writes: a database URL in, a [`Target`] out.
+//!
+//! `sqlite:///rel/lake.db` is `rel/lake.db`, `sqlite:////var/hunt/lake.db` is
+//! `/var/hunt/lake.db` (SQLAlchemy's convention, which kestrel's config shares). An
+//! in-memory database is refused: it would vanish when kestrel exits. A password in a
+//! URL never appears in an error.
+
+use std::path::PathBuf;
+
+use super::IngestError;
+
+/// A database ingest can write to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A SQLite database file (created if missing).
+    Sqlite(PathBuf),
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, IngestError> {
+        let bad = |reason: &str| IngestError::BadUrl {
+            url: redact(url),
+            reason: reason.to_string(),
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(bad("expected scheme://…, e.g. sqlite:///lake.db"));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => {}
+            "postgresql" | "postgres" | "mysql" | "mariadb" | "mssql" => {
+                return Err(bad("ingest can only write to sqlite:// databases so far"))
+            }
+            _ => {
+                return Err(bad(
+                    "unknown database scheme; ingest writes to sqlite:///file.db",
+                ))
+            }
+        }
+        let Some(path) = rest.strip_prefix('/') else {
+            if rest.is_empty() || rest == ":memory:" {
+                return Err(bad(
+                    "an in-memory database would vanish when kestrel exits; name a file",
+                ));
+            }
+            return Err(bad(
+                "a sqlite URL has no host: sqlite:///relative.db or sqlite:////absolute.db",
+            ));
+        };
+        if path.is_empty() {
+            return Err(bad(
+                "no database file named: sqlite:///relative.db or sqlite:////absolute.db",
+            ));
+        }
+        if path == ":memory:" {
+            return Err(bad(
+                "an in-memory database would vanish when kestrel exits; name a file",
+            ));
+        }
+        if path.contains('?') {
+            return Err(bad("URL parameters (?…) are not supported"));
+        }
+        Ok(Target::Sqlite(PathBuf::from(path)))
+    }
+
+    /// Whether the target treats identifiers differing only in ASCII case as one
+    /// (SQLite does, even quoted), so ingest must make them one column.
+    pub fn folds_identifier_case(&self) -> bool {
+        match self {
+            Target::Sqlite(_) => true,
+        }
+    }
+}
+
+/// The URL with any password replaced by `***`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_follow_sqlalchemy() {
+        assert_eq!(
+            Target::parse("sqlite:///lake.db").unwrap(),
+            Target::Sqlite("lake.db".into())
+        );
+        assert_eq!(
+            Target::parse("sqlite:///a/b.db").unwrap(),
+            Target::Sqlite("a/b.db".into())
+        );
+        assert_eq!(
+            Target::parse("sqlite:////var/x.db").unwrap(),
+            Target::Sqlite("/var/x.db".into())
+        );
+        assert_eq!(
+            Target::parse("SQLite:///x.db").unwrap(),
+            Target::Sqlite("x.db".into())
+        );
+    }
+
+    #[test]
+    fn useless_or_unsupported_urls_are_refused() {
+        for url in [
+            "sqlite://:memory:",
+            "sqlite://",
+            "sqlite:///",
+            "sqlite:///:memory:",
+            "sqlite://host/x.db",
+            "lake.db",
+            "sqlite:///x.db?mode=ro",
+            "postgresql://u@h/db",
+            "ftp://x/y",
+        ] {
+            assert!(
+                matches!(Target::parse(url), Err(IngestError::BadUrl { .. })),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let e = Target::parse("postgresql://hunter:s3cret@db:5432/lake")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cret"), "{e}");
+        assert!(e.contains("postgresql://hunter:***@db:5432/lake"), "{e}");
+        assert_eq!(redact("mysql://u@h/x"), "mysql://u@h/x");
+    }
+}

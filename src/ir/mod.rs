@@ -1,0 +1,533 @@
+//! The relational IR: a program is a DAG of named relations (one per variable version) and
+//! the outputs that read them.
+//!
+//! In: built by lowering. Out: rewritten by `opt`, emitted as SQL by `sql`, run by `backend`.
+//! Everything is resolved: columns are native (for scans) or attribute names (for
+//! variables), literals are typed, relations refer to each other by [`RelId`].
+
+pub mod display;
+
+use crate::model::EntityKind;
+use crate::source::Span;
+
+/// Index of a relation in [`Program::relations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelId(pub usize);
+
+/// A table of a data source, as resolved from the hunt and the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSource {
+    /// The name the configuration knows it by (`events` for `stixshifter://events`).
+    pub name: String,
+    /// The URI as the hunt wrote it.
+    pub uri: String,
+    pub table: String,
+    /// The connection it lives on (None: compiled without a configuration).
+    pub connection: Option<String>,
+    pub timestamp: Option<String>,
+    pub timestamp_format: String,
+    /// Name or path of the mapping used for this table.
+    pub mapping: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub sources: Vec<DataSource>,
+    pub relations: Vec<Relation>,
+    pub outputs: Vec<Output>,
+}
+
+impl Program {
+    pub fn rel(&self, id: RelId) -> &Relation {
+        &self.relations[id.0]
+    }
+
+    /// Relations `root` depends on, dependencies first, each once, `root` last.
+    pub fn dependency_order(&self, roots: &[RelId]) -> Vec<RelId> {
+        let mut seen = vec![false; self.relations.len()];
+        let mut order = Vec::new();
+        // Iterative post-order, since hunts of thousands of statements must not overflow.
+        for &root in roots {
+            let mut stack = vec![(root, false)];
+            while let Some((id, expanded)) = stack.pop() {
+                if expanded {
+                    order.push(id);
+                    continue;
+                }
+                if seen[id.0] {
+                    continue;
+                }
+                seen[id.0] = true;
+                stack.push((id, true));
+                let mut deps = Vec::new();
+                self.relations[id.0].plan.rel_refs(&mut deps);
+                for d in deps.into_iter().rev() {
+                    if !seen[d.0] {
+                        stack.push((d, false));
+                    }
+                }
+            }
+        }
+        order
+    }
+}
+
+/// One variable version (or a hidden helper relation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relation {
+    /// Unique SQL name: the variable, with `_2`, `_3`… for re-assignments.
+    pub name: String,
+    /// The variable as the hunt wrote it.
+    pub var: String,
+    /// Canonical entity type (`process`, `network_activity`, `event`, …).
+    pub entity: String,
+    pub kind: EntityKind,
+    pub plan: Plan,
+    /// Output columns in order. None: every column of the source table, which is known
+    /// only with a catalog (event variables compiled without one).
+    pub columns: Option<Vec<String>>,
+    /// Columns identifying an entity; empty: the whole row.
+    pub identity: Vec<String>,
+    /// The data source the relation's records come from, if any.
+    pub source: Option<usize>,
+    /// The command that made it: get, find, new, sort, …
+    pub command: &'static str,
+    /// Variables it was computed from, as written.
+    pub depends_on: Vec<String>,
+    /// The statement that made it.
+    pub span: Span,
+}
+
+/// A relational operator tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Every row of a data source's table; columns are native.
+    Scan {
+        source: usize,
+    },
+    /// The rows of another relation.
+    Rel(RelId),
+    /// Inline rows (NEW).
+    Values {
+        columns: Vec<String>,
+        rows: Vec<Vec<Literal>>,
+    },
+    Filter {
+        input: Box<Plan>,
+        pred: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        cols: Vec<(String, Expr)>,
+    },
+    Distinct {
+        input: Box<Plan>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<u64>,
+        offset: u64,
+    },
+    /// UNION ALL of inputs with the same columns.
+    Union {
+        inputs: Vec<Plan>,
+    },
+    /// GROUP BY `keys` computing `aggs`.
+    Aggregate {
+        input: Box<Plan>,
+        keys: Vec<(String, Expr)>,
+        aggs: Vec<(String, AggFunc, Expr)>,
+    },
+}
+
+impl Plan {
+    pub fn filter(self, pred: Expr) -> Plan {
+        match pred {
+            Expr::Lit(Literal::Bool(true)) => self,
+            pred => Plan::Filter {
+                input: Box::new(self),
+                pred,
+            },
+        }
+    }
+
+    pub fn project(self, cols: Vec<(String, Expr)>) -> Plan {
+        Plan::Project {
+            input: Box::new(self),
+            cols,
+        }
+    }
+
+    /// Relations this plan reads, in first-use order (with repeats).
+    pub fn rel_refs(&self, out: &mut Vec<RelId>) {
+        match self {
+            Plan::Scan { .. } | Plan::Values { .. } => {}
+            Plan::Rel(id) => out.push(*id),
+            Plan::Filter { input, pred } => {
+                input.rel_refs(out);
+                pred.rel_refs(out);
+            }
+            Plan::Project { input, cols } => {
+                input.rel_refs(out);
+                for (_, e) in cols {
+                    e.rel_refs(out);
+                }
+            }
+            Plan::Distinct { input } | Plan::Limit { input, .. } => input.rel_refs(out),
+            Plan::Sort { input, keys } => {
+                input.rel_refs(out);
+                for k in keys {
+                    k.expr.rel_refs(out);
+                }
+            }
+            Plan::Union { inputs } => inputs.iter().for_each(|p| p.rel_refs(out)),
+            Plan::Aggregate { input, keys, aggs } => {
+                input.rel_refs(out);
+                keys.iter().for_each(|(_, e)| e.rel_refs(out));
+                aggs.iter().for_each(|(_, _, e)| e.rel_refs(out));
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub desc: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    Count,
+    CountDistinct,
+    Min,
+    Max,
+    Sum,
+    Avg,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Functions the IR knows; each dialect says how to write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// Last path component, `\` or `/` separated.
+    Basename,
+    /// Everything before the last path separator.
+    Dirname,
+}
+
+/// Typed scalar expressions over the columns of a plan's input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Col(String),
+    Lit(Literal),
+    Cmp {
+        op: CmpOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    /// Case-insensitive for ASCII; `%` and `_` are the only special characters.
+    Like {
+        expr: Box<Expr>,
+        pattern: String,
+        negated: bool,
+    },
+    /// Regular-expression search, case-sensitive unless the pattern starts with `(?i)`.
+    Regex {
+        expr: Box<Expr>,
+        pattern: String,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Literal>,
+        negated: bool,
+    },
+    /// `(exprs) [NOT] IN (SELECT cols FROM rel)`: a semi-join on another relation.
+    InRel {
+        exprs: Vec<Expr>,
+        rel: RelId,
+        cols: Vec<String>,
+        negated: bool,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    Case {
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Box<Expr>,
+    },
+    Func {
+        func: Func,
+        args: Vec<Expr>,
+    },
+}
+
+pub const TRUE: Expr = Expr::Lit(Literal::Bool(true));
+pub const FALSE: Expr = Expr::Lit(Literal::Bool(false));
+
+impl Expr {
+    pub fn col(name: impl Into<String>) -> Expr {
+        Expr::Col(name.into())
+    }
+
+    pub fn str(s: impl Into<String>) -> Expr {
+        Expr::Lit(Literal::Str(s.into()))
+    }
+
+    pub fn cmp(op: CmpOp, left: Expr, right: Expr) -> Expr {
+        Expr::Cmp {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        }
+    }
+
+    /// Conjunction, flattened, with `TRUE` dropped and `FALSE` absorbing.
+    pub fn and(parts: Vec<Expr>) -> Expr {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                Expr::Lit(Literal::Bool(true)) => {}
+                Expr::Lit(Literal::Bool(false)) => return FALSE,
+                Expr::And(inner) => out.extend(inner),
+                p => out.push(p),
+            }
+        }
+        match out.len() {
+            0 => TRUE,
+            1 => out.pop().unwrap_or(TRUE),
+            _ => Expr::And(out),
+        }
+    }
+
+    /// Disjunction, flattened, with `FALSE` dropped and `TRUE` absorbing.
+    pub fn or(parts: Vec<Expr>) -> Expr {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                Expr::Lit(Literal::Bool(false)) => {}
+                Expr::Lit(Literal::Bool(true)) => return TRUE,
+                Expr::Or(inner) => out.extend(inner),
+                p => out.push(p),
+            }
+        }
+        match out.len() {
+            0 => FALSE,
+            1 => out.pop().unwrap_or(FALSE),
+            _ => Expr::Or(out),
+        }
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(e: Expr) -> Expr {
+        match e {
+            Expr::Lit(Literal::Bool(b)) => Expr::Lit(Literal::Bool(!b)),
+            Expr::Not(inner) => *inner,
+            e => Expr::Not(Box::new(e)),
+        }
+    }
+
+    /// `CASE WHEN … END`, with constant conditions folded away.
+    pub fn case(whens: Vec<(Expr, Expr)>, otherwise: Expr) -> Expr {
+        let mut kept = Vec::new();
+        for (cond, value) in whens {
+            match cond {
+                Expr::Lit(Literal::Bool(false)) => {}
+                Expr::Lit(Literal::Bool(true)) => {
+                    if kept.is_empty() {
+                        return value;
+                    }
+                    return Expr::Case {
+                        whens: kept,
+                        otherwise: Box::new(value),
+                    };
+                }
+                cond => kept.push((cond, value)),
+            }
+        }
+        if kept.is_empty() {
+            return otherwise;
+        }
+        // Every branch the same: no CASE needed.
+        if kept.iter().all(|(_, v)| *v == otherwise) {
+            return otherwise;
+        }
+        Expr::Case {
+            whens: kept,
+            otherwise: Box::new(otherwise),
+        }
+    }
+
+    pub fn rel_refs(&self, out: &mut Vec<RelId>) {
+        self.walk(&mut |e| {
+            if let Expr::InRel { rel, .. } = e {
+                out.push(*rel);
+            }
+        });
+    }
+
+    /// Visits this expression and every sub-expression, parents first.
+    pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Col(_) | Expr::Lit(_) => {}
+            Expr::Cmp { left, right, .. } => {
+                left.walk(f);
+                right.walk(f);
+            }
+            Expr::Like { expr, .. }
+            | Expr::Regex { expr, .. }
+            | Expr::InList { expr, .. }
+            | Expr::IsNull { expr, .. } => expr.walk(f),
+            Expr::InRel { exprs, .. } => exprs.iter().for_each(|e| e.walk(f)),
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| e.walk(f)),
+            Expr::Not(e) => e.walk(f),
+            Expr::Case { whens, otherwise } => {
+                for (c, v) in whens {
+                    c.walk(f);
+                    v.walk(f);
+                }
+                otherwise.walk(f);
+            }
+            Expr::Func { args, .. } => args.iter().for_each(|e| e.walk(f)),
+        }
+    }
+
+    /// Rewrites every column reference (for substituting a projection into a filter).
+    pub fn map_cols(&self, f: &mut dyn FnMut(&str) -> Expr) -> Expr {
+        let boxed = |e: &Expr, f: &mut dyn FnMut(&str) -> Expr| Box::new(e.map_cols(f));
+        match self {
+            Expr::Col(c) => f(c),
+            Expr::Lit(_) => self.clone(),
+            Expr::Cmp { op, left, right } => Expr::Cmp {
+                op: *op,
+                left: boxed(left, f),
+                right: boxed(right, f),
+            },
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => Expr::Like {
+                expr: boxed(expr, f),
+                pattern: pattern.clone(),
+                negated: *negated,
+            },
+            Expr::Regex {
+                expr,
+                pattern,
+                negated,
+            } => Expr::Regex {
+                expr: boxed(expr, f),
+                pattern: pattern.clone(),
+                negated: *negated,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: boxed(expr, f),
+                list: list.clone(),
+                negated: *negated,
+            },
+            Expr::InRel {
+                exprs,
+                rel,
+                cols,
+                negated,
+            } => Expr::InRel {
+                exprs: exprs.iter().map(|e| e.map_cols(f)).collect(),
+                rel: *rel,
+                cols: cols.clone(),
+                negated: *negated,
+            },
+            Expr::IsNull { expr, negated } => Expr::IsNull {
+                expr: boxed(expr, f),
+                negated: *negated,
+            },
+            Expr::And(v) => Expr::And(v.iter().map(|e| e.map_cols(f)).collect()),
+            Expr::Or(v) => Expr::Or(v.iter().map(|e| e.map_cols(f)).collect()),
+            Expr::Not(e) => Expr::Not(boxed(e, f)),
+            Expr::Case { whens, otherwise } => Expr::Case {
+                whens: whens
+                    .iter()
+                    .map(|(c, v)| (c.map_cols(f), v.map_cols(f)))
+                    .collect(),
+                otherwise: boxed(otherwise, f),
+            },
+            Expr::Func { func, args } => Expr::Func {
+                func: *func,
+                args: args.iter().map(|e| e.map_cols(f)).collect(),
+            },
+        }
+    }
+
+    /// Column names this expression reads.
+    pub fn columns(&self, out: &mut Vec<String>) {
+        self.walk(&mut |e| {
+            if let Expr::Col(c) = e {
+                if !out.contains(c) {
+                    out.push(c.clone());
+                }
+            }
+        });
+    }
+}
+
+/// What a statement shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputKind {
+    /// Rows of the plan, deduplicated.
+    Disp,
+    /// Counts and attributes of a variable.
+    Info,
+    /// The SQL of a variable.
+    Explain,
+    /// Statistics of one attribute.
+    Describe { attr: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    pub kind: OutputKind,
+    /// The variable shown.
+    pub rel: RelId,
+    /// The query that produces what is shown (for DISP: the display rows; otherwise a
+    /// plan over the variable).
+    pub plan: Plan,
+    /// Column names as shown (the names written in ATTR).
+    pub columns: Option<Vec<String>>,
+    /// The statement, for headers and errors.
+    pub span: Span,
+    pub line: usize,
+    /// The statement text, as written.
+    pub text: String,
+}

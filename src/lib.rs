@@ -1,0 +1,97 @@
+//! kestrel: compile Kestrel huntflows to SQL and run them where the logs live.
+//!
+//! ```text
+//! source ──lexer──▶ tokens ──lalrpop──▶ AST ──lower(model, config, catalog)──▶ IR
+//!    IR ──emit(dialect)──▶ sqlparser AST ──Display──▶ SQL text + bound params
+//!   SQL ──backend──▶ rows (streamed) ──output──▶ table / csv / json / jsonl
+//! ```
+//!
+//! Stages live in `syntax`, `lower`, `ir`, `sql`, `backend`; `model` holds the mappings,
+//! `diag` the diagnostics every stage reports with; `cli` and `output` sit at the edge.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod ingest;
+pub mod ir;
+pub mod lower;
+pub mod model;
+pub mod output;
+pub mod run;
+pub mod source;
+pub mod sql;
+pub mod syntax;
+pub mod value;
+
+use std::sync::OnceLock;
+
+use diag::Diagnostic;
+use ir::{OutputKind, Program};
+use lower::LowerOptions;
+use model::Model;
+use source::SourceFile;
+use sql::{Dialect, LiteralMode, SqlStatement};
+
+/// The built-in model, loaded once.
+pub fn model() -> Result<&'static Model, Diagnostic> {
+    static MODEL: OnceLock<Result<Model, String>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| Model::builtin().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Diagnostic::internal(e.clone()))
+}
+
+/// Parses and lowers a hunt.
+pub fn compile_program<'a>(
+    src: &'a SourceFile,
+    opts: LowerOptions<'a>,
+) -> Result<Program, Diagnostic> {
+    let hunt = syntax::parse(src)?;
+    lower::lower(&hunt, src, model()?, opts)
+}
+
+/// One output statement as SQL.
+#[derive(Debug, Clone)]
+pub struct CompiledOutput {
+    /// `-- DISP procs (line 7)`
+    pub header: String,
+    pub statements: Vec<SqlStatement>,
+}
+
+/// The SQL each output statement of a program runs.
+pub fn output_sql(
+    program: &Program,
+    dialect: &Dialect,
+    mode: LiteralMode,
+) -> Result<Vec<CompiledOutput>, Diagnostic> {
+    let mut out = Vec::new();
+    for o in &program.outputs {
+        let first_line = o.text.lines().next().unwrap_or("").trim();
+        let header = format!("-- {first_line} (line {})", o.line);
+        let statements = match &o.kind {
+            OutputKind::Disp | OutputKind::Explain => {
+                vec![sql::emit_plan(program, &o.plan, dialect, mode).map_err(|d| at(d, o.span))?]
+            }
+            OutputKind::Info => {
+                vec![sql::emit_counts(program, o.rel, dialect, mode).map_err(|d| at(d, o.span))?]
+            }
+            OutputKind::Describe { attr } => {
+                let (a, b) = sql::emit_describe(program, &o.plan, attr, dialect, mode)
+                    .map_err(|d| at(d, o.span))?;
+                vec![a, b]
+            }
+        };
+        out.push(CompiledOutput { header, statements });
+    }
+    Ok(out)
+}
+
+/// Emission errors carry no span of their own: point at the statement.
+fn at(d: Diagnostic, span: source::Span) -> Diagnostic {
+    if d.span.is_some() {
+        d
+    } else {
+        d.at(span)
+    }
+}

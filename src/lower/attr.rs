@@ -1,0 +1,460 @@
+//! Attribute names: from what the hunt wrote to a column expression.
+//!
+//! Over rows of a table (or an event variable), an attribute is looked up in order:
+//! 1. as an attribute of the entity being read, at its slot in the event
+//!    (`name` of a process → OCSF `process.name` → ECS column `process.name`), after STIX
+//!    spellings become OCSF (`parent_ref.name` → `parent_process.name`);
+//! 2. as an event-level context attribute (`endpoint.hostname` → `device.hostname`);
+//! 3. as an OCSF path from the event's root (`device.hostname`);
+//! 4. as a native column of that name (`os.name`, `x_ttp_tags`).
+//! Over an entity variable, attributes are its columns (model names).
+//!
+//! A column the catalog says is missing does not resolve; an attribute that resolves
+//! nowhere is an error naming the data source and the columns looked for.
+
+use crate::diag::{suggest, Code, Diagnostic};
+use crate::ir::{Expr, Func, Literal, RelId};
+use crate::model::{EntityKind, NativeRef, ScalarValue, Transform, EVENT_SLOT};
+use crate::syntax::ast::AttrPath;
+
+use super::Lowerer;
+
+/// Where attribute names are resolved.
+#[derive(Debug, Clone)]
+pub(super) enum Ctx {
+    /// Rows with native columns of a data source, looking at `entity` in `slot`, in rows
+    /// of `class` (None: any class).
+    Rows {
+        source: usize,
+        entity: String,
+        slot: String,
+        class: Option<String>,
+    },
+    /// Rows of a variable: columns are attribute names.
+    Var(RelId),
+}
+
+impl Lowerer<'_> {
+    fn has_column(&self, source: usize, column: &str) -> bool {
+        match &self.source_columns[source] {
+            Some(cols) => cols.iter().any(|c| c == column),
+            None => true,
+        }
+    }
+
+    /// The expression for a native reference, if its column exists.
+    fn native(&self, source: usize, n: &NativeRef) -> Option<Expr> {
+        if !self.has_column(source, n.column()) {
+            return None;
+        }
+        let col = Expr::col(n.column());
+        Some(match n.transform() {
+            None => col,
+            Some(Transform::Basename) => Expr::Func {
+                func: Func::Basename,
+                args: vec![col],
+            },
+            Some(Transform::Dirname) => Expr::Func {
+                func: Func::Dirname,
+                args: vec![col],
+            },
+        })
+    }
+
+    /// An OCSF event path in rows of `class`, through the source's mapping. Where the
+    /// mapping differs by class and no class is fixed, a CASE picks per row.
+    pub(super) fn event_path(
+        &self,
+        source: usize,
+        path: &str,
+        class: Option<&str>,
+    ) -> Option<Expr> {
+        let mapping = self.mappings.get(&self.sources[source].mapping)?;
+        if let Some(c) = class {
+            return mapping
+                .resolve(path, Some(c))
+                .and_then(|n| self.native(source, n));
+        }
+        let general = mapping
+            .attributes
+            .get(path)
+            .and_then(|n| self.native(source, n));
+        let overrides: Vec<&str> = mapping.classes_overriding(path).collect();
+        if overrides.is_empty() {
+            return general;
+        }
+        let mut whens = Vec::new();
+        for c in overrides {
+            let value = mapping
+                .resolve(path, Some(c))
+                .and_then(|n| self.native(source, n))
+                .unwrap_or(Expr::Lit(Literal::Null));
+            whens.push((self.class_pred(source, c), value));
+        }
+        let expr = Expr::case(whens, general.unwrap_or(Expr::Lit(Literal::Null)));
+        (expr != Expr::Lit(Literal::Null)).then_some(expr)
+    }
+
+    /// A predicate true for rows of event class `class` in a source: the first matching
+    /// rule of the mapping decides; rows no rule places are the default class. Rules whose
+    /// columns the table lacks never match.
+    pub(super) fn class_pred(&self, source: usize, class: &str) -> Expr {
+        let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
+            return crate::ir::TRUE;
+        };
+        let rules: Vec<_> = mapping
+            .classes
+            .iter()
+            .filter(|r| r.matches.keys().all(|c| self.has_column(source, c)))
+            .collect();
+        let matches = |r: &crate::model::ClassRule| {
+            Expr::and(
+                r.matches
+                    .iter()
+                    .map(|(col, vals)| in_values(Expr::col(col), vals, false))
+                    .collect(),
+            )
+        };
+        // NULL-safe "does not match": a NULL column matches no rule.
+        let not_matches = |r: &crate::model::ClassRule| {
+            Expr::or(
+                r.matches
+                    .iter()
+                    .map(|(col, vals)| {
+                        Expr::or(vec![
+                            Expr::IsNull {
+                                expr: Box::new(Expr::col(col)),
+                                negated: false,
+                            },
+                            in_values(Expr::col(col), vals, true),
+                        ])
+                    })
+                    .collect(),
+            )
+        };
+        // Rules of different classes on one column with disjoint values cannot both
+        // match, so "not an earlier rule" is implied and left out.
+        let disjoint = |a: &crate::model::ClassRule, b: &crate::model::ClassRule| {
+            a.matches.len() == 1
+                && b.matches.len() == 1
+                && a.matches.keys().eq(b.matches.keys())
+                && a.matches[0].iter().all(|v| !b.matches[0].contains(v))
+        };
+        let mut alternatives = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            if r.class != class {
+                continue;
+            }
+            let mut parts = vec![matches(r)];
+            for earlier in &rules[..i] {
+                if earlier.class != class && !disjoint(r, earlier) {
+                    parts.push(not_matches(earlier));
+                }
+            }
+            alternatives.push(Expr::and(parts));
+        }
+        if mapping.default_class.as_deref() == Some(class) {
+            let others: Vec<_> = rules.iter().filter(|r| r.class != class).collect();
+            let one_column = others.first().and_then(|r| {
+                (r.matches.len() == 1)
+                    .then(|| r.matches.keys().next().cloned())
+                    .flatten()
+            });
+            let same_column = one_column.as_ref().is_some_and(|c| {
+                rules
+                    .iter()
+                    .all(|r| r.matches.len() == 1 && r.matches.contains_key(c))
+            });
+            match (same_column, one_column) {
+                (true, Some(col)) => {
+                    // col IS NULL OR col NOT IN (values of the other classes)
+                    let vals: Vec<ScalarValue> = others
+                        .iter()
+                        .flat_map(|r| r.matches[0].iter().cloned())
+                        .collect();
+                    return Expr::or(vec![
+                        Expr::IsNull {
+                            expr: Box::new(Expr::col(&col)),
+                            negated: false,
+                        },
+                        in_values(Expr::col(&col), &vals, true),
+                    ]);
+                }
+                _ => {
+                    let none = Expr::and(rules.iter().map(|r| not_matches(r)).collect());
+                    alternatives.push(none);
+                }
+            }
+        }
+        Expr::or(alternatives)
+    }
+
+    /// Resolves an attribute in a context to a column expression.
+    pub(super) fn attr(&mut self, ctx: &Ctx, a: &AttrPath) -> Result<Expr, Diagnostic> {
+        match ctx {
+            Ctx::Var(rel) => self.var_attr(*rel, a),
+            Ctx::Rows {
+                source,
+                entity,
+                slot,
+                class,
+            } => self.rows_attr(*source, entity, slot, class.as_deref(), a),
+        }
+    }
+
+    fn rows_attr(
+        &mut self,
+        source: usize,
+        entity: &str,
+        slot: &str,
+        class: Option<&str>,
+        a: &AttrPath,
+    ) -> Result<Expr, Diagnostic> {
+        let (target, base_slot) = match &a.entity {
+            Some(e) => {
+                let t = self.entity_name(e)?;
+                if t == entity {
+                    (t, slot.to_string())
+                } else {
+                    let s = self
+                        .model
+                        .entity(&t)
+                        .and_then(|d| d.slots.first().cloned())
+                        .unwrap_or_else(|| EVENT_SLOT.to_string());
+                    (t, s)
+                }
+            }
+            None => (entity.to_string(), slot.to_string()),
+        };
+        let rel = self.model.canonical_attr(&target, &a.path);
+        let mut candidates = Vec::new();
+        let def = self.model.entity(&target).cloned();
+        let is_event = def.as_ref().is_some_and(|d| d.kind == EntityKind::Event);
+        if base_slot == EVENT_SLOT {
+            candidates.push(rel.clone());
+        } else {
+            candidates.push(format!("{base_slot}.{rel}"));
+        }
+        if let Some(def) = &def {
+            for (cprefix, eprefix) in &def.context {
+                if let Some(rest) = rel.strip_prefix(&format!("{cprefix}.")) {
+                    candidates.push(format!("{eprefix}.{rest}"));
+                }
+            }
+        }
+        if a.entity.is_none() && !is_event {
+            candidates.push(a.path.clone());
+        }
+        for c in &candidates {
+            if let Some(e) = self.event_path(source, c, class) {
+                return Ok(e);
+            }
+        }
+        let mapping = self.mappings.get(&self.sources[source].mapping);
+        let strict = mapping.is_some_and(|m| m.strict);
+        if !strict && self.has_column(source, &a.path) {
+            return Ok(Expr::col(&a.path));
+        }
+        let ds = &self.sources[source];
+        let mut looked: Vec<String> = Vec::new();
+        if let Some(m) = mapping {
+            for c in &candidates {
+                for n in [m.resolve(c, class)].into_iter().flatten() {
+                    if !looked.contains(&n.column().to_string()) {
+                        looked.push(n.column().to_string());
+                    }
+                }
+            }
+        }
+        if !strict {
+            looked.push(a.path.clone());
+        }
+        let mut d = Diagnostic::error(
+            Code::UnknownAttribute,
+            format!(
+                "unknown attribute `{}` in data source `{}`",
+                a.path, ds.name
+            ),
+        )
+        .at(a.span)
+        .label(format!("table `{}` has no such column", ds.table))
+        .note(format!(
+            "looked for column{} {} (mapping `{}`)",
+            if looked.len() == 1 { "" } else { "s" },
+            looked
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ds.mapping
+        ));
+        if let Some(cols) = &self.source_columns[source] {
+            if let Some(s) = suggest(&a.path, cols.iter().map(String::as_str)) {
+                d = d.help(format!("the table has a column `{s}`"));
+            }
+        }
+        Err(d)
+    }
+
+    /// An attribute of a variable's rows.
+    pub(super) fn var_attr(&mut self, rel: RelId, a: &AttrPath) -> Result<Expr, Diagnostic> {
+        let r = self.relations[rel.0].clone();
+        if let Some(e) = &a.entity {
+            let t = self.entity_name(e)?;
+            if t != r.entity && r.kind != EntityKind::Event {
+                return Err(Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("`{}` holds {}, not {t}", r.var, r.entity),
+                )
+                .at(e.span)
+                .help(format!("write `{}:{}`", r.entity, a.path)));
+            }
+        }
+        let Some(columns) = &r.columns else {
+            // Event records keep native columns: resolve through the source's mapping.
+            return match r.source {
+                Some(source) => self.rows_attr(source, &r.entity, EVENT_SLOT, None, a),
+                None => Ok(Expr::col(&a.path)),
+            };
+        };
+        if r.kind == EntityKind::Event {
+            if columns.iter().any(|c| *c == a.path) {
+                return Ok(Expr::col(&a.path));
+            }
+            if let Some(source) = r.source {
+                return self.rows_attr(source, &r.entity, EVENT_SLOT, None, a);
+            }
+        }
+        let canonical = self.model.canonical_attr(&r.entity, &a.path);
+        for name in [&canonical, &a.path] {
+            if columns.iter().any(|c| c == name) {
+                return Ok(Expr::col(name));
+            }
+        }
+        // Context attributes keep their entity-relative names (`endpoint.hostname`).
+        let mut d = Diagnostic::error(
+            Code::UnknownAttribute,
+            format!("`{}` has no attribute `{}`", r.var, a.path),
+        )
+        .at(a.span)
+        .label(format!("not an attribute of this {}", r.entity));
+        if let Some(s) = suggest(&canonical, columns.iter().map(String::as_str)) {
+            d = d.help(format!("did you mean `{s}`?"));
+        } else if !columns.is_empty() {
+            let shown: Vec<&str> = columns.iter().take(12).map(String::as_str).collect();
+            d = d.help(format!(
+                "its attributes: {}{}",
+                shown.join(", "),
+                if columns.len() > 12 { ", …" } else { "" }
+            ));
+        }
+        Err(d)
+    }
+
+    /// The columns of an entity read from `slot` of rows in a source: every mapped
+    /// attribute whose column exists, usual attributes first.
+    pub(super) fn entity_columns(
+        &self,
+        source: usize,
+        entity: &str,
+        slot: &str,
+        class: Option<&str>,
+    ) -> Result<Vec<(String, Expr)>, Diagnostic> {
+        let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
+            return Err(Diagnostic::internal("mapping not loaded"));
+        };
+        let Some(def) = self.model.entity(entity) else {
+            return Err(Diagnostic::internal("entity without definition"));
+        };
+        // (attribute name, event path)
+        let mut attrs: Vec<(String, String)> = Vec::new();
+        let mut push = |name: String, path: String| {
+            if !attrs.iter().any(|(n, _)| *n == name) {
+                attrs.push((name, path));
+            }
+        };
+        let path_of = |rel: &str| {
+            if slot == EVENT_SLOT {
+                rel.to_string()
+            } else {
+                format!("{slot}.{rel}")
+            }
+        };
+        if slot == EVENT_SLOT {
+            // An event-like entity (network traffic): its listed attributes and
+            // everything under its child objects.
+            let all = mapping.slot_attributes(EVENT_SLOT, class);
+            for a in &def.attributes {
+                push(a.clone(), a.clone());
+            }
+            for child in def.children.keys() {
+                let prefix = format!("{child}.");
+                for a in all.iter().filter(|a| a.starts_with(&prefix)) {
+                    push(a.clone(), a.clone());
+                }
+            }
+        } else {
+            let under = mapping.slot_attributes(slot, class);
+            for a in &def.attributes {
+                if under.contains(a) {
+                    push(a.clone(), path_of(a));
+                }
+            }
+            for a in under {
+                push(a.clone(), path_of(&a));
+            }
+        }
+        for (cprefix, eprefix) in &def.context {
+            for a in mapping.slot_attributes(eprefix, class) {
+                push(format!("{cprefix}.{a}"), format!("{eprefix}.{a}"));
+            }
+        }
+        // Display order: the type's usual attributes first, then mapping order.
+        let rank = |n: &str| {
+            def.attributes
+                .iter()
+                .position(|a| a == n)
+                .unwrap_or(usize::MAX)
+        };
+        let mut attrs: Vec<(usize, usize, String, String)> = attrs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (n, p))| (rank(&n), i, n, p))
+            .collect();
+        attrs.sort();
+        let mut out = Vec::new();
+        for (_, _, name, path) in attrs {
+            if let Some(e) = self.event_path(source, &path, class) {
+                out.push((name, e));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `expr [NOT] IN (values)`, or `=`/`!=` for one value.
+pub(super) fn in_values(expr: Expr, vals: &[ScalarValue], negated: bool) -> Expr {
+    let lits: Vec<Literal> = vals.iter().map(scalar_literal).collect();
+    if lits.len() == 1 {
+        let op = if negated {
+            crate::ir::CmpOp::Ne
+        } else {
+            crate::ir::CmpOp::Eq
+        };
+        return Expr::cmp(op, expr, Expr::Lit(lits[0].clone()));
+    }
+    Expr::InList {
+        expr: Box::new(expr),
+        list: lits,
+        negated,
+    }
+}
+
+pub(super) fn scalar_literal(v: &ScalarValue) -> Literal {
+    match v {
+        ScalarValue::Int(i) => Literal::Int(*i),
+        ScalarValue::Float(f) => Literal::Float(*f),
+        ScalarValue::Bool(b) => Literal::Bool(*b),
+        ScalarValue::Text(s) => Literal::Str(s.clone()),
+    }
+}

@@ -1,0 +1,1038 @@
+//! AST to IR: resolve every name the hunt wrote and build one relation per variable version.
+//!
+//! In: an [`ast::Hunt`], the [`Model`], the configuration (data sources) and optionally a
+//! [`Catalog`] of the columns each table really has. Out: a [`Program`] or the first
+//! [`Diagnostic`].
+//!
+//! - variables: each assignment makes a new relation; a re-assigned name is a new version
+//!   (`procs`, then `procs_2`), and later statements see the newest;
+//! - entity and attribute names: OCSF, STIX and native spellings (see `attr.rs`);
+//! - FIND: relations from `mappings/relations.yaml` as semi-joins (see `find.rs`);
+//! - data sources: by name through the configuration, or a table of that name;
+//! - time: START/STOP and LAST n <unit> become bounds on the timestamp column.
+
+mod attr;
+mod find;
+mod pattern;
+pub mod time;
+
+use std::collections::HashMap;
+
+use crate::config::Config;
+use crate::diag::{suggest, Code, Diagnostic};
+use crate::ir::{
+    DataSource, Expr, Literal, Output, OutputKind, Plan, Program, RelId, Relation, SortKey,
+};
+use crate::model::{EntityKind, Mapping, Model};
+use crate::source::{SourceFile, Span};
+use crate::syntax::ast::{self, Ident, Rhs, StmtKind};
+
+/// The columns tables really have. The runner asks the database; `compile` without a
+/// database has none and assumes every mapped column exists.
+pub trait Catalog {
+    /// Column names of a data source's table, or None when unknown.
+    fn columns(&mut self, source: &DataSource) -> Result<Option<Vec<String>>, Diagnostic>;
+}
+
+/// Settings for one compilation.
+pub struct LowerOptions<'a> {
+    pub config: Option<&'a Config>,
+    pub catalog: Option<&'a mut dyn Catalog>,
+    /// "Now" for `LAST n <unit>`, in microseconds since the epoch (fixed in tests).
+    pub now: i64,
+}
+
+impl Default for LowerOptions<'_> {
+    fn default() -> Self {
+        LowerOptions {
+            config: None,
+            catalog: None,
+            now: time::now_micros(),
+        }
+    }
+}
+
+/// The timestamp format assumed when neither the data source nor its mapping gives one.
+pub const DEFAULT_TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S.%fZ";
+/// The mapping of a data source that does not name one.
+pub const DEFAULT_MAPPING: &str = "ecs";
+
+/// Lowers a parsed hunt.
+pub fn lower<'a>(
+    hunt: &ast::Hunt,
+    src: &'a SourceFile,
+    model: &'a Model,
+    opts: LowerOptions<'a>,
+) -> Result<Program, Diagnostic> {
+    let mut l = Lowerer {
+        src,
+        model,
+        config: opts.config,
+        catalog: opts.catalog,
+        now: opts.now,
+        mappings: HashMap::new(),
+        sources: Vec::new(),
+        source_columns: Vec::new(),
+        relations: Vec::new(),
+        outputs: Vec::new(),
+        vars: HashMap::new(),
+        last_source: None,
+    };
+    for stmt in &hunt.stmts {
+        l.statement(stmt)?;
+    }
+    Ok(Program {
+        sources: l.sources,
+        relations: l.relations,
+        outputs: l.outputs,
+    })
+}
+
+struct Lowerer<'a> {
+    src: &'a SourceFile,
+    model: &'a Model,
+    config: Option<&'a Config>,
+    catalog: Option<&'a mut dyn Catalog>,
+    now: i64,
+    mappings: HashMap<String, Mapping>,
+    sources: Vec<DataSource>,
+    /// Per source: the table's columns, when a catalog knows them.
+    source_columns: Vec<Option<Vec<String>>>,
+    relations: Vec<Relation>,
+    outputs: Vec<Output>,
+    /// Variable name → newest relation and the line it was defined on.
+    vars: HashMap<String, (RelId, usize)>,
+    /// The data source GET uses when it names none.
+    last_source: Option<usize>,
+}
+
+/// What a new relation is, before it gets its id.
+struct NewRelation {
+    entity: String,
+    kind: EntityKind,
+    plan: Plan,
+    columns: Option<Vec<String>>,
+    source: Option<usize>,
+    command: &'static str,
+    depends_on: Vec<String>,
+}
+
+impl<'a> Lowerer<'a> {
+    fn line(&self, span: Span) -> usize {
+        self.src.line_col(span.start).0
+    }
+
+    fn statement(&mut self, stmt: &ast::Stmt) -> Result<(), Diagnostic> {
+        match &stmt.kind {
+            StmtKind::Assign { target, value } => {
+                let new = self.rhs(value, stmt.span)?;
+                self.define(target, new, stmt.span);
+                Ok(())
+            }
+            StmtKind::Disp(e) => {
+                let (rel, plan, columns) = self.display(e)?;
+                self.output(OutputKind::Disp, rel, plan, columns, stmt.span);
+                Ok(())
+            }
+            StmtKind::Info(v) => {
+                let rel = self.var(v)?;
+                self.output(OutputKind::Info, rel, Plan::Rel(rel), None, stmt.span);
+                Ok(())
+            }
+            StmtKind::Explain(v) => {
+                let rel = self.var(v)?;
+                self.output(OutputKind::Explain, rel, Plan::Rel(rel), None, stmt.span);
+                Ok(())
+            }
+            StmtKind::Describe { var, attr } => {
+                let rel = self.var(var)?;
+                let expr = self.var_attr(rel, attr)?;
+                let plan = Plan::Rel(rel).project(vec![(attr.path.clone(), expr)]);
+                self.output(
+                    OutputKind::Describe {
+                        attr: attr.path.clone(),
+                    },
+                    rel,
+                    plan,
+                    Some(vec![attr.path.clone()]),
+                    stmt.span,
+                );
+                Ok(())
+            }
+            StmtKind::Save { var, .. } => {
+                self.var(var)?;
+                Err(not_available("SAVE", stmt.span))
+            }
+            StmtKind::Apply { analytic, .. } => Err(Diagnostic::error(
+                Code::NotAvailable,
+                "analytics are not available yet",
+            )
+            .at(analytic.span)
+            .label("APPLY needs an analytics interface")
+            .help("run the analytic outside kestrel for now; DISP and SAVE give you its input")),
+        }
+    }
+
+    fn output(
+        &mut self,
+        kind: OutputKind,
+        rel: RelId,
+        plan: Plan,
+        columns: Option<Vec<String>>,
+        span: Span,
+    ) {
+        self.outputs.push(Output {
+            kind,
+            rel,
+            plan,
+            columns,
+            span,
+            line: self.line(span),
+            text: self.src.slice(span).to_string(),
+        });
+    }
+
+    /// Adds a relation for `target`, as a new version if the name exists.
+    fn define(&mut self, target: &Ident, new: NewRelation, span: Span) {
+        let mut name = target.name.clone();
+        let mut n = 1;
+        while self.relations.iter().any(|r| r.name == name) {
+            n += 1;
+            name = format!("{}_{n}", target.name);
+        }
+        let identity = self.identity_of(&new.entity, new.columns.as_deref());
+        let id = RelId(self.relations.len());
+        self.relations.push(Relation {
+            name,
+            var: target.name.clone(),
+            entity: new.entity,
+            kind: new.kind,
+            plan: new.plan,
+            columns: new.columns,
+            identity,
+            source: new.source,
+            command: new.command,
+            depends_on: new.depends_on,
+            span,
+        });
+        let line = self.line(span);
+        self.vars.insert(target.name.clone(), (id, line));
+    }
+
+    /// The first identity set of the type whose attributes are all present.
+    fn identity_of(&self, entity: &str, columns: Option<&[String]>) -> Vec<String> {
+        let (Some(def), Some(cols)) = (self.model.entity(entity), columns) else {
+            return Vec::new();
+        };
+        def.identity
+            .iter()
+            .find(|set| set.iter().all(|a| cols.contains(a)))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn var(&self, v: &Ident) -> Result<RelId, Diagnostic> {
+        if let Some((id, _)) = self.vars.get(&v.name) {
+            return Ok(*id);
+        }
+        let mut d = Diagnostic::error(
+            Code::UnknownVariable,
+            format!("unknown variable `{}`", v.name),
+        )
+        .at(v.span)
+        .label("not defined before this line");
+        if let Some(s) = suggest(&v.name, self.vars.keys().map(String::as_str)) {
+            let line = self.vars[s].1;
+            d = d.help(format!("did you mean `{s}` (line {line})?"));
+        } else if self.vars.is_empty() {
+            d = d.help(
+                "a variable is defined by an assignment such as `procs = GET process FROM …`",
+            );
+        }
+        Err(d)
+    }
+
+    fn entity_name(&self, written: &Ident) -> Result<String, Diagnostic> {
+        if let Some(name) = self.model.entity_name(&written.name) {
+            return Ok(name.to_string());
+        }
+        let mut d = Diagnostic::error(
+            Code::UnknownEntity,
+            format!("unknown entity type `{}`", written.name),
+        )
+        .at(written.span)
+        .label("not an entity type");
+        if let Some(s) = suggest(&written.name, self.model.all_entity_names()) {
+            d = d.help(format!("did you mean `{s}`?"));
+        } else {
+            let known: Vec<&str> = self.model.entities.keys().map(String::as_str).collect();
+            d = d.help(format!("entity types: {}", known.join(", ")));
+        }
+        Err(d)
+    }
+
+    fn rhs(&mut self, rhs: &Rhs, span: Span) -> Result<NewRelation, Diagnostic> {
+        match rhs {
+            Rhs::Get {
+                entity,
+                from,
+                pattern,
+                time,
+                limit,
+            } => self.get(
+                entity,
+                from.as_ref(),
+                pattern.as_ref(),
+                time.as_ref(),
+                *limit,
+                span,
+            ),
+            Rhs::Find {
+                entity,
+                relation,
+                by,
+                var,
+                pattern,
+                time,
+                limit,
+            } => self.find(
+                entity,
+                relation,
+                *by,
+                var,
+                pattern.as_ref(),
+                time.as_ref(),
+                *limit,
+            ),
+            Rhs::New { entity, data, span } => self.new_values(entity.as_ref(), data, *span),
+            Rhs::Expr(e) => {
+                let rel = self.var(&e.var)?;
+                if e.timestamped {
+                    return Err(not_available("TIMESTAMPED", e.span));
+                }
+                let (plan, columns) = self.expression(rel, e, false)?;
+                let r = self.rel(rel);
+                Ok(NewRelation {
+                    entity: r.entity.clone(),
+                    kind: r.kind,
+                    plan,
+                    columns,
+                    source: r.source,
+                    command: "assign",
+                    depends_on: vec![r.var.clone()],
+                })
+            }
+            Rhs::Sort { var, attr, desc } => {
+                let rel = self.var(var)?;
+                let key = self.var_attr(rel, attr)?;
+                let r = self.rel(rel);
+                Ok(NewRelation {
+                    entity: r.entity.clone(),
+                    kind: r.kind,
+                    plan: Plan::Sort {
+                        input: Box::new(Plan::Rel(rel)),
+                        keys: vec![SortKey {
+                            expr: key,
+                            desc: *desc,
+                        }],
+                    },
+                    columns: r.columns.clone(),
+                    source: r.source,
+                    command: "sort",
+                    depends_on: vec![r.var.clone()],
+                })
+            }
+            Rhs::Merge(vars) => self.merge(vars),
+            Rhs::Group { var, .. } => {
+                self.var(var)?;
+                Err(not_available("GROUP", span))
+            }
+            Rhs::Join { left, right, .. } => {
+                self.var(left)?;
+                self.var(right)?;
+                Err(not_available("JOIN", span))
+            }
+            Rhs::Load { .. } => Err(not_available("LOAD", span)),
+        }
+    }
+
+    fn rel(&self, id: RelId) -> &Relation {
+        &self.relations[id.0]
+    }
+
+    /// `v = a + b + c`: a union of variables of one type.
+    fn merge(&mut self, vars: &[Ident]) -> Result<NewRelation, Diagnostic> {
+        let ids = vars
+            .iter()
+            .map(|v| self.var(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = self.rel(ids[0]).clone();
+        for (v, id) in vars.iter().zip(&ids).skip(1) {
+            let r = self.rel(*id);
+            if r.entity != first.entity {
+                return Err(Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!(
+                        "cannot merge `{}` ({}) with `{}` ({})",
+                        vars[0].name, first.entity, v.name, r.entity
+                    ),
+                )
+                .at(v.span)
+                .label(format!("this holds {}", r.entity))
+                .help("merge variables of the same entity type"));
+            }
+        }
+        // Columns every input has, in the first input's order.
+        let columns = match ids
+            .iter()
+            .map(|id| self.rel(*id).columns.clone())
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(all) => Some(
+                all[0]
+                    .iter()
+                    .filter(|c| all.iter().all(|cols| cols.contains(c)))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
+            None => None,
+        };
+        let inputs =
+            ids.iter()
+                .map(|id| match &columns {
+                    Some(cols) => Plan::Rel(*id)
+                        .project(cols.iter().map(|c| (c.clone(), Expr::col(c))).collect()),
+                    None => Plan::Rel(*id),
+                })
+                .collect();
+        let sources: Vec<Option<usize>> = ids.iter().map(|id| self.rel(*id).source).collect();
+        let source = if sources.iter().all(|s| *s == sources[0]) {
+            sources[0]
+        } else {
+            None
+        };
+        Ok(NewRelation {
+            entity: first.entity.clone(),
+            kind: first.kind,
+            plan: Plan::Union { inputs },
+            columns,
+            source,
+            command: "merge",
+            depends_on: vars.iter().map(|v| v.name.clone()).collect(),
+        })
+    }
+
+    /// `v = NEW [type] [ "a", … ]` or `[ {json}, … ]`.
+    fn new_values(
+        &mut self,
+        entity: Option<&Ident>,
+        data: &[ast::Value],
+        span: Span,
+    ) -> Result<NewRelation, Diagnostic> {
+        let mut entity_name = entity.map(|e| self.entity_name(e)).transpose()?;
+        let mut columns: Vec<String> = Vec::new();
+        let mut rows: Vec<Vec<(String, Literal)>> = Vec::new();
+        for item in data {
+            match item {
+                ast::Value::Lit(ast::Literal::Str(s), lspan) => {
+                    let Some(ent) = &entity_name else {
+                        return Err(Diagnostic::error(
+                            Code::UnknownEntity,
+                            "NEW with a list of strings needs an entity type",
+                        )
+                        .at(*lspan)
+                        .help("write the type first: `NEW process [\"cmd.exe\"]`"));
+                    };
+                    let col = self.main_attribute(ent);
+                    rows.push(vec![(col, Literal::Str(s.clone()))]);
+                }
+                ast::Value::Object(members, ospan) => {
+                    let mut row = Vec::new();
+                    let mut flat = Vec::new();
+                    flatten_object(members, "", &mut flat);
+                    for (key, value) in flat {
+                        if key == "type" {
+                            if let Literal::Str(t) = &value {
+                                let ident = Ident {
+                                    name: t.clone(),
+                                    span: *ospan,
+                                };
+                                let t = self.entity_name(&ident)?;
+                                match &entity_name {
+                                    Some(e) if *e != t => {
+                                        return Err(Diagnostic::error(
+                                            Code::TypeMismatch,
+                                            format!("this entity is a {t}, the others are {e}"),
+                                        )
+                                        .at(*ospan)
+                                        .help("NEW makes entities of one type"))
+                                    }
+                                    _ => entity_name = Some(t),
+                                }
+                                continue;
+                            }
+                        }
+                        row.push((key, value));
+                    }
+                    rows.push(row);
+                }
+                other => {
+                    return Err(Diagnostic::error(
+                        Code::BadValue,
+                        "NEW takes strings or JSON objects",
+                    )
+                    .at(other.span())
+                    .help("e.g. `NEW process [ {\"name\": \"cmd.exe\", \"pid\": 123} ]`"))
+                }
+            }
+        }
+        let Some(entity) = entity_name else {
+            return Err(
+                Diagnostic::error(Code::UnknownEntity, "NEW needs an entity type")
+                    .at(span)
+                    .help("give a type (`NEW process [...]`) or a \"type\" key in each object"),
+            );
+        };
+        // Canonical (OCSF) attribute names, in first-seen order.
+        let rows: Vec<Vec<(String, Literal)>> = rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|(k, v)| (self.model.canonical_attr(&entity, &k), v))
+                    .collect()
+            })
+            .collect();
+        for row in &rows {
+            for (k, _) in row {
+                if !columns.contains(k) {
+                    columns.push(k.clone());
+                }
+            }
+        }
+        let values = rows
+            .into_iter()
+            .map(|row| {
+                columns
+                    .iter()
+                    .map(|c| {
+                        row.iter()
+                            .find(|(k, _)| k == c)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or(Literal::Null)
+                    })
+                    .collect()
+            })
+            .collect();
+        let kind = self
+            .model
+            .entity(&entity)
+            .map(|d| d.kind)
+            .unwrap_or_default();
+        Ok(NewRelation {
+            entity,
+            kind,
+            plan: Plan::Values {
+                columns: columns.clone(),
+                rows: values,
+            },
+            columns: Some(columns),
+            source: None,
+            command: "new",
+            depends_on: Vec::new(),
+        })
+    }
+
+    /// The attribute a bare string in NEW fills: `name`, else `ip`, `hostname`, `path`.
+    fn main_attribute(&self, entity: &str) -> String {
+        let attrs = self
+            .model
+            .entity(entity)
+            .map(|d| d.attributes.clone())
+            .unwrap_or_default();
+        ["name", "ip", "hostname", "path", "value"]
+            .iter()
+            .find(|a| attrs.iter().any(|x| x == *a))
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "name".to_string())
+    }
+
+    /// `GET type [FROM source] [WHERE …] [time] [LIMIT n]`
+    fn get(
+        &mut self,
+        entity: &Ident,
+        from: Option<&ast::Source>,
+        pattern: Option<&ast::Pattern>,
+        time: Option<&ast::TimeRange>,
+        limit: Option<(u64, Span)>,
+        span: Span,
+    ) -> Result<NewRelation, Diagnostic> {
+        let entity_name = self.entity_name(entity)?;
+        let def = self
+            .model
+            .entity(&entity_name)
+            .cloned()
+            .ok_or_else(|| Diagnostic::internal("entity without definition"))?;
+        match from {
+            Some(ast::Source::Var(v)) => {
+                let rel = self.var(v)?;
+                let r = self.rel(rel).clone();
+                if r.kind == EntityKind::Event && def.kind == EntityKind::Entity {
+                    // Entities inside event records: read them with the source's mapping.
+                    let source = r.source.ok_or_else(|| {
+                        Diagnostic::error(
+                            Code::UnknownDataSource,
+                            "these events have no data source",
+                        )
+                        .at(v.span)
+                    })?;
+                    return self.get_from_rows(
+                        &entity_name,
+                        Plan::Rel(rel),
+                        source,
+                        pattern,
+                        time,
+                        limit,
+                        vec![r.var.clone()],
+                    );
+                }
+                if r.entity != entity_name {
+                    return Err(Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`{}` holds {}, not {}", v.name, r.entity, entity_name),
+                    )
+                    .at(entity.span)
+                    .help(format!("write `GET {} FROM {}`", r.entity, v.name)));
+                }
+                let mut plan = Plan::Rel(rel);
+                if let Some(p) = pattern {
+                    let pred = self.pattern(&attr::Ctx::Var(rel), p)?;
+                    plan = plan.filter(pred);
+                }
+                if let Some(t) = time {
+                    let pred = self.var_time_filter(rel, t)?;
+                    plan = plan.filter(pred);
+                }
+                if let Some((n, _)) = limit {
+                    plan = Plan::Limit {
+                        input: Box::new(plan),
+                        limit: Some(n),
+                        offset: 0,
+                    };
+                }
+                Ok(NewRelation {
+                    entity: entity_name,
+                    kind: r.kind,
+                    plan,
+                    columns: r.columns.clone(),
+                    source: r.source,
+                    command: "get",
+                    depends_on: vec![r.var.clone()],
+                })
+            }
+            Some(ast::Source::Uri(uri)) => {
+                let source = self.data_source(uri)?;
+                self.last_source = Some(source);
+                self.get_from_rows(
+                    &entity_name,
+                    Plan::Scan { source },
+                    source,
+                    pattern,
+                    time,
+                    limit,
+                    Vec::new(),
+                )
+            }
+            None => {
+                let Some(source) = self.last_source else {
+                    return Err(Diagnostic::error(
+                        Code::UnknownDataSource,
+                        "GET without FROM, and no data source used before",
+                    )
+                    .at(span)
+                    .label("where should this GET look?")
+                    .help("add `FROM <scheme>://<datasource>` (later GETs may then omit it)"));
+                };
+                self.get_from_rows(
+                    &entity_name,
+                    Plan::Scan { source },
+                    source,
+                    pattern,
+                    time,
+                    limit,
+                    Vec::new(),
+                )
+            }
+        }
+    }
+
+    /// GET over rows with native columns (a table, or an event variable's records).
+    #[allow(clippy::too_many_arguments)]
+    fn get_from_rows(
+        &mut self,
+        entity: &str,
+        rows: Plan,
+        source: usize,
+        pattern: Option<&ast::Pattern>,
+        time: Option<&ast::TimeRange>,
+        limit: Option<(u64, Span)>,
+        depends_on: Vec<String>,
+    ) -> Result<NewRelation, Diagnostic> {
+        let def = self
+            .model
+            .entity(entity)
+            .cloned()
+            .ok_or_else(|| Diagnostic::internal("entity without definition"))?;
+        let mut branches = Vec::new();
+        let mut columns: Option<Vec<String>> = None;
+        for slot in &def.slots {
+            let ctx = attr::Ctx::Rows {
+                source,
+                entity: entity.to_string(),
+                slot: slot.clone(),
+                class: None,
+            };
+            let mut preds = Vec::new();
+            if let Some(p) = pattern {
+                preds.push(self.pattern(&ctx, p)?);
+            }
+            if let Some(t) = time {
+                preds.push(self.time_filter(source, t)?);
+            }
+            let mut plan = rows.clone().filter(Expr::and(preds));
+            if def.kind == EntityKind::Entity {
+                let cols = self.entity_columns(source, entity, slot, None)?;
+                if cols.is_empty() {
+                    return Err(Diagnostic::error(
+                        Code::UnknownAttribute,
+                        format!(
+                            "data source `{}` has no column for any attribute of {entity}",
+                            self.sources[source].name
+                        ),
+                    )
+                    .help(format!(
+                        "mapping `{}` was used",
+                        self.sources[source].mapping
+                    )));
+                }
+                let names: Vec<String> = cols.iter().map(|(n, _)| n.clone()).collect();
+                // With several slots (an address is a source or a destination), every
+                // branch must have the same columns.
+                match &columns {
+                    None => columns = Some(names),
+                    Some(prev) if *prev == names => {}
+                    Some(prev) => {
+                        let keep: Vec<String> =
+                            prev.iter().filter(|c| names.contains(c)).cloned().collect();
+                        columns = Some(keep);
+                    }
+                }
+                plan = plan.project(cols);
+            } else {
+                columns = self.source_columns[source].clone();
+            }
+            branches.push(plan);
+        }
+        let mut plan = if branches.len() == 1 {
+            branches.pop().unwrap_or(Plan::Scan { source })
+        } else {
+            let keep = columns.clone().unwrap_or_default();
+            Plan::Union {
+                inputs: branches
+                    .into_iter()
+                    .map(|p| p.project(keep.iter().map(|c| (c.clone(), Expr::col(c))).collect()))
+                    .collect(),
+            }
+        };
+        if let Some((n, _)) = limit {
+            plan = Plan::Limit {
+                input: Box::new(plan),
+                limit: Some(n),
+                offset: 0,
+            };
+        }
+        Ok(NewRelation {
+            entity: entity.to_string(),
+            kind: def.kind,
+            plan,
+            columns,
+            source: Some(source),
+            command: "get",
+            depends_on,
+        })
+    }
+
+    /// Resolves a data source URI (`scheme://name`) to a source index.
+    fn data_source(&mut self, uri: &Ident) -> Result<usize, Diagnostic> {
+        let name = uri
+            .name
+            .split_once("://")
+            .map(|(_, n)| n)
+            .unwrap_or(&uri.name)
+            .trim_end_matches('/')
+            .to_string();
+        if let Some(i) = self.sources.iter().position(|s| s.name == name) {
+            return Ok(i);
+        }
+        let ds = match self.config {
+            Some(config) => {
+                let Some((ds_name, ds)) = config.resolve_datasource(&uri.name) else {
+                    let names: Vec<&str> = config.datasources.keys().map(String::as_str).collect();
+                    let mut d = Diagnostic::error(
+                        Code::UnknownDataSource,
+                        format!("unknown data source `{name}`"),
+                    )
+                    .at(uri.span)
+                    .label("not in the configuration");
+                    d = match suggest(&name, names.iter().copied()) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None if names.is_empty() => {
+                            d.help("the configuration defines no data sources")
+                        }
+                        None => d.help(format!("configured data sources: {}", names.join(", "))),
+                    };
+                    return Err(d);
+                };
+                let mapping_name = ds
+                    .data_model_map
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_MAPPING.to_string());
+                let mapping = self.mapping(&mapping_name, uri.span)?;
+                DataSource {
+                    name: ds_name.to_string(),
+                    uri: uri.name.clone(),
+                    table: ds.table.clone(),
+                    connection: Some(ds.connection.clone()),
+                    timestamp: ds.timestamp.clone().or_else(|| mapping.timestamp.clone()),
+                    timestamp_format: ds
+                        .timestamp_format
+                        .clone()
+                        .or_else(|| mapping.timestamp_format.clone())
+                        .unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_string()),
+                    mapping: mapping_name,
+                }
+            }
+            None => {
+                let mapping = self.mapping(DEFAULT_MAPPING, uri.span)?;
+                DataSource {
+                    name: name.clone(),
+                    uri: uri.name.clone(),
+                    table: name.clone(),
+                    connection: None,
+                    timestamp: mapping.timestamp.clone(),
+                    timestamp_format: mapping
+                        .timestamp_format
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_string()),
+                    mapping: DEFAULT_MAPPING.to_string(),
+                }
+            }
+        };
+        let columns = match self.catalog.as_deref_mut() {
+            Some(c) => c.columns(&ds).map_err(|d| match d.span {
+                Some(_) => d,
+                None => d.at(uri.span),
+            })?,
+            None => None,
+        };
+        self.sources.push(ds);
+        self.source_columns.push(columns);
+        Ok(self.sources.len() - 1)
+    }
+
+    fn mapping(&mut self, name: &str, span: Span) -> Result<&Mapping, Diagnostic> {
+        if !self.mappings.contains_key(name) {
+            let m = Mapping::load(name).map_err(|e| {
+                Diagnostic::error(Code::UnknownDataSource, e.to_string())
+                    .at(span)
+                    .label("the data source's mapping cannot be loaded")
+            })?;
+            self.mappings.insert(name.to_string(), m);
+        }
+        self.mappings
+            .get(name)
+            .ok_or_else(|| Diagnostic::internal("mapping vanished"))
+    }
+
+    /// DISP: the expression's rows, deduplicated, under the names written in ATTR.
+    fn display(
+        &mut self,
+        e: &ast::Expression,
+    ) -> Result<(RelId, Plan, Option<Vec<String>>), Diagnostic> {
+        let rel = self.var(&e.var)?;
+        if e.timestamped {
+            return Err(not_available("TIMESTAMPED", e.span));
+        }
+        let (plan, columns) = self.expression(rel, e, true)?;
+        Ok((rel, plan, columns))
+    }
+
+    /// `v [WHERE …] [ATTR …] [SORT BY …] [LIMIT n [OFFSET m]]` over a variable.
+    fn expression(
+        &mut self,
+        rel: RelId,
+        e: &ast::Expression,
+        display: bool,
+    ) -> Result<(Plan, Option<Vec<String>>), Diagnostic> {
+        let mut plan = Plan::Rel(rel);
+        if let Some(p) = &e.pattern {
+            let pred = self.pattern(&attr::Ctx::Var(rel), p)?;
+            plan = plan.filter(pred);
+        }
+        let sort_key = match &e.sort {
+            Some((a, desc)) => Some((a, self.var_attr(rel, a)?, *desc)),
+            None => None,
+        };
+        let r_columns = self.rel(rel).columns.clone();
+        let mut columns = r_columns.clone();
+        if !e.attrs.is_empty() {
+            let mut cols = Vec::new();
+            for a in &e.attrs {
+                let expr = self.var_attr(rel, a)?;
+                // A display keeps the names as written; a variable keeps model names.
+                let name = if display {
+                    a.path.clone()
+                } else {
+                    match &expr {
+                        Expr::Col(c) => c.clone(),
+                        _ => a.path.clone(),
+                    }
+                };
+                cols.push((name, expr));
+            }
+            columns = Some(cols.iter().map(|(n, _)| n.clone()).collect());
+            if display {
+                if let Some((a, key, _)) = &sort_key {
+                    if !cols.iter().any(|(_, e)| e == key) {
+                        return Err(Diagnostic::error(
+                            Code::BadValue,
+                            format!("DISP sorts by `{}`, which it does not show", a.path),
+                        )
+                        .at(a.span)
+                        .help(format!("add `{}` to ATTR", a.path)));
+                    }
+                }
+            }
+            // Sort before projecting so the key is still there; a display sorts after
+            // DISTINCT instead (below).
+            if !display {
+                if let Some((_, key, desc)) = &sort_key {
+                    plan = Plan::Sort {
+                        input: Box::new(plan),
+                        keys: vec![SortKey {
+                            expr: key.clone(),
+                            desc: *desc,
+                        }],
+                    };
+                }
+            }
+            plan = plan.project(cols);
+        } else if display {
+            if let Some(cols) = &r_columns {
+                plan = plan.project(cols.iter().map(|c| (c.clone(), Expr::col(c))).collect());
+            }
+        }
+        if !e.attrs.is_empty() && !display {
+            // sorted above
+        } else if let Some((a, key, desc)) = &sort_key {
+            // After an ATTR projection the key is known by its shown name.
+            let key = if display && !e.attrs.is_empty() {
+                Expr::col(a.path.clone())
+            } else {
+                key.clone()
+            };
+            if display {
+                plan = Plan::Distinct {
+                    input: Box::new(plan),
+                };
+            }
+            plan = Plan::Sort {
+                input: Box::new(plan),
+                keys: vec![SortKey {
+                    expr: key,
+                    desc: *desc,
+                }],
+            };
+        }
+        if display && !matches!(plan, Plan::Sort { .. }) {
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+            };
+        }
+        if e.limit.is_some() || e.offset.is_some() {
+            plan = Plan::Limit {
+                input: Box::new(plan),
+                limit: e.limit.map(|(n, _)| n),
+                offset: e.offset.map(|(n, _)| n).unwrap_or(0),
+            };
+        }
+        Ok((plan, columns))
+    }
+}
+
+/// Flattens `{"a": {"b": 1}}` to `a.b = 1`; lists become JSON text.
+fn flatten_object(
+    members: &[(String, ast::Value)],
+    prefix: &str,
+    out: &mut Vec<(String, Literal)>,
+) {
+    for (k, v) in members {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            ast::Value::Object(inner, _) => flatten_object(inner, &key, out),
+            other => out.push((key, value_literal(other))),
+        }
+    }
+}
+
+/// A NEW value as a literal (lists as JSON text).
+fn value_literal(v: &ast::Value) -> Literal {
+    match v {
+        ast::Value::Lit(l, _) => ast_literal(l),
+        other => Literal::Str(value_json(other).to_string()),
+    }
+}
+
+fn value_json(v: &ast::Value) -> serde_json::Value {
+    match v {
+        ast::Value::Lit(l, _) => match ast_literal(l) {
+            Literal::Null => serde_json::Value::Null,
+            Literal::Bool(b) => b.into(),
+            Literal::Int(i) => i.into(),
+            Literal::Float(f) => serde_json::Number::from_f64(f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Literal::Str(s) => s.into(),
+        },
+        ast::Value::List(items, _) => items.iter().map(value_json).collect(),
+        ast::Value::Object(m, _) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), value_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        ast::Value::Ref { var, attr, .. } => format!("{}.{attr}", var.name).into(),
+        ast::Value::Word(w) => w.name.clone().into(),
+    }
+}
+
+pub(crate) fn ast_literal(l: &ast::Literal) -> Literal {
+    match l {
+        ast::Literal::Str(s) | ast::Literal::Timestamp(s) => Literal::Str(s.clone()),
+        ast::Literal::Int(i) => Literal::Int(*i),
+        ast::Literal::Float(f) => Literal::Float(*f),
+        ast::Literal::Bool(b) => Literal::Bool(*b),
+        ast::Literal::Null => Literal::Null,
+    }
+}
+
+fn not_available(what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::NotAvailable,
+        format!("{what} is not available in this version of kestrel yet"),
+    )
+    .at(span)
+    .label(format!("{what} parses, but cannot run yet"))
+}

@@ -1,0 +1,401 @@
+//! Patterns to predicates: `name = 'x' AND pid > 4`, `[process:name IN ('a', 'b')]`,
+//! `x LIKE '%\\cmd.exe'`, `ip ISSUBSET '10.0.0.0/8'`, `name IN procs.name`, time ranges.
+
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{CmpOp as IrCmp, Expr, Literal, RelId};
+use crate::syntax::ast::{self, CmpOp, Pattern};
+
+use super::attr::Ctx;
+use super::{ast_literal, time, Lowerer};
+
+impl Lowerer<'_> {
+    pub(super) fn pattern(&mut self, ctx: &Ctx, p: &Pattern) -> Result<Expr, Diagnostic> {
+        self.pattern_inner(ctx, p, false)
+    }
+
+    /// `negate` pushes a NOT down to the comparisons, so `NOT a = 1` is `a != 1` and a
+    /// comparison with NULL stays false under NOT as well.
+    fn pattern_inner(&mut self, ctx: &Ctx, p: &Pattern, negate: bool) -> Result<Expr, Diagnostic> {
+        Ok(match p {
+            Pattern::And(a, b) | Pattern::Or(a, b) => {
+                let a = self.pattern_inner(ctx, a, negate)?;
+                let b = self.pattern_inner(ctx, b, negate)?;
+                let is_and = matches!(p, Pattern::And(..)) != negate;
+                if is_and {
+                    Expr::and(vec![a, b])
+                } else {
+                    Expr::or(vec![a, b])
+                }
+            }
+            Pattern::Not(inner, _) => self.pattern_inner(ctx, inner, !negate)?,
+            Pattern::Cmp(c) => {
+                let op = if negate { c.op.negated() } else { c.op };
+                self.comparison(ctx, c, op)?
+            }
+        })
+    }
+
+    fn comparison(
+        &mut self,
+        ctx: &Ctx,
+        c: &ast::Comparison,
+        op: CmpOp,
+    ) -> Result<Expr, Diagnostic> {
+        let lhs = self.attr(ctx, &c.attr)?;
+        let Some(value) = &c.value else {
+            return Ok(Expr::IsNull {
+                expr: Box::new(lhs),
+                negated: op == CmpOp::IsNotNull,
+            });
+        };
+        // A reference `var.attr` is the set of that attribute's values.
+        if let ast::Value::Ref { var, attr, span } = value {
+            let rel = self.var(var)?;
+            let path = ast::AttrPath {
+                entity: None,
+                path: attr.clone(),
+                span: *span,
+            };
+            let col = match self.var_attr(rel, &path)? {
+                Expr::Col(c) => c,
+                _ => return Err(Diagnostic::internal("reference to a computed attribute")),
+            };
+            let negated = match op {
+                CmpOp::Eq | CmpOp::In => false,
+                CmpOp::Ne | CmpOp::NotIn => true,
+                other => {
+                    return Err(Diagnostic::error(
+                        Code::BadValue,
+                        format!(
+                            "`{}` cannot compare with a variable's values",
+                            other.as_str()
+                        ),
+                    )
+                    .at(c.op_span)
+                    .help(format!("use `=` or `IN` with `{}.{attr}`", var.name)))
+                }
+            };
+            return Ok(in_rel(lhs, rel, col, negated));
+        }
+        match op {
+            CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
+                let lit = scalar(value)?;
+                if lit == Literal::Null {
+                    // `x = NULL` means IS NULL, as hunters expect.
+                    return match op {
+                        CmpOp::Eq => Ok(Expr::IsNull {
+                            expr: Box::new(lhs),
+                            negated: false,
+                        }),
+                        CmpOp::Ne => Ok(Expr::IsNull {
+                            expr: Box::new(lhs),
+                            negated: true,
+                        }),
+                        _ => Err(Diagnostic::error(Code::BadValue, "cannot order by NULL")
+                            .at(value.span())
+                            .help("use IS NULL or IS NOT NULL")),
+                    };
+                }
+                let op = match op {
+                    CmpOp::Eq => IrCmp::Eq,
+                    CmpOp::Ne => IrCmp::Ne,
+                    CmpOp::Lt => IrCmp::Lt,
+                    CmpOp::Le => IrCmp::Le,
+                    CmpOp::Gt => IrCmp::Gt,
+                    _ => IrCmp::Ge,
+                };
+                Ok(Expr::cmp(op, lhs, Expr::Lit(lit)))
+            }
+            CmpOp::In | CmpOp::NotIn => {
+                let mut list = Vec::new();
+                flatten_list(value, &mut list)?;
+                let negated = op == CmpOp::NotIn;
+                if list.is_empty() {
+                    return Ok(Expr::Lit(Literal::Bool(negated)));
+                }
+                Ok(Expr::InList {
+                    expr: Box::new(lhs),
+                    list,
+                    negated,
+                })
+            }
+            CmpOp::Like | CmpOp::NotLike => Ok(Expr::Like {
+                expr: Box::new(lhs),
+                pattern: text(value, "LIKE")?,
+                negated: op == CmpOp::NotLike,
+            }),
+            CmpOp::Matches | CmpOp::NotMatches => {
+                let pattern = text(value, "MATCHES")?;
+                if let Err(e) = regex::Regex::new(&pattern) {
+                    return Err(
+                        Diagnostic::error(Code::BadValue, "invalid regular expression")
+                            .at(value.span())
+                            .label(first_line(&e.to_string())),
+                    );
+                }
+                Ok(Expr::Regex {
+                    expr: Box::new(lhs),
+                    pattern,
+                    negated: op == CmpOp::NotMatches,
+                })
+            }
+            CmpOp::IsSubset | CmpOp::NotIsSubset | CmpOp::IsSuperset | CmpOp::NotIsSuperset => {
+                let cidr = text(value, op.as_str())?;
+                let pred = cidr_match(lhs, &cidr).ok_or_else(|| {
+                    Diagnostic::error(Code::BadValue, format!("`{cidr}` is not an IPv4 network"))
+                        .at(value.span())
+                        .help("write an address with a prefix length, like '10.0.0.0/8'")
+                })?;
+                Ok(if matches!(op, CmpOp::NotIsSubset | CmpOp::NotIsSuperset) {
+                    Expr::not(pred)
+                } else {
+                    pred
+                })
+            }
+            CmpOp::IsNull | CmpOp::IsNotNull => Ok(Expr::IsNull {
+                expr: Box::new(lhs),
+                negated: op == CmpOp::IsNotNull,
+            }),
+        }
+    }
+
+    /// START/STOP or LAST over a data source's timestamp column: `ts >= start AND ts < stop`.
+    pub(super) fn time_filter(
+        &mut self,
+        source: usize,
+        t: &ast::TimeRange,
+    ) -> Result<Expr, Diagnostic> {
+        let ds = &self.sources[source];
+        let Some(ts) = ds.timestamp.clone().filter(|c| {
+            self.source_columns[source]
+                .as_ref()
+                .is_none_or(|cols| cols.contains(c))
+        }) else {
+            return Err(Diagnostic::error(
+                Code::BadTime,
+                format!("data source `{}` has no timestamp column", ds.name),
+            )
+            .at(t.span())
+            .help("set `timestamp:` for this data source in the configuration"));
+        };
+        let format = ds.timestamp_format.clone();
+        let (start, stop) = self.time_bounds(t)?;
+        let lit = |v: i64| {
+            time::bound_literal(v, &format).map_err(|e| {
+                Diagnostic::error(
+                    Code::BadTime,
+                    format!("bad timestamp_format `{format}`: {e}"),
+                )
+                .at(t.span())
+            })
+        };
+        Ok(Expr::and(vec![
+            Expr::cmp(IrCmp::Ge, Expr::col(&ts), Expr::Lit(lit(start)?)),
+            Expr::cmp(IrCmp::Lt, Expr::col(&ts), Expr::Lit(lit(stop)?)),
+        ]))
+    }
+
+    /// A time range on a variable: over the records' data source timestamp, when known.
+    pub(super) fn var_time_filter(
+        &mut self,
+        rel: RelId,
+        t: &ast::TimeRange,
+    ) -> Result<Expr, Diagnostic> {
+        let r = &self.relations[rel.0];
+        match (r.source, &r.columns) {
+            (Some(source), None) => self.time_filter(source, t),
+            _ => Err(Diagnostic::error(
+                Code::BadTime,
+                format!("`{}` holds entities without timestamps", r.var),
+            )
+            .at(t.span())
+            .help("give the time range where the entities are retrieved from a data source")),
+        }
+    }
+
+    /// Start (inclusive) and stop (exclusive) in microseconds since the epoch.
+    fn time_bounds(&self, t: &ast::TimeRange) -> Result<(i64, i64), Diagnostic> {
+        match t {
+            ast::TimeRange::Last { n, unit, span } => {
+                if *n <= 0 {
+                    return Err(
+                        Diagnostic::error(Code::BadTime, "LAST needs a positive number").at(*span),
+                    );
+                }
+                let len = n
+                    .checked_mul(unit.seconds())
+                    .and_then(|s| s.checked_mul(1_000_000))
+                    .ok_or_else(|| {
+                        Diagnostic::error(Code::BadTime, "time range too long").at(*span)
+                    })?;
+                Ok((self.now - len, self.now + 1))
+            }
+            ast::TimeRange::Absolute { start, stop, span } => {
+                let start_t = instant(start)?;
+                let stop_t = instant(stop)?;
+                if stop_t <= start_t {
+                    return Err(Diagnostic::error(Code::BadTime, "STOP is not after START")
+                        .at(*span)
+                        .help("the range includes START and excludes STOP"));
+                }
+                Ok((start_t, stop_t))
+            }
+        }
+    }
+}
+
+fn instant(v: &ast::Value) -> Result<i64, Diagnostic> {
+    match v {
+        ast::Value::Lit(ast::Literal::Timestamp(s) | ast::Literal::Str(s), span) => {
+            time::parse_iso(s).ok_or_else(|| {
+                Diagnostic::error(Code::BadTime, format!("`{s}` is not an ISO-8601 timestamp"))
+                    .at(*span)
+                    .help("write e.g. t'2021-05-06T00:00:00Z'")
+            })
+        }
+        ast::Value::Lit(ast::Literal::Int(secs), span) => secs
+            .checked_mul(1_000_000)
+            .ok_or_else(|| Diagnostic::error(Code::BadTime, "timestamp out of range").at(*span)),
+        other => Err(Diagnostic::error(Code::BadTime, "expected a timestamp").at(other.span())),
+    }
+}
+
+fn in_rel(lhs: Expr, rel: RelId, col: String, negated: bool) -> Expr {
+    Expr::InRel {
+        exprs: vec![lhs],
+        rel,
+        cols: vec![col],
+        negated,
+    }
+}
+
+fn scalar(v: &ast::Value) -> Result<Literal, Diagnostic> {
+    match v {
+        ast::Value::Lit(l, _) => Ok(ast_literal(l)),
+        other => Err(Diagnostic::error(Code::BadValue, "expected a single value")
+            .at(other.span())
+            .help("use IN to compare with a list")),
+    }
+}
+
+fn text(v: &ast::Value, op: &str) -> Result<String, Diagnostic> {
+    match v {
+        ast::Value::Lit(ast::Literal::Str(s), _) => Ok(s.clone()),
+        other => {
+            Err(Diagnostic::error(Code::BadValue, format!("{op} needs a string")).at(other.span()))
+        }
+    }
+}
+
+/// Nested lists flatten: `IN ('a', ('b', 'c'))` is `IN ('a', 'b', 'c')`.
+fn flatten_list(v: &ast::Value, out: &mut Vec<Literal>) -> Result<(), Diagnostic> {
+    match v {
+        ast::Value::List(items, _) => {
+            for i in items {
+                flatten_list(i, out)?;
+            }
+            Ok(())
+        }
+        ast::Value::Lit(l, _) => {
+            let lit = ast_literal(l);
+            if !out.contains(&lit) {
+                out.push(lit);
+            }
+            Ok(())
+        }
+        other => {
+            Err(Diagnostic::error(Code::BadValue, "expected a list of values").at(other.span()))
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_string()
+}
+
+/// IPv4 CIDR membership of a text column, without IP functions: octet-aligned prefixes are
+/// a LIKE on the dotted prefix; other prefixes enumerate the partial octet's values.
+pub(super) fn cidr_match(col: Expr, cidr: &str) -> Option<Expr> {
+    let (addr, len) = match cidr.split_once('/') {
+        Some((a, l)) => (a, l.trim().parse::<u32>().ok()?),
+        None => (cidr, 32),
+    };
+    let octets: Vec<u32> = addr
+        .trim()
+        .split('.')
+        .map(|o| o.parse::<u32>().ok().filter(|v| *v <= 255))
+        .collect::<Option<Vec<_>>>()?;
+    if octets.len() != 4 || len > 32 {
+        return None;
+    }
+    if len == 32 {
+        return Some(Expr::cmp(IrCmp::Eq, col, Expr::str(addr.trim())));
+    }
+    if len == 0 {
+        return Some(Expr::Like {
+            expr: Box::new(col),
+            pattern: "%.%.%.%".into(),
+            negated: false,
+        });
+    }
+    let full = (len / 8) as usize;
+    let rest = len % 8;
+    let prefix: Vec<String> = octets[..full].iter().map(u32::to_string).collect();
+    let like = |p: String| Expr::Like {
+        expr: Box::new(col.clone()),
+        pattern: p,
+        negated: false,
+    };
+    if rest == 0 {
+        return Some(like(format!("{}.%", prefix.join("."))));
+    }
+    let block = 256 >> rest;
+    let first = octets[full] & !(block - 1) & 0xff;
+    let alternatives = (first..first + block)
+        .map(|v| {
+            let mut parts = prefix.clone();
+            parts.push(v.to_string());
+            if parts.len() == 4 {
+                Expr::cmp(IrCmp::Eq, col.clone(), Expr::str(parts.join(".")))
+            } else {
+                like(format!("{}.%", parts.join(".")))
+            }
+        })
+        .collect();
+    Some(Expr::or(alternatives))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_aligned_is_one_like() {
+        let e = cidr_match(Expr::col("ip"), "10.1.0.0/16").unwrap();
+        assert_eq!(
+            e,
+            Expr::Like {
+                expr: Box::new(Expr::col("ip")),
+                pattern: "10.1.%".into(),
+                negated: false
+            }
+        );
+    }
+
+    #[test]
+    fn cidr_unaligned_enumerates_the_partial_octet() {
+        let Expr::Or(parts) = cidr_match(Expr::col("ip"), "192.168.16.0/20").unwrap() else {
+            panic!("not an OR")
+        };
+        assert_eq!(parts.len(), 16);
+        assert!(matches!(&parts[0], Expr::Like { pattern, .. } if pattern == "192.168.16.%"));
+        assert!(matches!(&parts[15], Expr::Like { pattern, .. } if pattern == "192.168.31.%"));
+    }
+
+    #[test]
+    fn cidr_rejects_garbage() {
+        assert!(cidr_match(Expr::col("ip"), "10.0.0/8").is_none());
+        assert!(cidr_match(Expr::col("ip"), "10.0.0.300/8").is_none());
+        assert!(cidr_match(Expr::col("ip"), "10.0.0.0/33").is_none());
+    }
+}

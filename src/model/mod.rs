@@ -1,0 +1,523 @@
+//! The data model: entity types, FIND relations and table layouts (mappings).
+//!
+//! In: the YAML files under `mappings/` (embedded at build time) or a user's mapping file.
+//! Out: [`Model`], which lowering asks how a name the hunter wrote reaches a native column.
+//!
+//! Three kinds of file, each with its own serde types:
+//! - `entities.yaml` — OCSF entity types, their STIX aliases, where they sit in an event
+//!   (slots), their identity attributes and STIX attribute spellings;
+//! - `relations.yaml` — what `FIND … CREATED BY …` and friends read, as
+//!   (subject slot, object slot) pairs inside events of given classes;
+//! - one file per table layout (`ecs.yaml`, `ocsf.yaml`, `winevent.yaml`, or a user's file):
+//!   how rows are told apart into event classes and which native column holds each OCSF
+//!   event path, for all classes or per class.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// The event itself, as a slot path.
+pub const EVENT_SLOT: &str = ".";
+
+/// Built-in files, embedded so the binary works from any directory.
+const ENTITIES_YAML: &str = include_str!("../../mappings/entities.yaml");
+const RELATIONS_YAML: &str = include_str!("../../mappings/relations.yaml");
+const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
+    ("ecs", include_str!("../../mappings/ecs.yaml")),
+    ("ocsf", include_str!("../../mappings/ocsf.yaml")),
+    ("winevent", include_str!("../../mappings/winevent.yaml")),
+];
+
+/// `entities.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitiesFile {
+    pub entities: IndexMap<String, EntityDef>,
+}
+
+/// Whether a type stands for things (deduplicated by identity) or for whole records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    #[default]
+    Entity,
+    Event,
+}
+
+/// One OCSF entity type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityDef {
+    #[serde(default)]
+    pub kind: EntityKind,
+    /// Other names hunts use for the type (STIX: `network-traffic`, `ipv4-addr`, …).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// OCSF event paths where `GET <type>` finds the entity; `.` is the event itself.
+    /// Several slots are read as a union (an IP address is a source or a destination).
+    pub slots: Vec<String>,
+    /// Candidate identity attribute sets, best first; the first whose columns the data
+    /// source has identifies an entity (process: `uid`, else `pid` + endpoint).
+    #[serde(default)]
+    pub identity: Vec<Vec<String>>,
+    /// Attributes in the order a display shows them when the hunt gives no `ATTR`.
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    /// STIX attribute spellings: a path prefix as written → the OCSF path prefix.
+    /// Longest prefix wins (`src_ref.value` before `src_ref`).
+    #[serde(default)]
+    pub stix: IndexMap<String, String>,
+    /// Entity attribute prefix → event path prefix, for attributes that belong to the
+    /// event rather than the slot (a process's `endpoint` is the event's `device`).
+    #[serde(default)]
+    pub context: IndexMap<String, String>,
+    /// Which entity type an attribute prefix holds, so STIX spellings apply below it
+    /// (`parent_process` of a process is a process, `file` is a file).
+    #[serde(default)]
+    pub children: IndexMap<String, String>,
+}
+
+/// `relations.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelationsFile {
+    pub relations: Vec<RelationDef>,
+}
+
+/// `<subject> <RELATION> <object>`, read from events of the given classes.
+///
+/// `x = FIND T REL v` — x are subjects of type T related to objects in v;
+/// `x = FIND T REL BY v` — x are objects of type T related to subjects in v.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelationDef {
+    /// Upper-case relation word: CREATED, ACCEPTED, LOADED, ORIGINATED, …
+    pub relation: String,
+    pub subject: String,
+    pub object: String,
+    /// Event classes holding the relation; empty = every class.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    pub subject_slot: String,
+    pub object_slot: String,
+}
+
+/// A native column or a value derived from one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum NativeRef {
+    Column(String),
+    Derived {
+        column: String,
+        transform: Transform,
+    },
+}
+
+impl NativeRef {
+    pub fn column(&self) -> &str {
+        match self {
+            NativeRef::Column(c) | NativeRef::Derived { column: c, .. } => c,
+        }
+    }
+    pub fn transform(&self) -> Option<Transform> {
+        match self {
+            NativeRef::Column(_) => None,
+            NativeRef::Derived { transform, .. } => Some(*transform),
+        }
+    }
+}
+
+/// Value transforms from a native column to a model attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// The last component of a Windows or POSIX path (`C:\x\cmd.exe` → `cmd.exe`).
+    Basename,
+    /// Everything before the last path separator (`C:\x\cmd.exe` → `C:\x`).
+    Dirname,
+}
+
+/// Rows whose columns hold the given values belong to `class` (first matching rule wins).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassRule {
+    pub class: String,
+    /// Column → accepted values; every column must match.
+    #[serde(rename = "match")]
+    pub matches: IndexMap<String, Vec<ScalarValue>>,
+}
+
+/// A literal in a mapping file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ScalarValue {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+}
+
+/// A table layout: how OCSF event paths reach native columns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Default timestamp column when the data source does not name one.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub timestamp_format: Option<String>,
+    /// How rows are told apart into event classes.
+    #[serde(default)]
+    pub classes: Vec<ClassRule>,
+    /// The class of rows no rule places (or all rows, where the classifying columns are
+    /// missing from a table).
+    #[serde(default)]
+    pub default_class: Option<String>,
+    /// OCSF event path → native, for every class.
+    #[serde(default)]
+    pub attributes: IndexMap<String, NativeRef>,
+    /// Per-class overrides of `attributes`.
+    #[serde(default)]
+    pub class_attributes: IndexMap<String, IndexMap<String, NativeRef>>,
+    /// When true, an attribute the mapping does not know is an error instead of a
+    /// native column of the same name.
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// Errors loading model files.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("mapping file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("cannot read mapping file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unknown mapping `{name}`; built-in mappings: {known}")]
+    UnknownMapping { name: String, known: String },
+    #[error("mapping file {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+fn parse_yaml<T: for<'de> Deserialize<'de>>(text: &str, path: &str) -> Result<T, ModelError> {
+    // YAML merge keys (`<<: *anchor`) let mapping files share blocks; serde_yaml 0.9 needs
+    // them applied explicitly.
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| ModelError::Parse {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
+    value.apply_merge().map_err(|e| ModelError::Parse {
+        path: path.to_string(),
+        message: e.to_string(),
+    })?;
+    serde_yaml::from_value(value).map_err(|e| ModelError::Parse {
+        path: path.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Entity types and relations: the model every mapping maps to.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub entities: IndexMap<String, EntityDef>,
+    pub relations: Vec<RelationDef>,
+    /// Lower-cased name or alias → canonical name.
+    names: BTreeMap<String, String>,
+}
+
+impl Model {
+    /// The built-in model (entities.yaml, relations.yaml).
+    pub fn builtin() -> Result<Model, ModelError> {
+        let entities: EntitiesFile = parse_yaml(ENTITIES_YAML, "mappings/entities.yaml")?;
+        let relations: RelationsFile = parse_yaml(RELATIONS_YAML, "mappings/relations.yaml")?;
+        let mut names = BTreeMap::new();
+        for (name, def) in &entities.entities {
+            names.insert(name.to_ascii_lowercase(), name.clone());
+            for alias in &def.aliases {
+                names.insert(alias.to_ascii_lowercase(), name.clone());
+            }
+        }
+        let model = Model {
+            entities: entities.entities,
+            relations: relations.relations,
+            names,
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    fn validate(&self) -> Result<(), ModelError> {
+        let invalid = |message: String| ModelError::Invalid {
+            path: "mappings/relations.yaml".into(),
+            message,
+        };
+        for r in &self.relations {
+            for t in [&r.subject, &r.object] {
+                if !self.entities.contains_key(t.as_str()) {
+                    return Err(invalid(format!(
+                        "relation {} names unknown entity type `{t}`",
+                        r.relation
+                    )));
+                }
+            }
+        }
+        for (name, def) in &self.entities {
+            for child in def.children.values() {
+                if !self.entities.contains_key(child.as_str()) {
+                    return Err(ModelError::Invalid {
+                        path: "mappings/entities.yaml".into(),
+                        message: format!("entity `{name}` names unknown child type `{child}`"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Canonical type name for a name or alias as a hunt writes it (case-insensitive).
+    pub fn entity_name(&self, written: &str) -> Option<&str> {
+        self.names
+            .get(&written.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    pub fn entity(&self, canonical: &str) -> Option<&EntityDef> {
+        self.entities.get(canonical)
+    }
+
+    /// All type names and aliases, for "did you mean" hints.
+    pub fn all_entity_names(&self) -> impl Iterator<Item = &str> {
+        self.names.keys().map(String::as_str)
+    }
+
+    /// Rewrites an attribute path written in STIX (`parent_ref.name`,
+    /// `binary_ref.name`, `src_ref.value`) into the OCSF path of `entity`'s model,
+    /// recursing into child objects. OCSF and unknown paths come back unchanged.
+    pub fn canonical_attr(&self, entity: &str, written: &str) -> String {
+        let Some(def) = self.entities.get(entity) else {
+            return written.to_string();
+        };
+        // Longest STIX prefix that matches whole path components.
+        let mut best: Option<(&str, &str)> = None;
+        for (from, to) in &def.stix {
+            let whole = written == from
+                || (written.starts_with(from.as_str())
+                    && written.as_bytes().get(from.len()) == Some(&b'.'));
+            if whole && best.is_none_or(|(f, _)| from.len() > f.len()) {
+                best = Some((from, to));
+            }
+        }
+        let (head, rest) = match best {
+            Some((from, to)) => (
+                to.to_string(),
+                written[from.len()..].trim_start_matches('.'),
+            ),
+            None => match written.split_once('.') {
+                Some((h, r)) => (h.to_string(), r),
+                None => return written.to_string(),
+            },
+        };
+        if rest.is_empty() {
+            return head;
+        }
+        // Below a child object, that object's own spellings apply.
+        let child = def
+            .children
+            .iter()
+            .filter(|(prefix, _)| head == **prefix || head.starts_with(&format!("{prefix}.")))
+            .max_by_key(|(prefix, _)| prefix.len());
+        match child {
+            Some((prefix, child_type)) if head == *prefix => {
+                format!("{head}.{}", self.canonical_attr(child_type, rest))
+            }
+            _ => format!("{head}.{rest}"),
+        }
+    }
+
+    /// Relations named `relation` (any case).
+    pub fn relations_named<'a>(
+        &'a self,
+        relation: &'a str,
+    ) -> impl Iterator<Item = &'a RelationDef> + 'a {
+        self.relations
+            .iter()
+            .filter(move |r| r.relation.eq_ignore_ascii_case(relation))
+    }
+}
+
+impl Mapping {
+    /// A built-in mapping by name (`ecs`, `ocsf`, `winevent`).
+    pub fn builtin(name: &str) -> Result<Mapping, ModelError> {
+        let (file, text) = BUILTIN_MAPPINGS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .ok_or_else(|| ModelError::UnknownMapping {
+                name: name.to_string(),
+                known: Self::builtin_names().join(", "),
+            })?;
+        parse_yaml(text, &format!("mappings/{file}.yaml"))
+    }
+
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTIN_MAPPINGS.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// A built-in name, or else a path to a YAML file.
+    pub fn load(name_or_path: &str) -> Result<Mapping, ModelError> {
+        if BUILTIN_MAPPINGS
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name_or_path))
+        {
+            return Self::builtin(name_or_path);
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() && !name_or_path.contains(['/', '.']) {
+            return Err(ModelError::UnknownMapping {
+                name: name_or_path.to_string(),
+                known: Self::builtin_names().join(", "),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: name_or_path.to_string(),
+            source,
+        })?;
+        parse_yaml(&text, name_or_path)
+    }
+
+    /// The native form of an OCSF event path in rows of `class` (None: any class).
+    pub fn resolve(&self, path: &str, class: Option<&str>) -> Option<&NativeRef> {
+        if let Some(class) = class {
+            if let Some(n) = self.class_attributes.get(class).and_then(|m| m.get(path)) {
+                return Some(n);
+            }
+        }
+        self.attributes.get(path)
+    }
+
+    /// Whether `path` maps differently in some class than in general.
+    pub fn varies_by_class(&self, path: &str) -> bool {
+        self.class_attributes.values().any(|m| m.contains_key(path))
+    }
+
+    /// Classes whose overrides mention `path`.
+    pub fn classes_overriding<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.class_attributes
+            .iter()
+            .filter(move |(_, m)| m.contains_key(path))
+            .map(|(c, _)| c.as_str())
+    }
+
+    /// The attributes under `slot` (relative paths, mapping order, no duplicates) that rows
+    /// of `class` (None: the general map and every class) can supply.
+    pub fn slot_attributes(&self, slot: &str, class: Option<&str>) -> Vec<String> {
+        let prefix = format!("{slot}.");
+        let mut out: IndexMap<String, ()> = IndexMap::new();
+        let mut add = |map: &IndexMap<String, NativeRef>| {
+            for key in map.keys() {
+                if slot == EVENT_SLOT {
+                    out.insert(key.clone(), ());
+                } else if let Some(rest) = key.strip_prefix(&prefix) {
+                    out.insert(rest.to_string(), ());
+                }
+            }
+        };
+        add(&self.attributes);
+        match class {
+            Some(c) => {
+                if let Some(m) = self.class_attributes.get(c) {
+                    add(m);
+                }
+            }
+            None => {
+                for m in self.class_attributes.values() {
+                    add(m);
+                }
+            }
+        }
+        out.into_keys().collect()
+    }
+
+    /// Every native column the mapping names (for "columns it looked for" hints).
+    pub fn native_columns(&self) -> impl Iterator<Item = &str> {
+        self.attributes
+            .values()
+            .chain(self.class_attributes.values().flat_map(|m| m.values()))
+            .map(NativeRef::column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_model_loads_and_validates() {
+        let m = Model::builtin().expect("entities.yaml and relations.yaml load");
+        assert!(m.entity("process").is_some());
+        assert_eq!(m.entity_name("network-traffic"), Some("network_activity"));
+        assert_eq!(m.entity_name("PROCESS"), Some("process"));
+        assert!(m.relations_named("created").count() >= 3);
+    }
+
+    #[test]
+    fn every_builtin_mapping_loads() {
+        for name in Mapping::builtin_names() {
+            let m = Mapping::builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(m.name, name);
+            assert!(!m.attributes.is_empty(), "{name} maps nothing");
+        }
+    }
+
+    #[test]
+    fn stix_spellings_become_ocsf_paths() {
+        let m = Model::builtin().unwrap();
+        assert_eq!(m.canonical_attr("process", "command_line"), "cmd_line");
+        assert_eq!(
+            m.canonical_attr("process", "parent_ref.name"),
+            "parent_process.name"
+        );
+        assert_eq!(
+            m.canonical_attr("process", "parent_ref.command_line"),
+            "parent_process.cmd_line"
+        );
+        assert_eq!(m.canonical_attr("process", "binary_ref.name"), "file.name");
+        assert_eq!(m.canonical_attr("process", "name"), "name");
+        assert_eq!(m.canonical_attr("process", "x_ttp_tags"), "x_ttp_tags");
+        assert_eq!(
+            m.canonical_attr("network_activity", "src_ref.value"),
+            "src_endpoint.ip"
+        );
+        assert_eq!(
+            m.canonical_attr("network_activity", "dst_port"),
+            "dst_endpoint.port"
+        );
+    }
+
+    #[test]
+    fn ecs_actor_process_differs_by_class() {
+        let ecs = Mapping::builtin("ecs").unwrap();
+        assert_eq!(
+            ecs.resolve("actor.process.name", Some("process_activity"))
+                .map(NativeRef::column),
+            Some("process.parent.name")
+        );
+        assert_eq!(
+            ecs.resolve("actor.process.name", Some("network_activity"))
+                .map(NativeRef::column),
+            Some("process.name")
+        );
+        assert_eq!(
+            ecs.resolve("process.name", None).map(NativeRef::column),
+            Some("process.name")
+        );
+    }
+}

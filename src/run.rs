@@ -1,0 +1,372 @@
+//! Running a hunt: compile against the real tables, run each output's SQL where its data
+//! lives, print as it completes, then summarise the variables.
+//!
+//! In: a hunt, the configuration, a [`Printer`]. Out: printed results and the summary rows,
+//! or the first [`Diagnostic`] (a hunt error or a data source failure, both exit 1).
+//!
+//! Where a statement runs: the connection of every data source it reads. Variables made
+//! by NEW have no data source; they travel inside the statement as VALUES, and a statement
+//! that reads only such variables runs on an in-memory SQLite database.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::time::Instant;
+
+use crate::backend::{self, sqlite::SqliteBackend, Backend, BackendError, Collect, RowSink};
+use crate::config::{redact_url, Config};
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{DataSource, Output, OutputKind, Plan, Program, RelId};
+use crate::lower::{Catalog, LowerOptions};
+use crate::output::{Printer, SummaryRow};
+use crate::source::{SourceFile, Span};
+use crate::sql::{self, Dialect, LiteralMode};
+use crate::value::Value;
+
+/// Open connections, by connection name; `""` is the in-memory cache.
+#[derive(Default)]
+pub struct Connections<'a> {
+    config: Option<&'a Config>,
+    open: HashMap<String, Box<dyn Backend>>,
+}
+
+impl<'a> Connections<'a> {
+    pub fn new(config: Option<&'a Config>) -> Connections<'a> {
+        Connections {
+            config,
+            open: HashMap::new(),
+        }
+    }
+
+    fn get(
+        &mut self,
+        connection: &str,
+        ds: Option<&DataSource>,
+    ) -> Result<&mut Box<dyn Backend>, Diagnostic> {
+        if !self.open.contains_key(connection) {
+            let backend: Box<dyn Backend> = if connection.is_empty() {
+                Box::new(SqliteBackend::memory().map_err(|e| source_error(None, e))?)
+            } else {
+                let conn = self
+                    .config
+                    .and_then(|c| c.connections.get(connection))
+                    .ok_or_else(|| {
+                        Diagnostic::internal(format!("connection `{connection}` vanished"))
+                    })?;
+                backend::open(&conn.url, conn.table_creation_permission)
+                    .map_err(|e| source_error(ds, e))?
+            };
+            self.open.insert(connection.to_string(), backend);
+        }
+        self.open
+            .get_mut(connection)
+            .ok_or_else(|| Diagnostic::internal("connection not open"))
+    }
+}
+
+fn source_error(ds: Option<&DataSource>, e: BackendError) -> Diagnostic {
+    let msg = redact_url(&e.to_string());
+    match ds {
+        Some(ds) => Diagnostic::error(
+            Code::DataSource,
+            format!("data source `{}` (table `{}`): {msg}", ds.name, ds.table),
+        ),
+        None => Diagnostic::error(Code::DataSource, msg),
+    }
+}
+
+impl Catalog for Connections<'_> {
+    fn columns(&mut self, ds: &DataSource) -> Result<Option<Vec<String>>, Diagnostic> {
+        let Some(connection) = ds.connection.clone() else {
+            return Err(Diagnostic::error(
+                Code::UnknownDataSource,
+                format!("no configuration, so data source `{}` cannot be reached", ds.name),
+            )
+            .label("needs a configured data source")
+            .help("write a config (see README: Configuration) and pass --config, or set KESTREL_CONFIG"));
+        };
+        let backend = self.get(&connection, Some(ds))?;
+        let cols = backend
+            .columns(&ds.table)
+            .map_err(|e| source_error(Some(ds), e))?;
+        match cols {
+            Some(c) => Ok(Some(c)),
+            None => Err(Diagnostic::error(
+                Code::DataSource,
+                format!(
+                    "data source `{}`: table `{}` does not exist",
+                    ds.name, ds.table
+                ),
+            )
+            .label("its table is missing")
+            .help("check `table:` in the configuration, or load logs with `kestrel ingest`")),
+        }
+    }
+}
+
+/// Settings for one run.
+pub struct RunOptions {
+    /// Print the summary block (after the results, to `summary_out`).
+    pub summary: bool,
+}
+
+/// Runs a hunt, printing each output as it completes. Returns the summary rows.
+pub fn run_hunt<W: Write>(
+    src: &SourceFile,
+    config: Option<&Config>,
+    printer: &mut Printer<W>,
+    summary_out: &mut dyn Write,
+    opts: &RunOptions,
+) -> Result<Vec<SummaryRow>, Diagnostic> {
+    let started = Instant::now();
+    let mut conns = Connections::new(config);
+    let program = crate::compile_program(
+        src,
+        LowerOptions {
+            config,
+            catalog: Some(&mut conns),
+            now: crate::lower::time::now_micros(),
+        },
+    )?;
+    for output in &program.outputs {
+        run_output(&program, output, &mut conns, printer)?;
+    }
+    let rows = summary(&program, &mut conns)?;
+    if opts.summary {
+        crate::output::write_summary(&mut &mut *summary_out, &rows, started.elapsed()).map_err(
+            |e| Diagnostic::error(Code::Internal, format!("cannot write the summary: {e}")),
+        )?;
+    }
+    Ok(rows)
+}
+
+/// Where a plan's data lives: the connection of every source it reads.
+fn placement(program: &Program, plan: &Plan, span: Span) -> Result<String, Diagnostic> {
+    let mut roots = Vec::new();
+    plan.rel_refs(&mut roots);
+    let mut conns = BTreeSet::new();
+    let mut scans = Vec::new();
+    collect_scans(plan, &mut scans);
+    for id in program.dependency_order(&roots) {
+        collect_scans(&program.rel(id).plan, &mut scans);
+    }
+    for s in scans {
+        conns.insert(program.sources[s].connection.clone().unwrap_or_default());
+    }
+    match conns.len() {
+        0 => Ok(String::new()),
+        1 => Ok(conns.into_iter().next().unwrap_or_default()),
+        _ => Err(Diagnostic::error(
+            Code::NotAvailable,
+            "this statement reads data sources on different connections",
+        )
+        .at(span)
+        .help(format!(
+            "hunts across connections ({}) are not available yet",
+            conns.into_iter().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+fn collect_scans(plan: &Plan, out: &mut Vec<usize>) {
+    match plan {
+        Plan::Scan { source } => out.push(*source),
+        Plan::Rel(_) | Plan::Values { .. } => {}
+        Plan::Filter { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Distinct { input }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Aggregate { input, .. } => collect_scans(input, out),
+        Plan::Union { inputs } => inputs.iter().for_each(|p| collect_scans(p, out)),
+    }
+}
+
+fn dialect_of(backend: &dyn Backend) -> Result<Dialect, Diagnostic> {
+    Dialect::builtin(backend.dialect())
+        .ok_or_else(|| Diagnostic::internal(format!("no dialect {}", backend.dialect())))
+}
+
+struct PrintSink<'p, W: Write> {
+    printer: &'p mut Printer<W>,
+}
+
+impl<W: Write> RowSink for PrintSink<'_, W> {
+    fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
+        self.printer.begin(columns)
+    }
+    fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        self.printer.row(row)
+    }
+}
+
+fn run_output<W: Write>(
+    program: &Program,
+    o: &Output,
+    conns: &mut Connections<'_>,
+    printer: &mut Printer<W>,
+) -> Result<(), Diagnostic> {
+    let connection = placement(program, &o.plan, o.span)?;
+    let backend = conns.get(&connection, None)?;
+    let dialect = dialect_of(backend.as_ref())?;
+    let fail = |e: BackendError| {
+        Diagnostic::error(
+            Code::DataSource,
+            format!("the query failed: {}", redact_url(&e.to_string())),
+        )
+        .at(o.span)
+        .help("EXPLAIN shows the SQL this statement runs")
+    };
+    let io_fail =
+        |e: std::io::Error| Diagnostic::error(Code::Internal, format!("cannot write output: {e}"));
+    match &o.kind {
+        OutputKind::Disp => {
+            let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Bind)
+                .map_err(|d| at(d, o.span))?;
+            let mut sink = PrintSink { printer };
+            backend.query(&stmt, &mut sink).map_err(fail)?;
+            printer.end().map_err(io_fail)?;
+        }
+        OutputKind::Explain => {
+            let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Inline)
+                .map_err(|d| at(d, o.span))?;
+            let r = program.rel(o.rel);
+            let place = if connection.is_empty() {
+                "the in-memory cache".to_string()
+            } else {
+                format!("connection `{connection}`")
+            };
+            let text = format!(
+                "-- {} runs on {place} ({})\n{};\n",
+                r.var, dialect.name, stmt.sql
+            );
+            printer.text_block(&text).map_err(io_fail)?;
+        }
+        OutputKind::Info => {
+            let (records, entities) =
+                counts(program, o.rel, backend.as_mut(), &dialect).map_err(fail)?;
+            let r = program.rel(o.rel);
+            let source = r
+                .source
+                .map(|s| program.sources[s].uri.clone())
+                .unwrap_or_default();
+            let attrs = r.columns.clone().unwrap_or_default().join(", ");
+            let fields: Vec<(&str, String)> = vec![
+                ("Entity Type", r.entity.clone()),
+                ("Number of Entities", entities.to_string()),
+                ("Number of Records", records.to_string()),
+                ("Entity Attributes", attrs),
+                ("Associated Datasource", source),
+                ("Birth Command", r.command.to_string()),
+                ("Dependent Variables", r.depends_on.join(", ")),
+            ];
+            printer
+                .begin(&["field".to_string(), "value".to_string()])
+                .map_err(io_fail)?;
+            for (k, v) in fields {
+                printer
+                    .row(&[Value::Text(k.to_string()), Value::Text(v)])
+                    .map_err(io_fail)?;
+            }
+            printer.end().map_err(io_fail)?;
+        }
+        OutputKind::Describe { attr } => {
+            let (stats, top) =
+                sql::emit_describe(program, &o.plan, attr, &dialect, LiteralMode::Bind)
+                    .map_err(|d| at(d, o.span))?;
+            let mut s = Collect::default();
+            backend.query(&stats, &mut s).map_err(fail)?;
+            let mut t = Collect::default();
+            backend.query(&top, &mut t).map_err(fail)?;
+            let row = s.rows.first().cloned().unwrap_or_default();
+            let get = |i: usize| row.get(i).cloned().unwrap_or(Value::Null);
+            let numeric = matches!(get(2), Value::Int(_) | Value::Float(_))
+                && matches!(get(3), Value::Int(_) | Value::Float(_));
+            let (cols, vals): (Vec<&str>, Vec<Value>) = if numeric {
+                (
+                    vec!["count", "mean", "min", "max"],
+                    vec![get(0), get(4), get(2), get(3)],
+                )
+            } else {
+                let top_row = t.rows.first().cloned().unwrap_or_default();
+                (
+                    vec!["count", "unique", "top", "freq"],
+                    vec![
+                        get(0),
+                        get(1),
+                        top_row.first().cloned().unwrap_or(Value::Null),
+                        top_row.get(1).cloned().unwrap_or(Value::Null),
+                    ],
+                )
+            };
+            let cols: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+            printer.begin(&cols).map_err(io_fail)?;
+            printer.row(&vals).map_err(io_fail)?;
+            printer.end().map_err(io_fail)?;
+        }
+    }
+    Ok(())
+}
+
+fn at(d: Diagnostic, span: Span) -> Diagnostic {
+    if d.span.is_some() {
+        d
+    } else {
+        d.at(span)
+    }
+}
+
+/// Records and entities of a relation.
+fn counts(
+    program: &Program,
+    rel: RelId,
+    backend: &mut dyn Backend,
+    dialect: &Dialect,
+) -> Result<(u64, u64), BackendError> {
+    let stmt = sql::emit_counts(program, rel, dialect, LiteralMode::Bind)
+        .map_err(|d| BackendError::Query(d.message))?;
+    let mut c = Collect::default();
+    backend.query(&stmt, &mut c)?;
+    let row = c.rows.first().cloned().unwrap_or_default();
+    let n = |v: Option<&Value>| match v {
+        Some(Value::Int(i)) => (*i).max(0) as u64,
+        _ => 0,
+    };
+    Ok((n(row.first()), n(row.get(1))))
+}
+
+/// One summary row per variable (its newest version), in the order they were defined.
+fn summary(program: &Program, conns: &mut Connections<'_>) -> Result<Vec<SummaryRow>, Diagnostic> {
+    let mut newest: Vec<RelId> = Vec::new();
+    for (i, r) in program.relations.iter().enumerate() {
+        if let Some(pos) = newest.iter().position(|id| program.rel(*id).var == r.var) {
+            newest.remove(pos);
+        }
+        newest.push(RelId(i));
+    }
+    let mut rows = Vec::new();
+    for id in newest {
+        let r = program.rel(id);
+        let connection = placement(program, &Plan::Rel(id), r.span)?;
+        let backend = conns.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let (records, entities) = counts(program, id, backend.as_mut(), &dialect).map_err(|e| {
+            Diagnostic::error(
+                Code::DataSource,
+                format!("counting `{}` failed: {e}", r.var),
+            )
+            .at(r.span)
+        })?;
+        let display_type = crate::model()
+            .ok()
+            .and_then(|m| m.entity(&r.entity))
+            .and_then(|d| d.aliases.first().cloned())
+            .unwrap_or_else(|| r.entity.clone());
+        rows.push(SummaryRow {
+            variable: r.var.clone(),
+            entity_type: display_type,
+            entities,
+            records,
+        });
+    }
+    Ok(rows)
+}

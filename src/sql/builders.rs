@@ -1,0 +1,297 @@
+//! The only place that constructs sqlparser structs: small constructors that fill in the
+//! many fields sqlparser's AST has for other dialects' features.
+
+use sqlparser::ast::{
+    self as sa, helpers::attached_token::AttachedToken, BinaryOperator, Distinct, Expr,
+    FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident,
+    LimitClause, ObjectName, ObjectNamePart, Offset, OffsetRows, OrderBy, OrderByExpr, OrderByKind,
+    OrderByOptions, Query, Select, SelectFlavor, SelectItem, SetExpr, SetOperator, SetQuantifier,
+    TableAlias, TableFactor, TableWithJoins, UnaryOperator, Value, WildcardAdditionalOptions, With,
+};
+
+use super::dialect::{Dialect, QuoteStyle};
+
+/// A quoted identifier in the dialect's style.
+pub fn ident(d: &Dialect, name: &str) -> Ident {
+    let q = match d.identifier_quote_style {
+        QuoteStyle::Double => '"',
+        QuoteStyle::Backtick => '`',
+        QuoteStyle::Bracket => '[',
+    };
+    Ident::with_quote(q, name)
+}
+
+pub fn column(d: &Dialect, name: &str) -> Expr {
+    Expr::Identifier(ident(d, name))
+}
+
+pub fn object_name(d: &Dialect, name: &str) -> ObjectName {
+    ObjectName(vec![ObjectNamePart::Identifier(ident(d, name))])
+}
+
+pub fn value(v: Value) -> Expr {
+    Expr::Value(v.into())
+}
+
+pub fn string(s: &str) -> Expr {
+    value(Value::SingleQuotedString(s.to_string()))
+}
+
+pub fn number(n: impl ToString) -> Expr {
+    value(Value::Number(n.to_string(), false))
+}
+
+pub fn placeholder(p: String) -> Expr {
+    value(Value::Placeholder(p))
+}
+
+pub fn nested(e: Expr) -> Expr {
+    Expr::Nested(Box::new(e))
+}
+
+pub fn binary(left: Expr, op: BinaryOperator, right: Expr) -> Expr {
+    Expr::BinaryOp {
+        left: Box::new(left),
+        op,
+        right: Box::new(right),
+    }
+}
+
+pub fn not(e: Expr) -> Expr {
+    Expr::UnaryOp {
+        op: UnaryOperator::Not,
+        expr: Box::new(e),
+    }
+}
+
+pub fn function(name: &str, args: Vec<Expr>) -> Expr {
+    function_with(name, args, false)
+}
+
+pub fn function_with(name: &str, args: Vec<Expr>, distinct: bool) -> Expr {
+    Expr::Function(sa::Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: distinct.then_some(sa::DuplicateTreatment::Distinct),
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        within_group: vec![],
+        filter: None,
+        null_treatment: None,
+        over: None,
+    })
+}
+
+/// `COUNT(*)`
+pub fn count_star() -> Expr {
+    Expr::Function(sa::Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("COUNT"))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Wildcard)],
+            clauses: vec![],
+        }),
+        within_group: vec![],
+        filter: None,
+        null_treatment: None,
+        over: None,
+    })
+}
+
+pub fn case(whens: Vec<(Expr, Expr)>, otherwise: Expr) -> Expr {
+    Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions: whens
+            .into_iter()
+            .map(|(condition, result)| sa::CaseWhen { condition, result })
+            .collect(),
+        else_result: Some(Box::new(otherwise)),
+    }
+}
+
+pub fn select_item(expr: Expr, alias: Option<Ident>) -> SelectItem {
+    match alias {
+        Some(alias) => SelectItem::ExprWithAlias { expr, alias },
+        None => SelectItem::UnnamedExpr(expr),
+    }
+}
+
+pub fn wildcard() -> SelectItem {
+    SelectItem::Wildcard(WildcardAdditionalOptions::default())
+}
+
+pub fn table(d: &Dialect, name: &str) -> TableFactor {
+    TableFactor::Table {
+        name: object_name(d, name),
+        alias: None,
+        args: None,
+        with_hints: vec![],
+        version: None,
+        with_ordinality: false,
+        partitions: vec![],
+        json_path: None,
+        sample: None,
+        index_hints: vec![],
+    }
+}
+
+pub fn derived(query: Query, alias: Ident) -> TableFactor {
+    TableFactor::Derived {
+        lateral: false,
+        subquery: Box::new(query),
+        alias: Some(TableAlias {
+            explicit: true,
+            name: alias,
+            columns: vec![],
+            at: None,
+        }),
+        sample: None,
+    }
+}
+
+pub fn select(
+    projection: Vec<SelectItem>,
+    from: Option<TableFactor>,
+    selection: Option<Expr>,
+    distinct: bool,
+    group_by: Vec<Expr>,
+) -> Select {
+    Select {
+        select_token: AttachedToken::empty(),
+        optimizer_hints: vec![],
+        distinct: distinct.then_some(Distinct::Distinct),
+        select_modifiers: None,
+        top: None,
+        top_before_distinct: false,
+        projection,
+        exclude: None,
+        into: None,
+        from: from
+            .map(|relation| {
+                vec![TableWithJoins {
+                    relation,
+                    joins: vec![],
+                }]
+            })
+            .unwrap_or_default(),
+        lateral_views: vec![],
+        prewhere: None,
+        selection,
+        connect_by: vec![],
+        group_by: GroupByExpr::Expressions(group_by, vec![]),
+        cluster_by: vec![],
+        distribute_by: vec![],
+        sort_by: vec![],
+        having: None,
+        named_window: vec![],
+        qualify: None,
+        window_before_qualify: false,
+        value_table_mode: None,
+        flavor: SelectFlavor::Standard,
+    }
+}
+
+pub fn query(body: SetExpr) -> Query {
+    Query {
+        with: None,
+        body: Box::new(body),
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        locks: vec![],
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: vec![],
+    }
+}
+
+pub fn union_all(left: SetExpr, right: SetExpr) -> SetExpr {
+    SetExpr::SetOperation {
+        left: Box::new(left),
+        op: SetOperator::Union,
+        set_quantifier: SetQuantifier::All,
+        right: Box::new(right),
+    }
+}
+
+pub fn values(rows: Vec<Vec<Expr>>) -> SetExpr {
+    SetExpr::Values(sa::Values {
+        explicit_row: false,
+        value_keyword: false,
+        rows: rows.into_iter().map(sa::Parens::with_empty_span).collect(),
+    })
+}
+
+pub fn order_by(keys: Vec<(Expr, bool)>) -> OrderBy {
+    OrderBy {
+        kind: OrderByKind::Expressions(
+            keys.into_iter()
+                .map(|(expr, desc)| OrderByExpr {
+                    expr,
+                    options: OrderByOptions {
+                        sort: Some(if desc {
+                            sa::OrderBySort::Desc
+                        } else {
+                            sa::OrderBySort::Asc
+                        }),
+                        nulls_first: None,
+                    },
+                    with_fill: None,
+                })
+                .collect(),
+        ),
+        interpolate: None,
+    }
+}
+
+pub fn limit_offset(limit: Option<Expr>, offset: Option<Expr>) -> LimitClause {
+    LimitClause::LimitOffset {
+        limit,
+        offset: offset.map(|value| Offset {
+            value,
+            rows: OffsetRows::None,
+        }),
+        limit_by: vec![],
+    }
+}
+
+pub fn with(ctes: Vec<(Ident, Query)>) -> With {
+    With {
+        with_token: AttachedToken::empty(),
+        recursive: false,
+        cte_tables: ctes
+            .into_iter()
+            .map(|(name, query)| sa::Cte {
+                alias: TableAlias {
+                    explicit: false,
+                    name,
+                    columns: vec![],
+                    at: None,
+                },
+                query: Box::new(query),
+                from: None,
+                materialized: None,
+                closing_paren_token: AttachedToken::empty(),
+            })
+            .collect(),
+    }
+}
+
+pub fn subquery_in(expr: Expr, sub: Query, negated: bool) -> Expr {
+    Expr::InSubquery {
+        expr: Box::new(expr),
+        subquery: Box::new(sub),
+        negated,
+    }
+}

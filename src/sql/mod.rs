@@ -1,0 +1,12 @@
+//! IR to SQL text, through sqlparser's AST.
+//!
+//! - `dialect.rs` — what differs between SQL dialects, loaded from `dialects/*.yaml`;
+//! - `builders.rs` — the only place that constructs sqlparser structs;
+//! - `query.rs` — plans folded into SELECT blocks with CTEs, literals bound or inlined.
+
+pub mod builders;
+pub mod dialect;
+pub mod query;
+
+pub use dialect::Dialect;
+pub use query::{emit_counts, emit_describe, emit_plan, LiteralMode, SqlStatement};

@@ -1,0 +1,337 @@
+//! The abstract syntax tree: what a hunt says, with a byte span on every node.
+//!
+//! In: built by the grammar. Out: read by lowering, which resolves names against the model.
+//! Nothing here is resolved: names are as written.
+
+use crate::source::Span;
+use crate::syntax::token::TimeUnit;
+
+/// A name or word as written, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hunt {
+    pub stmts: Vec<Stmt>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StmtKind {
+    /// `v = <command or expression>`
+    Assign {
+        target: Ident,
+        value: Rhs,
+    },
+    Disp(Expression),
+    Info(Ident),
+    Describe {
+        var: Ident,
+        attr: AttrPath,
+    },
+    Explain(Ident),
+    Save {
+        var: Ident,
+        path: Ident,
+    },
+    Apply {
+        analytic: Ident,
+        args: Vec<Ident>,
+        params: Vec<(Ident, Vec<Value>)>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rhs {
+    Get {
+        entity: Ident,
+        from: Option<Source>,
+        pattern: Option<Pattern>,
+        time: Option<TimeRange>,
+        limit: Option<(u64, Span)>,
+    },
+    Find {
+        entity: Ident,
+        relation: Ident,
+        /// `FIND x REL BY v`: the variable holds the subjects.
+        by: bool,
+        var: Ident,
+        pattern: Option<Pattern>,
+        time: Option<TimeRange>,
+        limit: Option<(u64, Span)>,
+    },
+    New {
+        entity: Option<Ident>,
+        data: Vec<Value>,
+        span: Span,
+    },
+    Load {
+        path: Ident,
+        entity: Option<Ident>,
+    },
+    Sort {
+        var: Ident,
+        attr: AttrPath,
+        desc: bool,
+    },
+    Group {
+        var: Ident,
+        by: Vec<GroupKey>,
+        aggs: Vec<Aggregate>,
+    },
+    Join {
+        left: Ident,
+        right: Ident,
+        by: Option<(AttrPath, AttrPath)>,
+    },
+    /// `a + b + c`
+    Merge(Vec<Ident>),
+    Expr(Expression),
+}
+
+/// Where GET reads from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// `scheme://name`
+    Uri(Ident),
+    /// A variable, read as a pool of entities.
+    Var(Ident),
+}
+
+/// `v [WHERE …] [ATTR …] [SORT BY …] [LIMIT n [OFFSET m]]`, optionally `TIMESTAMPED(v)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expression {
+    pub var: Ident,
+    pub timestamped: bool,
+    pub pattern: Option<Pattern>,
+    pub attrs: Vec<AttrPath>,
+    pub sort: Option<(AttrPath, bool)>,
+    pub limit: Option<(u64, Span)>,
+    pub offset: Option<(u64, Span)>,
+    pub span: Span,
+}
+
+/// An attribute as written: `name`, `parent_ref.name`, `process:name`,
+/// `x-oca-asset:hostname`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrPath {
+    /// The STIX-style `entity:` prefix.
+    pub entity: Option<Ident>,
+    pub path: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pattern {
+    And(Box<Pattern>, Box<Pattern>),
+    Or(Box<Pattern>, Box<Pattern>),
+    Not(Box<Pattern>, Span),
+    Cmp(Comparison),
+}
+
+impl Pattern {
+    pub fn span(&self) -> Span {
+        match self {
+            Pattern::And(a, b) | Pattern::Or(a, b) => a.span().to(b.span()),
+            Pattern::Not(_, s) => *s,
+            Pattern::Cmp(c) => c.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub attr: AttrPath,
+    pub op: CmpOp,
+    pub op_span: Span,
+    /// None for `IS [NOT] NULL`.
+    pub value: Option<Value>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    NotIn,
+    Like,
+    NotLike,
+    Matches,
+    NotMatches,
+    IsSubset,
+    NotIsSubset,
+    IsSuperset,
+    NotIsSuperset,
+    IsNull,
+    IsNotNull,
+}
+
+impl CmpOp {
+    /// The same test, negated (for `NOT` in front of a comparison).
+    pub fn negated(self) -> CmpOp {
+        use CmpOp::*;
+        match self {
+            Eq => Ne,
+            Ne => Eq,
+            Lt => Ge,
+            Le => Gt,
+            Gt => Le,
+            Ge => Lt,
+            In => NotIn,
+            NotIn => In,
+            Like => NotLike,
+            NotLike => Like,
+            Matches => NotMatches,
+            NotMatches => Matches,
+            IsSubset => NotIsSubset,
+            NotIsSubset => IsSubset,
+            IsSuperset => NotIsSuperset,
+            NotIsSuperset => IsSuperset,
+            IsNull => IsNotNull,
+            IsNotNull => IsNull,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use CmpOp::*;
+        match self {
+            Eq => "=",
+            Ne => "!=",
+            Lt => "<",
+            Le => "<=",
+            Gt => ">",
+            Ge => ">=",
+            In => "IN",
+            NotIn => "NOT IN",
+            Like => "LIKE",
+            NotLike => "NOT LIKE",
+            Matches => "MATCHES",
+            NotMatches => "NOT MATCHES",
+            IsSubset => "ISSUBSET",
+            NotIsSubset => "NOT ISSUBSET",
+            IsSuperset => "ISSUPERSET",
+            NotIsSuperset => "NOT ISSUPERSET",
+            IsNull => "IS NULL",
+            IsNotNull => "IS NOT NULL",
+        }
+    }
+}
+
+/// A value in a pattern, in NEW, or an APPLY parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Lit(Literal, Span),
+    List(Vec<Value>, Span),
+    /// `{ "k": v, … }` (NEW)
+    Object(Vec<(String, Value)>, Span),
+    /// `var.attr`: the set of that attribute's values in the variable.
+    Ref {
+        var: Ident,
+        attr: String,
+        span: Span,
+    },
+    /// A bare word (APPLY parameters: `XPARAM=first_observed`).
+    Word(Ident),
+}
+
+impl Value {
+    pub fn span(&self) -> Span {
+        match self {
+            Value::Lit(_, s)
+            | Value::List(_, s)
+            | Value::Object(_, s)
+            | Value::Ref { span: s, .. } => *s,
+            Value::Word(i) => i.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+    Timestamp(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimeRange {
+    Absolute {
+        start: Value,
+        stop: Value,
+        span: Span,
+    },
+    Last {
+        n: i64,
+        unit: TimeUnit,
+        span: Span,
+    },
+}
+
+impl TimeRange {
+    pub fn span(&self) -> Span {
+        match self {
+            TimeRange::Absolute { span, .. } | TimeRange::Last { span, .. } => *span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupKey {
+    Attr(AttrPath),
+    /// `BIN(attr, 5m)` or `BIN(attr, 100)`
+    Bin {
+        attr: AttrPath,
+        size: i64,
+        unit: Option<Ident>,
+        span: Span,
+    },
+}
+
+/// `FUNC(attr) [AS alias]` in GROUP … WITH.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    pub func: Ident,
+    pub attr: AttrPath,
+    pub alias: Option<Ident>,
+    pub span: Span,
+}
+
+/// Groups `WITH k=v1, v2, k2=v3` into keys and their values: a value without a key
+/// continues the previous key's list (`columns=a,b`). A leading keyless value gets an
+/// empty key, which lowering reports.
+pub fn group_params(args: Vec<(Option<Ident>, Value)>) -> Vec<(Ident, Vec<Value>)> {
+    let mut out: Vec<(Ident, Vec<Value>)> = Vec::new();
+    for (key, value) in args {
+        match (key, out.last_mut()) {
+            (Some(k), _) => out.push((k, vec![value])),
+            (None, Some((_, values))) => values.push(value),
+            (None, None) => {
+                let span = value.span();
+                out.push((
+                    Ident {
+                        name: String::new(),
+                        span,
+                    },
+                    vec![value],
+                ))
+            }
+        }
+    }
+    out
+}

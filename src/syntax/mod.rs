@@ -1,0 +1,101 @@
+//! Text to AST: the mode-aware lexer feeding the lalrpop grammar.
+//!
+//! In: a [`SourceFile`]. Out: an [`ast::Hunt`], or the first [`Diagnostic`] with a span.
+
+pub mod ast;
+pub mod lexer;
+pub mod token;
+
+#[allow(clippy::all, unused_parens, dead_code)]
+mod grammar {
+    include!(concat!(env!("OUT_DIR"), "/syntax/grammar.rs"));
+}
+
+use lalrpop_util::ParseError;
+
+use crate::diag::{Code, Diagnostic};
+use crate::source::{SourceFile, Span};
+use crate::syntax::token::Tok;
+
+/// Parses a whole hunt.
+pub fn parse(src: &SourceFile) -> Result<ast::Hunt, Diagnostic> {
+    let lexer = lexer::Lexer::new(&src.text);
+    grammar::HuntParser::new()
+        .parse(lexer)
+        .map_err(|e| parse_error(e, src))
+}
+
+fn parse_error(e: ParseError<usize, Tok, Diagnostic>, src: &SourceFile) -> Diagnostic {
+    match e {
+        ParseError::User { error } => error,
+        ParseError::InvalidToken { location } => {
+            Diagnostic::error(Code::BadToken, "invalid token").at(Span::new(location, location + 1))
+        }
+        ParseError::UnrecognizedEof { location, expected } => {
+            Diagnostic::error(Code::Syntax, "the hunt ends in the middle of a statement")
+                .at(Span::new(location, location + 1))
+                .label("expected more here")
+                .help(expected_help(&expected))
+        }
+        ParseError::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } => Diagnostic::error(Code::Syntax, format!("unexpected {tok}"))
+            .at(Span::new(l, r))
+            .label(format!("{tok} is not allowed here"))
+            .help(expected_help(&expected)),
+        ParseError::ExtraToken { token: (l, tok, r) } => {
+            Diagnostic::error(Code::Syntax, format!("unexpected {tok}")).at(Span::new(l, r))
+        }
+    }
+    .with_source_hint(src)
+}
+
+/// "expected one of …" in the hunter's words rather than the grammar's terminal names.
+fn expected_help(expected: &[String]) -> String {
+    let mut names: Vec<String> = expected
+        .iter()
+        .map(|t| match t.as_str() {
+            "IDENT" => "a name".to_string(),
+            "URI" => "a data source like `sqlite://events`".to_string(),
+            "PATH" => "a file path".to_string(),
+            "STR" => "a string".to_string(),
+            "TS" => "a timestamp".to_string(),
+            "INT" => "a number".to_string(),
+            "FLOAT" => "a decimal number".to_string(),
+            "DURATION" => "a duration like `5m`".to_string(),
+            "UNIT" => "DAYS, HOURS, MINUTES or SECONDS".to_string(),
+            other => format!("`{}`", other.trim_matches('"')),
+        })
+        .collect();
+    names.dedup();
+    match names.len() {
+        0 => "this statement is not complete".to_string(),
+        1 => format!("expected {}", names[0]),
+        _ if names.len() > 12 => format!("expected one of {}, …", names[..12].join(", ")),
+        _ => format!("expected one of {}", names.join(", ")),
+    }
+}
+
+trait SourceHint {
+    fn with_source_hint(self, src: &SourceFile) -> Self;
+}
+
+impl SourceHint for Diagnostic {
+    /// A statement that runs on past its line usually means a missing `=` or keyword on
+    /// the previous line; point at nothing extra for now, but keep spans inside the text.
+    fn with_source_hint(mut self, src: &SourceFile) -> Self {
+        if let Some(span) = self.span {
+            let len = src.text.len();
+            if span.start >= len && len > 0 {
+                // Point at the last character rather than past the end.
+                let last = src.text.trim_end().len().max(1);
+                self.span = Some(Span::new(last - 1, last));
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests;

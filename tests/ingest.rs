@@ -1,0 +1,711 @@
+//! `kestrel ingest` through the library API: files in temporary directories, loaded into
+//! SQLite databases, checked with plain SQL.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kestrel::ingest::{
+    ingest, read_records, scan, ColumnType, IngestError, IngestOptions, InputFormat, Item,
+    ReadOptions, WriteMode,
+};
+use kestrel::value::Value;
+use rusqlite::Connection;
+
+/// A directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("kestrel-ingest-{}-{name}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str, content: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    fn gz(&self, name: &str, content: &[u8]) -> PathBuf {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(content).unwrap();
+        self.file(name, &enc.finish().unwrap())
+    }
+
+    fn db(&self) -> (PathBuf, String) {
+        let path = self.0.join("lake.db");
+        let url = format!("sqlite:///{}", path.display());
+        (path, url)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn options(files: Vec<PathBuf>, url: &str, table: &str) -> IngestOptions {
+    IngestOptions {
+        files,
+        into: url.to_string(),
+        table: table.to_string(),
+        ..Default::default()
+    }
+}
+
+fn table_exists(db: &Path, table: &str) -> bool {
+    if !db.exists() {
+        return false;
+    }
+    let conn = Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+        [table],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        == 1
+}
+
+/// (name, declared type) of every column.
+fn columns(db: &Path, table: &str) -> Vec<(String, String)> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+        .unwrap();
+    stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every value of a query as text (`NULL` for null), with its SQLite storage class.
+fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((0..n)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                    rusqlite::types::ValueRef::Integer(x) => format!("int:{x}"),
+                    rusqlite::types::ValueRef::Real(x) => format!("real:{x}"),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        format!("text:{}", String::from_utf8_lossy(t))
+                    }
+                    rusqlite::types::ValueRef::Blob(_) => "blob".to_string(),
+                })
+                .collect())
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn names(cols: &[(String, String)]) -> Vec<&str> {
+    cols.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+#[test]
+fn nested_objects_become_dotted_columns_and_arrays_json_text() {
+    let dir = TempDir::new("nested");
+    let f = dir.file(
+        "a.jsonl",
+        br#"{"process":{"pid":1,"parent":{"name":"cmd.exe"}},"tags":["x",{"y":2}],"event_data.Image":"C:\\a.exe"}
+{"process":{"pid":2},"tags":[]}
+"#,
+    );
+    let (db, url) = dir.db();
+    let report = ingest(&options(vec![f], &url, "events")).unwrap();
+    assert_eq!(report.rows_loaded, 2);
+    assert_eq!(report.columns, 4);
+    let cols = columns(&db, "events");
+    assert_eq!(
+        names(&cols),
+        [
+            "process.pid",
+            "process.parent.name",
+            "tags",
+            "event_data.Image"
+        ]
+    );
+    assert_eq!(
+        query(
+            &db,
+            r#"SELECT "process.pid", "process.parent.name", tags, "event_data.Image" FROM events ORDER BY rowid"#
+        ),
+        vec![
+            vec![
+                "int:1",
+                "text:cmd.exe",
+                r#"text:["x",{"y":2}]"#,
+                r"text:C:\a.exe"
+            ],
+            vec!["int:2", "NULL", "text:[]", "NULL"],
+        ]
+    );
+}
+
+#[test]
+fn gzip_is_detected_by_content_not_name() {
+    let dir = TempDir::new("gzip");
+    let lines = b"{\"a\":1}\n{\"a\":2}\n";
+    let named_gz = dir.gz("one.jsonl.gz", lines);
+    let unnamed_gz = dir.gz("two.jsonl", lines);
+    let plain_named_gz = dir.file("three.jsonl.gz", lines);
+    let (db, url) = dir.db();
+    let report = ingest(&options(
+        vec![named_gz, unnamed_gz, plain_named_gz],
+        &url,
+        "t",
+    ))
+    .unwrap();
+    assert_eq!(report.rows_loaded, 6);
+    assert_eq!(query(&db, "SELECT sum(a) FROM t"), vec![vec!["int:9"]]);
+}
+
+#[test]
+fn csv_with_quoted_fields() {
+    let dir = TempDir::new("csv");
+    let f = dir.file(
+        "p.csv",
+        b"Image,CommandLine,ProcessId,Score,Note\r\n\
+          C:\\Windows\\System32\\cmd.exe,\"cmd.exe /c \"\"echo a, b\"\"\",3108,0.5,\"two\nlines\"\r\n\
+          x.exe,,007,1.50,\"\"\r\n",
+    );
+    let (db, url) = dir.db();
+    let report = ingest(&options(vec![f], &url, "procs")).unwrap();
+    assert_eq!((report.rows_loaded, report.rows_rejected), (2, 0));
+    let cols = columns(&db, "procs");
+    assert_eq!(
+        cols,
+        [
+            ("Image", "TEXT"),
+            ("CommandLine", "TEXT"),
+            ("ProcessId", "TEXT"),
+            ("Score", "TEXT"),
+            ("Note", "TEXT")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!(
+        query(&db, "SELECT * FROM procs ORDER BY rowid"),
+        vec![
+            vec![
+                r"text:C:\Windows\System32\cmd.exe",
+                r#"text:cmd.exe /c "echo a, b""#,
+                "text:3108",
+                "text:0.5",
+                "text:two\nlines"
+            ],
+            // `007` and `1.50` would not print back the same as numbers: the column is text.
+            vec!["text:x.exe", "NULL", "text:007", "text:1.50", "text:"],
+        ]
+    );
+}
+
+#[test]
+fn csv_numbers_are_inferred_when_exact() {
+    let dir = TempDir::new("csvnum");
+    let f = dir.file("n.csv", b"pid,score,name\n4,0.25,a\n-12,3,b\n,,c\n");
+    let (db, url) = dir.db();
+    ingest(&options(vec![f], &url, "n")).unwrap();
+    let cols = columns(&db, "n");
+    assert_eq!(cols[0].1, "INTEGER");
+    assert_eq!(cols[1].1, "REAL");
+    assert_eq!(cols[2].1, "TEXT");
+    assert_eq!(
+        query(&db, "SELECT pid, score FROM n WHERE name = 'b'"),
+        vec![vec!["int:-12", "real:3"]]
+    );
+}
+
+#[test]
+fn column_types_are_inferred_over_all_rows() {
+    let dir = TempDir::new("types");
+    let f = dir.file(
+        "t.jsonl",
+        br#"{"i":1,"r":1,"t":"a","mixed":5,"b":true,"numtext":"3108","n":null,"bi":1}
+{"i":-2,"r":2.5,"t":"b","mixed":"x","b":false,"numtext":"42","n":null,"bi":false}
+{"i":null,"r":3,"mixed":1.5}
+"#,
+    );
+    let (db, url) = dir.db();
+    let report = ingest(&options(vec![f], &url, "t")).unwrap();
+    let types: Vec<(&str, ColumnType)> = report
+        .schema
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.ty))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("i", ColumnType::Integer),
+            ("r", ColumnType::Real),
+            ("t", ColumnType::Text),
+            ("mixed", ColumnType::Text),
+            ("b", ColumnType::Boolean),
+            ("numtext", ColumnType::Text),
+            ("n", ColumnType::Text),
+            ("bi", ColumnType::Integer),
+        ]
+    );
+    assert_eq!(report.schema.column("i").unwrap().non_null, 2);
+    let declared: Vec<String> = columns(&db, "t").into_iter().map(|(_, t)| t).collect();
+    assert_eq!(
+        declared,
+        ["INTEGER", "REAL", "TEXT", "TEXT", "BOOLEAN", "TEXT", "TEXT", "INTEGER"]
+    );
+    assert_eq!(
+        query(
+            &db,
+            "SELECT i, r, mixed, b, numtext, bi FROM t ORDER BY rowid"
+        ),
+        vec![
+            vec!["int:1", "real:1", "text:5", "int:1", "text:3108", "int:1"],
+            vec!["int:-2", "real:2.5", "text:x", "int:0", "text:42", "int:0"],
+            vec!["NULL", "real:3", "text:1.5", "NULL", "NULL", "NULL"],
+        ]
+    );
+}
+
+#[test]
+fn bad_lines_are_rejected_with_line_numbers() {
+    let dir = TempDir::new("rejects");
+    let f = dir.file(
+        "r.jsonl",
+        b"{\"a\":1}\n\n[1,2]\n{\"a\": tru}\n   \n\"text\"\n{\"a\":2}\n{\"a\":3,\"a\":4}\n",
+    );
+    let (db, url) = dir.db();
+    let report = ingest(&options(vec![f.clone()], &url, "r")).unwrap();
+    assert_eq!(report.rows_loaded, 2);
+    assert_eq!(report.rows_rejected, 4);
+    let lines: Vec<u64> = report.rejects.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [3, 4, 6, 8]);
+    assert!(report.rejects.iter().all(|r| r.file == f));
+    assert!(
+        report.rejects[0].reason.contains("expected a JSON object"),
+        "{}",
+        report.rejects[0].reason
+    );
+    assert!(
+        report.rejects[1].reason.starts_with("invalid JSON"),
+        "{}",
+        report.rejects[1].reason
+    );
+    assert!(
+        report.rejects[3].reason.contains("`a` appears twice"),
+        "{}",
+        report.rejects[3].reason
+    );
+    let shown = report.to_string();
+    assert!(
+        shown.starts_with("loaded 2 rows (1 columns) into r; rejected 4"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("{}:4: invalid JSON", f.display())),
+        "{shown}"
+    );
+    assert_eq!(
+        query(&db, "SELECT a FROM r ORDER BY rowid"),
+        vec![vec!["int:1"], vec!["int:2"]]
+    );
+}
+
+#[test]
+fn only_the_first_twenty_rejects_are_kept_but_all_are_counted() {
+    let dir = TempDir::new("manyrejects");
+    let mut text = String::from("{\"ok\":1}\n");
+    for _ in 0..25 {
+        text.push_str("nope\n");
+    }
+    let f = dir.file("m.jsonl", text.as_bytes());
+    let (_db, url) = dir.db();
+    let report = ingest(&options(vec![f], &url, "m")).unwrap();
+    assert_eq!(
+        (
+            report.rows_loaded,
+            report.rows_rejected,
+            report.rejects.len()
+        ),
+        (1, 25, 20)
+    );
+    assert!(
+        report.to_string().ends_with("… and 5 more rejected"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_missing_second_file_leaves_no_table_and_no_database() {
+    let dir = TempDir::new("missing");
+    let good = dir.file("good.jsonl", b"{\"a\":1}\n");
+    let missing = dir.0.join("missing.jsonl");
+    let (db, url) = dir.db();
+    let err = ingest(&options(vec![good, missing.clone()], &url, "t")).unwrap_err();
+    assert!(
+        matches!(&err, IngestError::Io { path, .. } if *path == missing),
+        "{err}"
+    );
+    assert!(err.to_string().contains("missing.jsonl"), "{err}");
+    assert!(!db.exists(), "the database file was created");
+}
+
+#[test]
+fn a_failing_row_stream_rolls_back_everything() {
+    let dir = TempDir::new("rollback");
+    let f = dir.file("a.jsonl", b"{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":\"y\"}\n");
+    let (db, url) = dir.db();
+    // A database that exists already, with another table, keeps exactly that.
+    ingest(&options(vec![f.clone()], &url, "other")).unwrap();
+
+    let scanned = scan(
+        &[f],
+        &ReadOptions {
+            fold_case: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let failing = scanned
+        .rows()
+        .take(1)
+        .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
+    let err = kestrel::ingest::write_sqlite(&db, "t", &scanned.schema, WriteMode::Create, failing)
+        .unwrap_err();
+    assert!(err.to_string().contains("boom"));
+    assert!(!table_exists(&db, "t"));
+    assert!(table_exists(&db, "other"));
+
+    // Appending: the rows inserted before the failure and the added column are gone too.
+    let g = dir.file("g.jsonl", b"{\"a\":3,\"c\":true}\n{\"a\":4,\"c\":false}\n");
+    let scanned = scan(
+        &[g],
+        &ReadOptions {
+            fold_case: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let failing = scanned
+        .rows()
+        .take(1)
+        .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
+    kestrel::ingest::write_sqlite(&db, "other", &scanned.schema, WriteMode::Append, failing)
+        .unwrap_err();
+    assert_eq!(names(&columns(&db, "other")), ["a", "b"]);
+    assert_eq!(
+        query(&db, "SELECT count(*) FROM other"),
+        vec![vec!["int:2"]]
+    );
+}
+
+#[test]
+fn a_failing_row_stream_removes_a_database_it_created() {
+    let dir = TempDir::new("rollbacknew");
+    let f = dir.file("a.jsonl", b"{\"a\":1}\n{\"a\":2}\n");
+    let (db, _) = dir.db();
+    let scanned = scan(&[f], &ReadOptions::default()).unwrap();
+    let failing = scanned
+        .rows()
+        .take(1)
+        .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
+    kestrel::ingest::write_sqlite(&db, "t", &scanned.schema, WriteMode::Create, failing)
+        .unwrap_err();
+    assert!(!db.exists());
+}
+
+#[test]
+fn an_existing_table_needs_replace_or_append() {
+    let dir = TempDir::new("exists");
+    let first = dir.file("1.jsonl", b"{\"a\":1,\"b\":\"x\"}\n");
+    let second = dir.file("2.jsonl", b"{\"a\":\"two\",\"c\":2.5}\n{\"a\":3}\n");
+    let (db, url) = dir.db();
+    ingest(&options(vec![first.clone()], &url, "t")).unwrap();
+
+    let err = ingest(&options(vec![second.clone()], &url, "T")).unwrap_err();
+    assert!(
+        matches!(&err, IngestError::TableExists { table } if table == "T"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--replace"), "{err}");
+
+    let both = IngestOptions {
+        replace: true,
+        append: true,
+        ..options(vec![second.clone()], &url, "t")
+    };
+    assert!(matches!(ingest(&both), Err(IngestError::BadOptions(_))));
+
+    let append = IngestOptions {
+        append: true,
+        ..options(vec![second.clone()], &url, "t")
+    };
+    let report = ingest(&append).unwrap();
+    assert_eq!(
+        (
+            report.mode,
+            report.rows_loaded,
+            report.columns,
+            report.columns_added
+        ),
+        (WriteMode::Append, 2, 3, 1)
+    );
+    assert!(
+        report
+            .to_string()
+            .starts_with("appended 2 rows (3 columns) into t; rejected 0; added 1 columns"),
+        "{report}"
+    );
+    assert_eq!(
+        query(&db, "SELECT a, b, c FROM t ORDER BY rowid"),
+        vec![
+            vec!["int:1", "text:x", "NULL"],
+            vec!["text:two", "NULL", "real:2.5"],
+            vec!["int:3", "NULL", "NULL"]
+        ]
+    );
+
+    let replace = IngestOptions {
+        replace: true,
+        ..options(vec![second], &url, "t")
+    };
+    let report = ingest(&replace).unwrap();
+    assert_eq!((report.rows_loaded, report.columns), (2, 2));
+    assert_eq!(
+        columns(&db, "t"),
+        [
+            ("a".to_string(), "TEXT".to_string()),
+            ("c".to_string(), "REAL".to_string())
+        ]
+    );
+    assert_eq!(query(&db, "SELECT count(*) FROM t"), vec![vec!["int:2"]]);
+}
+
+#[test]
+fn identifiers_with_quotes_are_escaped() {
+    let dir = TempDir::new("quotes");
+    let f = dir.file("q.jsonl", br#"{"we\"ird": 1, "sp ace;--": "x", "": 2}"#);
+    let (db, url) = dir.db();
+    ingest(&options(vec![f], &url, "odd\"table")).unwrap();
+    assert_eq!(
+        names(&columns(&db, "odd\"table")),
+        ["we\"ird", "sp ace;--", ""]
+    );
+    assert_eq!(
+        query(
+            &db,
+            r#"SELECT "we""ird", "sp ace;--", "" FROM "odd""table""#
+        ),
+        vec![vec!["int:1", "text:x", "int:2"]]
+    );
+}
+
+#[test]
+fn names_differing_only_in_case_are_one_sqlite_column() {
+    let dir = TempDir::new("case");
+    let f = dir.file(
+        "c.jsonl",
+        b"{\"ProcessId\":1}\n{\"ProcessID\":\"0x1a2c\"}\n{\"processid\":3,\"PROCESSID\":4}\n",
+    );
+    let (db, url) = dir.db();
+    let report = ingest(&options(vec![f], &url, "c")).unwrap();
+    assert_eq!((report.rows_loaded, report.rows_rejected), (2, 1));
+    assert!(
+        report.rejects[0].reason.contains("differing only in case"),
+        "{}",
+        report.rejects[0].reason
+    );
+    assert_eq!(
+        columns(&db, "c"),
+        [("ProcessId".to_string(), "TEXT".to_string())]
+    );
+    assert_eq!(
+        query(&db, "SELECT ProcessId FROM c ORDER BY rowid"),
+        vec![vec!["text:1"], vec!["text:0x1a2c"]]
+    );
+}
+
+#[test]
+fn format_comes_from_the_name_or_the_option() {
+    assert_eq!(
+        InputFormat::from_path(Path::new("a/b.JSONL.GZ")),
+        Some(InputFormat::Jsonl)
+    );
+    assert_eq!(
+        InputFormat::from_path(Path::new("b.ndjson")),
+        Some(InputFormat::Jsonl)
+    );
+    assert_eq!(
+        InputFormat::from_path(Path::new("b.json.gz")),
+        Some(InputFormat::Jsonl)
+    );
+    assert_eq!(
+        InputFormat::from_path(Path::new("b.csv.gz")),
+        Some(InputFormat::Csv)
+    );
+    assert_eq!(InputFormat::from_path(Path::new("b.log")), None);
+    assert_eq!(InputFormat::from_path(Path::new("gz")), None);
+
+    let dir = TempDir::new("format");
+    let f = dir.file("events.log", b"a,b\n1,2\n");
+    let (db, url) = dir.db();
+    let err = ingest(&options(vec![f.clone()], &url, "t")).unwrap_err();
+    assert!(matches!(err, IngestError::UnknownFormat { .. }), "{err}");
+    assert!(err.to_string().contains("--format"), "{err}");
+    let report = ingest(&IngestOptions {
+        format: Some(InputFormat::Csv),
+        ..options(vec![f], &url, "t")
+    })
+    .unwrap();
+    assert_eq!(report.rows_loaded, 1);
+    assert_eq!(query(&db, "SELECT a + b FROM t"), vec![vec!["int:3"]]);
+}
+
+#[test]
+fn bad_urls_are_refused_before_reading() {
+    let dir = TempDir::new("urls");
+    let f = dir.file("a.jsonl", b"{\"a\":1}\n");
+    for url in [
+        "sqlite://:memory:",
+        "sqlite:///:memory:",
+        "lake.db",
+        "postgresql://u:pw@h/db",
+    ] {
+        let err = ingest(&options(vec![f.clone()], url, "t")).unwrap_err();
+        assert!(matches!(err, IngestError::BadUrl { .. }), "{url}: {err}");
+        assert!(!err.to_string().contains("pw@"), "{err}");
+    }
+}
+
+#[test]
+fn four_slashes_name_an_absolute_path() {
+    let dir = TempDir::new("relative");
+    let f = dir.file("a.jsonl", b"{\"a\":1}\n");
+    // An absolute path written after three slashes is the same file as four slashes name.
+    let abs = dir.0.join("abs.db");
+    let url = format!("sqlite:///{}", abs.display());
+    assert!(url.starts_with("sqlite:////"));
+    ingest(&options(vec![f], &url, "t")).unwrap();
+    assert!(table_exists(&abs, "t"));
+}
+
+#[test]
+fn read_records_gives_self_describing_records() {
+    let dir = TempDir::new("records");
+    let f = dir.gz("r.jsonl.gz", b"{\"a\":{\"b\":1},\"c\":\"x\"}\noops\n");
+    let items: Vec<Item> = read_records(&f, &ReadOptions::default())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(items.len(), 2);
+    match &items[0] {
+        Item::Record(r) => {
+            assert_eq!(r.line, 1);
+            assert_eq!(
+                r.fields,
+                vec![
+                    ("a.b".to_string(), Value::Int(1)),
+                    ("c".to_string(), Value::Text("x".into()))
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&items[1], Item::Reject(r) if r.line == 2));
+}
+
+/// The sample shipped in `examples/data`: every file loads, no line is rejected, and the
+/// facts `examples/data/README.md` states hold.
+#[test]
+fn shipped_sample_loads_completely() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl.gz"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let dir = TempDir::new("sample");
+    let (db, url) = dir.db();
+    let report = ingest(&options(files, &url, "events")).unwrap();
+    assert_eq!(report.rows_rejected, 0, "{report}");
+    let count = query(&db, "SELECT count(*) FROM events");
+    assert_eq!(count, vec![vec![format!("int:{}", report.rows_loaded)]]);
+    // Facts the README promises to hunt writers.
+    let lsass_dumps = query(
+        &db,
+        r#"SELECT count(*) FROM events WHERE Channel = 'Microsoft-Windows-Sysmon/Operational' AND EventID = 1
+           AND Image LIKE '%\rundll32.exe' AND CommandLine LIKE '%comsvcs.dll%MiniDump%'"#,
+    );
+    assert_eq!(lsass_dumps, vec![vec!["int:1"]]);
+    let types = query(
+        &db,
+        r#"SELECT type FROM pragma_table_info('events') WHERE name IN ('EventID', 'ProcessId', 'event_id') ORDER BY name"#,
+    );
+    assert_eq!(
+        types,
+        vec![
+            vec!["text:INTEGER"],
+            vec!["text:TEXT"],
+            vec!["text:INTEGER"]
+        ]
+    );
+}
+
+/// Every file of the shared OTRF sample (`../shared/data/otrf`), when it is there.
+/// `cargo test --release --test ingest -- --ignored --nocapture` prints the time.
+#[test]
+#[ignore]
+fn shared_otrf_sample_loads_completely() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/otrf");
+    let Ok(entries) = std::fs::read_dir(&data) else {
+        eprintln!("{} not found; skipped", data.display());
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl.gz"))
+        .collect();
+    files.sort();
+    let dir = TempDir::new("otrf");
+    let (db, url) = dir.db();
+    let report = ingest(&options(files, &url, "events")).unwrap();
+    eprintln!("{report}\n{} files in {:?}", report.files, report.elapsed);
+    assert_eq!((report.rows_loaded, report.rows_rejected), (38304, 0));
+    assert_eq!(
+        query(
+            &db,
+            "SELECT count(DISTINCT Hostname) FROM events WHERE Hostname IS NOT NULL"
+        )
+        .len(),
+        1
+    );
+}
+
+/// Load time of the shipped sample (`cargo test --release --test ingest -- --ignored`).
+#[test]
+#[ignore]
+fn shipped_sample_load_time() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl.gz"))
+        .collect();
+    files.sort();
+    let dir = TempDir::new("sampletime");
+    let (_db, url) = dir.db();
+    let report = ingest(&options(files, &url, "events")).unwrap();
+    eprintln!("{report}\n{} files in {:?}", report.files, report.elapsed);
+}
