@@ -1,0 +1,103 @@
+//! Helpers shared by the integration test suites: where snapshots live, the fixed clock,
+//! the hunt files of a folder, and sqlparser's dialect for each of ours.
+//!
+//! In: a suite name, a folder under `tests/`, a dialect name. Out: insta settings that
+//! write `snapshots/<suite>/<name>.snap`, the sorted `(stem, SourceFile)` pairs, and the
+//! sqlparser dialect every emitted statement must parse back with.
+
+// Each suite uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use kestrel::source::SourceFile;
+
+/// insta settings for the top-level `snapshots/<suite>/`, without the test module's name
+/// in front of the snapshot name (insta has no config key for either).
+pub fn snapshot_settings(suite: &str) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("snapshots")
+            .join(suite),
+    );
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+/// "Now" for `LAST n <unit>` in every test: 2021-05-06T12:00:00Z, in microseconds.
+pub const FIXED_NOW: i64 = 1_620_302_400_000_000;
+
+/// `tests/<dir>`.
+pub fn tests_dir(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(dir)
+}
+
+/// Every `*.hf` file in `tests/<dir>`, sorted by name, as (file stem, source). The source
+/// is named by its file name so diagnostics print `--> name.hf:line:col`.
+pub fn hunt_files(dir: &str) -> Vec<(String, SourceFile)> {
+    let dir = tests_dir(dir);
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    let mut out: Vec<(String, SourceFile)> = entries
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hf"))
+        .map(|p| {
+            let stem = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("hunt file names are UTF-8")
+                .to_string();
+            let name = p
+                .file_name()
+                .and_then(|s| s.to_str())
+                .expect("hunt file names are UTF-8")
+                .to_string();
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+            (stem, SourceFile::new(name, text))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(!out.is_empty(), "no .hf files in {}", dir.display());
+    out
+}
+
+/// The sqlparser dialect that must accept what we emit for dialect `name`. A dialect
+/// without an entry here fails the test: map it rather than fall back to a generic one.
+pub fn sqlparser_dialect(name: &str) -> Box<dyn sqlparser::dialect::Dialect> {
+    use sqlparser::dialect::{MsSqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+    match name {
+        "sqlite" => Box::new(SQLiteDialect {}),
+        "postgres" => Box::new(PostgreSqlDialect {}),
+        "mssql" => Box::new(MsSqlDialect {}),
+        "mysql" => Box::new(MySqlDialect {}),
+        other => panic!(
+            "dialect `{other}` has no sqlparser dialect in tests/common/mod.rs: add one"
+        ),
+    }
+}
+
+/// Runs every check in `cases`, catching panics (insta's mismatches included), so one run
+/// reports every failing case instead of stopping at the first.
+pub fn run_all<T>(cases: impl IntoIterator<Item = (String, T)>, mut check: impl FnMut(&str, T)) {
+    let mut failed = Vec::new();
+    for (name, case) in cases {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&name, case)));
+        if let Err(e) = r {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let first = msg.lines().next().unwrap_or("").to_string();
+            failed.push(format!("{name}: {first}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    );
+}
