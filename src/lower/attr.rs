@@ -132,13 +132,14 @@ impl Lowerer<'_> {
                     .collect(),
             )
         };
-        // Rules of different classes on one column with disjoint values cannot both
-        // match, so "not an earlier rule" is implied and left out.
+        // Rules that require different values of a shared column cannot both match, so
+        // "not an earlier rule" is implied and left out.
         let disjoint = |a: &crate::model::ClassRule, b: &crate::model::ClassRule| {
-            a.matches.len() == 1
-                && b.matches.len() == 1
-                && a.matches.keys().eq(b.matches.keys())
-                && a.matches[0].iter().all(|v| !b.matches[0].contains(v))
+            a.matches.iter().any(|(col, vals)| {
+                b.matches
+                    .get(col)
+                    .is_some_and(|other| vals.iter().all(|v| !other.contains(v)))
+            })
         };
         let mut alternatives = Vec::new();
         for (i, r) in rules.iter().enumerate() {
@@ -187,6 +188,19 @@ impl Lowerer<'_> {
             }
         }
         Expr::or(alternatives)
+    }
+
+    /// Whether a source's mapping can place rows in `class` (a rule whose columns exist,
+    /// or the default class).
+    pub(super) fn mapping_knows_class(&self, source: usize, class: &str) -> bool {
+        let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
+            return false;
+        };
+        mapping.default_class.as_deref() == Some(class)
+            || mapping
+                .classes
+                .iter()
+                .any(|r| r.class == class && r.matches.keys().all(|c| self.has_column(source, c)))
     }
 
     /// Resolves an attribute in a context to a column expression.

@@ -70,21 +70,45 @@ impl Lowerer<'_> {
             .ok_or_else(|| Diagnostic::internal("entity without definition"))?;
         let mut branches = Vec::new();
         let mut columns: Option<Vec<String>> = None;
+        // One branch per (relation, event class the mapping knows): with the class fixed,
+        // every attribute maps to one column and needs no per-row CASE.
+        let mut reads: Vec<(&RelationDef, Option<String>)> = Vec::new();
         for r in &candidates {
+            if r.classes.is_empty() {
+                reads.push((r, None));
+            } else {
+                for c in &r.classes {
+                    if self.mapping_knows_class(source, c) {
+                        reads.push((r, Some(c.clone())));
+                    }
+                }
+            }
+        }
+        if reads.is_empty() {
+            let classes: Vec<String> = candidates.iter().flat_map(|r| r.classes.clone()).collect();
+            return Err(Diagnostic::error(
+                Code::UnknownRelation,
+                format!(
+                    "data source `{}` has no events that relate {} and {}",
+                    self.sources[source].name, their.entity, target
+                ),
+            )
+            .at(relation.span)
+            .help(format!(
+                "mapping `{}` knows none of the event classes {}",
+                self.sources[source].mapping,
+                classes.join(", ")
+            )));
+        }
+        for (r, class) in reads {
             let (my_slot, their_slot) = if by {
                 (r.object_slot.as_str(), r.subject_slot.as_str())
             } else {
                 (r.subject_slot.as_str(), r.object_slot.as_str())
             };
-            let class = (r.classes.len() == 1).then(|| r.classes[0].clone());
             let mut preds = Vec::new();
-            if !r.classes.is_empty() {
-                preds.push(Expr::or(
-                    r.classes
-                        .iter()
-                        .map(|c| self.class_pred(source, c))
-                        .collect(),
-                ));
+            if let Some(c) = &class {
+                preds.push(self.class_pred(source, c));
             }
             let rows = if their_slot == EVENT_SLOT && their.kind == EntityKind::Event {
                 // The related events are v's own records.

@@ -17,6 +17,7 @@ mod pattern;
 pub mod time;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::Config;
 use crate::diag::{suggest, Code, Diagnostic};
@@ -94,7 +95,7 @@ struct Lowerer<'a> {
     config: Option<&'a Config>,
     catalog: Option<&'a mut dyn Catalog>,
     now: i64,
-    mappings: HashMap<String, Mapping>,
+    mappings: HashMap<String, Arc<Mapping>>,
     sources: Vec<DataSource>,
     /// Per source: the table's columns, when a catalog knows them.
     source_columns: Vec<Option<Vec<String>>>,
@@ -841,7 +842,7 @@ impl<'a> Lowerer<'a> {
 
     fn mapping(&mut self, name: &str, span: Span) -> Result<&Mapping, Diagnostic> {
         if !self.mappings.contains_key(name) {
-            let m = Mapping::load(name).map_err(|e| {
+            let m = load_mapping(name).map_err(|e| {
                 Diagnostic::error(Code::UnknownDataSource, e.to_string())
                     .at(span)
                     .label("the data source's mapping cannot be loaded")
@@ -850,6 +851,7 @@ impl<'a> Lowerer<'a> {
         }
         self.mappings
             .get(name)
+            .map(|m| &**m)
             .ok_or_else(|| Diagnostic::internal("mapping vanished"))
     }
 
@@ -1026,6 +1028,21 @@ pub(crate) fn ast_literal(l: &ast::Literal) -> Literal {
         ast::Literal::Bool(b) => Literal::Bool(*b),
         ast::Literal::Null => Literal::Null,
     }
+}
+
+/// Mappings are parsed once per process: a hunt compiles in microseconds, a YAML parse
+/// takes milliseconds. Files given by path are cached too (a run reads them once).
+fn load_mapping(name: &str) -> Result<Arc<Mapping>, crate::model::ModelError> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Mapping>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(m) = cache.lock().ok().and_then(|c| c.get(name).cloned()) {
+        return Ok(m);
+    }
+    let m = Arc::new(Mapping::load(name)?);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(name.to_string(), m.clone());
+    }
+    Ok(m)
 }
 
 fn not_available(what: &str, span: Span) -> Diagnostic {
