@@ -59,10 +59,11 @@ fn describe(e: &serde_json::Error) -> String {
         .rsplit_once(" at line ")
         .map(|(m, _)| m)
         .unwrap_or(&text);
-    if e.column() > 0 {
-        format!("invalid JSON: {message} (column {})", e.column())
-    } else {
-        format!("invalid JSON: {message}")
+    match e.classify() {
+        // Well-formed JSON of the wrong shape: "invalid type: sequence, expected a JSON object".
+        serde_json::error::Category::Data => message.to_string(),
+        _ if e.column() > 0 => format!("invalid JSON: {message} (column {})", e.column()),
+        _ => format!("invalid JSON: {message}"),
     }
 }
 
@@ -276,9 +277,10 @@ mod tests {
 
     #[test]
     fn non_objects_and_bad_json_are_reasons() {
-        assert!(fields("[1,2]")
-            .unwrap_err()
-            .contains("expected a JSON object"));
+        assert_eq!(
+            fields("[1,2]").unwrap_err(),
+            "invalid type: sequence, expected a JSON object"
+        );
         assert!(fields("42").unwrap_err().contains("expected a JSON object"));
         let e = fields(r#"{"a": tru}"#).unwrap_err();
         assert!(e.starts_with("invalid JSON: expected ident"), "{e}");

@@ -1,8 +1,9 @@
 //! Column names met while reading, numbered in first-seen order: key text in, column id
 //! out. Also catches a record that names one column twice.
 //!
-//! With `fold_case` (targets whose identifiers ignore ASCII case, like SQLite) `Image` and
-//! `image` are one column, spelled as first seen; without it they are two.
+//! With `fold_case` (targets whose identifiers ignore ASCII case, like SQLite) `ProcessId`
+//! and `ProcessID` are one column, named by the spelling most records use; without it
+//! they are two.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ pub(crate) struct KeyTable {
     /// No new names: a key the table does not know is an error (the second pass).
     frozen: bool,
     ids: HashMap<String, usize>,
-    names: Vec<String>,
+    spellings: Vec<Spellings>,
     /// The record that last used each column, to catch a duplicate within a record.
     stamps: Vec<u64>,
     record: u64,
@@ -33,7 +34,7 @@ impl KeyTable {
             fold_case,
             frozen: false,
             ids: HashMap::new(),
-            names: Vec::new(),
+            spellings: Vec::new(),
             stamps: Vec::new(),
             record: 0,
             scratch: String::new(),
@@ -75,9 +76,9 @@ impl KeyTable {
                 if key.contains('\0') {
                     return Err(KeyError::Invalid(key.to_string()));
                 }
-                let id = self.names.len();
+                let id = self.spellings.len();
                 self.ids.insert(lookup.to_string(), id);
-                self.names.push(key.to_string());
+                self.spellings.push(Spellings::default());
                 self.stamps.push(0);
                 id
             }
@@ -86,15 +87,43 @@ impl KeyTable {
             return Err(KeyError::Duplicate(key.to_string()));
         }
         self.stamps[id] = self.record;
+        self.spellings[id].count(key, 1);
         Ok(id)
     }
 
-    pub(crate) fn names(&self) -> &[String] {
-        &self.names
+    /// How each column was spelled, by id.
+    pub(crate) fn into_spellings(self) -> Vec<Spellings> {
+        self.spellings
+    }
+}
+
+/// The spellings of one column and how often each was used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Spellings(Vec<(String, u64)>);
+
+impl Spellings {
+    pub(crate) fn count(&mut self, key: &str, uses: u64) {
+        match self.0.iter_mut().find(|(s, _)| s == key) {
+            Some((_, n)) => *n += uses,
+            None => self.0.push((key.to_string(), uses)),
+        }
     }
 
-    pub(crate) fn name(&self, id: usize) -> &str {
-        &self.names[id]
+    pub(crate) fn merge(&mut self, other: &Spellings) {
+        for (s, n) in &other.0 {
+            self.count(s, *n);
+        }
+    }
+
+    /// The spelling used most (the first seen among equals).
+    pub(crate) fn best(&self) -> &str {
+        let mut best: Option<&(String, u64)> = None;
+        for entry in &self.0 {
+            if best.map_or(true, |b| entry.1 > b.1) {
+                best = Some(entry);
+            }
+        }
+        best.map_or("", |(s, _)| s.as_str())
     }
 }
 
@@ -108,5 +137,53 @@ impl KeyError {
             KeyError::Unknown(k) => format!("column `{k}` was not there in the first pass"),
             KeyError::Invalid(k) => format!("column name {k:?} contains a NUL character"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_names_are_one_column_named_by_majority() {
+        let mut t = KeyTable::new(true);
+        for key in ["ProcessID", "ProcessId", "processid", "ProcessId", "Image"] {
+            t.next_record();
+            let _ = t.id(key);
+        }
+        let sp = t.into_spellings();
+        assert_eq!(sp.len(), 2);
+        assert_eq!(sp[0].best(), "ProcessId");
+        assert_eq!(sp[1].best(), "Image");
+    }
+
+    #[test]
+    fn ties_go_to_the_first_spelling() {
+        let mut s = Spellings::default();
+        s.count("B", 2);
+        s.count("b", 2);
+        assert_eq!(s.best(), "B");
+    }
+
+    #[test]
+    fn a_record_cannot_name_a_column_twice() {
+        let mut t = KeyTable::new(true);
+        t.next_record();
+        assert!(t.id("a").is_ok());
+        assert!(matches!(t.id("A"), Err(KeyError::Duplicate(_))));
+        t.next_record();
+        assert!(t.id("A").is_ok());
+        let mut exact = KeyTable::new(false);
+        exact.next_record();
+        assert!(exact.id("a").is_ok());
+        assert!(exact.id("A").is_ok());
+    }
+
+    #[test]
+    fn a_frozen_table_knows_only_its_names() {
+        let mut t = KeyTable::frozen(true, ["Image"]);
+        t.next_record();
+        assert_eq!(t.id("IMAGE").ok(), Some(0));
+        assert!(matches!(t.id("other"), Err(KeyError::Unknown(_))));
     }
 }

@@ -116,7 +116,7 @@ impl fmt::Display for Reject {
 #[derive(Debug, Clone)]
 pub struct IngestReport {
     pub table: String,
-    /// The database written to (the URL as given).
+    /// The database written to (the URL as given, any password masked).
     pub target: String,
     pub mode: WriteMode,
     pub files: usize,
@@ -244,15 +244,15 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
 
     Ok(IngestReport {
         table: opts.table.clone(),
-        target: opts.into.clone(),
+        target: target::redact(&opts.into),
         mode,
         files: opts.files.len(),
         rows_loaded: summary.rows,
         rows_rejected: scanned.rows_rejected,
-        rejects: scanned.rejects.clone(),
+        rejects: scanned.rejects,
         columns: summary.columns,
         columns_added: summary.columns_added,
-        schema: scanned.schema.clone(),
+        schema: scanned.schema,
         elapsed: started.elapsed(),
     })
 }
@@ -295,12 +295,36 @@ where
                 let _ = tx.send(Ok(batch));
             }
         });
-        let mut rows = rx.into_iter().flat_map(|batch| match batch {
-            Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
-            Err(e) => vec![Err(e)],
-        });
-        write(&mut rows)
+        write(&mut Unbatch {
+            batches: rx.into_iter(),
+            current: Vec::new().into_iter(),
+            progress: progress.counter(),
+        })
     })
+}
+
+/// The rows of a stream of batches, one at a time, counted as the writer takes them.
+struct Unbatch<B> {
+    batches: B,
+    current: std::vec::IntoIter<Row>,
+    progress: progress::Counter,
+}
+
+impl<B: Iterator<Item = Result<Vec<Row>, IngestError>>> Iterator for Unbatch<B> {
+    type Item = Result<Row, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(row) = self.current.next() {
+                self.progress.add_row();
+                return Some(Ok(row));
+            }
+            match self.batches.next()? {
+                Ok(batch) => self.current = batch.into_iter(),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

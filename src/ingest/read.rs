@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::csv::{CsvReader, CsvRecord};
 use super::json::{self, float_text, Leaf};
-use super::keys::{KeyError, KeyTable};
+use super::keys::{KeyError, KeyTable, Spellings};
 use super::progress::Counter;
 use super::schema::{Column, ColumnType, Kinds, Schema};
 use super::{IngestError, InputFormat, Reject, MAX_REJECTS_KEPT};
@@ -52,7 +52,7 @@ pub struct Scan {
 }
 
 /// One accepted record, ready to insert: `values[i]` belongs to schema column
-/// `columns[i]`; columns the record lacks are absent (NULL).
+/// `columns[i]`, in ascending column order; columns the record lacks are absent (NULL).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub columns: Vec<usize>,
@@ -76,8 +76,7 @@ pub(crate) fn scan_counted(
         .max(1);
     let next = AtomicUsize::new(0);
     let abort = AtomicBool::new(false);
-    let results: Vec<Mutex<Option<Result<Option<FilePart>, IngestError>>>> =
-        files.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Slot> = files.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -110,7 +109,7 @@ pub(crate) fn scan_counted(
     }
 
     let mut keys = KeyTable::new(options.fold_case);
-    let mut columns: Vec<(Kinds, u64)> = Vec::new();
+    let mut columns: Vec<(Spellings, Kinds, u64)> = Vec::new();
     let mut scan = Scan {
         schema: Schema::default(),
         files: Vec::with_capacity(files.len()),
@@ -120,16 +119,18 @@ pub(crate) fn scan_counted(
         options: *options,
     };
     for part in parts {
-        for (name, kinds, non_null) in part.columns {
+        for (spellings, kinds, non_null) in part.columns {
             keys.next_record();
             let id = keys
-                .id(&name)
+                .id(spellings.best())
                 .map_err(|e| IngestError::Internal(e.reason(options.fold_case)))?;
             if id == columns.len() {
-                columns.push((kinds, non_null));
+                columns.push((spellings, kinds, non_null));
             } else {
-                columns[id].0.add(kinds);
-                columns[id].1 += non_null;
+                let c = &mut columns[id];
+                c.0.merge(&spellings);
+                c.1.add(kinds);
+                c.2 += non_null;
             }
         }
         scan.rows += part.file.records;
@@ -138,12 +139,10 @@ pub(crate) fn scan_counted(
         scan.rejects.extend(part.rejects.into_iter().take(room));
         scan.files.push(part.file);
     }
-    scan.schema.columns = keys
-        .names()
-        .iter()
-        .zip(columns)
-        .map(|(name, (kinds, non_null))| Column {
-            name: name.clone(),
+    scan.schema.columns = columns
+        .into_iter()
+        .map(|(spellings, kinds, non_null)| Column {
+            name: spellings.best().to_string(),
             ty: kinds.column_type(),
             non_null,
         })
@@ -151,11 +150,14 @@ pub(crate) fn scan_counted(
     Ok(scan)
 }
 
+/// A file's pass-1 result: `Ok(None)` when stopped because another file failed.
+type Slot = Mutex<Option<Result<Option<FilePart>, IngestError>>>;
+
 /// What pass 1 learnt from one file.
 struct FilePart {
     file: FileScan,
-    /// (name, kinds, non-null count) in first-seen order.
-    columns: Vec<(String, Kinds, u64)>,
+    /// (spellings, kinds, non-null count) in first-seen order.
+    columns: Vec<(Spellings, Kinds, u64)>,
     rejects: Vec<Reject>,
 }
 
@@ -199,7 +201,7 @@ fn scan_file(
             return Ok(None);
         }
         pending.clear();
-        match reader.next(&mut |id, leaf| pending.push((id, Kinds::of(&leaf))))? {
+        match reader.next(&mut |id, _, leaf| pending.push((id, Kinds::of(&leaf))))? {
             Step::End => break,
             Step::Reject(r) => {
                 file.rejected += 1;
@@ -224,11 +226,11 @@ fn scan_file(
     }
     let columns = reader
         .keys
-        .names()
-        .iter()
+        .into_spellings()
+        .into_iter()
         .zip(stats)
         .filter(|(_, s)| s.seen)
-        .map(|(name, s)| (name.clone(), s.kinds, s.non_null))
+        .map(|(spellings, s)| (spellings, s.kinds, s.non_null))
         .collect();
     Ok(Some(FilePart {
         file,
@@ -245,6 +247,7 @@ impl Scan {
         self.rows_counted(Counter::default())
     }
 
+    /// Pass 2, adding the bytes it reads to `progress` (rows are counted by the consumer).
     pub(crate) fn rows_counted(&self, progress: Counter) -> Rows<'_> {
         Rows {
             scan: self,
@@ -309,19 +312,18 @@ impl Iterator for Rows<'_> {
                 self.rejected = 0;
                 continue;
             };
-            let mut columns = Vec::with_capacity(self.width);
-            let mut values = Vec::with_capacity(self.width);
+            let mut fields = Vec::with_capacity(self.width);
             let types = &self.types;
-            let step = reader.next(&mut |id, leaf| {
-                columns.push(id);
-                values.push(convert(leaf, types[id]));
-            });
+            let step = reader.next(&mut |id, _, leaf| fields.push((id, convert(leaf, types[id]))));
             match step {
                 Err(e) => return self.fail(e),
                 Ok(Step::Record { .. }) => {
                     self.records += 1;
-                    self.width = columns.len();
-                    self.progress.add_row();
+                    self.width = fields.len();
+                    // Collectors write keys in varying order; sorted, the 38,304 OTRF
+                    // events have 198 column sets instead of 2,962 key orders.
+                    fields.sort_unstable_by_key(|(id, _)| *id);
+                    let (columns, values) = fields.into_iter().unzip();
                     return Some(Ok(Row { columns, values }));
                 }
                 Ok(Step::Reject(_)) => self.rejected += 1,
@@ -419,27 +421,17 @@ impl Iterator for Records {
         if self.done {
             return None;
         }
-        let mut ids = Vec::new();
-        let mut values = Vec::new();
-        let step = self.reader.next(&mut |id, leaf| {
-            ids.push(id);
-            values.push(natural(leaf));
-        });
+        let mut fields = Vec::new();
+        let step = self
+            .reader
+            .next(&mut |_, key, leaf| fields.push((key.to_string(), natural(leaf))));
         match step {
             Ok(Step::End) => {
                 self.done = true;
                 None
             }
             Ok(Step::Reject(r)) => Some(Ok(Item::Reject(r))),
-            Ok(Step::Record { line }) => {
-                let keys = &self.reader.keys;
-                let fields = ids
-                    .into_iter()
-                    .map(|id| keys.name(id).to_string())
-                    .zip(values)
-                    .collect();
-                Some(Ok(Item::Record(Record { line, fields })))
-            }
+            Ok(Step::Record { line }) => Some(Ok(Item::Record(Record { line, fields }))),
             Err(e) => {
                 self.done = true;
                 Some(Err(e))
@@ -530,8 +522,9 @@ impl FileReader {
         }
     }
 
-    /// Reads the next record, handing each field to `field` as (column id, value).
-    fn next(&mut self, field: &mut dyn FnMut(usize, Leaf<'_>)) -> Result<Step, IngestError> {
+    /// Reads the next record, handing each field to `field` as (column id, the key as this
+    /// record spells it, value).
+    fn next(&mut self, field: &mut dyn FnMut(usize, &str, Leaf<'_>)) -> Result<Step, IngestError> {
         let FileReader {
             path,
             source,
@@ -575,7 +568,7 @@ impl FileReader {
                         .id(key)
                     {
                         Ok(id) => {
-                            field(id, leaf);
+                            field(id, key, leaf);
                             Ok(())
                         }
                         Err(KeyError::Unknown(k)) => {
@@ -624,8 +617,8 @@ impl FileReader {
                         }
                     }
                 }
-                for ((text, quoted), (id, _)) in texts.into_iter().zip(header.iter()) {
-                    field(*id, csv_leaf(text, quoted));
+                for ((text, quoted), (id, name)) in texts.into_iter().zip(header.iter()) {
+                    field(*id, name, csv_leaf(text, quoted));
                 }
                 Ok(Step::Record { line })
             }

@@ -96,8 +96,11 @@ where
     let conn = Connection::open(path).map_err(ctx(&format!("opening database {db}")))?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(ctx(&format!("opening database {db}")))?;
-    // A larger page cache keeps a big load from spilling to the journal early.
-    conn.execute_batch("PRAGMA cache_size = -65536")
+    // Only an empty (new) database takes a page size; an existing one keeps its own.
+    // Log events average a few KB, and with SQLite's default 4 KB pages many spill into
+    // overflow pages: 64 KB pages made the full OTRF sample 20% smaller and faster to
+    // write. The larger cache keeps a big load from spilling pages before the commit.
+    conn.execute_batch("PRAGMA page_size = 65536; PRAGMA cache_size = -65536")
         .map_err(ctx(&format!("opening database {db}")))?;
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(ctx(&format!("starting a transaction on {db}")))?;

@@ -46,7 +46,7 @@ fn fold() -> ReadOptions {
 fn pass_two_notices_more_records() {
     let dir = TempDir::new("more");
     let f = dir.file("a.jsonl", b"{\"a\":1}\n");
-    let scanned = scan(&[f.clone()], &fold()).unwrap();
+    let scanned = scan(std::slice::from_ref(&f), &fold()).unwrap();
     std::fs::write(&f, b"{\"a\":1}\n{\"a\":2}\n").unwrap();
     let rows: Vec<_> = scanned.rows().collect();
     assert_eq!(rows.len(), 3);
@@ -61,7 +61,7 @@ fn pass_two_notices_more_records() {
 fn pass_two_notices_a_new_column() {
     let dir = TempDir::new("newcol");
     let f = dir.file("a.jsonl", b"{\"a\":1}\n");
-    let scanned = scan(&[f.clone()], &fold()).unwrap();
+    let scanned = scan(std::slice::from_ref(&f), &fold()).unwrap();
     std::fs::write(&f, b"{\"a\":1,\"b\":2}\n").unwrap();
     let rows: Vec<_> = scanned.rows().collect();
     assert_eq!(rows.len(), 1);
@@ -70,11 +70,11 @@ fn pass_two_notices_a_new_column() {
 }
 
 #[test]
-fn rows_carry_schema_indices_in_record_order() {
+fn rows_carry_schema_indices_in_ascending_order() {
     let dir = TempDir::new("order");
     let f = dir.file(
         "a.jsonl",
-        b"{\"b\":1,\"a\":\"x\"}\n{\"a\":\"y\",\"c\":true}\n",
+        b"{\"b\":1,\"a\":\"x\"}\n{\"a\":\"y\",\"c\":true}\n{\"c\":false,\"b\":2}\n",
     );
     let scanned = scan(&[f], &fold()).unwrap();
     let names: Vec<&str> = scanned
@@ -97,6 +97,13 @@ fn rows_carry_schema_indices_in_record_order() {
         Row {
             columns: vec![1, 2],
             values: vec![Value::Text("y".into()), Value::Bool(true)]
+        }
+    );
+    assert_eq!(
+        rows[2],
+        Row {
+            columns: vec![0, 2],
+            values: vec![Value::Int(2), Value::Bool(false)]
         }
     );
 }
@@ -128,7 +135,7 @@ fn csv_header_columns_exist_without_rows() {
 fn many_row_shapes_fall_back_to_one_wide_statement() {
     let dir = TempDir::new("shapes");
     let mut text = String::new();
-    for i in 0..(600) {
+    for i in 0..600 {
         text.push_str(&format!("{{\"a\":{i},\"k{i}\":{i}}}\n"));
     }
     let f = dir.file("s.jsonl", text.as_bytes());

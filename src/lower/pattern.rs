@@ -17,14 +17,38 @@ impl Lowerer<'_> {
     /// comparison with NULL stays false under NOT as well.
     fn pattern_inner(&mut self, ctx: &Ctx, p: &Pattern, negate: bool) -> Result<Expr, Diagnostic> {
         Ok(match p {
-            Pattern::And(a, b) | Pattern::Or(a, b) => {
-                let a = self.pattern_inner(ctx, a, negate)?;
-                let b = self.pattern_inner(ctx, b, negate)?;
-                let is_and = matches!(p, Pattern::And(..)) != negate;
-                if is_and {
-                    Expr::and(vec![a, b])
+            Pattern::And(..) | Pattern::Or(..) => {
+                // A chain `a OR b OR c …` is left-deep in the AST: walk its spine in a loop
+                // so a hunt with thousands of terms does not recurse once per term.
+                let is_or = matches!(p, Pattern::Or(..));
+                let mut operands = Vec::new();
+                let mut cur = p;
+                loop {
+                    match cur {
+                        Pattern::Or(a, b) if is_or => {
+                            operands.push(&**b);
+                            cur = a;
+                        }
+                        Pattern::And(a, b) if !is_or => {
+                            operands.push(&**b);
+                            cur = a;
+                        }
+                        other => {
+                            operands.push(other);
+                            break;
+                        }
+                    }
+                }
+                operands.reverse();
+                let parts = operands
+                    .into_iter()
+                    .map(|o| self.pattern_inner(ctx, o, negate))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // De Morgan: under NOT, OR becomes AND and AND becomes OR.
+                if is_or == negate {
+                    Expr::and(parts)
                 } else {
-                    Expr::or(vec![a, b])
+                    Expr::or(parts)
                 }
             }
             Pattern::Not(inner, _) => self.pattern_inner(ctx, inner, !negate)?,

@@ -622,10 +622,18 @@ impl<'a> Emitter<'a> {
                     .iter()
                     .map(|c| b::select_item(b::column(d, c), None))
                     .collect();
+                // NOT IN over a set holding a NULL is never true: leave NULLs out.
+                let not_null = negated.then(|| {
+                    and_all(
+                        cols.iter()
+                            .map(|c| sa::Expr::IsNotNull(Box::new(b::column(d, c))))
+                            .collect(),
+                    )
+                });
                 let sub = b::query(SetExpr::Select(Box::new(b::select(
                     items,
                     Some(b::table(d, &name)),
-                    None,
+                    not_null,
                     false,
                     vec![],
                 ))));

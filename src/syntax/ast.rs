@@ -335,3 +335,25 @@ pub fn group_params(args: Vec<(Option<Ident>, Value)>) -> Vec<(Ident, Vec<Value>
     }
     out
 }
+
+/// A LIMIT or OFFSET count: a whole number, not negative.
+pub fn count(
+    n: i64,
+    l: usize,
+    r: usize,
+    what: &str,
+) -> Result<
+    (u64, Span),
+    lalrpop_util::ParseError<usize, crate::syntax::token::Tok, crate::diag::Diagnostic>,
+> {
+    u64::try_from(n)
+        .map(|n| (n, Span::new(l, r)))
+        .map_err(|_| lalrpop_util::ParseError::User {
+            error: crate::diag::Diagnostic::error(
+                crate::diag::Code::BadValue,
+                format!("{what} cannot be negative"),
+            )
+            .at(Span::new(l, r))
+            .help(format!("{what} takes a count of rows, 0 or more")),
+        })
+}

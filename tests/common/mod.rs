@@ -30,15 +30,17 @@ pub const FIXED_NOW: i64 = 1_620_302_400_000_000;
 
 /// `tests/<dir>`.
 pub fn tests_dir(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(dir)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(dir)
 }
 
 /// Every `*.hf` file in `tests/<dir>`, sorted by name, as (file stem, source). The source
 /// is named by its file name so diagnostics print `--> name.hf:line:col`.
 pub fn hunt_files(dir: &str) -> Vec<(String, SourceFile)> {
     let dir = tests_dir(dir);
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    let entries =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
     let mut out: Vec<(String, SourceFile)> = entries
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "hf"))
@@ -72,9 +74,9 @@ pub fn sqlparser_dialect(name: &str) -> Box<dyn sqlparser::dialect::Dialect> {
         "postgres" => Box::new(PostgreSqlDialect {}),
         "mssql" => Box::new(MsSqlDialect {}),
         "mysql" => Box::new(MySqlDialect {}),
-        other => panic!(
-            "dialect `{other}` has no sqlparser dialect in tests/common/mod.rs: add one"
-        ),
+        other => {
+            panic!("dialect `{other}` has no sqlparser dialect in tests/common/mod.rs: add one")
+        }
     }
 }
 
@@ -90,8 +92,8 @@ pub fn run_all<T>(cases: impl IntoIterator<Item = (String, T)>, mut check: impl 
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            let first = msg.lines().next().unwrap_or("").to_string();
-            failed.push(format!("{name}: {first}"));
+            let shown: Vec<&str> = msg.lines().take(40).collect();
+            failed.push(format!("{name}: {}", shown.join("\n    ")));
         }
     }
     assert!(

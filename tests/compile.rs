@@ -1,0 +1,335 @@
+//! Every hunt in `tests/hunts/*.hf`, compiled for every built-in dialect.
+//!
+//! In: the hunt files (one per command form and pattern feature, plus the hunts of the
+//! seed documents), compiled with a fixed "now" and no configuration (data sources are
+//! tables of the same name read with the default ECS mapping). Out: one snapshot per hunt
+//! and dialect, `snapshots/compile/<hunt>@<dialect>.snap`, holding what `kestrel compile`
+//! prints; every statement must parse back with sqlparser's matching dialect.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use kestrel::cli::render_outputs;
+use kestrel::ir::{Literal, Plan, Program, RelId};
+use kestrel::lower::LowerOptions;
+use kestrel::source::SourceFile;
+use kestrel::sql::{Dialect, LiteralMode, SqlStatement};
+use kestrel::CompiledOutput;
+
+use common::{hunt_files, run_all, snapshot_settings, sqlparser_dialect, FIXED_NOW};
+
+/// Hunts whose bound parameters are snapshotted too, as `<hunt>@<dialect>-bind`.
+const BIND_SNAPSHOTS: &[&str] = &[
+    "get_stix_pattern",
+    "get_last_days",
+    "like_matches_cidr",
+    "new_json",
+    "string_escapes",
+];
+
+fn dialects() -> Vec<(&'static str, Dialect)> {
+    let names = Dialect::names();
+    assert!(names.contains(&"sqlite"), "sqlite is always built in");
+    names
+        .into_iter()
+        .map(|n| {
+            let d = Dialect::builtin(n).unwrap_or_else(|| panic!("built-in dialect `{n}` loads"));
+            (n, d)
+        })
+        .collect()
+}
+
+fn program(name: &str, src: &SourceFile) -> Program {
+    kestrel::compile_program(
+        src,
+        LowerOptions {
+            now: FIXED_NOW,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|d| panic!("{name} does not compile:\n{}", d.render(src)))
+}
+
+/// The statements of every output; a hunt without any output statement (a seed cell
+/// that only assigns) shows each variable's rows instead, so its SQL is still checked.
+fn outputs(
+    name: &str,
+    src: &SourceFile,
+    program: &Program,
+    dialect: &Dialect,
+    mode: LiteralMode,
+) -> Vec<CompiledOutput> {
+    if !program.outputs.is_empty() {
+        return kestrel::output_sql(program, dialect, mode).unwrap_or_else(|d| {
+            panic!(
+                "{name} does not emit for {}:\n{}",
+                dialect.name,
+                d.render(src)
+            )
+        });
+    }
+    program
+        .relations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let st = kestrel::sql::emit_plan(program, &Plan::Rel(RelId(i)), dialect, mode)
+                .unwrap_or_else(|d| {
+                    panic!("{name}: `{}` does not emit:\n{}", r.name, d.render(src))
+                });
+            let line = src.line_col(r.span.start).0;
+            CompiledOutput {
+                header: format!("-- (no output statement) rows of {} (line {line})", r.name),
+                statements: vec![st],
+            }
+        })
+        .collect()
+}
+
+fn statements(outputs: &[CompiledOutput]) -> impl Iterator<Item = &SqlStatement> {
+    outputs.iter().flat_map(|o| o.statements.iter())
+}
+
+fn assert_parses_back(name: &str, dialect: &str, outputs: &[CompiledOutput]) {
+    let parser_dialect = sqlparser_dialect(dialect);
+    for st in statements(outputs) {
+        match sqlparser::parser::Parser::parse_sql(parser_dialect.as_ref(), &st.sql) {
+            Ok(parsed) => assert_eq!(
+                parsed.len(),
+                1,
+                "{name}@{dialect}: one statement expected, sqlparser read {}:\n{}",
+                parsed.len(),
+                st.sql
+            ),
+            Err(e) => panic!(
+                "{name}@{dialect}: sqlparser cannot read the emitted SQL: {e}\n{}",
+                st.sql
+            ),
+        }
+    }
+}
+
+#[test]
+fn every_hunt_compiles_to_sql_that_parses_back_on_every_dialect() {
+    let settings = snapshot_settings("compile");
+    let dialects = dialects();
+    let hunts = hunt_files("hunts");
+    let cases = hunts
+        .iter()
+        .flat_map(|(name, src)| {
+            dialects
+                .iter()
+                .map(move |(dn, d)| (format!("{name}@{dn}"), (name, src, *dn, d)))
+        })
+        .collect::<Vec<_>>();
+    run_all(cases, |snap, (name, src, dn, d)| {
+        let program = program(name, src);
+        let outs = outputs(name, src, &program, d, LiteralMode::Inline);
+        assert_parses_back(name, dn, &outs);
+        let mut s = settings.clone();
+        s.set_input_file(common::tests_dir("hunts").join(&src.name));
+        s.bind(|| insta::assert_snapshot!(snap, render_outputs(&outs)));
+    });
+}
+
+#[test]
+fn bind_mode_parses_back_and_leaves_no_user_text_in_the_sql() {
+    let dialects = dialects();
+    let cases = hunt_files("hunts");
+    run_all(cases, |name, src| {
+        let program = program(name, &src);
+        for (dn, d) in &dialects {
+            let outs = outputs(name, &src, &program, d, LiteralMode::Bind);
+            assert_parses_back(name, dn, &outs);
+            for st in statements(&outs) {
+                for p in &st.params {
+                    // Longer strings cannot occur by accident in generated SQL; a short
+                    // one (`a`) may well be part of an identifier.
+                    if let Literal::Str(s) = p {
+                        if s.len() >= 4 {
+                            let quoted = format!("'{}'", s.replace('\'', "''"));
+                            assert!(
+                                !st.sql.contains(&quoted),
+                                "{name}@{dn}: bound value {quoted} is also inlined:\n{}",
+                                st.sql
+                            );
+                        }
+                    }
+                }
+                // Every placeholder has a value and every value a placeholder.
+                let n = st.params.len();
+                let placeholders: BTreeSet<String> = (1..=n + 1)
+                    .map(|i| d.placeholder(i))
+                    .filter(|p| contains_token(&st.sql, p))
+                    .collect();
+                if d.placeholder(1) != d.placeholder(2) {
+                    assert_eq!(
+                        placeholders.len(),
+                        n,
+                        "{name}@{dn}: {n} params but placeholders {placeholders:?}:\n{}",
+                        st.sql
+                    );
+                }
+            }
+        }
+    });
+}
+
+/// `needle` in `hay` not followed by a digit (`?1` must not match `?10`).
+fn contains_token(hay: &str, needle: &str) -> bool {
+    hay.match_indices(needle).any(|(i, _)| {
+        !hay[i + needle.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+#[test]
+fn bind_mode_params_of_selected_hunts() {
+    let settings = snapshot_settings("compile");
+    let dialects = dialects();
+    let hunts = hunt_files("hunts");
+    for wanted in BIND_SNAPSHOTS {
+        assert!(
+            hunts.iter().any(|(n, _)| n == wanted),
+            "BIND_SNAPSHOTS names `{wanted}`, which is not in tests/hunts"
+        );
+    }
+    let cases = hunts
+        .into_iter()
+        .filter(|(n, _)| BIND_SNAPSHOTS.contains(&n.as_str()))
+        .collect::<Vec<_>>();
+    run_all(cases, |name, src| {
+        let program = program(name, &src);
+        for (dn, d) in &dialects {
+            let outs = outputs(name, &src, &program, d, LiteralMode::Bind);
+            assert!(
+                statements(&outs).any(|s| !s.params.is_empty()),
+                "{name}@{dn}: bind mode bound nothing"
+            );
+            let mut s = settings.clone();
+            s.set_input_file(common::tests_dir("hunts").join(&src.name));
+            s.bind(|| insta::assert_snapshot!(format!("{name}@{dn}-bind"), render_outputs(&outs)));
+        }
+    });
+}
+
+#[test]
+fn compiling_twice_gives_the_same_ir_and_sql() {
+    let dialects = dialects();
+    run_all(hunt_files("hunts"), |name, src| {
+        let a = program(name, &src);
+        let b = program(name, &src);
+        assert_eq!(
+            a.to_string(),
+            b.to_string(),
+            "{name}: IR differs between runs"
+        );
+        for (dn, d) in &dialects {
+            for mode in [LiteralMode::Inline, LiteralMode::Bind] {
+                let x = render_outputs(&outputs(name, &src, &a, d, mode));
+                let y = render_outputs(&outputs(name, &src, &b, d, mode));
+                assert_eq!(x, y, "{name}@{dn} ({mode:?}): SQL differs between runs");
+            }
+        }
+    });
+}
+
+#[test]
+fn last_is_relative_to_the_given_now() {
+    let src = SourceFile::new(
+        "last.hf",
+        "p = GET process FROM sqlite://events WHERE name = 'x' LAST 1 DAY\nDISP p ATTR name\n",
+    );
+    let sqlite = Dialect::builtin("sqlite").expect("sqlite");
+    let at = |now: i64| {
+        let p = kestrel::compile_program(
+            &src,
+            LowerOptions {
+                now,
+                ..Default::default()
+            },
+        )
+        .expect("compiles");
+        render_outputs(&kestrel::output_sql(&p, &sqlite, LiteralMode::Inline).expect("emits"))
+    };
+    let day = 86_400 * 1_000_000;
+    assert_ne!(at(FIXED_NOW), at(FIXED_NOW + day));
+    assert!(
+        at(FIXED_NOW).contains("2021-05-05T12:00:00"),
+        "{}",
+        at(FIXED_NOW)
+    );
+    assert!(at(FIXED_NOW + day).contains("2021-05-06T12:00:00"));
+}
+
+/// A snapshot whose hunt or dialect is gone is stale: delete it with the hunt.
+#[test]
+fn every_compile_snapshot_belongs_to_a_hunt_and_dialect() {
+    let hunts: BTreeSet<String> = hunt_files("hunts").into_iter().map(|(n, _)| n).collect();
+    let names = Dialect::names();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/compile");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut stale = Vec::new();
+    for e in entries {
+        let file = e.expect("entry").file_name().to_string_lossy().to_string();
+        let Some(stem) = file.strip_suffix(".snap") else {
+            continue;
+        };
+        let ok = stem.rsplit_once('@').is_some_and(|(hunt, dialect)| {
+            let dialect = dialect.strip_suffix("-bind").unwrap_or(dialect);
+            let bind_ok = !stem.ends_with("-bind") || BIND_SNAPSHOTS.contains(&hunt);
+            hunts.contains(hunt) && names.contains(&dialect) && bind_ok
+        });
+        if !ok {
+            stale.push(file);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale snapshots in {}: {stale:?}",
+        dir.display()
+    );
+}
+
+fn sqlite_text(hunt: &str) -> String {
+    let src = SourceFile::new("probe.hf", hunt);
+    let p = program("probe", &src);
+    let sqlite = Dialect::builtin("sqlite").expect("sqlite");
+    render_outputs(&outputs("probe", &src, &p, &sqlite, LiteralMode::Inline))
+}
+
+/// Known bug: SORT's ORDER BY stays inside the variable's CTE; the DISP around it has
+/// none, so neither the display order nor `LIMIT 1` ("the oldest") is defined.
+#[test]
+#[ignore = "known bug: DISP of a sorted variable loses the order"]
+fn disp_of_a_sorted_variable_keeps_its_order() {
+    let sql = sqlite_text(
+        "procs = GET process FROM sqlite://events WHERE name LIKE '%.exe'\n\
+         oldest = SORT procs BY created_time ASC\n\
+         DISP oldest ATTR name, created_time LIMIT 1\n",
+    );
+    let outer = &sql[sql.rfind("\nSELECT").expect("an outer SELECT")..];
+    assert!(
+        outer.contains("ORDER BY"),
+        "the outer query is unordered:\n{outer}"
+    );
+}
+
+/// Known bug: `GET network_activity` (`network-traffic`) reads rows of every event
+/// class; entities.yaml says an event-class type stands for rows of that class.
+#[test]
+#[ignore = "known bug: GET of an event-class type does not filter by class"]
+fn get_of_an_event_class_type_keeps_rows_of_that_class() {
+    let sql = sqlite_text(
+        "nets = GET network_activity FROM sqlite://events LAST 1 DAY\nDISP nets LIMIT 5\n",
+    );
+    assert!(
+        sql.contains("\"event.category\" = 'network'"),
+        "no class filter:\n{sql}"
+    );
+}
