@@ -648,18 +648,44 @@ fn shipped_sample_loads_completely() {
     let sysmon = "Channel = 'Microsoft-Windows-Sysmon/Operational'";
     let counts = [
         (format!("{sysmon} AND EventID = 1"), 8),
-        (format!("{sysmon} AND EventID = 1 AND Image LIKE '%\\rundll32.exe'"), 1),
-        (format!("{sysmon} AND EventID = 1 AND ParentImage LIKE '%\\mshta.exe'"), 1),
-        ("Channel = 'Security' AND EventID = 4688".to_string(), 9),
-        (format!("{sysmon} AND EventID = 10 AND TargetImage LIKE '%\\lsass.exe'"), 4),
-        (format!("{sysmon} AND EventID = 11 AND TargetFilename LIKE '%.dmp'"), 2),
-        (format!("{sysmon} AND EventID = 3"), 3),
-        ("log_name = 'Microsoft-Windows-Sysmon/Operational' AND event_id = 3".to_string(), 59),
-        ("EventID IN (1, 4688) AND CommandLine LIKE '%GruntHTTP.dll%'".to_string(), 4),
-        (r#""event_data.TargetObject" LIKE '%WDigest\UseLogonCredential'"#.to_string(), 1),
-        (r#""event_data.DestinationIp" = '10.0.10.106'"#.to_string(), 38),
         (
-            format!("{sysmon} AND EventID = 1 AND CommandLine = 'mshta  vbscript:Execute(\"CreateObject(\"\"Wscript.Shell\"\").Run \"\"powershell -noexit -command Get-Service sysmon\"\":close\")'"),
+            format!("{sysmon} AND EventID = 1 AND Image LIKE '%\\rundll32.exe'"),
+            1,
+        ),
+        (
+            format!("{sysmon} AND EventID = 1 AND ParentImage LIKE '%\\mshta.exe'"),
+            1,
+        ),
+        ("Channel = 'Security' AND EventID = 4688".to_string(), 9),
+        (
+            format!("{sysmon} AND EventID = 10 AND TargetImage LIKE '%\\lsass.exe'"),
+            4,
+        ),
+        (
+            format!("{sysmon} AND EventID = 11 AND TargetFilename LIKE '%.dmp'"),
+            2,
+        ),
+        (format!("{sysmon} AND EventID = 3"), 3),
+        (
+            "log_name = 'Microsoft-Windows-Sysmon/Operational' AND event_id = 3".to_string(),
+            59,
+        ),
+        (
+            "EventID IN (1, 4688) AND CommandLine LIKE '%GruntHTTP.dll%'".to_string(),
+            4,
+        ),
+        (
+            r#""event_data.TargetObject" LIKE '%WDigest\UseLogonCredential'"#.to_string(),
+            1,
+        ),
+        (
+            r#""event_data.DestinationIp" = '10.0.10.106'"#.to_string(),
+            38,
+        ),
+        (
+            format!(
+                r#"{sysmon} AND EventID = 1 AND CommandLine = 'mshta  vbscript:Execute("CreateObject(""Wscript.Shell"").Run ""powershell -noexit -command Get-Service sysmon"":close")'"#
+            ),
             1,
         ),
     ];

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 
 pub(crate) struct KeyTable {
     fold_case: bool,
-    /// No new names: a key the table does not know is an error (the second pass).
-    frozen: bool,
+    /// Ids below this are the columns of the table being written; a key met later gets a
+    /// higher id (the second pass: only a record that is rejected anyway may use one).
+    known: usize,
     ids: HashMap<String, usize>,
     spellings: Vec<Spellings>,
     /// The record that last used each column, to catch a duplicate within a record.
@@ -22,8 +23,6 @@ pub(crate) struct KeyTable {
 pub(crate) enum KeyError {
     /// The record names this column twice (after flattening, and case folding if on).
     Duplicate(String),
-    /// A frozen table met a name it does not know.
-    Unknown(String),
     /// The name cannot be a column name anywhere.
     Invalid(String),
 }
@@ -32,7 +31,7 @@ impl KeyTable {
     pub(crate) fn new(fold_case: bool) -> KeyTable {
         KeyTable {
             fold_case,
-            frozen: false,
+            known: usize::MAX,
             ids: HashMap::new(),
             spellings: Vec::new(),
             stamps: Vec::new(),
@@ -41,8 +40,8 @@ impl KeyTable {
         }
     }
 
-    /// A table that knows exactly `names` (ids are their positions) and no others.
-    pub(crate) fn frozen<'a>(
+    /// A table whose known columns are `names` (ids are their positions).
+    pub(crate) fn with_columns<'a>(
         fold_case: bool,
         names: impl IntoIterator<Item = &'a str>,
     ) -> KeyTable {
@@ -50,8 +49,13 @@ impl KeyTable {
         for name in names {
             let _ = t.id(name);
         }
-        t.frozen = true;
+        t.known = t.spellings.len();
         t
+    }
+
+    /// Whether `id` is one of the columns the table was made with.
+    pub(crate) fn is_known(&self, id: usize) -> bool {
+        id < self.known
     }
 
     /// Starts a new record: every column may be used once again.
@@ -71,7 +75,6 @@ impl KeyTable {
         };
         let id = match self.ids.get(lookup) {
             Some(&id) => id,
-            None if self.frozen => return Err(KeyError::Unknown(key.to_string())),
             None => {
                 if key.contains('\0') {
                     return Err(KeyError::Invalid(key.to_string()));
@@ -134,7 +137,6 @@ impl KeyError {
                 "column `{k}` appears twice (after flattening; names differing only in case are one column)"
             ),
             KeyError::Duplicate(k) => format!("column `{k}` appears twice (after flattening)"),
-            KeyError::Unknown(k) => format!("column `{k}` was not there in the first pass"),
             KeyError::Invalid(k) => format!("column name {k:?} contains a NUL character"),
         }
     }
@@ -180,10 +182,11 @@ mod tests {
     }
 
     #[test]
-    fn a_frozen_table_knows_only_its_names() {
-        let mut t = KeyTable::frozen(true, ["Image"]);
+    fn a_table_made_with_columns_tells_new_keys_apart() {
+        let mut t = KeyTable::with_columns(true, ["Image"]);
         t.next_record();
         assert_eq!(t.id("IMAGE").ok(), Some(0));
-        assert!(matches!(t.id("other"), Err(KeyError::Unknown(_))));
+        let other = t.id("other").ok().unwrap();
+        assert!(t.is_known(0) && !t.is_known(other));
     }
 }

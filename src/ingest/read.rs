@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::csv::{CsvReader, CsvRecord};
 use super::json::{self, float_text, Leaf};
-use super::keys::{KeyError, KeyTable, Spellings};
+use super::keys::{KeyTable, Spellings};
 use super::progress::Counter;
 use super::schema::{Column, ColumnType, Kinds, Schema};
 use super::{IngestError, InputFormat, Reject, MAX_REJECTS_KEPT};
@@ -299,7 +299,7 @@ impl Iterator for Rows<'_> {
                     return None;
                 };
                 let names = self.scan.schema.columns.iter().map(|c| c.name.as_str());
-                let keys = KeyTable::frozen(self.scan.options.fold_case, names);
+                let keys = KeyTable::with_columns(self.scan.options.fold_case, names);
                 let options = ReadOptions {
                     format: Some(file.format),
                     ..self.scan.options
@@ -562,31 +562,26 @@ impl FileReader {
                     continue;
                 }
                 keys.next_record();
-                let mut fatal = None;
-                let result =
-                    json::flatten_line(text, key_buf, &mut |key: &str, leaf: Leaf<'_>| match keys
-                        .id(key)
-                    {
-                        Ok(id) => {
-                            field(id, key, leaf);
-                            Ok(())
-                        }
-                        Err(KeyError::Unknown(k)) => {
-                            fatal = Some(IngestError::InputChanged {
-                                path: path.clone(),
-                                what: format!("line {line} has column `{k}`, not there before"),
-                            });
-                            Err(String::new())
-                        }
-                        Err(e) => Err(e.reason(*fold_case)),
-                    });
-                if let Some(e) = fatal {
-                    return Err(e);
-                }
-                return Ok(match result {
-                    Ok(()) => Step::Record { line: *line },
-                    Err(reason) => reject(*line, reason),
+                // A key pass 1 never made a column can only be in a line it rejected; the
+                // line is still parsed to the end so it is rejected here for the same reason.
+                let mut new_key: Option<String> = None;
+                let result = json::flatten_line(text, key_buf, &mut |key: &str, leaf: Leaf<'_>| {
+                    let id = keys.id(key).map_err(|e| e.reason(*fold_case))?;
+                    if keys.is_known(id) {
+                        field(id, key, leaf);
+                    } else if new_key.is_none() {
+                        new_key = Some(key.to_string());
+                    }
+                    Ok(())
                 });
+                return match (result, new_key) {
+                    (Ok(()), None) => Ok(Step::Record { line: *line }),
+                    (Ok(()), Some(k)) => Err(IngestError::InputChanged {
+                        path: path.clone(),
+                        what: format!("line {line} has column `{k}`, not there before"),
+                    }),
+                    (Err(reason), _) => Ok(reject(*line, reason)),
+                };
             },
             Source::Csv { csv, header } => {
                 let line = match csv.next().map_err(|e| IngestError::io(path, e))? {
@@ -646,16 +641,13 @@ fn read_header<R: std::io::BufRead>(
             for f in csv.record() {
                 let name = std::str::from_utf8(&f.text)
                     .map_err(|_| bad("a name is not valid UTF-8".into()))?;
-                let id = match keys.id(name) {
-                    Ok(id) => id,
-                    Err(KeyError::Unknown(k)) => {
-                        return Err(IngestError::InputChanged {
-                            path: path.to_path_buf(),
-                            what: format!("the header has column `{k}`, not there before"),
-                        })
-                    }
-                    Err(e) => return Err(bad(e.reason(fold_case))),
-                };
+                let id = keys.id(name).map_err(|e| bad(e.reason(fold_case)))?;
+                if !keys.is_known(id) {
+                    return Err(IngestError::InputChanged {
+                        path: path.to_path_buf(),
+                        what: format!("the header has column `{name}`, not there before"),
+                    });
+                }
                 header.push((id, name.to_string()));
             }
             Ok(header)

@@ -115,6 +115,9 @@ fn columns_of_rejected_lines_only_are_not_created() {
     let scanned = scan(&[f], &fold()).unwrap();
     assert_eq!(scanned.schema.len(), 1);
     assert_eq!(scanned.rows_rejected, 1);
+    // Pass 2 rejects the same line instead of taking `ghost` for a change in the file.
+    let rows: Vec<Row> = scanned.rows().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
 }
 
 #[test]
@@ -182,4 +185,71 @@ fn an_empty_input_cannot_create_a_table() {
 fn quote_doubles_inner_quotes() {
     assert_eq!(sqlite::quote("a\"b"), "\"a\"\"b\"");
     assert_eq!(sqlite::quote(""), "\"\"");
+}
+
+fn sqlite_options(dir: &TempDir, files: Vec<PathBuf>, table: &str) -> (PathBuf, IngestOptions) {
+    let db = dir.0.join("t.db");
+    let opts = IngestOptions {
+        files,
+        into: format!("sqlite:///{}", db.display()),
+        table: table.into(),
+        ..Default::default()
+    };
+    (db, opts)
+}
+
+#[test]
+fn a_key_with_a_nul_character_rejects_its_line() {
+    let dir = TempDir::new("nul");
+    let f = dir.file("n.jsonl", b"{\"a\\u0000b\":1}\n{\"a\":2}\n");
+    let (_, opts) = sqlite_options(&dir, vec![f], "n");
+    let report = ingest(&opts).unwrap();
+    assert_eq!((report.rows_loaded, report.rows_rejected), (1, 1));
+    assert!(
+        report.rejects[0].reason.contains("NUL"),
+        "{}",
+        report.rejects[0].reason
+    );
+}
+
+#[test]
+fn appending_matches_existing_columns_ignoring_case() {
+    let dir = TempDir::new("appendcase");
+    let first = dir.file("1.jsonl", b"{\"Image\":\"a.exe\"}\n");
+    let second = dir.file("2.jsonl", b"{\"image\":\"b.exe\",\"pid\":7}\n");
+    let (db, opts) = sqlite_options(&dir, vec![first], "t");
+    ingest(&opts).unwrap();
+    let append = IngestOptions {
+        files: vec![second],
+        append: true,
+        ..opts
+    };
+    let report = ingest(&append).unwrap();
+    assert_eq!((report.columns, report.columns_added), (2, 1));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let images: Vec<String> = conn
+        .prepare("SELECT Image FROM t ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(images, ["a.exe", "b.exe"]);
+}
+
+#[test]
+fn a_view_is_not_replaced() {
+    let dir = TempDir::new("view");
+    let f = dir.file("v.jsonl", b"{\"a\":1}\n");
+    let (db, opts) = sqlite_options(&dir, vec![f], "v");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE VIEW v AS SELECT 1 AS a")
+        .unwrap();
+    let err = ingest(&IngestOptions {
+        replace: true,
+        ..opts
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("is a view"), "{err}");
 }
