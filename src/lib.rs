@@ -88,7 +88,7 @@ pub fn output_sql(
 }
 
 /// Emission errors carry no span of their own: point at the statement.
-fn at(d: Diagnostic, span: source::Span) -> Diagnostic {
+pub(crate) fn at(d: Diagnostic, span: source::Span) -> Diagnostic {
     if d.span.is_some() {
         d
     } else {

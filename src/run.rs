@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::time::Instant;
 
+use crate::at;
 use crate::backend::{self, sqlite::SqliteBackend, Backend, BackendError, Collect, RowSink};
 use crate::config::{redact_url, Config};
 use crate::diag::{Code, Diagnostic};
@@ -305,14 +306,6 @@ fn run_output<W: Write>(
         }
     }
     Ok(())
-}
-
-fn at(d: Diagnostic, span: Span) -> Diagnostic {
-    if d.span.is_some() {
-        d
-    } else {
-        d.at(span)
-    }
 }
 
 /// Records and entities of a relation.

@@ -150,24 +150,7 @@ impl Lowerer<'_> {
             }
             branches.push(plan);
         }
-        let mut plan = if branches.len() == 1 {
-            branches.remove(0)
-        } else {
-            let keep = columns.clone().unwrap_or_default();
-            Plan::Union {
-                inputs: branches
-                    .into_iter()
-                    .map(|p| p.project(keep.iter().map(|c| (c.clone(), Expr::col(c))).collect()))
-                    .collect(),
-            }
-        };
-        if let Some((n, _)) = limit {
-            plan = Plan::Limit {
-                input: Box::new(plan),
-                limit: Some(n),
-                offset: 0,
-            };
-        }
+        let plan = super::union_limited(branches, columns.as_deref(), limit);
         Ok(NewRelation {
             entity: target,
             kind: def.kind,

@@ -733,24 +733,7 @@ impl<'a> Lowerer<'a> {
             }
             branches.push(plan);
         }
-        let mut plan = if branches.len() == 1 {
-            branches.pop().unwrap_or(Plan::Scan { source })
-        } else {
-            let keep = columns.clone().unwrap_or_default();
-            Plan::Union {
-                inputs: branches
-                    .into_iter()
-                    .map(|p| p.project(keep.iter().map(|c| (c.clone(), Expr::col(c))).collect()))
-                    .collect(),
-            }
-        };
-        if let Some((n, _)) = limit {
-            plan = Plan::Limit {
-                input: Box::new(plan),
-                limit: Some(n),
-                offset: 0,
-            };
-        }
+        let plan = union_limited(branches, columns.as_deref(), limit);
         Ok(NewRelation {
             entity: entity.to_string(),
             kind: def.kind,
@@ -933,9 +916,9 @@ impl<'a> Lowerer<'a> {
                 plan = plan.project(cols.iter().map(|c| (c.clone(), Expr::col(c))).collect());
             }
         }
-        if !e.attrs.is_empty() && !display {
-            // sorted above
-        } else if let Some((a, key, desc)) = &sort_key {
+        // Without ATTR, or in a display, sort now (a variable with ATTR sorted above).
+        let sort_now = e.attrs.is_empty() || display;
+        if let (true, Some((a, key, desc))) = (sort_now, &sort_key) {
             // After an ATTR projection the key is known by its shown name.
             let key = if display && !e.attrs.is_empty() {
                 Expr::col(a.path.clone())
@@ -968,6 +951,34 @@ impl<'a> Lowerer<'a> {
             };
         }
         Ok((plan, columns))
+    }
+}
+
+/// The branches of a GET or FIND (one per slot or event class) as one plan: a single
+/// branch as is, several as a UNION ALL over the columns they all have; then LIMIT.
+pub(super) fn union_limited(
+    mut branches: Vec<Plan>,
+    columns: Option<&[String]>,
+    limit: Option<(u64, Span)>,
+) -> Plan {
+    let plan = if branches.len() == 1 {
+        branches.remove(0)
+    } else {
+        let keep = columns.unwrap_or_default();
+        Plan::Union {
+            inputs: branches
+                .into_iter()
+                .map(|p| p.project(keep.iter().map(|c| (c.clone(), Expr::col(c))).collect()))
+                .collect(),
+        }
+    };
+    match limit {
+        Some((n, _)) => Plan::Limit {
+            input: Box::new(plan),
+            limit: Some(n),
+            offset: 0,
+        },
+        None => plan,
     }
 }
 

@@ -697,9 +697,9 @@ impl<'a> Emitter<'a> {
                     Some(a) => self.expr(a)?,
                     None => return Err(Diagnostic::internal("function without argument")),
                 };
-                match (func, d.basename_style) {
-                    (Func::Basename, BasenameStyle::Rtrim) => {
-                        // substr(x, length(rtrim(x, <x without separators>)) + 1)
+                match d.basename_style {
+                    BasenameStyle::Rtrim => {
+                        // rtrim(x, <x without separators>) is x up to its last separator.
                         let seps_removed = b::function(
                             "replace",
                             vec![
@@ -709,26 +709,18 @@ impl<'a> Emitter<'a> {
                             ],
                         );
                         let dir = b::function("rtrim", vec![x.clone(), seps_removed]);
-                        b::function(
-                            "substr",
-                            vec![
-                                x,
-                                b::binary(b::function("length", vec![dir]), BinaryOperator::Plus, b::number(1)),
-                            ],
-                        )
-                    }
-                    (Func::Dirname, BasenameStyle::Rtrim) => {
-                        // rtrim(rtrim(x, <x without separators>), '\/')
-                        let seps_removed = b::function(
-                            "replace",
-                            vec![
-                                b::function("replace", vec![x.clone(), b::string("\\"), b::string("")]),
-                                b::string("/"),
-                                b::string(""),
-                            ],
-                        );
-                        let dir = b::function("rtrim", vec![x, seps_removed]);
-                        b::function("rtrim", vec![dir, b::string("\\/")])
+                        match func {
+                            // substr(x, length(dir) + 1)
+                            Func::Basename => b::function(
+                                "substr",
+                                vec![
+                                    x,
+                                    b::binary(b::function("length", vec![dir]), BinaryOperator::Plus, b::number(1)),
+                                ],
+                            ),
+                            // rtrim(dir, '\/')
+                            Func::Dirname => b::function("rtrim", vec![dir, b::string("\\/")]),
+                        }
                     }
                 }
             }
