@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod ir;
 pub mod lower;
 pub mod model;
+pub mod opt;
 pub mod output;
 pub mod run;
 pub mod source;
@@ -65,20 +66,37 @@ pub fn output_sql(
     dialect: &Dialect,
     mode: LiteralMode,
 ) -> Result<Vec<CompiledOutput>, Diagnostic> {
+    output_sql_with(program, dialect, mode, true)
+}
+
+/// [`output_sql`], optionally without the optimiser (`kestrel compile --no-opt`).
+pub fn output_sql_with(
+    program: &Program,
+    dialect: &Dialect,
+    mode: LiteralMode,
+    optimise: bool,
+) -> Result<Vec<CompiledOutput>, Diagnostic> {
     let mut out = Vec::new();
     for o in &program.outputs {
         let first_line = o.text.lines().next().unwrap_or("").trim();
         let header = format!("-- {first_line} (line {})", o.line);
         let statements = match &o.kind {
             OutputKind::Disp | OutputKind::Explain => {
-                vec![sql::emit_plan(program, &o.plan, dialect, mode).map_err(|d| at(d, o.span))?]
+                vec![
+                    sql::emit_plan_with(program, &o.plan, dialect, mode, optimise)
+                        .map_err(|d| at(d, o.span))?,
+                ]
             }
             OutputKind::Info => {
-                vec![sql::emit_counts(program, o.rel, dialect, mode).map_err(|d| at(d, o.span))?]
+                vec![
+                    sql::emit_counts_with(program, o.rel, dialect, mode, optimise)
+                        .map_err(|d| at(d, o.span))?,
+                ]
             }
             OutputKind::Describe { attr } => {
-                let (a, b) = sql::emit_describe(program, &o.plan, attr, dialect, mode)
-                    .map_err(|d| at(d, o.span))?;
+                let (a, b) =
+                    sql::emit_describe_with(program, &o.plan, attr, dialect, mode, optimise)
+                        .map_err(|d| at(d, o.span))?;
                 vec![a, b]
             }
         };

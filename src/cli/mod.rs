@@ -46,6 +46,9 @@ pub enum Command {
         /// Print the relational IR instead of SQL.
         #[arg(long)]
         ir: bool,
+        /// Show the SQL as lowered, without the optimiser's passes (for comparison).
+        #[arg(long)]
+        no_opt: bool,
     },
     /// Run hunts against the configured data sources and print their results.
     Run {
@@ -118,7 +121,8 @@ pub fn main() -> ExitCode {
             config,
             bind,
             ir,
-        } => compile(&hunt, &dialect, config.as_deref(), bind, ir),
+            no_opt,
+        } => compile(&hunt, &dialect, config.as_deref(), bind, ir, !no_opt),
         Command::Run {
             hunts,
             config,
@@ -171,7 +175,14 @@ fn load_config(explicit: Option<&Path>) -> Result<Option<Config>, ExitCode> {
     Config::discover(explicit).map_err(usage_error)
 }
 
-fn compile(path: &Path, dialect: &str, config: Option<&Path>, bind: bool, ir: bool) -> ExitCode {
+fn compile(
+    path: &Path,
+    dialect: &str,
+    config: Option<&Path>,
+    bind: bool,
+    ir: bool,
+    optimise: bool,
+) -> ExitCode {
     let Some(d) = Dialect::builtin(dialect) else {
         return usage_error(format!(
             "unknown dialect `{dialect}`; available: {}",
@@ -207,7 +218,7 @@ fn compile(path: &Path, dialect: &str, config: Option<&Path>, bind: bool, ir: bo
     } else {
         LiteralMode::Inline
     };
-    let outputs = match crate::output_sql(&program, &d, mode) {
+    let outputs = match crate::output_sql_with(&program, &d, mode, optimise) {
         Ok(o) => o,
         Err(diag) => return hunt_error(&diag, &src),
     };

@@ -12,9 +12,12 @@
 //! A column the catalog says is missing does not resolve; an attribute that resolves
 //! nowhere is an error naming the data source and the columns looked for.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use crate::diag::{suggest, Code, Diagnostic};
 use crate::ir::{Expr, Func, Literal, RelId};
-use crate::model::{EntityKind, NativeRef, ScalarValue, Transform, EVENT_SLOT};
+use crate::model::{ClassRule, EntityKind, NativeRef, ScalarValue, Transform, EVENT_SLOT};
 use crate::syntax::ast::AttrPath;
 
 use super::Lowerer;
@@ -99,6 +102,16 @@ impl Lowerer<'_> {
     /// rule of the mapping decides; rows no rule places are the default class. Rules whose
     /// columns the table lacks never match.
     pub(super) fn class_pred(&self, source: usize, class: &str) -> Expr {
+        let key = (source, class.to_string());
+        if let Some(e) = self.memo.class_preds.borrow().get(&key) {
+            return e.clone();
+        }
+        let e = self.class_pred_uncached(source, class);
+        self.memo.class_preds.borrow_mut().insert(key, e.clone());
+        e
+    }
+
+    fn class_pred_uncached(&self, source: usize, class: &str) -> Expr {
         let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
             return crate::ir::TRUE;
         };
@@ -107,7 +120,7 @@ impl Lowerer<'_> {
             .iter()
             .filter(|r| r.matches.keys().all(|c| self.has_column(source, c)))
             .collect();
-        let matches = |r: &crate::model::ClassRule| {
+        let matches = |r: &ClassRule| {
             Expr::and(
                 r.matches
                     .iter()
@@ -115,11 +128,18 @@ impl Lowerer<'_> {
                     .collect(),
             )
         };
-        // NULL-safe "does not match": a NULL column matches no rule.
-        let not_matches = |r: &crate::model::ClassRule| {
+        // NULL-safe "`rule` does not match" for rows that match `given` (if any): a NULL
+        // column matches no rule, and a column `given` pins to values of `rule` cannot
+        // be what makes `rule` fail.
+        let not_matches = |rule: &ClassRule, given: Option<&ClassRule>| {
             Expr::or(
-                r.matches
+                rule.matches
                     .iter()
+                    .filter(|(col, vals)| {
+                        !given
+                            .and_then(|g| g.matches.get(*col))
+                            .is_some_and(|pinned| pinned.iter().all(|v| vals.contains(v)))
+                    })
                     .map(|(col, vals)| {
                         Expr::or(vec![
                             Expr::IsNull {
@@ -134,7 +154,7 @@ impl Lowerer<'_> {
         };
         // Rules that require different values of a shared column cannot both match, so
         // "not an earlier rule" is implied and left out.
-        let disjoint = |a: &crate::model::ClassRule, b: &crate::model::ClassRule| {
+        let disjoint = |a: &ClassRule, b: &ClassRule| {
             a.matches.iter().any(|(col, vals)| {
                 b.matches
                     .get(col)
@@ -142,50 +162,71 @@ impl Lowerer<'_> {
             })
         };
         let mut alternatives = Vec::new();
+        // The default class: rows no other class's rule matches (rows matching a rule of
+        // this class are in already). A rule implied by a more general one (a refinement
+        // `file` + `creation` of `file`) adds nothing to "matches none".
+        let mut default_rules: Vec<&ClassRule> = Vec::new();
+        let mut by_column: indexmap::IndexMap<&str, Vec<ScalarValue>> = indexmap::IndexMap::new();
+        let is_default = mapping.default_class.as_deref() == Some(class);
+        if is_default {
+            let others: Vec<&ClassRule> =
+                rules.iter().copied().filter(|r| r.class != class).collect();
+            let general = others.iter().enumerate().filter(|(i, r)| {
+                !others
+                    .iter()
+                    .enumerate()
+                    .any(|(j, s)| j != *i && subsumes(s, r) && (!subsumes(r, s) || j < *i))
+            });
+            // Rules on one column fold into one `col IS NULL OR col NOT IN (…)`.
+            for (_, r) in general {
+                match r.matches.iter().next() {
+                    Some((col, vals)) if r.matches.len() == 1 => {
+                        let all = by_column.entry(col.as_str()).or_default();
+                        for v in vals {
+                            if !all.contains(v) {
+                                all.push(v.clone());
+                            }
+                        }
+                    }
+                    _ => default_rules.push(r),
+                }
+            }
+        }
         for (i, r) in rules.iter().enumerate() {
             if r.class != class {
+                continue;
+            }
+            // A rule whose rows match no other class's rule is covered by the default.
+            let covered = is_default
+                && default_rules.iter().all(|m| disjoint(r, m))
+                && by_column.iter().all(|(col, vals)| {
+                    r.matches
+                        .get(*col)
+                        .is_some_and(|own| own.iter().all(|v| !vals.contains(v)))
+                });
+            if covered {
                 continue;
             }
             let mut parts = vec![matches(r)];
             for earlier in &rules[..i] {
                 if earlier.class != class && !disjoint(r, earlier) {
-                    parts.push(not_matches(earlier));
+                    parts.push(not_matches(earlier, Some(r)));
                 }
             }
             alternatives.push(Expr::and(parts));
         }
-        if mapping.default_class.as_deref() == Some(class) {
-            let others: Vec<_> = rules.iter().filter(|r| r.class != class).collect();
-            let one_column = others.first().and_then(|r| {
-                (r.matches.len() == 1)
-                    .then(|| r.matches.keys().next().cloned())
-                    .flatten()
-            });
-            let same_column = one_column.as_ref().is_some_and(|c| {
-                rules
-                    .iter()
-                    .all(|r| r.matches.len() == 1 && r.matches.contains_key(c))
-            });
-            match (same_column, one_column) {
-                (true, Some(col)) => {
-                    // col IS NULL OR col NOT IN (values of the other classes)
-                    let vals: Vec<ScalarValue> = others
-                        .iter()
-                        .flat_map(|r| r.matches[0].iter().cloned())
-                        .collect();
-                    return Expr::or(vec![
-                        Expr::IsNull {
-                            expr: Box::new(Expr::col(&col)),
-                            negated: false,
-                        },
-                        in_values(Expr::col(&col), &vals, true),
-                    ]);
-                }
-                _ => {
-                    let none = Expr::and(rules.iter().map(|r| not_matches(r)).collect());
-                    alternatives.push(none);
-                }
+        if is_default {
+            let mut parts: Vec<Expr> = default_rules.iter().map(|r| not_matches(r, None)).collect();
+            for (col, vals) in by_column {
+                parts.push(Expr::or(vec![
+                    Expr::IsNull {
+                        expr: Box::new(Expr::col(col)),
+                        negated: false,
+                    },
+                    in_values(Expr::col(col), &vals, true),
+                ]));
             }
+            alternatives.push(Expr::and(parts));
         }
         Expr::or(alternatives)
     }
@@ -312,9 +353,13 @@ impl Lowerer<'_> {
 
     /// An attribute of a variable's rows.
     pub(super) fn var_attr(&mut self, rel: RelId, a: &AttrPath) -> Result<Expr, Diagnostic> {
-        let r = self.relations[rel.0].clone();
+        // Borrow the relation only for the checks; resolving through a source needs
+        // `&mut self`.
+        let r = &self.relations[rel.0];
+        let (entity, kind, source) = (r.entity.clone(), r.kind, r.source);
         if let Some(e) = &a.entity {
             let t = self.entity_name(e)?;
+            let r = &self.relations[rel.0];
             if t != r.entity && r.kind != EntityKind::Event {
                 return Err(Diagnostic::error(
                     Code::TypeMismatch,
@@ -324,22 +369,23 @@ impl Lowerer<'_> {
                 .help(format!("write `{}:{}`", r.entity, a.path)));
             }
         }
+        let r = &self.relations[rel.0];
         let Some(columns) = &r.columns else {
             // Event records keep native columns: resolve through the source's mapping.
-            return match r.source {
-                Some(source) => self.rows_attr(source, &r.entity, EVENT_SLOT, None, a),
+            return match source {
+                Some(source) => self.rows_attr(source, &entity, EVENT_SLOT, None, a),
                 None => Ok(Expr::col(&a.path)),
             };
         };
-        if r.kind == EntityKind::Event {
+        if kind == EntityKind::Event {
             if columns.iter().any(|c| *c == a.path) {
                 return Ok(Expr::col(&a.path));
             }
-            if let Some(source) = r.source {
-                return self.rows_attr(source, &r.entity, EVENT_SLOT, None, a);
+            if let Some(source) = source {
+                return self.rows_attr(source, &entity, EVENT_SLOT, None, a);
             }
         }
-        let canonical = self.model.canonical_attr(&r.entity, &a.path);
+        let canonical = self.model.canonical_attr(&entity, &a.path);
         for name in [&canonical, &a.path] {
             if columns.iter().any(|c| c == name) {
                 return Ok(Expr::col(name));
@@ -368,6 +414,30 @@ impl Lowerer<'_> {
     /// The columns of an entity read from `slot` of rows in a source: every mapped
     /// attribute whose column exists, usual attributes first.
     pub(super) fn entity_columns(
+        &self,
+        source: usize,
+        entity: &str,
+        slot: &str,
+        class: Option<&str>,
+    ) -> Result<Vec<(String, Expr)>, Diagnostic> {
+        let key = (
+            source,
+            entity.to_string(),
+            slot.to_string(),
+            class.map(str::to_string),
+        );
+        if let Some(cols) = self.memo.entity_columns.borrow().get(&key) {
+            return Ok(cols.clone());
+        }
+        let cols = self.entity_columns_uncached(source, entity, slot, class)?;
+        self.memo
+            .entity_columns
+            .borrow_mut()
+            .insert(key, cols.clone());
+        Ok(cols)
+    }
+
+    fn entity_columns_uncached(
         &self,
         source: usize,
         entity: &str,
@@ -447,6 +517,26 @@ impl Lowerer<'_> {
 }
 
 /// `expr [NOT] IN (values)`, or `=`/`!=` for one value.
+/// Answers [`Lowerer::entity_columns`] and [`Lowerer::class_pred`] gave, by their
+/// arguments. Both depend only on the source (its mapping and catalog columns, fixed once
+/// the source is registered) and the arguments.
+#[derive(Default)]
+pub(super) struct Memo {
+    #[allow(clippy::type_complexity)]
+    entity_columns: RefCell<HashMap<(usize, String, String, Option<String>), Vec<(String, Expr)>>>,
+    class_preds: RefCell<HashMap<(usize, String), Expr>>,
+}
+
+/// Whether every row `specific` matches is matched by `general` too.
+fn subsumes(general: &ClassRule, specific: &ClassRule) -> bool {
+    general.matches.iter().all(|(col, vals)| {
+        specific
+            .matches
+            .get(col)
+            .is_some_and(|s| s.iter().all(|v| vals.contains(v)))
+    })
+}
+
 pub(super) fn in_values(expr: Expr, vals: &[ScalarValue], negated: bool) -> Expr {
     let lits: Vec<Literal> = vals.iter().map(scalar_literal).collect();
     if lits.len() == 1 {

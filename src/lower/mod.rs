@@ -78,6 +78,7 @@ pub fn lower<'a>(
         outputs: Vec::new(),
         vars: HashMap::new(),
         last_source: None,
+        memo: attr::Memo::default(),
     };
     for stmt in &hunt.stmts {
         l.statement(stmt)?;
@@ -105,6 +106,9 @@ struct Lowerer<'a> {
     vars: HashMap<String, (RelId, usize)>,
     /// The data source GET uses when it names none.
     last_source: Option<usize>,
+    /// Memo of `entity_columns` and `class_pred`: hunts ask for the same few again and
+    /// again, and each answer walks the whole mapping.
+    memo: attr::Memo,
 }
 
 /// What a new relation is, before it gets its id.

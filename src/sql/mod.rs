@@ -9,4 +9,7 @@ pub mod dialect;
 pub mod query;
 
 pub use dialect::Dialect;
-pub use query::{emit_counts, emit_describe, emit_plan, LiteralMode, SqlStatement};
+pub use query::{
+    emit_counts, emit_counts_with, emit_describe, emit_describe_with, emit_plan, emit_plan_with,
+    LiteralMode, SqlStatement,
+};

@@ -12,7 +12,10 @@
 use sqlparser::ast::{self as sa, BinaryOperator, SelectItem, SetExpr};
 
 use crate::diag::{Code, Diagnostic};
+use std::collections::HashMap;
+
 use crate::ir::{CmpOp, Expr, Func, Literal, Plan, Program, RelId};
+use crate::opt::{self, Need};
 
 use super::builders as b;
 use super::dialect::{BasenameStyle, BooleanStyle, Dialect, RegexStyle};
@@ -40,8 +43,20 @@ pub fn emit_plan(
     dialect: &Dialect,
     mode: LiteralMode,
 ) -> Result<SqlStatement, Diagnostic> {
+    emit_plan_with(program, plan, dialect, mode, true)
+}
+
+/// [`emit_plan`], optionally without the optimiser (`kestrel compile --no-opt`).
+pub fn emit_plan_with(
+    program: &Program,
+    plan: &Plan,
+    dialect: &Dialect,
+    mode: LiteralMode,
+    optimise: bool,
+) -> Result<SqlStatement, Diagnostic> {
     let mut e = Emitter::new(program, dialect, mode);
-    let q = e.statement(plan, |_, body| Ok(body))?;
+    e.optimise = optimise;
+    let q = e.statement(plan, Need::All, |_, body| Ok(body))?;
     Ok(e.finish(q))
 }
 
@@ -52,12 +67,30 @@ pub fn emit_counts(
     dialect: &Dialect,
     mode: LiteralMode,
 ) -> Result<SqlStatement, Diagnostic> {
+    emit_counts_with(program, rel, dialect, mode, true)
+}
+
+/// [`emit_counts`], optionally without the optimiser.
+pub fn emit_counts_with(
+    program: &Program,
+    rel: RelId,
+    dialect: &Dialect,
+    mode: LiteralMode,
+    optimise: bool,
+) -> Result<SqlStatement, Diagnostic> {
     let mut e = Emitter::new(program, dialect, mode);
+    e.optimise = optimise;
     let r = program.rel(rel);
     let name = r.name.clone();
     let identity = r.identity.clone();
     let all_columns = r.columns.clone();
-    let q = e.statement(&Plan::Rel(rel), |e, _| {
+    // Counting entities reads only their identity; counting distinct rows reads them all.
+    let need = if identity.is_empty() {
+        Need::All
+    } else {
+        Need::Cols(identity.clone())
+    };
+    let q = e.statement(&Plan::Rel(rel), need, |e, _| {
         let d = e.dialect;
         // Entities: distinct identities, or distinct rows when the type has none.
         let distinct_cols: Vec<SelectItem> = if !identity.is_empty() {
@@ -123,9 +156,23 @@ pub fn emit_describe(
     dialect: &Dialect,
     mode: LiteralMode,
 ) -> Result<(SqlStatement, SqlStatement), Diagnostic> {
+    emit_describe_with(program, plan, column, dialect, mode, true)
+}
+
+/// [`emit_describe`], optionally without the optimiser.
+pub fn emit_describe_with(
+    program: &Program,
+    plan: &Plan,
+    column: &str,
+    dialect: &Dialect,
+    mode: LiteralMode,
+    optimise: bool,
+) -> Result<(SqlStatement, SqlStatement), Diagnostic> {
+    let need = || Need::Cols(vec![column.to_string()]);
     let stats = {
         let mut e = Emitter::new(program, dialect, mode);
-        let q = e.statement(plan, |e, body| {
+        e.optimise = optimise;
+        let q = e.statement(plan, need(), |e, body| {
             let d = e.dialect;
             let col = || b::column(d, column);
             let items = vec![
@@ -153,7 +200,8 @@ pub fn emit_describe(
     };
     let top = {
         let mut e = Emitter::new(program, dialect, mode);
-        let q = e.statement(plan, |e, body| {
+        e.optimise = optimise;
+        let q = e.statement(plan, need(), |e, body| {
             let d = e.dialect;
             let col = || b::column(d, column);
             let select = b::select(
@@ -348,6 +396,10 @@ struct Emitter<'a> {
     mode: LiteralMode,
     params: Vec<Literal>,
     aliases: usize,
+    /// Run the optimiser's passes on each statement's plans.
+    optimise: bool,
+    /// Each relation's plan as this statement reads it (pruned to what it uses).
+    plans: HashMap<RelId, Plan>,
 }
 
 impl<'a> Emitter<'a> {
@@ -358,6 +410,8 @@ impl<'a> Emitter<'a> {
             mode,
             params: Vec::new(),
             aliases: 0,
+            optimise: true,
+            plans: HashMap::new(),
         }
     }
 
@@ -373,15 +427,26 @@ impl<'a> Emitter<'a> {
     fn statement(
         &mut self,
         plan: &Plan,
+        need: Need,
         top: impl FnOnce(&mut Self, sa::Query) -> Result<sa::Query, Diagnostic>,
     ) -> Result<sa::Query, Diagnostic> {
         let mut roots = Vec::new();
         plan.rel_refs(&mut roots);
         let order = self.program.dependency_order(&roots);
+        let mut own = None;
+        if self.optimise {
+            let pruned = opt::prune_columns(self.program, plan, need);
+            self.plans = pruned.relations;
+            own = pruned.plan;
+        }
+        let plan = own.as_ref().unwrap_or(plan);
         let mut ctes = Vec::new();
         for id in order {
             let r = self.program.rel(id);
-            let body = self.plan_query(&r.plan)?;
+            let body = match self.plans.remove(&id) {
+                Some(p) => self.plan_query(&p)?,
+                None => self.plan_query(&r.plan)?,
+            };
             ctes.push((b::ident(self.dialect, &r.name), body));
         }
         let body = self.plan_query(plan)?;
