@@ -323,7 +323,6 @@ fn disp_of_a_sorted_variable_keeps_its_order() {
 /// Known bug: `GET network_activity` (`network-traffic`) reads rows of every event
 /// class; entities.yaml says an event-class type stands for rows of that class.
 #[test]
-#[ignore = "known bug: GET of an event-class type does not filter by class"]
 fn get_of_an_event_class_type_keeps_rows_of_that_class() {
     let sql = sqlite_text(
         "nets = GET network_activity FROM sqlite://events LAST 1 DAY\nDISP nets LIMIT 5\n",

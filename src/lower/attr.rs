@@ -231,6 +231,35 @@ impl Lowerer<'_> {
         Expr::or(alternatives)
     }
 
+    /// Rows of a source that belong to event class `class` or one of its refinements
+    /// (`file_activity` takes `file_activity.create`, …). None when the mapping has no
+    /// such class or the table lacks the columns that tell it (the type then reads every
+    /// row: a table of flows without `event.category` is still a table of flows).
+    pub(super) fn type_class_pred(&self, source: usize, class: &str) -> Option<Expr> {
+        let mapping = self.mappings.get(&self.sources[source].mapping)?;
+        let refinement = format!("{class}.");
+        let mut classes: Vec<&str> = Vec::new();
+        let names = mapping
+            .classes
+            .iter()
+            .map(|r| r.class.as_str())
+            .chain(mapping.default_class.as_deref());
+        for c in names {
+            if (c == class || c.starts_with(&refinement))
+                && !classes.contains(&c)
+                && self.mapping_knows_class(source, c)
+            {
+                classes.push(c);
+            }
+        }
+        if classes.is_empty() {
+            return None;
+        }
+        Some(Expr::or(
+            classes.into_iter().map(|c| self.class_pred(source, c)).collect(),
+        ))
+    }
+
     /// Whether a source's mapping can place rows in `class` (a rule whose columns exist,
     /// or the default class).
     pub(super) fn mapping_knows_class(&self, source: usize, class: &str) -> bool {

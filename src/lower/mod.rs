@@ -689,6 +689,9 @@ impl<'a> Lowerer<'a> {
             .ok_or_else(|| Diagnostic::internal("entity without definition"))?;
         let mut branches = Vec::new();
         let mut columns: Option<Vec<String>> = None;
+        // A type that is an event class (network_activity, file_activity, …) stands for
+        // the rows of that class and its refinements, where the mapping tells classes apart.
+        let class_filter = self.type_class_pred(source, entity);
         for slot in &def.slots {
             let ctx = attr::Ctx::Rows {
                 source,
@@ -697,6 +700,9 @@ impl<'a> Lowerer<'a> {
                 class: None,
             };
             let mut preds = Vec::new();
+            if let Some(c) = &class_filter {
+                preds.push(c.clone());
+            }
             if let Some(p) = pattern {
                 preds.push(self.pattern(&ctx, p)?);
             }
