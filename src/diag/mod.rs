@@ -147,11 +147,16 @@ impl Diagnostic {
         } else if let Some(label) = &self.label {
             let _ = writeln!(out, "  = {label}");
         }
+        // `=` lines up with the gutter's `|`, as rustc does.
+        let pad = match self.span {
+            Some(span) => " ".repeat(src.line_col(span.start).0.to_string().len()),
+            None => " ".to_string(),
+        };
         for note in &self.notes {
-            let _ = writeln!(out, "  = note: {note}");
+            let _ = writeln!(out, "{pad} = note: {note}");
         }
         if let Some(help) = &self.help {
-            let _ = writeln!(out, "  = help: {help}");
+            let _ = writeln!(out, "{pad} = help: {help}");
         }
         out
     }

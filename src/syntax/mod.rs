@@ -40,10 +40,30 @@ fn parse_error(e: ParseError<usize, Tok, Diagnostic>, src: &SourceFile) -> Diagn
         ParseError::UnrecognizedToken {
             token: (l, tok, r),
             expected,
-        } => Diagnostic::error(Code::Syntax, format!("unexpected {tok}"))
-            .at(Span::new(l, r))
-            .label(format!("{tok} is not allowed here"))
-            .help(expected_help(&expected)),
+        } => {
+            let word = &src.text[l..r];
+            let line_start = src.text[..l].rfind('\n').map_or(0, |i| i + 1);
+            let rest = src.text[r..].trim_start_matches([' ', '\t']);
+            let assigns = rest.starts_with('=') && !rest.starts_with("==");
+            if token::keyword(&word.to_ascii_uppercase()).is_some()
+                && src.text[line_start..l].trim().is_empty()
+                && assigns
+            {
+                // `get = …`: a keyword where a variable name was meant.
+                Diagnostic::error(
+                    Code::Syntax,
+                    format!("`{word}` is a keyword and cannot name a variable"),
+                )
+                .at(Span::new(l, r))
+                .label("keywords are reserved, in any case")
+                .help(format!("choose another name, such as `my_{}`", word.to_lowercase()))
+            } else {
+                Diagnostic::error(Code::Syntax, format!("unexpected {tok}"))
+                    .at(Span::new(l, r))
+                    .label(format!("{tok} is not allowed here"))
+                    .help(expected_help(&expected))
+            }
+        }
         ParseError::ExtraToken { token: (l, tok, r) } => {
             Diagnostic::error(Code::Syntax, format!("unexpected {tok}")).at(Span::new(l, r))
         }
