@@ -18,6 +18,7 @@ use crate::config::{redact_url, Config};
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{DataSource, Output, OutputKind, Plan, Program, RelId};
 use crate::lower::{Catalog, LowerOptions};
+use crate::output::progress::{self, Spinner};
 use crate::output::{Printer, SummaryRow};
 use crate::source::{SourceFile, Span};
 use crate::sql::{self, Dialect, LiteralMode};
@@ -189,6 +190,7 @@ fn dialect_of(backend: &dyn Backend) -> Result<Dialect, Diagnostic> {
 
 struct PrintSink<'p, W: Write> {
     printer: &'p mut Printer<W>,
+    spinner: &'p Spinner,
 }
 
 impl<W: Write> RowSink for PrintSink<'_, W> {
@@ -196,8 +198,18 @@ impl<W: Write> RowSink for PrintSink<'_, W> {
         self.printer.begin(columns)
     }
     fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        self.spinner.row();
+        if progress::shares_terminal() {
+            self.spinner.pause();
+        }
         self.printer.row(row)
     }
+}
+
+/// A spinner for a statement, when standard error is a terminal.
+fn spinner_for(o: &Output) -> Spinner {
+    let first_line = o.text.lines().next().unwrap_or("").trim();
+    Spinner::start(first_line, progress::enabled())
 }
 
 fn run_output<W: Write>(
@@ -219,12 +231,17 @@ fn run_output<W: Write>(
     };
     let io_fail =
         |e: std::io::Error| Diagnostic::error(Code::Internal, format!("cannot write output: {e}"));
+    let spinner = spinner_for(o);
     match &o.kind {
         OutputKind::Disp => {
             let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Bind)
                 .map_err(|d| at(d, o.span))?;
-            let mut sink = PrintSink { printer };
+            let mut sink = PrintSink {
+                printer,
+                spinner: &spinner,
+            };
             backend.query(&stmt, &mut sink).map_err(fail)?;
+            spinner.pause();
             printer.end().map_err(io_fail)?;
         }
         OutputKind::Explain => {
@@ -245,6 +262,7 @@ fn run_output<W: Write>(
         OutputKind::Info => {
             let (records, entities) =
                 counts(program, o.rel, backend.as_mut(), &dialect).map_err(fail)?;
+            spinner.pause();
             let r = program.rel(o.rel);
             let source = r
                 .source
@@ -278,6 +296,7 @@ fn run_output<W: Write>(
             backend.query(&stats, &mut s).map_err(fail)?;
             let mut t = Collect::default();
             backend.query(&top, &mut t).map_err(fail)?;
+            spinner.pause();
             let row = s.rows.first().cloned().unwrap_or_default();
             let get = |i: usize| row.get(i).cloned().unwrap_or(Value::Null);
             let numeric = matches!(get(2), Value::Int(_) | Value::Float(_))
@@ -336,6 +355,7 @@ fn summary(program: &Program, conns: &mut Connections<'_>) -> Result<Vec<Summary
         }
         newest.push(RelId(i));
     }
+    let spinner = Spinner::start("counting entities and records", progress::enabled());
     let mut rows = Vec::new();
     for id in newest {
         let r = program.rel(id);
@@ -361,5 +381,6 @@ fn summary(program: &Program, conns: &mut Connections<'_>) -> Result<Vec<Summary
             records,
         });
     }
+    drop(spinner);
     Ok(rows)
 }

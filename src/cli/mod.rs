@@ -258,6 +258,7 @@ fn run(hunts: &[PathBuf], config: Option<&Path>, format: Format, summary: bool) 
         Ok(c) => c,
         Err(code) => return code,
     };
+    crate::output::progress::enable(io::stderr().is_terminal(), io::stdout().is_terminal());
     let stdout = io::stdout();
     let mut printer = Printer::new(stdout.lock(), format);
     for path in hunts {

@@ -256,7 +256,10 @@ impl Lowerer<'_> {
             return None;
         }
         Some(Expr::or(
-            classes.into_iter().map(|c| self.class_pred(source, c)).collect(),
+            classes
+                .into_iter()
+                .map(|c| self.class_pred(source, c))
+                .collect(),
         ))
     }
 

@@ -20,6 +20,7 @@
 
 mod csv;
 mod json;
+pub mod progress;
 pub mod summary;
 pub mod table;
 

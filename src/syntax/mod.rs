@@ -56,7 +56,10 @@ fn parse_error(e: ParseError<usize, Tok, Diagnostic>, src: &SourceFile) -> Diagn
                 )
                 .at(Span::new(l, r))
                 .label("keywords are reserved, in any case")
-                .help(format!("choose another name, such as `my_{}`", word.to_lowercase()))
+                .help(format!(
+                    "choose another name, such as `my_{}`",
+                    word.to_lowercase()
+                ))
             } else {
                 Diagnostic::error(Code::Syntax, format!("unexpected {tok}"))
                     .at(Span::new(l, r))
