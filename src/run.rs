@@ -111,7 +111,8 @@ pub struct RunOptions {
     pub summary: bool,
 }
 
-/// Runs a hunt, printing each output as it completes. Returns the summary rows.
+/// Runs a hunt, printing each output as it completes. Returns the summary rows (none when
+/// `opts.summary` is false: counting is skipped).
 pub fn run_hunt<W: Write>(
     src: &SourceFile,
     config: Option<&Config>,
@@ -132,7 +133,12 @@ pub fn run_hunt<W: Write>(
     for output in &program.outputs {
         run_output(&program, output, &mut conns, printer)?;
     }
-    let rows = summary(&program, &mut conns)?;
+    // Counting every variable costs a query each: only when the summary is wanted.
+    let rows = if opts.summary {
+        summary(&program, &mut conns)?
+    } else {
+        Vec::new()
+    };
     if opts.summary {
         crate::output::write_summary(&mut &mut *summary_out, &rows, started.elapsed()).map_err(
             |e| Diagnostic::error(Code::Internal, format!("cannot write the summary: {e}")),
