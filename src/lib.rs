@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod ingest;
+pub mod io;
 pub mod ir;
 pub mod lower;
 pub mod model;
@@ -70,7 +71,7 @@ pub fn output_sql(
         let first_line = o.text.lines().next().unwrap_or("").trim();
         let header = format!("-- {first_line} (line {})", o.line);
         let statements = match &o.kind {
-            OutputKind::Disp | OutputKind::Explain => {
+            OutputKind::Disp | OutputKind::Explain | OutputKind::Save { .. } => {
                 vec![sql::emit_plan(program, &o.plan, dialect, mode).map_err(|d| at(d, o.span))?]
             }
             OutputKind::Info => {

@@ -179,6 +179,10 @@ fn collect_scans(plan: &Plan, out: &mut Vec<usize>) {
         | Plan::Limit { input, .. }
         | Plan::Aggregate { input, .. } => collect_scans(input, out),
         Plan::Union { inputs } => inputs.iter().for_each(|p| collect_scans(p, out)),
+        Plan::Join { left, right, .. } => {
+            collect_scans(left, out);
+            collect_scans(right, out);
+        }
     }
 }
 
@@ -226,6 +230,11 @@ fn run_output<W: Write>(
             let mut sink = PrintSink { printer };
             backend.query(&stmt, &mut sink).map_err(fail)?;
             printer.end().map_err(io_fail)?;
+        }
+        OutputKind::Save { path } => {
+            let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Bind)
+                .map_err(|d| at(d, o.span))?;
+            save(backend.as_mut(), &stmt, path, o.span)?;
         }
         OutputKind::Explain => {
             let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Inline)
@@ -308,6 +317,50 @@ fn run_output<W: Write>(
     Ok(())
 }
 
+/// Runs `stmt` into `path` (its layout from the name) through a temporary file beside
+/// it, renamed into place only when every row is written: a failure leaves no file.
+fn save(
+    backend: &mut dyn Backend,
+    stmt: &sql::SqlStatement,
+    path: &str,
+    span: Span,
+) -> Result<(), Diagnostic> {
+    let format = crate::io::save_format(path).map_err(|e| {
+        Diagnostic::error(Code::BadValue, e.to_string())
+            .at(span)
+            .help("SAVE writes .csv, .json or .jsonl")
+    })?;
+    let target = std::path::Path::new(path);
+    let tmp = crate::io::temp_path(target);
+    let write_fail = |e: &dyn std::fmt::Display| {
+        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
+    };
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| write_fail(&e))?;
+        let mut printer = Printer::new(std::io::BufWriter::new(file), format);
+        let mut sink = PrintSink {
+            printer: &mut printer,
+        };
+        backend.query(stmt, &mut sink).map_err(|e| {
+            Diagnostic::error(
+                Code::DataSource,
+                format!("the query failed: {}", redact_url(&e.to_string())),
+            )
+            .at(span)
+        })?;
+        printer.end().map_err(|e| write_fail(&e))?;
+        let mut w = printer.into_inner();
+        w.flush().map_err(|e| write_fail(&e))?;
+        w.get_ref().sync_all().map_err(|e| write_fail(&e))?;
+        drop(w);
+        std::fs::rename(&tmp, target).map_err(|e| write_fail(&e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Records and entities of a relation.
 fn counts(
     program: &Program,
@@ -331,6 +384,10 @@ fn counts(
 fn summary(program: &Program, conns: &mut Connections<'_>) -> Result<Vec<SummaryRow>, Diagnostic> {
     let mut newest: Vec<RelId> = Vec::new();
     for (i, r) in program.relations.iter().enumerate() {
+        // Helper relations (`TIMESTAMPED(v)` in an expression) are not variables.
+        if r.var.contains('(') {
+            continue;
+        }
         if let Some(pos) = newest.iter().position(|id| program.rel(*id).var == r.var) {
             newest.remove(pos);
         }
