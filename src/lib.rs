@@ -20,6 +20,7 @@ pub mod lower;
 pub mod model;
 pub mod output;
 pub mod run;
+pub mod ship;
 pub mod source;
 pub mod sql;
 pub mod syntax;

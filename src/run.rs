@@ -38,6 +38,11 @@ impl<'a> Connections<'a> {
         }
     }
 
+    /// The open connection of that name (`""`: the in-memory cache), opened on first use.
+    pub(crate) fn open(&mut self, connection: &str) -> Result<&mut Box<dyn Backend>, Diagnostic> {
+        self.get(connection, None)
+    }
+
     fn get(
         &mut self,
         connection: &str,
@@ -128,6 +133,7 @@ pub fn run_hunt<W: Write>(
             now: crate::lower::time::now_micros(),
         },
     )?;
+    let program = crate::ship::ship(program, &mut conns)?;
     for output in &program.outputs {
         run_output(&program, output, &mut conns, printer)?;
     }
