@@ -107,6 +107,48 @@ impl Catalog for Connections<'_> {
             .help("check `table:` in the configuration, or load logs with `kestrel ingest`")),
         }
     }
+
+    fn time_span(
+        &mut self,
+        program: Program,
+        plan: &Plan,
+    ) -> Result<Option<(Value, Value)>, Diagnostic> {
+        self.first_row(program, plan)
+    }
+}
+
+impl Connections<'_> {
+    /// Runs a one-row query over a program still being lowered (see
+    /// [`Catalog::time_span`]), shipping what it reads between connections first.
+    fn first_row(
+        &mut self,
+        program: Program,
+        plan: &Plan,
+    ) -> Result<Option<(Value, Value)>, Diagnostic> {
+        let mut program = program;
+        program.outputs.push(Output {
+            kind: OutputKind::Disp,
+            rel: RelId(0),
+            plan: plan.clone(),
+            columns: None,
+            span: Span::new(0, 0),
+            line: 0,
+            text: String::new(),
+        });
+        let program = crate::ship::ship(program, self)?;
+        let connection = placement(&program, plan, Span::new(0, 0))?;
+        let backend = self.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let stmt = sql::emit_plan(&program, plan, &dialect, LiteralMode::Bind)?;
+        let mut rows = Collect::default();
+        backend
+            .query(&stmt, &mut rows)
+            .map_err(|e| source_error(None, e))?;
+        Ok(rows.rows.into_iter().next().and_then(|r| {
+            let mut it = r.into_iter();
+            Some((it.next()?, it.next()?))
+        }))
+    }
 }
 
 /// Settings for one run.

@@ -422,3 +422,23 @@ fn references_across_connections_ship_the_values() {
         .unwrap();
     assert_eq!(records["value"], "0");
 }
+
+#[test]
+fn a_reference_without_time_range_searches_the_referenced_time_span() {
+    let mut lake = Lake::new("span");
+    let hunt = "ps = GET process FROM sqlalchemy://events WHERE name = 'curl'\n\
+         near = GET process FROM sqlalchemy://events WHERE endpoint.hostname = ps.endpoint.hostname\n\
+         within = GET process FROM sqlalchemy://events WHERE endpoint.hostname = ps.endpoint.hostname \
+         START t'2024-07-08T00:00:00Z' STOP t'2024-07-08T01:00:00Z'\n\
+         elsewhere = GET process FROM sqlalchemy://other WHERE endpoint.hostname = ps.endpoint.hostname";
+    let records = |lake: &Lake| {
+        let (_, s) = lake.run(hunt).unwrap_or_else(|e| panic!("{e}"));
+        ["near", "within", "elsewhere"].map(|v| s.iter().find(|r| r.variable == v).unwrap().records)
+    };
+    // curl ran at 00:30:51; within 5 minutes of it Host A ran nothing else. An explicit
+    // range wins (all five of Host A); the span holds on another connection too.
+    assert_eq!(records(&lake), [1, 5, 1]);
+    // An hour earlier reaches back to bash, uname, cat and ping (00:00:01 … 00:04:11).
+    lake.config.language.timerange_start_offset = -3600;
+    assert_eq!(records(&lake), [5, 5, 5]);
+}

@@ -17,6 +17,7 @@ mod find;
 mod group;
 mod join;
 mod pattern;
+mod span;
 mod stamp;
 pub mod time;
 
@@ -37,6 +38,16 @@ use crate::syntax::ast::{self, Ident, Rhs, StmtKind};
 pub trait Catalog {
     /// Column names of a data source's table, or None when unknown.
     fn columns(&mut self, source: &DataSource) -> Result<Option<Vec<String>>, Diagnostic>;
+
+    /// The first row of `plan` (two values: the earliest and latest time of some
+    /// records), run against the data. None when nothing can be run (compiling only).
+    fn time_span(
+        &mut self,
+        _program: Program,
+        _plan: &Plan,
+    ) -> Result<Option<(crate::value::Value, crate::value::Value)>, Diagnostic> {
+        Ok(None)
+    }
 }
 
 /// Settings for one compilation.
@@ -587,6 +598,7 @@ impl<'a> Lowerer<'a> {
                         source,
                         pattern,
                         time,
+                        None,
                         limit,
                         vec![r.var.clone()],
                     );
@@ -628,12 +640,14 @@ impl<'a> Lowerer<'a> {
             Some(ast::Source::Uri(uri)) => {
                 let source = self.data_source(uri)?;
                 self.last_source = Some(source);
+                let span = self.span_of_references(pattern, time)?;
                 self.get_from_rows(
                     &entity_name,
                     Plan::Scan { source },
                     source,
                     pattern,
                     time,
+                    span,
                     limit,
                     Vec::new(),
                 )
@@ -648,12 +662,14 @@ impl<'a> Lowerer<'a> {
                     .label("where should this GET look?")
                     .help("add `FROM <scheme>://<datasource>` (later GETs may then omit it)"));
                 };
+                let span = self.span_of_references(pattern, time)?;
                 self.get_from_rows(
                     &entity_name,
                     Plan::Scan { source },
                     source,
                     pattern,
                     time,
+                    span,
                     limit,
                     Vec::new(),
                 )
@@ -670,6 +686,7 @@ impl<'a> Lowerer<'a> {
         source: usize,
         pattern: Option<&ast::Pattern>,
         time: Option<&ast::TimeRange>,
+        reference_span: Option<(i64, i64)>,
         limit: Option<(u64, Span)>,
         depends_on: Vec<String>,
     ) -> Result<NewRelation, Diagnostic> {
@@ -693,6 +710,11 @@ impl<'a> Lowerer<'a> {
             }
             if let Some(t) = time {
                 preds.push(self.time_filter(source, t)?);
+            } else if let Some((start, stop)) = reference_span {
+                // Only where the source has timestamps; otherwise the search is unbounded.
+                if let Ok(f) = self.bounds_filter(source, start, stop, Span::new(0, 0)) {
+                    preds.push(f);
+                }
             }
             let mut plan = rows.clone().filter(Expr::and(preds));
             if def.kind == EntityKind::Entity {
@@ -738,6 +760,19 @@ impl<'a> Lowerer<'a> {
             command: "get",
             depends_on,
         })
+    }
+
+    /// With no time range of its own, a pattern referencing variables searches their
+    /// records' time span (see `span.rs`).
+    fn span_of_references(
+        &mut self,
+        pattern: Option<&ast::Pattern>,
+        time: Option<&ast::TimeRange>,
+    ) -> Result<Option<(i64, i64)>, Diagnostic> {
+        match (pattern, time) {
+            (Some(p), None) => self.reference_span(p),
+            _ => Ok(None),
+        }
     }
 
     /// Resolves a data source URI (`scheme://name`) to a source index.
