@@ -8,7 +8,7 @@
 //! by NEW have no data source; they travel inside the statement as VALUES, and a statement
 //! that reads only such variables runs on an in-memory SQLite database.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::time::Instant;
 
@@ -28,6 +28,8 @@ use crate::value::Value;
 pub struct Connections<'a> {
     config: Option<&'a Config>,
     open: HashMap<String, Box<dyn Backend>>,
+    /// Temporary tables made on each connection (see `ship::localise`).
+    temp_tables: HashSet<(String, String)>,
 }
 
 impl<'a> Connections<'a> {
@@ -35,7 +37,18 @@ impl<'a> Connections<'a> {
         Connections {
             config,
             open: HashMap::new(),
+            temp_tables: HashSet::new(),
         }
+    }
+
+    pub(crate) fn has_temp_table(&self, connection: &str, table: &str) -> bool {
+        self.temp_tables
+            .contains(&(connection.to_string(), table.to_string()))
+    }
+
+    pub(crate) fn remember_temp_table(&mut self, connection: &str, table: &str) {
+        self.temp_tables
+            .insert((connection.to_string(), table.to_string()));
     }
 
     /// The open connection of that name (`""`: the in-memory cache), opened on first use.
@@ -137,6 +150,7 @@ impl Connections<'_> {
         });
         let program = crate::ship::ship(program, self)?;
         let connection = placement(&program, plan, Span::new(0, 0))?;
+        let program = crate::ship::localise(&program, plan, &connection, self)?;
         let backend = self.get(&connection, None)?;
         let dialect = dialect_of(backend.as_ref())?;
         let stmt = sql::emit_plan(&program, plan, &dialect, LiteralMode::Bind)?;
@@ -259,6 +273,8 @@ fn run_output<W: Write>(
     printer: &mut Printer<W>,
 ) -> Result<(), Diagnostic> {
     let connection = placement(program, &o.plan, o.span)?;
+    let local = crate::ship::localise(program, &o.plan, &connection, conns)?;
+    let program = &*local;
     let backend = conns.get(&connection, None)?;
     let dialect = dialect_of(backend.as_ref())?;
     let fail = |e: BackendError| {
@@ -445,9 +461,10 @@ fn summary(program: &Program, conns: &mut Connections<'_>) -> Result<Vec<Summary
     for id in newest {
         let r = program.rel(id);
         let connection = placement(program, &Plan::Rel(id), r.span)?;
+        let local = crate::ship::localise(program, &Plan::Rel(id), &connection, conns)?;
         let backend = conns.get(&connection, None)?;
         let dialect = dialect_of(backend.as_ref())?;
-        let (records, entities) = counts(program, id, backend.as_mut(), &dialect).map_err(|e| {
+        let (records, entities) = counts(&local, id, backend.as_mut(), &dialect).map_err(|e| {
             Diagnostic::error(
                 Code::DataSource,
                 format!("counting `{}` failed: {e}", r.var),

@@ -7,12 +7,18 @@
 //! connection: each relation that another connection needs is run where it lives, and
 //! its plan is replaced by `Values` of its rows (bound parameters when it runs again).
 //! Relations are visited in definition order, which is dependency order.
+//!
+//! Rows travel as bound parameters, and databases cap those per statement (SQLite at
+//! 32766). Before a statement runs, [`localise`] puts inline rows larger than
+//! [`SPILL_VALUES`] into a temporary table of the connection it runs on, and the statement
+//! reads that table instead.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::backend::Collect;
 use crate::diag::{Code, Diagnostic};
-use crate::ir::{Literal, Plan, Program, RelId};
+use crate::ir::{DataSource, Literal, Plan, Program, RelId};
 use crate::run::Connections;
 use crate::sql::{self, Dialect, LiteralMode};
 use crate::value::Value;
@@ -84,6 +90,7 @@ fn materialise(
     conns: &mut Connections<'_>,
 ) -> Result<(), Diagnostic> {
     let r = program.rel(id).clone();
+    let local = localise(program, &Plan::Rel(id), connection, conns)?.into_owned();
     let backend = conns.open(connection)?;
     let dialect = Dialect::builtin(backend.dialect())
         .ok_or_else(|| Diagnostic::internal(format!("no dialect {}", backend.dialect())))?;
@@ -95,7 +102,7 @@ fn materialise(
         ),
         None => Plan::Rel(id),
     };
-    let stmt = sql::emit_plan(program, &plan, &dialect, LiteralMode::Bind)
+    let stmt = sql::emit_plan(&local, &plan, &dialect, LiteralMode::Bind)
         .map_err(|d| crate::at(d, r.span))?;
     let mut rows = Collect::default();
     backend.query(&stmt, &mut rows).map_err(|e| {
@@ -149,4 +156,60 @@ fn scans(plan: &Plan, out: &mut Vec<usize>) {
             scans(right, out);
         }
     }
+}
+
+/// Inline rows with more values than this (rows × columns) go to a temporary table.
+pub const SPILL_VALUES: usize = 2000;
+
+/// `program` as a statement running `plan` on `connection` should see it: every large
+/// inline relation it reads is a temporary table on that connection (made once).
+pub fn localise<'p>(
+    program: &'p Program,
+    plan: &Plan,
+    connection: &str,
+    conns: &mut Connections<'_>,
+) -> Result<Cow<'p, Program>, Diagnostic> {
+    let mut roots = Vec::new();
+    plan.rel_refs(&mut roots);
+    let big: Vec<RelId> = program
+        .dependency_order(&roots)
+        .into_iter()
+        .filter(|id| match &program.rel(*id).plan {
+            Plan::Values { columns, rows } => columns.len() * rows.len() > SPILL_VALUES,
+            _ => false,
+        })
+        .collect();
+    if big.is_empty() {
+        return Ok(Cow::Borrowed(program));
+    }
+    let mut local = program.clone();
+    for id in big {
+        let r = local.rel(id).clone();
+        let Plan::Values { columns, rows } = &r.plan else {
+            continue;
+        };
+        let table = format!("kestrel_rows_{}", r.name);
+        if !conns.has_temp_table(connection, &table) {
+            let backend = conns.open(connection)?;
+            match backend.create_temp_table(&table, columns, rows) {
+                Ok(()) => conns.remember_temp_table(connection, &table),
+                // The rows stay inline; a statement too large fails with the database's
+                // own message.
+                Err(_) => continue,
+            }
+        }
+        local.sources.push(DataSource {
+            name: table.clone(),
+            uri: String::new(),
+            table,
+            connection: (!connection.is_empty()).then(|| connection.to_string()),
+            timestamp: None,
+            timestamp_format: String::new(),
+            mapping: String::new(),
+        });
+        local.relations[id.0].plan = Plan::Scan {
+            source: local.sources.len() - 1,
+        };
+    }
+    Ok(Cow::Owned(local))
 }

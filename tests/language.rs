@@ -442,3 +442,34 @@ fn a_reference_without_time_range_searches_the_referenced_time_span() {
     lake.config.language.timerange_start_offset = -3600;
     assert_eq!(records(&lake), [5, 5, 5]);
 }
+
+#[test]
+fn large_loaded_files_travel_as_temporary_tables() {
+    let lake = Lake::new("large");
+    // 3002 rows x 2 columns: more values than one SQLite statement may bind.
+    let mut csv = String::from("name,n\n");
+    for i in 0..3000 {
+        csv.push_str(&format!("p{i},{i}\n"));
+    }
+    csv.push_str("ping,-1\ncurl,-2\n");
+    std::fs::write(lake.path("big.csv"), csv).unwrap();
+    let (out, summary) = lake
+        .run(&format!(
+            "big = LOAD {} AS process\n\
+             hits = GET process FROM sqlalchemy://events WHERE name IN big.name\n\
+             DISP hits ATTR name, pid SORT BY pid ASC\nDISP big ATTR n SORT BY n ASC LIMIT 1",
+            lake.path("big.csv")
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let displays: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        displays[0],
+        json!([{"name": "ping", "pid": 1030}, {"name": "curl", "pid": 1066}, {"name": "ping", "pid": 5010}])
+    );
+    assert_eq!(displays[1], json!([{"n": -2}]));
+    let big = summary.iter().find(|r| r.variable == "big").unwrap();
+    assert_eq!(big.records, 3002);
+}
