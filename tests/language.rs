@@ -473,3 +473,27 @@ fn large_loaded_files_travel_as_temporary_tables() {
     let big = summary.iter().find(|r| r.variable == "big").unwrap();
     assert_eq!(big.records, 3002);
 }
+
+#[test]
+fn expressions_combine_every_clause_with_timestamped() {
+    let lake = Lake::new("clauses");
+    let displays = lake.displays(&format!(
+        "{ALL}late = TIMESTAMPED(procs) WHERE first_observed >= '2024-07-08T00:00:10Z' AND endpoint.hostname = 'Host A' \
+         ATTR name, pid, first_observed SORT BY first_observed ASC LIMIT 2 OFFSET 1\n\
+         DISP late\n\
+         DISP TIMESTAMPED(procs) WHERE pid < 1100 ATTR name SORT BY first_observed LIMIT 1\n\
+         DISP procs WHERE name LIKE 'p%' ATTR pid, name SORT BY pid ASC LIMIT 1 OFFSET 1"
+    ));
+    // Host A from 00:00:10: cat (00:00:11), ping (00:04:11), curl (00:30:51); skip one.
+    assert_eq!(
+        displays[0],
+        [
+            json!({"name": "ping", "pid": 1030, "first_observed": "2024-07-08T00:04:11.000000Z"}),
+            json!({"name": "curl", "pid": 1066, "first_observed": "2024-07-08T00:30:51.000000Z"}),
+        ]
+    );
+    // Newest record with pid < 1100 (sorted by a column not shown): curl.
+    assert_eq!(displays[1], [json!({"name": "curl"})]);
+    // pids of ping, pathping: 1030, 5010, 5018; the second is 5010.
+    assert_eq!(displays[2], [json!({"pid": 5010, "name": "ping"})]);
+}
