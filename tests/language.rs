@@ -430,17 +430,21 @@ fn a_reference_without_time_range_searches_the_referenced_time_span() {
          near = GET process FROM sqlalchemy://events WHERE endpoint.hostname = ps.endpoint.hostname\n\
          within = GET process FROM sqlalchemy://events WHERE endpoint.hostname = ps.endpoint.hostname \
          START t'2024-07-08T00:00:00Z' STOP t'2024-07-08T01:00:00Z'\n\
-         elsewhere = GET process FROM sqlalchemy://other WHERE endpoint.hostname = ps.endpoint.hostname";
+         elsewhere = GET process FROM sqlalchemy://other WHERE endpoint.hostname = ps.endpoint.hostname
+         bashes = GET process FROM sqlalchemy://events WHERE name = 'bash' START t'2024-07-08T00:00:00Z' STOP t'2024-07-09T00:00:00Z'
+         kids = FIND process CREATED BY bashes WHERE endpoint.hostname = ps.endpoint.hostname";
     let records = |lake: &Lake| {
         let (_, s) = lake.run(hunt).unwrap_or_else(|e| panic!("{e}"));
-        ["near", "within", "elsewhere"].map(|v| s.iter().find(|r| r.variable == v).unwrap().records)
+        ["near", "within", "elsewhere", "kids"]
+            .map(|v| s.iter().find(|r| r.variable == v).unwrap().records)
     };
     // curl ran at 00:30:51; within 5 minutes of it Host A ran nothing else. An explicit
-    // range wins (all five of Host A); the span holds on another connection too.
-    assert_eq!(records(&lake), [1, 5, 1]);
+    // range wins (all five of Host A); the span holds on another connection and in FIND
+    // (of bash's four children only curl).
+    assert_eq!(records(&lake), [1, 5, 1, 1]);
     // An hour earlier reaches back to bash, uname, cat and ping (00:00:01 … 00:04:11).
     lake.config.language.timerange_start_offset = -3600;
-    assert_eq!(records(&lake), [5, 5, 5]);
+    assert_eq!(records(&lake), [5, 5, 5, 4]);
 }
 
 #[test]

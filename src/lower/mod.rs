@@ -764,7 +764,7 @@ impl<'a> Lowerer<'a> {
 
     /// With no time range of its own, a pattern referencing variables searches their
     /// records' time span (see `span.rs`).
-    fn span_of_references(
+    pub(super) fn span_of_references(
         &mut self,
         pattern: Option<&ast::Pattern>,
         time: Option<&ast::TimeRange>,
