@@ -218,15 +218,12 @@ fn placement(program: &Program, plan: &Plan, span: Span) -> Result<String, Diagn
     match conns.len() {
         0 => Ok(String::new()),
         1 => Ok(conns.into_iter().next().unwrap_or_default()),
-        _ => Err(Diagnostic::error(
-            Code::NotAvailable,
-            "this statement reads data sources on different connections",
-        )
-        .at(span)
-        .help(format!(
-            "hunts across connections ({}) are not available yet",
+        // `ship` moved every variable a statement needs to one connection.
+        _ => Err(Diagnostic::internal(format!(
+            "a statement still reads several connections ({})",
             conns.into_iter().collect::<Vec<_>>().join(", ")
-        ))),
+        ))
+        .at(span)),
     }
 }
 
