@@ -501,3 +501,55 @@ fn expressions_combine_every_clause_with_timestamped() {
     // pids of ping, pathping: 1030, 5010, 5018; the second is 5010.
     assert_eq!(displays[2], [json!({"pid": 5010, "name": "ping"})]);
 }
+
+#[test]
+fn bin_of_epoch_second_timestamps_is_numeric() {
+    let dir = std::env::temp_dir().join(format!("kestrel-lang-epoch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("e.jsonl");
+    std::fs::write(
+        &data,
+        "{\"ts\": 1000, \"process\": {\"name\": \"a\", \"pid\": 1}}\n\
+         {\"ts\": 1100, \"process\": {\"name\": \"b\", \"pid\": 2}}\n\
+         {\"ts\": 1400, \"process\": {\"name\": \"c\", \"pid\": 3}}\n",
+    )
+    .unwrap();
+    let db = dir.join("e.db");
+    ingest(&IngestOptions {
+        files: vec![data],
+        into: format!("sqlite:///{}", db.display()),
+        table: "events".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let config = Config::from_yaml_str(
+        &format!(
+            "connections:\n  c:\n    url: sqlite:///{}\ndatasources:\n  epoch:\n    connection: c\n    table: events\n    timestamp: ts\n    timestamp_format: \"%s\"\n",
+            db.display()
+        ),
+        None,
+    )
+    .unwrap();
+    let src = SourceFile::new(
+        "hunt.hf",
+        "p = GET process FROM sqlalchemy://epoch WHERE pid > 0\nt = TIMESTAMPED(p)\n\
+         g = GROUP t BY BIN(first_observed, 5m) WITH COUNT(pid) AS n\nDISP g SORT BY first_observed ASC",
+    );
+    let mut printer = Printer::new(Vec::new(), Format::Json);
+    run_hunt(
+        &src,
+        Some(&config),
+        &mut printer,
+        &mut Vec::new(),
+        &RunOptions { summary: false },
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+    let out: Value = serde_json::from_slice(&printer.into_inner()).unwrap();
+    // 1000 and 1100 fall in [900, 1200); 1400 in [1200, 1500).
+    assert_eq!(
+        out,
+        json!([{"first_observed": 900, "n": 2}, {"first_observed": 1200, "n": 1}])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -123,7 +123,12 @@ impl Lowerer<'_> {
                         let n = size.checked_mul(secs).ok_or_else(|| {
                             Diagnostic::error(Code::BadValue, "BIN size too large").at(*span)
                         })?;
-                        (Func::BinTime, n)
+                        // Times kept as epoch seconds (`timestamp_format: "%s"`) are numbers.
+                        if self.epoch_seconds(rel, &e) {
+                            (Func::BinNumber, n)
+                        } else {
+                            (Func::BinTime, n)
+                        }
                     }
                 };
                 Ok((
@@ -135,6 +140,21 @@ impl Lowerer<'_> {
                 ))
             }
         }
+    }
+}
+
+impl Lowerer<'_> {
+    /// Whether `e` over `rel` is a data source timestamp kept as epoch seconds.
+    fn epoch_seconds(&self, rel: RelId, e: &Expr) -> bool {
+        let r = self.rel(rel);
+        let Some(ds) = r.source.map(|s| &self.sources[s]) else {
+            return false;
+        };
+        let Expr::Col(c) = e else {
+            return false;
+        };
+        ds.timestamp_format == "%s"
+            && (c == super::stamp::FIRST_OBSERVED || ds.timestamp.as_deref() == Some(c.as_str()))
     }
 }
 
