@@ -246,7 +246,9 @@ fn sort_order_reaches_the_display_and_later_expressions() {
         "{ALL}up = SORT procs BY pid ASC\nDISP up ATTR name, pid LIMIT 3\n\
          down = SORT procs BY pid\nlinux = down WHERE endpoint.hostname = 'Host A'\nDISP linux ATTR pid\n\
          DISP down ATTR name LIMIT 3\n\
-         DISP procs ATTR name SORT BY pid ASC LIMIT 2"
+         DISP procs ATTR name SORT BY pid ASC LIMIT 2\n\
+         top3 = down LIMIT 3\nDISP top3 ATTR pid\n\
+         first = GET process FROM down LIMIT 1\nDISP first ATTR pid"
     ));
     assert_eq!(column(&displays[0], "pid"), [1026, 1027, 1028]);
     assert_eq!(column(&displays[1], "pid"), [1066, 1030, 1028, 1027, 1026]);
@@ -256,6 +258,9 @@ fn sort_order_reaches_the_display_and_later_expressions() {
         ["ipconfig", "pathping", "ping"]
     );
     assert_eq!(column(&displays[3], "name"), ["bash", "uname"]);
+    // LIMIT takes the first rows in the variable's order.
+    assert_eq!(column(&displays[4], "pid"), [6008, 5018, 5010]);
+    assert_eq!(column(&displays[5], "pid"), [6008]);
 }
 
 #[test]

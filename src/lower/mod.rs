@@ -621,6 +621,16 @@ impl<'a> Lowerer<'a> {
                     plan = plan.filter(pred);
                 }
                 if let Some((n, _)) = limit {
+                    // The first n in the variable's order, when it was sorted.
+                    if let Some(keys) = self.plan_order(&Plan::Rel(rel)) {
+                        plan = Plan::Sort {
+                            input: Box::new(plan),
+                            keys: keys
+                                .into_iter()
+                                .map(|(expr, desc)| SortKey { expr, desc })
+                                .collect(),
+                        };
+                    }
                     plan = Plan::Limit {
                         input: Box::new(plan),
                         limit: Some(n),
@@ -898,8 +908,9 @@ impl<'a> Lowerer<'a> {
         }
         let sort_key: Option<(Expr, bool)> = match &e.sort {
             Some((a, desc)) => Some((self.var_attr(rel, a)?, *desc)),
-            // A display shows a sorted variable in its order.
-            None if display => self
+            // A display shows a sorted variable in its order, and LIMIT/OFFSET take the
+            // first rows in that order.
+            None if display || e.limit.is_some() || e.offset.is_some() => self
                 .plan_order(&Plan::Rel(rel))
                 .and_then(|keys| keys.into_iter().next()),
             None => None,
