@@ -49,6 +49,28 @@ pub struct Config {
     pub datasources: BTreeMap<String, DataSource>,
     /// The file this configuration came from, if any.
     pub path: Option<PathBuf>,
+    /// Settings of the language itself.
+    pub language: LanguageConfig,
+}
+
+/// `language:` — how hunts are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LanguageConfig {
+    /// Seconds added to the earliest time of the records a pattern references, when the
+    /// statement gives no time range of its own (negative: earlier).
+    pub timerange_start_offset: i64,
+    /// Seconds added to the latest time of those records.
+    pub timerange_stop_offset: i64,
+}
+
+impl Default for LanguageConfig {
+    fn default() -> Self {
+        LanguageConfig {
+            timerange_start_offset: -300,
+            timerange_stop_offset: 300,
+        }
+    }
 }
 
 /// One database connection.
@@ -110,6 +132,8 @@ struct RawConfig {
     connections: BTreeMap<String, Connection>,
     #[serde(default)]
     datasources: BTreeMap<String, DataSource>,
+    #[serde(default)]
+    language: LanguageConfig,
 }
 
 /// Everything that can go wrong while finding, reading or checking a configuration.
@@ -296,6 +320,7 @@ impl Config {
             connections: raw.connections,
             datasources: raw.datasources,
             path: owned_path,
+            language: raw.language,
         };
         config.expand_vars(env)?;
         config.validate()?;

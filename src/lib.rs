@@ -14,12 +14,14 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod ingest;
+pub mod io;
 pub mod ir;
 pub mod lower;
 pub mod model;
 pub mod opt;
 pub mod output;
 pub mod run;
+pub mod ship;
 pub mod source;
 pub mod sql;
 pub mod syntax;
@@ -81,7 +83,7 @@ pub fn output_sql_with(
         let first_line = o.text.lines().next().unwrap_or("").trim();
         let header = format!("-- {first_line} (line {})", o.line);
         let statements = match &o.kind {
-            OutputKind::Disp | OutputKind::Explain => {
+            OutputKind::Disp | OutputKind::Explain | OutputKind::Save { .. } => {
                 vec![
                     sql::emit_plan_with(program, &o.plan, dialect, mode, optimise)
                         .map_err(|d| at(d, o.span))?,

@@ -8,7 +8,7 @@
 //! by NEW have no data source; they travel inside the statement as VALUES, and a statement
 //! that reads only such variables runs on an in-memory SQLite database.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::time::Instant;
 
@@ -29,6 +29,8 @@ use crate::value::Value;
 pub struct Connections<'a> {
     config: Option<&'a Config>,
     open: HashMap<String, Box<dyn Backend>>,
+    /// Temporary tables made on each connection (see `ship::localise`).
+    temp_tables: HashSet<(String, String)>,
 }
 
 impl<'a> Connections<'a> {
@@ -36,7 +38,23 @@ impl<'a> Connections<'a> {
         Connections {
             config,
             open: HashMap::new(),
+            temp_tables: HashSet::new(),
         }
+    }
+
+    pub(crate) fn has_temp_table(&self, connection: &str, table: &str) -> bool {
+        self.temp_tables
+            .contains(&(connection.to_string(), table.to_string()))
+    }
+
+    pub(crate) fn remember_temp_table(&mut self, connection: &str, table: &str) {
+        self.temp_tables
+            .insert((connection.to_string(), table.to_string()));
+    }
+
+    /// The open connection of that name (`""`: the in-memory cache), opened on first use.
+    pub(crate) fn open(&mut self, connection: &str) -> Result<&mut Box<dyn Backend>, Diagnostic> {
+        self.get(connection, None)
     }
 
     fn get(
@@ -103,6 +121,49 @@ impl Catalog for Connections<'_> {
             .help("check `table:` in the configuration, or load logs with `kestrel ingest`")),
         }
     }
+
+    fn time_span(
+        &mut self,
+        program: Program,
+        plan: &Plan,
+    ) -> Result<Option<(Value, Value)>, Diagnostic> {
+        self.first_row(program, plan)
+    }
+}
+
+impl Connections<'_> {
+    /// Runs a one-row query over a program still being lowered (see
+    /// [`Catalog::time_span`]), shipping what it reads between connections first.
+    fn first_row(
+        &mut self,
+        program: Program,
+        plan: &Plan,
+    ) -> Result<Option<(Value, Value)>, Diagnostic> {
+        let mut program = program;
+        program.outputs.push(Output {
+            kind: OutputKind::Disp,
+            rel: RelId(0),
+            plan: plan.clone(),
+            columns: None,
+            span: Span::new(0, 0),
+            line: 0,
+            text: String::new(),
+        });
+        let program = crate::ship::ship(program, self)?;
+        let connection = placement(&program, plan, Span::new(0, 0))?;
+        let program = crate::ship::localise(&program, plan, &connection, self)?;
+        let backend = self.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let stmt = sql::emit_plan(&program, plan, &dialect, LiteralMode::Bind)?;
+        let mut rows = Collect::default();
+        backend
+            .query(&stmt, &mut rows)
+            .map_err(|e| source_error(None, e))?;
+        Ok(rows.rows.into_iter().next().and_then(|r| {
+            let mut it = r.into_iter();
+            Some((it.next()?, it.next()?))
+        }))
+    }
 }
 
 /// Settings for one run.
@@ -130,6 +191,7 @@ pub fn run_hunt<W: Write>(
             now: crate::lower::time::now_micros(),
         },
     )?;
+    let program = crate::ship::ship(program, &mut conns)?;
     for output in &program.outputs {
         run_output(&program, output, &mut conns, printer)?;
     }
@@ -163,15 +225,12 @@ fn placement(program: &Program, plan: &Plan, span: Span) -> Result<String, Diagn
     match conns.len() {
         0 => Ok(String::new()),
         1 => Ok(conns.into_iter().next().unwrap_or_default()),
-        _ => Err(Diagnostic::error(
-            Code::NotAvailable,
-            "this statement reads data sources on different connections",
-        )
-        .at(span)
-        .help(format!(
-            "hunts across connections ({}) are not available yet",
+        // `ship` moved every variable a statement needs to one connection.
+        _ => Err(Diagnostic::internal(format!(
+            "a statement still reads several connections ({})",
             conns.into_iter().collect::<Vec<_>>().join(", ")
-        ))),
+        ))
+        .at(span)),
     }
 }
 
@@ -186,6 +245,10 @@ fn collect_scans(plan: &Plan, out: &mut Vec<usize>) {
         | Plan::Limit { input, .. }
         | Plan::Aggregate { input, .. } => collect_scans(input, out),
         Plan::Union { inputs } => inputs.iter().for_each(|p| collect_scans(p, out)),
+        Plan::Join { left, right, .. } => {
+            collect_scans(left, out);
+            collect_scans(right, out);
+        }
     }
 }
 
@@ -197,6 +260,8 @@ fn dialect_of(backend: &dyn Backend) -> Result<Dialect, Diagnostic> {
 struct PrintSink<'p, W: Write> {
     printer: &'p mut Printer<W>,
     spinner: &'p Spinner,
+    /// Rows go to standard output (the spinner must get out of their way there).
+    to_stdout: bool,
 }
 
 impl<W: Write> RowSink for PrintSink<'_, W> {
@@ -205,7 +270,7 @@ impl<W: Write> RowSink for PrintSink<'_, W> {
     }
     fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
         self.spinner.row();
-        if progress::shares_terminal() {
+        if self.to_stdout && progress::shares_terminal() {
             self.spinner.pause();
         }
         self.printer.row(row)
@@ -225,6 +290,8 @@ fn run_output<W: Write>(
     printer: &mut Printer<W>,
 ) -> Result<(), Diagnostic> {
     let connection = placement(program, &o.plan, o.span)?;
+    let local = crate::ship::localise(program, &o.plan, &connection, conns)?;
+    let program = &*local;
     let backend = conns.get(&connection, None)?;
     let dialect = dialect_of(backend.as_ref())?;
     let fail = |e: BackendError| {
@@ -245,10 +312,16 @@ fn run_output<W: Write>(
             let mut sink = PrintSink {
                 printer,
                 spinner: &spinner,
+                to_stdout: true,
             };
             backend.query(&stmt, &mut sink).map_err(fail)?;
             spinner.pause();
             printer.end().map_err(io_fail)?;
+        }
+        OutputKind::Save { path } => {
+            let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Bind)
+                .map_err(|d| at(d, o.span))?;
+            save(backend.as_mut(), &stmt, path, o.span)?;
         }
         OutputKind::Explain => {
             let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Inline)
@@ -333,6 +406,53 @@ fn run_output<W: Write>(
     Ok(())
 }
 
+/// Runs `stmt` into `path` (its layout from the name) through a temporary file beside
+/// it, renamed into place only when every row is written: a failure leaves no file.
+fn save(
+    backend: &mut dyn Backend,
+    stmt: &sql::SqlStatement,
+    path: &str,
+    span: Span,
+) -> Result<(), Diagnostic> {
+    let format = crate::io::save_format(path).map_err(|e| {
+        Diagnostic::error(Code::BadValue, e.to_string())
+            .at(span)
+            .help("SAVE writes .csv, .json or .jsonl")
+    })?;
+    let target = std::path::Path::new(path);
+    let tmp = crate::io::temp_path(target);
+    let write_fail = |e: &dyn std::fmt::Display| {
+        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
+    };
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| write_fail(&e))?;
+        let mut printer = Printer::new(std::io::BufWriter::new(file), format);
+        let spinner = Spinner::start(&format!("SAVE to {path}"), progress::enabled());
+        let mut sink = PrintSink {
+            printer: &mut printer,
+            spinner: &spinner,
+            to_stdout: false,
+        };
+        backend.query(stmt, &mut sink).map_err(|e| {
+            Diagnostic::error(
+                Code::DataSource,
+                format!("the query failed: {}", redact_url(&e.to_string())),
+            )
+            .at(span)
+        })?;
+        printer.end().map_err(|e| write_fail(&e))?;
+        let mut w = printer.into_inner();
+        w.flush().map_err(|e| write_fail(&e))?;
+        w.get_ref().sync_all().map_err(|e| write_fail(&e))?;
+        drop(w);
+        std::fs::rename(&tmp, target).map_err(|e| write_fail(&e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Records and entities of a relation.
 fn counts(
     program: &Program,
@@ -356,6 +476,10 @@ fn counts(
 fn summary(program: &Program, conns: &mut Connections<'_>) -> Result<Vec<SummaryRow>, Diagnostic> {
     let mut newest: Vec<RelId> = Vec::new();
     for (i, r) in program.relations.iter().enumerate() {
+        // Helper relations (`TIMESTAMPED(v)` in an expression) are not variables.
+        if r.var.contains('(') {
+            continue;
+        }
         if let Some(pos) = newest.iter().position(|id| program.rel(*id).var == r.var) {
             newest.remove(pos);
         }
@@ -366,9 +490,10 @@ fn summary(program: &Program, conns: &mut Connections<'_>) -> Result<Vec<Summary
     for id in newest {
         let r = program.rel(id);
         let connection = placement(program, &Plan::Rel(id), r.span)?;
+        let local = crate::ship::localise(program, &Plan::Rel(id), &connection, conns)?;
         let backend = conns.get(&connection, None)?;
         let dialect = dialect_of(backend.as_ref())?;
-        let (records, entities) = counts(program, id, backend.as_mut(), &dialect).map_err(|e| {
+        let (records, entities) = counts(&local, id, backend.as_mut(), &dialect).map_err(|e| {
             Diagnostic::error(
                 Code::DataSource,
                 format!("counting `{}` failed: {e}", r.var),

@@ -303,10 +303,9 @@ fn sqlite_text(hunt: &str) -> String {
     render_outputs(&outputs("probe", &src, &p, &sqlite, LiteralMode::Inline))
 }
 
-/// Known bug: SORT's ORDER BY stays inside the variable's CTE; the DISP around it has
-/// none, so neither the display order nor `LIMIT 1` ("the oldest") is defined.
+/// SORT's ORDER BY inside the variable's CTE does not order the DISP around it: the
+/// display must sort again, or neither its order nor `LIMIT 1` ("the oldest") is defined.
 #[test]
-#[ignore = "known bug: DISP of a sorted variable loses the order"]
 fn disp_of_a_sorted_variable_keeps_its_order() {
     let sql = sqlite_text(
         "procs = GET process FROM sqlite://events WHERE name LIKE '%.exe'\n\

@@ -37,6 +37,20 @@ pub trait Backend {
     fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError>;
     /// Runs a statement, streaming its result into `sink`.
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError>;
+
+    /// Holds `rows` in a temporary table `name` (visible to this connection only, gone
+    /// when it closes), for rows too many to travel inside one statement. Backends that
+    /// cannot say so, and the rows then travel inline.
+    fn create_temp_table(
+        &mut self,
+        _name: &str,
+        _columns: &[String],
+        _rows: &[Vec<crate::ir::Literal>],
+    ) -> Result<(), BackendError> {
+        Err(BackendError::Query(
+            "temporary tables are not available on this backend".into(),
+        ))
+    }
 }
 
 /// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`).

@@ -101,7 +101,44 @@ fn to_sql(l: &Literal) -> rusqlite::types::Value {
     }
 }
 
+/// `"name"` with `"` doubled: the one identifier rule of SQLite.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 impl Backend for SqliteBackend {
+    fn create_temp_table(
+        &mut self,
+        name: &str,
+        columns: &[String],
+        rows: &[Vec<Literal>],
+    ) -> Result<(), BackendError> {
+        let err = |e: rusqlite::Error| BackendError::Query(e.to_string());
+        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            &format!("CREATE TEMP TABLE {} ({})", quote(name), cols.join(", ")),
+            [],
+        )
+        .map_err(err)?;
+        if !columns.is_empty() {
+            let marks = vec!["?"; columns.len()].join(", ");
+            let mut insert = tx
+                .prepare(&format!(
+                    "INSERT INTO {} ({}) VALUES ({marks})",
+                    quote(name),
+                    cols.join(", ")
+                ))
+                .map_err(err)?;
+            for row in rows {
+                insert
+                    .execute(rusqlite::params_from_iter(row.iter().map(to_sql)))
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
     fn dialect(&self) -> &'static str {
         "sqlite"
     }

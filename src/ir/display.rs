@@ -178,6 +178,12 @@ fn plan_text(plan: &Plan, depth: usize, out: &mut String) {
             );
             plan_text(input, depth + 1, out);
         }
+        Plan::Join { left, right, on } => {
+            let o: Vec<String> = on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+            let _ = writeln!(out, "{pad}Join on {}", o.join(" AND "));
+            plan_text(left, depth + 1, out);
+            plan_text(right, depth + 1, out);
+        }
     }
 }
 

@@ -142,6 +142,14 @@ pub enum Plan {
         keys: Vec<(String, Expr)>,
         aggs: Vec<(String, AggFunc, Expr)>,
     },
+    /// Inner join: rows of `left` with the rows of `right` where each `(l, r)` pair of
+    /// columns is equal. Output: left's columns, then right's; lowering makes the two
+    /// sides' column names disjoint.
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        on: Vec<(String, String)>,
+    },
 }
 
 impl Plan {
@@ -190,6 +198,10 @@ impl Plan {
                 keys.iter().for_each(|(_, e)| e.rel_refs(out));
                 aggs.iter().for_each(|(_, _, e)| e.rel_refs(out));
             }
+            Plan::Join { left, right, .. } => {
+                left.rel_refs(out);
+                right.rel_refs(out);
+            }
         }
     }
 }
@@ -236,6 +248,11 @@ pub enum Func {
     Basename,
     /// Everything before the last path separator.
     Dirname,
+    /// `BIN(x, n)` on numbers: `x` rounded down to a multiple of `n` (args: x, n).
+    BinNumber,
+    /// `BIN(ts, 5m)` on timestamp text: the start of its bucket of `n` seconds since the
+    /// epoch, as ISO-8601 text (args: ts, n).
+    BinTime,
 }
 
 /// Typed scalar expressions over the columns of a plan's input.
@@ -513,6 +530,8 @@ pub enum OutputKind {
     Explain,
     /// Statistics of one attribute.
     Describe { attr: String },
+    /// Rows of the variable written to a file (CSV, JSON, JSON lines by extension).
+    Save { path: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]

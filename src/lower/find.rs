@@ -100,6 +100,7 @@ impl Lowerer<'_> {
                 classes.join(", ")
             )));
         }
+        let span = self.span_of_references(pattern, time)?;
         for (r, class) in reads {
             let (my_slot, their_slot) = if by {
                 (r.object_slot.as_str(), r.subject_slot.as_str())
@@ -135,6 +136,10 @@ impl Lowerer<'_> {
             }
             if let Some(t) = time {
                 preds.push(self.time_filter(source, t)?);
+            } else if let Some((start, stop)) = span {
+                if let Ok(f) = self.bounds_filter(source, start, stop, relation.span) {
+                    preds.push(f);
+                }
             }
             let mut plan = rows.filter(Expr::and(preds));
             if def.kind == EntityKind::Entity {

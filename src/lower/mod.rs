@@ -12,8 +12,13 @@
 //! - time: START/STOP and LAST n <unit> become bounds on the timestamp column.
 
 mod attr;
+mod files;
 mod find;
+mod group;
+mod join;
 mod pattern;
+mod span;
+mod stamp;
 pub mod time;
 
 use std::collections::HashMap;
@@ -22,7 +27,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::config::Config;
 use crate::diag::{suggest, Code, Diagnostic};
 use crate::ir::{
-    DataSource, Expr, Literal, Output, OutputKind, Plan, Program, RelId, Relation, SortKey,
+    AggFunc, DataSource, Expr, Literal, Output, OutputKind, Plan, Program, RelId, Relation, SortKey,
 };
 use crate::model::{EntityKind, Mapping, Model};
 use crate::source::{SourceFile, Span};
@@ -33,6 +38,16 @@ use crate::syntax::ast::{self, Ident, Rhs, StmtKind};
 pub trait Catalog {
     /// Column names of a data source's table, or None when unknown.
     fn columns(&mut self, source: &DataSource) -> Result<Option<Vec<String>>, Diagnostic>;
+
+    /// The first row of `plan` (two values: the earliest and latest time of some
+    /// records), run against the data. None when nothing can be run (compiling only).
+    fn time_span(
+        &mut self,
+        _program: Program,
+        _plan: &Plan,
+    ) -> Result<Option<(crate::value::Value, crate::value::Value)>, Diagnostic> {
+        Ok(None)
+    }
 }
 
 /// Settings for one compilation.
@@ -164,10 +179,7 @@ impl<'a> Lowerer<'a> {
                 );
                 Ok(())
             }
-            StmtKind::Save { var, .. } => {
-                self.var(var)?;
-                Err(not_available("SAVE", stmt.span))
-            }
+            StmtKind::Save { var, path } => self.save(var, path, stmt.span),
             StmtKind::Apply { analytic, .. } => Err(Diagnostic::error(
                 Code::NotAvailable,
                 "analytics are not available yet",
@@ -312,9 +324,6 @@ impl<'a> Lowerer<'a> {
             Rhs::New { entity, data, span } => self.new_values(entity.as_ref(), data, *span),
             Rhs::Expr(e) => {
                 let rel = self.var(&e.var)?;
-                if e.timestamped {
-                    return Err(not_available("TIMESTAMPED", e.span));
-                }
                 let (plan, columns) = self.expression(rel, e, false)?;
                 let r = self.rel(rel);
                 Ok(NewRelation {
@@ -323,7 +332,11 @@ impl<'a> Lowerer<'a> {
                     plan,
                     columns,
                     source: r.source,
-                    command: "assign",
+                    command: if e.timestamped {
+                        "timestamped"
+                    } else {
+                        "assign"
+                    },
                     depends_on: vec![r.var.clone()],
                 })
             }
@@ -348,16 +361,9 @@ impl<'a> Lowerer<'a> {
                 })
             }
             Rhs::Merge(vars) => self.merge(vars),
-            Rhs::Group { var, .. } => {
-                self.var(var)?;
-                Err(not_available("GROUP", span))
-            }
-            Rhs::Join { left, right, .. } => {
-                self.var(left)?;
-                self.var(right)?;
-                Err(not_available("JOIN", span))
-            }
-            Rhs::Load { .. } => Err(not_available("LOAD", span)),
+            Rhs::Group { var, by, aggs } => self.group(var, by, aggs),
+            Rhs::Join { left, right, by } => self.join(left, right, by.as_ref()),
+            Rhs::Load { path, entity } => self.load(path, entity.as_ref()),
         }
     }
 
@@ -596,6 +602,7 @@ impl<'a> Lowerer<'a> {
                         source,
                         pattern,
                         time,
+                        None,
                         limit,
                         vec![r.var.clone()],
                     );
@@ -618,6 +625,16 @@ impl<'a> Lowerer<'a> {
                     plan = plan.filter(pred);
                 }
                 if let Some((n, _)) = limit {
+                    // The first n in the variable's order, when it was sorted.
+                    if let Some(keys) = self.plan_order(&Plan::Rel(rel)) {
+                        plan = Plan::Sort {
+                            input: Box::new(plan),
+                            keys: keys
+                                .into_iter()
+                                .map(|(expr, desc)| SortKey { expr, desc })
+                                .collect(),
+                        };
+                    }
                     plan = Plan::Limit {
                         input: Box::new(plan),
                         limit: Some(n),
@@ -637,12 +654,14 @@ impl<'a> Lowerer<'a> {
             Some(ast::Source::Uri(uri)) => {
                 let source = self.data_source(uri)?;
                 self.last_source = Some(source);
+                let span = self.span_of_references(pattern, time)?;
                 self.get_from_rows(
                     &entity_name,
                     Plan::Scan { source },
                     source,
                     pattern,
                     time,
+                    span,
                     limit,
                     Vec::new(),
                 )
@@ -657,12 +676,14 @@ impl<'a> Lowerer<'a> {
                     .label("where should this GET look?")
                     .help("add `FROM <scheme>://<datasource>` (later GETs may then omit it)"));
                 };
+                let span = self.span_of_references(pattern, time)?;
                 self.get_from_rows(
                     &entity_name,
                     Plan::Scan { source },
                     source,
                     pattern,
                     time,
+                    span,
                     limit,
                     Vec::new(),
                 )
@@ -679,6 +700,7 @@ impl<'a> Lowerer<'a> {
         source: usize,
         pattern: Option<&ast::Pattern>,
         time: Option<&ast::TimeRange>,
+        reference_span: Option<(i64, i64)>,
         limit: Option<(u64, Span)>,
         depends_on: Vec<String>,
     ) -> Result<NewRelation, Diagnostic> {
@@ -708,6 +730,11 @@ impl<'a> Lowerer<'a> {
             }
             if let Some(t) = time {
                 preds.push(self.time_filter(source, t)?);
+            } else if let Some((start, stop)) = reference_span {
+                // Only where the source has timestamps; otherwise the search is unbounded.
+                if let Ok(f) = self.bounds_filter(source, start, stop, Span::new(0, 0)) {
+                    preds.push(f);
+                }
             }
             let mut plan = rows.clone().filter(Expr::and(preds));
             if def.kind == EntityKind::Entity {
@@ -753,6 +780,19 @@ impl<'a> Lowerer<'a> {
             command: "get",
             depends_on,
         })
+    }
+
+    /// With no time range of its own, a pattern referencing variables searches their
+    /// records' time span (see `span.rs`).
+    pub(super) fn span_of_references(
+        &mut self,
+        pattern: Option<&ast::Pattern>,
+        time: Option<&ast::TimeRange>,
+    ) -> Result<Option<(i64, i64)>, Diagnostic> {
+        match (pattern, time) {
+            (Some(p), None) => self.reference_span(p),
+            _ => Ok(None),
+        }
     }
 
     /// Resolves a data source URI (`scheme://name`) to a source index.
@@ -854,33 +894,42 @@ impl<'a> Lowerer<'a> {
         e: &ast::Expression,
     ) -> Result<(RelId, Plan, Option<Vec<String>>), Diagnostic> {
         let rel = self.var(&e.var)?;
-        if e.timestamped {
-            return Err(not_available("TIMESTAMPED", e.span));
-        }
         let (plan, columns) = self.expression(rel, e, true)?;
         Ok((rel, plan, columns))
     }
 
-    /// `v [WHERE …] [ATTR …] [SORT BY …] [LIMIT n [OFFSET m]]` over a variable.
+    /// `v [WHERE …] [ATTR …] [SORT BY …] [LIMIT n [OFFSET m]]` over a variable (or over
+    /// `TIMESTAMPED(v)`). Without SORT BY, rows keep the order the variable was sorted in.
     fn expression(
         &mut self,
         rel: RelId,
         e: &ast::Expression,
         display: bool,
     ) -> Result<(Plan, Option<Vec<String>>), Diagnostic> {
+        let rel = if e.timestamped {
+            self.stamped_rel(rel, &e.var)?
+        } else {
+            rel
+        };
         let mut plan = Plan::Rel(rel);
         if let Some(p) = &e.pattern {
             let pred = self.pattern(&attr::Ctx::Var(rel), p)?;
             plan = plan.filter(pred);
         }
-        let sort_key = match &e.sort {
-            Some((a, desc)) => Some((a, self.var_attr(rel, a)?, *desc)),
+        let sort_key: Option<(Expr, bool)> = match &e.sort {
+            Some((a, desc)) => Some((self.var_attr(rel, a)?, *desc)),
+            // A display shows a sorted variable in its order, and LIMIT/OFFSET take the
+            // first rows in that order.
+            None if display || e.limit.is_some() || e.offset.is_some() => self
+                .plan_order(&Plan::Rel(rel))
+                .and_then(|keys| keys.into_iter().next()),
             None => None,
         };
         let r_columns = self.rel(rel).columns.clone();
         let mut columns = r_columns.clone();
+        let mut cols: Option<Vec<(String, Expr)>> = None;
         if !e.attrs.is_empty() {
-            let mut cols = Vec::new();
+            let mut out = Vec::new();
             for a in &e.attrs {
                 let expr = self.var_attr(rel, a)?;
                 // A display keeps the names as written; a variable keeps model names.
@@ -892,66 +941,28 @@ impl<'a> Lowerer<'a> {
                         _ => a.path.clone(),
                     }
                 };
-                cols.push((name, expr));
+                out.push((name, expr));
             }
-            columns = Some(cols.iter().map(|(n, _)| n.clone()).collect());
-            if display {
-                if let Some((a, key, _)) = &sort_key {
-                    if !cols.iter().any(|(_, e)| e == key) {
-                        return Err(Diagnostic::error(
-                            Code::BadValue,
-                            format!("DISP sorts by `{}`, which it does not show", a.path),
-                        )
-                        .at(a.span)
-                        .help(format!("add `{}` to ATTR", a.path)));
-                    }
-                }
-            }
-            // Sort before projecting so the key is still there; a display sorts after
-            // DISTINCT instead (below).
-            if !display {
-                if let Some((_, key, desc)) = &sort_key {
-                    plan = Plan::Sort {
-                        input: Box::new(plan),
-                        keys: vec![SortKey {
-                            expr: key.clone(),
-                            desc: *desc,
-                        }],
-                    };
-                }
-            }
-            plan = plan.project(cols);
+            columns = Some(out.iter().map(|(n, _)| n.clone()).collect());
+            cols = Some(out);
         } else if display {
-            if let Some(cols) = &r_columns {
-                plan = plan.project(cols.iter().map(|c| (c.clone(), Expr::col(c))).collect());
-            }
+            cols = r_columns
+                .as_ref()
+                .map(|cs| cs.iter().map(|c| (c.clone(), Expr::col(c))).collect());
         }
-        // Without ATTR, or in a display, sort now (a variable with ATTR sorted above).
-        let sort_now = e.attrs.is_empty() || display;
-        if let (true, Some((a, key, desc))) = (sort_now, &sort_key) {
-            // After an ATTR projection the key is known by its shown name.
-            let key = if display && !e.attrs.is_empty() {
-                Expr::col(a.path.clone())
-            } else {
-                key.clone()
-            };
-            if display {
-                plan = Plan::Distinct {
+        if display {
+            plan = display_rows(plan, cols, sort_key);
+        } else {
+            // Sort before projecting so the key is still there.
+            if let Some((key, desc)) = sort_key {
+                plan = Plan::Sort {
                     input: Box::new(plan),
+                    keys: vec![SortKey { expr: key, desc }],
                 };
             }
-            plan = Plan::Sort {
-                input: Box::new(plan),
-                keys: vec![SortKey {
-                    expr: key,
-                    desc: *desc,
-                }],
-            };
-        }
-        if display && !matches!(plan, Plan::Sort { .. }) {
-            plan = Plan::Distinct {
-                input: Box::new(plan),
-            };
+            if let Some(cols) = cols {
+                plan = plan.project(cols);
+            }
         }
         if e.limit.is_some() || e.offset.is_some() {
             plan = Plan::Limit {
@@ -961,6 +972,99 @@ impl<'a> Lowerer<'a> {
             };
         }
         Ok((plan, columns))
+    }
+
+    /// A hidden relation holding `TIMESTAMPED(rel)`, for the clauses after it.
+    fn stamped_rel(&mut self, rel: RelId, var: &Ident) -> Result<RelId, Diagnostic> {
+        let (plan, columns) = self.timestamped(rel, var)?;
+        if plan == Plan::Rel(rel) {
+            return Ok(rel);
+        }
+        let r = self.rel(rel).clone();
+        let mut name = format!("{}_timestamped", r.var);
+        let mut n = 1;
+        while self.relations.iter().any(|x| x.name == name) {
+            n += 1;
+            name = format!("{}_timestamped_{n}", r.var);
+        }
+        let identity = self.identity_of(&r.entity, Some(&columns));
+        self.relations.push(Relation {
+            name,
+            // A helper, not a variable: named as written, which no variable can be.
+            var: format!("TIMESTAMPED({})", r.var),
+            entity: r.entity.clone(),
+            kind: r.kind,
+            plan,
+            columns: Some(columns),
+            identity,
+            source: r.source,
+            command: "timestamped",
+            depends_on: vec![r.var.clone()],
+            span: var.span,
+        });
+        Ok(RelId(self.relations.len() - 1))
+    }
+
+    /// The order a plan's rows were sorted in (SORT, or an expression's SORT BY), as keys
+    /// over its output columns, when it still holds.
+    fn plan_order(&self, plan: &Plan) -> Option<Vec<(Expr, bool)>> {
+        match plan {
+            Plan::Sort { keys, .. } => {
+                Some(keys.iter().map(|k| (k.expr.clone(), k.desc)).collect())
+            }
+            Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input } => {
+                self.plan_order(input)
+            }
+            Plan::Rel(id) => self.plan_order(&self.rel(*id).plan),
+            Plan::Project { input, cols } => self
+                .plan_order(input)?
+                .into_iter()
+                .map(|(key, desc)| {
+                    cols.iter()
+                        .find(|(_, e)| *e == key)
+                        .map(|(n, _)| (Expr::col(n), desc))
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+}
+
+/// Hidden column a display sorts by when the sort key is not shown.
+const SORT_COLUMN: &str = "__sort_key";
+
+/// The rows a display shows: `cols` (all columns when None), deduplicated, ordered by
+/// `sort`. A key that is not shown still orders the rows: each shown row sorts by the
+/// smallest (ASC) or largest (DESC) key among the records it stands for.
+fn display_rows(plan: Plan, cols: Option<Vec<(String, Expr)>>, sort: Option<(Expr, bool)>) -> Plan {
+    let sort_by = |input: Plan, expr: Expr, desc: bool| Plan::Sort {
+        input: Box::new(input),
+        keys: vec![SortKey { expr, desc }],
+    };
+    let distinct = |input: Plan| Plan::Distinct {
+        input: Box::new(input),
+    };
+    match (cols, sort) {
+        (None, None) => distinct(plan),
+        (None, Some((key, desc))) => sort_by(distinct(plan), key, desc),
+        (Some(cols), None) => distinct(plan.project(cols)),
+        (Some(cols), Some((key, desc))) => {
+            if let Some((name, _)) = cols.iter().find(|(_, e)| *e == key) {
+                let name = name.clone();
+                return sort_by(distinct(plan.project(cols)), Expr::col(name), desc);
+            }
+            let names: Vec<(String, Expr)> = cols
+                .iter()
+                .map(|(n, _)| (n.clone(), Expr::col(n)))
+                .collect();
+            let func = if desc { AggFunc::Max } else { AggFunc::Min };
+            let grouped = Plan::Aggregate {
+                input: Box::new(plan),
+                keys: cols,
+                aggs: vec![(SORT_COLUMN.to_string(), func, key)],
+            };
+            sort_by(grouped, Expr::col(SORT_COLUMN), desc).project(names)
+        }
     }
 }
 
@@ -1064,13 +1168,4 @@ fn load_mapping(name: &str) -> Result<Arc<Mapping>, crate::model::ModelError> {
         c.insert(name.to_string(), m.clone());
     }
     Ok(m)
-}
-
-fn not_available(what: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        Code::NotAvailable,
-        format!("{what} is not available in this version of kestrel yet"),
-    )
-    .at(span)
-    .label(format!("{what} parses, but cannot run yet"))
 }

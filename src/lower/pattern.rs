@@ -191,6 +191,19 @@ impl Lowerer<'_> {
         source: usize,
         t: &ast::TimeRange,
     ) -> Result<Expr, Diagnostic> {
+        let (start, stop) = self.time_bounds(t)?;
+        self.bounds_filter(source, start, stop, t.span())
+    }
+
+    /// `ts >= start AND ts < stop` over a data source's timestamp column, with the bounds
+    /// written in its `timestamp_format`.
+    pub(super) fn bounds_filter(
+        &mut self,
+        source: usize,
+        start: i64,
+        stop: i64,
+        span: crate::source::Span,
+    ) -> Result<Expr, Diagnostic> {
         let ds = &self.sources[source];
         let Some(ts) = ds.timestamp.clone().filter(|c| {
             self.source_columns[source]
@@ -201,18 +214,17 @@ impl Lowerer<'_> {
                 Code::BadTime,
                 format!("data source `{}` has no timestamp column", ds.name),
             )
-            .at(t.span())
+            .at(span)
             .help("set `timestamp:` for this data source in the configuration"));
         };
         let format = ds.timestamp_format.clone();
-        let (start, stop) = self.time_bounds(t)?;
         let lit = |v: i64| {
             time::bound_literal(v, &format).map_err(|e| {
                 Diagnostic::error(
                     Code::BadTime,
                     format!("bad timestamp_format `{format}`: {e}"),
                 )
-                .at(t.span())
+                .at(span)
             })
         };
         Ok(Expr::and(vec![

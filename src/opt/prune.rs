@@ -179,6 +179,12 @@ fn prune(plan: &Plan, need: &Need, needs: &mut HashMap<RelId, Need>) -> Plan {
                     .collect(),
             }
         }
+        // Which side supplies a column is decided when the join is emitted: keep both whole.
+        Plan::Join { left, right, on } => Plan::Join {
+            left: Box::new(prune(left, &Need::All, needs)),
+            right: Box::new(prune(right, &Need::All, needs)),
+            on: on.clone(),
+        },
         Plan::Aggregate { input, keys, aggs } => {
             let mut child = Need::Cols(Vec::new());
             for (_, e) in keys {

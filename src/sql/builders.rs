@@ -295,3 +295,24 @@ pub fn subquery_in(expr: Expr, sub: Query, negated: bool) -> Expr {
         negated,
     }
 }
+
+/// `CAST(x AS INTEGER)`
+pub fn cast_integer(x: Expr) -> Expr {
+    Expr::Cast {
+        kind: sa::CastKind::Cast,
+        expr: Box::new(x),
+        data_type: sa::DataType::Integer(None),
+        format: None,
+    }
+}
+
+/// Adds `JOIN right ON on` to the first table of `select`'s FROM.
+pub fn inner_join(select: &mut Select, right: TableFactor, on: Expr) {
+    if let Some(first) = select.from.first_mut() {
+        first.joins.push(sa::Join {
+            relation: right,
+            global: false,
+            join_operator: sa::JoinOperator::Join(sa::JoinConstraint::On(on)),
+        });
+    }
+}

@@ -78,6 +78,18 @@ pub struct Dialect {
     pub boolean_style: BooleanStyle,
     pub values_column_prefix: String,
     pub basename_style: BasenameStyle,
+    /// How `BIN(ts, 5m)` rounds timestamp text down (absent: not available).
+    #[serde(default)]
+    pub time_bin_style: TimeBinStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeBinStyle {
+    /// `strftime('%Y-%m-%dT%H:%M:%SZ', <epoch seconds rounded down>, 'unixepoch')`
+    Strftime,
+    #[default]
+    Unsupported,
 }
 
 impl Dialect {

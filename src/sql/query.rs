@@ -14,11 +14,11 @@ use sqlparser::ast::{self as sa, BinaryOperator, SelectItem, SetExpr};
 use crate::diag::{Code, Diagnostic};
 use std::collections::HashMap;
 
-use crate::ir::{CmpOp, Expr, Func, Literal, Plan, Program, RelId};
+use crate::ir::{AggFunc, CmpOp, Expr, Func, Literal, Plan, Program, RelId};
 use crate::opt::{self, Need};
 
 use super::builders as b;
-use super::dialect::{BasenameStyle, BooleanStyle, Dialect, RegexStyle};
+use super::dialect::{BasenameStyle, BooleanStyle, Dialect, RegexStyle, TimeBinStyle};
 
 /// How literals reach the SQL text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +237,8 @@ struct Block {
     order: Vec<(Expr, bool)>,
     limit: Option<u64>,
     offset: u64,
+    /// GROUP BY: `project` holds the keys (grouped by), these the aggregates after them.
+    group: Option<Vec<(String, AggFunc, Expr)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +250,8 @@ enum From {
     Values(Vec<Vec<Literal>>),
     /// No rows at all (an empty NEW).
     Nothing,
+    /// `left JOIN right ON l = r AND …` (column names of the two sides are disjoint).
+    Join(Box<Block>, Box<Block>, Vec<(String, String)>),
 }
 
 impl Block {
@@ -260,6 +264,7 @@ impl Block {
             order: Vec::new(),
             limit: None,
             offset: 0,
+            group: None,
         }
     }
 
@@ -267,8 +272,23 @@ impl Block {
         self.limit.is_some() || self.offset > 0
     }
 
-    fn wrap(self) -> Block {
-        Block::from(From::Sub(Box::new(self)))
+    /// Whether anything but a plain `SELECT … FROM … WHERE …` must happen first.
+    fn closed(&self) -> bool {
+        self.distinct || self.limited() || self.group.is_some()
+    }
+
+    /// This block as a derived table of a new one. An order over output names (after
+    /// DISTINCT or GROUP BY) moves out, so the rows stay ordered.
+    fn wrap(mut self) -> Block {
+        let lift = !self.limited() && (self.distinct || self.group.is_some());
+        let order = if lift {
+            std::mem::take(&mut self.order)
+        } else {
+            Vec::new()
+        };
+        let mut outer = Block::from(From::Sub(Box::new(self)));
+        outer.order = order;
+        outer
     }
 
     /// An expression over this block's output, rewritten over its input.
@@ -316,7 +336,7 @@ fn fold(program: &Program, plan: &Plan, dialect: &Dialect) -> Result<Block, Diag
         }
         Plan::Filter { input, pred } => {
             let mut blk = fold(program, input, dialect)?;
-            if blk.distinct || blk.limited() {
+            if blk.closed() {
                 blk = blk.wrap();
             }
             let pred = blk.substitute(pred);
@@ -325,7 +345,7 @@ fn fold(program: &Program, plan: &Plan, dialect: &Dialect) -> Result<Block, Diag
         }
         Plan::Project { input, cols } => {
             let mut blk = fold(program, input, dialect)?;
-            if blk.distinct || blk.limited() {
+            if blk.closed() {
                 blk = blk.wrap();
             }
             let cols = cols
@@ -337,7 +357,7 @@ fn fold(program: &Program, plan: &Plan, dialect: &Dialect) -> Result<Block, Diag
         }
         Plan::Distinct { input } => {
             let mut blk = fold(program, input, dialect)?;
-            if blk.limited() {
+            if blk.limited() || blk.group.is_some() {
                 blk = blk.wrap();
             }
             blk.distinct = true;
@@ -351,8 +371,8 @@ fn fold(program: &Program, plan: &Plan, dialect: &Dialect) -> Result<Block, Diag
             blk.order = keys
                 .iter()
                 .map(|k| {
-                    // Under DISTINCT, ORDER BY must name an output column.
-                    let e = if blk.distinct {
+                    // Under DISTINCT or GROUP BY, ORDER BY names an output column.
+                    let e = if blk.distinct || blk.group.is_some() {
                         k.expr.clone()
                     } else {
                         blk.substitute(&k.expr)
@@ -381,13 +401,45 @@ fn fold(program: &Program, plan: &Plan, dialect: &Dialect) -> Result<Block, Diag
                 .map(|p| fold(program, p, dialect))
                 .collect::<Result<_, _>>()?,
         )),
-        Plan::Aggregate { .. } => {
-            return Err(Diagnostic::error(
-                Code::NotAvailable,
-                "grouping is not available in this version of kestrel yet",
-            ))
+        Plan::Aggregate { input, keys, aggs } => {
+            fold_aggregate(program, input, keys, aggs, dialect)?
         }
+        Plan::Join { left, right, on } => Block::from(From::Join(
+            Box::new(fold(program, left, dialect)?),
+            Box::new(fold(program, right, dialect)?),
+            on.clone(),
+        )),
     })
+}
+
+/// GROUP BY `keys` computing `aggs` over the input's rows.
+fn fold_aggregate(
+    program: &Program,
+    input: &Plan,
+    keys: &[(String, Expr)],
+    aggs: &[(String, AggFunc, Expr)],
+    dialect: &Dialect,
+) -> Result<Block, Diagnostic> {
+    let mut blk = fold(program, input, dialect)?;
+    if blk.closed() {
+        blk = blk.wrap();
+    }
+    // A join's columns are only known by name: group over it as a derived table.
+    if matches!(blk.from, From::Join(..)) && blk.project.is_none() {
+        blk = blk.wrap();
+    }
+    let keys = keys
+        .iter()
+        .map(|(n, e)| (n.clone(), blk.substitute(e)))
+        .collect();
+    let aggs = aggs
+        .iter()
+        .map(|(n, f, e)| (n.clone(), *f, blk.substitute(e)))
+        .collect();
+    blk.order.clear();
+    blk.project = Some(keys);
+    blk.group = Some(aggs);
+    Ok(blk)
 }
 
 struct Emitter<'a> {
@@ -491,6 +543,7 @@ impl<'a> Emitter<'a> {
             }
         }
         let limited = blk.limited();
+        let mut join = None;
         let from = match blk.from {
             From::Table(t) => Some(b::table(d, &t)),
             From::Rel(id) => Some(b::table(d, &self.program.rel(id).name)),
@@ -518,8 +571,12 @@ impl<'a> Emitter<'a> {
                 Some(b::derived(b::query(b::values(out)), alias))
             }
             From::Nothing => None,
+            From::Join(left, right, on) => {
+                join = Some((self.factor(*right)?, on));
+                Some(self.factor(*left)?)
+            }
         };
-        let projection = match &blk.project {
+        let mut projection = match &blk.project {
             None => vec![b::wildcard()],
             Some(cols) => {
                 let mut items = Vec::new();
@@ -534,6 +591,19 @@ impl<'a> Emitter<'a> {
                 items
             }
         };
+        let mut group_by = Vec::new();
+        if let Some(aggs) = &blk.group {
+            for (_, e) in blk.project.iter().flatten() {
+                group_by.push(self.expr(e)?);
+            }
+            if blk.project.as_ref().is_some_and(|p| p.is_empty()) {
+                projection.clear();
+            }
+            for (name, func, e) in aggs {
+                let x = self.expr(e)?;
+                projection.push(b::select_item(aggregate(*func, x), Some(b::ident(d, name))));
+            }
+        }
         let mut preds = Vec::new();
         let several = blk.filter.len() > 1;
         for f in &blk.filter {
@@ -545,7 +615,14 @@ impl<'a> Emitter<'a> {
             });
         }
         let selection = (!preds.is_empty()).then(|| and_all(preds));
-        let select = b::select(projection, from, selection, blk.distinct, vec![]);
+        let mut select = b::select(projection, from, selection, blk.distinct, group_by);
+        if let Some((right, on)) = join {
+            let conds = on
+                .iter()
+                .map(|(l, r)| b::binary(b::column(d, l), BinaryOperator::Eq, b::column(d, r)))
+                .collect();
+            b::inner_join(&mut select, right, and_all(conds));
+        }
         let mut q = b::query(SetExpr::Select(Box::new(select)));
         if !blk.order.is_empty() {
             let mut keys = Vec::new();
@@ -561,6 +638,18 @@ impl<'a> Emitter<'a> {
             ));
         }
         Ok(q)
+    }
+
+    /// A block as a table of a FROM clause: a relation by name, anything else derived.
+    fn factor(&mut self, blk: Block) -> Result<sa::TableFactor, Diagnostic> {
+        let plain =
+            blk.filter.is_empty() && blk.project.is_none() && blk.order.is_empty() && !blk.closed();
+        if let (true, From::Rel(id)) = (plain, &blk.from) {
+            return Ok(b::table(self.dialect, &self.program.rel(*id).name));
+        }
+        let q = self.block(blk)?;
+        let alias = self.alias();
+        Ok(b::derived(q, alias))
     }
 
     fn literal(&mut self, l: &Literal) -> sa::Expr {
@@ -757,6 +846,10 @@ impl<'a> Emitter<'a> {
                 let o = self.expr(otherwise)?;
                 b::case(ws, o)
             }
+            Expr::Func {
+                func: func @ (Func::BinNumber | Func::BinTime),
+                args,
+            } => self.bin(*func, args)?,
             Expr::Func { func, args } => {
                 let x = match args.first() {
                     Some(a) => self.expr(a)?,
@@ -785,11 +878,63 @@ impl<'a> Emitter<'a> {
                             ),
                             // rtrim(dir, '\/')
                             Func::Dirname => b::function("rtrim", vec![dir, b::string("\\/")]),
+                            Func::BinNumber | Func::BinTime => {
+                                return Err(Diagnostic::internal("BIN emitted as a path function"))
+                            }
                         }
                     }
                 }
             }
         })
+    }
+
+    /// `BIN(x, n)`: numbers rounded down to a multiple of `n`; timestamps to the start of
+    /// their bucket of `n` seconds, as ISO-8601 text.
+    fn bin(&mut self, func: Func, args: &[Expr]) -> Result<sa::Expr, Diagnostic> {
+        let (Some(x), Some(Expr::Lit(Literal::Int(n)))) = (args.first(), args.get(1)) else {
+            return Err(Diagnostic::internal("BIN without a size"));
+        };
+        let x = self.operand(x)?;
+        // The size is part of the query's shape (GROUP BY repeats it), never a parameter.
+        let n = b::number(n);
+        // floor(v / n) * n for integers, negatives included: v - ((v % n) + n) % n
+        let floor = |v: sa::Expr| {
+            let rem = b::binary(
+                b::nested(b::binary(
+                    b::nested(b::binary(v.clone(), BinaryOperator::Modulo, n.clone())),
+                    BinaryOperator::Plus,
+                    n.clone(),
+                )),
+                BinaryOperator::Modulo,
+                n.clone(),
+            );
+            b::nested(b::binary(v, BinaryOperator::Minus, rem))
+        };
+        match func {
+            Func::BinNumber => Ok(floor(b::cast_integer(x))),
+            _ => match self.dialect.time_bin_style {
+                TimeBinStyle::Strftime => {
+                    // strftime('%Y-%m-%dT%H:%M:%SZ', <bucket start>, 'unixepoch')
+                    let epoch = b::cast_integer(b::function("strftime", vec![b::string("%s"), x]));
+                    Ok(b::function(
+                        "strftime",
+                        vec![
+                            b::string("%Y-%m-%dT%H:%M:%SZ"),
+                            floor(epoch),
+                            b::string("unixepoch"),
+                        ],
+                    ))
+                }
+                TimeBinStyle::Unsupported => Err(Diagnostic::error(
+                    Code::Unsupported,
+                    format!(
+                        "BIN on timestamps is not available on {}",
+                        self.dialect.name
+                    ),
+                )
+                .help("BIN on numbers works everywhere")),
+            },
+        }
     }
 
     /// An operand of a comparison: parenthesised when it is itself a predicate.
@@ -799,6 +944,17 @@ impl<'a> Emitter<'a> {
             Expr::Col(_) | Expr::Lit(_) | Expr::Func { .. } | Expr::Case { .. } => x,
             _ => b::nested(x),
         })
+    }
+}
+
+fn aggregate(func: AggFunc, x: sa::Expr) -> sa::Expr {
+    match func {
+        AggFunc::Count => b::function("COUNT", vec![x]),
+        AggFunc::CountDistinct => b::function_with("COUNT", vec![x], true),
+        AggFunc::Min => b::function("MIN", vec![x]),
+        AggFunc::Max => b::function("MAX", vec![x]),
+        AggFunc::Sum => b::function("SUM", vec![x]),
+        AggFunc::Avg => b::function("AVG", vec![x]),
     }
 }
 

@@ -1,0 +1,215 @@
+//! Shipping rows between connections: a variable read from one database and used in a
+//! statement on another (a reference `name IN a.name`, a JOIN, a merge) travels there as
+//! inline rows.
+//!
+//! In: a lowered [`Program`] whose relations may read data sources on several
+//! connections. Out: the same program where every relation and output reads at most one
+//! connection: each relation that another connection needs is run where it lives, and
+//! its plan is replaced by `Values` of its rows (bound parameters when it runs again).
+//! Relations are visited in definition order, which is dependency order.
+//!
+//! Rows travel as bound parameters, and databases cap those per statement (SQLite at
+//! 32766). Before a statement runs, [`localise`] puts inline rows larger than
+//! [`SPILL_VALUES`] into a temporary table of the connection it runs on, and the statement
+//! reads that table instead.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use crate::backend::Collect;
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{DataSource, Literal, Plan, Program, RelId};
+use crate::run::Connections;
+use crate::sql::{self, Dialect, LiteralMode};
+use crate::value::Value;
+
+/// Rewrites `program` so no relation or output spans connections.
+pub fn ship(mut program: Program, conns: &mut Connections<'_>) -> Result<Program, Diagnostic> {
+    // Per relation: the connection its data lives on ("" for none: NEW, LOAD).
+    let mut place: Vec<String> = Vec::with_capacity(program.relations.len());
+    for i in 0..program.relations.len() {
+        let plan = program.relations[i].plan.clone();
+        let target = settle(&mut program, &plan, &mut place, conns)?;
+        place.push(target);
+    }
+    for o in program.outputs.clone() {
+        settle(&mut program, &o.plan, &mut place, conns)?;
+    }
+    Ok(program)
+}
+
+/// Makes every relation `plan` reads live on one connection; returns that connection.
+fn settle(
+    program: &mut Program,
+    plan: &Plan,
+    place: &mut [String],
+    conns: &mut Connections<'_>,
+) -> Result<String, Diagnostic> {
+    let mut own = Vec::new();
+    scans(plan, &mut own);
+    let own: BTreeSet<String> = own
+        .into_iter()
+        .map(|s| program.sources[s].connection.clone().unwrap_or_default())
+        .collect();
+    let mut refs = Vec::new();
+    plan.rel_refs(&mut refs);
+    let mut all: BTreeSet<String> = own.clone();
+    for r in &refs {
+        if !place[r.0].is_empty() {
+            all.insert(place[r.0].clone());
+        }
+    }
+    if all.len() <= 1 {
+        return Ok(all.into_iter().next().unwrap_or_default());
+    }
+    // Run where the statement's own tables are; else where its first input lives.
+    let target = own
+        .iter()
+        .next()
+        .cloned()
+        .or_else(|| {
+            refs.iter()
+                .map(|r| place[r.0].clone())
+                .find(|p| !p.is_empty())
+        })
+        .unwrap_or_default();
+    for r in refs {
+        if !place[r.0].is_empty() && place[r.0] != target {
+            materialise(program, r, &place[r.0].clone(), conns)?;
+            place[r.0] = String::new();
+        }
+    }
+    Ok(target)
+}
+
+/// Runs relation `id` on `connection` and replaces its plan with the rows.
+fn materialise(
+    program: &mut Program,
+    id: RelId,
+    connection: &str,
+    conns: &mut Connections<'_>,
+) -> Result<(), Diagnostic> {
+    let r = program.rel(id).clone();
+    let local = localise(program, &Plan::Rel(id), connection, conns)?.into_owned();
+    let backend = conns.open(connection)?;
+    let dialect = Dialect::builtin(backend.dialect())
+        .ok_or_else(|| Diagnostic::internal(format!("no dialect {}", backend.dialect())))?;
+    let plan = match &r.columns {
+        Some(cols) => Plan::Rel(id).project(
+            cols.iter()
+                .map(|c| (c.clone(), crate::ir::Expr::col(c)))
+                .collect(),
+        ),
+        None => Plan::Rel(id),
+    };
+    let stmt = sql::emit_plan(&local, &plan, &dialect, LiteralMode::Bind)
+        .map_err(|d| crate::at(d, r.span))?;
+    let mut rows = Collect::default();
+    backend.query(&stmt, &mut rows).map_err(|e| {
+        Diagnostic::error(
+            Code::DataSource,
+            format!(
+                "reading `{}` to use it on another connection failed: {}",
+                r.var,
+                crate::config::redact_url(&e.to_string())
+            ),
+        )
+        .at(r.span)
+    })?;
+    let values = rows
+        .rows
+        .into_iter()
+        .map(|row| row.into_iter().map(literal).collect())
+        .collect();
+    let rel = &mut program.relations[id.0];
+    rel.columns = Some(rows.columns.clone());
+    rel.plan = Plan::Values {
+        columns: rows.columns,
+        rows: values,
+    };
+    Ok(())
+}
+
+fn literal(v: Value) -> Literal {
+    match v {
+        Value::Null => Literal::Null,
+        Value::Bool(b) => Literal::Bool(b),
+        Value::Int(i) => Literal::Int(i),
+        Value::Float(f) => Literal::Float(f),
+        Value::Text(s) => Literal::Str(s),
+    }
+}
+
+fn scans(plan: &Plan, out: &mut Vec<usize>) {
+    match plan {
+        Plan::Scan { source } => out.push(*source),
+        Plan::Rel(_) | Plan::Values { .. } => {}
+        Plan::Filter { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Distinct { input }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Aggregate { input, .. } => scans(input, out),
+        Plan::Union { inputs } => inputs.iter().for_each(|p| scans(p, out)),
+        Plan::Join { left, right, .. } => {
+            scans(left, out);
+            scans(right, out);
+        }
+    }
+}
+
+/// Inline rows with more values than this (rows × columns) go to a temporary table.
+pub const SPILL_VALUES: usize = 2000;
+
+/// `program` as a statement running `plan` on `connection` should see it: every large
+/// inline relation it reads is a temporary table on that connection (made once).
+pub fn localise<'p>(
+    program: &'p Program,
+    plan: &Plan,
+    connection: &str,
+    conns: &mut Connections<'_>,
+) -> Result<Cow<'p, Program>, Diagnostic> {
+    let mut roots = Vec::new();
+    plan.rel_refs(&mut roots);
+    let big: Vec<RelId> = program
+        .dependency_order(&roots)
+        .into_iter()
+        .filter(|id| match &program.rel(*id).plan {
+            Plan::Values { columns, rows } => columns.len() * rows.len() > SPILL_VALUES,
+            _ => false,
+        })
+        .collect();
+    if big.is_empty() {
+        return Ok(Cow::Borrowed(program));
+    }
+    let mut local = program.clone();
+    for id in big {
+        let r = local.rel(id).clone();
+        let Plan::Values { columns, rows } = &r.plan else {
+            continue;
+        };
+        let table = format!("kestrel_rows_{}", r.name);
+        if !conns.has_temp_table(connection, &table) {
+            let backend = conns.open(connection)?;
+            match backend.create_temp_table(&table, columns, rows) {
+                Ok(()) => conns.remember_temp_table(connection, &table),
+                // The rows stay inline; a statement too large fails with the database's
+                // own message.
+                Err(_) => continue,
+            }
+        }
+        local.sources.push(DataSource {
+            name: table.clone(),
+            uri: String::new(),
+            table,
+            connection: (!connection.is_empty()).then(|| connection.to_string()),
+            timestamp: None,
+            timestamp_format: String::new(),
+            mapping: String::new(),
+        });
+        local.relations[id.0].plan = Plan::Scan {
+            source: local.sources.len() - 1,
+        };
+    }
+    Ok(Cow::Owned(local))
+}
