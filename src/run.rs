@@ -503,7 +503,8 @@ fn summary(program: &Program, conns: &mut Connections<'_>) -> Result<Vec<Summary
         let display_type = crate::model()
             .ok()
             .and_then(|m| m.entity(&r.entity))
-            .and_then(|d| d.aliases.first().cloned())
+            // The STIX spelling hunters know (network-traffic, x-oca-asset), if any.
+            .and_then(|d| d.aliases.iter().find(|a| a.contains('-')).cloned())
             .unwrap_or_else(|| r.entity.clone());
         rows.push(SummaryRow {
             variable: r.var.clone(),

@@ -94,7 +94,14 @@ fn statements(outputs: &[CompiledOutput]) -> impl Iterator<Item = &SqlStatement>
 fn assert_parses_back(name: &str, dialect: &str, outputs: &[CompiledOutput]) {
     let parser_dialect = sqlparser_dialect(dialect);
     for st in statements(outputs) {
-        match sqlparser::parser::Parser::parse_sql(parser_dialect.as_ref(), &st.sql) {
+        // sqlparser reads `WITH x AS MATERIALIZED (…)` only in its PostgreSQL dialect,
+        // though SQLite has it since 3.35 (the bundled engine runs it in tests/run_*.rs).
+        let sql = if dialect == "sqlite" {
+            st.sql.replace(" AS MATERIALIZED (", " AS (")
+        } else {
+            st.sql.clone()
+        };
+        match sqlparser::parser::Parser::parse_sql(parser_dialect.as_ref(), &sql) {
             Ok(parsed) => assert_eq!(
                 parsed.len(),
                 1,

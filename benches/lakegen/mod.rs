@@ -94,26 +94,86 @@ struct Host {
 
 /// (name, executable, command line) of everyday programs.
 const WIN_APPS: &[(&str, &str, &str)] = &[
-    ("chrome.exe", r"C:\Program Files\Google\Chrome\Application\chrome.exe", r#""C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer"#),
-    ("msedge.exe", r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe", r#""C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe""#),
-    ("outlook.exe", r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE", r#""C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE""#),
-    ("winword.exe", r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE", r#""C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE" /n"#),
-    ("excel.exe", r"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE", r#""C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE""#),
-    ("teams.exe", r"C:\Users\Public\AppData\Local\Microsoft\Teams\current\Teams.exe", "Teams.exe --system-initiated"),
-    ("cmd.exe", r"C:\Windows\System32\cmd.exe", r#"C:\Windows\system32\cmd.exe /c dir C:\Users"#),
-    ("powershell.exe", r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", "powershell.exe -NoProfile -Command Get-Process"),
-    ("conhost.exe", r"C:\Windows\System32\conhost.exe", r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1"),
-    ("notepad.exe", r"C:\Windows\System32\notepad.exe", r"C:\Windows\system32\notepad.exe C:\Users\Public\notes.txt"),
-    ("svchost.exe", r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k netsvcs -p"),
-    ("taskhostw.exe", r"C:\Windows\System32\taskhostw.exe", "taskhostw.exe"),
-    ("onedrive.exe", r"C:\Users\Public\AppData\Local\Microsoft\OneDrive\OneDrive.exe", "OneDrive.exe /background"),
-    ("python.exe", r"C:\Python311\python.exe", r"C:\Python311\python.exe C:\tools\report.py"),
+    (
+        "chrome.exe",
+        r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+        r#""C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer"#,
+    ),
+    (
+        "msedge.exe",
+        r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe",
+        r#""C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe""#,
+    ),
+    (
+        "outlook.exe",
+        r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE",
+        r#""C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE""#,
+    ),
+    (
+        "winword.exe",
+        r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE",
+        r#""C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE" /n"#,
+    ),
+    (
+        "excel.exe",
+        r"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE",
+        r#""C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE""#,
+    ),
+    (
+        "teams.exe",
+        r"C:\Users\Public\AppData\Local\Microsoft\Teams\current\Teams.exe",
+        "Teams.exe --system-initiated",
+    ),
+    (
+        "cmd.exe",
+        r"C:\Windows\System32\cmd.exe",
+        r#"C:\Windows\system32\cmd.exe /c dir C:\Users"#,
+    ),
+    (
+        "powershell.exe",
+        r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+        "powershell.exe -NoProfile -Command Get-Process",
+    ),
+    (
+        "conhost.exe",
+        r"C:\Windows\System32\conhost.exe",
+        r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1",
+    ),
+    (
+        "notepad.exe",
+        r"C:\Windows\System32\notepad.exe",
+        r"C:\Windows\system32\notepad.exe C:\Users\Public\notes.txt",
+    ),
+    (
+        "svchost.exe",
+        r"C:\Windows\System32\svchost.exe",
+        r"C:\Windows\system32\svchost.exe -k netsvcs -p",
+    ),
+    (
+        "taskhostw.exe",
+        r"C:\Windows\System32\taskhostw.exe",
+        "taskhostw.exe",
+    ),
+    (
+        "onedrive.exe",
+        r"C:\Users\Public\AppData\Local\Microsoft\OneDrive\OneDrive.exe",
+        "OneDrive.exe /background",
+    ),
+    (
+        "python.exe",
+        r"C:\Python311\python.exe",
+        r"C:\Python311\python.exe C:\tools\report.py",
+    ),
 ];
 
 const LINUX_APPS: &[(&str, &str, &str)] = &[
     ("bash", "/usr/bin/bash", "-bash"),
     ("python3", "/usr/bin/python3", "python3 /opt/app/worker.py"),
-    ("curl", "/usr/bin/curl", "curl -s https://repo.example.com/health"),
+    (
+        "curl",
+        "/usr/bin/curl",
+        "curl -s https://repo.example.com/health",
+    ),
     ("ps", "/usr/bin/ps", "ps aux"),
     ("cron", "/usr/sbin/cron", "/usr/sbin/cron -f"),
     ("sshd", "/usr/sbin/sshd", "sshd: admin [priv]"),
@@ -160,7 +220,7 @@ pub fn generate(events: u64, seed: u64, mut emit: impl FnMut(Map<String, Value>)
         let host = &mut hosts[hi];
         let roll = rng.below(100);
         let ev = if roll < 40 || host.living.is_empty() {
-            process_start(&mut rng, host, ts, None)
+            process_start(&mut rng, host, ts, None).0
         } else if roll < 65 {
             network(&mut rng, host, ts)
         } else if roll < 72 {
@@ -198,8 +258,16 @@ fn new_host(rng: &mut Rng, i: u64) -> Host {
     };
     let roots: &[(&str, &str, &str)] = if windows {
         &[
-            ("services.exe", r"C:\Windows\System32\services.exe", r"C:\Windows\system32\services.exe"),
-            ("explorer.exe", r"C:\Windows\explorer.exe", r"C:\Windows\Explorer.EXE"),
+            (
+                "services.exe",
+                r"C:\Windows\System32\services.exe",
+                r"C:\Windows\system32\services.exe",
+            ),
+            (
+                "explorer.exe",
+                r"C:\Windows\explorer.exe",
+                r"C:\Windows\Explorer.EXE",
+            ),
         ]
     } else {
         &[
@@ -302,7 +370,7 @@ fn process_start(
     host: &mut Host,
     ts: i64,
     child: Option<(Proc, (&str, &str, String))>,
-) -> Map<String, Value> {
+) -> (Map<String, Value>, Proc) {
     let (parent, (name, exe, cmd)) = match child {
         Some((parent, (n, e, c))) => (parent, (n.to_string(), e.to_string(), c)),
         None => {
@@ -329,12 +397,12 @@ fn process_start(
     let mut m = base(host, ts, "process", "start", &user);
     put_process(&mut m, &p);
     put_parent(&mut m, &parent);
-    host.living.push(p);
-    if host.living.len() > 64 {
+    if host.living.len() >= 64 {
         let drop = rng.below(64) as usize;
         host.living.swap_remove(drop);
     }
-    m
+    host.living.push(p.clone());
+    (m, p)
 }
 
 fn actor(rng: &mut Rng, host: &Host) -> Proc {
@@ -348,7 +416,12 @@ fn network(rng: &mut Rng, host: &mut Host, ts: i64) -> Map<String, Value> {
     put_process(&mut m, &p);
     let internal = rng.chance(40);
     let dst = if internal {
-        format!("10.{}.{}.{}", rng.below(4), rng.below(256), 1 + rng.below(254))
+        format!(
+            "10.{}.{}.{}",
+            rng.below(4),
+            rng.below(256),
+            1 + rng.below(254)
+        )
     } else {
         format!(
             "{}.{}.{}.{}",
@@ -394,7 +467,10 @@ fn file(rng: &mut Rng, host: &mut Host, ts: i64) -> Map<String, Value> {
             format!("report{}.docx", rng.below(5000)),
         )
     } else {
-        ("/var/tmp".to_string(), format!("job{}.log", rng.below(5000)))
+        (
+            "/var/tmp".to_string(),
+            format!("job{}.log", rng.below(5000)),
+        )
     };
     let sep = if host.windows { '\\' } else { '/' };
     m.insert("file.path".into(), format!("{dir}{sep}{name}").into());
@@ -439,11 +515,10 @@ fn attack_chain(
     let user = host.users[0].clone();
     let mut t = ts;
     let mut count = 0;
-    let mut start = |rng: &mut Rng, host: &mut Host, parent: &Proc, spec: (&str, &str, String), t: i64| {
-        let ev = process_start(rng, host, t, Some((parent.clone(), spec)));
-        let p = host.living.last().cloned().expect("just started");
-        (ev, p)
-    };
+    let start =
+        |rng: &mut Rng, host: &mut Host, parent: &Proc, spec: (&str, &str, String), t: i64| {
+            process_start(rng, host, t, Some((parent.clone(), spec)))
+        };
     let (ev, word) = start(
         rng,
         host,
@@ -451,7 +526,9 @@ fn attack_chain(
         (
             "winword.exe",
             r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE",
-            format!(r#""C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE" /n C:\Users\{user}\Downloads\invoice{k}.docm"#),
+            format!(
+                r#""C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE" /n C:\Users\{user}\Downloads\invoice{k}.docm"#
+            ),
         ),
         t,
     );
@@ -465,7 +542,8 @@ fn attack_chain(
         (
             "cmd.exe",
             r"C:\Windows\System32\cmd.exe",
-            "cmd.exe /c powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA".to_string(),
+            "cmd.exe /c powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA"
+                .to_string(),
         ),
         t,
     );
@@ -503,7 +581,10 @@ fn attack_chain(
     put_process(&mut m, &psh);
     m.insert("source.ip".into(), "10.1.200.7".into());
     m.insert("source.port".into(), (50000 + k).into());
-    m.insert("destination.ip".into(), format!("198.51.100.{}", k % 250 + 1).into());
+    m.insert(
+        "destination.ip".into(),
+        format!("198.51.100.{}", k % 250 + 1).into(),
+    );
     m.insert("destination.port".into(), 443.into());
     m.insert("network.transport".into(), "tcp".into());
     emit(m);
@@ -539,7 +620,9 @@ fn attack_chain(
         (
             "rundll32.exe",
             r"C:\Windows\System32\rundll32.exe",
-            format!(r"rundll32.exe C:\windows\System32\comsvcs.dll, MiniDump 640 {dir}\lsass{k}.dmp full"),
+            format!(
+                r"rundll32.exe C:\windows\System32\comsvcs.dll, MiniDump 640 {dir}\lsass{k}.dmp full"
+            ),
         ),
         t,
     );
@@ -559,7 +642,7 @@ fn attack_chain(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::iso;
 
     #[test]
     fn iso_dates() {

@@ -267,12 +267,17 @@ pub fn limit_offset(limit: Option<Expr>, offset: Option<Expr>) -> LimitClause {
 }
 
 pub fn with(ctes: Vec<(Ident, Query)>) -> With {
+    with_materialized(ctes.into_iter().map(|(n, q)| (n, q, false)).collect())
+}
+
+/// `WITH a AS [MATERIALIZED] (…), …`.
+pub fn with_materialized(ctes: Vec<(Ident, Query, bool)>) -> With {
     With {
         with_token: AttachedToken::empty(),
         recursive: false,
         cte_tables: ctes
             .into_iter()
-            .map(|(name, query)| sa::Cte {
+            .map(|(name, query, materialized)| sa::Cte {
                 alias: TableAlias {
                     explicit: false,
                     name,
@@ -281,7 +286,7 @@ pub fn with(ctes: Vec<(Ident, Query)>) -> With {
                 },
                 query: Box::new(query),
                 from: None,
-                materialized: None,
+                materialized: materialized.then_some(sa::CteAsMaterialized::Materialized),
                 closing_paren_token: AttachedToken::empty(),
             })
             .collect(),

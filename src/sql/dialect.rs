@@ -81,6 +81,11 @@ pub struct Dialect {
     /// How `BIN(ts, 5m)` rounds timestamp text down (absent: not available).
     #[serde(default)]
     pub time_bin_style: TimeBinStyle,
+    /// Write `AS MATERIALIZED` on CTEs that a semi-join probes (`x IN (SELECT … FROM cte)`),
+    /// so a chain of FINDs computes each step once (SQLite otherwise re-evaluates a tuple
+    /// IN's subquery per column, doubling the work at every level).
+    #[serde(default)]
+    pub materialize_semijoin_ctes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

@@ -12,7 +12,7 @@
 use sqlparser::ast::{self as sa, BinaryOperator, SelectItem, SetExpr};
 
 use crate::diag::{Code, Diagnostic};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ir::{AggFunc, CmpOp, Expr, Func, Literal, Plan, Program, RelId};
 use crate::opt::{self, Need};
@@ -492,6 +492,15 @@ impl<'a> Emitter<'a> {
             own = pruned.plan;
         }
         let plan = own.as_ref().unwrap_or(plan);
+        // Relations a semi-join probes: materialised where the dialect says it pays.
+        let mut probed = HashSet::new();
+        if self.dialect.materialize_semijoin_ctes {
+            semijoin_targets(plan, &mut probed);
+            for id in &order {
+                let p = self.plans.get(id).unwrap_or(&self.program.rel(*id).plan);
+                semijoin_targets(p, &mut probed);
+            }
+        }
         let mut ctes = Vec::new();
         for id in order {
             let r = self.program.rel(id);
@@ -499,12 +508,12 @@ impl<'a> Emitter<'a> {
                 Some(p) => self.plan_query(&p)?,
                 None => self.plan_query(&r.plan)?,
             };
-            ctes.push((b::ident(self.dialect, &r.name), body));
+            ctes.push((b::ident(self.dialect, &r.name), body, probed.contains(&id)));
         }
         let body = self.plan_query(plan)?;
         let mut q = top(self, body)?;
         if !ctes.is_empty() {
-            q.with = Some(b::with(ctes));
+            q.with = Some(b::with_materialized(ctes));
         }
         Ok(q)
     }
@@ -972,5 +981,42 @@ fn query_body(q: sa::Query) -> SetExpr {
         *q.body
     } else {
         SetExpr::Query(Box::new(q))
+    }
+}
+
+/// Relations `plan` probes with `… IN (SELECT … FROM rel)`.
+fn semijoin_targets(plan: &Plan, out: &mut HashSet<RelId>) {
+    let mut visit = |e: &Expr| {
+        e.walk(&mut |x| {
+            if let Expr::InRel { rel, .. } = x {
+                out.insert(*rel);
+            }
+        })
+    };
+    match plan {
+        Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => {}
+        Plan::Filter { input, pred } => {
+            visit(pred);
+            semijoin_targets(input, out);
+        }
+        Plan::Project { input, cols } => {
+            cols.iter().for_each(|(_, e)| visit(e));
+            semijoin_targets(input, out);
+        }
+        Plan::Sort { input, keys } => {
+            keys.iter().for_each(|k| visit(&k.expr));
+            semijoin_targets(input, out);
+        }
+        Plan::Aggregate { input, keys, aggs } => {
+            keys.iter().for_each(|(_, e)| visit(e));
+            aggs.iter().for_each(|(_, _, e)| visit(e));
+            semijoin_targets(input, out);
+        }
+        Plan::Distinct { input } | Plan::Limit { input, .. } => semijoin_targets(input, out),
+        Plan::Union { inputs } => inputs.iter().for_each(|p| semijoin_targets(p, out)),
+        Plan::Join { left, right, .. } => {
+            semijoin_targets(left, out);
+            semijoin_targets(right, out);
+        }
     }
 }

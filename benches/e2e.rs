@@ -1,0 +1,418 @@
+//! End-to-end benchmark: for ten representative hunts, `kestrel run` (compile against the
+//! live catalog, run, print) against the same database executing a hand-written expert
+//! query for the same answer, both measured in the same run; then peak memory of the
+//! `kestrel` binary printing a DISP of a million rows.
+//!
+//! ```sh
+//! cargo bench --bench e2e                              # 1M events (generated once)
+//! KESTREL_BENCH_EVENTS=100000 cargo bench --bench e2e  # smaller lake
+//! ```
+//!
+//! The lake (`benches/lakegen`) is generated and ingested into
+//! `target/bench/lake-<N>.db` on first use, with the indexes a data engineer would add.
+//! Each case first checks that kestrel's answer equals the expert query's (as sets of
+//! rows); a mismatch fails the benchmark.
+
+#[path = "lakegen/mod.rs"]
+mod lakegen;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kestrel::config::Config;
+use kestrel::output::{Format, Printer};
+use kestrel::run::{run_hunt, RunOptions};
+use kestrel::source::SourceFile;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Case {
+    name: &'static str,
+    hunt: &'static str,
+    expert: &'static str,
+}
+
+/// Hunts and the SQL an expert would write for the same answer (SQLite).
+const CASES: &[Case] = &[
+    Case {
+        name: "encoded PowerShell",
+        hunt: "psh = GET process FROM sqlite://events WHERE name = 'powershell.exe' AND cmd_line LIKE '%-enc%'\n\
+               DISP psh ATTR name, pid, cmd_line",
+        expert: r#"SELECT DISTINCT "process.name", "process.pid", "process.command_line" FROM events
+                   WHERE "process.name" = 'powershell.exe' AND "process.command_line" LIKE '%-enc%'"#,
+    },
+    Case {
+        name: "Office spawning processes",
+        hunt: "office = GET process FROM sqlite://events WHERE name IN ('winword.exe', 'excel.exe')\n\
+               kids = FIND process CREATED BY office\n\
+               DISP kids ATTR name, pid, cmd_line",
+        expert: r#"SELECT DISTINCT "process.name", "process.pid", "process.command_line" FROM events
+                   WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
+                     (SELECT "process.entity_id" FROM events WHERE "process.name" IN ('winword.exe', 'excel.exe'))"#,
+    },
+    Case {
+        name: "parent of the LSASS dumper",
+        hunt: "r = GET process FROM sqlite://events WHERE name = 'rundll32.exe' AND cmd_line LIKE '%MiniDump%'\n\
+               p = FIND process CREATED r\n\
+               DISP p ATTR name, pid",
+        expert: r#"SELECT DISTINCT "process.parent.name", "process.parent.pid" FROM events
+                   WHERE "event.category" = 'process' AND "process.entity_id" IN
+                     (SELECT "process.entity_id" FROM events
+                      WHERE "process.name" = 'rundll32.exe' AND "process.command_line" LIKE '%MiniDump%')"#,
+    },
+    Case {
+        name: "connections of encoded PowerShell",
+        hunt: "psh = GET process FROM sqlite://events WHERE name = 'powershell.exe' AND cmd_line LIKE '%-enc%'\n\
+               conns = FIND network-traffic CREATED BY psh\n\
+               DISP conns ATTR dst_ref.value, dst_port",
+        expert: r#"SELECT DISTINCT "destination.ip", "destination.port" FROM events
+                   WHERE "event.category" = 'network' AND COALESCE("network.protocol", '') <> 'dns'
+                     AND "process.entity_id" IN (SELECT "process.entity_id" FROM events
+                       WHERE "process.name" = 'powershell.exe' AND "process.command_line" LIKE '%-enc%')"#,
+    },
+    Case {
+        name: "files dropped in Temp",
+        hunt: "drops = GET file FROM sqlite://events WHERE path LIKE '%\\\\AppData\\\\Local\\\\Temp\\\\%'\n\
+               DISP drops ATTR name, path",
+        expert: r#"SELECT DISTINCT "file.name", "file.path" FROM events
+                   WHERE "file.path" LIKE '%\AppData\Local\Temp\%'"#,
+    },
+    Case {
+        name: "three FINDs deep",
+        hunt: "office = GET process FROM sqlite://events WHERE name = 'winword.exe'\n\
+               kids = FIND process CREATED BY office\n\
+               grandkids = FIND process CREATED BY kids\n\
+               files = FIND file CREATED BY grandkids\n\
+               DISP files ATTR path",
+        expert: r#"SELECT DISTINCT "file.path" FROM events
+                   WHERE "event.category" = 'file' AND "event.type" = 'creation' AND "process.entity_id" IN
+                     (SELECT "process.entity_id" FROM events WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
+                       (SELECT "process.entity_id" FROM events WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
+                         (SELECT "process.entity_id" FROM events WHERE "process.name" = 'winword.exe')))"#,
+    },
+    Case {
+        name: "time window",
+        hunt: "shells = GET process FROM sqlite://events WHERE name = 'cmd.exe'\n\
+                 START t'2024-03-03T00:00:00Z' STOP t'2024-03-04T00:00:00Z'\n\
+               DISP shells ATTR name, pid, endpoint.hostname",
+        expert: r#"SELECT DISTINCT "process.name", "process.pid", "host.name" FROM events
+                   WHERE "process.name" = 'cmd.exe'
+                     AND "@timestamp" >= '2024-03-03T00:00:00.000000Z' AND "@timestamp" < '2024-03-04T00:00:00.000000Z'"#,
+    },
+    Case {
+        name: "reference to another variable",
+        hunt: "c2 = GET network-traffic FROM sqlite://events WHERE dst_ref.value LIKE '198.51.100.%'\n\
+                 START t'2024-01-01T00:00:00Z' STOP t'2025-01-01T00:00:00Z'\n\
+               peers = GET network-traffic FROM sqlite://events WHERE dst_ref.value = c2.dst_ref.value\n\
+                 START t'2024-01-01T00:00:00Z' STOP t'2025-01-01T00:00:00Z'\n\
+               DISP peers ATTR src_ref.value, dst_ref.value, dst_port",
+        expert: r#"SELECT DISTINCT "source.ip", "destination.ip", "destination.port" FROM events
+                   WHERE "event.category" = 'network' AND COALESCE("network.protocol", '') <> 'dns'
+                     AND "@timestamp" >= '2024-01-01T00:00:00.000000Z' AND "@timestamp" < '2025-01-01T00:00:00.000000Z'
+                     AND "destination.ip" IN (SELECT "destination.ip" FROM events
+                       WHERE "event.category" = 'network' AND COALESCE("network.protocol", '') <> 'dns'
+                         AND "destination.ip" LIKE '198.51.100.%'
+                         AND "@timestamp" >= '2024-01-01T00:00:00.000000Z' AND "@timestamp" < '2025-01-01T00:00:00.000000Z')"#,
+    },
+    Case {
+        name: "rare processes (GROUP)",
+        hunt: "procs = GET process FROM sqlite://events WHERE pid > 0\n\
+               g = GROUP procs BY name WITH COUNT(pid) AS n\n\
+               DISP g ATTR name, n",
+        expert: r#"SELECT "process.name", COUNT("process.pid") FROM events WHERE "process.pid" > 0
+                   GROUP BY "process.name""#,
+    },
+    Case {
+        name: "every Windows process (wide)",
+        hunt: "w = GET process FROM sqlite://events WHERE endpoint.os.name = 'Windows'\n\
+               DISP w ATTR name, pid, endpoint.hostname",
+        expert: r#"SELECT DISTINCT "process.name", "process.pid", "host.name" FROM events
+                   WHERE "host.os.name" = 'Windows'"#,
+    },
+];
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let events = env_u64("KESTREL_BENCH_EVENTS", 1_000_000);
+    let runs = env_u64("KESTREL_BENCH_RUNS", 5).max(1) as usize;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    let db = dir.join(format!("lake-{events}.db"));
+    if !db.exists() {
+        build_lake(&dir, &db, events);
+    }
+    let config = Config::from_yaml_str(
+        &format!(
+            "connections:\n  lake:\n    url: sqlite:///{}\n\
+             datasources:\n  events:\n    connection: lake\n    table: events\n    \
+             timestamp: \"@timestamp\"\n    timestamp_format: \"%Y-%m-%dT%H:%M:%S.%fZ\"\n",
+            db.display()
+        ),
+        None,
+    )
+    .expect("bench config");
+
+    println!(
+        "# kestrel end to end vs hand-written SQL — SQLite, {events} events, median of {runs}"
+    );
+    println!();
+    println!("| hunt | rows | kestrel run | expert SQL | ratio |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut worst: f64 = 0.0;
+    for case in CASES {
+        let ours = kestrel_answer(&config, case.hunt);
+        let theirs = expert_answer(&db, case.expert);
+        if ours != theirs {
+            eprintln!(
+                "{}: kestrel and the expert query disagree ({} vs {} rows)",
+                case.name,
+                ours.len(),
+                theirs.len()
+            );
+            for (i, r) in ours.symmetric_difference(&theirs).take(5).enumerate() {
+                eprintln!("  difference {i}: {r:?}");
+            }
+            std::process::exit(1);
+        }
+        let mut ks = Vec::new();
+        let mut es = Vec::new();
+        for _ in 0..runs {
+            ks.push(time(|| kestrel_run(&config, case.hunt)));
+            es.push(time(|| expert_run(&db, case.expert)));
+        }
+        let (k, e) = (median(&mut ks), median(&mut es));
+        let ratio = k.as_secs_f64() / e.as_secs_f64().max(1e-9);
+        worst = worst.max(ratio);
+        println!(
+            "| {} | {} | {:.1} ms | {:.1} ms | {:.2}× |",
+            case.name,
+            ours.len(),
+            k.as_secs_f64() * 1e3,
+            e.as_secs_f64() * 1e3,
+            ratio
+        );
+    }
+    println!();
+    println!("worst ratio: {worst:.2}×");
+    peak_memory(&config, &dir);
+}
+
+fn build_lake(dir: &Path, db: &Path, events: u64) {
+    let t = Instant::now();
+    let jsonl = dir.join(format!("lake-{events}.jsonl.gz"));
+    {
+        let file = std::fs::File::create(&jsonl).expect("lake jsonl");
+        let mut w = std::io::BufWriter::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::fast(),
+        ));
+        lakegen::generate(events, 7, |ev| {
+            writeln!(w, "{}", serde_json::Value::Object(ev)).expect("write lake");
+        });
+        w.into_inner()
+            .ok()
+            .expect("flush lake")
+            .finish()
+            .expect("finish lake");
+    }
+    let report = kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
+        files: vec![jsonl.clone()],
+        into: format!("sqlite:///{}", db.display()),
+        table: "events".into(),
+        format: None,
+        replace: true,
+        append: false,
+        progress: false,
+    })
+    .expect("ingest lake");
+    let conn = rusqlite::Connection::open(db).expect("open lake");
+    for col in [
+        "process.name",
+        "process.entity_id",
+        "process.parent.entity_id",
+        "event.category",
+        "@timestamp",
+        "destination.ip",
+        "file.path",
+    ] {
+        let idx = format!("idx_{}", col.replace(['.', '@'], "_"));
+        conn.execute_batch(&format!("CREATE INDEX \"{idx}\" ON events (\"{col}\")"))
+            .expect("index");
+    }
+    conn.execute_batch("ANALYZE").expect("analyze");
+    let _ = std::fs::remove_file(&jsonl);
+    eprintln!(
+        "built {} ({report}) in {:.1} s",
+        db.display(),
+        t.elapsed().as_secs_f64()
+    );
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// What a hunter's `kestrel run --format jsonl --no-summary` does, printing to nowhere.
+fn kestrel_run(config: &Config, hunt: &str) {
+    let src = SourceFile::new("bench.hf", hunt);
+    let mut printer = Printer::new(std::io::BufWriter::new(std::io::sink()), Format::Jsonl);
+    run_hunt(
+        &src,
+        Some(config),
+        &mut printer,
+        &mut std::io::sink(),
+        &RunOptions { summary: false },
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+}
+
+/// The expert's query on a fresh read-only connection, each row formatted as a line.
+fn expert_run(db: &Path, sql: &str) {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open lake");
+    let mut stmt = conn.prepare(sql).expect("expert SQL");
+    let n = stmt.column_count();
+    let mut rows = stmt.query([]).expect("expert query");
+    let mut out = std::io::BufWriter::new(std::io::sink());
+    while let Some(row) = rows.next().expect("row") {
+        for i in 0..n {
+            let v: rusqlite::types::Value = row.get(i).expect("value");
+            let _ = write!(out, "{},", canonical_sql(&v));
+        }
+        let _ = writeln!(out);
+    }
+}
+
+fn kestrel_answer(config: &Config, hunt: &str) -> BTreeSet<Vec<String>> {
+    let src = SourceFile::new("bench.hf", hunt);
+    let mut printer = Printer::new(Vec::new(), Format::Jsonl);
+    run_hunt(
+        &src,
+        Some(config),
+        &mut printer,
+        &mut std::io::sink(),
+        &RunOptions { summary: false },
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+    let out = String::from_utf8(printer.into_inner()).expect("utf-8");
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("jsonl");
+            v.as_object()
+                .expect("row object")
+                .values()
+                .map(|x| match x {
+                    serde_json::Value::Null => String::new(),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn expert_answer(db: &Path, sql: &str) -> BTreeSet<Vec<String>> {
+    let conn = rusqlite::Connection::open(db).expect("open lake");
+    let mut stmt = conn.prepare(sql).expect("expert SQL");
+    let n = stmt.column_count();
+    let rows = stmt
+        .query_map([], |row| {
+            (0..n)
+                .map(|i| {
+                    row.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| canonical_sql(&v))
+                })
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .expect("expert query");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+fn canonical_sql(v: &rusqlite::types::Value) -> String {
+    use rusqlite::types::Value as V;
+    match v {
+        V::Null => String::new(),
+        V::Integer(i) => i.to_string(),
+        V::Real(f) => f.to_string(),
+        V::Text(s) => s.clone(),
+        V::Blob(b) => format!("{b:?}"),
+    }
+}
+
+/// Peak resident memory of the `kestrel` binary printing a DISP of a million rows (or of
+/// the whole lake when it is smaller) as JSON lines to /dev/null.
+fn peak_memory(config: &Config, dir: &Path) {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/kestrel");
+    if !bin.exists() {
+        println!("\n(peak memory: build `cargo build --release` first)");
+        return;
+    }
+    let cfg_path: PathBuf = dir.join("bench-config.yaml");
+    let hunt_path: PathBuf = dir.join("disp-1m.hf");
+    let yaml = config_yaml(config);
+    std::fs::write(&cfg_path, yaml).expect("config");
+    std::fs::write(
+        &hunt_path,
+        "e = GET process FROM sqlite://events WHERE pid > 0\n\
+         DISP e ATTR uid, name, pid, cmd_line, endpoint.hostname LIMIT 1000000\n",
+    )
+    .expect("hunt");
+    let t = Instant::now();
+    let mut child = Command::new(&bin)
+        .args(["run", "--format", "jsonl", "--no-summary", "--config"])
+        .arg(&cfg_path)
+        .arg(&hunt_path)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("kestrel binary");
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            for line in s.lines() {
+                if let Some(v) = line.strip_prefix("VmHWM:") {
+                    let kb: u64 = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                    peak_kb = peak_kb.max(kb);
+                }
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            assert!(status.success(), "kestrel failed printing the big DISP");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    println!(
+        "\npeak RSS of `kestrel run` printing up to 1,000,000 rows (jsonl to /dev/null): {:.1} MB in {:.2} s",
+        peak_kb as f64 / 1024.0,
+        t.elapsed().as_secs_f64()
+    );
+}
+
+fn config_yaml(config: &Config) -> String {
+    let ds = &config.datasources["events"];
+    let url = &config.connections[&ds.connection].url;
+    format!(
+        "connections:\n  lake:\n    url: {url}\n\
+         datasources:\n  events:\n    connection: lake\n    table: events\n    \
+         timestamp: \"@timestamp\"\n    timestamp_format: \"%Y-%m-%dT%H:%M:%S.%fZ\"\n"
+    )
+}
