@@ -639,15 +639,3 @@ fn attack_chain(
     let _ = rng;
     count
 }
-
-#[cfg(test)]
-mod tests {
-    use super::iso;
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(iso(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(iso(1_709_251_200_000_000), "2024-03-01T00:00:00.000000Z");
-        assert_eq!(iso(951_782_400_000_001), "2000-02-29T00:00:00.000001Z");
-    }
-}
