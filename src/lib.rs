@@ -50,8 +50,22 @@ pub fn compile_program<'a>(
     src: &'a SourceFile,
     opts: LowerOptions<'a>,
 ) -> Result<Program, Diagnostic> {
+    compile_program_with(src, opts, true)
+}
+
+/// [`compile_program`], optionally without the optimiser's program passes.
+pub fn compile_program_with<'a>(
+    src: &'a SourceFile,
+    opts: LowerOptions<'a>,
+    optimise: bool,
+) -> Result<Program, Diagnostic> {
     let hunt = syntax::parse(src)?;
-    lower::lower(&hunt, src, model()?, opts)
+    let program = lower::lower(&hunt, src, model()?, opts)?;
+    Ok(if optimise {
+        opt::fold_program(program)
+    } else {
+        program
+    })
 }
 
 /// One output statement as SQL.

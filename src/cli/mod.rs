@@ -198,12 +198,13 @@ fn compile(
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
-    let program = match crate::compile_program(
+    let program = match crate::compile_program_with(
         &src,
         LowerOptions {
             config: config.as_ref(),
             ..LowerOptions::default()
         },
+        optimise,
     ) {
         Ok(p) => p,
         Err(diag) => return hunt_error(&diag, &src),

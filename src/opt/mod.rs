@@ -6,10 +6,18 @@
 //! reads), and `kestrel compile --no-opt` shows the plans as lowered.
 //!
 //! Passes, in the order they run:
-//! 1. [`prune`] — projection pruning: every relation a statement reads selects only the
-//!    columns something downstream uses (the original Kestrel projects every mapped
-//!    column of every variable).
+//! 1. [`fold`] (on the whole program, after lowering) — `c = a OR c = b` → `c IN (a, b)`,
+//!    `c != a AND c != b` → `c NOT IN (a, b)`, one-value `IN` → `=`.
+//! 2. [`prune`] (per statement, at emission) — projection pruning: every relation a
+//!    statement reads selects only the columns something downstream uses (the original
+//!    Kestrel projects every mapped column of every variable).
+//!
+//! Filters reach the scans without a pass of their own: emission folds a filter over a
+//! projection into the projection's WHERE (see `sql::query`), and a semi-join's CTE is
+//! materialised where the dialect says so (`materialize_semijoin_ctes`).
 
+pub mod fold;
 pub mod prune;
 
+pub use fold::fold_program;
 pub use prune::{prune_columns, Need, Pruned};
