@@ -98,6 +98,7 @@ fn to_sql(l: &Literal) -> rusqlite::types::Value {
         Literal::Int(i) => V::Integer(*i),
         Literal::Float(f) => V::Real(*f),
         Literal::Str(s) => V::Text(s.clone()),
+        Literal::Timestamp(t) => V::Text(crate::ir::timestamp_text(*t)),
     }
 }
 

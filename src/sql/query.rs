@@ -15,7 +15,10 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::{CmpOp, Expr, Func, Literal, Plan, Program, RelId};
 
 use super::builders as b;
-use super::dialect::{BasenameStyle, BooleanStyle, Dialect, RegexStyle};
+use super::dialect::{
+    BasenameStyle, BooleanStyle, Dialect, LikeStyle, LimitStyle, RegexStyle, TimestampStyle,
+    ValuesStyle,
+};
 
 /// How literals reach the SQL text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,7 @@ pub fn emit_plan(
     mode: LiteralMode,
 ) -> Result<SqlStatement, Diagnostic> {
     let mut e = Emitter::new(program, dialect, mode);
+    e.keep_order = true;
     let q = e.statement(plan, |_, body| Ok(body))?;
     Ok(e.finish(q))
 }
@@ -171,7 +175,7 @@ pub fn emit_describe(
                 (b::column(d, "freq"), true),
                 (b::column(d, "top"), false),
             ]));
-            q.limit_clause = Some(b::limit_offset(Some(b::number(1)), None));
+            limit(d, &mut q, Some(1), 0);
             Ok(q)
         })?;
         e.finish(q)
@@ -348,6 +352,13 @@ struct Emitter<'a> {
     mode: LiteralMode,
     params: Vec<Literal>,
     aliases: usize,
+    /// The next block emitted is the statement's own (its ORDER BY is kept even where
+    /// the dialect allows none in subqueries).
+    keep_order: bool,
+    /// The alias of the current block's FROM, where an EXISTS rewrite refers to it.
+    outer_alias: Option<sa::Ident>,
+    /// Columns are written `alias.column` (inside an EXISTS rewrite).
+    qualify: Option<sa::Ident>,
 }
 
 impl<'a> Emitter<'a> {
@@ -358,6 +369,9 @@ impl<'a> Emitter<'a> {
             mode,
             params: Vec::new(),
             aliases: 0,
+            keep_order: false,
+            outer_alias: None,
+            qualify: None,
         }
     }
 
@@ -375,15 +389,21 @@ impl<'a> Emitter<'a> {
         plan: &Plan,
         top: impl FnOnce(&mut Self, sa::Query) -> Result<sa::Query, Diagnostic>,
     ) -> Result<sa::Query, Diagnostic> {
+        let keep_order = std::mem::replace(&mut self.keep_order, false);
         let mut roots = Vec::new();
         plan.rel_refs(&mut roots);
         let order = self.program.dependency_order(&roots);
         let mut ctes = Vec::new();
         for id in order {
             let r = self.program.rel(id);
-            let body = self.plan_query(&r.plan)?;
+            // What a dialect cannot say points at the statement that made the variable.
+            let body = self.plan_query(&r.plan).map_err(|d| match d.span {
+                Some(_) => d,
+                None => d.at(r.span),
+            })?;
             ctes.push((b::ident(self.dialect, &r.name), body));
         }
+        self.keep_order = keep_order;
         let body = self.plan_query(plan)?;
         let mut q = top(self, body)?;
         if !ctes.is_empty() {
@@ -404,6 +424,7 @@ impl<'a> Emitter<'a> {
 
     fn block(&mut self, blk: Block) -> Result<sa::Query, Diagnostic> {
         let d = self.dialect;
+        let keep_order = std::mem::replace(&mut self.keep_order, false);
         // A plain UNION with nothing on top is a set operation, not a derived table.
         if let From::Union(parts) = &blk.from {
             if blk.filter.is_empty()
@@ -426,35 +447,66 @@ impl<'a> Emitter<'a> {
             }
         }
         let limited = blk.limited();
+        // An EXISTS rewrite of a tuple IN refers to this block's rows by an alias.
+        let needs_alias = !d.supports_tuple_in && blk_has_tuple_in(&blk);
+        let mut from_alias = None;
         let from = match blk.from {
-            From::Table(t) => Some(b::table(d, &t)),
-            From::Rel(id) => Some(b::table(d, &self.program.rel(id).name)),
+            From::Table(t) => {
+                from_alias = needs_alias.then(|| self.alias());
+                Some(b::table_as(d, &t, from_alias.clone()))
+            }
+            From::Rel(id) => {
+                from_alias = needs_alias.then(|| self.alias());
+                let name = self.program.rel(id).name.clone();
+                Some(b::table_as(d, &name, from_alias.clone()))
+            }
             From::Sub(inner) => {
                 let q = self.block(*inner)?;
                 let alias = self.alias();
+                from_alias = Some(alias.clone());
                 Some(b::derived(q, alias))
             }
             From::Union(parts) => {
                 let inner = Block::from(From::Union(parts));
                 let q = self.block(inner)?;
                 let alias = self.alias();
+                from_alias = Some(alias.clone());
                 Some(b::derived(q, alias))
             }
             From::Values(rows) => {
-                let mut out = Vec::new();
-                for row in rows {
-                    let mut cells = Vec::new();
-                    for l in row {
-                        cells.push(self.literal(&l));
-                    }
-                    out.push(cells);
-                }
+                let q = self.values(rows)?;
                 let alias = self.alias();
-                Some(b::derived(b::query(b::values(out)), alias))
+                from_alias = Some(alias.clone());
+                Some(b::derived(q, alias))
             }
             From::Nothing => None,
         };
-        let projection = match &blk.project {
+        let saved_alias = std::mem::replace(&mut self.outer_alias, from_alias);
+        let result = self.block_body(blk.project, blk.filter, blk.distinct, blk.order, from);
+        self.outer_alias = saved_alias;
+        let (select, order) = result?;
+        let mut q = b::query(SetExpr::Select(Box::new(select)));
+        // T-SQL refuses ORDER BY in CTEs and derived tables unless TOP/OFFSET needs it.
+        if !order.is_empty() && (keep_order || limited || d.order_by_in_subquery) {
+            q.order_by = Some(b::order_by(order));
+        }
+        if limited {
+            limit(d, &mut q, blk.limit, blk.offset);
+        }
+        Ok(q)
+    }
+
+    /// The SELECT of a block and its ORDER BY keys.
+    fn block_body(
+        &mut self,
+        project: Option<Vec<(String, Expr)>>,
+        filter: Vec<Expr>,
+        distinct: bool,
+        order: Vec<(Expr, bool)>,
+        from: Option<sa::TableFactor>,
+    ) -> Result<(sa::Select, Vec<(sa::Expr, bool)>), Diagnostic> {
+        let d = self.dialect;
+        let projection = match &project {
             None => vec![b::wildcard()],
             Some(cols) => {
                 let mut items = Vec::new();
@@ -470,8 +522,8 @@ impl<'a> Emitter<'a> {
             }
         };
         let mut preds = Vec::new();
-        let several = blk.filter.len() > 1;
-        for f in &blk.filter {
+        let several = filter.len() > 1;
+        for f in &filter {
             let p = self.predicate(f)?;
             preds.push(if several && matches!(f, Expr::Or(_)) {
                 b::nested(p)
@@ -480,22 +532,48 @@ impl<'a> Emitter<'a> {
             });
         }
         let selection = (!preds.is_empty()).then(|| and_all(preds));
-        let select = b::select(projection, from, selection, blk.distinct, vec![]);
-        let mut q = b::query(SetExpr::Select(Box::new(select)));
-        if !blk.order.is_empty() {
-            let mut keys = Vec::new();
-            for (e, desc) in &blk.order {
-                keys.push((self.expr(e)?, *desc));
+        let select = b::select(projection, from, selection, distinct, vec![]);
+        let mut keys = Vec::new();
+        for (e, desc) in &order {
+            keys.push((self.expr(e)?, *desc));
+        }
+        Ok((select, keys))
+    }
+
+    /// Inline rows, as the dialect writes a table of literals.
+    fn values(&mut self, rows: Vec<Vec<Literal>>) -> Result<sa::Query, Diagnostic> {
+        let d = self.dialect;
+        let mut out = Vec::new();
+        for row in rows {
+            let mut cells = Vec::new();
+            for l in row {
+                cells.push(self.literal(&l));
             }
-            q.order_by = Some(b::order_by(keys));
+            out.push(cells);
         }
-        if limited {
-            q.limit_clause = Some(b::limit_offset(
-                Some(b::number(blk.limit.map(|l| l as i64).unwrap_or(-1))),
-                (blk.offset > 0).then(|| b::number(blk.offset)),
-            ));
-        }
-        Ok(q)
+        Ok(match d.values_style {
+            ValuesStyle::Values => b::query(b::values(out)),
+            ValuesStyle::UnionSelect => {
+                let mut selects = out.into_iter().enumerate().map(|(r, cells)| {
+                    let items = cells
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            // The first SELECT names the columns as VALUES would.
+                            let alias = (r == 0).then(|| {
+                                b::ident(d, &format!("{}{}", d.values_column_prefix, i + 1))
+                            });
+                            b::select_item(c, alias)
+                        })
+                        .collect();
+                    SetExpr::Select(Box::new(b::select(items, None, None, false, vec![])))
+                });
+                let first = selects
+                    .next()
+                    .ok_or_else(|| Diagnostic::internal("VALUES without rows"))?;
+                b::query(selects.fold(first, b::union_all))
+            }
+        })
     }
 
     fn literal(&mut self, l: &Literal) -> sa::Expr {
@@ -505,11 +583,195 @@ impl<'a> Emitter<'a> {
                 self.params.push(l.clone());
                 b::placeholder(self.dialect.placeholder(self.params.len()))
             }
-            (LiteralMode::Inline, Literal::Str(s)) => b::string(s),
+            (LiteralMode::Inline, Literal::Str(s)) => self.text(s),
             (LiteralMode::Inline, Literal::Int(i)) => b::number(i),
             (LiteralMode::Inline, Literal::Float(f)) => b::number(format!("{f:?}")),
             (LiteralMode::Inline, Literal::Bool(v)) => self.boolean(*v),
+            (LiteralMode::Inline, Literal::Timestamp(t)) => {
+                let text = crate::ir::timestamp_text(*t);
+                match self.dialect.timestamp_style {
+                    TimestampStyle::Text => self.text(&text),
+                    TimestampStyle::Typed => b::typed_timestamp(&text),
+                    TimestampStyle::CastDatetime2 => b::cast(self.text(&text), "DATETIME2"),
+                }
+            }
         }
+    }
+
+    /// A string literal in the text (a preview's value, or a constant of our own).
+    fn text(&self, s: &str) -> sa::Expr {
+        if self.dialect.string_backslash_escape {
+            b::string(&s.replace('\\', "\\\\"))
+        } else {
+            b::string(s)
+        }
+    }
+
+    /// A literal that is compared with a column: strings carry the dialect's exact
+    /// collation, so `=` and IN are case-sensitive whatever the column's collation.
+    fn compared_literal(&mut self, l: &Literal) -> sa::Expr {
+        let x = self.literal(l);
+        match (&self.dialect.exact_collation, l) {
+            (Some(c), Literal::Str(_)) => b::collate(x, c),
+            _ => x,
+        }
+    }
+
+    /// `x [NOT] LIKE p`: ASCII case-insensitive, `%` and `_` the only special characters.
+    fn like(&mut self, expr: &Expr, pattern: &str, negated: bool) -> Result<sa::Expr, Diagnostic> {
+        let d = self.dialect;
+        let mut x = self.operand(expr)?;
+        if let Some(t) = &d.text_cast {
+            x = b::cast(x, t);
+        }
+        let escape = d.like_escape.clone();
+        let pattern = match escape.as_deref() {
+            Some(e) if !e.is_empty() => {
+                let mut out = String::with_capacity(pattern.len());
+                for c in pattern.chars() {
+                    if e.starts_with(c) || d.like_special.contains(c) {
+                        out.push_str(e);
+                    }
+                    out.push(c);
+                }
+                out
+            }
+            _ => pattern.to_string(),
+        };
+        let mut p = self.literal(&Literal::Str(pattern));
+        if let Some(c) = &d.like_collation {
+            p = b::collate(p, c);
+        }
+        let escape_char = escape.map(|e| Box::new(self.text(&e)));
+        Ok(match d.like_style {
+            LikeStyle::Native | LikeStyle::Like => sa::Expr::Like {
+                negated,
+                any: false,
+                expr: Box::new(x),
+                pattern: Box::new(p),
+                escape_char,
+            },
+            LikeStyle::Ilike => sa::Expr::ILike {
+                negated,
+                any: false,
+                expr: Box::new(x),
+                pattern: Box::new(p),
+                escape_char,
+            },
+        })
+    }
+
+    /// `x [NOT] MATCHES p`: a case-sensitive search unless `p` starts with `(?i)`.
+    fn regex(&mut self, expr: &Expr, pattern: &str, negated: bool) -> Result<sa::Expr, Diagnostic> {
+        let d = self.dialect;
+        let pattern = match &d.regex_case_sensitive_prefix {
+            Some(prefix) if !pattern.starts_with("(?i)") => format!("{prefix}{pattern}"),
+            _ => pattern.to_string(),
+        };
+        let cast = |x: sa::Expr| match &d.text_cast {
+            Some(t) => b::cast(x, t),
+            None => x,
+        };
+        Ok(match d.regex_style {
+            RegexStyle::Operator => {
+                let x = cast(self.operand(expr)?);
+                let p = self.literal(&Literal::Str(pattern));
+                sa::Expr::RLike {
+                    negated,
+                    expr: Box::new(x),
+                    pattern: Box::new(p),
+                    regexp: true,
+                }
+            }
+            RegexStyle::Tilde => {
+                let x = cast(self.operand(expr)?);
+                let p = self.literal(&Literal::Str(pattern));
+                let op = if negated {
+                    BinaryOperator::PGRegexNotMatch
+                } else {
+                    BinaryOperator::PGRegexMatch
+                };
+                b::binary(x, op, p)
+            }
+            RegexStyle::Function => {
+                let x = cast(self.expr(expr)?);
+                let p = self.literal(&Literal::Str(pattern));
+                let f = b::function("regexp_like", vec![x, p]);
+                if negated {
+                    b::not(f)
+                } else {
+                    f
+                }
+            }
+            RegexStyle::Unsupported => return Err(Diagnostic::error(
+                Code::Unsupported,
+                format!(
+                    "MATCHES is not available on {}: it has no regular expressions",
+                    d.name
+                ),
+            )
+            .help(
+                "use LIKE, or run the hunt on a data source whose database has regular expressions",
+            )),
+        })
+    }
+
+    /// `(a, b) [NOT] IN (SELECT c, d FROM rel)` where the dialect has no tuple IN:
+    /// `[NOT] EXISTS (SELECT 1 FROM rel AS k WHERE k.c = o.a AND k.d = o.b)`, with
+    /// `a`, `b` not NULL under NOT (as NOT IN is never true for a NULL).
+    fn exists_rewrite(
+        &mut self,
+        exprs: &[Expr],
+        rel: RelId,
+        cols: &[String],
+        negated: bool,
+    ) -> Result<sa::Expr, Diagnostic> {
+        let d = self.dialect;
+        let outer = self
+            .outer_alias
+            .clone()
+            .ok_or_else(|| Diagnostic::internal("a tuple IN outside a block with rows"))?;
+        let inner = self.alias();
+        let name = self.program.rel(rel).name.clone();
+        let saved = std::mem::replace(&mut self.qualify, Some(outer));
+        let mut outer_exprs = Vec::new();
+        let mut err = None;
+        for x in exprs {
+            match self.operand(x) {
+                Ok(e) => outer_exprs.push(e),
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        self.qualify = saved;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let mut conds = Vec::new();
+        for (c, o) in cols.iter().zip(outer_exprs.iter()) {
+            let k = b::qualified(&inner, b::ident(d, c));
+            conds.push(b::binary(k, BinaryOperator::Eq, o.clone()));
+        }
+        let sub = b::query(SetExpr::Select(Box::new(b::select(
+            vec![b::select_item(b::number(1), None)],
+            Some(b::table_as(d, &name, Some(inner))),
+            Some(and_all(conds)),
+            false,
+            vec![],
+        ))));
+        let ex = b::exists(sub, negated);
+        if !negated {
+            return Ok(ex);
+        }
+        let mut parts = vec![ex];
+        parts.extend(
+            outer_exprs
+                .into_iter()
+                .map(|o| sa::Expr::IsNotNull(Box::new(o))),
+        );
+        Ok(b::nested(and_all(parts)))
     }
 
     fn boolean(&self, v: bool) -> sa::Expr {
@@ -535,7 +797,10 @@ impl<'a> Emitter<'a> {
     fn expr(&mut self, e: &Expr) -> Result<sa::Expr, Diagnostic> {
         let d = self.dialect;
         Ok(match e {
-            Expr::Col(c) => b::column(d, c),
+            Expr::Col(c) => match &self.qualify {
+                Some(alias) => b::qualified(alias, b::ident(d, c)),
+                None => b::column(d, c),
+            },
             Expr::Lit(l) => self.literal(l),
             Expr::Cmp { op, left, right } => {
                 let op = match op {
@@ -546,65 +811,27 @@ impl<'a> Emitter<'a> {
                     CmpOp::Gt => BinaryOperator::Gt,
                     CmpOp::Ge => BinaryOperator::GtEq,
                 };
-                let l = self.operand(left)?;
-                let r = self.operand(right)?;
+                let l = self.cmp_operand(left)?;
+                let r = self.cmp_operand(right)?;
                 b::binary(l, op, r)
             }
             Expr::Like {
                 expr,
                 pattern,
                 negated,
-            } => {
-                let x = self.operand(expr)?;
-                let p = self.literal(&Literal::Str(pattern.clone()));
-                sa::Expr::Like {
-                    negated: *negated,
-                    any: false,
-                    expr: Box::new(x),
-                    pattern: Box::new(p),
-                    escape_char: None,
-                }
-            }
+            } => self.like(expr, pattern, *negated)?,
             Expr::Regex {
                 expr,
                 pattern,
                 negated,
-            } => match d.regex_style {
-                RegexStyle::Operator => {
-                    let x = self.operand(expr)?;
-                    let p = self.literal(&Literal::Str(pattern.clone()));
-                    sa::Expr::RLike {
-                        negated: *negated,
-                        expr: Box::new(x),
-                        pattern: Box::new(p),
-                        regexp: true,
-                    }
-                }
-                RegexStyle::Function => {
-                    let x = self.expr(expr)?;
-                    let p = self.literal(&Literal::Str(pattern.clone()));
-                    let f = b::function("regexp_like", vec![x, p]);
-                    if *negated {
-                        b::not(f)
-                    } else {
-                        f
-                    }
-                }
-                RegexStyle::Unsupported => {
-                    return Err(Diagnostic::error(
-                        Code::Unsupported,
-                        format!("MATCHES is not available on {}", d.name),
-                    )
-                    .help("use LIKE, or run the hunt on a data source whose database has regular expressions"))
-                }
-            },
+            } => self.regex(expr, pattern, *negated)?,
             Expr::InList {
                 expr,
                 list,
                 negated,
             } => {
                 let x = self.operand(expr)?;
-                let list = list.iter().map(|l| self.literal(l)).collect();
+                let list = list.iter().map(|l| self.compared_literal(l)).collect();
                 sa::Expr::InList {
                     expr: Box::new(x),
                     list,
@@ -637,15 +864,12 @@ impl<'a> Emitter<'a> {
                     false,
                     vec![],
                 ))));
+                if exprs.len() > 1 && !d.supports_tuple_in {
+                    return self.exists_rewrite(exprs, *rel, cols, *negated);
+                }
                 let lhs = if exprs.len() == 1 {
                     self.operand(&exprs[0])?
                 } else {
-                    if !d.supports_tuple_in {
-                        return Err(Diagnostic::error(
-                            Code::Unsupported,
-                            format!("{} cannot compare several columns with IN", d.name),
-                        ));
-                    }
                     let mut parts = Vec::new();
                     for x in exprs {
                         parts.push(self.expr(x)?);
@@ -677,7 +901,9 @@ impl<'a> Emitter<'a> {
                     BinaryOperator::Or
                 };
                 let mut iter = out.into_iter();
-                let first = iter.next().ok_or_else(|| Diagnostic::internal("empty AND/OR"))?;
+                let first = iter
+                    .next()
+                    .ok_or_else(|| Diagnostic::internal("empty AND/OR"))?;
                 iter.fold(first, |acc, x| b::binary(acc, op.clone(), x))
             }
             Expr::Not(inner) => {
@@ -703,7 +929,10 @@ impl<'a> Emitter<'a> {
                         let seps_removed = b::function(
                             "replace",
                             vec![
-                                b::function("replace", vec![x.clone(), b::string("\\"), b::string("")]),
+                                b::function(
+                                    "replace",
+                                    vec![x.clone(), b::string("\\"), b::string("")],
+                                ),
                                 b::string("/"),
                                 b::string(""),
                             ],
@@ -715,16 +944,71 @@ impl<'a> Emitter<'a> {
                                 "substr",
                                 vec![
                                     x,
-                                    b::binary(b::function("length", vec![dir]), BinaryOperator::Plus, b::number(1)),
+                                    b::binary(
+                                        b::function("length", vec![dir]),
+                                        BinaryOperator::Plus,
+                                        b::number(1),
+                                    ),
                                 ],
                             ),
                             // rtrim(dir, '\/')
                             Func::Dirname => b::function("rtrim", vec![dir, b::string("\\/")]),
                         }
                     }
+                    BasenameStyle::RegexpReplace => {
+                        let re = match func {
+                            // Everything up to the last separator.
+                            Func::Basename => "^.*[\\\\/]",
+                            // The last separator(s) and what follows.
+                            Func::Dirname => "[\\\\/]*[^\\\\/]*$",
+                        };
+                        b::function("regexp_replace", vec![x, self.text(re), self.text("")])
+                    }
+                    BasenameStyle::ReversePatindex => {
+                        let rev = b::function("REVERSE", vec![x.clone()]);
+                        // Position of the last separator counted from the end (len + 1
+                        // when there is none).
+                        let from_end = b::function(
+                            "PATINDEX",
+                            vec![
+                                b::string("%[\\/]%"),
+                                b::binary(rev.clone(), BinaryOperator::Plus, b::string("/")),
+                            ],
+                        );
+                        let max = || b::number(i32::MAX);
+                        match func {
+                            Func::Basename => b::function(
+                                "RIGHT",
+                                vec![x, b::binary(from_end, BinaryOperator::Minus, b::number(1))],
+                            ),
+                            Func::Dirname => {
+                                // The reversed directory, separators first; strip them.
+                                let r = b::function("SUBSTRING", vec![rev, from_end, max()]);
+                                let first_kept = b::function(
+                                    "PATINDEX",
+                                    vec![
+                                        b::string("%[^\\/]%"),
+                                        b::binary(r.clone(), BinaryOperator::Plus, b::string("x")),
+                                    ],
+                                );
+                                b::function(
+                                    "REVERSE",
+                                    vec![b::function("SUBSTRING", vec![r, first_kept, max()])],
+                                )
+                            }
+                        }
+                    }
                 }
             }
         })
+    }
+
+    /// An operand of `=`, `<`…: a string literal carries the exact collation.
+    fn cmp_operand(&mut self, e: &Expr) -> Result<sa::Expr, Diagnostic> {
+        match e {
+            Expr::Lit(l) => Ok(self.compared_literal(l)),
+            e => self.operand(e),
+        }
     }
 
     /// An operand of a comparison: parenthesised when it is itself a predicate.
@@ -735,6 +1019,53 @@ impl<'a> Emitter<'a> {
             _ => b::nested(x),
         })
     }
+}
+
+/// LIMIT/OFFSET as the dialect writes it.
+fn limit(d: &Dialect, q: &mut sa::Query, limit: Option<u64>, offset: u64) {
+    match d.limit_style {
+        LimitStyle::LimitOffset => {
+            let n = match limit {
+                Some(n) => Some(b::number(n)),
+                None => d.unbounded_limit.as_ref().map(b::number),
+            };
+            q.limit_clause = Some(b::limit_offset(n, (offset > 0).then(|| b::number(offset))));
+        }
+        LimitStyle::TopOrOffsetFetch => {
+            if offset == 0 {
+                if let (Some(n), SetExpr::Select(select)) = (limit, q.body.as_mut()) {
+                    select.top = Some(b::top(n));
+                    return;
+                }
+            }
+            // OFFSET needs an ORDER BY in T-SQL; without one, the first column's order
+            // will do (an ordinal is allowed under DISTINCT, `(SELECT NULL)` is not).
+            if q.order_by.is_none() {
+                q.order_by = Some(b::order_by_plain(vec![b::number(1)]));
+            }
+            let (clause, fetch) = b::offset_fetch(offset, limit);
+            q.limit_clause = Some(clause);
+            q.fetch = fetch;
+        }
+    }
+}
+
+/// Whether a block's expressions hold an IN over several columns.
+fn blk_has_tuple_in(blk: &Block) -> bool {
+    let mut found = false;
+    let mut check = |e: &Expr| {
+        e.walk(&mut |x| {
+            if let Expr::InRel { exprs, .. } = x {
+                found |= exprs.len() > 1;
+            }
+        })
+    };
+    blk.filter.iter().for_each(&mut check);
+    if let Some(cols) = &blk.project {
+        cols.iter().for_each(|(_, e)| check(e));
+    }
+    blk.order.iter().for_each(|(e, _)| check(e));
+    found
 }
 
 fn and_all(preds: Vec<sa::Expr>) -> sa::Expr {
