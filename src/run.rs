@@ -53,8 +53,11 @@ impl<'a> Connections<'a> {
                     .ok_or_else(|| {
                         Diagnostic::internal(format!("connection `{connection}` vanished"))
                     })?;
-                backend::open(&conn.url, conn.table_creation_permission)
-                    .map_err(|e| source_error(ds, e))?
+                let opts = backend::OpenOptions {
+                    allow_write: conn.table_creation_permission,
+                    statement_timeout: conn.statement_timeout,
+                };
+                backend::open(&conn.url, &opts).map_err(|e| source_error(ds, e))?
             };
             self.open.insert(connection.to_string(), backend);
         }

@@ -50,6 +50,7 @@ mod keys;
 mod progress;
 mod read;
 mod schema;
+pub mod server;
 pub mod sqlite;
 mod target;
 
@@ -214,6 +215,8 @@ pub enum IngestError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("{context}: {message}")]
+    Server { context: String, message: String },
     #[error("internal error, please report: {0}")]
     Internal(String),
 }
@@ -259,6 +262,12 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     let summary = match &target {
         Target::Sqlite(path) => pipeline(&scanned, &progress, |rows| {
             write_sqlite(path, &opts.table, &scanned.schema, mode, rows)
+        })?,
+        Target::Postgres(url) => pipeline(&scanned, &progress, |rows| {
+            server::write_postgres(url, &opts.table, &scanned.schema, mode, rows)
+        })?,
+        Target::Mysql(url) => pipeline(&scanned, &progress, |rows| {
+            server::write_mysql(url, &opts.table, &scanned.schema, mode, rows)
         })?,
     };
     progress.finish();
