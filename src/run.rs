@@ -16,7 +16,7 @@ use crate::at;
 use crate::backend::{self, sqlite::SqliteBackend, Backend, BackendError, Collect, RowSink};
 use crate::config::{redact_url, Config};
 use crate::diag::{Code, Diagnostic};
-use crate::ir::{DataSource, Output, OutputKind, Plan, Program, RelId};
+use crate::ir::{ColumnKind, DataSource, Output, OutputKind, Plan, Program, RelId};
 use crate::lower::{Catalog, LowerOptions};
 use crate::output::{Printer, SummaryRow};
 use crate::source::{SourceFile, Span};
@@ -28,6 +28,8 @@ use crate::value::Value;
 pub struct Connections<'a> {
     config: Option<&'a Config>,
     open: HashMap<String, Box<dyn Backend>>,
+    /// Columns and what they hold, per (connection, table), read once.
+    kinds: HashMap<(String, String), Vec<(String, Option<ColumnKind>)>>,
 }
 
 impl<'a> Connections<'a> {
@@ -35,6 +37,7 @@ impl<'a> Connections<'a> {
         Connections {
             config,
             open: HashMap::new(),
+            kinds: HashMap::new(),
         }
     }
 
@@ -88,11 +91,20 @@ impl Catalog for Connections<'_> {
             .label("needs a configured data source")
             .help("write a config (see README: Configuration) and pass --config, or set KESTREL_CONFIG"));
         };
-        let backend = self.get(&connection, Some(ds))?;
-        let cols = backend
-            .columns(&ds.table)
-            .map_err(|e| source_error(Some(ds), e))?;
-        match cols {
+        let key = (connection.clone(), ds.table.clone());
+        if !self.kinds.contains_key(&key) {
+            let backend = self.get(&connection, Some(ds))?;
+            let cols = backend
+                .column_kinds(&ds.table)
+                .map_err(|e| source_error(Some(ds), e))?;
+            self.kinds.insert(key.clone(), cols);
+        }
+        let cols: Vec<String> = self
+            .kinds
+            .get(&key)
+            .map(|c| c.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default();
+        match (!cols.is_empty()).then_some(cols) {
             Some(c) => Ok(Some(c)),
             None => Err(Diagnostic::error(
                 Code::DataSource,
@@ -104,6 +116,15 @@ impl Catalog for Connections<'_> {
             .label("its table is missing")
             .help("check `table:` in the configuration, or load logs with `kestrel ingest`")),
         }
+    }
+
+    fn column_kind(&mut self, ds: &DataSource, column: &str) -> Option<ColumnKind> {
+        let key = (ds.connection.clone()?, ds.table.clone());
+        self.kinds
+            .get(&key)?
+            .iter()
+            .find(|(n, _)| n == column)
+            .and_then(|(_, k)| *k)
     }
 }
 
