@@ -77,9 +77,9 @@ pub fn output_sql(
                 vec![sql::emit_counts(program, o.rel, dialect, mode).map_err(|d| at(d, o.span))?]
             }
             OutputKind::Describe { attr } => {
-                let (a, b) = sql::emit_describe(program, &o.plan, attr, dialect, mode)
+                let d = sql::emit_describe(program, &o.plan, attr, dialect, mode)
                     .map_err(|d| at(d, o.span))?;
-                vec![a, b]
+                vec![d.stats, d.mean, d.top]
             }
         };
         out.push(CompiledOutput { header, statements });

@@ -295,23 +295,31 @@ fn run_output<W: Write>(
             printer.end().map_err(io_fail)?;
         }
         OutputKind::Describe { attr } => {
-            let (stats, top) =
+            let sql::DescribeSql { stats, mean, top } =
                 sql::emit_describe(program, &o.plan, attr, &dialect, LiteralMode::Bind)
                     .map_err(|d| at(d, o.span))?;
             let mut s = Collect::default();
             backend.query(&stats, &mut s).map_err(fail)?;
-            let mut t = Collect::default();
-            backend.query(&top, &mut t).map_err(fail)?;
             let row = s.rows.first().cloned().unwrap_or_default();
             let get = |i: usize| row.get(i).cloned().unwrap_or(Value::Null);
             let numeric = matches!(get(2), Value::Int(_) | Value::Float(_))
                 && matches!(get(3), Value::Int(_) | Value::Float(_));
             let (cols, vals): (Vec<&str>, Vec<Value>) = if numeric {
+                let mut m = Collect::default();
+                backend.query(&mean, &mut m).map_err(fail)?;
+                let mean = m
+                    .rows
+                    .first()
+                    .and_then(|r| r.first())
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 (
                     vec!["count", "mean", "min", "max"],
-                    vec![get(0), get(4), get(2), get(3)],
+                    vec![get(0), mean, get(2), get(3)],
                 )
             } else {
+                let mut t = Collect::default();
+                backend.query(&top, &mut t).map_err(fail)?;
                 let top_row = t.rows.first().cloned().unwrap_or_default();
                 (
                     vec!["count", "unique", "top", "freq"],

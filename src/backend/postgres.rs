@@ -362,7 +362,8 @@ impl<'a> FromSql<'a> for Cell {
     }
 }
 
-/// NUMERIC's binary form: digit count, weight, sign, scale, then base-10000 digits.
+/// NUMERIC's binary form: digit count, weight, sign, scale, then base-10000 digits;
+/// rebuilt as decimal text and parsed, so the float is the one nearest the exact value.
 fn numeric(raw: &[u8]) -> Result<f64, BoxError> {
     let word = |i: usize| -> Result<u16, BoxError> {
         raw.get(i * 2..i * 2 + 2)
@@ -370,15 +371,21 @@ fn numeric(raw: &[u8]) -> Result<f64, BoxError> {
             .ok_or_else(|| "short numeric".into())
     };
     let ndigits = word(0)? as usize;
-    let weight = word(1)? as i16;
+    let weight = i32::from(word(1)? as i16);
     let sign = word(2)?;
     if sign == 0xC000 {
         return Ok(f64::NAN);
     }
-    let mut v = 0f64;
+    let mut digits = String::new();
     for i in 0..ndigits {
-        let d = f64::from(word(4 + i)?);
-        v += d * 10_000f64.powi(i32::from(weight) - i as i32);
+        digits.push_str(&format!("{:04}", word(4 + i)?));
     }
-    Ok(if sign == 0x4000 { -v } else { v })
+    // The value is 0.digits × 10000^(weight + 1).
+    let exp = (weight + 1) * 4;
+    let text = format!(
+        "{}0.{}e{exp}",
+        if sign == 0x4000 { "-" } else { "" },
+        if digits.is_empty() { "0" } else { &digits }
+    );
+    Ok(text.parse::<f64>()?)
 }

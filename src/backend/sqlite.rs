@@ -129,7 +129,9 @@ impl Backend for SqliteBackend {
             .prepare("SELECT name, type FROM pragma_table_info(?1)")
             .map_err(|e| BackendError::Query(e.to_string()))?;
         let cols = stmt
-            .query_map([table], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([table], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| BackendError::Query(e.to_string()))?;
         // SQLite's type affinity rules, by the declared type; timestamps are text or

@@ -256,8 +256,16 @@ impl Lowerer<'_> {
         // with text in `timestamp_format`.
         if self.column_kind(source, &ts) == Some(ColumnKind::Timestamp) {
             return Ok(Expr::and(vec![
-                Expr::cmp(IrCmp::Ge, Expr::col(&ts), Expr::Lit(Literal::Timestamp(start))),
-                Expr::cmp(IrCmp::Lt, Expr::col(&ts), Expr::Lit(Literal::Timestamp(stop))),
+                Expr::cmp(
+                    IrCmp::Ge,
+                    Expr::col(&ts),
+                    Expr::Lit(Literal::Timestamp(start)),
+                ),
+                Expr::cmp(
+                    IrCmp::Lt,
+                    Expr::col(&ts),
+                    Expr::Lit(Literal::Timestamp(stop)),
+                ),
             ]));
         }
         let lit = |v: i64| {

@@ -134,6 +134,8 @@ pub struct Dialect {
     pub basename_style: BasenameStyle,
     /// Whether backslash escapes in string literals (MySQL): literals double it.
     pub string_backslash_escape: bool,
+    /// The floating-point type AVG's argument is cast to.
+    pub float_type: String,
     /// How an instant is written inline (previews; execution binds it).
     pub timestamp_style: TimestampStyle,
 }

@@ -9,4 +9,4 @@ pub mod dialect;
 pub mod query;
 
 pub use dialect::Dialect;
-pub use query::{emit_counts, emit_describe, emit_plan, LiteralMode, SqlStatement};
+pub use query::{emit_counts, emit_describe, emit_plan, DescribeSql, LiteralMode, SqlStatement};

@@ -118,7 +118,18 @@ pub fn emit_counts(
     Ok(e.finish(q))
 }
 
-/// Statistics of one column of `plan`: count, unique, min, max, mean — then the most
+/// The statements DESCRIBE runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeSql {
+    /// count, unique, min, max
+    pub stats: SqlStatement,
+    /// mean, run only when min and max are numbers (AVG of text fails on most servers)
+    pub mean: SqlStatement,
+    /// the most frequent value and its frequency
+    pub top: SqlStatement,
+}
+
+/// Statistics of one column of `plan`: count, unique, min, max; the mean; the most
 /// frequent value with its frequency.
 pub fn emit_describe(
     program: &Program,
@@ -126,7 +137,7 @@ pub fn emit_describe(
     column: &str,
     dialect: &Dialect,
     mode: LiteralMode,
-) -> Result<(SqlStatement, SqlStatement), Diagnostic> {
+) -> Result<DescribeSql, Diagnostic> {
     let stats = {
         let mut e = Emitter::new(program, dialect, mode);
         let q = e.statement(plan, |e, body| {
@@ -143,8 +154,28 @@ pub fn emit_describe(
                 ),
                 b::select_item(b::function("MIN", vec![col()]), Some(b::ident(d, "min"))),
                 b::select_item(b::function("MAX", vec![col()]), Some(b::ident(d, "max"))),
-                b::select_item(b::function("AVG", vec![col()]), Some(b::ident(d, "mean"))),
             ];
+            Ok(b::query(SetExpr::Select(Box::new(b::select(
+                items,
+                Some(b::derived(body, b::ident(d, "d"))),
+                None,
+                false,
+                vec![],
+            )))))
+        })?;
+        e.finish(q)
+    };
+    let mean = {
+        let mut e = Emitter::new(program, dialect, mode);
+        let q = e.statement(plan, |e, body| {
+            let d = e.dialect;
+            // A float average everywhere (AVG of integers is DECIMAL on MySQL, NUMERIC on
+            // PostgreSQL, integer on MS SQL Server).
+            let x = b::cast(b::column(d, column), &d.float_type);
+            let items = vec![b::select_item(
+                b::function("AVG", vec![x]),
+                Some(b::ident(d, "mean")),
+            )];
             Ok(b::query(SetExpr::Select(Box::new(b::select(
                 items,
                 Some(b::derived(body, b::ident(d, "d"))),
@@ -180,7 +211,7 @@ pub fn emit_describe(
         })?;
         e.finish(q)
     };
-    Ok((stats, top))
+    Ok(DescribeSql { stats, mean, top })
 }
 
 /// A SELECT block under construction.
