@@ -59,7 +59,8 @@ fn pg_type(t: ColumnType) -> &'static str {
         ColumnType::Integer => "BIGINT",
         ColumnType::Real => "DOUBLE PRECISION",
         ColumnType::Text => "TEXT",
-        ColumnType::Boolean => "BOOLEAN",
+        // 0/1 as on SQLite and MySQL, so a hunt shows the same values everywhere.
+        ColumnType::Boolean => "SMALLINT",
     }
 }
 

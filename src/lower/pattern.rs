@@ -194,14 +194,38 @@ impl Lowerer<'_> {
         self.catalog.as_deref_mut()?.column_kind(ds, column)
     }
 
+    /// What an expression over native columns holds: a column's kind, or the one kind
+    /// every branch of a CASE (per-event-class mappings) agrees on.
+    fn expr_kind(&mut self, source: usize, e: &Expr) -> Option<ColumnKind> {
+        match e {
+            Expr::Col(c) => self.column_kind(source, c),
+            Expr::Func { .. } => Some(ColumnKind::Text),
+            Expr::Case { whens, otherwise } => {
+                let mut kind = None;
+                for v in whens.iter().map(|(_, v)| v).chain([&**otherwise]) {
+                    if matches!(v, Expr::Lit(Literal::Null)) {
+                        continue;
+                    }
+                    let k = self.expr_kind(source, v)?;
+                    if kind.is_some_and(|seen| seen != k) {
+                        return None;
+                    }
+                    kind = Some(k);
+                }
+                kind
+            }
+            _ => None,
+        }
+    }
+
     /// A literal compared with a native column takes the column's type, so `pid = '201'`
     /// means 201 against an integer column on every backend (and `name = 4` means '4'
     /// against a text one).
     fn typed_literal(&mut self, ctx: &Ctx, lhs: &Expr, lit: Literal) -> Literal {
-        let (Ctx::Rows { source, .. }, Expr::Col(c)) = (ctx, lhs) else {
+        let Ctx::Rows { source, .. } = ctx else {
             return lit;
         };
-        let Some(kind) = self.column_kind(*source, c) else {
+        let Some(kind) = self.expr_kind(*source, lhs) else {
             return lit;
         };
         match (kind, lit) {
