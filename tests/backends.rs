@@ -663,3 +663,112 @@ fn mssql_when_configured() {
     exec(b.as_mut(), &format!("DROP TABLE [{table}]"));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+fn count_and_columns(url: &str, kind: &str, table: &str) -> (i64, Vec<String>) {
+    let mut b = open_rw(url);
+    let cols = b.columns(table).unwrap().unwrap_or_default();
+    let q = if kind == "postgres" {
+        format!("SELECT COUNT(*) FROM \"{table}\"")
+    } else {
+        format!("SELECT COUNT(*) FROM `{table}`")
+    };
+    let mut c = Collect::default();
+    b.query(
+        &SqlStatement {
+            sql: q,
+            params: vec![],
+        },
+        &mut c,
+    )
+    .unwrap();
+    let n = match c.rows.first().and_then(|r| r.first()) {
+        Some(Value::Int(n)) => *n,
+        other => panic!("{other:?}"),
+    };
+    (n, cols)
+}
+
+/// `kestrel ingest` into a server is all or nothing: a failing load leaves no new table,
+/// an old table as it was, and no half-added columns.
+#[test]
+fn failed_ingest_into_servers_leaves_nothing_half_written() {
+    let pid = std::process::id();
+    let dir = std::env::temp_dir().join(format!("kestrel-backends-ingest-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _guard = TempDir(dir.clone());
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let good = write("good.jsonl", "{\"a\": 1}\n{\"a\": 2}\n");
+    // A mixed column (text) that cannot go into the BIGINT column of the first load.
+    let clash = write(
+        "clash.jsonl",
+        "{\"a\": 3, \"b\": 1}\n{\"a\": \"x\", \"b\": 2}\n",
+    );
+    // PostgreSQL text cannot hold NUL.
+    let nul = write(
+        "nul.jsonl",
+        "{\"a\": 5, \"s\": \"ok\"}\n{\"a\": 6, \"s\": \"bad\\u0000\"}\n",
+    );
+    for (kind, url) in [("postgres", pg_url()), ("mysql", my_url())] {
+        let table = format!("kbk_ingest_{kind}_{pid}");
+        let run = |files: Vec<PathBuf>, replace: bool, append: bool| {
+            ingest(&IngestOptions {
+                files,
+                into: url.clone(),
+                table: table.clone(),
+                replace,
+                append,
+                ..Default::default()
+            })
+        };
+        run(vec![good.clone()], true, false).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(
+            count_and_columns(&url, kind, &table),
+            (2, vec!["a".to_string()])
+        );
+
+        let err = run(vec![clash.clone()], false, true).expect_err("the clash fails");
+        assert_eq!(
+            count_and_columns(&url, kind, &table),
+            (2, vec!["a".to_string()]),
+            "{kind}: after {err}"
+        );
+        let err = run(vec![clash.clone()], true, false);
+        // Replacing with the mixed column works (it is TEXT now); replacing with a
+        // failing load keeps the old table.
+        err.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(count_and_columns(&url, kind, &table).0, 2);
+        if kind == "postgres" {
+            run(vec![nul.clone()], true, false).expect_err("NUL fails on PostgreSQL");
+            assert_eq!(
+                count_and_columns(&url, kind, &table),
+                (2, vec!["a".to_string(), "b".to_string()]),
+                "the replaced table is untouched"
+            );
+            let fresh = format!("{table}_new");
+            ingest(&IngestOptions {
+                files: vec![nul.clone()],
+                into: url.clone(),
+                table: fresh.clone(),
+                ..Default::default()
+            })
+            .expect_err("NUL fails on PostgreSQL");
+            assert_eq!(
+                open_rw(&url).columns(&fresh).unwrap(),
+                None,
+                "no table left"
+            );
+        }
+        let mut b = open_rw(&url);
+        let q = if kind == "postgres" {
+            format!("DROP TABLE \"{table}\"")
+        } else {
+            format!("DROP TABLE `{table}`")
+        };
+        exec(b.as_mut(), &q);
+    }
+}
