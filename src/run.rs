@@ -23,13 +23,16 @@ use crate::source::{SourceFile, Span};
 use crate::sql::{self, Dialect, LiteralMode};
 use crate::value::Value;
 
+/// A table's columns and what each holds, as the database says.
+type TableColumns = Vec<(String, Option<ColumnKind>)>;
+
 /// Open connections, by connection name; `""` is the in-memory cache.
 #[derive(Default)]
 pub struct Connections<'a> {
     config: Option<&'a Config>,
     open: HashMap<String, Box<dyn Backend>>,
     /// Columns and what they hold, per (connection, table), read once.
-    kinds: HashMap<(String, String), Vec<(String, Option<ColumnKind>)>>,
+    kinds: HashMap<(String, String), TableColumns>,
 }
 
 impl<'a> Connections<'a> {

@@ -242,9 +242,8 @@ fn ecs_hunts() -> Vec<(&'static str, String, Option<Vec<i64>>)> {
         ),
         (
             "time_range_on_text_timestamps",
-            format!(
-                "p = GET process FROM sqlalchemy://ecs WHERE name LIKE '%' START t'2024-07-08T00:00:02Z' STOP t'2024-07-08T00:04:12Z'\nDISP p ATTR pid SORT BY pid ASC\n"
-            ),
+            "p = GET process FROM sqlalchemy://ecs WHERE name LIKE '%' START t'2024-07-08T00:00:02Z' STOP t'2024-07-08T00:04:12Z'\nDISP p ATTR pid SORT BY pid ASC\n"
+                .into(),
             Some(vec![1027, 1028, 1030]),
         ),
         (

@@ -764,7 +764,7 @@ impl<'a> Emitter<'a> {
             .ok_or_else(|| Diagnostic::internal("a tuple IN outside a block with rows"))?;
         let inner = self.alias();
         let name = self.program.rel(rel).name.clone();
-        let saved = std::mem::replace(&mut self.qualify, Some(outer));
+        let saved = self.qualify.replace(outer);
         let mut outer_exprs = Vec::new();
         let mut err = None;
         for x in exprs {
