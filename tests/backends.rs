@@ -771,3 +771,21 @@ fn failed_ingest_into_servers_leaves_nothing_half_written() {
         exec(b.as_mut(), &q);
     }
 }
+
+/// A server that is not there is an error naming the URL without its password (no
+/// panic, no hang): nothing listens on port 1.
+#[test]
+fn unreachable_servers_fail_cleanly_without_the_password() {
+    for url in [
+        "postgresql+psycopg2://hunter:s3cr%40t@127.0.0.1:1/lake",
+        "mysql+pymysql://hunter:s3cr%40t@127.0.0.1:1/lake",
+        "mssql+pyodbc://hunter:s3cr%40t@127.0.0.1:1/lake?driver=ODBC+Driver+18",
+    ] {
+        let err = match backend::open(url, &OpenOptions::default()) {
+            Ok(_) => panic!("{url}: connected to nothing"),
+            Err(e) => e.to_string(),
+        };
+        assert!(!err.contains("s3cr"), "{url}: {err}");
+        assert!(err.contains("hunter:***@127.0.0.1:1"), "{url}: {err}");
+    }
+}
