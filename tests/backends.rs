@@ -278,6 +278,14 @@ fn ecs_hunts() -> Vec<(&'static str, String, Option<Vec<i64>>)> {
             Some(vec![1026, 1066]),
         ),
         (
+            "new_numbers_against_an_integer_column",
+            "n = NEW process [{\"name\": \"x\", \"pid\": 1026, \"score\": 1.5, \"ok\": true}, {\"name\": \"y\", \"pid\": 1235, \"score\": 2, \"ok\": false}]\n\
+             p = GET process FROM sqlalchemy://ecs WHERE pid IN n.pid\n\
+             DISP p ATTR pid SORT BY pid ASC\nDISP n ATTR name, pid, score, ok SORT BY pid ASC\n"
+                .into(),
+            Some(vec![1026, 1235, 1026, 1235]),
+        ),
+        (
             "merge",
             "a = GET process FROM sqlalchemy://ecs WHERE name = 'bash'\n\
              b = GET process FROM sqlalchemy://ecs WHERE name = 'curl'\n\

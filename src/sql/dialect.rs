@@ -130,6 +130,9 @@ pub struct Dialect {
     pub supports_tuple_in: bool,
     pub boolean_style: BooleanStyle,
     pub values_style: ValuesStyle,
+    /// Whether inline rows cast numbers and booleans to their type (a placeholder in
+    /// VALUES is text to PostgreSQL otherwise).
+    pub typed_values: bool,
     pub values_column_prefix: String,
     pub basename_style: BasenameStyle,
     /// Whether backslash escapes in string literals (MySQL): literals double it.

@@ -578,7 +578,14 @@ impl<'a> Emitter<'a> {
         for row in rows {
             let mut cells = Vec::new();
             for l in row {
-                cells.push(self.literal(&l));
+                let x = self.literal(&l);
+                cells.push(match (&l, d.typed_values) {
+                    (Literal::Int(_), true) => b::cast(x, "BIGINT"),
+                    (Literal::Float(_), true) => b::cast(x, &d.float_type),
+                    // 0/1, as booleans are on SQLite and MySQL (and in ingested tables).
+                    (Literal::Bool(_), true) => b::cast(x, "INTEGER"),
+                    _ => x,
+                });
             }
             out.push(cells);
         }
