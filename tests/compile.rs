@@ -189,6 +189,10 @@ fn bind_mode_parses_back_and_leaves_no_user_text_in_the_sql() {
                 }
                 // Every placeholder has a value and every value a placeholder.
                 let n = st.params.len();
+                if d.reuse_parameters {
+                    // MS SQL Server's limit per statement.
+                    assert!(n <= 2100, "{name}@{dn}: {n} parameters");
+                }
                 let placeholders: BTreeSet<String> = (1..=n + 1)
                     .map(|i| d.placeholder(i))
                     .filter(|p| contains_token(&st.sql, p))

@@ -106,6 +106,9 @@ pub struct Dialect {
     pub name: String,
     pub identifier_quote_style: QuoteStyle,
     pub parameter_style: ParameterStyle,
+    /// Whether a value bound twice uses one placeholder (numbered styles only; not where
+    /// the server infers one type per placeholder from its uses, as PostgreSQL does).
+    pub reuse_parameters: bool,
     pub limit_style: LimitStyle,
     /// The LIMIT that means "no limit" when only an OFFSET is wanted (None: OFFSET alone).
     pub unbounded_limit: Option<String>,

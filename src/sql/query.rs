@@ -618,6 +618,13 @@ impl<'a> Emitter<'a> {
         match (self.mode, l) {
             (_, Literal::Null) => b::value(sa::Value::Null),
             (LiteralMode::Bind, l) => {
+                // SQL Server takes at most 2,100 parameters; the class conditions of a
+                // mapping repeat the same few values hundreds of times.
+                if self.dialect.reuse_parameters {
+                    if let Some(i) = self.params.iter().position(|p| p == l) {
+                        return b::placeholder(self.dialect.placeholder(i + 1));
+                    }
+                }
                 self.params.push(l.clone());
                 b::placeholder(self.dialect.placeholder(self.params.len()))
             }
