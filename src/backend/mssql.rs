@@ -132,6 +132,10 @@ enum Param {
     Int(i64),
     Float(f64),
     Text(String),
+    /// An instant, sent as DATETIME2 (compares with DATETIME, DATETIME2 and
+    /// DATETIMEOFFSET columns; text with six fractional digits would not convert to
+    /// DATETIME).
+    Time(tiberius::time::DateTime2),
 }
 
 impl ToSql for Param {
@@ -142,6 +146,7 @@ impl ToSql for Param {
             Param::Int(i) => ColumnData::I64(Some(*i)),
             Param::Float(f) => ColumnData::F64(Some(*f)),
             Param::Text(s) => ColumnData::String(Some(Cow::Borrowed(s.as_str()))),
+            Param::Time(t) => ColumnData::DateTime2(Some(*t)),
         }
     }
 }
@@ -153,9 +158,18 @@ fn param(l: &Literal) -> Param {
         Literal::Int(i) => Param::Int(*i),
         Literal::Float(f) => Param::Float(*f),
         Literal::Str(s) => Param::Text(s.clone()),
-        // NVARCHAR in `YYYY-MM-DD HH:MM:SS.ffffff` converts implicitly to DATETIME2 (and
-        // DATETIME) when compared with such a column.
-        Literal::Timestamp(t) => Param::Text(crate::ir::timestamp_text(*t)),
+        Literal::Timestamp(t) => {
+            let days = t.div_euclid(86_400_000_000);
+            let micros = t.rem_euclid(86_400_000_000);
+            match u32::try_from(days + 719_162) {
+                Ok(d) => Param::Time(tiberius::time::DateTime2::new(
+                    tiberius::time::Date::new(d),
+                    // 100 ns increments at scale 7.
+                    tiberius::time::Time::new(micros as u64 * 10, 7),
+                )),
+                Err(_) => Param::Text(crate::ir::timestamp_text(*t)),
+            }
+        }
     }
 }
 
@@ -291,5 +305,58 @@ impl Backend for MssqlBackend {
             |names| Ok(sink.borrow_mut().columns(&names)?),
             |row| Ok(sink.borrow_mut().row(&row)?),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The date arithmetic of the TDS types, checked without a server.
+
+    use super::*;
+
+    #[test]
+    fn instants_round_trip_through_datetime2() {
+        let t = crate::lower::time::parse_iso("2021-05-06T07:08:09.5Z").unwrap();
+        let Param::Time(dt) = param(&Literal::Timestamp(t)) else {
+            panic!("not a DATETIME2");
+        };
+        assert_eq!(
+            cell(&ColumnData::DateTime2(Some(dt))),
+            Value::Text("2021-05-06 07:08:09.500000".into())
+        );
+        let before_1970 = crate::lower::time::parse_iso("1900-01-01T00:00:00Z").unwrap();
+        let Param::Time(dt) = param(&Literal::Timestamp(before_1970)) else {
+            panic!("not a DATETIME2");
+        };
+        assert_eq!(dt.date().days(), 693_595);
+    }
+
+    #[test]
+    fn legacy_and_other_types_read_as_text_or_numbers() {
+        use tiberius::time::{Date, DateTime, SmallDateTime};
+        // DATETIME: days since 1900-01-01 and 1/300 s.
+        assert_eq!(
+            cell(&ColumnData::DateTime(Some(DateTime::new(
+                44_320,
+                300 * 3_661
+            )))),
+            Value::Text("2021-05-06 01:01:01.000000".into())
+        );
+        assert_eq!(
+            cell(&ColumnData::SmallDateTime(Some(SmallDateTime::new(0, 61)))),
+            Value::Text("1900-01-01 01:01:00.000000".into())
+        );
+        assert_eq!(
+            cell(&ColumnData::Date(Some(Date::new(738_280)))),
+            Value::Text("2022-05-06".into())
+        );
+        assert_eq!(
+            cell(&ColumnData::Numeric(Some(
+                tiberius::numeric::Numeric::new_with_scale(12_345, 2)
+            ))),
+            Value::Float(123.45)
+        );
+        assert_eq!(cell(&ColumnData::I32(None)), Value::Null);
+        assert_eq!(cell(&ColumnData::Bit(Some(true))), Value::Bool(true));
     }
 }

@@ -389,3 +389,48 @@ fn numeric(raw: &[u8]) -> Result<f64, BoxError> {
     );
     Ok(text.parse::<f64>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(ndigits: u16, weight: i16, sign: u16, scale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for w in [ndigits, weight as u16, sign, scale].iter().chain(digits) {
+            v.extend_from_slice(&w.to_be_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn numeric_decodes_to_the_nearest_float() {
+        let avg = raw(5, 0, 0, 16, &[2494, 2222, 2222, 2222, 2222]);
+        assert_eq!(numeric(&avg).unwrap(), 22448.0 / 9.0);
+        assert_eq!(numeric(&raw(1, -1, 0x4000, 4, &[5])).unwrap(), -0.0005);
+        assert_eq!(numeric(&raw(2, 1, 0, 0, &[12, 3400])).unwrap(), 123_400.0);
+        assert_eq!(numeric(&raw(0, 0, 0, 0, &[])).unwrap(), 0.0);
+        assert!(numeric(&[0, 1]).is_err());
+    }
+
+    #[test]
+    fn literals_take_the_placeholder_type() {
+        assert!(matches!(
+            param(&Literal::Str("201".into()), &Type::INT4),
+            Ok(Param::I32(201))
+        ));
+        assert!(param(&Literal::Str("abc".into()), &Type::INT8).is_err());
+        assert!(matches!(param(&Literal::Int(80), &Type::TEXT), Ok(Param::Text(t)) if t == "80"));
+        assert!(matches!(
+            param(
+                &Literal::Str("2021-05-06T00:00:00Z".into()),
+                &Type::TIMESTAMP
+            ),
+            Ok(Param::Time(_))
+        ));
+        assert!(matches!(
+            param(&Literal::Null, &Type::INT4),
+            Ok(Param::Null)
+        ));
+        assert!(param(&Literal::Str("x".into()), &Type::INET).is_err());
+    }
+}
