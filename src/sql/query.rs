@@ -8,6 +8,11 @@
 //! tree of a plan folds into as few SELECT blocks as SQL allows (a filter after a
 //! projection is substituted into the projection's source columns, a LIMIT under anything
 //! else becomes a derived table).
+//!
+//! What differs between engines is asked of the [`Dialect`], never by name: limits
+//! (`LIMIT/OFFSET`, `TOP`, `OFFSET … FETCH`), LIKE (ILIKE, ESCAPE, collations), MATCHES
+//! (`REGEXP`, `~`, or an error), collations that make `=` exact, tuple IN or an
+//! `EXISTS` rewrite, inline rows, basename/dirname, timestamp literals, placeholders.
 
 use sqlparser::ast::{self as sa, BinaryOperator, SelectItem, SetExpr};
 
