@@ -452,7 +452,7 @@ fn typed_table(url: &str, kind: &str, table: &str) {
     exec(
         b.as_mut(),
         &format!(
-            "INSERT INTO {} VALUES (201, 'Cmd.exe', '2021-05-06 10:00:00'), (202, 'cmd.exe', '2021-05-06 11:30:00'), (203, 'cmd.exe', '2021-05-07 09:00:00')",
+            "INSERT INTO {} VALUES (201, 'Cmd.exe', '2021-05-06 10:00:00'), (202, 'cmd.exe', '2021-05-06 11:30:00'), (203, 'cmd.exe', '2021-05-07 09:00:00'), (204, 'a!b[c]_d%e', '2020-01-01 00:00:00')",
             q(table)
         ),
     );
@@ -514,6 +514,9 @@ fn native_types_follow_the_column_on_postgres_and_mariadb() {
                 "p = GET process FROM x://t WHERE name MATCHES '^c'\nDISP p ATTR pid SORT BY pid ASC",
                 "pid\n202\n203\n",
             ),
+            // `!` (MySQL's chosen escape) and `[` are literal; `_` and `%` are wildcards.
+            ("p = GET process FROM x://t WHERE name LIKE 'A!B[C]_D%'\nDISP p ATTR pid", "pid\n204\n"),
+            ("p = GET process FROM x://t WHERE name LIKE '%!!%'\nDISP p ATTR pid", "pid\n"),
         ];
         for (hunt, want) in cases {
             let got = run_with(&config, hunt).unwrap_or_else(|e| panic!("{kind}: {e}"));
