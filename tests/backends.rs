@@ -800,3 +800,55 @@ fn unreachable_servers_fail_cleanly_without_the_password() {
         assert!(err.contains("hunter:***@127.0.0.1:1"), "{url}: {err}");
     }
 }
+
+/// A MySQL/MariaDB load that dies mid-way (here a record larger than the server's
+/// `max_allowed_packet`, which also drops the connection) leaves neither the table nor
+/// its temporary twin behind.
+#[test]
+fn a_broken_mysql_load_leaves_no_table_behind() {
+    let pid = std::process::id();
+    let dir = std::env::temp_dir().join(format!("kestrel-backends-big-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _guard = TempDir(dir.clone());
+    let mut b = open_rw(&my_url());
+    let mut c = Collect::default();
+    b.query(
+        &SqlStatement {
+            sql: "SELECT @@max_allowed_packet".into(),
+            params: vec![],
+        },
+        &mut c,
+    )
+    .unwrap();
+    let limit = match c.rows.first().and_then(|r| r.first()) {
+        Some(Value::Int(n)) => *n as usize,
+        other => panic!("{other:?}"),
+    };
+    let file = dir.join("big.jsonl");
+    let big = "y".repeat(limit + 1024);
+    std::fs::write(
+        &file,
+        format!("{{\"a\": 1, \"s\": \"x\"}}\n{{\"a\": 2, \"s\": \"{big}\"}}\n"),
+    )
+    .unwrap();
+    let table = format!("kbk_big_{pid}");
+    let err = ingest(&IngestOptions {
+        files: vec![file],
+        into: my_url(),
+        table: table.clone(),
+        ..Default::default()
+    })
+    .expect_err("a record over max_allowed_packet cannot be sent");
+    let mut b = open_rw(&my_url());
+    let mut left = Collect::default();
+    b.query(
+        &SqlStatement {
+            sql: "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?".into(),
+            params: vec![Literal::Str(format!("{table}%"))],
+        },
+        &mut left,
+    )
+    .unwrap();
+    assert!(left.rows.is_empty(), "{err}: left behind {:?}", left.rows);
+}

@@ -327,9 +327,18 @@ where
     };
     let undo = |conn: &mut mysql::Conn| {
         if fresh {
-            let _ = conn.query_drop(format!("DROP TABLE IF EXISTS {target}"));
-        } else {
-            undo_columns(conn, &qtable, &added);
+            let drop = format!("DROP TABLE IF EXISTS {target}");
+            // A failure may have broken the connection (a packet over the server's
+            // max_allowed_packet does): clean up on a new one then.
+            if conn.query_drop(&drop).is_err() {
+                if let Ok(mut b) = backend::mysql::MysqlBackend::open(url, &opts) {
+                    let _ = b.conn().query_drop(&drop);
+                }
+            }
+        } else if !undo_columns(conn, &qtable, &added) {
+            if let Ok(mut b) = backend::mysql::MysqlBackend::open(url, &opts) {
+                undo_columns(b.conn(), &qtable, &added);
+            }
         }
     };
     let loaded = (|| -> Result<u64, IngestError> {
@@ -371,8 +380,11 @@ where
                     conn.query_drop(format!(
                         "RENAME TABLE {qtable} TO {old}, {target} TO {qtable}"
                     ))
-                })
-                .and_then(|_| conn.query_drop(format!("DROP TABLE {old}")));
+                });
+            if r.is_ok() {
+                // The new table is in place; a leftover old one is dropped next time.
+                let _ = conn.query_drop(format!("DROP TABLE {old}"));
+            }
             r
         } else {
             conn.query_drop(format!("RENAME TABLE {target} TO {qtable}"))
@@ -391,12 +403,17 @@ where
     })
 }
 
-fn undo_columns(conn: &mut mysql::Conn, qtable: &str, added: &[String]) {
+/// Drops the columns an append added; false when the connection failed.
+fn undo_columns(conn: &mut mysql::Conn, qtable: &str, added: &[String]) -> bool {
     use mysql::prelude::Queryable;
+    let mut ok = true;
     for name in added {
-        let _ = conn.query_drop(format!(
-            "ALTER TABLE {qtable} DROP COLUMN {}",
-            my_quote(name)
-        ));
+        ok &= conn
+            .query_drop(format!(
+                "ALTER TABLE {qtable} DROP COLUMN {}",
+                my_quote(name)
+            ))
+            .is_ok();
     }
+    ok
 }
