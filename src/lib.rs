@@ -110,10 +110,9 @@ pub fn output_sql_with(
                 ]
             }
             OutputKind::Describe { attr } => {
-                let (a, b) =
-                    sql::emit_describe_with(program, &o.plan, attr, dialect, mode, optimise)
-                        .map_err(|d| at(d, o.span))?;
-                vec![a, b]
+                let d = sql::emit_describe_with(program, &o.plan, attr, dialect, mode, optimise)
+                    .map_err(|d| at(d, o.span))?;
+                vec![d.stats, d.mean, d.top]
             }
         };
         out.push(CompiledOutput { header, statements });

@@ -16,13 +16,16 @@ use crate::at;
 use crate::backend::{self, sqlite::SqliteBackend, Backend, BackendError, Collect, RowSink};
 use crate::config::{redact_url, Config};
 use crate::diag::{Code, Diagnostic};
-use crate::ir::{DataSource, Output, OutputKind, Plan, Program, RelId};
+use crate::ir::{ColumnKind, DataSource, Output, OutputKind, Plan, Program, RelId};
 use crate::lower::{Catalog, LowerOptions};
 use crate::output::progress::{self, Spinner};
 use crate::output::{Printer, SummaryRow};
 use crate::source::{SourceFile, Span};
 use crate::sql::{self, Dialect, LiteralMode};
 use crate::value::Value;
+
+/// A table's columns and what each holds, as the database says.
+type TableColumns = Vec<(String, Option<ColumnKind>)>;
 
 /// Open connections, by connection name; `""` is the in-memory cache.
 #[derive(Default)]
@@ -31,6 +34,8 @@ pub struct Connections<'a> {
     open: HashMap<String, Box<dyn Backend>>,
     /// Temporary tables made on each connection (see `ship::localise`).
     temp_tables: HashSet<(String, String)>,
+    /// Columns and what they hold, per (connection, table), read once.
+    kinds: HashMap<(String, String), TableColumns>,
 }
 
 impl<'a> Connections<'a> {
@@ -39,6 +44,7 @@ impl<'a> Connections<'a> {
             config,
             open: HashMap::new(),
             temp_tables: HashSet::new(),
+            kinds: HashMap::new(),
         }
     }
 
@@ -72,8 +78,11 @@ impl<'a> Connections<'a> {
                     .ok_or_else(|| {
                         Diagnostic::internal(format!("connection `{connection}` vanished"))
                     })?;
-                backend::open(&conn.url, conn.table_creation_permission)
-                    .map_err(|e| source_error(ds, e))?
+                let opts = backend::OpenOptions {
+                    allow_write: conn.table_creation_permission,
+                    statement_timeout: conn.statement_timeout,
+                };
+                backend::open(&conn.url, &opts).map_err(|e| source_error(ds, e))?
             };
             self.open.insert(connection.to_string(), backend);
         }
@@ -104,11 +113,20 @@ impl Catalog for Connections<'_> {
             .label("needs a configured data source")
             .help("write a config (see README: Configuration) and pass --config, or set KESTREL_CONFIG"));
         };
-        let backend = self.get(&connection, Some(ds))?;
-        let cols = backend
-            .columns(&ds.table)
-            .map_err(|e| source_error(Some(ds), e))?;
-        match cols {
+        let key = (connection.clone(), ds.table.clone());
+        if !self.kinds.contains_key(&key) {
+            let backend = self.get(&connection, Some(ds))?;
+            let cols = backend
+                .column_kinds(&ds.table)
+                .map_err(|e| source_error(Some(ds), e))?;
+            self.kinds.insert(key.clone(), cols);
+        }
+        let cols: Vec<String> = self
+            .kinds
+            .get(&key)
+            .map(|c| c.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default();
+        match (!cols.is_empty()).then_some(cols) {
             Some(c) => Ok(Some(c)),
             None => Err(Diagnostic::error(
                 Code::DataSource,
@@ -120,6 +138,15 @@ impl Catalog for Connections<'_> {
             .label("its table is missing")
             .help("check `table:` in the configuration, or load logs with `kestrel ingest`")),
         }
+    }
+
+    fn column_kind(&mut self, ds: &DataSource, column: &str) -> Option<ColumnKind> {
+        let key = (ds.connection.clone()?, ds.table.clone());
+        self.kinds
+            .get(&key)?
+            .iter()
+            .find(|(n, _)| n == column)
+            .and_then(|(_, k)| *k)
     }
 
     fn time_span(
@@ -368,24 +395,33 @@ fn run_output<W: Write>(
             printer.end().map_err(io_fail)?;
         }
         OutputKind::Describe { attr } => {
-            let (stats, top) =
+            let sql::DescribeSql { stats, mean, top } =
                 sql::emit_describe(program, &o.plan, attr, &dialect, LiteralMode::Bind)
                     .map_err(|d| at(d, o.span))?;
             let mut s = Collect::default();
             backend.query(&stats, &mut s).map_err(fail)?;
-            let mut t = Collect::default();
-            backend.query(&top, &mut t).map_err(fail)?;
-            spinner.pause();
             let row = s.rows.first().cloned().unwrap_or_default();
             let get = |i: usize| row.get(i).cloned().unwrap_or(Value::Null);
             let numeric = matches!(get(2), Value::Int(_) | Value::Float(_))
                 && matches!(get(3), Value::Int(_) | Value::Float(_));
             let (cols, vals): (Vec<&str>, Vec<Value>) = if numeric {
+                let mut m = Collect::default();
+                backend.query(&mean, &mut m).map_err(fail)?;
+                spinner.pause();
+                let mean = m
+                    .rows
+                    .first()
+                    .and_then(|r| r.first())
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 (
                     vec!["count", "mean", "min", "max"],
-                    vec![get(0), get(4), get(2), get(3)],
+                    vec![get(0), mean, get(2), get(3)],
                 )
             } else {
+                let mut t = Collect::default();
+                backend.query(&top, &mut t).map_err(fail)?;
+                spinner.pause();
                 let top_row = t.rows.first().cloned().unwrap_or_default();
                 (
                     vec!["count", "unique", "top", "freq"],

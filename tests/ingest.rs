@@ -579,7 +579,8 @@ fn bad_urls_are_refused_before_reading() {
         "sqlite://:memory:",
         "sqlite:///:memory:",
         "lake.db",
-        "postgresql://u:pw@h/db",
+        "mssql://u:pw@h/db",
+        "postgresql://u:pw@h:port/db",
     ] {
         let err = ingest(&options(vec![f.clone()], url, "t")).unwrap_err();
         assert!(matches!(err, IngestError::BadUrl { .. }), "{url}: {err}");

@@ -2,8 +2,18 @@
 //!
 //! In: a connection URL from the configuration and [`SqlStatement`]s. Out: column names and
 //! rows, streamed to a [`RowSink`] one at a time so memory stays flat.
+//!
+//! - `sqlite.rs` — rusqlite, bundled (`sqlite:///path`);
+//! - `postgres.rs` — the `postgres` crate (`postgresql://`, `postgres://`);
+//! - `mysql.rs` — the `mysql` crate, for MySQL and MariaDB (`mysql://`, `mariadb://`);
+//! - `mssql.rs` — `tiberius` over tokio (`mssql://`);
+//! - `url.rs` — server URLs as SQLAlchemy writes them (`+driver` ignored).
 
+pub mod mssql;
+pub mod mysql;
+pub mod postgres;
 pub mod sqlite;
+pub mod url;
 
 use std::io;
 
@@ -25,8 +35,17 @@ pub enum BackendError {
     Query(String),
     #[error("writing the result failed: {0}")]
     Output(#[from] io::Error),
-    #[error("unsupported connection URL `{0}`; supported: sqlite:///path")]
+    #[error("unsupported connection URL `{0}`; supported: sqlite:///path, postgresql://…, mysql://…, mssql://…")]
     Scheme(String),
+}
+
+/// How a connection is opened.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// Whether the session may write (otherwise read-only where the server has it).
+    pub allow_write: bool,
+    /// Per-statement timeout in seconds.
+    pub statement_timeout: Option<u64>,
 }
 
 /// One open connection.
@@ -35,6 +54,19 @@ pub trait Backend {
     fn dialect(&self) -> &'static str;
     /// Column names of a table, or None when there is no such table.
     fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError>;
+    /// Column names of a table with what they hold, where the type says (empty when
+    /// there is no such table).
+    fn column_kinds(
+        &mut self,
+        table: &str,
+    ) -> Result<Vec<(String, Option<crate::ir::ColumnKind>)>, BackendError> {
+        Ok(self
+            .columns(table)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c, None))
+            .collect())
+    }
     /// Runs a statement, streaming its result into `sink`.
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError>;
 
@@ -53,12 +85,19 @@ pub trait Backend {
     }
 }
 
-/// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`).
-pub fn open(url: &str, allow_write: bool) -> Result<Box<dyn Backend>, BackendError> {
+/// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`,
+/// `postgresql://user@host/db`, `mysql://user@host/db`, `mssql://user:pw@host/db`).
+pub fn open(url: &str, opts: &OpenOptions) -> Result<Box<dyn Backend>, BackendError> {
     let scheme = url.split("://").next().unwrap_or("");
-    let base = scheme.split('+').next().unwrap_or("");
-    match base {
-        "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open_url(url, allow_write)?)),
+    let base = scheme.split('+').next().unwrap_or("").to_ascii_lowercase();
+    match base.as_str() {
+        "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open_url(
+            url,
+            opts.allow_write,
+        )?)),
+        "postgresql" | "postgres" => Ok(Box::new(postgres::PgBackend::open(url, opts)?)),
+        "mysql" | "mariadb" => Ok(Box::new(mysql::MysqlBackend::open(url, opts)?)),
+        "mssql" => Ok(Box::new(mssql::MssqlBackend::open(url, opts)?)),
         _ => Err(BackendError::Scheme(crate::config::redact_url(url))),
     }
 }

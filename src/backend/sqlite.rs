@@ -98,6 +98,7 @@ fn to_sql(l: &Literal) -> rusqlite::types::Value {
         Literal::Int(i) => V::Integer(*i),
         Literal::Float(f) => V::Real(*f),
         Literal::Str(s) => V::Text(s.clone()),
+        Literal::Timestamp(t) => V::Text(crate::ir::timestamp_text(*t)),
     }
 }
 
@@ -153,6 +154,41 @@ impl Backend for SqliteBackend {
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| BackendError::Query(e.to_string()))?;
         Ok((!cols.is_empty()).then_some(cols))
+    }
+
+    fn column_kinds(
+        &mut self,
+        table: &str,
+    ) -> Result<Vec<(String, Option<crate::ir::ColumnKind>)>, BackendError> {
+        use crate::ir::ColumnKind;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, type FROM pragma_table_info(?1)")
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        let cols = stmt
+            .query_map([table], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        // SQLite's type affinity rules, by the declared type; timestamps are text or
+        // numbers here, compared as stored.
+        Ok(cols
+            .into_iter()
+            .map(|(name, ty)| {
+                let t = ty.to_ascii_uppercase();
+                let kind = if t.contains("INT") {
+                    Some(ColumnKind::Integer)
+                } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+                    Some(ColumnKind::Text)
+                } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+                    Some(ColumnKind::Float)
+                } else {
+                    None
+                };
+                (name, kind)
+            })
+            .collect())
     }
 
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {

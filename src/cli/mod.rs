@@ -34,7 +34,7 @@ pub enum Command {
     Compile {
         /// The hunt file (`-` reads standard input).
         hunt: PathBuf,
-        /// SQL dialect of the statements.
+        /// SQL dialect of the statements: sqlite, postgres, mysql (also MariaDB), mssql.
         #[arg(long, default_value = "sqlite")]
         dialect: String,
         /// Configuration file (data sources); see README.
@@ -71,7 +71,7 @@ pub enum Command {
         /// Log files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Target database URL, e.g. sqlite:///lake.db.
+        /// Target database URL: sqlite:///lake.db, postgresql://user@host/db, mysql://user@host/db.
         #[arg(long)]
         into: String,
         /// Table to create.

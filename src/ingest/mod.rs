@@ -4,13 +4,12 @@
 //! files ──input (gzip by magic bytes)──▶ lines / CSV records ──flatten──▶ (column, leaf) fields
 //!   pass 1: scan   fields ──▶ Schema (columns in first-seen order, inferred types) + rejects
 //!   pass 2: rows   fields ──▶ Row stream (values converted to the column types)
-//!   Row stream ──sqlite writer (one transaction)──▶ table
+//!   Row stream ──writer (sqlite | postgres | mysql; all or nothing)──▶ table
 //! ```
 //!
 //! The reader half ([`scan`], [`Scan::rows`], [`read_records`]) knows nothing about any
-//! database; a writer takes a [`Schema`] and a row stream. Only SQLite has a writer today
-//! ([`sqlite::write_sqlite`]); a PostgreSQL or MariaDB writer is another file beside it
-//! and another arm in [`Target`].
+//! database; a writer takes a [`Schema`] and a row stream: [`sqlite::write_sqlite`],
+//! [`server::write_postgres`], [`server::write_mysql`], one arm each in [`Target`].
 //!
 //! Why two passes over the files rather than a spool: a column's type is known only after
 //! its last value, and the files are already on disk, so reading them again costs CPU
@@ -50,6 +49,7 @@ mod keys;
 mod progress;
 mod read;
 mod schema;
+pub mod server;
 pub mod sqlite;
 mod target;
 
@@ -104,7 +104,8 @@ impl fmt::Display for InputFormat {
 pub struct IngestOptions {
     /// Input files, loaded in this order (row order follows).
     pub files: Vec<PathBuf>,
-    /// Target database URL, e.g. `sqlite:///lake.db` or `sqlite:////var/hunt/lake.db`.
+    /// Target database URL, e.g. `sqlite:///lake.db`, `sqlite:////var/hunt/lake.db`,
+    /// `postgresql://user@host/db`, `mysql://user@host/db`.
     pub into: String,
     /// Table to create (or replace, or append to).
     pub table: String,
@@ -214,6 +215,8 @@ pub enum IngestError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("{context}: {message}")]
+    Server { context: String, message: String },
     #[error("internal error, please report: {0}")]
     Internal(String),
 }
@@ -259,6 +262,12 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     let summary = match &target {
         Target::Sqlite(path) => pipeline(&scanned, &progress, |rows| {
             write_sqlite(path, &opts.table, &scanned.schema, mode, rows)
+        })?,
+        Target::Postgres(url) => pipeline(&scanned, &progress, |rows| {
+            server::write_postgres(url, &opts.table, &scanned.schema, mode, rows)
+        })?,
+        Target::Mysql(url) => pipeline(&scanned, &progress, |rows| {
+            server::write_mysql(url, &opts.table, &scanned.schema, mode, rows)
         })?,
     };
     progress.finish();

@@ -14,6 +14,10 @@ use super::IngestError;
 pub enum Target {
     /// A SQLite database file (created if missing).
     Sqlite(PathBuf),
+    /// A PostgreSQL server URL (`postgresql://…`).
+    Postgres(String),
+    /// A MySQL or MariaDB server URL (`mysql://…`).
+    Mysql(String),
 }
 
 impl Target {
@@ -25,14 +29,29 @@ impl Target {
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(bad("expected scheme://…, e.g. sqlite:///lake.db"));
         };
-        match scheme.to_ascii_lowercase().as_str() {
+        let base = scheme
+            .split('+')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match base.as_str() {
             "sqlite" => {}
-            "postgresql" | "postgres" | "mysql" | "mariadb" | "mssql" => {
-                return Err(bad("ingest can only write to sqlite:// databases so far"))
+            "postgresql" | "postgres" | "mysql" | "mariadb" => {
+                crate::backend::url::ServerUrl::parse(url).map_err(|m| bad(&m))?;
+                return Ok(if base.starts_with("postgres") {
+                    Target::Postgres(url.to_string())
+                } else {
+                    Target::Mysql(url.to_string())
+                });
+            }
+            "mssql" => {
+                return Err(bad(
+                    "ingest writes to sqlite://, postgresql:// and mysql:// databases, not MS SQL Server",
+                ))
             }
             _ => {
                 return Err(bad(
-                    "unknown database scheme; ingest writes to sqlite:///file.db",
+                    "unknown database scheme; ingest writes to sqlite:///file.db, postgresql://… or mysql://…",
                 ))
             }
         }
@@ -66,7 +85,10 @@ impl Target {
     /// (SQLite does, even quoted), so ingest must make them one column.
     pub fn folds_identifier_case(&self) -> bool {
         match self {
-            Target::Sqlite(_) => true,
+            // MySQL column names ignore case too. PostgreSQL's quoted names do not, but
+            // folding there as well gives every backend the same columns, so one hunt
+            // and one mapping read the same data everywhere.
+            Target::Sqlite(_) | Target::Mysql(_) | Target::Postgres(_) => true,
         }
     }
 }
@@ -122,7 +144,8 @@ mod tests {
             "sqlite://host/x.db",
             "lake.db",
             "sqlite:///x.db?mode=ro",
-            "postgresql://u@h/db",
+            "mssql://u@h/db",
+            "postgresql://u@h:port/db",
             "ftp://x/y",
         ] {
             assert!(
@@ -134,11 +157,11 @@ mod tests {
 
     #[test]
     fn passwords_never_show() {
-        let e = Target::parse("postgresql://hunter:s3cret@db:5432/lake")
+        let e = Target::parse("mssql://hunter:s3cret@db:5432/lake")
             .unwrap_err()
             .to_string();
         assert!(!e.contains("s3cret"), "{e}");
-        assert!(e.contains("postgresql://hunter:***@db:5432/lake"), "{e}");
+        assert!(e.contains("mssql://hunter:***@db:5432/lake"), "{e}");
         assert_eq!(redact("mysql://u@h/x"), "mysql://u@h/x");
     }
 }

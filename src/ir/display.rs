@@ -13,6 +13,7 @@ impl fmt::Display for Literal {
             Literal::Int(i) => write!(f, "{i}"),
             Literal::Float(x) => write!(f, "{x:?}"),
             Literal::Str(s) => write!(f, "{s:?}"),
+            Literal::Timestamp(t) => write!(f, "t'{}'", super::timestamp_text(*t)),
         }
     }
 }

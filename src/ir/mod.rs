@@ -229,6 +229,24 @@ pub enum Literal {
     Int(i64),
     Float(f64),
     Str(String),
+    /// An instant, microseconds since the epoch (UTC): a bound against a column the
+    /// database types as a timestamp.
+    Timestamp(i64),
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), the form every engine reads as a timestamp.
+pub fn timestamp_text(t: i64) -> String {
+    crate::lower::time::format_strftime(t, "%Y-%m-%d %H:%M:%S.%f").unwrap_or_default()
+}
+
+/// What a column holds, as far as comparisons care (from the database's catalog).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Text,
+    Integer,
+    Float,
+    Boolean,
+    Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

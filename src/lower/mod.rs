@@ -48,6 +48,16 @@ pub trait Catalog {
     ) -> Result<Option<(crate::value::Value, crate::value::Value)>, Diagnostic> {
         Ok(None)
     }
+
+    /// What a column of a data source's table holds, when the database says; literals
+    /// compared with it are converted to that kind.
+    fn column_kind(
+        &mut self,
+        _source: &DataSource,
+        _column: &str,
+    ) -> Option<crate::ir::ColumnKind> {
+        None
+    }
 }
 
 /// Settings for one compilation.
@@ -1133,6 +1143,7 @@ fn value_json(v: &ast::Value) -> serde_json::Value {
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
             Literal::Str(s) => s.into(),
+            Literal::Timestamp(t) => crate::ir::timestamp_text(t).into(),
         },
         ast::Value::List(items, _) => items.iter().map(value_json).collect(),
         ast::Value::Object(m, _) => m

@@ -2,7 +2,7 @@
 //! `x LIKE '%\\cmd.exe'`, `ip ISSUBSET '10.0.0.0/8'`, `name IN procs.name`, time ranges.
 
 use crate::diag::{Code, Diagnostic};
-use crate::ir::{CmpOp as IrCmp, Expr, Literal, RelId};
+use crate::ir::{CmpOp as IrCmp, ColumnKind, Expr, Literal, RelId};
 use crate::syntax::ast::{self, CmpOp, Pattern};
 
 use super::attr::Ctx;
@@ -120,6 +120,7 @@ impl Lowerer<'_> {
                             .help("use IS NULL or IS NOT NULL")),
                     };
                 }
+                let lit = self.typed_literal(ctx, &lhs, lit);
                 let op = match op {
                     CmpOp::Eq => IrCmp::Eq,
                     CmpOp::Ne => IrCmp::Ne,
@@ -137,6 +138,10 @@ impl Lowerer<'_> {
                 if list.is_empty() {
                     return Ok(Expr::Lit(Literal::Bool(negated)));
                 }
+                let list = list
+                    .into_iter()
+                    .map(|l| self.typed_literal(ctx, &lhs, l))
+                    .collect();
                 Ok(Expr::InList {
                     expr: Box::new(lhs),
                     list,
@@ -185,6 +190,73 @@ impl Lowerer<'_> {
         }
     }
 
+    /// What the database says a native column of `source` holds.
+    fn column_kind(&mut self, source: usize, column: &str) -> Option<ColumnKind> {
+        let ds = self.sources.get(source)?;
+        self.catalog.as_deref_mut()?.column_kind(ds, column)
+    }
+
+    /// What an expression over native columns holds: a column's kind, or the one kind
+    /// every branch of a CASE (per-event-class mappings) agrees on.
+    fn expr_kind(&mut self, source: usize, e: &Expr) -> Option<ColumnKind> {
+        match e {
+            Expr::Col(c) => self.column_kind(source, c),
+            Expr::Func { .. } => Some(ColumnKind::Text),
+            Expr::Case { whens, otherwise } => {
+                let mut kind = None;
+                for v in whens.iter().map(|(_, v)| v).chain([&**otherwise]) {
+                    if matches!(v, Expr::Lit(Literal::Null)) {
+                        continue;
+                    }
+                    let k = self.expr_kind(source, v)?;
+                    if kind.is_some_and(|seen| seen != k) {
+                        return None;
+                    }
+                    kind = Some(k);
+                }
+                kind
+            }
+            _ => None,
+        }
+    }
+
+    /// A literal compared with a native column takes the column's type, so `pid = '201'`
+    /// means 201 against an integer column on every backend (and `name = 4` means '4'
+    /// against a text one).
+    fn typed_literal(&mut self, ctx: &Ctx, lhs: &Expr, lit: Literal) -> Literal {
+        let Ctx::Rows { source, .. } = ctx else {
+            return lit;
+        };
+        let Some(kind) = self.expr_kind(*source, lhs) else {
+            return lit;
+        };
+        match (kind, lit) {
+            (ColumnKind::Integer, Literal::Str(s)) => match s.trim().parse::<i64>() {
+                Ok(i) => Literal::Int(i),
+                Err(_) => match s.trim().parse::<f64>() {
+                    Ok(f) if f.is_finite() => Literal::Float(f),
+                    _ => Literal::Str(s),
+                },
+            },
+            (ColumnKind::Float, Literal::Str(s)) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => Literal::Float(f),
+                _ => Literal::Str(s),
+            },
+            (ColumnKind::Text, Literal::Int(i)) => Literal::Str(i.to_string()),
+            (ColumnKind::Timestamp, Literal::Str(s)) => match time::parse_iso(&s) {
+                Some(t) => Literal::Timestamp(t),
+                None => Literal::Str(s),
+            },
+            (ColumnKind::Boolean, Literal::Str(s)) if s.eq_ignore_ascii_case("true") => {
+                Literal::Bool(true)
+            }
+            (ColumnKind::Boolean, Literal::Str(s)) if s.eq_ignore_ascii_case("false") => {
+                Literal::Bool(false)
+            }
+            (_, lit) => lit,
+        }
+    }
+
     /// START/STOP or LAST over a data source's timestamp column: `ts >= start AND ts < stop`.
     pub(super) fn time_filter(
         &mut self,
@@ -218,6 +290,22 @@ impl Lowerer<'_> {
             .help("set `timestamp:` for this data source in the configuration"));
         };
         let format = ds.timestamp_format.clone();
+        // A column the database types as a timestamp is compared with instants, not
+        // with text in `timestamp_format`.
+        if self.column_kind(source, &ts) == Some(ColumnKind::Timestamp) {
+            return Ok(Expr::and(vec![
+                Expr::cmp(
+                    IrCmp::Ge,
+                    Expr::col(&ts),
+                    Expr::Lit(Literal::Timestamp(start)),
+                ),
+                Expr::cmp(
+                    IrCmp::Lt,
+                    Expr::col(&ts),
+                    Expr::Lit(Literal::Timestamp(stop)),
+                ),
+            ]));
+        }
         let lit = |v: i64| {
             time::bound_literal(v, &format).map_err(|e| {
                 Diagnostic::error(

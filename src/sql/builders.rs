@@ -13,12 +13,82 @@ use super::dialect::{Dialect, QuoteStyle};
 
 /// A quoted identifier in the dialect's style.
 pub fn ident(d: &Dialect, name: &str) -> Ident {
-    let q = match d.identifier_quote_style {
-        QuoteStyle::Double => '"',
-        QuoteStyle::Backtick => '`',
-        QuoteStyle::Bracket => '[',
-    };
-    Ident::with_quote(q, name)
+    match d.identifier_quote_style {
+        QuoteStyle::Double => Ident::with_quote('"', name),
+        QuoteStyle::Backtick => Ident::with_quote('`', name),
+        // sqlparser prints brackets verbatim: `]` inside must be doubled here.
+        QuoteStyle::Bracket => Ident::with_quote('[', name.replace(']', "]]")),
+    }
+}
+
+/// `alias.column`
+pub fn qualified(alias: &Ident, column: Ident) -> Expr {
+    Expr::CompoundIdentifier(vec![alias.clone(), column])
+}
+
+/// `expr COLLATE name`
+pub fn collate(expr: Expr, collation: &str) -> Expr {
+    Expr::Collate {
+        expr: Box::new(expr),
+        collation: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(collation))]),
+    }
+}
+
+/// `CAST(expr AS type)` for a type given by name (`TEXT`, `DATETIME2`).
+pub fn cast(expr: Expr, type_name: &str) -> Expr {
+    Expr::Cast {
+        kind: sa::CastKind::Cast,
+        expr: Box::new(expr),
+        data_type: sa::DataType::Custom(
+            ObjectName(vec![ObjectNamePart::Identifier(Ident::new(type_name))]),
+            vec![],
+        ),
+        format: None,
+    }
+}
+
+/// `TIMESTAMP 'text'`
+pub fn typed_timestamp(text: &str) -> Expr {
+    Expr::TypedString(sa::TypedString {
+        data_type: sa::DataType::Timestamp(None, sa::TimezoneInfo::None),
+        value: Value::SingleQuotedString(text.to_string()).into(),
+        uses_odbc_syntax: false,
+    })
+}
+
+pub fn exists(sub: Query, negated: bool) -> Expr {
+    Expr::Exists {
+        subquery: Box::new(sub),
+        negated,
+    }
+}
+
+/// `TOP n`
+pub fn top(n: u64) -> sa::Top {
+    sa::Top {
+        with_ties: false,
+        percent: false,
+        quantity: Some(sa::TopQuantity::Constant(n)),
+    }
+}
+
+/// `OFFSET m ROWS [FETCH FIRST n ROWS ONLY]`
+pub fn offset_fetch(offset: u64, fetch: Option<u64>) -> (LimitClause, Option<sa::Fetch>) {
+    (
+        LimitClause::LimitOffset {
+            limit: None,
+            offset: Some(Offset {
+                value: number(offset),
+                rows: OffsetRows::Rows,
+            }),
+            limit_by: vec![],
+        },
+        fetch.map(|n| sa::Fetch {
+            with_ties: false,
+            percent: false,
+            quantity: Some(number(n)),
+        }),
+    )
 }
 
 pub fn column(d: &Dialect, name: &str) -> Expr {
@@ -131,9 +201,18 @@ pub fn wildcard() -> SelectItem {
 }
 
 pub fn table(d: &Dialect, name: &str) -> TableFactor {
+    table_as(d, name, None)
+}
+
+pub fn table_as(d: &Dialect, name: &str, alias: Option<Ident>) -> TableFactor {
     TableFactor::Table {
         name: object_name(d, name),
-        alias: None,
+        alias: alias.map(|name| TableAlias {
+            explicit: true,
+            name,
+            columns: vec![],
+            at: None,
+        }),
         args: None,
         with_hints: vec![],
         version: None,
@@ -245,6 +324,25 @@ pub fn order_by(keys: Vec<(Expr, bool)>) -> OrderBy {
                         } else {
                             sa::OrderBySort::Asc
                         }),
+                        nulls_first: None,
+                    },
+                    with_fill: None,
+                })
+                .collect(),
+        ),
+        interpolate: None,
+    }
+}
+
+/// `ORDER BY e, …` without a direction.
+pub fn order_by_plain(keys: Vec<Expr>) -> OrderBy {
+    OrderBy {
+        kind: OrderByKind::Expressions(
+            keys.into_iter()
+                .map(|expr| OrderByExpr {
+                    expr,
+                    options: OrderByOptions {
+                        sort: None,
                         nulls_first: None,
                     },
                     with_fill: None,

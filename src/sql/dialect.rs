@@ -3,7 +3,12 @@
 
 use serde::Deserialize;
 
-const BUILTIN: &[(&str, &str)] = &[("sqlite", include_str!("../../dialects/sqlite.yaml"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("sqlite", include_str!("../../dialects/sqlite.yaml")),
+    ("postgres", include_str!("../../dialects/postgres.yaml")),
+    ("mssql", include_str!("../../dialects/mssql.yaml")),
+    ("mysql", include_str!("../../dialects/mysql.yaml")),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +43,8 @@ pub enum LimitStyle {
 pub enum RegexStyle {
     /// `x REGEXP p`
     Operator,
+    /// `x ~ p`, `x !~ p` (PostgreSQL)
+    Tilde,
     /// `regexp_like(x, p)`
     Function,
     Unsupported,
@@ -48,6 +55,19 @@ pub enum RegexStyle {
 pub enum LikeStyle {
     /// LIKE is ASCII case-insensitive with no escape character already.
     Native,
+    /// `x LIKE p [COLLATE like_collation] [ESCAPE like_escape]`
+    Like,
+    /// `x ILIKE p [ESCAPE like_escape]`
+    Ilike,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValuesStyle {
+    /// `(VALUES (…), (…)) AS t`, columns named by the engine (`values_column_prefix`N).
+    Values,
+    /// `(SELECT ? AS column1, … UNION ALL SELECT ?, …) AS t`
+    UnionSelect,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -62,6 +82,21 @@ pub enum BooleanStyle {
 pub enum BasenameStyle {
     /// `substr(x, length(rtrim(x, replace(replace(x, '\', ''), '/', ''))) + 1)`
     Rtrim,
+    /// `regexp_replace(x, '^.*[\\/]', '')`
+    RegexpReplace,
+    /// `RIGHT(x, PATINDEX('%[\/]%', REVERSE(x) + '/') - 1)` (no regular expressions)
+    ReversePatindex,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampStyle {
+    /// `'2021-05-06 00:00:00.000000'`
+    Text,
+    /// `TIMESTAMP '2021-05-06 00:00:00.000000'`
+    Typed,
+    /// `CAST('2021-05-06 00:00:00.000000' AS DATETIME2)`
+    CastDatetime2,
 }
 
 /// What a SQL dialect can do and how it writes things.
@@ -71,13 +106,44 @@ pub struct Dialect {
     pub name: String,
     pub identifier_quote_style: QuoteStyle,
     pub parameter_style: ParameterStyle,
+    /// Whether a value bound twice uses one placeholder (numbered styles only; not where
+    /// the server infers one type per placeholder from its uses, as PostgreSQL does).
+    pub reuse_parameters: bool,
     pub limit_style: LimitStyle,
+    /// The LIMIT that means "no limit" when only an OFFSET is wanted (None: OFFSET alone).
+    pub unbounded_limit: Option<String>,
+    /// Whether a CTE or derived table may have ORDER BY without a row limit.
+    pub order_by_in_subquery: bool,
     pub regex_style: RegexStyle,
+    /// Prepended to a regex that does not start with `(?i)`, so matching is case-sensitive
+    /// whatever the column's collation.
+    pub regex_case_sensitive_prefix: Option<String>,
     pub like_style: LikeStyle,
+    /// The ESCAPE character of LIKE (it is doubled in patterns); `""` switches escaping off.
+    pub like_escape: Option<String>,
+    /// Characters besides `%` and `_` that LIKE treats specially (escaped in patterns).
+    pub like_special: String,
+    /// Collation that makes LIKE ASCII case-insensitive, put on the pattern.
+    pub like_collation: Option<String>,
+    /// Collation that makes `=`, `!=`, `<`… and IN compare strings exactly, put on string
+    /// literals.
+    pub exact_collation: Option<String>,
+    /// Type a LIKE or regex operand is cast to (where the engine has no implicit cast).
+    pub text_cast: Option<String>,
     pub supports_tuple_in: bool,
     pub boolean_style: BooleanStyle,
+    pub values_style: ValuesStyle,
+    /// Whether inline rows cast numbers and booleans to their type (a placeholder in
+    /// VALUES is text to PostgreSQL otherwise).
+    pub typed_values: bool,
     pub values_column_prefix: String,
     pub basename_style: BasenameStyle,
+    /// Whether backslash escapes in string literals (MySQL): literals double it.
+    pub string_backslash_escape: bool,
+    /// The floating-point type AVG's argument is cast to.
+    pub float_type: String,
+    /// How an instant is written inline (previews; execution binds it).
+    pub timestamp_style: TimestampStyle,
     /// How `BIN(ts, 5m)` rounds timestamp text down (absent: not available).
     #[serde(default)]
     pub time_bin_style: TimeBinStyle,

@@ -11,5 +11,5 @@ pub mod query;
 pub use dialect::Dialect;
 pub use query::{
     emit_counts, emit_counts_with, emit_describe, emit_describe_with, emit_plan, emit_plan_with,
-    LiteralMode, SqlStatement,
+    DescribeSql, LiteralMode, SqlStatement,
 };

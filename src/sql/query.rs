@@ -8,6 +8,11 @@
 //! tree of a plan folds into as few SELECT blocks as SQL allows (a filter after a
 //! projection is substituted into the projection's source columns, a LIMIT under anything
 //! else becomes a derived table).
+//!
+//! What differs between engines is asked of the [`Dialect`], never by name: limits
+//! (`LIMIT/OFFSET`, `TOP`, `OFFSET … FETCH`), LIKE (ILIKE, ESCAPE, collations), MATCHES
+//! (`REGEXP`, `~`, or an error), collations that make `=` exact, tuple IN or an
+//! `EXISTS` rewrite, inline rows, basename/dirname, timestamp literals, placeholders.
 
 use sqlparser::ast::{self as sa, BinaryOperator, SelectItem, SetExpr};
 
@@ -18,7 +23,10 @@ use crate::ir::{AggFunc, CmpOp, Expr, Func, Literal, Plan, Program, RelId};
 use crate::opt::{self, Need};
 
 use super::builders as b;
-use super::dialect::{BasenameStyle, BooleanStyle, Dialect, RegexStyle, TimeBinStyle};
+use super::dialect::{
+    BasenameStyle, BooleanStyle, Dialect, LikeStyle, LimitStyle, RegexStyle, TimeBinStyle,
+    TimestampStyle, ValuesStyle,
+};
 
 /// How literals reach the SQL text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +64,7 @@ pub fn emit_plan_with(
 ) -> Result<SqlStatement, Diagnostic> {
     let mut e = Emitter::new(program, dialect, mode);
     e.optimise = optimise;
+    e.keep_order = true;
     let q = e.statement(plan, Need::All, |_, body| Ok(body))?;
     Ok(e.finish(q))
 }
@@ -147,7 +156,18 @@ pub fn emit_counts_with(
     Ok(e.finish(q))
 }
 
-/// Statistics of one column of `plan`: count, unique, min, max, mean — then the most
+/// The statements DESCRIBE runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeSql {
+    /// count, unique, min, max
+    pub stats: SqlStatement,
+    /// mean, run only when min and max are numbers (AVG of text fails on most servers)
+    pub mean: SqlStatement,
+    /// the most frequent value and its frequency
+    pub top: SqlStatement,
+}
+
+/// Statistics of one column of `plan`: count, unique, min, max; the mean; the most
 /// frequent value with its frequency.
 pub fn emit_describe(
     program: &Program,
@@ -155,7 +175,7 @@ pub fn emit_describe(
     column: &str,
     dialect: &Dialect,
     mode: LiteralMode,
-) -> Result<(SqlStatement, SqlStatement), Diagnostic> {
+) -> Result<DescribeSql, Diagnostic> {
     emit_describe_with(program, plan, column, dialect, mode, true)
 }
 
@@ -167,7 +187,7 @@ pub fn emit_describe_with(
     dialect: &Dialect,
     mode: LiteralMode,
     optimise: bool,
-) -> Result<(SqlStatement, SqlStatement), Diagnostic> {
+) -> Result<DescribeSql, Diagnostic> {
     let need = || Need::Cols(vec![column.to_string()]);
     let stats = {
         let mut e = Emitter::new(program, dialect, mode);
@@ -186,8 +206,29 @@ pub fn emit_describe_with(
                 ),
                 b::select_item(b::function("MIN", vec![col()]), Some(b::ident(d, "min"))),
                 b::select_item(b::function("MAX", vec![col()]), Some(b::ident(d, "max"))),
-                b::select_item(b::function("AVG", vec![col()]), Some(b::ident(d, "mean"))),
             ];
+            Ok(b::query(SetExpr::Select(Box::new(b::select(
+                items,
+                Some(b::derived(body, b::ident(d, "d"))),
+                None,
+                false,
+                vec![],
+            )))))
+        })?;
+        e.finish(q)
+    };
+    let mean = {
+        let mut e = Emitter::new(program, dialect, mode);
+        e.optimise = optimise;
+        let q = e.statement(plan, need(), |e, body| {
+            let d = e.dialect;
+            // A float average everywhere (AVG of integers is DECIMAL on MySQL, NUMERIC on
+            // PostgreSQL, integer on MS SQL Server).
+            let x = b::cast(b::column(d, column), &d.float_type);
+            let items = vec![b::select_item(
+                b::function("AVG", vec![x]),
+                Some(b::ident(d, "mean")),
+            )];
             Ok(b::query(SetExpr::Select(Box::new(b::select(
                 items,
                 Some(b::derived(body, b::ident(d, "d"))),
@@ -219,12 +260,12 @@ pub fn emit_describe_with(
                 (b::column(d, "freq"), true),
                 (b::column(d, "top"), false),
             ]));
-            q.limit_clause = Some(b::limit_offset(Some(b::number(1)), None));
+            limit(d, &mut q, Some(1), 0);
             Ok(q)
         })?;
         e.finish(q)
     };
-    Ok((stats, top))
+    Ok(DescribeSql { stats, mean, top })
 }
 
 /// A SELECT block under construction.
@@ -452,6 +493,13 @@ struct Emitter<'a> {
     optimise: bool,
     /// Each relation's plan as this statement reads it (pruned to what it uses).
     plans: HashMap<RelId, Plan>,
+    /// The next block emitted is the statement's own (its ORDER BY is kept even where
+    /// the dialect allows none in subqueries).
+    keep_order: bool,
+    /// The alias of the current block's FROM, where an EXISTS rewrite refers to it.
+    outer_alias: Option<sa::Ident>,
+    /// Columns are written `alias.column` (inside an EXISTS rewrite).
+    qualify: Option<sa::Ident>,
 }
 
 impl<'a> Emitter<'a> {
@@ -464,6 +512,9 @@ impl<'a> Emitter<'a> {
             aliases: 0,
             optimise: true,
             plans: HashMap::new(),
+            keep_order: false,
+            outer_alias: None,
+            qualify: None,
         }
     }
 
@@ -482,6 +533,7 @@ impl<'a> Emitter<'a> {
         need: Need,
         top: impl FnOnce(&mut Self, sa::Query) -> Result<sa::Query, Diagnostic>,
     ) -> Result<sa::Query, Diagnostic> {
+        let keep_order = std::mem::replace(&mut self.keep_order, false);
         let mut roots = Vec::new();
         plan.rel_refs(&mut roots);
         let order = self.program.dependency_order(&roots);
@@ -504,12 +556,17 @@ impl<'a> Emitter<'a> {
         let mut ctes = Vec::new();
         for id in order {
             let r = self.program.rel(id);
-            let body = match self.plans.remove(&id) {
-                Some(p) => self.plan_query(&p)?,
-                None => self.plan_query(&r.plan)?,
-            };
+            // What a dialect cannot say points at the statement that made the variable.
+            let plan = self.plans.remove(&id);
+            let body = self
+                .plan_query(plan.as_ref().unwrap_or(&r.plan))
+                .map_err(|d| match d.span {
+                    Some(_) => d,
+                    None => d.at(r.span),
+                })?;
             ctes.push((b::ident(self.dialect, &r.name), body, probed.contains(&id)));
         }
+        self.keep_order = keep_order;
         let body = self.plan_query(plan)?;
         let mut q = top(self, body)?;
         if !ctes.is_empty() {
@@ -530,6 +587,7 @@ impl<'a> Emitter<'a> {
 
     fn block(&mut self, blk: Block) -> Result<sa::Query, Diagnostic> {
         let d = self.dialect;
+        let keep_order = std::mem::replace(&mut self.keep_order, false);
         // A plain UNION with nothing on top is a set operation, not a derived table.
         if let From::Union(parts) = &blk.from {
             if blk.filter.is_empty()
@@ -552,32 +610,38 @@ impl<'a> Emitter<'a> {
             }
         }
         let limited = blk.limited();
+        // An EXISTS rewrite of a tuple IN refers to this block's rows by an alias.
+        let needs_alias = !d.supports_tuple_in && blk_has_tuple_in(&blk);
+        let mut from_alias = None;
         let mut join = None;
         let from = match blk.from {
-            From::Table(t) => Some(b::table(d, &t)),
-            From::Rel(id) => Some(b::table(d, &self.program.rel(id).name)),
+            From::Table(t) => {
+                from_alias = needs_alias.then(|| self.alias());
+                Some(b::table_as(d, &t, from_alias.clone()))
+            }
+            From::Rel(id) => {
+                from_alias = needs_alias.then(|| self.alias());
+                let name = self.program.rel(id).name.clone();
+                Some(b::table_as(d, &name, from_alias.clone()))
+            }
             From::Sub(inner) => {
                 let q = self.block(*inner)?;
                 let alias = self.alias();
+                from_alias = Some(alias.clone());
                 Some(b::derived(q, alias))
             }
             From::Union(parts) => {
                 let inner = Block::from(From::Union(parts));
                 let q = self.block(inner)?;
                 let alias = self.alias();
+                from_alias = Some(alias.clone());
                 Some(b::derived(q, alias))
             }
             From::Values(rows) => {
-                let mut out = Vec::new();
-                for row in rows {
-                    let mut cells = Vec::new();
-                    for l in row {
-                        cells.push(self.literal(&l));
-                    }
-                    out.push(cells);
-                }
+                let q = self.values(rows)?;
                 let alias = self.alias();
-                Some(b::derived(b::query(b::values(out)), alias))
+                from_alias = Some(alias.clone());
+                Some(b::derived(q, alias))
             }
             From::Nothing => None,
             From::Join(left, right, on) => {
@@ -585,7 +649,47 @@ impl<'a> Emitter<'a> {
                 Some(self.factor(*left)?)
             }
         };
-        let mut projection = match &blk.project {
+        let saved_alias = std::mem::replace(&mut self.outer_alias, from_alias);
+        let result = self.block_body(
+            blk.project,
+            blk.filter,
+            blk.distinct,
+            blk.order,
+            blk.group,
+            from,
+        );
+        self.outer_alias = saved_alias;
+        let (mut select, order) = result?;
+        if let Some((right, on)) = join {
+            let conds = on
+                .iter()
+                .map(|(l, r)| b::binary(b::column(d, l), BinaryOperator::Eq, b::column(d, r)))
+                .collect();
+            b::inner_join(&mut select, right, and_all(conds));
+        }
+        let mut q = b::query(SetExpr::Select(Box::new(select)));
+        // T-SQL refuses ORDER BY in CTEs and derived tables unless TOP/OFFSET needs it.
+        if !order.is_empty() && (keep_order || limited || d.order_by_in_subquery) {
+            q.order_by = Some(b::order_by(order));
+        }
+        if limited {
+            limit(d, &mut q, blk.limit, blk.offset);
+        }
+        Ok(q)
+    }
+
+    /// The SELECT of a block and its ORDER BY keys.
+    fn block_body(
+        &mut self,
+        project: Option<Vec<(String, Expr)>>,
+        filter: Vec<Expr>,
+        distinct: bool,
+        order: Vec<(Expr, bool)>,
+        group: Option<Vec<(String, AggFunc, Expr)>>,
+        from: Option<sa::TableFactor>,
+    ) -> Result<(sa::Select, Vec<(sa::Expr, bool)>), Diagnostic> {
+        let d = self.dialect;
+        let mut projection = match &project {
             None => vec![b::wildcard()],
             Some(cols) => {
                 let mut items = Vec::new();
@@ -601,11 +705,11 @@ impl<'a> Emitter<'a> {
             }
         };
         let mut group_by = Vec::new();
-        if let Some(aggs) = &blk.group {
-            for (_, e) in blk.project.iter().flatten() {
+        if let Some(aggs) = &group {
+            for (_, e) in project.iter().flatten() {
                 group_by.push(self.expr(e)?);
             }
-            if blk.project.as_ref().is_some_and(|p| p.is_empty()) {
+            if project.as_ref().is_some_and(|p| p.is_empty()) {
                 projection.clear();
             }
             for (name, func, e) in aggs {
@@ -614,8 +718,8 @@ impl<'a> Emitter<'a> {
             }
         }
         let mut preds = Vec::new();
-        let several = blk.filter.len() > 1;
-        for f in &blk.filter {
+        let several = filter.len() > 1;
+        for f in &filter {
             let p = self.predicate(f)?;
             preds.push(if several && matches!(f, Expr::Or(_)) {
                 b::nested(p)
@@ -624,29 +728,55 @@ impl<'a> Emitter<'a> {
             });
         }
         let selection = (!preds.is_empty()).then(|| and_all(preds));
-        let mut select = b::select(projection, from, selection, blk.distinct, group_by);
-        if let Some((right, on)) = join {
-            let conds = on
-                .iter()
-                .map(|(l, r)| b::binary(b::column(d, l), BinaryOperator::Eq, b::column(d, r)))
-                .collect();
-            b::inner_join(&mut select, right, and_all(conds));
+        let select = b::select(projection, from, selection, distinct, group_by);
+        let mut keys = Vec::new();
+        for (e, desc) in &order {
+            keys.push((self.expr(e)?, *desc));
         }
-        let mut q = b::query(SetExpr::Select(Box::new(select)));
-        if !blk.order.is_empty() {
-            let mut keys = Vec::new();
-            for (e, desc) in &blk.order {
-                keys.push((self.expr(e)?, *desc));
+        Ok((select, keys))
+    }
+
+    /// Inline rows, as the dialect writes a table of literals.
+    fn values(&mut self, rows: Vec<Vec<Literal>>) -> Result<sa::Query, Diagnostic> {
+        let d = self.dialect;
+        let mut out = Vec::new();
+        for row in rows {
+            let mut cells = Vec::new();
+            for l in row {
+                let x = self.literal(&l);
+                cells.push(match (&l, d.typed_values) {
+                    (Literal::Int(_), true) => b::cast(x, "BIGINT"),
+                    (Literal::Float(_), true) => b::cast(x, &d.float_type),
+                    // 0/1, as booleans are on SQLite and MySQL (and in ingested tables).
+                    (Literal::Bool(_), true) => b::cast(x, "INTEGER"),
+                    _ => x,
+                });
             }
-            q.order_by = Some(b::order_by(keys));
+            out.push(cells);
         }
-        if limited {
-            q.limit_clause = Some(b::limit_offset(
-                Some(b::number(blk.limit.map(|l| l as i64).unwrap_or(-1))),
-                (blk.offset > 0).then(|| b::number(blk.offset)),
-            ));
-        }
-        Ok(q)
+        Ok(match d.values_style {
+            ValuesStyle::Values => b::query(b::values(out)),
+            ValuesStyle::UnionSelect => {
+                let mut selects = out.into_iter().enumerate().map(|(r, cells)| {
+                    let items = cells
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            // The first SELECT names the columns as VALUES would.
+                            let alias = (r == 0).then(|| {
+                                b::ident(d, &format!("{}{}", d.values_column_prefix, i + 1))
+                            });
+                            b::select_item(c, alias)
+                        })
+                        .collect();
+                    SetExpr::Select(Box::new(b::select(items, None, None, false, vec![])))
+                });
+                let first = selects
+                    .next()
+                    .ok_or_else(|| Diagnostic::internal("VALUES without rows"))?;
+                b::query(selects.fold(first, b::union_all))
+            }
+        })
     }
 
     /// A block as a table of a FROM clause: a relation by name, anything else derived.
@@ -665,14 +795,205 @@ impl<'a> Emitter<'a> {
         match (self.mode, l) {
             (_, Literal::Null) => b::value(sa::Value::Null),
             (LiteralMode::Bind, l) => {
+                // SQL Server takes at most 2,100 parameters; the class conditions of a
+                // mapping repeat the same few values hundreds of times.
+                if self.dialect.reuse_parameters {
+                    if let Some(i) = self.params.iter().position(|p| p == l) {
+                        return b::placeholder(self.dialect.placeholder(i + 1));
+                    }
+                }
                 self.params.push(l.clone());
                 b::placeholder(self.dialect.placeholder(self.params.len()))
             }
-            (LiteralMode::Inline, Literal::Str(s)) => b::string(s),
+            (LiteralMode::Inline, Literal::Str(s)) => self.text(s),
             (LiteralMode::Inline, Literal::Int(i)) => b::number(i),
             (LiteralMode::Inline, Literal::Float(f)) => b::number(format!("{f:?}")),
             (LiteralMode::Inline, Literal::Bool(v)) => self.boolean(*v),
+            (LiteralMode::Inline, Literal::Timestamp(t)) => {
+                let text = crate::ir::timestamp_text(*t);
+                match self.dialect.timestamp_style {
+                    TimestampStyle::Text => self.text(&text),
+                    TimestampStyle::Typed => b::typed_timestamp(&text),
+                    TimestampStyle::CastDatetime2 => b::cast(self.text(&text), "DATETIME2"),
+                }
+            }
         }
+    }
+
+    /// A string literal in the text (a preview's value, or a constant of our own).
+    fn text(&self, s: &str) -> sa::Expr {
+        if self.dialect.string_backslash_escape {
+            b::string(&s.replace('\\', "\\\\"))
+        } else {
+            b::string(s)
+        }
+    }
+
+    /// A literal that is compared with a column: strings carry the dialect's exact
+    /// collation, so `=` and IN are case-sensitive whatever the column's collation.
+    fn compared_literal(&mut self, l: &Literal) -> sa::Expr {
+        let x = self.literal(l);
+        match (&self.dialect.exact_collation, l) {
+            (Some(c), Literal::Str(_)) => b::collate(x, c),
+            _ => x,
+        }
+    }
+
+    /// `x [NOT] LIKE p`: ASCII case-insensitive, `%` and `_` the only special characters.
+    fn like(&mut self, expr: &Expr, pattern: &str, negated: bool) -> Result<sa::Expr, Diagnostic> {
+        let d = self.dialect;
+        let mut x = self.operand(expr)?;
+        if let Some(t) = &d.text_cast {
+            x = b::cast(x, t);
+        }
+        let escape = d.like_escape.clone();
+        let pattern = match escape.as_deref() {
+            Some(e) if !e.is_empty() => {
+                let mut out = String::with_capacity(pattern.len());
+                for c in pattern.chars() {
+                    if e.starts_with(c) || d.like_special.contains(c) {
+                        out.push_str(e);
+                    }
+                    out.push(c);
+                }
+                out
+            }
+            _ => pattern.to_string(),
+        };
+        let mut p = self.literal(&Literal::Str(pattern));
+        if let Some(c) = &d.like_collation {
+            p = b::collate(p, c);
+        }
+        let escape_char = escape.map(|e| Box::new(self.text(&e)));
+        Ok(match d.like_style {
+            LikeStyle::Native | LikeStyle::Like => sa::Expr::Like {
+                negated,
+                any: false,
+                expr: Box::new(x),
+                pattern: Box::new(p),
+                escape_char,
+            },
+            LikeStyle::Ilike => sa::Expr::ILike {
+                negated,
+                any: false,
+                expr: Box::new(x),
+                pattern: Box::new(p),
+                escape_char,
+            },
+        })
+    }
+
+    /// `x [NOT] MATCHES p`: a case-sensitive search unless `p` starts with `(?i)`.
+    fn regex(&mut self, expr: &Expr, pattern: &str, negated: bool) -> Result<sa::Expr, Diagnostic> {
+        let d = self.dialect;
+        let pattern = match &d.regex_case_sensitive_prefix {
+            Some(prefix) if !pattern.starts_with("(?i)") => format!("{prefix}{pattern}"),
+            _ => pattern.to_string(),
+        };
+        let cast = |x: sa::Expr| match &d.text_cast {
+            Some(t) => b::cast(x, t),
+            None => x,
+        };
+        Ok(match d.regex_style {
+            RegexStyle::Operator => {
+                let x = cast(self.operand(expr)?);
+                let p = self.literal(&Literal::Str(pattern));
+                sa::Expr::RLike {
+                    negated,
+                    expr: Box::new(x),
+                    pattern: Box::new(p),
+                    regexp: true,
+                }
+            }
+            RegexStyle::Tilde => {
+                let x = cast(self.operand(expr)?);
+                let p = self.literal(&Literal::Str(pattern));
+                let op = if negated {
+                    BinaryOperator::PGRegexNotMatch
+                } else {
+                    BinaryOperator::PGRegexMatch
+                };
+                b::binary(x, op, p)
+            }
+            RegexStyle::Function => {
+                let x = cast(self.expr(expr)?);
+                let p = self.literal(&Literal::Str(pattern));
+                let f = b::function("regexp_like", vec![x, p]);
+                if negated {
+                    b::not(f)
+                } else {
+                    f
+                }
+            }
+            RegexStyle::Unsupported => return Err(Diagnostic::error(
+                Code::Unsupported,
+                format!(
+                    "MATCHES is not available on {}: it has no regular expressions",
+                    d.name
+                ),
+            )
+            .help(
+                "use LIKE, or run the hunt on a data source whose database has regular expressions",
+            )),
+        })
+    }
+
+    /// `(a, b) [NOT] IN (SELECT c, d FROM rel)` where the dialect has no tuple IN:
+    /// `[NOT] EXISTS (SELECT 1 FROM rel AS k WHERE k.c = o.a AND k.d = o.b)`, with
+    /// `a`, `b` not NULL under NOT (as NOT IN is never true for a NULL).
+    fn exists_rewrite(
+        &mut self,
+        exprs: &[Expr],
+        rel: RelId,
+        cols: &[String],
+        negated: bool,
+    ) -> Result<sa::Expr, Diagnostic> {
+        let d = self.dialect;
+        let outer = self
+            .outer_alias
+            .clone()
+            .ok_or_else(|| Diagnostic::internal("a tuple IN outside a block with rows"))?;
+        let inner = self.alias();
+        let name = self.program.rel(rel).name.clone();
+        let saved = self.qualify.replace(outer);
+        let mut outer_exprs = Vec::new();
+        let mut err = None;
+        for x in exprs {
+            match self.operand(x) {
+                Ok(e) => outer_exprs.push(e),
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        self.qualify = saved;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let mut conds = Vec::new();
+        for (c, o) in cols.iter().zip(outer_exprs.iter()) {
+            let k = b::qualified(&inner, b::ident(d, c));
+            conds.push(b::binary(k, BinaryOperator::Eq, o.clone()));
+        }
+        let sub = b::query(SetExpr::Select(Box::new(b::select(
+            vec![b::select_item(b::number(1), None)],
+            Some(b::table_as(d, &name, Some(inner))),
+            Some(and_all(conds)),
+            false,
+            vec![],
+        ))));
+        let ex = b::exists(sub, negated);
+        if !negated {
+            return Ok(ex);
+        }
+        let mut parts = vec![ex];
+        parts.extend(
+            outer_exprs
+                .into_iter()
+                .map(|o| sa::Expr::IsNotNull(Box::new(o))),
+        );
+        Ok(b::nested(and_all(parts)))
     }
 
     fn boolean(&self, v: bool) -> sa::Expr {
@@ -698,7 +1019,10 @@ impl<'a> Emitter<'a> {
     fn expr(&mut self, e: &Expr) -> Result<sa::Expr, Diagnostic> {
         let d = self.dialect;
         Ok(match e {
-            Expr::Col(c) => b::column(d, c),
+            Expr::Col(c) => match &self.qualify {
+                Some(alias) => b::qualified(alias, b::ident(d, c)),
+                None => b::column(d, c),
+            },
             Expr::Lit(l) => self.literal(l),
             Expr::Cmp { op, left, right } => {
                 let op = match op {
@@ -709,65 +1033,27 @@ impl<'a> Emitter<'a> {
                     CmpOp::Gt => BinaryOperator::Gt,
                     CmpOp::Ge => BinaryOperator::GtEq,
                 };
-                let l = self.operand(left)?;
-                let r = self.operand(right)?;
+                let l = self.cmp_operand(left)?;
+                let r = self.cmp_operand(right)?;
                 b::binary(l, op, r)
             }
             Expr::Like {
                 expr,
                 pattern,
                 negated,
-            } => {
-                let x = self.operand(expr)?;
-                let p = self.literal(&Literal::Str(pattern.clone()));
-                sa::Expr::Like {
-                    negated: *negated,
-                    any: false,
-                    expr: Box::new(x),
-                    pattern: Box::new(p),
-                    escape_char: None,
-                }
-            }
+            } => self.like(expr, pattern, *negated)?,
             Expr::Regex {
                 expr,
                 pattern,
                 negated,
-            } => match d.regex_style {
-                RegexStyle::Operator => {
-                    let x = self.operand(expr)?;
-                    let p = self.literal(&Literal::Str(pattern.clone()));
-                    sa::Expr::RLike {
-                        negated: *negated,
-                        expr: Box::new(x),
-                        pattern: Box::new(p),
-                        regexp: true,
-                    }
-                }
-                RegexStyle::Function => {
-                    let x = self.expr(expr)?;
-                    let p = self.literal(&Literal::Str(pattern.clone()));
-                    let f = b::function("regexp_like", vec![x, p]);
-                    if *negated {
-                        b::not(f)
-                    } else {
-                        f
-                    }
-                }
-                RegexStyle::Unsupported => {
-                    return Err(Diagnostic::error(
-                        Code::Unsupported,
-                        format!("MATCHES is not available on {}", d.name),
-                    )
-                    .help("use LIKE, or run the hunt on a data source whose database has regular expressions"))
-                }
-            },
+            } => self.regex(expr, pattern, *negated)?,
             Expr::InList {
                 expr,
                 list,
                 negated,
             } => {
                 let x = self.operand(expr)?;
-                let list = list.iter().map(|l| self.literal(l)).collect();
+                let list = list.iter().map(|l| self.compared_literal(l)).collect();
                 sa::Expr::InList {
                     expr: Box::new(x),
                     list,
@@ -800,15 +1086,12 @@ impl<'a> Emitter<'a> {
                     false,
                     vec![],
                 ))));
+                if exprs.len() > 1 && !d.supports_tuple_in {
+                    return self.exists_rewrite(exprs, *rel, cols, *negated);
+                }
                 let lhs = if exprs.len() == 1 {
                     self.operand(&exprs[0])?
                 } else {
-                    if !d.supports_tuple_in {
-                        return Err(Diagnostic::error(
-                            Code::Unsupported,
-                            format!("{} cannot compare several columns with IN", d.name),
-                        ));
-                    }
                     let mut parts = Vec::new();
                     for x in exprs {
                         parts.push(self.expr(x)?);
@@ -840,7 +1123,9 @@ impl<'a> Emitter<'a> {
                     BinaryOperator::Or
                 };
                 let mut iter = out.into_iter();
-                let first = iter.next().ok_or_else(|| Diagnostic::internal("empty AND/OR"))?;
+                let first = iter
+                    .next()
+                    .ok_or_else(|| Diagnostic::internal("empty AND/OR"))?;
                 iter.fold(first, |acc, x| b::binary(acc, op.clone(), x))
             }
             Expr::Not(inner) => {
@@ -870,7 +1155,10 @@ impl<'a> Emitter<'a> {
                         let seps_removed = b::function(
                             "replace",
                             vec![
-                                b::function("replace", vec![x.clone(), b::string("\\"), b::string("")]),
+                                b::function(
+                                    "replace",
+                                    vec![x.clone(), b::string("\\"), b::string("")],
+                                ),
                                 b::string("/"),
                                 b::string(""),
                             ],
@@ -882,11 +1170,64 @@ impl<'a> Emitter<'a> {
                                 "substr",
                                 vec![
                                     x,
-                                    b::binary(b::function("length", vec![dir]), BinaryOperator::Plus, b::number(1)),
+                                    b::binary(
+                                        b::function("length", vec![dir]),
+                                        BinaryOperator::Plus,
+                                        b::number(1),
+                                    ),
                                 ],
                             ),
                             // rtrim(dir, '\/')
                             Func::Dirname => b::function("rtrim", vec![dir, b::string("\\/")]),
+                            Func::BinNumber | Func::BinTime => {
+                                return Err(Diagnostic::internal("BIN emitted as a path function"))
+                            }
+                        }
+                    }
+                    BasenameStyle::RegexpReplace => {
+                        let re = match func {
+                            // Everything up to the last separator.
+                            Func::Basename => "^.*[\\\\/]",
+                            // The last separator(s) and what follows.
+                            Func::Dirname => "[\\\\/]*[^\\\\/]*$",
+                            Func::BinNumber | Func::BinTime => {
+                                return Err(Diagnostic::internal("BIN emitted as a path function"))
+                            }
+                        };
+                        b::function("regexp_replace", vec![x, self.text(re), self.text("")])
+                    }
+                    BasenameStyle::ReversePatindex => {
+                        let rev = b::function("REVERSE", vec![x.clone()]);
+                        // Position of the last separator counted from the end (len + 1
+                        // when there is none).
+                        let from_end = b::function(
+                            "PATINDEX",
+                            vec![
+                                b::string("%[\\/]%"),
+                                b::binary(rev.clone(), BinaryOperator::Plus, b::string("/")),
+                            ],
+                        );
+                        let max = || b::number(i32::MAX);
+                        match func {
+                            Func::Basename => b::function(
+                                "RIGHT",
+                                vec![x, b::binary(from_end, BinaryOperator::Minus, b::number(1))],
+                            ),
+                            Func::Dirname => {
+                                // The reversed directory, separators first; strip them.
+                                let r = b::function("SUBSTRING", vec![rev, from_end, max()]);
+                                let first_kept = b::function(
+                                    "PATINDEX",
+                                    vec![
+                                        b::string("%[^\\/]%"),
+                                        b::binary(r.clone(), BinaryOperator::Plus, b::string("x")),
+                                    ],
+                                );
+                                b::function(
+                                    "REVERSE",
+                                    vec![b::function("SUBSTRING", vec![r, first_kept, max()])],
+                                )
+                            }
                             Func::BinNumber | Func::BinTime => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
@@ -946,6 +1287,14 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// An operand of `=`, `<`…: a string literal carries the exact collation.
+    fn cmp_operand(&mut self, e: &Expr) -> Result<sa::Expr, Diagnostic> {
+        match e {
+            Expr::Lit(l) => Ok(self.compared_literal(l)),
+            e => self.operand(e),
+        }
+    }
+
     /// An operand of a comparison: parenthesised when it is itself a predicate.
     fn operand(&mut self, e: &Expr) -> Result<sa::Expr, Diagnostic> {
         let x = self.expr(e)?;
@@ -965,6 +1314,53 @@ fn aggregate(func: AggFunc, x: sa::Expr) -> sa::Expr {
         AggFunc::Sum => b::function("SUM", vec![x]),
         AggFunc::Avg => b::function("AVG", vec![x]),
     }
+}
+
+/// LIMIT/OFFSET as the dialect writes it.
+fn limit(d: &Dialect, q: &mut sa::Query, limit: Option<u64>, offset: u64) {
+    match d.limit_style {
+        LimitStyle::LimitOffset => {
+            let n = match limit {
+                Some(n) => Some(b::number(n)),
+                None => d.unbounded_limit.as_ref().map(b::number),
+            };
+            q.limit_clause = Some(b::limit_offset(n, (offset > 0).then(|| b::number(offset))));
+        }
+        LimitStyle::TopOrOffsetFetch => {
+            if offset == 0 {
+                if let (Some(n), SetExpr::Select(select)) = (limit, q.body.as_mut()) {
+                    select.top = Some(b::top(n));
+                    return;
+                }
+            }
+            // OFFSET needs an ORDER BY in T-SQL; without one, the first column's order
+            // will do (an ordinal is allowed under DISTINCT, `(SELECT NULL)` is not).
+            if q.order_by.is_none() {
+                q.order_by = Some(b::order_by_plain(vec![b::number(1)]));
+            }
+            let (clause, fetch) = b::offset_fetch(offset, limit);
+            q.limit_clause = Some(clause);
+            q.fetch = fetch;
+        }
+    }
+}
+
+/// Whether a block's expressions hold an IN over several columns.
+fn blk_has_tuple_in(blk: &Block) -> bool {
+    let mut found = false;
+    let mut check = |e: &Expr| {
+        e.walk(&mut |x| {
+            if let Expr::InRel { exprs, .. } = x {
+                found |= exprs.len() > 1;
+            }
+        })
+    };
+    blk.filter.iter().for_each(&mut check);
+    if let Some(cols) = &blk.project {
+        cols.iter().for_each(|(_, e)| check(e));
+    }
+    blk.order.iter().for_each(|(e, _)| check(e));
+    found
 }
 
 fn and_all(preds: Vec<sa::Expr>) -> sa::Expr {
@@ -1018,5 +1414,176 @@ fn semijoin_targets(plan: &Plan, out: &mut HashSet<RelId>) {
             semijoin_targets(left, out);
             semijoin_targets(right, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Dialect-specific shapes no hunt in `tests/hunts` reaches without a database
+    //! catalog (timestamps) or that are worth pinning one by one.
+
+    use super::*;
+    use crate::ir::{DataSource, SortKey};
+
+    fn program() -> Program {
+        Program {
+            sources: vec![DataSource {
+                name: "events".into(),
+                uri: "x://events".into(),
+                table: "events".into(),
+                connection: None,
+                timestamp: Some("ts".into()),
+                timestamp_format: "%Y".into(),
+                mapping: "ecs".into(),
+            }],
+            relations: vec![],
+            outputs: vec![],
+        }
+    }
+
+    fn scan() -> Plan {
+        Plan::Scan { source: 0 }
+    }
+
+    fn sql(dialect: &str, plan: &Plan) -> String {
+        let d = Dialect::builtin(dialect).expect("dialect");
+        let st = emit_plan(&program(), plan, &d, LiteralMode::Inline).expect("emits");
+        let parser: Box<dyn sqlparser::dialect::Dialect> = match dialect {
+            "postgres" => Box::new(sqlparser::dialect::PostgreSqlDialect {}),
+            "mysql" => Box::new(sqlparser::dialect::MySqlDialect {}),
+            "mssql" => Box::new(sqlparser::dialect::MsSqlDialect {}),
+            _ => Box::new(sqlparser::dialect::SQLiteDialect {}),
+        };
+        sqlparser::parser::Parser::parse_sql(parser.as_ref(), &st.sql)
+            .unwrap_or_else(|e| panic!("{dialect}: {e}\n{}", st.sql));
+        st.sql
+    }
+
+    #[test]
+    fn timestamps_are_typed_literals_per_dialect() {
+        let t = crate::lower::time::parse_iso("2021-05-06T07:08:09.5Z").unwrap();
+        let plan = scan().filter(Expr::cmp(
+            CmpOp::Ge,
+            Expr::col("ts"),
+            Expr::Lit(Literal::Timestamp(t)),
+        ));
+        assert!(sql("sqlite", &plan).contains(r#""ts" >= '2021-05-06 07:08:09.500000'"#));
+        assert!(
+            sql("postgres", &plan).contains(r#""ts" >= TIMESTAMP '2021-05-06 07:08:09.500000'"#)
+        );
+        assert!(sql("mysql", &plan).contains("`ts` >= TIMESTAMP '2021-05-06 07:08:09.500000'"));
+        assert!(
+            sql("mssql", &plan).contains("[ts] >= CAST('2021-05-06 07:08:09.500000' AS DATETIME2)")
+        );
+    }
+
+    #[test]
+    fn mssql_limits_are_top_or_offset_fetch() {
+        let top = Plan::Limit {
+            input: Box::new(scan()),
+            limit: Some(5),
+            offset: 0,
+        };
+        assert!(sql("mssql", &top).contains("SELECT TOP 5"));
+        let page = Plan::Limit {
+            input: Box::new(Plan::Sort {
+                input: Box::new(scan()),
+                keys: vec![SortKey {
+                    expr: Expr::col("pid"),
+                    desc: false,
+                }],
+            }),
+            limit: None,
+            offset: 7,
+        };
+        let s = sql("mssql", &page);
+        assert!(s.contains("ORDER BY [pid] ASC OFFSET 7 ROWS"), "{s}");
+        assert!(!s.contains("FETCH"), "{s}");
+        assert!(sql("postgres", &page).ends_with("OFFSET 7"));
+        assert!(sql("mysql", &page).contains("LIMIT 18446744073709551615 OFFSET 7"));
+        assert!(sql("sqlite", &page).contains("LIMIT -1 OFFSET 7"));
+    }
+
+    #[test]
+    fn like_patterns_are_escaped_for_each_engine() {
+        let plan = scan().filter(Expr::Like {
+            expr: Box::new(Expr::col("p")),
+            pattern: r"%\a![b]_%".into(),
+            negated: false,
+        });
+        assert!(sql("sqlite", &plan).contains(r#""p" LIKE '%\a![b]_%'"#));
+        assert!(sql("postgres", &plan).contains(r#"CAST("p" AS TEXT) ILIKE '%\a![b]_%' ESCAPE ''"#));
+        // MySQL string literals escape backslash: the server reads one.
+        assert!(sql("mysql", &plan)
+            .contains(r"`p` LIKE '%\\a!![b]_%' COLLATE utf8mb4_general_ci ESCAPE '!'"));
+        assert!(sql("mssql", &plan)
+            .contains(r"[p] LIKE '%\a!!![b]_%' COLLATE Latin1_General_100_CI_AS ESCAPE '!'"));
+    }
+
+    #[test]
+    fn matches_is_case_sensitive_unless_i_and_refused_on_mssql() {
+        let re = |p: &str| {
+            scan().filter(Expr::Regex {
+                expr: Box::new(Expr::col("n")),
+                pattern: p.into(),
+                negated: true,
+            })
+        };
+        assert!(sql("postgres", &re("^a")).contains(r#"CAST("n" AS TEXT) !~ '^a'"#));
+        assert!(sql("mysql", &re("^a")).contains("`n` NOT REGEXP '(?-i)^a'"));
+        assert!(sql("mysql", &re("(?i)^a")).contains("`n` NOT REGEXP '(?i)^a'"));
+        let d = Dialect::builtin("mssql").unwrap();
+        let err = emit_plan(&program(), &re("^a"), &d, LiteralMode::Inline).unwrap_err();
+        assert_eq!(err.code, Code::Unsupported);
+    }
+
+    #[test]
+    fn mssql_drops_order_by_only_where_no_row_limit_needs_it() {
+        let sorted = Plan::Sort {
+            input: Box::new(scan()),
+            keys: vec![SortKey {
+                expr: Expr::col("pid"),
+                desc: true,
+            }],
+        };
+        // The statement's own ORDER BY stays.
+        assert!(sql("mssql", &sorted).contains("ORDER BY [pid] DESC"));
+        // In a CTE, T-SQL allows it only with TOP/OFFSET: dropped there, kept elsewhere.
+        let mut p = program();
+        p.relations.push(crate::ir::Relation {
+            name: "s".into(),
+            var: "s".into(),
+            entity: "process".into(),
+            kind: crate::model::EntityKind::Entity,
+            plan: sorted,
+            columns: None,
+            identity: vec![],
+            source: Some(0),
+            command: "sort",
+            depends_on: vec![],
+            span: crate::source::Span { start: 0, end: 0 },
+        });
+        let out = Plan::Rel(RelId(0));
+        let emit = |p: &Program, name: &str| {
+            let d = Dialect::builtin(name).unwrap();
+            emit_plan(p, &out, &d, LiteralMode::Inline).unwrap().sql
+        };
+        assert!(
+            !emit(&p, "mssql").contains("ORDER BY"),
+            "{}",
+            emit(&p, "mssql")
+        );
+        assert!(emit(&p, "postgres").contains("ORDER BY"));
+        let sorted = p.relations[0].plan.clone();
+        p.relations[0].plan = Plan::Limit {
+            input: Box::new(sorted),
+            limit: Some(2),
+            offset: 0,
+        };
+        let s = emit(&p, "mssql");
+        assert!(
+            s.contains("SELECT TOP 2") && s.contains("ORDER BY [pid] DESC"),
+            "{s}"
+        );
     }
 }

@@ -1,0 +1,218 @@
+//! MySQL 8 and MariaDB through the `mysql` crate (pure Rust, no TLS, no C library).
+//!
+//! In: `mysql://user:password@host:port/database` (also `mysql+pymysql://`,
+//! `mariadb://`). Out: rows streamed from the server one at a time (binary protocol).
+//!
+//! The session uses utf8mb4 (the dialect's collations name it), is read-only (`SET
+//! SESSION TRANSACTION READ ONLY`) unless the connection allows table creation, and has
+//! an optional statement timeout (`max_statement_time` on MariaDB,
+//! `max_execution_time` on MySQL).
+
+use std::time::Duration;
+
+use mysql::consts::ColumnType as MyType;
+use mysql::prelude::Queryable;
+use mysql::{Conn, OptsBuilder, Params, Value as MyValue};
+
+use super::url::ServerUrl;
+use super::{Backend, BackendError, OpenOptions, RowSink};
+use crate::ir::{ColumnKind, Literal};
+use crate::sql::SqlStatement;
+use crate::value::Value;
+
+pub struct MysqlBackend {
+    conn: Conn,
+}
+
+fn open_error(url: &str, message: impl ToString) -> BackendError {
+    BackendError::Open {
+        url: crate::config::redact_url(url),
+        message: crate::config::redact_url(&message.to_string()),
+    }
+}
+
+fn query_error(e: mysql::Error) -> BackendError {
+    BackendError::Query(e.to_string())
+}
+
+impl MysqlBackend {
+    pub fn open(url: &str, opts: &OpenOptions) -> Result<MysqlBackend, BackendError> {
+        let u = ServerUrl::parse(url).map_err(|m| open_error(url, m))?;
+        let builder = OptsBuilder::new()
+            .ip_or_hostname(Some(u.host.clone()))
+            .tcp_port(u.port.unwrap_or(3306))
+            .user(Some(u.user.clone().unwrap_or_else(|| "root".into())))
+            .pass(u.password.clone())
+            .db_name(u.database.clone())
+            .prefer_socket(false)
+            .tcp_connect_timeout(Some(Duration::from_secs(10)));
+        let mut conn = Conn::new(builder).map_err(|e| open_error(url, e))?;
+        let version: String = conn
+            .query_first("SELECT VERSION()")
+            .map_err(|e| open_error(url, e))?
+            .unwrap_or_default();
+        let mut setup = vec!["SET NAMES utf8mb4".to_string()];
+        if !opts.allow_write {
+            setup.push("SET SESSION TRANSACTION READ ONLY".into());
+        }
+        if let Some(secs) = opts.statement_timeout {
+            setup.push(if version.contains("MariaDB") {
+                format!("SET SESSION max_statement_time = {secs}")
+            } else {
+                format!(
+                    "SET SESSION max_execution_time = {}",
+                    secs.saturating_mul(1000)
+                )
+            });
+        }
+        for s in setup {
+            conn.query_drop(s).map_err(|e| open_error(url, e))?;
+        }
+        Ok(MysqlBackend { conn })
+    }
+
+    /// The underlying connection (ingest writes through it).
+    pub fn conn(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+fn to_mysql(l: &Literal) -> MyValue {
+    match l {
+        Literal::Null => MyValue::NULL,
+        Literal::Bool(b) => MyValue::Int(i64::from(*b)),
+        Literal::Int(i) => MyValue::Int(*i),
+        Literal::Float(f) => MyValue::Double(*f),
+        Literal::Str(s) => MyValue::Bytes(s.clone().into_bytes()),
+        Literal::Timestamp(t) => {
+            let micros = t.rem_euclid(1_000_000) as u32;
+            let text = crate::ir::timestamp_text(*t);
+            let num = |r: std::ops::Range<usize>| {
+                text.get(r).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0)
+            };
+            MyValue::Date(
+                num(0..4) as u16,
+                num(5..7) as u8,
+                num(8..10) as u8,
+                num(11..13) as u8,
+                num(14..16) as u8,
+                num(17..19) as u8,
+                micros,
+            )
+        }
+    }
+}
+
+fn from_mysql(v: &MyValue, ty: MyType) -> Value {
+    match v {
+        MyValue::NULL => Value::Null,
+        MyValue::Int(i) => Value::Int(*i),
+        MyValue::UInt(u) => i64::try_from(*u)
+            .map(Value::Int)
+            .unwrap_or(Value::Float(*u as f64)),
+        MyValue::Float(f) => Value::Float(f64::from(*f)),
+        MyValue::Double(f) => Value::Float(*f),
+        MyValue::Bytes(b) => {
+            let text = String::from_utf8_lossy(b).into_owned();
+            match ty {
+                // AVG and SUM give DECIMAL, sent as text.
+                MyType::MYSQL_TYPE_DECIMAL | MyType::MYSQL_TYPE_NEWDECIMAL => text
+                    .parse::<f64>()
+                    .map(Value::Float)
+                    .unwrap_or(Value::Text(text)),
+                _ => Value::Text(text),
+            }
+        }
+        MyValue::Date(y, mo, d, h, mi, s, us) => {
+            if ty == MyType::MYSQL_TYPE_DATE {
+                Value::Text(format!("{y:04}-{mo:02}-{d:02}"))
+            } else {
+                Value::Text(format!(
+                    "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"
+                ))
+            }
+        }
+        MyValue::Time(neg, days, h, mi, s, us) => {
+            let sign = if *neg { "-" } else { "" };
+            let h = u32::from(*h) + days * 24;
+            Value::Text(format!("{sign}{h:02}:{mi:02}:{s:02}.{us:06}"))
+        }
+    }
+}
+
+impl Backend for MysqlBackend {
+    fn dialect(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError> {
+        let cols: Vec<String> = self
+            .column_kinds(table)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        Ok((!cols.is_empty()).then_some(cols))
+    }
+
+    fn column_kinds(
+        &mut self,
+        table: &str,
+    ) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
+        let rows: Vec<(String, String)> = self
+            .conn
+            .exec(
+                "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) \
+                 FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+                (table,),
+            )
+            .map_err(query_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, ty)| {
+                let kind = match ty.to_ascii_lowercase().as_str() {
+                    "tinyint" | "smallint" | "mediumint" | "int" | "bigint" => {
+                        Some(ColumnKind::Integer)
+                    }
+                    "float" | "double" | "decimal" => Some(ColumnKind::Float),
+                    "datetime" | "timestamp" => Some(ColumnKind::Timestamp),
+                    "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
+                        Some(ColumnKind::Text)
+                    }
+                    _ => None,
+                };
+                (name, kind)
+            })
+            .collect())
+    }
+
+    fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
+        let params: Vec<MyValue> = stmt.params.iter().map(to_mysql).collect();
+        let params = if params.is_empty() {
+            Params::Empty
+        } else {
+            Params::Positional(params)
+        };
+        let mut result = self
+            .conn
+            .exec_iter(stmt.sql.as_str(), params)
+            .map_err(query_error)?;
+        let (names, types): (Vec<String>, Vec<MyType>) = result
+            .columns()
+            .as_ref()
+            .iter()
+            .map(|c| (c.name_str().into_owned(), c.column_type()))
+            .unzip();
+        sink.columns(&names)?;
+        let mut buf: Vec<Value> = Vec::with_capacity(names.len());
+        for row in result.by_ref() {
+            let row = row.map_err(query_error)?;
+            buf.clear();
+            for (i, ty) in types.iter().enumerate() {
+                buf.push(row.as_ref(i).map_or(Value::Null, |v| from_mysql(v, *ty)));
+            }
+            sink.row(&buf)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,436 @@
+//! PostgreSQL through the `postgres` crate (no TLS).
+//!
+//! In: `postgresql://user:password@host:port/database` (also `postgres://`,
+//! `postgresql+psycopg2://`). Out: rows streamed from the server one at a time.
+//!
+//! The session is read-only (`default_transaction_read_only`) unless the connection
+//! allows table creation, with an optional `statement_timeout`. Bound values follow the
+//! types the server infers for their placeholders: `pid = '201'` against an integer
+//! column binds the integer 201, a START/STOP bound against a `timestamp` column binds
+//! a timestamp.
+
+use std::error::Error as StdError;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
+use postgres::{Client, NoTls};
+
+use super::url::ServerUrl;
+use super::{Backend, BackendError, OpenOptions, RowSink};
+use crate::ir::{ColumnKind, Literal};
+use crate::sql::SqlStatement;
+use crate::value::Value;
+
+pub struct PgBackend {
+    client: Client,
+}
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+fn open_error(url: &str, message: impl ToString) -> BackendError {
+    BackendError::Open {
+        url: crate::config::redact_url(url),
+        message: crate::config::redact_url(&message.to_string()),
+    }
+}
+
+fn query_error(e: postgres::Error) -> BackendError {
+    // The server's own message (and its detail) says more than the driver's summary.
+    match e.as_db_error() {
+        Some(db) => BackendError::Query(match db.detail() {
+            Some(d) => format!("{}: {d}", db.message()),
+            None => db.message().to_string(),
+        }),
+        None => BackendError::Query(e.to_string()),
+    }
+}
+
+impl PgBackend {
+    pub fn open(url: &str, opts: &OpenOptions) -> Result<PgBackend, BackendError> {
+        let u = ServerUrl::parse(url).map_err(|m| open_error(url, m))?;
+        let mut config = postgres::Config::new();
+        config.host(&u.host);
+        config.port(u.port.unwrap_or(5432));
+        config.user(u.user.as_deref().unwrap_or("postgres"));
+        if let Some(pw) = &u.password {
+            config.password(pw);
+        }
+        if let Some(db) = &u.database {
+            config.dbname(db);
+        }
+        config.application_name("kestrel");
+        config.connect_timeout(Duration::from_secs(10));
+        let mut client = config.connect(NoTls).map_err(|e| open_error(url, e))?;
+        let mut setup = String::new();
+        if !opts.allow_write {
+            setup.push_str("SET default_transaction_read_only = on;");
+        }
+        if let Some(secs) = opts.statement_timeout {
+            setup.push_str(&format!(
+                "SET statement_timeout = {};",
+                secs.saturating_mul(1000)
+            ));
+        }
+        if !setup.is_empty() {
+            client
+                .batch_execute(&setup)
+                .map_err(|e| open_error(url, e))?;
+        }
+        Ok(PgBackend { client })
+    }
+
+    /// The underlying client (ingest writes through it).
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Backend for PgBackend {
+    fn dialect(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError> {
+        let cols: Vec<String> = self
+            .column_kinds(table)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        Ok((!cols.is_empty()).then_some(cols))
+    }
+
+    fn column_kinds(
+        &mut self,
+        table: &str,
+    ) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT column_name::text, data_type::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 \
+                 ORDER BY ordinal_position",
+                &[&table],
+            )
+            .map_err(query_error)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let name: String = r.try_get(0).map_err(query_error)?;
+            let ty: String = r.try_get(1).map_err(query_error)?;
+            let kind = match ty.as_str() {
+                "smallint" | "integer" | "bigint" => Some(ColumnKind::Integer),
+                "real" | "double precision" | "numeric" => Some(ColumnKind::Float),
+                "boolean" => Some(ColumnKind::Boolean),
+                "timestamp without time zone" | "timestamp with time zone" => {
+                    Some(ColumnKind::Timestamp)
+                }
+                "text" | "character varying" | "character" => Some(ColumnKind::Text),
+                _ => None,
+            };
+            out.push((name, kind));
+        }
+        Ok(out)
+    }
+
+    fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
+        let prepared = self.client.prepare(&stmt.sql).map_err(query_error)?;
+        let names: Vec<String> = prepared
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let types = prepared.params();
+        if types.len() != stmt.params.len() {
+            return Err(BackendError::Query(format!(
+                "internal error: {} values for {} placeholders",
+                stmt.params.len(),
+                types.len()
+            )));
+        }
+        let params = stmt
+            .params
+            .iter()
+            .zip(types)
+            .enumerate()
+            .map(|(i, (l, ty))| {
+                param(l, ty).map_err(|m| BackendError::Query(format!("value {}: {m}", i + 1)))
+            })
+            .collect::<Result<Vec<Param>, _>>()?;
+        sink.columns(&names)?;
+        let mut rows = self
+            .client
+            .query_raw(&prepared, params.iter())
+            .map_err(query_error)?;
+        let mut buf: Vec<Value> = Vec::with_capacity(names.len());
+        while let Some(row) = rows.next().map_err(query_error)? {
+            buf.clear();
+            for i in 0..names.len() {
+                let Cell(v) = row.try_get(i).map_err(query_error)?;
+                buf.push(v);
+            }
+            sink.row(&buf)?;
+        }
+        Ok(())
+    }
+}
+
+/// A bound value, converted to the type the server expects for its placeholder.
+#[derive(Debug)]
+pub(crate) enum Param {
+    Null,
+    Bool(bool),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Text(String),
+    Time(SystemTime),
+}
+
+impl ToSql for Param {
+    fn to_sql(&self, ty: &Type, out: &mut bytes_mut::BytesMut) -> Result<IsNull, BoxError> {
+        match self {
+            Param::Null => Ok(IsNull::Yes),
+            Param::Bool(v) => v.to_sql(ty, out),
+            Param::I16(v) => v.to_sql(ty, out),
+            Param::I32(v) => v.to_sql(ty, out),
+            Param::I64(v) => v.to_sql(ty, out),
+            Param::F32(v) => v.to_sql(ty, out),
+            Param::F64(v) => v.to_sql(ty, out),
+            Param::Text(v) => v.as_str().to_sql(ty, out),
+            Param::Time(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+mod bytes_mut {
+    pub use postgres::types::private::BytesMut;
+}
+
+fn micros_to_system_time(t: i64) -> SystemTime {
+    if t >= 0 {
+        UNIX_EPOCH + Duration::from_micros(t as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_micros(t.unsigned_abs())
+    }
+}
+
+fn text_of(l: &Literal) -> String {
+    match l {
+        Literal::Null => String::new(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Int(i) => i.to_string(),
+        Literal::Float(f) => f.to_string(),
+        Literal::Str(s) => s.clone(),
+        Literal::Timestamp(t) => crate::ir::timestamp_text(*t),
+    }
+}
+
+/// `l` as a value of `ty`: a literal compared with a column takes the column's type.
+pub(crate) fn param(l: &Literal, ty: &Type) -> Result<Param, String> {
+    if *l == Literal::Null {
+        return Ok(Param::Null);
+    }
+    let int = || -> Result<i64, String> {
+        match l {
+            Literal::Int(i) => Ok(*i),
+            Literal::Bool(b) => Ok(i64::from(*b)),
+            Literal::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(*f as i64),
+            Literal::Str(s) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("'{s}' is compared with an integer column but is no integer")),
+            other => Err(format!("{other} is compared with an integer column")),
+        }
+    };
+    let float = || -> Result<f64, String> {
+        match l {
+            Literal::Int(i) => Ok(*i as f64),
+            Literal::Float(f) => Ok(*f),
+            Literal::Str(s) => s
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("'{s}' is compared with a numeric column but is no number")),
+            other => Err(format!("{other} is compared with a numeric column")),
+        }
+    };
+    Ok(match *ty {
+        Type::BOOL => Param::Bool(match l {
+            Literal::Bool(b) => *b,
+            Literal::Int(i) => *i != 0,
+            Literal::Str(s) if s.eq_ignore_ascii_case("true") => true,
+            Literal::Str(s) if s.eq_ignore_ascii_case("false") => false,
+            other => return Err(format!("{other} is compared with a boolean column")),
+        }),
+        Type::INT2 => Param::I16(
+            i16::try_from(int()?).map_err(|_| "out of range for a smallint column".to_string())?,
+        ),
+        Type::INT4 => Param::I32(
+            i32::try_from(int()?).map_err(|_| "out of range for an integer column".to_string())?,
+        ),
+        Type::INT8 => Param::I64(int()?),
+        Type::FLOAT4 => Param::F32(float()? as f32),
+        Type::FLOAT8 => Param::F64(float()?),
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => Param::Time(micros_to_system_time(match l {
+            Literal::Timestamp(t) => *t,
+            Literal::Str(s) => crate::lower::time::parse_iso(s)
+                .ok_or_else(|| format!("'{s}' is compared with a timestamp column but is no ISO timestamp"))?,
+            other => return Err(format!("{other} is compared with a timestamp column")),
+        })),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+            Param::Text(text_of(l))
+        }
+        ref other => {
+            return Err(format!(
+                "cannot bind a value to a placeholder of type {other}; compare columns of text, number, boolean or timestamp types"
+            ))
+        }
+    })
+}
+
+/// One cell of any type, decoded from PostgreSQL's binary format.
+struct Cell(Value);
+
+impl<'a> FromSql<'a> for Cell {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        Ok(Cell(match *ty {
+            Type::BOOL => Value::Bool(bool::from_sql(ty, raw)?),
+            Type::INT2 => Value::Int(i16::from_sql(ty, raw)?.into()),
+            Type::INT4 => Value::Int(i32::from_sql(ty, raw)?.into()),
+            Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
+            Type::OID => Value::Int(u32::from_sql(ty, raw)?.into()),
+            Type::FLOAT4 => Value::Float(f32::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => Value::Float(f64::from_sql(ty, raw)?),
+            Type::NUMERIC => Value::Float(numeric(raw)?),
+            Type::TIMESTAMP | Type::TIMESTAMPTZ => {
+                let t = SystemTime::from_sql(ty, raw)?;
+                let micros = match t.duration_since(UNIX_EPOCH) {
+                    Ok(d) => d.as_micros() as i64,
+                    Err(e) => -(e.duration().as_micros() as i64),
+                };
+                Value::Text(crate::ir::timestamp_text(micros))
+            }
+            Type::DATE => {
+                let days = i32::from_sql(ty, raw)?;
+                // Days since 2000-01-01.
+                let micros = (i64::from(days) + 10_957) * 86_400_000_000;
+                Value::Text(crate::ir::timestamp_text(micros)[..10].to_string())
+            }
+            Type::JSONB => {
+                Value::Text(String::from_utf8_lossy(raw.get(1..).unwrap_or(&[])).into_owned())
+            }
+            Type::UUID if raw.len() == 16 => {
+                let h: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+                Value::Text(format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                ))
+            }
+            Type::TEXT
+            | Type::VARCHAR
+            | Type::BPCHAR
+            | Type::NAME
+            | Type::UNKNOWN
+            | Type::JSON
+            | Type::XML => Value::Text(String::from_utf8_lossy(raw).into_owned()),
+            ref other => {
+                return Err(format!(
+                    "a column of type {other} cannot be shown; cast it to text in a view"
+                )
+                .into())
+            }
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, BoxError> {
+        Ok(Cell(Value::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// NUMERIC's binary form: digit count, weight, sign, scale, then base-10000 digits;
+/// rebuilt as decimal text and parsed, so the float is the one nearest the exact value.
+fn numeric(raw: &[u8]) -> Result<f64, BoxError> {
+    let word = |i: usize| -> Result<u16, BoxError> {
+        raw.get(i * 2..i * 2 + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .ok_or_else(|| "short numeric".into())
+    };
+    let ndigits = word(0)? as usize;
+    let weight = i32::from(word(1)? as i16);
+    let sign = word(2)?;
+    if sign == 0xC000 {
+        return Ok(f64::NAN);
+    }
+    let mut digits = String::new();
+    for i in 0..ndigits {
+        digits.push_str(&format!("{:04}", word(4 + i)?));
+    }
+    // The value is 0.digits × 10000^(weight + 1).
+    let exp = (weight + 1) * 4;
+    let text = format!(
+        "{}0.{}e{exp}",
+        if sign == 0x4000 { "-" } else { "" },
+        if digits.is_empty() { "0" } else { &digits }
+    );
+    Ok(text.parse::<f64>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(ndigits: u16, weight: i16, sign: u16, scale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for w in [ndigits, weight as u16, sign, scale].iter().chain(digits) {
+            v.extend_from_slice(&w.to_be_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn numeric_decodes_to_the_nearest_float() {
+        let avg = raw(5, 0, 0, 16, &[2494, 2222, 2222, 2222, 2222]);
+        assert_eq!(numeric(&avg).unwrap(), 22448.0 / 9.0);
+        assert_eq!(numeric(&raw(1, -1, 0x4000, 4, &[5])).unwrap(), -0.0005);
+        assert_eq!(numeric(&raw(2, 1, 0, 0, &[12, 3400])).unwrap(), 123_400.0);
+        assert_eq!(numeric(&raw(0, 0, 0, 0, &[])).unwrap(), 0.0);
+        assert!(numeric(&[0, 1]).is_err());
+    }
+
+    #[test]
+    fn literals_take_the_placeholder_type() {
+        assert!(matches!(
+            param(&Literal::Str("201".into()), &Type::INT4),
+            Ok(Param::I32(201))
+        ));
+        assert!(param(&Literal::Str("abc".into()), &Type::INT8).is_err());
+        assert!(matches!(param(&Literal::Int(80), &Type::TEXT), Ok(Param::Text(t)) if t == "80"));
+        assert!(matches!(
+            param(
+                &Literal::Str("2021-05-06T00:00:00Z".into()),
+                &Type::TIMESTAMP
+            ),
+            Ok(Param::Time(_))
+        ));
+        assert!(matches!(
+            param(&Literal::Null, &Type::INT4),
+            Ok(Param::Null)
+        ));
+        assert!(param(&Literal::Str("x".into()), &Type::INET).is_err());
+    }
+}

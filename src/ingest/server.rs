@@ -1,0 +1,419 @@
+//! The PostgreSQL and MySQL/MariaDB writers: a [`Schema`] and a row stream in, one table
+//! out, all or nothing.
+//!
+//! PostgreSQL: one transaction around everything (its DDL is transactional), so any
+//! error leaves the table as it was.
+//!
+//! MySQL/MariaDB commit DDL implicitly, so a new table is built under a temporary name
+//! inside a transaction and swapped in with one atomic `RENAME TABLE` after the commit
+//! (`--replace` drops the old table only after the swap); on any error the temporary
+//! table is dropped. `--append` inserts in one transaction; columns it had to add are
+//! dropped again if the load fails.
+//!
+//! Identifiers are quoted by the target's rules; values are always bound parameters.
+//! Names longer than the server allows (63 bytes, 64 characters) are refused rather than
+//! silently truncated into each other.
+
+use std::collections::HashMap;
+
+use super::read::Row;
+use super::schema::{ColumnType, Schema};
+use super::sqlite::{WriteMode, WriteSummary};
+use super::IngestError;
+use crate::backend::{self, OpenOptions};
+use crate::ir::Literal;
+use crate::value::Value;
+
+fn server_err(context: impl Into<String>) -> impl FnOnce(String) -> IngestError {
+    let context = context.into();
+    move |message| IngestError::Server {
+        context,
+        message: crate::config::redact_url(&message),
+    }
+}
+
+fn literal(v: &Value) -> Literal {
+    match v {
+        Value::Null => Literal::Null,
+        Value::Bool(b) => Literal::Bool(*b),
+        Value::Int(i) => Literal::Int(*i),
+        Value::Float(f) => Literal::Float(*f),
+        Value::Text(s) => Literal::Str(s.clone()),
+    }
+}
+
+fn check_names(schema: &Schema, max: usize, what: &str) -> Result<(), IngestError> {
+    if let Some(c) = schema.columns.iter().find(|c| c.name.len() > max) {
+        return Err(IngestError::BadOptions(format!(
+            "column name `{}` is longer than {what} allows ({max} bytes)",
+            c.name
+        )));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+fn pg_type(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::Integer => "BIGINT",
+        ColumnType::Real => "DOUBLE PRECISION",
+        ColumnType::Text => "TEXT",
+        // 0/1 as on SQLite and MySQL, so a hunt shows the same values everywhere.
+        ColumnType::Boolean => "SMALLINT",
+    }
+}
+
+fn pg_quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Writes `rows` into `table` on the PostgreSQL server at `url`, in one transaction.
+pub fn write_postgres<I>(
+    url: &str,
+    table: &str,
+    schema: &Schema,
+    mode: WriteMode,
+    rows: I,
+) -> Result<WriteSummary, IngestError>
+where
+    I: IntoIterator<Item = Result<Row, IngestError>>,
+{
+    check_names(schema, 63, "PostgreSQL")?;
+    if table.len() > 63 {
+        return Err(IngestError::BadOptions(format!(
+            "table name `{table}` is longer than PostgreSQL allows (63 bytes)"
+        )));
+    }
+    let opts = OpenOptions {
+        allow_write: true,
+        statement_timeout: None,
+    };
+    let mut backend = backend::postgres::PgBackend::open(url, &opts)
+        .map_err(|e| server_err("connecting")(e.to_string()))?;
+    let client = backend.client();
+    let mut tx = client
+        .transaction()
+        .map_err(|e| server_err("starting a transaction")(e.to_string()))?;
+    let qtable = pg_quote(table);
+    let existing: Vec<String> = tx
+        .query(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+            &[&table],
+        )
+        .map_err(|e| server_err(format!("looking for table `{table}`"))(e.to_string()))?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let exists = !existing.is_empty();
+    let (columns, columns_added) = match (mode, exists) {
+        (WriteMode::Create, true) => {
+            return Err(IngestError::TableExists {
+                table: table.to_string(),
+            })
+        }
+        (WriteMode::Append, true) => {
+            let new: Vec<_> = schema
+                .columns
+                .iter()
+                .filter(|c| !existing.contains(&c.name))
+                .collect();
+            for c in &new {
+                tx.batch_execute(&format!(
+                    "ALTER TABLE {qtable} ADD COLUMN {} {}",
+                    pg_quote(&c.name),
+                    pg_type(c.ty)
+                ))
+                .map_err(|e| {
+                    server_err(format!("adding column `{}` to `{table}`", c.name))(e.to_string())
+                })?;
+            }
+            (existing.len() + new.len(), new.len())
+        }
+        _ => {
+            if exists {
+                tx.batch_execute(&format!("DROP TABLE {qtable}"))
+                    .map_err(|e| server_err(format!("dropping table `{table}`"))(e.to_string()))?;
+            }
+            if schema.is_empty() {
+                return Err(IngestError::BadOptions(format!(
+                    "nothing to create table `{table}` from: no record in the input has a field"
+                )));
+            }
+            let defs: Vec<String> = schema
+                .columns
+                .iter()
+                .map(|c| format!("{} {}", pg_quote(&c.name), pg_type(c.ty)))
+                .collect();
+            tx.batch_execute(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
+                .map_err(|e| server_err(format!("creating table `{table}`"))(e.to_string()))?;
+            (schema.len(), schema.len())
+        }
+    };
+    let names: Vec<String> = schema.columns.iter().map(|c| pg_quote(&c.name)).collect();
+    let mut shapes: HashMap<Vec<usize>, postgres::Statement> = HashMap::new();
+    let mut count = 0u64;
+    let insert_err = || server_err(format!("inserting into table `{table}`"));
+    for row in rows {
+        let row = row?;
+        if !shapes.contains_key(&row.columns) {
+            let cols: Vec<&str> = row.columns.iter().map(|&i| names[i].as_str()).collect();
+            let ph: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "INSERT INTO {qtable} ({}) VALUES ({})",
+                cols.join(", "),
+                ph.join(", ")
+            );
+            let stmt = tx.prepare(&sql).map_err(|e| insert_err()(e.to_string()))?;
+            shapes.insert(row.columns.clone(), stmt);
+        }
+        let stmt = shapes
+            .get(&row.columns)
+            .ok_or_else(|| IngestError::Internal("no insert statement".into()))?;
+        let params = row
+            .values
+            .iter()
+            .zip(stmt.params())
+            .map(|(v, ty)| backend::postgres::param(&literal(v), ty))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|m| insert_err()(m))?;
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        tx.execute(stmt, &refs)
+            .map_err(|e| insert_err()(e.to_string()))?;
+        count += 1;
+    }
+    tx.commit()
+        .map_err(|e| server_err(format!("committing table `{table}`"))(e.to_string()))?;
+    Ok(WriteSummary {
+        rows: count,
+        columns,
+        columns_added,
+    })
+}
+
+// ---------------------------------------------------------------- MySQL / MariaDB
+
+fn my_type(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::Integer => "BIGINT",
+        ColumnType::Real => "DOUBLE",
+        ColumnType::Text => "LONGTEXT",
+        ColumnType::Boolean => "BOOLEAN",
+    }
+}
+
+fn my_quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn my_value(v: &Value) -> mysql::Value {
+    match v {
+        Value::Null => mysql::Value::NULL,
+        Value::Bool(b) => mysql::Value::Int(i64::from(*b)),
+        Value::Int(i) => mysql::Value::Int(*i),
+        Value::Float(f) => mysql::Value::Double(*f),
+        Value::Text(s) => mysql::Value::Bytes(s.clone().into_bytes()),
+    }
+}
+
+/// InnoDB's limit on columns per table.
+const MYSQL_MAX_COLUMNS: usize = 1017;
+
+/// Writes `rows` into `table` on the MySQL/MariaDB server at `url`, all or nothing.
+pub fn write_mysql<I>(
+    url: &str,
+    table: &str,
+    schema: &Schema,
+    mode: WriteMode,
+    rows: I,
+) -> Result<WriteSummary, IngestError>
+where
+    I: IntoIterator<Item = Result<Row, IngestError>>,
+{
+    use mysql::prelude::Queryable;
+
+    check_names(schema, 64, "MySQL")?;
+    // The temporary name must fit too.
+    if table.chars().count() > 48 {
+        return Err(IngestError::BadOptions(format!(
+            "table name `{table}` is too long for MySQL (at most 48 characters here)"
+        )));
+    }
+    let opts = OpenOptions {
+        allow_write: true,
+        statement_timeout: None,
+    };
+    let mut backend = backend::mysql::MysqlBackend::open(url, &opts)
+        .map_err(|e| server_err("connecting")(e.to_string()))?;
+    let conn = backend.conn();
+    let existing: Vec<String> = conn
+        .exec(
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )
+        .map_err(|e| server_err(format!("looking for table `{table}`"))(e.to_string()))?;
+    let exists = !existing.is_empty();
+    let qtable = my_quote(table);
+    let fresh = match (mode, exists) {
+        (WriteMode::Create, true) => {
+            return Err(IngestError::TableExists {
+                table: table.to_string(),
+            })
+        }
+        (WriteMode::Append, true) => false,
+        _ => true,
+    };
+    if fresh && schema.is_empty() {
+        return Err(IngestError::BadOptions(format!(
+            "nothing to create table `{table}` from: no record in the input has a field"
+        )));
+    }
+    let temp = format!("{table}__kestrel_load");
+    let target = if fresh {
+        my_quote(&temp)
+    } else {
+        qtable.clone()
+    };
+    let mut added: Vec<String> = Vec::new();
+    let (columns, columns_added) = if fresh {
+        if schema.len() > MYSQL_MAX_COLUMNS {
+            return Err(IngestError::TooManyColumns {
+                count: schema.len(),
+                limit: MYSQL_MAX_COLUMNS,
+                backend: "MySQL/MariaDB (InnoDB)",
+            });
+        }
+        let defs: Vec<String> = schema
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", my_quote(&c.name), my_type(c.ty)))
+            .collect();
+        conn.query_drop(format!("DROP TABLE IF EXISTS {target}"))
+            .map_err(|e| server_err("clearing an old temporary table")(e.to_string()))?;
+        conn.query_drop(format!(
+            "CREATE TABLE {target} ({}) DEFAULT CHARSET = utf8mb4",
+            defs.join(", ")
+        ))
+        .map_err(|e| server_err(format!("creating table `{table}`"))(e.to_string()))?;
+        (schema.len(), schema.len())
+    } else {
+        let known: std::collections::HashSet<String> =
+            existing.iter().map(|n| n.to_ascii_lowercase()).collect();
+        for c in schema
+            .columns
+            .iter()
+            .filter(|c| !known.contains(&c.name.to_ascii_lowercase()))
+        {
+            let r = conn.query_drop(format!(
+                "ALTER TABLE {qtable} ADD COLUMN {} {}",
+                my_quote(&c.name),
+                my_type(c.ty)
+            ));
+            if let Err(e) = r {
+                undo_columns(conn, &qtable, &added);
+                return Err(server_err(format!(
+                    "adding column `{}` to `{table}`",
+                    c.name
+                ))(e.to_string()));
+            }
+            added.push(c.name.clone());
+        }
+        (existing.len() + added.len(), added.len())
+    };
+    let undo = |conn: &mut mysql::Conn| {
+        if fresh {
+            let drop = format!("DROP TABLE IF EXISTS {target}");
+            // A failure may have broken the connection (a packet over the server's
+            // max_allowed_packet does): clean up on a new one then.
+            if conn.query_drop(&drop).is_err() {
+                if let Ok(mut b) = backend::mysql::MysqlBackend::open(url, &opts) {
+                    let _ = b.conn().query_drop(&drop);
+                }
+            }
+        } else if !undo_columns(conn, &qtable, &added) {
+            if let Ok(mut b) = backend::mysql::MysqlBackend::open(url, &opts) {
+                undo_columns(b.conn(), &qtable, &added);
+            }
+        }
+    };
+    let loaded = (|| -> Result<u64, IngestError> {
+        let names: Vec<String> = schema.columns.iter().map(|c| my_quote(&c.name)).collect();
+        let insert_err = || server_err(format!("inserting into table `{table}`"));
+        let mut tx = conn
+            .start_transaction(mysql::TxOpts::default())
+            .map_err(|e| server_err("starting a transaction")(e.to_string()))?;
+        let mut count = 0u64;
+        for row in rows {
+            let row = row?;
+            let cols: Vec<&str> = row.columns.iter().map(|&i| names[i].as_str()).collect();
+            let ph = vec!["?"; cols.len()].join(", ");
+            // The driver caches prepared statements by text: one per shape.
+            let sql = format!("INSERT INTO {target} ({}) VALUES ({ph})", cols.join(", "));
+            let params: Vec<mysql::Value> = row.values.iter().map(my_value).collect();
+            tx.exec_drop(sql, mysql::Params::Positional(params))
+                .map_err(|e| insert_err()(e.to_string()))?;
+            count += 1;
+        }
+        tx.commit()
+            .map_err(|e| server_err(format!("committing table `{table}`"))(e.to_string()))?;
+        Ok(count)
+    })();
+    let count = match loaded {
+        Ok(n) => n,
+        Err(e) => {
+            undo(conn);
+            return Err(e);
+        }
+    };
+    if fresh {
+        // One atomic swap: readers see the old table or the new one, never neither.
+        let swap = if exists {
+            let old = my_quote(&format!("{table}__kestrel_old"));
+            let r = conn
+                .query_drop(format!("DROP TABLE IF EXISTS {old}"))
+                .and_then(|_| {
+                    conn.query_drop(format!(
+                        "RENAME TABLE {qtable} TO {old}, {target} TO {qtable}"
+                    ))
+                });
+            if r.is_ok() {
+                // The new table is in place; a leftover old one is dropped next time.
+                let _ = conn.query_drop(format!("DROP TABLE {old}"));
+            }
+            r
+        } else {
+            conn.query_drop(format!("RENAME TABLE {target} TO {qtable}"))
+        };
+        if let Err(e) = swap {
+            undo(conn);
+            return Err(server_err(format!("putting table `{table}` in place"))(
+                e.to_string(),
+            ));
+        }
+    }
+    Ok(WriteSummary {
+        rows: count,
+        columns,
+        columns_added,
+    })
+}
+
+/// Drops the columns an append added; false when the connection failed.
+fn undo_columns(conn: &mut mysql::Conn, qtable: &str, added: &[String]) -> bool {
+    use mysql::prelude::Queryable;
+    let mut ok = true;
+    for name in added {
+        ok &= conn
+            .query_drop(format!(
+                "ALTER TABLE {qtable} DROP COLUMN {}",
+                my_quote(name)
+            ))
+            .is_ok();
+    }
+    ok
+}
