@@ -648,6 +648,19 @@ fn h16_discovery_commands() {
     );
 }
 
+// python3 tests/hunts_windows/derive.py 18
+#[test]
+fn h18_processes_in_user_folders() {
+    check(
+        "18_processes_in_user_folders.hf",
+        &["name", "file.parent_folder"],
+        &[
+            &["GruntHTTP.exe", r"C:\Users\pgustavo\Desktop"],
+            &["Outflank-Dumpert.exe", r"C:\Users\wardog\Desktop"],
+        ],
+    );
+}
+
 // python3 tests/hunts_windows/derive.py 17 — counts process GUIDs per image name among the
 // processes with a command line (Sysmon 1 and Security 4688; 4688 has no GUID, so
 // svchost.exe, seen only in a 4688, counts 0).

@@ -556,6 +556,46 @@ mod tests {
     }
 
     #[test]
+    fn columns_may_be_alternatives() {
+        let m: Mapping = parse_yaml(
+            "name: t\nclasses:\n  - class: process_activity\n    match: {\"EventID | event_id\": [1]}\nattributes:\n  a: x\n  b: [x, event_data.x]\n  c: {column: [y, event_data.y], transform: basename}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        assert_eq!(m.attributes["a"].columns(), ["x"]);
+        assert_eq!(m.attributes["b"].columns(), ["x", "event_data.x"]);
+        assert_eq!(m.attributes["b"].transform(), None);
+        assert_eq!(m.attributes["c"].transform(), Some(Transform::Basename));
+        assert_eq!(
+            m.attributes["c"].describe(),
+            "basename(first_of(y, event_data.y))"
+        );
+        let key = m.classes[0].matches.keys().next().unwrap();
+        assert_eq!(
+            rule_key_columns(key).collect::<Vec<_>>(),
+            ["EventID", "event_id"]
+        );
+        assert!(m.native_columns().any(|c| c == "event_data.y"));
+    }
+
+    #[test]
+    fn winevent_reads_both_collectors_layouts() {
+        let w = Mapping::builtin("winevent").unwrap();
+        assert_eq!(
+            w.resolve("process.file.path", None).unwrap().columns(),
+            ["Image", "event_data.Image"]
+        );
+        assert_eq!(
+            w.resolve("device.hostname", None).unwrap().columns(),
+            ["Hostname", "computer_name"]
+        );
+        assert!(w
+            .classes
+            .iter()
+            .all(|r| r.matches.contains_key("Channel|log_name")));
+    }
+
+    #[test]
     fn ecs_actor_process_differs_by_class() {
         let ecs = Mapping::builtin("ecs").unwrap();
         assert_eq!(

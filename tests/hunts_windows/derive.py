@@ -232,7 +232,25 @@ def h17():
     return {(n, c[n]) for n in names}
 
 
-HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 18)}
+def h18():
+    # The process of each event: the target in Sysmon 8/10, the new process in 4688, the
+    # application in 5156, else the event's Image.
+    out = set()
+    for e in E:
+        if sysmon(e, 8, 10):
+            path = e.get("TargetImage")
+        elif security(e, 4688):
+            path = e.get("NewProcessName")
+        elif security(e, 5156):
+            path = e.get("Application")
+        else:
+            path = e.get("Image")
+        if path and dirname(path).lower().startswith("c:\\users\\"):
+            out.add((base(path), dirname(path)))
+    return out
+
+
+HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 19)}
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or sorted(HUNTS)
