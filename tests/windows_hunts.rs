@@ -47,9 +47,11 @@ fn sample_files() -> Vec<PathBuf> {
 fn lake() -> &'static Lake {
     static LAKE: OnceLock<Lake> = OnceLock::new();
     LAKE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("kestrel-wh-{}", std::process::id()));
+        // Under target/ (Cargo's scratch directory for integration tests), rebuilt on each
+        // run: nothing is left in the system's temporary directory.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("windows-hunts");
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::create_dir_all(&dir).expect("scratch dir");
         let db = dir.join("lake.db");
         let url = format!("sqlite:///{}", db.display());
         let files = sample_files();
@@ -658,6 +660,16 @@ fn h18_processes_in_user_folders() {
             &["GruntHTTP.exe", r"C:\Users\pgustavo\Desktop"],
             &["Outflank-Dumpert.exe", r"C:\Users\wardog\Desktop"],
         ],
+    );
+}
+
+// python3 tests/hunts_windows/derive.py 19
+#[test]
+fn h19_wdigest_writer_c2() {
+    check(
+        "19_wdigest_writer_c2.hf",
+        &["src_ref.value", "dst_ref.value", "dst_port"],
+        &[&["172.18.39.106", "10.0.10.106", "443"]],
     );
 }
 

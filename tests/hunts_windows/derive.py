@@ -250,7 +250,15 @@ def h18():
     return out
 
 
-HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 19)}
+def h19():
+    writers = {e.get("ProcessGuid") for e in E
+               if sysmon(e, 13) and e.get("TargetObject", "").rsplit("\\", 1)[-1]
+               == "UseLogonCredential" and e.get("Details") == "1"}
+    return {(e.get("SourceIp"), e.get("DestinationIp"), e.get("DestinationPort")) for e in E
+            if sysmon(e, 3) and e.get("ProcessGuid") in writers}
+
+
+HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 20)}
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or sorted(HUNTS)
