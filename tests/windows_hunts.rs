@@ -121,7 +121,7 @@ fn lake() -> &'static Lake {
 // | Sysmon 8/10 `Target*`, `GrantedAccess`, `StartAddress` | `winlog.event_data.*`, unchanged (as Winlogbeat's Sysmon module keeps them) |
 // | `SourceIp`/`SourceAddress`, `SourcePort`, `DestinationIp`/`DestAddress`, `DestinationPort`/`DestPort` | `source.ip`, `source.port`, `destination.ip`, `destination.port` (numbers) |
 // | `Protocol` (Sysmon 3) | `network.transport` |
-// | `QueryName`, `QueryResults` | `dns.question.name`, `dns.answers_text` |
+// | `QueryName`, `QueryResults` | `dns.question.name`, `dns.answers.data` (one string) |
 // | `TargetFilename` | `file.path`, `file.name`, `file.directory` |
 // | `ImageLoaded` | `dll.path`, `dll.name` |
 // | `TargetObject`, its last component, `Details` | `registry.path`, `registry.value`, `registry.data.strings` (one string) |
@@ -342,7 +342,7 @@ fn to_ecs(raw: &Value) -> Value {
                 set(
                     "dns",
                     json!({"question": {"name": text(field(raw, &["QueryName"]))},
-                           "answers_text": text(field(raw, &["QueryResults"]))}),
+                           "answers": {"data": text(field(raw, &["QueryResults"]))}}),
                 );
             }
             7 => {
@@ -670,6 +670,26 @@ fn h19_wdigest_writer_c2() {
         "19_wdigest_writer_c2.hf",
         &["src_ref.value", "dst_ref.value", "dst_port"],
         &[&["172.18.39.106", "10.0.10.106", "443"]],
+    );
+}
+
+// python3 tests/hunts_windows/derive.py 20
+#[test]
+fn h20_dns_of_lolbin() {
+    check(
+        "20_dns_of_lolbin.hf",
+        &[
+            "device.hostname",
+            "actor.process.name",
+            "query.hostname",
+            "answers.rdata",
+        ],
+        &[&[
+            "WORKSTATION5.theshire.local",
+            "InstallUtil.exe",
+            "WORKSTATION5",
+            "fe80::4928:567d:48ff:95db;::ffff:172.18.39.5;",
+        ]],
     );
 }
 

@@ -227,6 +227,40 @@ impl Lowerer<'_> {
         Expr::or(alternatives)
     }
 
+    /// For an event type named after a class (`dns_activity`, `process_activity`), a
+    /// predicate true for rows of that class and its refinements (`process_activity.open`,
+    /// …); None for other types (`event`, entities) and for mappings that classify nothing.
+    /// A class the mapping cannot place in this table gives FALSE: there are no such rows.
+    pub(super) fn class_family_pred(&self, source: usize, entity: &str) -> Option<Expr> {
+        let def = self.model.entity(entity)?;
+        if def.kind != EntityKind::Event || entity == "event" {
+            return None;
+        }
+        let mapping = self.mappings.get(&self.sources[source].mapping)?;
+        if mapping.classes.is_empty() && mapping.default_class.is_none() {
+            return None;
+        }
+        let refinement = format!("{entity}.");
+        let mut family: Vec<&str> = Vec::new();
+        let named = mapping
+            .classes
+            .iter()
+            .map(|r| r.class.as_str())
+            .chain(mapping.default_class.as_deref());
+        for c in named {
+            if (c == entity || c.starts_with(&refinement)) && !family.contains(&c) {
+                family.push(c);
+            }
+        }
+        Some(Expr::or(
+            family
+                .into_iter()
+                .filter(|c| self.mapping_knows_class(source, c))
+                .map(|c| self.class_pred(source, c))
+                .collect(),
+        ))
+    }
+
     /// Whether a source's mapping can place rows in `class` (a rule whose columns exist,
     /// or the default class).
     pub(super) fn mapping_knows_class(&self, source: usize, class: &str) -> bool {

@@ -693,6 +693,9 @@ impl<'a> Lowerer<'a> {
                 class: None,
             };
             let mut preds = Vec::new();
+            if let Some(p) = self.class_family_pred(source, entity) {
+                preds.push(p);
+            }
             if let Some(p) = pattern {
                 preds.push(self.pattern(&ctx, p)?);
             }

@@ -258,7 +258,13 @@ def h19():
             if sysmon(e, 3) and e.get("ProcessGuid") in writers}
 
 
-HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 20)}
+def h20():
+    lolbins = ("InstallUtil.exe", "rundll32.exe", "regsvr32.exe", "mshta.exe")
+    return {(e.get("Hostname"), base(e.get("Image")), e.get("QueryName"), e.get("QueryResults"))
+            for e in E if sysmon(e, 22) and base(e.get("Image")) in lolbins}
+
+
+HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 21)}
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or sorted(HUNTS)
