@@ -765,3 +765,41 @@ fn ecs_copy_keeps_every_event_and_classifies_them() {
         .count();
     assert_eq!(raw, sysmon10 as u64);
 }
+
+/// `kestrel mappings` through the binary: output on stdout, exit status 0, or 2 for a
+/// name it does not know.
+#[test]
+fn mappings_command_resolves_model_and_native_names() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .args(args)
+            .output()
+            .expect("run kestrel");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["mappings"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("winevent"), "{out}");
+
+    let (code, out, _) = run(&["mappings", "winevent", "file.parent_folder"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("dirname(first_of(TargetFilename, event_data.TargetFilename))"),
+        "{out}"
+    );
+
+    // Native → model: the attributes that read a Winlogbeat column.
+    let (code, out, _) = run(&["mappings", "winevent", "event_data.TargetObject"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("reg_value.name"), "{out}");
+
+    let (code, out, _) = run(&["mappings", "ecs", "process_activity"]);
+    assert_eq!(code, Some(2), "{out}");
+    let (code, _, err) = run(&["mappings", "nosuch"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown mapping `nosuch`"), "{err}");
+}
