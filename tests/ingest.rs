@@ -636,19 +636,19 @@ fn shipped_sample_loads_completely() {
         .filter(|p| p.to_string_lossy().ends_with(".jsonl.gz"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 5);
+    assert_eq!(files.len(), 7);
     let dir = TempDir::new("sample");
     let (db, url) = dir.db();
     let report = ingest(&options(files, &url, "events")).unwrap();
     assert_eq!(
         (report.rows_loaded, report.rows_rejected, report.columns),
-        (3909, 0, 289),
+        (4140, 0, 291),
         "{report}"
     );
     // The whole-sample counts examples/data/README.md promises to hunt writers.
     let sysmon = "Channel = 'Microsoft-Windows-Sysmon/Operational'";
     let counts = [
-        (format!("{sysmon} AND EventID = 1"), 8),
+        (format!("{sysmon} AND EventID = 1"), 14),
         (
             format!("{sysmon} AND EventID = 1 AND Image LIKE '%\\rundll32.exe'"),
             1,
@@ -657,7 +657,7 @@ fn shipped_sample_loads_completely() {
             format!("{sysmon} AND EventID = 1 AND ParentImage LIKE '%\\mshta.exe'"),
             1,
         ),
-        ("Channel = 'Security' AND EventID = 4688".to_string(), 9),
+        ("Channel = 'Security' AND EventID = 4688".to_string(), 15),
         (
             format!("{sysmon} AND EventID = 10 AND TargetImage LIKE '%\\lsass.exe'"),
             4,
@@ -666,7 +666,7 @@ fn shipped_sample_loads_completely() {
             format!("{sysmon} AND EventID = 11 AND TargetFilename LIKE '%.dmp'"),
             2,
         ),
-        (format!("{sysmon} AND EventID = 3"), 3),
+        (format!("{sysmon} AND EventID = 3"), 13),
         (
             "log_name = 'Microsoft-Windows-Sysmon/Operational' AND event_id = 3".to_string(),
             59,

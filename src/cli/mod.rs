@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod mappings;
+
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::ingest::{IngestOptions, InputFormat};
@@ -87,6 +89,14 @@ pub enum Command {
         #[arg(long)]
         append: bool,
     },
+    /// List the table layouts (mappings), show one, or show how an attribute resolves.
+    Mappings {
+        /// A built-in layout (`ecs`, `ocsf`, `winevent`) or a layout file.
+        name: Option<String>,
+        /// An OCSF path (`process.name`), an entity attribute (`process:command_line`) or
+        /// a native column (`Image`).
+        attr: Option<String>,
+    },
 }
 
 /// Parses the process arguments, accepting `kestrel HUNT.hf` as `kestrel run HUNT.hf`.
@@ -97,6 +107,7 @@ pub fn main() -> ExitCode {
             "compile",
             "run",
             "ingest",
+            "mappings",
             "help",
             "-h",
             "--help",
@@ -145,6 +156,7 @@ pub fn main() -> ExitCode {
             append,
             progress: io::stderr().is_terminal(),
         }),
+        Command::Mappings { name, attr } => mappings::mappings(name.as_deref(), attr.as_deref()),
     }
 }
 

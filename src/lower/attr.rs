@@ -45,12 +45,49 @@ impl Lowerer<'_> {
         }
     }
 
-    /// The expression for a native reference, if its column exists.
-    fn native(&self, source: usize, n: &NativeRef) -> Option<Expr> {
-        if !self.has_column(source, n.column()) {
-            return None;
+    /// The first of `columns` the source has that is not NULL in a row (a CASE, which
+    /// every dialect writes alike); None when the source has none of them.
+    fn first_present<'a>(
+        &self,
+        source: usize,
+        columns: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Expr> {
+        let present: Vec<&str> = columns
+            .into_iter()
+            .filter(|c| self.has_column(source, c))
+            .collect();
+        let (last, rest) = present.split_last()?;
+        if rest.is_empty() {
+            return Some(Expr::col(*last));
         }
-        let col = Expr::col(n.column());
+        let whens = rest
+            .iter()
+            .map(|c| {
+                (
+                    Expr::IsNull {
+                        expr: Box::new(Expr::col(*c)),
+                        negated: true,
+                    },
+                    Expr::col(*c),
+                )
+            })
+            .collect();
+        Some(Expr::case(whens, Expr::col(*last)))
+    }
+
+    /// The value a class rule's key (`EventID`, `Channel|log_name`) reads.
+    fn rule_key(&self, source: usize, key: &str) -> Expr {
+        self.first_present(source, crate::model::rule_key_columns(key))
+            .unwrap_or(Expr::Lit(Literal::Null))
+    }
+
+    fn has_rule_key(&self, source: usize, key: &str) -> bool {
+        crate::model::rule_key_columns(key).any(|c| self.has_column(source, c))
+    }
+
+    /// The expression for a native reference, if one of its columns exists.
+    fn native(&self, source: usize, n: &NativeRef) -> Option<Expr> {
+        let col = self.first_present(source, n.columns().iter().map(String::as_str))?;
         Some(match n.transform() {
             None => col,
             Some(Transform::Basename) => Expr::Func {
@@ -118,13 +155,13 @@ impl Lowerer<'_> {
         let rules: Vec<_> = mapping
             .classes
             .iter()
-            .filter(|r| r.matches.keys().all(|c| self.has_column(source, c)))
+            .filter(|r| r.matches.keys().all(|c| self.has_rule_key(source, c)))
             .collect();
         let matches = |r: &ClassRule| {
             Expr::and(
                 r.matches
                     .iter()
-                    .map(|(col, vals)| in_values(Expr::col(col), vals, false))
+                    .map(|(col, vals)| in_values(self.rule_key(source, col), vals, false))
                     .collect(),
             )
         };
@@ -143,10 +180,10 @@ impl Lowerer<'_> {
                     .map(|(col, vals)| {
                         Expr::or(vec![
                             Expr::IsNull {
-                                expr: Box::new(Expr::col(col)),
+                                expr: Box::new(self.rule_key(source, col)),
                                 negated: false,
                             },
-                            in_values(Expr::col(col), vals, true),
+                            in_values(self.rule_key(source, col), vals, true),
                         ])
                     })
                     .collect(),
@@ -220,10 +257,10 @@ impl Lowerer<'_> {
             for (col, vals) in by_column {
                 parts.push(Expr::or(vec![
                     Expr::IsNull {
-                        expr: Box::new(Expr::col(col)),
+                        expr: Box::new(self.rule_key(source, col)),
                         negated: false,
                     },
-                    in_values(Expr::col(col), &vals, true),
+                    in_values(self.rule_key(source, col), &vals, true),
                 ]));
             }
             alternatives.push(Expr::and(parts));
@@ -273,7 +310,7 @@ impl Lowerer<'_> {
             || mapping
                 .classes
                 .iter()
-                .any(|r| r.class == class && r.matches.keys().all(|c| self.has_column(source, c)))
+                .any(|r| r.class == class && r.matches.keys().all(|c| self.has_rule_key(source, c)))
     }
 
     /// Resolves an attribute in a context to a column expression.
@@ -347,8 +384,10 @@ impl Lowerer<'_> {
         if let Some(m) = mapping {
             for c in &candidates {
                 for n in [m.resolve(c, class)].into_iter().flatten() {
-                    if !looked.contains(&n.column().to_string()) {
-                        looked.push(n.column().to_string());
+                    for col in n.columns() {
+                        if !looked.contains(col) {
+                            looked.push(col.clone());
+                        }
                     }
                 }
             }

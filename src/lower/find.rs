@@ -37,14 +37,21 @@ impl Lowerer<'_> {
         let target = self.entity_name(entity)?;
         let rel = self.var(var)?;
         let their = self.relations[rel.0].clone();
+        // A relation's type `event` stands for any event type on the variable's side
+        // (`FIND process ORIGINATED regvals`, regvals holding registry_value_activity).
+        let their_is_event = self
+            .model
+            .entity(&their.entity)
+            .is_some_and(|d| d.kind == EntityKind::Event);
+        let theirs = |t: &str| t == their.entity || (t == "event" && their_is_event);
         let candidates: Vec<RelationDef> = self
             .model
             .relations_named(&relation.name)
             .filter(|r| {
                 if by {
-                    r.subject == their.entity && r.object == target
+                    theirs(&r.subject) && r.object == target
                 } else {
-                    r.subject == target && r.object == their.entity
+                    r.subject == target && theirs(&r.object)
                 }
             })
             .cloned()

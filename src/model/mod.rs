@@ -105,26 +105,72 @@ pub struct RelationDef {
 }
 
 /// A native column or a value derived from one.
+///
+/// Where a column is given as a list (`[Image, event_data.Image]`), the value is the first
+/// of those columns that the table has and that is not NULL in the row: one mapping then
+/// fits tables that hold the same fact under different names (two collectors' layouts in
+/// one table). Columns the table's catalog lacks are left out; with none left, the
+/// attribute is unavailable for that table.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum NativeRef {
     Column(String),
+    FirstOf(Vec<String>),
     Derived {
-        column: String,
+        column: Columns,
         transform: Transform,
     },
 }
 
-impl NativeRef {
-    pub fn column(&self) -> &str {
+/// One column, or alternatives read as "the first present and not NULL".
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Columns {
+    One(String),
+    FirstOf(Vec<String>),
+}
+
+impl Columns {
+    pub fn as_slice(&self) -> &[String] {
         match self {
-            NativeRef::Column(c) | NativeRef::Derived { column: c, .. } => c,
+            Columns::One(c) => std::slice::from_ref(c),
+            Columns::FirstOf(cs) => cs,
+        }
+    }
+}
+
+impl NativeRef {
+    /// The first column named (for messages); see [`NativeRef::columns`].
+    pub fn column(&self) -> &str {
+        self.columns().first().map(String::as_str).unwrap_or("")
+    }
+    /// The columns named, in order of preference.
+    pub fn columns(&self) -> &[String] {
+        match self {
+            NativeRef::Column(c) => std::slice::from_ref(c),
+            NativeRef::FirstOf(cs) => cs,
+            NativeRef::Derived { column, .. } => column.as_slice(),
         }
     }
     pub fn transform(&self) -> Option<Transform> {
         match self {
-            NativeRef::Column(_) => None,
+            NativeRef::Column(_) | NativeRef::FirstOf(_) => None,
             NativeRef::Derived { transform, .. } => Some(*transform),
+        }
+    }
+    /// How the reference reads, as `kestrel mappings` prints it:
+    /// `basename(first_of(Image, event_data.Image))`.
+    pub fn describe(&self) -> String {
+        let cols = self.columns();
+        let inner = if cols.len() == 1 {
+            cols[0].clone()
+        } else {
+            format!("first_of({})", cols.join(", "))
+        };
+        match self.transform() {
+            None => inner,
+            Some(Transform::Basename) => format!("basename({inner})"),
+            Some(Transform::Dirname) => format!("dirname({inner})"),
         }
     }
 }
@@ -144,7 +190,9 @@ pub enum Transform {
 #[serde(deny_unknown_fields)]
 pub struct ClassRule {
     pub class: String,
-    /// Column → accepted values; every column must match.
+    /// Column → accepted values; every column must match. A key may name alternative
+    /// columns separated by `|` (`Channel|log_name`): the first the table has and that is
+    /// not NULL in the row.
     #[serde(rename = "match")]
     pub matches: IndexMap<String, Vec<ScalarValue>>,
 }
@@ -354,6 +402,11 @@ impl Model {
     }
 }
 
+/// The alternative columns of a class rule's key (`Channel|log_name`).
+pub fn rule_key_columns(key: &str) -> impl Iterator<Item = &str> {
+    key.split('|').map(str::trim).filter(|c| !c.is_empty())
+}
+
 impl Mapping {
     /// A built-in mapping by name (`ecs`, `ocsf`, `winevent`).
     pub fn builtin(name: &str) -> Result<Mapping, ModelError> {
@@ -451,7 +504,7 @@ impl Mapping {
         self.attributes
             .values()
             .chain(self.class_attributes.values().flat_map(|m| m.values()))
-            .map(NativeRef::column)
+            .flat_map(|n| n.columns().iter().map(String::as_str))
     }
 }
 
@@ -500,6 +553,46 @@ mod tests {
             m.canonical_attr("network_activity", "dst_port"),
             "dst_endpoint.port"
         );
+    }
+
+    #[test]
+    fn columns_may_be_alternatives() {
+        let m: Mapping = parse_yaml(
+            "name: t\nclasses:\n  - class: process_activity\n    match: {\"EventID | event_id\": [1]}\nattributes:\n  a: x\n  b: [x, event_data.x]\n  c: {column: [y, event_data.y], transform: basename}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        assert_eq!(m.attributes["a"].columns(), ["x"]);
+        assert_eq!(m.attributes["b"].columns(), ["x", "event_data.x"]);
+        assert_eq!(m.attributes["b"].transform(), None);
+        assert_eq!(m.attributes["c"].transform(), Some(Transform::Basename));
+        assert_eq!(
+            m.attributes["c"].describe(),
+            "basename(first_of(y, event_data.y))"
+        );
+        let key = m.classes[0].matches.keys().next().unwrap();
+        assert_eq!(
+            rule_key_columns(key).collect::<Vec<_>>(),
+            ["EventID", "event_id"]
+        );
+        assert!(m.native_columns().any(|c| c == "event_data.y"));
+    }
+
+    #[test]
+    fn winevent_reads_both_collectors_layouts() {
+        let w = Mapping::builtin("winevent").unwrap();
+        assert_eq!(
+            w.resolve("process.file.path", None).unwrap().columns(),
+            ["Image", "event_data.Image"]
+        );
+        assert_eq!(
+            w.resolve("device.hostname", None).unwrap().columns(),
+            ["Hostname", "computer_name"]
+        );
+        assert!(w
+            .classes
+            .iter()
+            .all(|r| r.matches.contains_key("Channel|log_name")));
     }
 
     #[test]

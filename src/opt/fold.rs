@@ -5,6 +5,12 @@
 //! - `c != 'a' AND c != 'b' AND c NOT IN ('d')` → `c NOT IN ('a', 'b', 'd')`
 //! - an `IN` of one value → `=` (and `NOT IN` → `!=`); repeated values are dropped.
 //!
+//! - a test of a per-class `CASE` (an attribute mapped differently in some event classes)
+//!   in a filter becomes one alternative per branch, each testing a plain column an index
+//!   can serve: `CASE WHEN k THEN a ELSE b END = v` → `(k AND a = v) OR (k̸ AND b = v)`,
+//!   where k̸ holds when k is false or unknown. Only where the test's truth is what counts
+//!   (a filter's conjuncts and disjuncts, not under NOT).
+//!
 //! Each rewrite keeps SQL's three-valued meaning: with `c` NULL both sides are NULL.
 
 use crate::ir::{CmpOp, Expr, Literal, Plan, Program};
@@ -24,7 +30,7 @@ fn fold_plan(plan: &mut Plan) {
     match plan {
         Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => {}
         Plan::Filter { input, pred } => {
-            *pred = fold(std::mem::replace(pred, crate::ir::TRUE));
+            *pred = fold(split_cases(fold(std::mem::replace(pred, crate::ir::TRUE))));
             fold_plan(input);
         }
         Plan::Project { input, cols } => {
@@ -87,11 +93,11 @@ fn in_list(expr: Expr, list: Vec<Literal>, negated: bool) -> Expr {
 /// `c != v` / `c NOT IN (…)` (for AND).
 fn membership(e: &Expr, negated: bool) -> Option<(&Expr, Vec<Literal>)> {
     let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
+    // A column, or an expression over columns (a per-class CASE, a basename).
+    let subject = |x: &Expr| !matches!(x, Expr::Lit(_)) && !has_subquery(x);
     match e {
         Expr::Cmp { op: o, left, right } if *o == op => match (&**left, &**right) {
-            (c @ Expr::Col(_), Expr::Lit(l)) | (Expr::Lit(l), c @ Expr::Col(_))
-                if *l != Literal::Null =>
-            {
+            (c, Expr::Lit(l)) | (Expr::Lit(l), c) if subject(c) && *l != Literal::Null => {
                 Some((c, vec![l.clone()]))
             }
             _ => None,
@@ -100,9 +106,15 @@ fn membership(e: &Expr, negated: bool) -> Option<(&Expr, Vec<Literal>)> {
             expr,
             list,
             negated: n,
-        } if *n == negated && matches!(**expr, Expr::Col(_)) => Some((expr, list.clone())),
+        } if *n == negated && subject(expr) => Some((expr, list.clone())),
         _ => None,
     }
+}
+
+fn has_subquery(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| found |= matches!(x, Expr::InRel { .. }));
+    found
 }
 
 /// Merges OR-ed equalities (or AND-ed inequalities when `conj`) on the same column.
@@ -131,6 +143,170 @@ fn merge(parts: Vec<Expr>, conj: bool) -> Expr {
         Expr::and(out)
     } else {
         Expr::or(out)
+    }
+}
+
+/// Distributes tests of a `CASE` over its branches, in positions where only a TRUE result
+/// selects a row (through AND and OR; not under NOT, where NULL and FALSE differ).
+pub fn split_cases(e: Expr) -> Expr {
+    match e {
+        Expr::And(parts) => Expr::and(parts.into_iter().map(split_cases).collect()),
+        Expr::Or(parts) => Expr::or(parts.into_iter().map(split_cases).collect()),
+        e => match subject_case(&e) {
+            Some((whens, otherwise)) => {
+                let whens = whens.clone();
+                let otherwise = (*otherwise).clone();
+                let mut alternatives = Vec::new();
+                let mut earlier: Vec<Expr> = Vec::new();
+                for (cond, value) in whens {
+                    // Conditions test per-class CASEs too (a rule key read from one of
+                    // several columns): split them first, so their denials stay plain.
+                    let cond = split_cases(cond);
+                    // An earlier condition that cannot hold with this one need not be denied.
+                    let mut parts: Vec<Expr> = earlier
+                        .iter()
+                        .filter(|c| !exclusive(c, &cond))
+                        .map(not_true)
+                        .collect();
+                    parts.push(cond.clone());
+                    parts.push(with_subject(&e, value));
+                    alternatives.push(Expr::and(parts));
+                    earlier.push(cond);
+                }
+                let mut parts: Vec<Expr> = earlier.iter().map(not_true).collect();
+                parts.push(with_subject(&e, otherwise));
+                alternatives.push(Expr::and(parts));
+                Expr::or(alternatives)
+            }
+            None => e,
+        },
+    }
+}
+
+/// `col = literal` conjuncts of a condition.
+fn pins(e: &Expr) -> Vec<(&Expr, &Expr)> {
+    match e {
+        Expr::And(parts) => parts.iter().flat_map(pins).collect(),
+        Expr::Cmp {
+            op: CmpOp::Eq,
+            left,
+            right,
+        } if matches!(**left, Expr::Col(_)) && matches!(**right, Expr::Lit(_)) => {
+            vec![(&**left, &**right)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Whether two conditions pin one column to different values (both cannot be true).
+fn exclusive(a: &Expr, b: &Expr) -> bool {
+    let pb = pins(b);
+    pins(a)
+        .iter()
+        .any(|(c, v)| pb.iter().any(|(c2, v2)| c == c2 && v != v2))
+}
+
+/// The CASE a single test applies to (`CASE … = v`, `CASE … LIKE p`, `CASE … IN (…)`).
+fn subject_case(e: &Expr) -> Option<(&Vec<(Expr, Expr)>, &Expr)> {
+    let subject = match e {
+        Expr::Cmp { left, right, .. } => match (&**left, &**right) {
+            (c @ Expr::Case { .. }, Expr::Lit(_)) | (Expr::Lit(_), c @ Expr::Case { .. }) => c,
+            _ => return None,
+        },
+        Expr::Like { expr, .. }
+        | Expr::Regex { expr, .. }
+        | Expr::InList { expr, .. }
+        | Expr::IsNull { expr, .. } => expr,
+        _ => return None,
+    };
+    match subject {
+        Expr::Case { whens, otherwise } => Some((whens, otherwise)),
+        _ => None,
+    }
+}
+
+/// The same test of another subject.
+fn with_subject(e: &Expr, subject: Expr) -> Expr {
+    let b = Box::new(subject);
+    match e.clone() {
+        Expr::Cmp { op, left, right } => {
+            if matches!(*left, Expr::Case { .. }) {
+                Expr::Cmp { op, left: b, right }
+            } else {
+                Expr::Cmp { op, left, right: b }
+            }
+        }
+        Expr::Like {
+            pattern, negated, ..
+        } => Expr::Like {
+            expr: b,
+            pattern,
+            negated,
+        },
+        Expr::Regex {
+            pattern, negated, ..
+        } => Expr::Regex {
+            expr: b,
+            pattern,
+            negated,
+        },
+        Expr::InList { list, negated, .. } => Expr::InList {
+            expr: b,
+            list,
+            negated,
+        },
+        Expr::IsNull { negated, .. } => Expr::IsNull { expr: b, negated },
+        other => other,
+    }
+}
+
+/// TRUE exactly when `e` is FALSE or NULL (a CASE takes a later branch then).
+fn not_true(e: &Expr) -> Expr {
+    let null = |x: &Expr| Expr::IsNull {
+        expr: Box::new(x.clone()),
+        negated: false,
+    };
+    match e {
+        Expr::Lit(crate::ir::Literal::Bool(b)) => Expr::Lit(crate::ir::Literal::Bool(!b)),
+        Expr::And(parts) => Expr::or(parts.iter().map(not_true).collect()),
+        Expr::Or(parts) => Expr::and(parts.iter().map(not_true).collect()),
+        Expr::Cmp { op, left, right }
+            if matches!(**left, Expr::Col(_)) && matches!(**right, Expr::Lit(_)) =>
+        {
+            let neg = match op {
+                CmpOp::Eq => CmpOp::Ne,
+                CmpOp::Ne => CmpOp::Eq,
+                CmpOp::Lt => CmpOp::Ge,
+                CmpOp::Le => CmpOp::Gt,
+                CmpOp::Gt => CmpOp::Le,
+                CmpOp::Ge => CmpOp::Lt,
+            };
+            Expr::or(vec![
+                null(left),
+                Expr::cmp(neg, (**left).clone(), (**right).clone()),
+            ])
+        }
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } if matches!(**expr, Expr::Col(_)) => Expr::or(vec![
+            null(expr),
+            Expr::InList {
+                expr: expr.clone(),
+                list: list.clone(),
+                negated: !negated,
+            },
+        ]),
+        Expr::IsNull { expr, negated } => Expr::IsNull {
+            expr: expr.clone(),
+            negated: !negated,
+        },
+        // Anything else: CASE WHEN e THEN FALSE ELSE TRUE END.
+        e => Expr::Case {
+            whens: vec![(e.clone(), crate::ir::FALSE)],
+            otherwise: Box::new(crate::ir::TRUE),
+        },
     }
 }
 
@@ -207,5 +383,38 @@ mod tests {
                 Expr::Not(Box::new(list("m", &["x", "y"], false))),
             ])
         );
+    }
+
+    #[test]
+    fn a_test_of_a_per_class_case_becomes_one_alternative_per_branch() {
+        let k = eq("cat", "process");
+        let case = Expr::Case {
+            whens: vec![(k.clone(), Expr::col("target"))],
+            otherwise: Box::new(Expr::col("name")),
+        };
+        let e = Expr::And(vec![
+            Expr::cmp(CmpOp::Eq, case.clone(), Expr::str("x")),
+            eq("m", "y"),
+        ]);
+        let not_k = Expr::Or(vec![
+            Expr::IsNull {
+                expr: Box::new(Expr::col("cat")),
+                negated: false,
+            },
+            ne("cat", "process"),
+        ]);
+        assert_eq!(
+            split_cases(e),
+            Expr::And(vec![
+                Expr::Or(vec![
+                    Expr::And(vec![k, eq("target", "x")]),
+                    Expr::And(vec![not_k, eq("name", "x")]),
+                ]),
+                eq("m", "y"),
+            ])
+        );
+        // Under NOT, NULL and FALSE differ: left alone.
+        let negated = Expr::Not(Box::new(Expr::cmp(CmpOp::Eq, case, Expr::str("x"))));
+        assert_eq!(split_cases(negated.clone()), negated);
     }
 }

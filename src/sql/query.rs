@@ -794,6 +794,9 @@ impl<'a> Emitter<'a> {
     fn literal(&mut self, l: &Literal) -> sa::Expr {
         match (self.mode, l) {
             (_, Literal::Null) => b::value(sa::Value::Null),
+            // TRUE/FALSE carry no user text, and a bound one has no type where the server
+            // infers placeholders' types (PostgreSQL: `CASE … THEN $1` would be text).
+            (_, Literal::Bool(v)) => self.boolean(*v),
             (LiteralMode::Bind, l) => {
                 // SQL Server takes at most 2,100 parameters; the class conditions of a
                 // mapping repeat the same few values hundreds of times.
@@ -808,7 +811,6 @@ impl<'a> Emitter<'a> {
             (LiteralMode::Inline, Literal::Str(s)) => self.text(s),
             (LiteralMode::Inline, Literal::Int(i)) => b::number(i),
             (LiteralMode::Inline, Literal::Float(f)) => b::number(format!("{f:?}")),
-            (LiteralMode::Inline, Literal::Bool(v)) => self.boolean(*v),
             (LiteralMode::Inline, Literal::Timestamp(t)) => {
                 let text = crate::ir::timestamp_text(*t);
                 match self.dialect.timestamp_style {
