@@ -14,6 +14,7 @@
 //! rows); a mismatch fails the benchmark.
 
 #[path = "lakegen/mod.rs"]
+#[allow(dead_code)]
 mod lakegen;
 
 use std::collections::BTreeSet;
@@ -22,10 +23,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use kestrel::backend::{self, Collect, OpenOptions, RowSink};
 use kestrel::config::Config;
 use kestrel::output::{Format, Printer};
 use kestrel::run::{run_hunt, RunOptions};
 use kestrel::source::SourceFile;
+use kestrel::sql::SqlStatement;
+use kestrel::value::Value;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -34,6 +38,8 @@ struct Case {
     name: &'static str,
     hunt: &'static str,
     expert: &'static str,
+    /// The expert's PostgreSQL spelling, where it differs.
+    expert_pg: Option<&'static str>,
 }
 
 /// Hunts and the SQL an expert would write for the same answer (SQLite).
@@ -44,6 +50,7 @@ const CASES: &[Case] = &[
                DISP psh ATTR name, pid, cmd_line",
         expert: r#"SELECT DISTINCT "process.name", "process.pid", "process.command_line" FROM events
                    WHERE "process.name" = 'powershell.exe' AND "process.command_line" LIKE '%-enc%'"#,
+        expert_pg: None,
     },
     Case {
         name: "Office spawning processes",
@@ -53,6 +60,7 @@ const CASES: &[Case] = &[
         expert: r#"SELECT DISTINCT "process.name", "process.pid", "process.command_line" FROM events
                    WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
                      (SELECT "process.entity_id" FROM events WHERE "process.name" IN ('winword.exe', 'excel.exe'))"#,
+        expert_pg: None,
     },
     Case {
         name: "parent of the LSASS dumper",
@@ -63,6 +71,7 @@ const CASES: &[Case] = &[
                    WHERE "event.category" = 'process' AND "process.entity_id" IN
                      (SELECT "process.entity_id" FROM events
                       WHERE "process.name" = 'rundll32.exe' AND "process.command_line" LIKE '%MiniDump%')"#,
+        expert_pg: None,
     },
     Case {
         name: "connections of encoded PowerShell",
@@ -73,6 +82,7 @@ const CASES: &[Case] = &[
                    WHERE "event.category" = 'network' AND COALESCE("network.protocol", '') <> 'dns'
                      AND "process.entity_id" IN (SELECT "process.entity_id" FROM events
                        WHERE "process.name" = 'powershell.exe' AND "process.command_line" LIKE '%-enc%')"#,
+        expert_pg: None,
     },
     Case {
         name: "files dropped in Temp",
@@ -80,6 +90,11 @@ const CASES: &[Case] = &[
                DISP drops ATTR name, path",
         expert: r#"SELECT DISTINCT "file.name", "file.path" FROM events
                    WHERE "file.path" LIKE '%\AppData\Local\Temp\%'"#,
+        // LIKE's escape character is a backslash on PostgreSQL.
+        expert_pg: Some(
+            r#"SELECT DISTINCT "file.name", "file.path" FROM events
+               WHERE "file.path" LIKE '%\\AppData\\Local\\Temp\\%'"#,
+        ),
     },
     Case {
         name: "three FINDs deep",
@@ -93,6 +108,7 @@ const CASES: &[Case] = &[
                      (SELECT "process.entity_id" FROM events WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
                        (SELECT "process.entity_id" FROM events WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
                          (SELECT "process.entity_id" FROM events WHERE "process.name" = 'winword.exe')))"#,
+        expert_pg: None,
     },
     Case {
         name: "time window",
@@ -102,6 +118,7 @@ const CASES: &[Case] = &[
         expert: r#"SELECT DISTINCT "process.name", "process.pid", "host.name" FROM events
                    WHERE "process.name" = 'cmd.exe'
                      AND "@timestamp" >= '2024-03-03T00:00:00.000000Z' AND "@timestamp" < '2024-03-04T00:00:00.000000Z'"#,
+        expert_pg: None,
     },
     Case {
         name: "reference to another variable",
@@ -117,6 +134,7 @@ const CASES: &[Case] = &[
                        WHERE "event.category" = 'network' AND COALESCE("network.protocol", '') <> 'dns'
                          AND "destination.ip" LIKE '198.51.100.%'
                          AND "@timestamp" >= '2024-01-01T00:00:00.000000Z' AND "@timestamp" < '2025-01-01T00:00:00.000000Z')"#,
+        expert_pg: None,
     },
     Case {
         name: "rare processes (GROUP)",
@@ -125,6 +143,7 @@ const CASES: &[Case] = &[
                DISP g ATTR name, n",
         expert: r#"SELECT "process.name", COUNT("process.pid") FROM events WHERE "process.pid" > 0
                    GROUP BY "process.name""#,
+        expert_pg: None,
     },
     Case {
         name: "every Windows process (wide)",
@@ -132,6 +151,7 @@ const CASES: &[Case] = &[
                DISP w ATTR name, pid, endpoint.hostname",
         expert: r#"SELECT DISTINCT "process.name", "process.pid", "host.name" FROM events
                    WHERE "host.os.name" = 'Windows'"#,
+        expert_pg: None,
     },
 ];
 
@@ -142,100 +162,154 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A database holding the lake: where kestrel and the expert query both run.
+struct Target {
+    name: &'static str,
+    url: String,
+    table: String,
+}
+
 fn main() {
     let events = env_u64("KESTREL_BENCH_EVENTS", 1_000_000);
     let runs = env_u64("KESTREL_BENCH_RUNS", 5).max(1) as usize;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
-    let db = dir.join(format!("lake-{events}.db"));
-    if !db.exists() {
-        build_lake(&dir, &db, events);
+    let jsonl = dir.join(format!("lake-{events}.jsonl.gz"));
+    if !jsonl.exists() {
+        generate(&jsonl, events);
     }
-    let config = Config::from_yaml_str(
+    let db = dir.join(format!("lake-{events}.db"));
+    let mut targets = vec![Target {
+        name: "SQLite",
+        url: format!("sqlite:///{}", db.display()),
+        table: "events".into(),
+    }];
+    if !db.exists() {
+        load(&targets[0], &jsonl);
+    }
+    // PostgreSQL too, unless KESTREL_BENCH_PG_URL is set empty.
+    let pg_url = std::env::var("KESTREL_BENCH_PG_URL")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into());
+    if !pg_url.is_empty() {
+        let pg = Target {
+            name: "PostgreSQL",
+            url: pg_url,
+            table: format!("kestrel_bench_{events}"),
+        };
+        if !pg_has_table(&pg) {
+            load(&pg, &jsonl);
+        }
+        targets.push(pg);
+    }
+    let mut worst: f64 = 0.0;
+    for target in &targets {
+        let config = config_for(target);
+        println!(
+            "# kestrel end to end vs hand-written SQL — {}, {events} events, median of {runs}",
+            target.name
+        );
+        println!();
+        println!("| hunt | rows | kestrel run | expert SQL | ratio |");
+        println!("|---|---:|---:|---:|---:|");
+        for case in CASES {
+            let expert = expert_sql(case, target);
+            let ours = kestrel_answer(&config, case.hunt);
+            let theirs = expert_answer(target, &expert);
+            if ours != theirs {
+                eprintln!(
+                    "{} on {}: kestrel and the expert query disagree ({} vs {} rows)",
+                    case.name,
+                    target.name,
+                    ours.len(),
+                    theirs.len()
+                );
+                for (i, r) in ours.symmetric_difference(&theirs).take(5).enumerate() {
+                    eprintln!("  difference {i}: {r:?}");
+                }
+                std::process::exit(1);
+            }
+            let mut ks = Vec::new();
+            let mut es = Vec::new();
+            for _ in 0..runs {
+                ks.push(time(|| kestrel_run(&config, case.hunt)));
+                es.push(time(|| expert_run(target, &expert)));
+            }
+            let (k, e) = (median(&mut ks), median(&mut es));
+            let ratio = k.as_secs_f64() / e.as_secs_f64().max(1e-9);
+            worst = worst.max(ratio);
+            println!(
+                "| {} | {} | {:.1} ms | {:.1} ms | {:.2}× |",
+                case.name,
+                ours.len(),
+                k.as_secs_f64() * 1e3,
+                e.as_secs_f64() * 1e3,
+                ratio
+            );
+        }
+        println!();
+    }
+    println!("worst ratio: {worst:.2}×");
+    peak_memory(&config_for(&targets[0]), &dir);
+}
+
+/// The expert's SQL for a target, reading its table.
+fn expert_sql(case: &Case, target: &Target) -> String {
+    let sql = match (target.name, case.expert_pg) {
+        ("PostgreSQL", Some(pg)) => pg,
+        _ => case.expert,
+    };
+    sql.replace(" events", &format!(" \"{}\"", target.table))
+}
+
+fn config_for(target: &Target) -> Config {
+    Config::from_yaml_str(
         &format!(
-            "connections:\n  lake:\n    url: sqlite:///{}\n\
-             datasources:\n  events:\n    connection: lake\n    table: events\n    \
+            "connections:\n  lake:\n    url: {}\n\
+             datasources:\n  events:\n    connection: lake\n    table: {}\n    \
              timestamp: \"@timestamp\"\n    timestamp_format: \"%Y-%m-%dT%H:%M:%S.%fZ\"\n",
-            db.display()
+            target.url, target.table
         ),
         None,
     )
-    .expect("bench config");
-
-    println!(
-        "# kestrel end to end vs hand-written SQL — SQLite, {events} events, median of {runs}"
-    );
-    println!();
-    println!("| hunt | rows | kestrel run | expert SQL | ratio |");
-    println!("|---|---:|---:|---:|---:|");
-    let mut worst: f64 = 0.0;
-    for case in CASES {
-        let ours = kestrel_answer(&config, case.hunt);
-        let theirs = expert_answer(&db, case.expert);
-        if ours != theirs {
-            eprintln!(
-                "{}: kestrel and the expert query disagree ({} vs {} rows)",
-                case.name,
-                ours.len(),
-                theirs.len()
-            );
-            for (i, r) in ours.symmetric_difference(&theirs).take(5).enumerate() {
-                eprintln!("  difference {i}: {r:?}");
-            }
-            std::process::exit(1);
-        }
-        let mut ks = Vec::new();
-        let mut es = Vec::new();
-        for _ in 0..runs {
-            ks.push(time(|| kestrel_run(&config, case.hunt)));
-            es.push(time(|| expert_run(&db, case.expert)));
-        }
-        let (k, e) = (median(&mut ks), median(&mut es));
-        let ratio = k.as_secs_f64() / e.as_secs_f64().max(1e-9);
-        worst = worst.max(ratio);
-        println!(
-            "| {} | {} | {:.1} ms | {:.1} ms | {:.2}× |",
-            case.name,
-            ours.len(),
-            k.as_secs_f64() * 1e3,
-            e.as_secs_f64() * 1e3,
-            ratio
-        );
-    }
-    println!();
-    println!("worst ratio: {worst:.2}×");
-    peak_memory(&config, &dir);
+    .expect("bench config")
 }
 
-fn build_lake(dir: &Path, db: &Path, events: u64) {
+fn generate(jsonl: &Path, events: u64) {
     let t = Instant::now();
-    let jsonl = dir.join(format!("lake-{events}.jsonl.gz"));
-    {
-        let file = std::fs::File::create(&jsonl).expect("lake jsonl");
-        let mut w = std::io::BufWriter::new(flate2::write::GzEncoder::new(
-            file,
-            flate2::Compression::fast(),
-        ));
-        lakegen::generate(events, 7, |ev| {
-            writeln!(w, "{}", serde_json::Value::Object(ev)).expect("write lake");
-        });
-        w.into_inner()
-            .ok()
-            .expect("flush lake")
-            .finish()
-            .expect("finish lake");
-    }
+    let file = std::fs::File::create(jsonl).expect("lake jsonl");
+    let mut w = std::io::BufWriter::new(flate2::write::GzEncoder::new(
+        file,
+        flate2::Compression::fast(),
+    ));
+    lakegen::generate(events, 7, |ev| {
+        writeln!(w, "{}", serde_json::Value::Object(ev)).expect("write lake");
+    });
+    w.into_inner()
+        .ok()
+        .expect("flush lake")
+        .finish()
+        .expect("finish lake");
+    eprintln!(
+        "generated {} in {:.1} s",
+        jsonl.display(),
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// `kestrel ingest` into the target, then the indexes a data engineer would add.
+fn load(target: &Target, jsonl: &Path) {
+    let t = Instant::now();
     let report = kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
-        files: vec![jsonl.clone()],
-        into: format!("sqlite:///{}", db.display()),
-        table: "events".into(),
+        files: vec![jsonl.to_path_buf()],
+        into: target.url.clone(),
+        table: target.table.clone(),
         format: None,
         replace: true,
         append: false,
         progress: false,
     })
     .expect("ingest lake");
-    let conn = rusqlite::Connection::open(db).expect("open lake");
+    let mut ddl = Vec::new();
     for col in [
         "process.name",
         "process.entity_id",
@@ -245,17 +319,44 @@ fn build_lake(dir: &Path, db: &Path, events: u64) {
         "destination.ip",
         "file.path",
     ] {
-        let idx = format!("idx_{}", col.replace(['.', '@'], "_"));
-        conn.execute_batch(&format!("CREATE INDEX \"{idx}\" ON events (\"{col}\")"))
-            .expect("index");
+        let idx = format!("{}_{}", target.table, col.replace(['.', '@'], "_"));
+        ddl.push(format!(
+            "CREATE INDEX \"{idx}\" ON \"{}\" (\"{col}\")",
+            target.table
+        ));
     }
-    conn.execute_batch("ANALYZE").expect("analyze");
-    let _ = std::fs::remove_file(&jsonl);
+    if target.name == "SQLite" {
+        let path = target.url.trim_start_matches("sqlite:///");
+        let conn = rusqlite::Connection::open(path).expect("open lake");
+        for d in &ddl {
+            conn.execute_batch(d).expect("index");
+        }
+        conn.execute_batch("ANALYZE").expect("analyze");
+    } else {
+        let mut client = postgres::Client::connect(&target.url, postgres::NoTls).expect("connect");
+        for d in &ddl {
+            client.batch_execute(d).expect("index");
+        }
+        client
+            .batch_execute(&format!("ANALYZE \"{}\"", target.table))
+            .expect("analyze");
+    }
     eprintln!(
-        "built {} ({report}) in {:.1} s",
-        db.display(),
+        "loaded {} ({report}) in {:.1} s",
+        target.name,
         t.elapsed().as_secs_f64()
     );
+}
+
+fn pg_has_table(target: &Target) -> bool {
+    let Ok(mut client) = postgres::Client::connect(&target.url, postgres::NoTls) else {
+        eprintln!("PostgreSQL at {} does not answer", target.url);
+        std::process::exit(1);
+    };
+    client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&target.table])
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false)
 }
 
 fn time(f: impl FnOnce()) -> Duration {
@@ -283,22 +384,29 @@ fn kestrel_run(config: &Config, hunt: &str) {
     .unwrap_or_else(|d| panic!("{}", d.render(&src)));
 }
 
-/// The expert's query on a fresh read-only connection, each row formatted as a line.
-fn expert_run(db: &Path, sql: &str) {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open lake");
-    let mut stmt = conn.prepare(sql).expect("expert SQL");
-    let n = stmt.column_count();
-    let mut rows = stmt.query([]).expect("expert query");
-    let mut out = std::io::BufWriter::new(std::io::sink());
-    while let Some(row) = rows.next().expect("row") {
-        for i in 0..n {
-            let v: rusqlite::types::Value = row.get(i).expect("value");
-            let _ = write!(out, "{},", canonical_sql(&v));
+/// The expert's query on a fresh read-only connection (the same driver kestrel uses),
+/// each row formatted as a line.
+fn expert_run(target: &Target, sql: &str) {
+    struct Lines(std::io::BufWriter<std::io::Sink>);
+    impl RowSink for Lines {
+        fn columns(&mut self, _: &[String]) -> std::io::Result<()> {
+            Ok(())
         }
-        let _ = writeln!(out);
+        fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+            for v in row {
+                write!(self.0, "{},", canonical(v))?;
+            }
+            writeln!(self.0)
+        }
     }
+    let mut backend = backend::open(&target.url, &OpenOptions::default()).expect("open lake");
+    let stmt = SqlStatement {
+        sql: sql.to_string(),
+        params: vec![],
+    };
+    backend
+        .query(&stmt, &mut Lines(std::io::BufWriter::new(std::io::sink())))
+        .expect("expert query");
 }
 
 fn kestrel_answer(config: &Config, hunt: &str) -> BTreeSet<Vec<String>> {
@@ -329,31 +437,30 @@ fn kestrel_answer(config: &Config, hunt: &str) -> BTreeSet<Vec<String>> {
         .collect()
 }
 
-fn expert_answer(db: &Path, sql: &str) -> BTreeSet<Vec<String>> {
-    let conn = rusqlite::Connection::open(db).expect("open lake");
-    let mut stmt = conn.prepare(sql).expect("expert SQL");
-    let n = stmt.column_count();
-    let rows = stmt
-        .query_map([], |row| {
-            (0..n)
-                .map(|i| {
-                    row.get::<_, rusqlite::types::Value>(i)
-                        .map(|v| canonical_sql(&v))
-                })
-                .collect::<Result<Vec<String>, _>>()
-        })
+fn expert_answer(target: &Target, sql: &str) -> BTreeSet<Vec<String>> {
+    let mut backend = backend::open(&target.url, &OpenOptions::default()).expect("open lake");
+    let mut rows = Collect::default();
+    backend
+        .query(
+            &SqlStatement {
+                sql: sql.to_string(),
+                params: vec![],
+            },
+            &mut rows,
+        )
         .expect("expert query");
-    rows.map(|r| r.expect("row")).collect()
+    rows.rows
+        .into_iter()
+        .map(|r| r.iter().map(canonical).collect())
+        .collect()
 }
 
-fn canonical_sql(v: &rusqlite::types::Value) -> String {
-    use rusqlite::types::Value as V;
+/// A value as both sides' answers are compared: text as is, NULL empty, numbers as JSON.
+fn canonical(v: &Value) -> String {
     match v {
-        V::Null => String::new(),
-        V::Integer(i) => i.to_string(),
-        V::Real(f) => f.to_string(),
-        V::Text(s) => s.clone(),
-        V::Blob(b) => format!("{b:?}"),
+        Value::Null => String::new(),
+        Value::Text(s) => s.clone(),
+        other => other.to_json().to_string(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! ```
 
 #[path = "../benches/lakegen/mod.rs"]
+#[allow(dead_code)]
 mod lakegen;
 
 use std::io::Write;

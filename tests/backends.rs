@@ -295,6 +295,35 @@ fn ecs_hunts() -> Vec<(&'static str, String, Option<Vec<i64>>)> {
                 .into(),
             Some(vec![1026, 1066]),
         ),
+        // The rest of the language: agreement between the engines (the answers are checked
+        // on SQLite in tests/language.rs).
+        (
+            "group_with_aggregates",
+            "p = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
+             g = GROUP p BY name WITH COUNT(pid) AS n, MIN(pid) AS lo, MAX(pid), NUNIQUE(pid)\n\
+             DISP g ATTR name, n, lo, max_pid, nunique_pid\n"
+                .into(),
+            None,
+        ),
+        (
+            "group_without_with_and_bin_number",
+            "p = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
+             g = GROUP p BY BIN(pid, 1000)\nDISP g ATTR pid, unique_name\n\
+             h = GROUP p BY name\nDISP h ATTR name, unique_pid\n"
+                .into(),
+            None,
+        ),
+        (
+            "join_sort_merge_timestamped",
+            "a = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
+             b = GET process FROM sqlalchemy://ecs WHERE name = 'ping'\n\
+             j = JOIN a, b BY name, name\nDISP j ATTR pid SORT BY pid ASC\n\
+             s = SORT a BY pid ASC\nDISP s ATTR pid LIMIT 3\n\
+             m = a + b\nDISP m ATTR pid SORT BY pid ASC\n\
+             t = TIMESTAMPED(b)\nDISP t ATTR pid, first_observed SORT BY pid ASC\n"
+                .into(),
+            None,
+        ),
         (
             "describe_and_disp_unsorted",
             "p = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
