@@ -314,6 +314,16 @@ fn ecs_hunts() -> Vec<(&'static str, String, Option<Vec<i64>>)> {
             None,
         ),
         (
+            "group_by_time_bins",
+            "p = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
+             t = TIMESTAMPED(p)\n\
+             g = GROUP t BY BIN(first_observed, 1h) WITH COUNT(pid) AS n\n\
+             DISP g ATTR first_observed, n SORT BY first_observed ASC\n\
+             d = GROUP t BY BIN(first_observed, 1d)\nDISP d ATTR first_observed, unique_pid\n"
+                .into(),
+            None,
+        ),
+        (
             "join_sort_merge_timestamped",
             "a = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
              b = GET process FROM sqlalchemy://ecs WHERE name = 'ping'\n\

@@ -51,7 +51,11 @@ impl MysqlBackend {
             .query_first("SELECT VERSION()")
             .map_err(|e| open_error(url, e))?
             .unwrap_or_default();
-        let mut setup = vec!["SET NAMES utf8mb4".to_string()];
+        // UTC, as kestrel's timestamps are (time buckets, FROM_UNIXTIME).
+        let mut setup = vec![
+            "SET NAMES utf8mb4".to_string(),
+            "SET time_zone = '+00:00'".to_string(),
+        ];
         if !opts.allow_write {
             setup.push("SET SESSION TRANSACTION READ ONLY".into());
         }

@@ -159,6 +159,12 @@ pub struct Dialect {
 pub enum TimeBinStyle {
     /// `strftime('%Y-%m-%dT%H:%M:%SZ', <epoch seconds rounded down>, 'unixepoch')`
     Strftime,
+    /// `to_char(timezone('UTC', to_timestamp(<epoch rounded down>)), 'YYYY-MM-DD"T"…')`
+    /// over `date_part('epoch', CAST(x AS timestamptz))` (PostgreSQL)
+    ToChar,
+    /// `DATE_FORMAT(FROM_UNIXTIME(<epoch rounded down>), '%Y-%m-%dT%H:%i:%sZ')` over
+    /// `UNIX_TIMESTAMP(x)`, in a UTC session (MySQL, MariaDB)
+    DateFormat,
     #[default]
     Unsupported,
 }

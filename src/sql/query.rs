@@ -1277,6 +1277,36 @@ impl<'a> Emitter<'a> {
                         ],
                     ))
                 }
+                TimeBinStyle::ToChar => {
+                    let seconds = b::cast(
+                        b::function(
+                            "date_part",
+                            vec![b::string("epoch"), b::cast(x, "timestamptz")],
+                        ),
+                        "BIGINT",
+                    );
+                    let start = b::function(
+                        "timezone",
+                        vec![
+                            b::string("UTC"),
+                            b::function("to_timestamp", vec![floor(seconds)]),
+                        ],
+                    );
+                    Ok(b::function(
+                        "to_char",
+                        vec![start, b::string("YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"")],
+                    ))
+                }
+                TimeBinStyle::DateFormat => {
+                    let seconds = b::cast(b::function("UNIX_TIMESTAMP", vec![x]), "SIGNED");
+                    Ok(b::function(
+                        "DATE_FORMAT",
+                        vec![
+                            b::function("FROM_UNIXTIME", vec![floor(seconds)]),
+                            b::string("%Y-%m-%dT%H:%i:%sZ"),
+                        ],
+                    ))
+                }
                 TimeBinStyle::Unsupported => Err(Diagnostic::error(
                     Code::Unsupported,
                     format!(
