@@ -420,3 +420,23 @@ fn optimised_and_unoptimised_forms() {
     snapshot_settings("compile")
         .bind(|| insta::assert_snapshot!("optimised_and_unoptimised", both));
 }
+
+/// In ECS, a process access (Sysmon 10) records the source in `process.*` and the target
+/// in `winlog.event_data.Target*`: the target's other attributes are unknown, never the
+/// source's (a hunt for lsass.exe must not show the dumper's command line as lsass's).
+#[test]
+fn a_process_access_target_does_not_borrow_the_source_attributes() {
+    let sql = sqlite_text(
+        "p = GET process FROM sqlite://events WHERE name = 'lsass.exe'\nDISP p ATTR name, cmd_line\n",
+    );
+    let cmd = &sql[..sql.find("AS \"cmd_line\"").expect("cmd_line column")];
+    let case = &cmd[cmd.rfind("CASE").expect("a per-class CASE")..];
+    assert!(
+        case.contains("\"event.code\" = '10' THEN\n        NULL"),
+        "access events take the source's command line:\n{case}"
+    );
+    assert!(
+        case.contains("ELSE\n        \"process.command_line\""),
+        "{case}"
+    );
+}
