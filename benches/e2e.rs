@@ -90,10 +90,10 @@ const CASES: &[Case] = &[
                DISP drops ATTR name, path",
         expert: r#"SELECT DISTINCT "file.name", "file.path" FROM events
                    WHERE "file.path" LIKE '%\AppData\Local\Temp\%'"#,
-        // LIKE's escape character is a backslash on PostgreSQL.
+        // LIKE's escape character is a backslash on PostgreSQL: none here.
         expert_pg: Some(
             r#"SELECT DISTINCT "file.name", "file.path" FROM events
-               WHERE "file.path" LIKE '%\\AppData\\Local\\Temp\\%'"#,
+               WHERE "file.path" ILIKE '%\AppData\Local\Temp\%' ESCAPE ''"#,
         ),
     },
     Case {
@@ -252,11 +252,13 @@ fn main() {
     peak_memory(&config_for(&targets[0]), &dir);
 }
 
-/// The expert's SQL for a target, reading its table.
+/// The expert's SQL for a target, reading its table. A hunt's LIKE ignores ASCII case
+/// (as SQLite's does); the PostgreSQL expert writes ILIKE for the same meaning.
 fn expert_sql(case: &Case, target: &Target) -> String {
     let sql = match (target.name, case.expert_pg) {
-        ("PostgreSQL", Some(pg)) => pg,
-        _ => case.expert,
+        ("PostgreSQL", Some(pg)) => pg.to_string(),
+        ("PostgreSQL", None) => case.expert.replace(" LIKE ", " ILIKE "),
+        _ => case.expert.to_string(),
     };
     sql.replace(" events", &format!(" \"{}\"", target.table))
 }

@@ -234,8 +234,15 @@ impl Lowerer<'_> {
                 continue;
             }
             // A rule whose rows match no other class's rule is covered by the default.
+            // (Rules of other classes listed before it are denied in its alternative, as
+            // in the default's, so they do not stop it being covered.)
             let covered = is_default
-                && default_rules.iter().all(|m| disjoint(r, m))
+                && default_rules.iter().all(|m| {
+                    disjoint(r, m)
+                        || rules[..i]
+                            .iter()
+                            .any(|e| std::ptr::eq(*e, *m) && e.class != class)
+                })
                 && by_column.iter().all(|(col, vals)| {
                     r.matches
                         .get(*col)
