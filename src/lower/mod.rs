@@ -21,7 +21,7 @@ mod span;
 mod stamp;
 pub mod time;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::Config;
@@ -94,6 +94,8 @@ pub fn lower<'a>(
         vars: HashMap::new(),
         last_source: None,
         memo: attr::Memo::default(),
+        names: HashSet::new(),
+        versions: HashMap::new(),
     };
     for stmt in &hunt.stmts {
         l.statement(stmt)?;
@@ -124,6 +126,9 @@ struct Lowerer<'a> {
     /// Memo of `entity_columns` and `class_pred`: hunts ask for the same few again and
     /// again, and each answer walks the whole mapping.
     memo: attr::Memo,
+    /// Relation names taken so far, and the last version number given to each base name.
+    names: HashSet<String>,
+    versions: HashMap<String, usize>,
 }
 
 /// What a new relation is, before it gets its id.
@@ -211,12 +216,7 @@ impl<'a> Lowerer<'a> {
 
     /// Adds a relation for `target`, as a new version if the name exists.
     fn define(&mut self, target: &Ident, new: NewRelation, span: Span) {
-        let mut name = target.name.clone();
-        let mut n = 1;
-        while self.relations.iter().any(|r| r.name == name) {
-            n += 1;
-            name = format!("{}_{n}", target.name);
-        }
+        let name = self.fresh_name(&target.name);
         let identity = self.identity_of(&new.entity, new.columns.as_deref());
         let id = RelId(self.relations.len());
         self.relations.push(Relation {
@@ -234,6 +234,24 @@ impl<'a> Lowerer<'a> {
         });
         let line = self.line(span);
         self.vars.insert(target.name.clone(), (id, line));
+    }
+
+    /// `base`, or `base_2`, `base_3`, … : the first relation name not taken. Constant time
+    /// per call (a hunt may re-assign one name thousands of times).
+    fn fresh_name(&mut self, base: &str) -> String {
+        let mut n = self.versions.get(base).copied().unwrap_or(0);
+        loop {
+            n += 1;
+            let name = if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}_{n}")
+            };
+            if self.names.insert(name.clone()) {
+                self.versions.insert(base.to_string(), n);
+                return name;
+            }
+        }
     }
 
     /// The first identity set of the type whose attributes are all present.
@@ -519,6 +537,15 @@ impl<'a> Lowerer<'a> {
                     columns.push(k.clone());
                 }
             }
+        }
+        if columns.is_empty() {
+            // Rows without a single attribute: there is nothing to select.
+            return Err(Diagnostic::error(
+                Code::BadValue,
+                "NEW needs at least one attribute with a value",
+            )
+            .at(span)
+            .help("e.g. `NEW process [\"cmd.exe\"]` or `NEW [ {\"type\": \"process\", \"name\": \"cmd.exe\"} ]`"));
         }
         let values = rows
             .into_iter()
@@ -981,12 +1008,7 @@ impl<'a> Lowerer<'a> {
             return Ok(rel);
         }
         let r = self.rel(rel).clone();
-        let mut name = format!("{}_timestamped", r.var);
-        let mut n = 1;
-        while self.relations.iter().any(|x| x.name == name) {
-            n += 1;
-            name = format!("{}_timestamped_{n}", r.var);
-        }
+        let name = self.fresh_name(&format!("{}_timestamped", r.var));
         let identity = self.identity_of(&r.entity, Some(&columns));
         self.relations.push(Relation {
             name,

@@ -11,14 +11,31 @@ use sqlparser::ast::{
 
 use super::dialect::{Dialect, QuoteStyle};
 
-/// A quoted identifier in the dialect's style.
+/// A quoted identifier in the dialect's style, whatever characters the name holds.
+///
+/// sqlparser's printer doubles a quote inside an identifier only when it is not already
+/// doubled and does not follow a backslash (it guesses whether the text was escaped), so
+/// `a\"b` or `a""b` would come out unbalanced; and it never escapes `]`. We double every
+/// closing quote ourselves: sqlparser then prints the name exactly as given.
 pub fn ident(d: &Dialect, name: &str) -> Ident {
-    let q = match d.identifier_quote_style {
-        QuoteStyle::Double => '"',
-        QuoteStyle::Backtick => '`',
-        QuoteStyle::Bracket => '[',
+    let (q, close) = match d.identifier_quote_style {
+        QuoteStyle::Double => ('"', '"'),
+        QuoteStyle::Backtick => ('`', '`'),
+        QuoteStyle::Bracket => ('[', ']'),
     };
-    Ident::with_quote(q, name)
+    Ident::with_quote(q, double_char(name, close))
+}
+
+/// `s` with every `c` doubled.
+fn double_char(s: &str, c: char) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for ch in s.chars() {
+        if ch == c {
+            out.push(c);
+        }
+        out.push(ch);
+    }
+    out
 }
 
 pub fn column(d: &Dialect, name: &str) -> Expr {
@@ -33,8 +50,10 @@ pub fn value(v: Value) -> Expr {
     Expr::Value(v.into())
 }
 
+/// A string literal (preview only: executed statements bind their literals). Quotes are
+/// doubled here, for the reason given at [`ident`]; backslashes are literal text.
 pub fn string(s: &str) -> Expr {
-    value(Value::SingleQuotedString(s.to_string()))
+    value(Value::SingleQuotedString(double_char(s, '\'')))
 }
 
 pub fn number(n: impl ToString) -> Expr {
