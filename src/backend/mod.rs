@@ -3,6 +3,7 @@
 //! In: a connection URL from the configuration and [`SqlStatement`]s. Out: column names and
 //! rows, streamed to a [`RowSink`] one at a time so memory stays flat.
 
+pub mod like;
 pub mod sqlite;
 
 use std::io;

@@ -80,6 +80,7 @@ impl SqliteBackend {
             },
         )
         .map_err(|e| BackendError::Query(e.to_string()))?;
+        install_like(&conn)?;
         Ok(SqliteBackend { conn })
     }
 
@@ -89,6 +90,71 @@ impl SqliteBackend {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Replaces SQLite's `like(pattern, text)` (what `text LIKE pattern` calls) by
+/// [`super::like::like`]: SQLite's own stops reading at a NUL and refuses patterns over
+/// 50,000 bytes. Registered through the C API: rusqlite's closure wrapper costs about
+/// 100 ns a row, three times SQLite's own LIKE; this costs about what SQLite's does.
+fn install_like(conn: &Connection) -> Result<(), BackendError> {
+    use rusqlite::ffi;
+    use std::os::raw::c_int;
+
+    unsafe extern "C" fn like_fn(
+        ctx: *mut ffi::sqlite3_context,
+        argc: c_int,
+        argv: *mut *mut ffi::sqlite3_value,
+    ) {
+        // SAFETY: SQLite passes `argc` (2, as registered) valid values; the text pointers
+        // stay valid until the function returns, and each is read with its byte length.
+        unsafe {
+            if argc != 2 || argv.is_null() {
+                ffi::sqlite3_result_null(ctx);
+                return;
+            }
+            let args = std::slice::from_raw_parts(argv, 2);
+            let text = |v: *mut ffi::sqlite3_value| -> Option<&[u8]> {
+                if ffi::sqlite3_value_type(v) == ffi::SQLITE_NULL {
+                    return None;
+                }
+                // Numbers become text as SQLite writes them, as its own LIKE does.
+                let p = ffi::sqlite3_value_text(v);
+                let n = ffi::sqlite3_value_bytes(v);
+                if p.is_null() || n <= 0 {
+                    return Some(&[]);
+                }
+                Some(std::slice::from_raw_parts(p, n as usize))
+            };
+            match (text(args[0]), text(args[1])) {
+                (Some(pattern), Some(t)) => {
+                    ffi::sqlite3_result_int(ctx, c_int::from(super::like::like(t, pattern)))
+                }
+                _ => ffi::sqlite3_result_null(ctx),
+            }
+        }
+    }
+
+    // SAFETY: the handle is the open connection's, used on this thread during the call.
+    let rc = unsafe {
+        ffi::sqlite3_create_function_v2(
+            conn.handle(),
+            c"like".as_ptr(),
+            2,
+            ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
+            std::ptr::null_mut(),
+            Some(like_fn),
+            None,
+            None,
+            None,
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(BackendError::Query(format!(
+            "cannot install LIKE (SQLite error {rc})"
+        )))
+    }
+}
 
 fn to_sql(l: &Literal) -> rusqlite::types::Value {
     use rusqlite::types::Value as V;

@@ -426,6 +426,17 @@ impl<'a> Lowerer<'a> {
             ),
             None => None,
         };
+        if columns.as_ref().is_some_and(|c| c.is_empty()) {
+            return Err(Diagnostic::error(
+                Code::TypeMismatch,
+                format!(
+                    "`{}` and the variables merged with it have no attribute in common",
+                    vars[0].name
+                ),
+            )
+            .at(vars[0].span.to(vars[vars.len() - 1].span))
+            .help("merge variables that share attributes (INFO shows a variable's attributes)"));
+        }
         let inputs =
             ids.iter()
                 .map(|id| match &columns {
@@ -1100,12 +1111,17 @@ pub(super) fn union_limited(
     let plan = if branches.len() == 1 {
         branches.remove(0)
     } else {
-        let keep = columns.unwrap_or_default();
-        Plan::Union {
-            inputs: branches
-                .into_iter()
-                .map(|p| p.project(keep.iter().map(|c| (c.clone(), Expr::col(c))).collect()))
-                .collect(),
+        match columns {
+            // Columns unknown (events of a table the catalog has not read: every branch
+            // reads the same table) or none in common: the branches as they are, rather
+            // than a SELECT of no columns.
+            None | Some([]) => Plan::Union { inputs: branches },
+            Some(keep) => Plan::Union {
+                inputs: branches
+                    .into_iter()
+                    .map(|p| p.project(keep.iter().map(|c| (c.clone(), Expr::col(c))).collect()))
+                    .collect(),
+            },
         }
     };
     match limit {

@@ -26,14 +26,62 @@ pub fn ident(d: &Dialect, name: &str) -> Ident {
     Ident::with_quote(q, double_char(name, close))
 }
 
-/// `s` with every `c` doubled.
+/// `s` with every `c` doubled, and line breaks hidden from the pretty printer (see
+/// [`restore_line_breaks`]).
 fn double_char(s: &str, c: char) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     for ch in s.chars() {
+        match ch {
+            '\n' => {
+                out.push(HIDE);
+                out.push(HIDDEN_NEWLINE);
+                continue;
+            }
+            HIDE => {
+                out.push(HIDE);
+                out.push(HIDDEN_HIDE);
+                continue;
+            }
+            _ => {}
+        }
         if ch == c {
             out.push(c);
         }
         out.push(ch);
+    }
+    out
+}
+
+/// sqlparser's pretty printer indents after every line break it writes, also inside a
+/// quoted name or string, which would change the name or the value. Names and strings
+/// carry their line breaks as `HIDE HIDDEN_NEWLINE` (and a `HIDE` of their own as
+/// `HIDE HIDDEN_HIDE`) through printing: Unicode noncharacters, reserved for uses like
+/// this one.
+const HIDE: char = '\u{FDD0}';
+const HIDDEN_NEWLINE: char = '\u{FDD1}';
+const HIDDEN_HIDE: char = '\u{FDD2}';
+
+/// Printed SQL with the line breaks of names and strings put back.
+pub fn restore_line_breaks(sql: String) -> String {
+    if !sql.contains(HIDE) {
+        return sql;
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars();
+    while let Some(c) = chars.next() {
+        if c != HIDE {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(HIDDEN_NEWLINE) => out.push('\n'),
+            Some(HIDDEN_HIDE) => out.push(HIDE),
+            Some(other) => {
+                out.push(HIDE);
+                out.push(other);
+            }
+            None => out.push(HIDE),
+        }
     }
     out
 }

@@ -469,7 +469,7 @@ impl<'a> Emitter<'a> {
 
     fn finish(self, q: sa::Query) -> SqlStatement {
         SqlStatement {
-            sql: format!("{:#}", sa::Statement::Query(Box::new(q))),
+            sql: b::restore_line_breaks(format!("{:#}", sa::Statement::Query(Box::new(q)))),
             params: self.params,
         }
     }
@@ -615,6 +615,15 @@ impl<'a> Emitter<'a> {
             });
         }
         let selection = (!preds.is_empty()).then(|| and_all(preds));
+        if projection.is_empty() {
+            // `SELECT FROM t` is no SQL: lowering should never ask for it, but must not
+            // get invalid SQL when it does.
+            return Err(Diagnostic::error(
+                Code::BadValue,
+                "this statement would select no attributes at all",
+            )
+            .help("the variables it combines have no attribute in common"));
+        }
         let mut select = b::select(projection, from, selection, blk.distinct, group_by);
         if let Some((right, on)) = join {
             let conds = on
