@@ -3,6 +3,7 @@
 //! In: a connection URL from the configuration and [`SqlStatement`]s. Out: column names and
 //! rows, streamed to a [`RowSink`] one at a time so memory stays flat.
 
+pub mod cancel;
 pub mod like;
 pub mod sqlite;
 
@@ -28,6 +29,12 @@ pub enum BackendError {
     Output(#[from] io::Error),
     #[error("unsupported connection URL `{0}`; supported: sqlite:///path")]
     Scheme(String),
+    /// The statement ran longer than the connection's `statement_timeout` and was stopped.
+    #[error("the statement ran longer than statement_timeout ({0} s) and was cancelled")]
+    Timeout(u64),
+    /// Ctrl-C: the statement was stopped.
+    #[error("interrupted (Ctrl-C): the statement was cancelled")]
+    Cancelled,
 }
 
 /// One open connection.
@@ -36,7 +43,11 @@ pub trait Backend {
     fn dialect(&self) -> &'static str;
     /// Column names of a table, or None when there is no such table.
     fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError>;
-    /// Runs a statement, streaming its result into `sink`.
+    /// Stops any statement that runs longer than `timeout` (None: no limit). A backend
+    /// without a way to do so ignores it.
+    fn set_statement_timeout(&mut self, _timeout: Option<std::time::Duration>) {}
+    /// Runs a statement, streaming its result into `sink`; stops it on the server when
+    /// [`cancel::requested`] turns true or the statement timeout passes.
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError>;
 
     /// Holds `rows` in a temporary table `name` (visible to this connection only, gone

@@ -5,6 +5,7 @@
 //! regex search (SQLite has no regular expressions of its own).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
@@ -17,6 +18,7 @@ use crate::value::Value;
 
 pub struct SqliteBackend {
     conn: Connection,
+    timeout: Option<Duration>,
 }
 
 impl SqliteBackend {
@@ -81,7 +83,10 @@ impl SqliteBackend {
         )
         .map_err(|e| BackendError::Query(e.to_string()))?;
         install_like(&conn)?;
-        Ok(SqliteBackend { conn })
+        Ok(SqliteBackend {
+            conn,
+            timeout: None,
+        })
     }
 
     pub fn connection(&self) -> &Connection {
@@ -221,7 +226,35 @@ impl Backend for SqliteBackend {
         Ok((!cols.is_empty()).then_some(cols))
     }
 
+    fn set_statement_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
+        // SQLite calls this every few thousand instructions; `true` stops the statement.
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let stop =
+            move || super::cancel::requested() || deadline.is_some_and(|d| Instant::now() >= d);
+        self.conn
+            .progress_handler(10_000, Some(stop))
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        let result = self.run(stmt, sink);
+        let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
+        result.map_err(|e| match e {
+            BackendError::Query(m) if super::cancel::requested() => {
+                let _ = m;
+                BackendError::Cancelled
+            }
+            BackendError::Query(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                BackendError::Timeout(self.timeout.map_or(0, |t| t.as_secs()))
+            }
+            other => other,
+        })
+    }
+}
+
+impl SqliteBackend {
+    fn run(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
         let mut prepared = self
             .conn
             .prepare(&stmt.sql)
