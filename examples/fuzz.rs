@@ -221,6 +221,7 @@ fn stats(seed: u64, n: u64) {
         ) {
             Ok(_) => "compiled".to_string(),
             Err(d) => {
+                // FUZZ_RAW=1: the messages as they are, with the text at the span.
                 let msg: String = if std::env::var("FUZZ_RAW").is_ok() {
                     format!(
                         "{} @ {:?}",
@@ -247,7 +248,7 @@ fn stats(seed: u64, n: u64) {
         *counts.entry(key).or_default() += 1;
     }
     let mut v: Vec<_> = counts.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|(_, c)| std::cmp::Reverse(*c));
     for (k, c) in v.iter().take(40) {
         println!("{c:>7} {k}");
     }

@@ -350,3 +350,38 @@ fn a_missing_database_file_names_the_data_source() {
         "a caret at the data source: {stderr}"
     );
 }
+
+/// A server that is down (nothing listens on port 1) and a wrong password: exit 1, the data
+/// source named, the password never shown. On this branch the server schemes may not be
+/// built in yet, which fails the same way; with their backends the message says why.
+#[test]
+fn an_unreachable_server_or_a_wrong_password_names_the_data_source() {
+    let dir = Dir::new("server");
+    for url in [
+        "postgresql://postgres:s3cr3t-pw@127.0.0.1:1/test",
+        "mysql://root:s3cr3t-pw@127.0.0.1:1/test",
+        "mysql://root:s3cr3t-pw@127.0.0.1:3306/test",
+    ] {
+        let config = dir.0.join("kestrel.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "connections:\n  srv:\n    url: {url}\n    statement_timeout: 5\ndatasources:\n  events:\n    connection: srv\n    table: events\n"
+            ),
+        )
+        .unwrap();
+        let out = kestrel(
+            &dir.0,
+            &config,
+            "p = GET process FROM sqlite://events WHERE pid > 0\nDISP p\n",
+            Duration::from_secs(60),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
+        assert!(stderr.contains("data source `events`"), "{url}: {stderr}");
+        assert!(
+            !stderr.contains("s3cr3t-pw"),
+            "{url}: password shown: {stderr}"
+        );
+    }
+}

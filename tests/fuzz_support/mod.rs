@@ -264,8 +264,7 @@ impl<'r> Gen<'r> {
             s.push('r');
         }
         s.push(quote);
-        let mut chars = body.chars().peekable();
-        while let Some(c) = chars.next() {
+        for c in body.chars() {
             if c == quote {
                 s.push('\\');
             }
