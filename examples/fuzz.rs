@@ -4,6 +4,7 @@
 //! cargo run --release --example fuzz -- --minutes 30            # from seed 0
 //! cargo run --release --example fuzz -- --minutes 5 --seed 1000000
 //! cargo run --release --example fuzz -- --replay target/fuzz/crash-123.hf
+//! cargo run --release --example fuzz -- --minutes 10 --run   # run the cases on SQLite
 //! ```
 //!
 //! A supervisor starts a worker process that runs cases one seed after another and
@@ -53,25 +54,32 @@ fn main() {
         stats(seed, n);
         return;
     }
+    let run = args.iter().any(|a| a == "--run");
     if args.iter().any(|a| a == "--worker") {
-        worker(seed);
+        worker(seed, run);
         return;
     }
     let minutes: f64 = arg("--minutes").and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    supervise(seed, Duration::from_secs_f64(minutes * 60.0));
+    supervise(seed, Duration::from_secs_f64(minutes * 60.0), run);
 }
 
-/// Runs cases from `seed` on, printing `seed` before and `ok`/`fail <text>` after each.
-fn worker(seed: u64) {
+/// Runs cases from `seed` on, printing `seed` before and `ok`/`fail <text>` after each;
+/// with `run`, runs them on a small SQLite lake instead of only compiling them.
+fn worker(seed: u64, run_cases: bool) {
     std::panic::set_hook(Box::new(|_| {}));
     let out = std::io::stdout();
     let run = move || {
+        let lake = run_cases.then(|| fuzz_support::FuzzLake::new("worker"));
         let mut out = out.lock();
         for s in seed.. {
             let text = case(s);
             let _ = writeln!(out, "seed {s}");
             let _ = out.flush();
-            match check(&text) {
+            let result = match &lake {
+                Some(lake) => fuzz_support::check_run(&text, lake),
+                None => check(&text),
+            };
+            match result {
                 Ok(o) => {
                     let _ = writeln!(out, "ok {}", u8::from(o.compiled));
                 }
@@ -110,7 +118,7 @@ fn peak_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
-fn supervise(mut seed: u64, budget: Duration) {
+fn supervise(mut seed: u64, budget: Duration, run: bool) {
     let started = Instant::now();
     let exe = std::env::current_exe().expect("own path");
     let mut cases = 0u64;
@@ -119,8 +127,12 @@ fn supervise(mut seed: u64, budget: Duration) {
     let mut peak = 0u64;
     let mut restarts = 0u64;
     while started.elapsed() < budget {
+        let mut worker_args = vec!["--worker".to_string(), "--seed".into(), seed.to_string()];
+        if run {
+            worker_args.push("--run".into());
+        }
         let mut child = Command::new(&exe)
-            .args(["--worker", "--seed", &seed.to_string()])
+            .args(&worker_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

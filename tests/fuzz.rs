@@ -10,7 +10,7 @@ mod fuzz_support;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use fuzz_support::{case, check, Failure};
+use fuzz_support::{case, check, check_run, Failure, FuzzLake};
 
 /// Far more than any input needs (they take milliseconds): only a hang trips it.
 const HANG: Duration = Duration::from_secs(60);
@@ -113,6 +113,54 @@ fn corpus_inputs_compile_or_fail_with_a_diagnostic() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn generated_hunts_run_on_sqlite_or_fail_with_a_diagnostic() {
+    // Running covers what compiling alone does not: the catalog, shipping between
+    // connections, temporary tables, counting, output.
+    let n: u64 = std::env::var("KESTREL_FUZZ_RUN_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(move || {
+            let lake = FuzzLake::new("test");
+            for seed in 0..n {
+                // Data sources the lake has: the generator's URIs name `events` and `host101`.
+                let text = case(seed + 7_000_000);
+                let _ = tx.send((seed, text.clone(), check_run(&text, &lake)));
+            }
+        })
+        .expect("spawn");
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for _ in 0..n {
+        match rx.recv_timeout(HANG) {
+            Ok((seed, text, r)) => match r {
+                Ok(o) => ran += usize::from(o.compiled),
+                Err(f) => failures.push(format!("seed {seed}: {f:?}\n--- input:\n{text}")),
+            },
+            Err(_) => {
+                failures.push(format!("no answer within {HANG:?}"));
+                break;
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}",
+        failures
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+    eprintln!("{ran} of {n} cases ran to the end");
+    assert!(ran > 0, "no case ran to the end");
 }
 
 #[test]

@@ -98,7 +98,8 @@ pub fn lower<'a>(
         versions: HashMap::new(),
     };
     for stmt in &hunt.stmts {
-        l.statement(stmt)?;
+        // An error that knows no better place points at its statement.
+        l.statement(stmt).map_err(|d| crate::at(d, stmt.span))?;
     }
     Ok(Program {
         sources: l.sources,

@@ -889,3 +889,90 @@ fn parse_back(dialect: &str, sql: &str) -> Result<(), Failure> {
         Err(e) => Err(Failure::BadSql(format!("{dialect}: {e}\n{sql}"))),
     }
 }
+
+/// A small SQLite lake (the ECS fixture as `events`, also reachable as `host101`) and its
+/// configuration, for running cases rather than only compiling them.
+pub struct FuzzLake {
+    dir: std::path::PathBuf,
+    pub config: kestrel::config::Config,
+}
+
+impl FuzzLake {
+    pub fn new(tag: &str) -> FuzzLake {
+        let dir =
+            std::env::temp_dir().join(format!("kestrel-fuzz-lake-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("lake dir");
+        let db = dir.join("lake.db");
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/ecs_process_creation.csv");
+        kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
+            files: vec![fixture],
+            into: format!("sqlite:///{}", db.display()),
+            table: "events".into(),
+            format: None,
+            replace: false,
+            append: false,
+            progress: false,
+        })
+        .expect("ingest the fixture");
+        let mut yaml = format!(
+            "connections:\n  lake:\n    url: sqlite:///{}\n    statement_timeout: 20\ndatasources:\n",
+            db.display()
+        );
+        for name in ["events", "host101"] {
+            yaml.push_str(&format!(
+                "  {name}:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n"
+            ));
+        }
+        let config = kestrel::config::Config::from_yaml_str(&yaml, None).expect("config");
+        FuzzLake { dir, config }
+    }
+}
+
+impl Drop for FuzzLake {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `text` on the lake (catalog, shipping, temporary tables, output): no panic, and
+/// every error a diagnostic with a span in the text. SAVE is left out: a case must not
+/// write files.
+pub fn check_run(text: &str, lake: &FuzzLake) -> Result<Outcome, Failure> {
+    let text: String = text
+        .lines()
+        .filter(|l| !l.to_ascii_uppercase().contains("SAVE"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let src = SourceFile::new("fuzz.hf", text.as_str());
+        let mut printer =
+            kestrel::output::Printer::new(std::io::sink(), kestrel::output::Format::Jsonl);
+        match kestrel::run::run_hunt(
+            &src,
+            Some(&lake.config),
+            &mut printer,
+            &mut std::io::sink(),
+            &kestrel::run::RunOptions { summary: true },
+        ) {
+            Ok(_) => Ok(Outcome {
+                compiled: true,
+                statements: 0,
+            }),
+            Err(d) => {
+                check_diag(&d, &src, "run")?;
+                Ok(Outcome::default())
+            }
+        }
+    }));
+    match r {
+        Ok(r) => r,
+        Err(e) => Err(Failure::Panic(
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into()),
+        )),
+    }
+}
