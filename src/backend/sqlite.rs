@@ -2,7 +2,9 @@
 //! holds data living outside any data source (NEW).
 //!
 //! Opened read-only unless the connection allows table creation. `x REGEXP p` is a Rust
-//! regex search (SQLite has no regular expressions of its own).
+//! regex search (SQLite has no regular expressions of its own); `x LIKE p` is the
+//! language's LIKE (`like.rs`). A statement stops when Ctrl-C is pressed or the
+//! connection's `statement_timeout` passes (a progress handler checks both).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -241,10 +243,7 @@ impl Backend for SqliteBackend {
         let result = self.run(stmt, sink);
         let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
         result.map_err(|e| match e {
-            BackendError::Query(m) if super::cancel::requested() => {
-                let _ = m;
-                BackendError::Cancelled
-            }
+            BackendError::Query(_) if super::cancel::requested() => BackendError::Cancelled,
             BackendError::Query(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
                 BackendError::Timeout(self.timeout.map_or(0, |t| t.as_secs()))
             }
