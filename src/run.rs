@@ -82,7 +82,10 @@ impl<'a> Connections<'a> {
                     allow_write: conn.table_creation_permission,
                     statement_timeout: conn.statement_timeout,
                 };
-                backend::open(&conn.url, &opts).map_err(|e| source_error(ds, e))?
+                let mut b = backend::open(&conn.url, &opts).map_err(|e| source_error(ds, e))?;
+                // SQLite enforces it in the engine (progress handler); servers in-session.
+                b.set_statement_timeout(conn.statement_timeout.map(std::time::Duration::from_secs));
+                b
             };
             self.open.insert(connection.to_string(), backend);
         }
@@ -220,6 +223,9 @@ pub fn run_hunt<W: Write>(
     )?;
     let program = crate::ship::ship(program, &mut conns)?;
     for output in &program.outputs {
+        if backend::cancel::requested() {
+            return Err(source_error(None, BackendError::Cancelled).at(output.span));
+        }
         run_output(&program, output, &mut conns, printer)?;
     }
     // Counting every variable costs a query each: only when the summary is wanted.
@@ -321,13 +327,23 @@ fn run_output<W: Write>(
     let program = &*local;
     let backend = conns.get(&connection, None)?;
     let dialect = dialect_of(backend.as_ref())?;
+    let where_ = sources_read(program, &o.plan, &connection);
     let fail = |e: BackendError| {
+        let help = match e {
+            BackendError::Timeout(_) => {
+                "raise `statement_timeout` of the connection, or narrow the hunt (a time range, LIMIT)"
+            }
+            _ => "EXPLAIN shows the SQL this statement runs",
+        };
         Diagnostic::error(
             Code::DataSource,
-            format!("the query failed: {}", redact_url(&e.to_string())),
+            format!(
+                "the query failed ({where_}): {}",
+                redact_url(&e.to_string())
+            ),
         )
         .at(o.span)
-        .help("EXPLAIN shows the SQL this statement runs")
+        .help(help)
     };
     let io_fail =
         |e: std::io::Error| Diagnostic::error(Code::Internal, format!("cannot write output: {e}"));
@@ -442,6 +458,37 @@ fn run_output<W: Write>(
     Ok(())
 }
 
+/// "data source `a`, `b` on connection `lake`", naming what a failing statement read.
+fn sources_read(program: &Program, plan: &Plan, connection: &str) -> String {
+    let mut roots = Vec::new();
+    plan.rel_refs(&mut roots);
+    let mut scans = Vec::new();
+    collect_scans(plan, &mut scans);
+    for id in program.dependency_order(&roots) {
+        collect_scans(&program.rel(id).plan, &mut scans);
+    }
+    let names: BTreeSet<String> = scans
+        .iter()
+        .map(|s| format!("`{}`", program.sources[*s].name))
+        .collect();
+    let place = if connection.is_empty() {
+        "the in-memory cache".to_string()
+    } else {
+        format!("connection `{connection}`")
+    };
+    match names.len() {
+        0 => place,
+        1 => format!(
+            "data source {} on {place}",
+            names.into_iter().collect::<String>()
+        ),
+        _ => format!(
+            "data sources {} on {place}",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// Runs `stmt` into `path` (its layout from the name) through a temporary file beside
 /// it, renamed into place only when every row is written: a failure leaves no file.
 fn save(
@@ -460,6 +507,11 @@ fn save(
     let write_fail = |e: &dyn std::fmt::Display| {
         Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
     };
+    // Renaming onto a device or a directory would replace it (`SAVE v TO /dev/null` run
+    // as root would leave a regular file where the device was).
+    if std::fs::metadata(target).is_ok_and(|m| !m.is_file()) {
+        return Err(write_fail(&"it exists and is not a regular file"));
+    }
     let result = (|| {
         let file = std::fs::File::create(&tmp).map_err(|e| write_fail(&e))?;
         let mut printer = Printer::new(std::io::BufWriter::new(file), format);
@@ -469,12 +521,14 @@ fn save(
             spinner: &spinner,
             to_stdout: false,
         };
-        backend.query(stmt, &mut sink).map_err(|e| {
-            Diagnostic::error(
+        backend.query(stmt, &mut sink).map_err(|e| match e {
+            // The file failed (a full disk), not the query.
+            BackendError::Output(io) => write_fail(&io),
+            e => Diagnostic::error(
                 Code::DataSource,
                 format!("the query failed: {}", redact_url(&e.to_string())),
             )
-            .at(span)
+            .at(span),
         })?;
         printer.end().map_err(|e| write_fail(&e))?;
         let mut w = printer.into_inner();

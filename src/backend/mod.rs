@@ -9,6 +9,8 @@
 //! - `mssql.rs` — `tiberius` over tokio (`mssql://`);
 //! - `url.rs` — server URLs as SQLAlchemy writes them (`+driver` ignored).
 
+pub mod cancel;
+pub mod like;
 pub mod mssql;
 pub mod mysql;
 pub mod postgres;
@@ -37,6 +39,12 @@ pub enum BackendError {
     Output(#[from] io::Error),
     #[error("unsupported connection URL `{0}`; supported: sqlite:///path, postgresql://…, mysql://…, mssql://…")]
     Scheme(String),
+    /// The statement ran longer than the connection's `statement_timeout` and was stopped.
+    #[error("the statement ran longer than statement_timeout ({0} s) and was cancelled")]
+    Timeout(u64),
+    /// Ctrl-C: the statement was stopped.
+    #[error("interrupted (Ctrl-C): the statement was cancelled")]
+    Cancelled,
 }
 
 /// How a connection is opened.
@@ -67,7 +75,11 @@ pub trait Backend {
             .map(|c| (c, None))
             .collect())
     }
-    /// Runs a statement, streaming its result into `sink`.
+    /// Stops any statement that runs longer than `timeout` (None: no limit). A backend
+    /// without a way to do so ignores it.
+    fn set_statement_timeout(&mut self, _timeout: Option<std::time::Duration>) {}
+    /// Runs a statement, streaming its result into `sink`; stops it on the server when
+    /// [`cancel::requested`] turns true or the statement timeout passes.
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError>;
 
     /// Holds `rows` in a temporary table `name` (visible to this connection only, gone

@@ -2,9 +2,12 @@
 //! holds data living outside any data source (NEW).
 //!
 //! Opened read-only unless the connection allows table creation. `x REGEXP p` is a Rust
-//! regex search (SQLite has no regular expressions of its own).
+//! regex search (SQLite has no regular expressions of its own); `x LIKE p` is the
+//! language's LIKE (`like.rs`). A statement stops when Ctrl-C is pressed or the
+//! connection's `statement_timeout` passes (a progress handler checks both).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
@@ -17,6 +20,7 @@ use crate::value::Value;
 
 pub struct SqliteBackend {
     conn: Connection,
+    timeout: Option<Duration>,
 }
 
 impl SqliteBackend {
@@ -80,7 +84,11 @@ impl SqliteBackend {
             },
         )
         .map_err(|e| BackendError::Query(e.to_string()))?;
-        Ok(SqliteBackend { conn })
+        install_like(&conn)?;
+        Ok(SqliteBackend {
+            conn,
+            timeout: None,
+        })
     }
 
     pub fn connection(&self) -> &Connection {
@@ -89,6 +97,71 @@ impl SqliteBackend {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Replaces SQLite's `like(pattern, text)` (what `text LIKE pattern` calls) by
+/// [`super::like::like`]: SQLite's own stops reading at a NUL and refuses patterns over
+/// 50,000 bytes. Registered through the C API: rusqlite's closure wrapper costs about
+/// 100 ns a row, three times SQLite's own LIKE; this costs about what SQLite's does.
+fn install_like(conn: &Connection) -> Result<(), BackendError> {
+    use rusqlite::ffi;
+    use std::os::raw::c_int;
+
+    unsafe extern "C" fn like_fn(
+        ctx: *mut ffi::sqlite3_context,
+        argc: c_int,
+        argv: *mut *mut ffi::sqlite3_value,
+    ) {
+        // SAFETY: SQLite passes `argc` (2, as registered) valid values; the text pointers
+        // stay valid until the function returns, and each is read with its byte length.
+        unsafe {
+            if argc != 2 || argv.is_null() {
+                ffi::sqlite3_result_null(ctx);
+                return;
+            }
+            let args = std::slice::from_raw_parts(argv, 2);
+            let text = |v: *mut ffi::sqlite3_value| -> Option<&[u8]> {
+                if ffi::sqlite3_value_type(v) == ffi::SQLITE_NULL {
+                    return None;
+                }
+                // Numbers become text as SQLite writes them, as its own LIKE does.
+                let p = ffi::sqlite3_value_text(v);
+                let n = ffi::sqlite3_value_bytes(v);
+                if p.is_null() || n <= 0 {
+                    return Some(&[]);
+                }
+                Some(std::slice::from_raw_parts(p, n as usize))
+            };
+            match (text(args[0]), text(args[1])) {
+                (Some(pattern), Some(t)) => {
+                    ffi::sqlite3_result_int(ctx, c_int::from(super::like::like(t, pattern)))
+                }
+                _ => ffi::sqlite3_result_null(ctx),
+            }
+        }
+    }
+
+    // SAFETY: the handle is the open connection's, used on this thread during the call.
+    let rc = unsafe {
+        ffi::sqlite3_create_function_v2(
+            conn.handle(),
+            c"like".as_ptr(),
+            2,
+            ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
+            std::ptr::null_mut(),
+            Some(like_fn),
+            None,
+            None,
+            None,
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(BackendError::Query(format!(
+            "cannot install LIKE (SQLite error {rc})"
+        )))
+    }
+}
 
 fn to_sql(l: &Literal) -> rusqlite::types::Value {
     use rusqlite::types::Value as V;
@@ -191,7 +264,32 @@ impl Backend for SqliteBackend {
             .collect())
     }
 
+    fn set_statement_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
+        // SQLite calls this every few thousand instructions; `true` stops the statement.
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let stop =
+            move || super::cancel::requested() || deadline.is_some_and(|d| Instant::now() >= d);
+        self.conn
+            .progress_handler(10_000, Some(stop))
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        let result = self.run(stmt, sink);
+        let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
+        result.map_err(|e| match e {
+            BackendError::Query(_) if super::cancel::requested() => BackendError::Cancelled,
+            BackendError::Query(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                BackendError::Timeout(self.timeout.map_or(0, |t| t.as_secs()))
+            }
+            other => other,
+        })
+    }
+}
+
+impl SqliteBackend {
+    fn run(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
         let mut prepared = self
             .conn
             .prepare(&stmt.sql)

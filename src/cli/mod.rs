@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod interrupt;
 mod mappings;
 
 use crate::config::Config;
@@ -272,6 +273,7 @@ fn run(hunts: &[PathBuf], config: Option<&Path>, format: Format, summary: bool) 
         Err(code) => return code,
     };
     crate::output::progress::enable(io::stderr().is_terminal(), io::stdout().is_terminal());
+    interrupt::install();
     let stdout = io::stdout();
     let mut printer = Printer::new(stdout.lock(), format);
     for path in hunts {
@@ -301,7 +303,11 @@ fn run(hunts: &[PathBuf], config: Option<&Path>, format: Format, summary: bool) 
         };
         if let Err(d) = result {
             let _ = io::stdout().flush();
-            return hunt_error(&d, &src);
+            let code = hunt_error(&d, &src);
+            return interrupt::exit_code().unwrap_or(code);
+        }
+        if let Some(code) = interrupt::exit_code() {
+            return code;
         }
     }
     ExitCode::SUCCESS

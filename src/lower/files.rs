@@ -75,6 +75,14 @@ impl Lowerer<'_> {
             }
             columns.push(c);
         }
+        if columns.is_empty() {
+            return Err(Diagnostic::error(
+                Code::BadValue,
+                format!("`{}` has no columns with attributes", path.name),
+            )
+            .at(path.span)
+            .help("LOAD reads a header row (CSV) or objects with keys (JSON)"));
+        }
         let rows = table
             .rows
             .into_iter()

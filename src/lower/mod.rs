@@ -21,7 +21,7 @@ mod span;
 mod stamp;
 pub mod time;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::Config;
@@ -104,9 +104,12 @@ pub fn lower<'a>(
         vars: HashMap::new(),
         last_source: None,
         memo: attr::Memo::default(),
+        names: HashSet::new(),
+        versions: HashMap::new(),
     };
     for stmt in &hunt.stmts {
-        l.statement(stmt)?;
+        // An error that knows no better place points at its statement.
+        l.statement(stmt).map_err(|d| crate::at(d, stmt.span))?;
     }
     Ok(Program {
         sources: l.sources,
@@ -134,6 +137,9 @@ struct Lowerer<'a> {
     /// Memo of `entity_columns` and `class_pred`: hunts ask for the same few again and
     /// again, and each answer walks the whole mapping.
     memo: attr::Memo,
+    /// Relation names taken so far, and the last version number given to each base name.
+    names: HashSet<String>,
+    versions: HashMap<String, usize>,
 }
 
 /// What a new relation is, before it gets its id.
@@ -221,12 +227,7 @@ impl<'a> Lowerer<'a> {
 
     /// Adds a relation for `target`, as a new version if the name exists.
     fn define(&mut self, target: &Ident, new: NewRelation, span: Span) {
-        let mut name = target.name.clone();
-        let mut n = 1;
-        while self.relations.iter().any(|r| r.name == name) {
-            n += 1;
-            name = format!("{}_{n}", target.name);
-        }
+        let name = self.fresh_name(&target.name);
         let identity = self.identity_of(&new.entity, new.columns.as_deref());
         let id = RelId(self.relations.len());
         self.relations.push(Relation {
@@ -244,6 +245,24 @@ impl<'a> Lowerer<'a> {
         });
         let line = self.line(span);
         self.vars.insert(target.name.clone(), (id, line));
+    }
+
+    /// `base`, or `base_2`, `base_3`, … : the first relation name not taken. Constant time
+    /// per call (a hunt may re-assign one name thousands of times).
+    fn fresh_name(&mut self, base: &str) -> String {
+        let mut n = self.versions.get(base).copied().unwrap_or(0);
+        loop {
+            n += 1;
+            let name = if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}_{n}")
+            };
+            if self.names.insert(name.clone()) {
+                self.versions.insert(base.to_string(), n);
+                return name;
+            }
+        }
     }
 
     /// The first identity set of the type whose attributes are all present.
@@ -418,6 +437,17 @@ impl<'a> Lowerer<'a> {
             ),
             None => None,
         };
+        if columns.as_ref().is_some_and(|c| c.is_empty()) {
+            return Err(Diagnostic::error(
+                Code::TypeMismatch,
+                format!(
+                    "`{}` and the variables merged with it have no attribute in common",
+                    vars[0].name
+                ),
+            )
+            .at(vars[0].span.to(vars[vars.len() - 1].span))
+            .help("merge variables that share attributes (INFO shows a variable's attributes)"));
+        }
         let inputs =
             ids.iter()
                 .map(|id| match &columns {
@@ -529,6 +559,15 @@ impl<'a> Lowerer<'a> {
                     columns.push(k.clone());
                 }
             }
+        }
+        if columns.is_empty() {
+            // Rows without a single attribute: there is nothing to select.
+            return Err(Diagnostic::error(
+                Code::BadValue,
+                "NEW needs at least one attribute with a value",
+            )
+            .at(span)
+            .help("e.g. `NEW process [\"cmd.exe\"]` or `NEW [ {\"type\": \"process\", \"name\": \"cmd.exe\"} ]`"));
         }
         let values = rows
             .into_iter()
@@ -991,12 +1030,7 @@ impl<'a> Lowerer<'a> {
             return Ok(rel);
         }
         let r = self.rel(rel).clone();
-        let mut name = format!("{}_timestamped", r.var);
-        let mut n = 1;
-        while self.relations.iter().any(|x| x.name == name) {
-            n += 1;
-            name = format!("{}_timestamped_{n}", r.var);
-        }
+        let name = self.fresh_name(&format!("{}_timestamped", r.var));
         let identity = self.identity_of(&r.entity, Some(&columns));
         self.relations.push(Relation {
             name,
@@ -1088,12 +1122,17 @@ pub(super) fn union_limited(
     let plan = if branches.len() == 1 {
         branches.remove(0)
     } else {
-        let keep = columns.unwrap_or_default();
-        Plan::Union {
-            inputs: branches
-                .into_iter()
-                .map(|p| p.project(keep.iter().map(|c| (c.clone(), Expr::col(c))).collect()))
-                .collect(),
+        match columns {
+            // Columns unknown (events of a table the catalog has not read: every branch
+            // reads the same table) or none in common: the branches as they are, rather
+            // than a SELECT of no columns.
+            None | Some([]) => Plan::Union { inputs: branches },
+            Some(keep) => Plan::Union {
+                inputs: branches
+                    .into_iter()
+                    .map(|p| p.project(keep.iter().map(|c| (c.clone(), Expr::col(c))).collect()))
+                    .collect(),
+            },
         }
     };
     match limit {

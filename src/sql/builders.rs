@@ -11,14 +11,79 @@ use sqlparser::ast::{
 
 use super::dialect::{Dialect, QuoteStyle};
 
-/// A quoted identifier in the dialect's style.
+/// A quoted identifier in the dialect's style, whatever characters the name holds.
+///
+/// sqlparser's printer doubles a quote inside an identifier only when it is not already
+/// doubled and does not follow a backslash (it guesses whether the text was escaped), so
+/// `a\"b` or `a""b` would come out unbalanced; and it never escapes `]`. We double every
+/// closing quote ourselves: sqlparser then prints the name exactly as given.
 pub fn ident(d: &Dialect, name: &str) -> Ident {
-    match d.identifier_quote_style {
-        QuoteStyle::Double => Ident::with_quote('"', name),
-        QuoteStyle::Backtick => Ident::with_quote('`', name),
-        // sqlparser prints brackets verbatim: `]` inside must be doubled here.
-        QuoteStyle::Bracket => Ident::with_quote('[', name.replace(']', "]]")),
+    let (q, close) = match d.identifier_quote_style {
+        QuoteStyle::Double => ('"', '"'),
+        QuoteStyle::Backtick => ('`', '`'),
+        QuoteStyle::Bracket => ('[', ']'),
+    };
+    Ident::with_quote(q, double_char(name, close))
+}
+
+/// `s` with every `c` doubled, and line breaks hidden from the pretty printer (see
+/// [`restore_line_breaks`]).
+fn double_char(s: &str, c: char) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for ch in s.chars() {
+        match ch {
+            '\n' => {
+                out.push(HIDE);
+                out.push(HIDDEN_NEWLINE);
+                continue;
+            }
+            HIDE => {
+                out.push(HIDE);
+                out.push(HIDDEN_HIDE);
+                continue;
+            }
+            _ => {}
+        }
+        if ch == c {
+            out.push(c);
+        }
+        out.push(ch);
     }
+    out
+}
+
+/// sqlparser's pretty printer indents after every line break it writes, also inside a
+/// quoted name or string, which would change the name or the value. Names and strings
+/// carry their line breaks as `HIDE HIDDEN_NEWLINE` (and a `HIDE` of their own as
+/// `HIDE HIDDEN_HIDE`) through printing: Unicode noncharacters, reserved for uses like
+/// this one.
+const HIDE: char = '\u{FDD0}';
+const HIDDEN_NEWLINE: char = '\u{FDD1}';
+const HIDDEN_HIDE: char = '\u{FDD2}';
+
+/// Printed SQL with the line breaks of names and strings put back.
+pub fn restore_line_breaks(sql: String) -> String {
+    if !sql.contains(HIDE) {
+        return sql;
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars();
+    while let Some(c) = chars.next() {
+        if c != HIDE {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(HIDDEN_NEWLINE) => out.push('\n'),
+            Some(HIDDEN_HIDE) => out.push(HIDE),
+            Some(other) => {
+                out.push(HIDE);
+                out.push(other);
+            }
+            None => out.push(HIDE),
+        }
+    }
+    out
 }
 
 /// `alias.column`
@@ -103,8 +168,10 @@ pub fn value(v: Value) -> Expr {
     Expr::Value(v.into())
 }
 
+/// A string literal (preview only: executed statements bind their literals). Quotes are
+/// doubled here, for the reason given at [`ident`]; backslashes are literal text.
 pub fn string(s: &str) -> Expr {
-    value(Value::SingleQuotedString(s.to_string()))
+    value(Value::SingleQuotedString(double_char(s, '\'')))
 }
 
 pub fn number(n: impl ToString) -> Expr {

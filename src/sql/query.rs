@@ -520,7 +520,7 @@ impl<'a> Emitter<'a> {
 
     fn finish(self, q: sa::Query) -> SqlStatement {
         SqlStatement {
-            sql: format!("{:#}", sa::Statement::Query(Box::new(q))),
+            sql: b::restore_line_breaks(format!("{:#}", sa::Statement::Query(Box::new(q)))),
             params: self.params,
         }
     }
@@ -728,6 +728,15 @@ impl<'a> Emitter<'a> {
             });
         }
         let selection = (!preds.is_empty()).then(|| and_all(preds));
+        if projection.is_empty() {
+            // `SELECT FROM t` is no SQL: lowering should never ask for it, but must not
+            // get invalid SQL when it does.
+            return Err(Diagnostic::error(
+                Code::BadValue,
+                "this statement would select no attributes at all",
+            )
+            .help("the variables it combines have no attribute in common"));
+        }
         let select = b::select(projection, from, selection, distinct, group_by);
         let mut keys = Vec::new();
         for (e, desc) in &order {
@@ -1124,11 +1133,7 @@ impl<'a> Emitter<'a> {
                 } else {
                     BinaryOperator::Or
                 };
-                let mut iter = out.into_iter();
-                let first = iter
-                    .next()
-                    .ok_or_else(|| Diagnostic::internal("empty AND/OR"))?;
-                iter.fold(first, |acc, x| b::binary(acc, op.clone(), x))
+                chain(out, op).ok_or_else(|| Diagnostic::internal("empty AND/OR"))?
             }
             Expr::Not(inner) => {
                 let x = self.predicate(inner)?;
@@ -1396,11 +1401,24 @@ fn blk_has_tuple_in(blk: &Block) -> bool {
 }
 
 fn and_all(preds: Vec<sa::Expr>) -> sa::Expr {
-    let mut iter = preds.into_iter();
-    match iter.next() {
-        Some(first) => iter.fold(first, |acc, x| b::binary(acc, BinaryOperator::And, x)),
-        None => b::binary(b::number(1), BinaryOperator::Eq, b::number(1)),
+    chain(preds, BinaryOperator::And)
+        .unwrap_or_else(|| b::binary(b::number(1), BinaryOperator::Eq, b::number(1)))
+}
+
+/// `a OP b OP c …`. SQL reads such a chain as a left-deep tree, and databases limit how
+/// deep an expression may be (SQLite: 1,000): a long chain is written as a balanced tree
+/// of parenthesised halves instead, `(a OP b …) OP (… OP z)`, as deep as its logarithm.
+fn chain(mut items: Vec<sa::Expr>, op: BinaryOperator) -> Option<sa::Expr> {
+    const FLAT: usize = 32;
+    if items.len() <= FLAT {
+        let mut iter = items.into_iter();
+        let first = iter.next()?;
+        return Some(iter.fold(first, |acc, x| b::binary(acc, op.clone(), x)));
     }
+    let right = items.split_off(items.len() / 2);
+    let left = chain(items, op.clone())?;
+    let right = chain(right, op.clone())?;
+    Some(b::binary(b::nested(left), op, b::nested(right)))
 }
 
 /// The body of a query for use in a set operation (a query with clauses is nested).

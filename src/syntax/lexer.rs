@@ -273,7 +273,16 @@ impl<'a> Lexer<'a> {
             return Ok((start, Tok::Duration(n, unit.to_string()), end));
         }
         if float {
-            match num.parse() {
+            match num.parse::<f64>() {
+                // `1e400` reads as infinity, which no database column holds.
+                Ok(x) if !x.is_finite() => Err(self
+                    .err(
+                        Code::BadToken,
+                        start,
+                        end,
+                        format!("number `{num}` is too large"),
+                    )
+                    .label("decimal numbers are 64-bit floating point")),
                 Ok(x) => Ok((start, Tok::Float(x), end)),
                 Err(_) => Err(self.err(Code::BadToken, start, end, format!("bad number `{num}`"))),
             }

@@ -17,12 +17,83 @@ use crate::diag::{Code, Diagnostic};
 use crate::source::{SourceFile, Span};
 use crate::syntax::token::Tok;
 
+/// How deep patterns and values may nest: brackets (`(`, `[`, `{`) and `NOT`s inside each
+/// other. The parser would take any depth, but lowering, emission and the databases walk
+/// the tree recursively (SQLite stops at 1,000 levels of expression): a hunt nested deeper
+/// than this gets a diagnostic, not a stack overflow.
+pub const MAX_NESTING: usize = 200;
+
 /// Parses a whole hunt.
 pub fn parse(src: &SourceFile) -> Result<ast::Hunt, Diagnostic> {
-    let lexer = lexer::Lexer::new(&src.text);
+    let lexer = Nesting::new(lexer::Lexer::new(&src.text));
     grammar::HuntParser::new()
         .parse(lexer)
         .map_err(|e| parse_error(e, src))
+}
+
+/// Passes tokens through, stopping with a diagnostic at the first one that nests deeper
+/// than [`MAX_NESTING`]. A run of `NOT`s counts one level per `NOT`, as each wraps what
+/// follows; long `AND`/`OR` chains are flat and do not count.
+struct Nesting<I> {
+    inner: I,
+    /// The depth outside each open bracket.
+    open: Vec<usize>,
+    depth: usize,
+    /// `NOT`s since the last token that was not a `NOT` or an opening bracket.
+    nots: usize,
+    failed: bool,
+}
+
+impl<I> Nesting<I> {
+    fn new(inner: I) -> Self {
+        Nesting {
+            inner,
+            open: Vec::new(),
+            depth: 0,
+            nots: 0,
+            failed: false,
+        }
+    }
+}
+
+impl<I: Iterator<Item = lexer::Spanned>> Iterator for Nesting<I> {
+    type Item = lexer::Spanned;
+
+    fn next(&mut self) -> Option<lexer::Spanned> {
+        if self.failed {
+            return None;
+        }
+        let item = self.inner.next()?;
+        let Ok((l, tok, r)) = &item else {
+            return Some(item);
+        };
+        match tok {
+            Tok::LParen | Tok::LBracket | Tok::LBrace => {
+                self.open.push(self.depth);
+                self.depth += self.nots + 1;
+                self.nots = 0;
+            }
+            Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                self.depth = self.open.pop().unwrap_or(0);
+                self.nots = 0;
+            }
+            Tok::Not => self.nots += 1,
+            _ => self.nots = 0,
+        }
+        if self.depth + self.nots > MAX_NESTING {
+            self.failed = true;
+            return Some(Err(Diagnostic::error(
+                Code::Syntax,
+                format!("nested more than {MAX_NESTING} levels deep"),
+            )
+            .at(Span::new(*l, *r))
+            .label(format!("level {}", self.depth + self.nots))
+            .help(
+                "brackets and NOTs inside each other count; flatten the pattern (NOT NOT x is x)",
+            )));
+        }
+        Some(item)
+    }
 }
 
 fn parse_error(e: ParseError<usize, Tok, Diagnostic>, src: &SourceFile) -> Diagnostic {
