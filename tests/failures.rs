@@ -385,3 +385,74 @@ fn an_unreachable_server_or_a_wrong_password_names_the_data_source() {
         );
     }
 }
+
+/// Ctrl-C during a PostgreSQL statement: kestrel sends the server's cancel request, the
+/// statement stops there (it would sleep for a minute), and the exit status is 130.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_a_postgres_statement_on_the_server() {
+    let url = std::env::var("KESTREL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into());
+    let view = format!("kestrel_failures_slow_{}", std::process::id());
+    let mut admin = kestrel::backend::open(
+        &url,
+        &kestrel::backend::OpenOptions {
+            allow_write: true,
+            statement_timeout: None,
+        },
+    )
+    .expect("PostgreSQL answers (see README: Set up)");
+    let ddl = |b: &mut Box<dyn kestrel::backend::Backend>, sql: String| {
+        b.query(
+            &kestrel::sql::SqlStatement {
+                sql,
+                params: vec![],
+            },
+            &mut kestrel::backend::Collect::default(),
+        )
+    };
+    ddl(
+        &mut admin,
+        format!(
+            "CREATE VIEW \"{view}\" AS SELECT 'x'::text AS \"process.name\", s AS \"process.pid\" \
+             FROM generate_series(1, 10) s, pg_sleep(60) z"
+        ),
+    )
+    .expect("create the view");
+    let dir = Dir::new("ctrlc-pg");
+    let config = dir.0.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections:\n  pg:\n    url: {url}\ndatasources:\n  slow:\n    connection: pg\n    table: {view}\n"
+        ),
+    )
+    .unwrap();
+    let hunt_path = dir.0.join("hunt.hf");
+    std::fs::write(
+        &hunt_path,
+        "p = GET process FROM x://slow WHERE name = 'x'\nDISP p ATTR pid\n",
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .args(["run", "--no-summary", "--config"])
+        .arg(&config)
+        .arg(&hunt_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The statement sleeps for 60 s: ending within 30 s at all shows it was cancelled
+    // (wait_or_kill kills it otherwise, and the status is then not 130).
+    let out = wait_or_kill(child, Duration::from_secs(30));
+    let _ = ddl(&mut admin, format!("DROP VIEW IF EXISTS \"{view}\""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+}

@@ -10,6 +10,8 @@
 //! a timestamp.
 
 use std::error::Error as StdError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -158,20 +160,51 @@ impl Backend for PgBackend {
             })
             .collect::<Result<Vec<Param>, _>>()?;
         sink.columns(&names)?;
-        let mut rows = self
-            .client
-            .query_raw(&prepared, params.iter())
-            .map_err(query_error)?;
-        let mut buf: Vec<Value> = Vec::with_capacity(names.len());
-        while let Some(row) = rows.next().map_err(query_error)? {
-            buf.clear();
-            for i in 0..names.len() {
-                let Cell(v) = row.try_get(i).map_err(query_error)?;
-                buf.push(v);
+        // Ctrl-C (super::cancel) stops the statement on the server: a watcher sends
+        // PostgreSQL's cancel request while the rows stream.
+        let done = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let token = self.client.cancel_token();
+            let done = Arc::clone(&done);
+            std::thread::Builder::new()
+                .name("kestrel-pg-cancel".into())
+                .spawn(move || {
+                    while !done.load(Ordering::Relaxed) {
+                        if super::cancel::requested() {
+                            let _ = token.cancel_query(postgres::NoTls);
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                })
+                .ok()
+        };
+        let result = (|| {
+            let mut rows = self
+                .client
+                .query_raw(&prepared, params.iter())
+                .map_err(query_error)?;
+            let mut buf: Vec<Value> = Vec::with_capacity(names.len());
+            while let Some(row) = rows.next().map_err(query_error)? {
+                buf.clear();
+                for i in 0..names.len() {
+                    let Cell(v) = row.try_get(i).map_err(query_error)?;
+                    buf.push(v);
+                }
+                sink.row(&buf)?;
             }
-            sink.row(&buf)?;
+            Ok(())
+        })();
+        done.store(true, Ordering::Relaxed);
+        if let Some(w) = watcher {
+            let _ = w.join();
         }
-        Ok(())
+        match result {
+            Err(BackendError::Query(_)) if super::cancel::requested() => {
+                Err(BackendError::Cancelled)
+            }
+            other => other,
+        }
     }
 }
 
