@@ -386,45 +386,35 @@ fn an_unreachable_server_or_a_wrong_password_names_the_data_source() {
     }
 }
 
-/// Ctrl-C during a PostgreSQL statement: kestrel sends the server's cancel request, the
-/// statement stops there (it would sleep for a minute), and the exit status is 130.
+/// Ctrl-C during a statement on a database server: kestrel asks the server to stop it (it
+/// would sleep for a minute) and the exit status is 130.
 #[cfg(unix)]
-#[test]
-fn ctrl_c_cancels_a_postgres_statement_on_the_server() {
-    let url = std::env::var("KESTREL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into());
-    let view = format!("kestrel_failures_slow_{}", std::process::id());
+fn ctrl_c_on_a_server(url: &str, view: &str, create_view: &str, drop_view: &str) {
     let mut admin = kestrel::backend::open(
-        &url,
+        url,
         &kestrel::backend::OpenOptions {
             allow_write: true,
             statement_timeout: None,
         },
     )
-    .expect("PostgreSQL answers (see README: Set up)");
-    let ddl = |b: &mut Box<dyn kestrel::backend::Backend>, sql: String| {
+    .expect("the server answers (see README: Set up)");
+    let ddl = |b: &mut Box<dyn kestrel::backend::Backend>, sql: &str| {
         b.query(
             &kestrel::sql::SqlStatement {
-                sql,
+                sql: sql.to_string(),
                 params: vec![],
             },
             &mut kestrel::backend::Collect::default(),
         )
     };
-    ddl(
-        &mut admin,
-        format!(
-            "CREATE VIEW \"{view}\" AS SELECT 'x'::text AS \"process.name\", s AS \"process.pid\" \
-             FROM generate_series(1, 10) s, pg_sleep(60) z"
-        ),
-    )
-    .expect("create the view");
-    let dir = Dir::new("ctrlc-pg");
+    let _ = ddl(&mut admin, drop_view);
+    ddl(&mut admin, create_view).expect("create the view");
+    let dir = Dir::new(view);
     let config = dir.0.join("kestrel.yaml");
     std::fs::write(
         &config,
         format!(
-            "connections:\n  pg:\n    url: {url}\ndatasources:\n  slow:\n    connection: pg\n    table: {view}\n"
+            "connections:\n  db:\n    url: {url}\ndatasources:\n  slow:\n    connection: db\n    table: {view}\n"
         ),
     )
     .unwrap();
@@ -451,8 +441,43 @@ fn ctrl_c_cancels_a_postgres_statement_on_the_server() {
     // The statement sleeps for 60 s: ending within 30 s at all shows it was cancelled
     // (wait_or_kill kills it otherwise, and the status is then not 130).
     let out = wait_or_kill(child, Duration::from_secs(30));
-    let _ = ddl(&mut admin, format!("DROP VIEW IF EXISTS \"{view}\""));
+    let _ = ddl(&mut admin, drop_view);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("cancelled"), "{stderr}");
+}
+
+/// PostgreSQL: the server's cancel request.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_a_postgres_statement_on_the_server() {
+    let url = std::env::var("KESTREL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into());
+    let view = format!("kestrel_failures_slow_pg_{}", std::process::id());
+    ctrl_c_on_a_server(
+        &url,
+        &view,
+        &format!(
+            "CREATE VIEW \"{view}\" AS SELECT 'x'::text AS \"process.name\", s AS \"process.pid\" \
+             FROM generate_series(1, 10) s, pg_sleep(60) z"
+        ),
+        &format!("DROP VIEW IF EXISTS \"{view}\""),
+    );
+}
+
+/// MySQL/MariaDB: `KILL QUERY` from a second session.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_a_mariadb_statement_on_the_server() {
+    let url = std::env::var("KESTREL_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let view = format!("kestrel_failures_slow_my_{}", std::process::id());
+    ctrl_c_on_a_server(
+        &url,
+        &view,
+        &format!(
+            "CREATE VIEW `{view}` AS SELECT 'x' AS `process.name`, SLEEP(60) AS `process.pid`"
+        ),
+        &format!("DROP VIEW IF EXISTS `{view}`"),
+    );
 }

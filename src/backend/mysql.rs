@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use mysql::consts::ColumnType as MyType;
 use mysql::prelude::Queryable;
-use mysql::{Conn, OptsBuilder, Params, Value as MyValue};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mysql::{Conn, Opts, OptsBuilder, Params, Value as MyValue};
 
 use super::url::ServerUrl;
 use super::{Backend, BackendError, OpenOptions, RowSink};
@@ -22,6 +25,8 @@ use crate::value::Value;
 
 pub struct MysqlBackend {
     conn: Conn,
+    /// How to reach the server again: Ctrl-C sends `KILL QUERY` from a second session.
+    opts: Opts,
 }
 
 fn open_error(url: &str, message: impl ToString) -> BackendError {
@@ -46,7 +51,8 @@ impl MysqlBackend {
             .db_name(u.database.clone())
             .prefer_socket(false)
             .tcp_connect_timeout(Some(Duration::from_secs(10)));
-        let mut conn = Conn::new(builder).map_err(|e| open_error(url, e))?;
+        let server = Opts::from(builder);
+        let mut conn = Conn::new(server.clone()).map_err(|e| open_error(url, e))?;
         let version: String = conn
             .query_first("SELECT VERSION()")
             .map_err(|e| open_error(url, e))?
@@ -72,7 +78,7 @@ impl MysqlBackend {
         for s in setup {
             conn.query_drop(s).map_err(|e| open_error(url, e))?;
         }
-        Ok(MysqlBackend { conn })
+        Ok(MysqlBackend { conn, opts: server })
     }
 
     /// The underlying connection (ingest writes through it).
@@ -197,26 +203,60 @@ impl Backend for MysqlBackend {
         } else {
             Params::Positional(params)
         };
-        let mut result = self
-            .conn
-            .exec_iter(stmt.sql.as_str(), params)
-            .map_err(query_error)?;
-        let (names, types): (Vec<String>, Vec<MyType>) = result
-            .columns()
-            .as_ref()
-            .iter()
-            .map(|c| (c.name_str().into_owned(), c.column_type()))
-            .unzip();
-        sink.columns(&names)?;
-        let mut buf: Vec<Value> = Vec::with_capacity(names.len());
-        for row in result.by_ref() {
-            let row = row.map_err(query_error)?;
-            buf.clear();
-            for (i, ty) in types.iter().enumerate() {
-                buf.push(row.as_ref(i).map_or(Value::Null, |v| from_mysql(v, *ty)));
+        // Ctrl-C (super::cancel) stops the statement on the server: a watcher kills it
+        // from a second session while the rows stream.
+        let done = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let id = self.conn.connection_id();
+            let opts = self.opts.clone();
+            let done = Arc::clone(&done);
+            std::thread::Builder::new()
+                .name("kestrel-mysql-cancel".into())
+                .spawn(move || {
+                    while !done.load(Ordering::Relaxed) {
+                        if super::cancel::requested() {
+                            if let Ok(mut killer) = Conn::new(opts) {
+                                let _ = killer.query_drop(format!("KILL QUERY {id}"));
+                            }
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                })
+                .ok()
+        };
+        let result = (|| {
+            let mut result = self
+                .conn
+                .exec_iter(stmt.sql.as_str(), params)
+                .map_err(query_error)?;
+            let (names, types): (Vec<String>, Vec<MyType>) = result
+                .columns()
+                .as_ref()
+                .iter()
+                .map(|c| (c.name_str().into_owned(), c.column_type()))
+                .unzip();
+            sink.columns(&names)?;
+            let mut buf: Vec<Value> = Vec::with_capacity(names.len());
+            for row in result.by_ref() {
+                let row = row.map_err(query_error)?;
+                buf.clear();
+                for (i, ty) in types.iter().enumerate() {
+                    buf.push(row.as_ref(i).map_or(Value::Null, |v| from_mysql(v, *ty)));
+                }
+                sink.row(&buf)?;
             }
-            sink.row(&buf)?;
+            Ok(())
+        })();
+        done.store(true, Ordering::Relaxed);
+        if let Some(w) = watcher {
+            let _ = w.join();
         }
-        Ok(())
+        match result {
+            Err(BackendError::Query(_)) if super::cancel::requested() => {
+                Err(BackendError::Cancelled)
+            }
+            other => other,
+        }
     }
 }
