@@ -60,20 +60,20 @@ pub struct OpenOptions {
 pub trait Backend {
     /// The SQL dialect this backend speaks (a name in `dialects/`).
     fn dialect(&self) -> &'static str;
-    /// Column names of a table, or None when there is no such table.
-    fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError>;
     /// Column names of a table with what they hold, where the type says (empty when
     /// there is no such table).
     fn column_kinds(
         &mut self,
         table: &str,
-    ) -> Result<Vec<(String, Option<crate::ir::ColumnKind>)>, BackendError> {
-        Ok(self
-            .columns(table)?
-            .unwrap_or_default()
+    ) -> Result<Vec<(String, Option<crate::ir::ColumnKind>)>, BackendError>;
+    /// Column names of a table, or None when there is no such table.
+    fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError> {
+        let cols: Vec<String> = self
+            .column_kinds(table)?
             .into_iter()
-            .map(|c| (c, None))
-            .collect())
+            .map(|(name, _)| name)
+            .collect();
+        Ok((!cols.is_empty()).then_some(cols))
     }
     /// Stops any statement that runs longer than `timeout` (None: no limit). A backend
     /// without a way to do so ignores it.

@@ -252,15 +252,6 @@ impl Backend for MssqlBackend {
         "mssql"
     }
 
-    fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError> {
-        let cols: Vec<String> = self
-            .column_kinds(table)?
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
-        Ok((!cols.is_empty()).then_some(cols))
-    }
-
     fn column_kinds(
         &mut self,
         table: &str,

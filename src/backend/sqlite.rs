@@ -217,18 +217,6 @@ impl Backend for SqliteBackend {
         "sqlite"
     }
 
-    fn columns(&mut self, table: &str) -> Result<Option<Vec<String>>, BackendError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name FROM pragma_table_info(?1)")
-            .map_err(|e| BackendError::Query(e.to_string()))?;
-        let cols = stmt
-            .query_map([table], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| BackendError::Query(e.to_string()))?;
-        Ok((!cols.is_empty()).then_some(cols))
-    }
-
     fn column_kinds(
         &mut self,
         table: &str,
