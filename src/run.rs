@@ -244,15 +244,8 @@ pub fn run_hunt<W: Write>(
 
 /// Where a plan's data lives: the connection of every source it reads.
 fn placement(program: &Program, plan: &Plan, span: Span) -> Result<String, Diagnostic> {
-    let mut roots = Vec::new();
-    plan.rel_refs(&mut roots);
     let mut conns = BTreeSet::new();
-    let mut scans = Vec::new();
-    collect_scans(plan, &mut scans);
-    for id in program.dependency_order(&roots) {
-        collect_scans(&program.rel(id).plan, &mut scans);
-    }
-    for s in scans {
+    for s in program.scans_through(plan) {
         conns.insert(program.sources[s].connection.clone().unwrap_or_default());
     }
     match conns.len() {
@@ -264,24 +257,6 @@ fn placement(program: &Program, plan: &Plan, span: Span) -> Result<String, Diagn
             conns.into_iter().collect::<Vec<_>>().join(", ")
         ))
         .at(span)),
-    }
-}
-
-fn collect_scans(plan: &Plan, out: &mut Vec<usize>) {
-    match plan {
-        Plan::Scan { source } => out.push(*source),
-        Plan::Rel(_) | Plan::Values { .. } => {}
-        Plan::Filter { input, .. }
-        | Plan::Project { input, .. }
-        | Plan::Distinct { input }
-        | Plan::Sort { input, .. }
-        | Plan::Limit { input, .. }
-        | Plan::Aggregate { input, .. } => collect_scans(input, out),
-        Plan::Union { inputs } => inputs.iter().for_each(|p| collect_scans(p, out)),
-        Plan::Join { left, right, .. } => {
-            collect_scans(left, out);
-            collect_scans(right, out);
-        }
     }
 }
 
@@ -460,14 +435,8 @@ fn run_output<W: Write>(
 
 /// "data source `a`, `b` on connection `lake`", naming what a failing statement read.
 fn sources_read(program: &Program, plan: &Plan, connection: &str) -> String {
-    let mut roots = Vec::new();
-    plan.rel_refs(&mut roots);
-    let mut scans = Vec::new();
-    collect_scans(plan, &mut scans);
-    for id in program.dependency_order(&roots) {
-        collect_scans(&program.rel(id).plan, &mut scans);
-    }
-    let names: BTreeSet<String> = scans
+    let names: BTreeSet<String> = program
+        .scans_through(plan)
         .iter()
         .map(|s| format!("`{}`", program.sources[*s].name))
         .collect();

@@ -46,7 +46,7 @@ fn settle(
     conns: &mut Connections<'_>,
 ) -> Result<String, Diagnostic> {
     let mut own = Vec::new();
-    scans(plan, &mut own);
+    plan.scans(&mut own);
     let own: BTreeSet<String> = own
         .into_iter()
         .map(|s| program.sources[s].connection.clone().unwrap_or_default())
@@ -137,24 +137,6 @@ fn literal(v: Value) -> Literal {
         Value::Int(i) => Literal::Int(i),
         Value::Float(f) => Literal::Float(f),
         Value::Text(s) => Literal::Str(s),
-    }
-}
-
-fn scans(plan: &Plan, out: &mut Vec<usize>) {
-    match plan {
-        Plan::Scan { source } => out.push(*source),
-        Plan::Rel(_) | Plan::Values { .. } => {}
-        Plan::Filter { input, .. }
-        | Plan::Project { input, .. }
-        | Plan::Distinct { input }
-        | Plan::Sort { input, .. }
-        | Plan::Limit { input, .. }
-        | Plan::Aggregate { input, .. } => scans(input, out),
-        Plan::Union { inputs } => inputs.iter().for_each(|p| scans(p, out)),
-        Plan::Join { left, right, .. } => {
-            scans(left, out);
-            scans(right, out);
-        }
     }
 }
 

@@ -42,6 +42,19 @@ impl Program {
         &self.relations[id.0]
     }
 
+    /// The data sources `plan` reads, directly or through the relations it depends on
+    /// (indexes into [`Program::sources`], with repeats).
+    pub fn scans_through(&self, plan: &Plan) -> Vec<usize> {
+        let mut roots = Vec::new();
+        plan.rel_refs(&mut roots);
+        let mut out = Vec::new();
+        plan.scans(&mut out);
+        for id in self.dependency_order(&roots) {
+            self.rel(id).plan.scans(&mut out);
+        }
+        out
+    }
+
     /// Relations `root` depends on, dependencies first, each once, `root` last.
     pub fn dependency_order(&self, roots: &[RelId]) -> Vec<RelId> {
         let mut seen = vec![false; self.relations.len()];
@@ -167,6 +180,25 @@ impl Plan {
         Plan::Project {
             input: Box::new(self),
             cols,
+        }
+    }
+
+    /// Data sources this plan scans itself (not through other relations), with repeats.
+    pub fn scans(&self, out: &mut Vec<usize>) {
+        match self {
+            Plan::Scan { source } => out.push(*source),
+            Plan::Rel(_) | Plan::Values { .. } => {}
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Distinct { input }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Aggregate { input, .. } => input.scans(out),
+            Plan::Union { inputs } => inputs.iter().for_each(|p| p.scans(out)),
+            Plan::Join { left, right, .. } => {
+                left.scans(out);
+                right.scans(out);
+            }
         }
     }
 
