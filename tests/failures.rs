@@ -148,28 +148,35 @@ fn ctrl_c_cancels_the_running_query_and_exits_130() {
     let config = lake(&dir.0, None);
     let hunt_path = dir.0.join("hunt.hf");
     std::fs::write(&hunt_path, SLOW_HUNT).unwrap();
+    let out = run_and_interrupt(&config, &hunt_path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(stderr.contains("data source `slow`"), "{stderr}");
+}
+
+/// Runs `kestrel run` on a hunt whose statement never ends by itself (or sleeps for a
+/// minute), sends it Ctrl-C once it is inside the statement, and returns what it left.
+/// Ending within 30 s at all shows the statement was stopped: `wait_or_kill` kills it
+/// otherwise, and its status is then not 130.
+#[cfg(unix)]
+fn run_and_interrupt(config: &Path, hunt: &Path) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-        .arg("run")
-        .arg(&hunt_path)
-        .arg("--config")
-        .arg(&config)
+        .args(["run", "--no-summary", "--config"])
+        .arg(config)
+        .arg(hunt)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Long enough to be inside the endless statement (it starts in milliseconds).
+    // Long enough to be inside the statement (it starts in milliseconds).
     std::thread::sleep(Duration::from_millis(1500));
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    // Without cancellation the statement never ends: ending at all shows it was stopped.
-    let out = wait_or_kill(child, Duration::from_secs(30));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(stderr.contains("data source `slow`"), "{stderr}");
+    wait_or_kill(child, Duration::from_secs(30))
 }
 
 fn save_hunt(target: &Path) -> String {
@@ -424,23 +431,7 @@ fn ctrl_c_on_a_server(url: &str, view: &str, create_view: &str, drop_view: &str)
         "p = GET process FROM x://slow WHERE name = 'x'\nDISP p ATTR pid\n",
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-        .args(["run", "--no-summary", "--config"])
-        .arg(&config)
-        .arg(&hunt_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    // The statement sleeps for 60 s: ending within 30 s at all shows it was cancelled
-    // (wait_or_kill kills it otherwise, and the status is then not 130).
-    let out = wait_or_kill(child, Duration::from_secs(30));
+    let out = run_and_interrupt(&config, &hunt_path);
     let _ = ddl(&mut admin, drop_view);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");

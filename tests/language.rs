@@ -15,6 +15,8 @@
 //! 09T00:10:58.000001Z    Host B  Windows  netstat   1235  powershell.exe (1025)
 //! ```
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use kestrel::config::Config;
@@ -33,19 +35,9 @@ struct Lake {
 
 impl Lake {
     fn new(name: &str) -> Lake {
-        let dir = std::env::temp_dir().join(format!("kestrel-lang-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let fixture =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ecs_process_creation.csv");
+        let dir = common::fresh_dir("lang", name);
         for db in ["lake.db", "lake2.db"] {
-            ingest(&IngestOptions {
-                files: vec![fixture.clone()],
-                into: format!("sqlite:///{}", dir.join(db).display()),
-                table: "events".into(),
-                ..Default::default()
-            })
-            .expect("ingest the fixture");
+            common::ingest_ecs_fixture(&dir.join(db));
         }
         let yaml = format!(
             "connections:\n  lake:\n    url: sqlite:///{d}/lake.db\n  lake2:\n    url: sqlite:///{d}/lake2.db\n\

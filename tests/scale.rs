@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kestrel::config::Config;
-use kestrel::ingest::{ingest, IngestOptions};
 use kestrel::lower::LowerOptions;
 use kestrel::output::{Format, Printer};
 use kestrel::run::{run_hunt, RunOptions};
@@ -22,22 +21,9 @@ struct Lake {
 
 impl Lake {
     fn new(name: &str) -> Lake {
-        let dir = std::env::temp_dir().join(format!("kestrel-scale-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::fresh_dir("scale", name);
         let db = dir.join("lake.db");
-        let fixture =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ecs_process_creation.csv");
-        ingest(&IngestOptions {
-            files: vec![fixture],
-            into: format!("sqlite:///{}", db.display()),
-            table: "events".into(),
-            format: None,
-            replace: false,
-            append: false,
-            progress: false,
-        })
-        .expect("ingest the fixture");
+        common::ingest_ecs_fixture(&db);
         let yaml = format!(
             "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n",
             db.display()

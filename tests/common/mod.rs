@@ -103,3 +103,25 @@ pub fn run_all<T>(cases: impl IntoIterator<Item = (String, T)>, mut check: impl 
         failed.join("\n  ")
     );
 }
+
+/// A fresh, empty temporary directory for one test (`kestrel-<suite>-<name>-<pid>`).
+pub fn fresh_dir(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kestrel-{suite}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Loads the nine ECS process events (`tests/fixtures/ecs_process_creation.csv`) into
+/// table `events` of a new SQLite database at `db`.
+pub fn ingest_ecs_fixture(db: &Path) {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ecs_process_creation.csv");
+    kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
+        files: vec![fixture],
+        into: format!("sqlite:///{}", db.display()),
+        table: "events".into(),
+        ..Default::default()
+    })
+    .expect("ingest the fixture");
+}
