@@ -6,8 +6,19 @@
 //! [`super::BackendError::Cancelled`] and the command line exits with 130.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Whether anything can request a cancel (the command line's Ctrl-C handler is in).
+static ARMED: AtomicBool = AtomicBool::new(false);
+
+/// Says that cancels may come (the SIGINT handler is installed): server backends then
+/// [`watch`] their statements.
+pub fn arm() {
+    ARMED.store(true, Ordering::SeqCst);
+}
 
 /// Asks every running statement to stop. Async-signal-safe (one atomic store).
 pub fn request() {
@@ -17,4 +28,40 @@ pub fn request() {
 /// Whether a cancel was requested.
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
+}
+
+/// Runs `stop` once (on its own thread) if a cancel is requested while the returned guard
+/// lives: how a server backend stops a statement it is blocked on (PostgreSQL's cancel
+/// request, MySQL's `KILL QUERY`). Nothing runs unless [`arm`] was called.
+pub fn watch(stop: impl FnOnce() + Send + 'static) -> Watch {
+    if !ARMED.load(Ordering::SeqCst) {
+        return Watch(None);
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&done);
+    let handle = std::thread::Builder::new()
+        .name("kestrel-cancel".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                if requested() {
+                    stop();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+        .ok();
+    Watch(handle.map(|h| (done, h)))
+}
+
+/// Stops watching when dropped.
+pub struct Watch(Option<(Arc<AtomicBool>, JoinHandle<()>)>);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some((done, handle)) = self.0.take() {
+            done.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
 }

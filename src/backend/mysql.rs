@@ -12,9 +12,6 @@ use std::time::Duration;
 
 use mysql::consts::ColumnType as MyType;
 use mysql::prelude::Queryable;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use mysql::{Conn, Opts, OptsBuilder, Params, Value as MyValue};
 
 use super::url::ServerUrl;
@@ -194,28 +191,15 @@ impl Backend for MysqlBackend {
         } else {
             Params::Positional(params)
         };
-        // Ctrl-C (super::cancel) stops the statement on the server: a watcher kills it
-        // from a second session while the rows stream.
-        let done = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let id = self.conn.connection_id();
-            let opts = self.opts.clone();
-            let done = Arc::clone(&done);
-            std::thread::Builder::new()
-                .name("kestrel-mysql-cancel".into())
-                .spawn(move || {
-                    while !done.load(Ordering::Relaxed) {
-                        if super::cancel::requested() {
-                            if let Ok(mut killer) = Conn::new(opts) {
-                                let _ = killer.query_drop(format!("KILL QUERY {id}"));
-                            }
-                            return;
-                        }
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                })
-                .ok()
-        };
+        // Ctrl-C (super::cancel) stops the statement on the server: `KILL QUERY` from a
+        // second session, while the rows stream.
+        let id = self.conn.connection_id();
+        let opts = self.opts.clone();
+        let watch = super::cancel::watch(move || {
+            if let Ok(mut killer) = Conn::new(opts) {
+                let _ = killer.query_drop(format!("KILL QUERY {id}"));
+            }
+        });
         let result = (|| {
             let mut result = self
                 .conn
@@ -239,10 +223,7 @@ impl Backend for MysqlBackend {
             }
             Ok(())
         })();
-        done.store(true, Ordering::Relaxed);
-        if let Some(w) = watcher {
-            let _ = w.join();
-        }
+        drop(watch);
         match result {
             Err(BackendError::Query(_)) if super::cancel::requested() => {
                 Err(BackendError::Cancelled)

@@ -10,8 +10,6 @@
 //! a timestamp.
 
 use std::error::Error as StdError;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -151,25 +149,12 @@ impl Backend for PgBackend {
             })
             .collect::<Result<Vec<Param>, _>>()?;
         sink.columns(&names)?;
-        // Ctrl-C (super::cancel) stops the statement on the server: a watcher sends
-        // PostgreSQL's cancel request while the rows stream.
-        let done = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let token = self.client.cancel_token();
-            let done = Arc::clone(&done);
-            std::thread::Builder::new()
-                .name("kestrel-pg-cancel".into())
-                .spawn(move || {
-                    while !done.load(Ordering::Relaxed) {
-                        if super::cancel::requested() {
-                            let _ = token.cancel_query(postgres::NoTls);
-                            return;
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(50));
-                    }
-                })
-                .ok()
-        };
+        // Ctrl-C (super::cancel) stops the statement on the server: PostgreSQL's cancel
+        // request, sent while the rows stream.
+        let token = self.client.cancel_token();
+        let watch = super::cancel::watch(move || {
+            let _ = token.cancel_query(postgres::NoTls);
+        });
         let result = (|| {
             let mut rows = self
                 .client
@@ -186,10 +171,7 @@ impl Backend for PgBackend {
             }
             Ok(())
         })();
-        done.store(true, Ordering::Relaxed);
-        if let Some(w) = watcher {
-            let _ = w.join();
-        }
+        drop(watch);
         match result {
             Err(BackendError::Query(_)) if super::cancel::requested() => {
                 Err(BackendError::Cancelled)

@@ -41,5 +41,6 @@ mod unix {
         unsafe {
             libc::signal(libc::SIGINT, handler as libc::sighandler_t);
         }
+        crate::backend::cancel::arm();
     }
 }
