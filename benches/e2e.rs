@@ -249,7 +249,7 @@ fn main() {
         println!();
     }
     println!("worst ratio: {worst:.2}×");
-    peak_memory(&config_for(&targets[0]), &dir);
+    peak_memory(&targets[0], &dir);
 }
 
 /// The expert's SQL for a target, reading its table. A hunt's LIKE ignores ASCII case
@@ -263,17 +263,18 @@ fn expert_sql(case: &Case, target: &Target) -> String {
     sql.replace(" events", &format!(" \"{}\"", target.table))
 }
 
-fn config_for(target: &Target) -> Config {
-    Config::from_yaml_str(
-        &format!(
-            "connections:\n  lake:\n    url: {}\n\
-             datasources:\n  events:\n    connection: lake\n    table: {}\n    \
-             timestamp: \"@timestamp\"\n    timestamp_format: \"%Y-%m-%dT%H:%M:%S.%fZ\"\n",
-            target.url, target.table
-        ),
-        None,
+/// The configuration of a target, as YAML (written to a file for the binary) and parsed.
+fn config_yaml(target: &Target) -> String {
+    format!(
+        "connections:\n  lake:\n    url: {}\n\
+         datasources:\n  events:\n    connection: lake\n    table: {}\n    \
+         timestamp: \"@timestamp\"\n    timestamp_format: \"%Y-%m-%dT%H:%M:%S.%fZ\"\n",
+        target.url, target.table
     )
-    .expect("bench config")
+}
+
+fn config_for(target: &Target) -> Config {
+    Config::from_yaml_str(&config_yaml(target), None).expect("bench config")
 }
 
 fn generate(jsonl: &Path, events: u64) {
@@ -468,7 +469,7 @@ fn canonical(v: &Value) -> String {
 
 /// Peak resident memory of the `kestrel` binary printing a DISP of a million rows (or of
 /// the whole lake when it is smaller) as JSON lines to /dev/null.
-fn peak_memory(config: &Config, dir: &Path) {
+fn peak_memory(target: &Target, dir: &Path) {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/kestrel");
     if !bin.exists() {
         println!("\n(peak memory: build `cargo build --release` first)");
@@ -476,7 +477,7 @@ fn peak_memory(config: &Config, dir: &Path) {
     }
     let cfg_path: PathBuf = dir.join("bench-config.yaml");
     let hunt_path: PathBuf = dir.join("disp-1m.hf");
-    let yaml = config_yaml(config);
+    let yaml = config_yaml(target);
     std::fs::write(&cfg_path, yaml).expect("config");
     std::fs::write(
         &hunt_path,
@@ -514,14 +515,4 @@ fn peak_memory(config: &Config, dir: &Path) {
         peak_kb as f64 / 1024.0,
         t.elapsed().as_secs_f64()
     );
-}
-
-fn config_yaml(config: &Config) -> String {
-    let ds = &config.datasources["events"];
-    let url = &config.connections[&ds.connection].url;
-    format!(
-        "connections:\n  lake:\n    url: {url}\n\
-         datasources:\n  events:\n    connection: lake\n    table: events\n    \
-         timestamp: \"@timestamp\"\n    timestamp_format: \"%Y-%m-%dT%H:%M:%S.%fZ\"\n"
-    )
 }
