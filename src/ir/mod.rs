@@ -183,6 +183,37 @@ impl Plan {
         }
     }
 
+    /// Visits every expression of this plan and its inputs (predicates, projections,
+    /// sort keys, grouping keys and aggregates), outer operators first.
+    pub fn for_each_expr(&self, f: &mut impl FnMut(&Expr)) {
+        match self {
+            Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => {}
+            Plan::Filter { input, pred } => {
+                f(pred);
+                input.for_each_expr(f);
+            }
+            Plan::Project { input, cols } => {
+                cols.iter().for_each(|(_, e)| f(e));
+                input.for_each_expr(f);
+            }
+            Plan::Sort { input, keys } => {
+                keys.iter().for_each(|k| f(&k.expr));
+                input.for_each_expr(f);
+            }
+            Plan::Aggregate { input, keys, aggs } => {
+                keys.iter().for_each(|(_, e)| f(e));
+                aggs.iter().for_each(|(_, _, e)| f(e));
+                input.for_each_expr(f);
+            }
+            Plan::Distinct { input } | Plan::Limit { input, .. } => input.for_each_expr(f),
+            Plan::Union { inputs } => inputs.iter().for_each(|p| p.for_each_expr(f)),
+            Plan::Join { left, right, .. } => {
+                left.for_each_expr(f);
+                right.for_each_expr(f);
+            }
+        }
+    }
+
     /// Data sources this plan scans itself (not through other relations), with repeats.
     pub fn scans(&self, out: &mut Vec<usize>) {
         match self {

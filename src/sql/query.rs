@@ -1432,39 +1432,13 @@ fn query_body(q: sa::Query) -> SetExpr {
 
 /// Relations `plan` probes with `… IN (SELECT … FROM rel)`.
 fn semijoin_targets(plan: &Plan, out: &mut HashSet<RelId>) {
-    let mut visit = |e: &Expr| {
+    plan.for_each_expr(&mut |e| {
         e.walk(&mut |x| {
             if let Expr::InRel { rel, .. } = x {
                 out.insert(*rel);
             }
         })
-    };
-    match plan {
-        Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => {}
-        Plan::Filter { input, pred } => {
-            visit(pred);
-            semijoin_targets(input, out);
-        }
-        Plan::Project { input, cols } => {
-            cols.iter().for_each(|(_, e)| visit(e));
-            semijoin_targets(input, out);
-        }
-        Plan::Sort { input, keys } => {
-            keys.iter().for_each(|k| visit(&k.expr));
-            semijoin_targets(input, out);
-        }
-        Plan::Aggregate { input, keys, aggs } => {
-            keys.iter().for_each(|(_, e)| visit(e));
-            aggs.iter().for_each(|(_, _, e)| visit(e));
-            semijoin_targets(input, out);
-        }
-        Plan::Distinct { input } | Plan::Limit { input, .. } => semijoin_targets(input, out),
-        Plan::Union { inputs } => inputs.iter().for_each(|p| semijoin_targets(p, out)),
-        Plan::Join { left, right, .. } => {
-            semijoin_targets(left, out);
-            semijoin_targets(right, out);
-        }
-    }
+    });
 }
 
 #[cfg(test)]
