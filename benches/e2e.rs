@@ -288,7 +288,7 @@ fn generate(jsonl: &Path, events: u64) {
         writeln!(w, "{}", serde_json::Value::Object(ev)).expect("write lake");
     });
     w.into_inner()
-        .ok()
+        .map_err(|e| e.into_error())
         .expect("flush lake")
         .finish()
         .expect("finish lake");

@@ -122,7 +122,7 @@ impl Spellings {
     pub(crate) fn best(&self) -> &str {
         let mut best: Option<&(String, u64)> = None;
         for entry in &self.0 {
-            if best.map_or(true, |b| entry.1 > b.1) {
+            if best.is_none_or(|b| entry.1 > b.1) {
                 best = Some(entry);
             }
         }

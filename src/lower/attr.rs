@@ -7,6 +7,7 @@
 //! 2. as an event-level context attribute (`endpoint.hostname` → `device.hostname`);
 //! 3. as an OCSF path from the event's root (`device.hostname`);
 //! 4. as a native column of that name (`os.name`, `x_ttp_tags`).
+//!
 //! Over an entity variable, attributes are its columns (model names).
 //!
 //! A column the catalog says is missing does not resolve; an attribute that resolves
@@ -456,7 +457,7 @@ impl Lowerer<'_> {
             };
         };
         if kind == EntityKind::Event {
-            if columns.iter().any(|c| *c == a.path) {
+            if columns.contains(&a.path) {
                 return Ok(Expr::col(&a.path));
             }
             if let Some(source) = source {

@@ -423,20 +423,17 @@ impl<'a> Lowerer<'a> {
             }
         }
         // Columns every input has, in the first input's order.
-        let columns = match ids
+        let columns = ids
             .iter()
             .map(|id| self.rel(*id).columns.clone())
             .collect::<Option<Vec<_>>>()
-        {
-            Some(all) => Some(
+            .map(|all| {
                 all[0]
                     .iter()
                     .filter(|c| all.iter().all(|cols| cols.contains(c)))
                     .cloned()
-                    .collect::<Vec<_>>(),
-            ),
-            None => None,
-        };
+                    .collect::<Vec<_>>()
+            });
         if columns.as_ref().is_some_and(|c| c.is_empty()) {
             return Err(Diagnostic::error(
                 Code::TypeMismatch,
