@@ -18,7 +18,7 @@ use kestrel::source::SourceFile;
 use kestrel::sql::{Dialect, LiteralMode, SqlStatement};
 use kestrel::CompiledOutput;
 
-use common::{hunt_files, run_all, snapshot_settings, sqlparser_dialect, FIXED_NOW};
+use common::{hunt_files, run_all, snapshot_settings, FIXED_NOW};
 
 /// Hunts whose bound parameters are snapshotted too, as `<hunt>@<dialect>-bind`.
 const BIND_SNAPSHOTS: &[&str] = &[
@@ -109,16 +109,8 @@ fn statements(outputs: &[CompiledOutput]) -> impl Iterator<Item = &SqlStatement>
 }
 
 fn assert_parses_back(name: &str, dialect: &str, outputs: &[CompiledOutput]) {
-    let parser_dialect = sqlparser_dialect(dialect);
     for st in statements(outputs) {
-        // sqlparser reads `WITH x AS MATERIALIZED (…)` only in its PostgreSQL dialect,
-        // though SQLite has it since 3.35 (the bundled engine runs it in tests/run_*.rs).
-        let sql = if dialect == "sqlite" {
-            st.sql.replace(" AS MATERIALIZED (", " AS (")
-        } else {
-            st.sql.clone()
-        };
-        match sqlparser::parser::Parser::parse_sql(parser_dialect.as_ref(), &sql) {
+        match common::parse_back(dialect, &st.sql) {
             Ok(parsed) => assert_eq!(
                 parsed.len(),
                 1,

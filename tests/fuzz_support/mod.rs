@@ -13,6 +13,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use kestrel::diag::Code;
@@ -871,26 +874,11 @@ fn check_inner(text: &str) -> Result<Outcome, Failure> {
     })
 }
 
-/// sqlparser's dialect for ours; a dialect it does not know is skipped.
+/// The SQL read back by sqlparser's dialect for ours (tests/common).
 fn parse_back(dialect: &str, sql: &str) -> Result<(), Failure> {
-    use sqlparser::dialect::{MsSqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
-    let d: Box<dyn sqlparser::dialect::Dialect> = match dialect {
-        "sqlite" => Box::new(SQLiteDialect {}),
-        "postgres" => Box::new(PostgreSqlDialect {}),
-        "mssql" => Box::new(MsSqlDialect {}),
-        "mysql" => Box::new(MySqlDialect {}),
-        _ => return Ok(()),
-    };
-    // sqlparser reads `WITH x AS MATERIALIZED (…)` only in its PostgreSQL dialect, though
-    // SQLite has it (tests/compile.rs does the same).
-    let sql = &if dialect == "sqlite" {
-        sql.replace(" AS MATERIALIZED (", " AS (")
-    } else {
-        sql.to_string()
-    };
     // Statements deeper than sqlparser's own recursion limit (50) cannot be read back by
     // it; that limit is sqlparser's, not the database's.
-    match sqlparser::parser::Parser::parse_sql(&*d, sql) {
+    match common::parse_back(dialect, sql) {
         Ok(_) => Ok(()),
         Err(sqlparser::parser::ParserError::RecursionLimitExceeded) => Ok(()),
         Err(e) => Err(Failure::BadSql(format!("{dialect}: {e}\n{sql}"))),
