@@ -20,7 +20,7 @@ use kestrel::lower::LowerOptions;
 use kestrel::source::SourceFile;
 use kestrel::sql::{Dialect, LiteralMode};
 
-use common::{hunt_files, run_all, snapshot_settings, sqlparser_dialect, FIXED_NOW};
+use common::{hunt_files, run_all, snapshot_settings, FIXED_NOW};
 
 /// The configuration `# config: test` hunts compile with.
 const TEST_CONFIG: &str = "\
@@ -467,14 +467,11 @@ fn exercise(src: &SourceFile) -> Result<(), String> {
         for mode in [LiteralMode::Inline, LiteralMode::Bind] {
             match kestrel::output_sql(&program, &dialect, mode) {
                 Ok(outs) => {
-                    let parser = sqlparser_dialect(name);
                     for st in outs.iter().flat_map(|o| o.statements.iter()) {
-                        sqlparser::parser::Parser::parse_sql(parser.as_ref(), &st.sql).map_err(
-                            |e| {
-                                let head: String = st.sql.chars().take(300).collect();
-                                format!("emitted SQL does not parse on {name}: {e}\n{head}")
-                            },
-                        )?;
+                        common::parse_back(name, &st.sql).map_err(|e| {
+                            let head: String = st.sql.chars().take(300).collect();
+                            format!("emitted SQL does not parse on {name}: {e}\n{head}")
+                        })?;
                     }
                 }
                 Err(d) => {
