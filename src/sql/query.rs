@@ -62,8 +62,7 @@ pub fn emit_plan_with(
     mode: LiteralMode,
     optimise: bool,
 ) -> Result<SqlStatement, Diagnostic> {
-    let mut e = Emitter::new(program, dialect, mode);
-    e.optimise = optimise;
+    let mut e = Emitter::new(program, dialect, mode, optimise);
     e.keep_order = true;
     let q = e.statement(plan, Need::All, |_, body| Ok(body))?;
     Ok(e.finish(q))
@@ -87,8 +86,7 @@ pub fn emit_counts_with(
     mode: LiteralMode,
     optimise: bool,
 ) -> Result<SqlStatement, Diagnostic> {
-    let mut e = Emitter::new(program, dialect, mode);
-    e.optimise = optimise;
+    let mut e = Emitter::new(program, dialect, mode, optimise);
     let r = program.rel(rel);
     let name = r.name.clone();
     let identity = r.identity.clone();
@@ -190,8 +188,7 @@ pub fn emit_describe_with(
 ) -> Result<DescribeSql, Diagnostic> {
     let need = || Need::Cols(vec![column.to_string()]);
     let stats = {
-        let mut e = Emitter::new(program, dialect, mode);
-        e.optimise = optimise;
+        let mut e = Emitter::new(program, dialect, mode, optimise);
         let q = e.statement(plan, need(), |e, body| {
             let d = e.dialect;
             let col = || b::column(d, column);
@@ -218,8 +215,7 @@ pub fn emit_describe_with(
         e.finish(q)
     };
     let mean = {
-        let mut e = Emitter::new(program, dialect, mode);
-        e.optimise = optimise;
+        let mut e = Emitter::new(program, dialect, mode, optimise);
         let q = e.statement(plan, need(), |e, body| {
             let d = e.dialect;
             // A float average everywhere (AVG of integers is DECIMAL on MySQL, NUMERIC on
@@ -240,8 +236,7 @@ pub fn emit_describe_with(
         e.finish(q)
     };
     let top = {
-        let mut e = Emitter::new(program, dialect, mode);
-        e.optimise = optimise;
+        let mut e = Emitter::new(program, dialect, mode, optimise);
         let q = e.statement(plan, need(), |e, body| {
             let d = e.dialect;
             let col = || b::column(d, column);
@@ -503,14 +498,19 @@ struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    fn new(program: &'a Program, dialect: &'a Dialect, mode: LiteralMode) -> Emitter<'a> {
+    fn new(
+        program: &'a Program,
+        dialect: &'a Dialect,
+        mode: LiteralMode,
+        optimise: bool,
+    ) -> Emitter<'a> {
         Emitter {
             program,
             dialect,
             mode,
             params: Vec::new(),
             aliases: 0,
-            optimise: true,
+            optimise,
             plans: HashMap::new(),
             keep_order: false,
             outer_alias: None,
