@@ -424,7 +424,7 @@ fn a_process_access_target_does_not_borrow_the_source_attributes() {
     let cmd = &sql[..sql.find("AS \"cmd_line\"").expect("cmd_line column")];
     let case = &cmd[cmd.rfind("CASE").expect("a per-class CASE")..];
     assert!(
-        case.contains("\"event.code\" = '10' THEN\n        NULL"),
+        case.contains("\"event.code\" IN ('10', '8') THEN\n        NULL"),
         "access events take the source's command line:\n{case}"
     );
     assert!(

@@ -124,14 +124,23 @@ impl Lowerer<'_> {
         if overrides.is_empty() {
             return general;
         }
-        let mut whens = Vec::new();
+        // Classes that read the attribute from the same column share one branch.
+        let mut whens: Vec<(Vec<Expr>, Expr)> = Vec::new();
         for c in overrides {
             let value = mapping
                 .resolve(path, Some(c))
                 .and_then(|n| self.native(source, n))
                 .unwrap_or(Expr::Lit(Literal::Null));
-            whens.push((self.class_pred(source, c), value));
+            let pred = self.class_pred(source, c);
+            match whens.iter_mut().find(|(_, v)| *v == value) {
+                Some((preds, _)) => preds.push(pred),
+                None => whens.push((vec![pred], value)),
+            }
         }
+        let whens = whens
+            .into_iter()
+            .map(|(preds, v)| (Expr::or(preds), v))
+            .collect();
         let expr = Expr::case(whens, general.unwrap_or(Expr::Lit(Literal::Null)));
         (expr != Expr::Lit(Literal::Null)).then_some(expr)
     }
@@ -261,7 +270,8 @@ impl Lowerer<'_> {
             alternatives.push(Expr::and(parts));
         }
         if is_default {
-            let mut parts: Vec<Expr> = default_rules.iter().map(|r| not_matches(r, None)).collect();
+            let merged = merge_rules(&default_rules);
+            let mut parts: Vec<Expr> = merged.iter().map(|r| not_matches(r, None)).collect();
             for (col, vals) in by_column {
                 parts.push(Expr::or(vec![
                     Expr::IsNull {
@@ -593,6 +603,40 @@ impl Lowerer<'_> {
         }
         Ok(out)
     }
+}
+
+/// Rules that test the same columns and differ in the values of one only, as one rule
+/// accepting either's values (`category = process AND code = 10`, `… code = 8` →
+/// `category = process AND code IN (10, 8)`): "matches neither" then denies one `IN`.
+fn merge_rules(rules: &[&ClassRule]) -> Vec<ClassRule> {
+    let mut out: Vec<ClassRule> = Vec::with_capacity(rules.len());
+    let same = |a: &[ScalarValue], b: &[ScalarValue]| {
+        a.len() == b.len() && a.iter().all(|v| b.contains(v))
+    };
+    for r in rules {
+        let target = out.iter_mut().find(|m| {
+            m.matches.len() == r.matches.len()
+                && m.matches.keys().all(|k| r.matches.contains_key(k))
+                && m.matches
+                    .iter()
+                    .filter(|(k, vals)| !same(vals, &r.matches[k.as_str()]))
+                    .count()
+                    <= 1
+        });
+        match target {
+            Some(m) => {
+                for (k, vals) in m.matches.iter_mut() {
+                    for v in &r.matches[k.as_str()] {
+                        if !vals.contains(v) {
+                            vals.push(v.clone());
+                        }
+                    }
+                }
+            }
+            None => out.push((*r).clone()),
+        }
+    }
+    out
 }
 
 /// `expr [NOT] IN (values)`, or `=`/`!=` for one value.

@@ -54,18 +54,46 @@ fn fold_plan(plan: &mut Plan) {
 /// Folds one expression, bottom-up.
 pub fn fold(e: Expr) -> Expr {
     match e {
-        Expr::Or(parts) => merge(parts.into_iter().map(fold).collect(), false),
-        Expr::And(parts) => merge(parts.into_iter().map(fold).collect(), true),
+        Expr::Or(parts) => factor(merge(distinct(parts, false), false)),
+        Expr::And(parts) => merge(distinct(parts, true), true),
         Expr::Not(inner) => Expr::not(fold(*inner)),
         Expr::InList {
             expr,
             list,
             negated,
-        } => in_list(*expr, list, negated),
+        } => in_list(fold(*expr), list, negated),
+        // `NULL IS NULL` (a split CASE branch where the class lacks the attribute).
+        Expr::IsNull { expr, negated } => match fold(*expr) {
+            Expr::Lit(l) => Expr::Lit(Literal::Bool((l == Literal::Null) != negated)),
+            expr => Expr::IsNull {
+                expr: Box::new(expr),
+                negated,
+            },
+        },
         Expr::Case { whens, otherwise } => Expr::case(
             whens.into_iter().map(|(c, v)| (fold(c), fold(v))).collect(),
             fold(*otherwise),
         ),
+        // The subjects of tests may be per-class CASEs, whose conditions fold too.
+        Expr::Cmp { op, left, right } => Expr::cmp(op, fold(*left), fold(*right)),
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => Expr::Like {
+            expr: Box::new(fold(*expr)),
+            pattern,
+            negated,
+        },
+        Expr::Regex {
+            expr,
+            pattern,
+            negated,
+        } => Expr::Regex {
+            expr: Box::new(fold(*expr)),
+            pattern,
+            negated,
+        },
         other => other,
     }
 }
@@ -115,6 +143,61 @@ fn has_subquery(e: &Expr) -> bool {
     let mut found = false;
     e.walk(&mut |x| found |= matches!(x, Expr::InRel { .. }));
     found
+}
+
+/// The folded parts of an AND (`conj`) or OR, nested ones of the same kind flattened,
+/// each once (`a AND a` is `a` in three-valued logic too).
+fn distinct(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
+    let mut out: Vec<Expr> = Vec::with_capacity(parts.len());
+    let mut push = |p: Expr, out: &mut Vec<Expr>| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    for p in parts {
+        match (fold(p), conj) {
+            (Expr::And(inner), true) | (Expr::Or(inner), false) => {
+                inner.into_iter().for_each(|q| push(q, &mut out))
+            }
+            (p, _) => push(p, &mut out),
+        }
+    }
+    out
+}
+
+/// Conjuncts every alternative of an OR shares, taken out of it:
+/// `(a AND b) OR (a AND c)` → `a AND (b OR c)`, and `a OR (a AND b)` → `a` (both laws
+/// hold in three-valued logic). What remains of the alternatives folds again, so
+/// `(k = 1 AND c = 10) OR (k = 1 AND c = 8)` becomes `k = 1 AND c IN (10, 8)`.
+fn factor(e: Expr) -> Expr {
+    let Expr::Or(parts) = e else { return e };
+    let conjuncts = |p: &Expr| -> Vec<Expr> {
+        match p {
+            Expr::And(inner) => inner.clone(),
+            p => vec![p.clone()],
+        }
+    };
+    let lists: Vec<Vec<Expr>> = parts.iter().map(conjuncts).collect();
+    let common: Vec<Expr> = lists[0]
+        .iter()
+        .filter(|c| lists[1..].iter().all(|l| l.contains(c)))
+        .cloned()
+        .collect();
+    if common.is_empty() {
+        return Expr::Or(parts);
+    }
+    let mut rests = Vec::with_capacity(lists.len());
+    for l in lists {
+        let rest: Vec<Expr> = l.into_iter().filter(|c| !common.contains(c)).collect();
+        if rest.is_empty() {
+            // One alternative is the common part alone: it absorbs the others.
+            return Expr::and(common);
+        }
+        rests.push(Expr::and(rest));
+    }
+    let mut out = common;
+    out.push(fold(Expr::Or(rests)));
+    Expr::and(out)
 }
 
 /// Merges OR-ed equalities (or AND-ed inequalities when `conj`) on the same column.
@@ -168,18 +251,43 @@ pub fn split_cases(e: Expr) -> Expr {
                         .filter(|c| !exclusive(c, &cond))
                         .map(not_true)
                         .collect();
-                    parts.push(cond.clone());
-                    parts.push(with_subject(&e, value));
-                    alternatives.push(Expr::and(parts));
+                    let test = with_subject(&e, value);
+                    // A branch whose value is NULL (the class has no such attribute)
+                    // cannot make the test true: no alternative for it.
+                    if !never_true(&test) {
+                        parts.push(cond.clone());
+                        parts.push(test);
+                        alternatives.push(Expr::and(parts));
+                    }
                     earlier.push(cond);
                 }
-                let mut parts: Vec<Expr> = earlier.iter().map(not_true).collect();
-                parts.push(with_subject(&e, otherwise));
-                alternatives.push(Expr::and(parts));
+                let test = with_subject(&e, otherwise);
+                if !never_true(&test) {
+                    let mut parts: Vec<Expr> = earlier.iter().map(not_true).collect();
+                    parts.push(test);
+                    alternatives.push(Expr::and(parts));
+                }
                 Expr::or(alternatives)
             }
             None => e,
         },
+    }
+}
+
+/// A test of a NULL literal: a comparison, LIKE, MATCHES or IN whose subject is NULL is
+/// NULL whatever the row, so it never selects one (`IS [NOT] NULL` is not such a test).
+fn never_true(test: &Expr) -> bool {
+    let null = |e: &Expr| matches!(e, Expr::Lit(Literal::Null));
+    match test {
+        Expr::Cmp { left, right, .. } => null(left) || null(right),
+        Expr::Like { expr, .. } | Expr::Regex { expr, .. } | Expr::InList { expr, .. } => {
+            null(expr)
+        }
+        Expr::IsNull {
+            expr,
+            negated: true,
+        } => null(expr),
+        _ => false,
     }
 }
 
@@ -416,5 +524,94 @@ mod tests {
         // Under NOT, NULL and FALSE differ: left alone.
         let negated = Expr::Not(Box::new(Expr::cmp(CmpOp::Eq, case, Expr::str("x"))));
         assert_eq!(split_cases(negated.clone()), negated);
+    }
+
+    #[test]
+    fn a_branch_without_the_attribute_gives_no_alternative() {
+        let k = eq("cat", "process");
+        let case = Expr::Case {
+            whens: vec![(k.clone(), Expr::Lit(Literal::Null))],
+            otherwise: Box::new(Expr::col("name")),
+        };
+        let not_k = Expr::Or(vec![
+            Expr::IsNull {
+                expr: Box::new(Expr::col("cat")),
+                negated: false,
+            },
+            ne("cat", "process"),
+        ]);
+        let like = Expr::Like {
+            expr: Box::new(case.clone()),
+            pattern: "%x%".into(),
+            negated: false,
+        };
+        assert_eq!(
+            split_cases(like),
+            Expr::And(vec![
+                not_k.clone(),
+                Expr::Like {
+                    expr: Box::new(Expr::col("name")),
+                    pattern: "%x%".into(),
+                    negated: false,
+                },
+            ])
+        );
+        // IS NULL of the NULL branch is true there: that alternative stays.
+        let is_null = Expr::IsNull {
+            expr: Box::new(case),
+            negated: false,
+        };
+        assert_eq!(
+            split_cases(is_null),
+            Expr::Or(vec![
+                Expr::And(vec![
+                    k,
+                    Expr::IsNull {
+                        expr: Box::new(Expr::Lit(Literal::Null)),
+                        negated: false,
+                    }
+                ]),
+                Expr::And(vec![
+                    not_k,
+                    Expr::IsNull {
+                        expr: Box::new(Expr::col("name")),
+                        negated: false,
+                    }
+                ]),
+            ])
+        );
+    }
+
+    #[test]
+    fn shared_conjuncts_are_taken_out_of_alternatives() {
+        let e = Expr::Or(vec![
+            Expr::And(vec![eq("k", "1"), eq("c", "10")]),
+            Expr::And(vec![eq("k", "1"), eq("c", "8")]),
+        ]);
+        assert_eq!(
+            fold(e),
+            Expr::And(vec![eq("k", "1"), list("c", &["10", "8"], false)])
+        );
+        // An alternative that is only the shared part absorbs the rest.
+        let e = Expr::Or(vec![
+            Expr::And(vec![eq("k", "1"), eq("c", "10")]),
+            eq("k", "1"),
+        ]);
+        assert_eq!(fold(e), eq("k", "1"));
+        // Nothing shared: left as it is.
+        let e = Expr::Or(vec![
+            Expr::And(vec![eq("k", "1"), eq("c", "10")]),
+            Expr::And(vec![eq("k", "2"), eq("d", "8")]),
+        ]);
+        assert_eq!(fold(e.clone()), e);
+    }
+
+    #[test]
+    fn repeated_conjuncts_and_nested_chains_collapse() {
+        let e = Expr::And(vec![
+            eq("a", "1"),
+            Expr::And(vec![eq("b", "2"), eq("a", "1")]),
+        ]);
+        assert_eq!(fold(e), Expr::And(vec![eq("a", "1"), eq("b", "2")]));
     }
 }
