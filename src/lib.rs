@@ -62,7 +62,7 @@ pub fn compile_program_with<'a>(
     let hunt = syntax::parse(src)?;
     let program = lower::lower(&hunt, src, model()?, opts)?;
     Ok(if optimise {
-        opt::fold_program(program)
+        opt::reuse_subplans(opt::fold_program(program))
     } else {
         program
     })

@@ -109,6 +109,30 @@ fn parents_are_found_from_the_process_creation_events() {
     assert_eq!(rows[1]["pid"], 1026);
 }
 
+/// A repeated GET and the FIND from it read the first one's rows (the optimiser's reuse
+/// of identical subplans): the answers are the ones each would give alone.
+#[test]
+fn repeated_relations_give_their_own_answers() {
+    let lake = Lake::new("reuse");
+    let alone = lake.json_rows(
+        "a = GET process FROM sqlalchemy://events WHERE parent_ref.name = 'powershell.exe'\n\
+         ka = FIND process CREATED a\n\
+         DISP ka ATTR name SORT BY name ASC",
+    );
+    let repeated = lake.json_rows(
+        "a = GET process FROM sqlalchemy://events WHERE parent_ref.name = 'powershell.exe'\n\
+         b = GET process FROM sqlalchemy://events WHERE parent_ref.name = 'powershell.exe'\n\
+         ka = FIND process CREATED a\n\
+         kb = FIND process CREATED b\n\
+         DISP kb ATTR name SORT BY name ASC\n\
+         DISP ka ATTR name SORT BY name ASC",
+    );
+    assert!(!alone.is_empty());
+    assert_eq!(repeated.len(), 2 * alone.len());
+    assert_eq!(repeated[..alone.len()], alone[..]);
+    assert_eq!(repeated[alone.len()..], alone[..]);
+}
+
 #[test]
 fn children_of_powershell_on_windows() {
     let lake = Lake::new("children");

@@ -112,7 +112,7 @@ pub struct Relation {
 }
 
 /// A relational operator tree.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Plan {
     /// Every row of a data source's table; columns are native.
     Scan {
@@ -234,6 +234,37 @@ impl Plan {
     }
 
     /// Relations this plan reads, in first-use order (with repeats).
+    /// Points every reference to another relation (`FROM`, semi-joins) through `map`.
+    pub fn map_rel_refs(&mut self, map: &impl Fn(RelId) -> RelId) {
+        match self {
+            Plan::Scan { .. } | Plan::Values { .. } => {}
+            Plan::Rel(id) => *id = map(*id),
+            Plan::Filter { input, pred } => {
+                input.map_rel_refs(map);
+                pred.map_rel_refs(map);
+            }
+            Plan::Project { input, cols } => {
+                input.map_rel_refs(map);
+                cols.iter_mut().for_each(|(_, e)| e.map_rel_refs(map));
+            }
+            Plan::Distinct { input } | Plan::Limit { input, .. } => input.map_rel_refs(map),
+            Plan::Sort { input, keys } => {
+                input.map_rel_refs(map);
+                keys.iter_mut().for_each(|k| k.expr.map_rel_refs(map));
+            }
+            Plan::Union { inputs } => inputs.iter_mut().for_each(|p| p.map_rel_refs(map)),
+            Plan::Aggregate { input, keys, aggs } => {
+                input.map_rel_refs(map);
+                keys.iter_mut().for_each(|(_, e)| e.map_rel_refs(map));
+                aggs.iter_mut().for_each(|(_, _, e)| e.map_rel_refs(map));
+            }
+            Plan::Join { left, right, .. } => {
+                left.map_rel_refs(map);
+                right.map_rel_refs(map);
+            }
+        }
+    }
+
     pub fn rel_refs(&self, out: &mut Vec<RelId>) {
         match self {
             Plan::Scan { .. } | Plan::Values { .. } => {}
@@ -269,13 +300,13 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub struct SortKey {
     pub expr: Expr,
     pub desc: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AggFunc {
     Count,
     CountDistinct,
@@ -297,6 +328,20 @@ pub enum Literal {
     Timestamp(i64),
 }
 
+/// Floats hash by their bits (equal literals hash alike; NaN never equals anything).
+impl std::hash::Hash for Literal {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Literal::Null => {}
+            Literal::Bool(b) => b.hash(state),
+            Literal::Int(i) | Literal::Timestamp(i) => i.hash(state),
+            Literal::Float(f) => f.to_bits().hash(state),
+            Literal::Str(t) => t.hash(state),
+        }
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), the form every engine reads as a timestamp.
 pub fn timestamp_text(t: i64) -> String {
     crate::lower::time::format_strftime(t, "%Y-%m-%d %H:%M:%S.%f").unwrap_or_default()
@@ -312,7 +357,7 @@ pub enum ColumnKind {
     Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
     Eq,
     Ne,
@@ -323,7 +368,7 @@ pub enum CmpOp {
 }
 
 /// Functions the IR knows; each dialect says how to write them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Func {
     /// Last path component, `\` or `/` separated.
     Basename,
@@ -337,7 +382,7 @@ pub enum Func {
 }
 
 /// Typed scalar expressions over the columns of a plan's input.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Expr {
     Col(String),
     Lit(Literal),
@@ -489,6 +534,35 @@ impl Expr {
                 out.push(*rel);
             }
         });
+    }
+
+    /// Points every semi-join's relation through `map`.
+    pub fn map_rel_refs(&mut self, map: &impl Fn(RelId) -> RelId) {
+        match self {
+            Expr::Col(_) | Expr::Lit(_) => {}
+            Expr::Cmp { left, right, .. } => {
+                left.map_rel_refs(map);
+                right.map_rel_refs(map);
+            }
+            Expr::Like { expr, .. }
+            | Expr::Regex { expr, .. }
+            | Expr::InList { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::Not(expr) => expr.map_rel_refs(map),
+            Expr::InRel { exprs, rel, .. } => {
+                *rel = map(*rel);
+                exprs.iter_mut().for_each(|e| e.map_rel_refs(map));
+            }
+            Expr::And(v) | Expr::Or(v) => v.iter_mut().for_each(|e| e.map_rel_refs(map)),
+            Expr::Case { whens, otherwise } => {
+                for (c, v) in whens {
+                    c.map_rel_refs(map);
+                    v.map_rel_refs(map);
+                }
+                otherwise.map_rel_refs(map);
+            }
+            Expr::Func { args, .. } => args.iter_mut().for_each(|e| e.map_rel_refs(map)),
+        }
     }
 
     /// Visits this expression and every sub-expression, parents first.

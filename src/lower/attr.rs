@@ -124,24 +124,32 @@ impl Lowerer<'_> {
         if overrides.is_empty() {
             return general;
         }
-        // Classes that read the attribute from the same column share one branch.
-        let mut whens: Vec<(Vec<Expr>, Expr)> = Vec::new();
+        // Classes that read the attribute from the same column share one branch, and
+        // classes that read it where every other row does need none: a row is of one
+        // class only, so the branches' order does not matter.
+        let otherwise = general.unwrap_or(Expr::Lit(Literal::Null));
+        let mut whens: Vec<(Vec<&str>, Expr)> = Vec::new();
         for c in overrides {
             let value = mapping
                 .resolve(path, Some(c))
                 .and_then(|n| self.native(source, n))
                 .unwrap_or(Expr::Lit(Literal::Null));
-            let pred = self.class_pred(source, c);
+            if value == otherwise {
+                continue;
+            }
             match whens.iter_mut().find(|(_, v)| *v == value) {
-                Some((preds, _)) => preds.push(pred),
-                None => whens.push((vec![pred], value)),
+                Some((classes, _)) => classes.push(c),
+                None => whens.push((vec![c], value)),
             }
         }
         let whens = whens
             .into_iter()
-            .map(|(preds, v)| (Expr::or(preds), v))
+            .map(|(classes, v)| {
+                let preds = classes.iter().map(|c| self.class_pred(source, c));
+                (Expr::or(preds.collect()), v)
+            })
             .collect();
-        let expr = Expr::case(whens, general.unwrap_or(Expr::Lit(Literal::Null)));
+        let expr = Expr::case(whens, otherwise);
         (expr != Expr::Lit(Literal::Null)).then_some(expr)
     }
 

@@ -8,7 +8,9 @@
 //! Passes, in the order they run:
 //! 1. [`fold`] (on the whole program, after lowering) — `c = a OR c = b` → `c IN (a, b)`,
 //!    `c != a AND c != b` → `c NOT IN (a, b)`, one-value `IN` → `=`.
-//! 2. [`prune`] (per statement, at emission) — projection pruning: every relation a
+//! 2. [`reuse`] (on the whole program, after folding) — a relation computed exactly as an
+//!    earlier one becomes a reference to it, and its readers read the earlier one.
+//! 3. [`prune`] (per statement, at emission) — projection pruning: every relation a
 //!    statement reads selects only the columns something downstream uses (the original
 //!    Kestrel projects every mapped column of every variable).
 //!
@@ -18,6 +20,8 @@
 
 pub mod fold;
 pub mod prune;
+pub mod reuse;
 
 pub use fold::fold_program;
 pub use prune::{prune_columns, Need, Pruned};
+pub use reuse::reuse_subplans;

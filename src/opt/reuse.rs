@@ -1,0 +1,109 @@
+//! Reuse of identical subplans: a relation computed exactly as an earlier one (the same
+//! plan over the same relations, the same columns) becomes a reference to it, and what
+//! reads the later one reads the earlier, so the database computes the rows once. A hunt
+//! that repeats a GET, or re-derives a variable the same way, costs one scan.
+//!
+//! Relations are compared by a structural hash first, then by equality.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use crate::ir::{Plan, Program, RelId, Relation};
+
+/// Rewrites `program` so that no two relations compute the same rows the same way.
+pub fn reuse_subplans(mut program: Program) -> Program {
+    // alias[i]: the relation that computes relation i's rows (itself if unique).
+    let mut alias: Vec<RelId> = (0..program.relations.len()).map(RelId).collect();
+    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+    for i in 0..program.relations.len() {
+        // Relations are in dependency order: what this one reads is settled already.
+        program.relations[i]
+            .plan
+            .map_rel_refs(&|id| alias.get(id.0).copied().unwrap_or(id));
+        let key = fingerprint(&program.relations[i]);
+        let same = seen.get(&key).and_then(|candidates| {
+            candidates
+                .iter()
+                .copied()
+                .find(|&j| same_rows(&program.relations[j], &program.relations[i]))
+        });
+        match same {
+            Some(j) => {
+                alias[i] = RelId(j);
+                program.relations[i].plan = Plan::Rel(RelId(j));
+            }
+            None => seen.entry(key).or_default().push(i),
+        }
+    }
+    for o in &mut program.outputs {
+        // An output of a repeated relation reads it under its own name (its CTE is a
+        // one-line view of the first); what it reads through semi-joins is shared.
+        let own = o.rel;
+        o.plan.map_rel_refs(&|id| {
+            if id == own {
+                id
+            } else {
+                alias.get(id.0).copied().unwrap_or(id)
+            }
+        });
+    }
+    program
+}
+
+fn fingerprint(r: &Relation) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    r.plan.hash(&mut h);
+    r.columns.hash(&mut h);
+    r.entity.hash(&mut h);
+    h.finish()
+}
+
+fn same_rows(a: &Relation, b: &Relation) -> bool {
+    a.plan == b.plan
+        && a.columns == b.columns
+        && a.entity == b.entity
+        && a.kind == b.kind
+        && a.identity == b.identity
+        && a.source == b.source
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::{Plan, RelId};
+    use crate::lower::LowerOptions;
+    use crate::source::SourceFile;
+
+    fn program(hunt: &str) -> crate::ir::Program {
+        let src = SourceFile::new("t.hf", hunt);
+        crate::compile_program(&src, LowerOptions::default()).expect("compiles")
+    }
+
+    #[test]
+    fn a_repeated_relation_and_what_is_derived_from_it_read_the_first() {
+        let p = program(
+            "a = GET process FROM sqlite://events WHERE name = 'x'\n\
+             b = GET process FROM sqlite://events WHERE name = 'x'\n\
+             ka = FIND process CREATED BY a\n\
+             kb = FIND process CREATED BY b\n\
+             DISP kb\n",
+        );
+        assert_eq!(p.relations[1].plan, Plan::Rel(RelId(0)));
+        assert_eq!(p.relations[3].plan, Plan::Rel(RelId(2)));
+        // The output still shows its own variable.
+        assert_eq!(p.outputs[0].rel, RelId(3));
+    }
+
+    #[test]
+    fn relations_that_differ_anywhere_stay_apart() {
+        let p = program(
+            "a = GET process FROM sqlite://events WHERE name = 'x'\n\
+             b = GET process FROM sqlite://events WHERE name = 'y'\n\
+             c = GET file FROM sqlite://events WHERE name = 'x'\n\
+             d = GET process FROM sqlite://events WHERE name = 'x' LIMIT 3\n\
+             DISP b\n",
+        );
+        for r in &p.relations[1..] {
+            assert!(!matches!(r.plan, Plan::Rel(_)), "{}: {:?}", r.name, r.plan);
+        }
+    }
+}
