@@ -34,7 +34,16 @@ fn open_error(url: &str, message: impl ToString) -> BackendError {
 }
 
 fn query_error(e: mysql::Error) -> BackendError {
-    BackendError::Query(e.to_string())
+    BackendError::Query(error_text(&e))
+}
+
+/// The server's message as it writes it (`ERROR 1146 (42S02): Table … doesn't exist`),
+/// without the driver's `MySqlError { … }` wrapping.
+pub(crate) fn error_text(e: &mysql::Error) -> String {
+    match e {
+        mysql::Error::MySqlError(my) => my.to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl MysqlBackend {

@@ -36,13 +36,18 @@ fn open_error(url: &str, message: impl ToString) -> BackendError {
 }
 
 fn query_error(e: postgres::Error) -> BackendError {
-    // The server's own message (and its detail) says more than the driver's summary.
+    BackendError::Query(error_text(&e))
+}
+
+/// The server's own message (and its detail), which says more than the driver's summary
+/// ("db error").
+pub(crate) fn error_text(e: &postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => BackendError::Query(match db.detail() {
+        Some(db) => match db.detail() {
             Some(d) => format!("{}: {d}", db.message()),
             None => db.message().to_string(),
-        }),
-        None => BackendError::Query(e.to_string()),
+        },
+        None => e.to_string(),
     }
 }
 
@@ -240,6 +245,10 @@ fn text_of(l: &Literal) -> String {
     }
 }
 
+/// Why a value holding U+0000 cannot be bound (the server would say "invalid byte
+/// sequence for encoding UTF8: 0x00").
+pub(crate) const NUL_IN_TEXT: &str = "PostgreSQL text cannot hold the NUL character (\\0, U+0000)";
+
 /// `l` as a value of `ty`: a literal compared with a column takes the column's type.
 pub(crate) fn param(l: &Literal, ty: &Type) -> Result<Param, String> {
     if *l == Literal::Null {
@@ -292,7 +301,11 @@ pub(crate) fn param(l: &Literal, ty: &Type) -> Result<Param, String> {
             other => return Err(format!("{other} is compared with a timestamp column")),
         })),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
-            Param::Text(text_of(l))
+            let text = text_of(l);
+            if text.contains('\0') {
+                return Err(NUL_IN_TEXT.into());
+            }
+            Param::Text(text)
         }
         ref other => {
             return Err(format!(
@@ -439,5 +452,9 @@ mod tests {
             Ok(Param::Null)
         ));
         assert!(param(&Literal::Str("x".into()), &Type::INET).is_err());
+        assert_eq!(
+            param(&Literal::Str("a\0b".into()), &Type::TEXT).unwrap_err(),
+            NUL_IN_TEXT
+        );
     }
 }
