@@ -393,6 +393,61 @@ fn an_unreachable_server_or_a_wrong_password_names_the_data_source() {
     }
 }
 
+/// A server that accepts the connection and then never answers (a hung server, a
+/// middlebox that swallows the login): `kestrel run` gives up after the connection's
+/// `connect_timeout`, names the data source, exits 1 and never shows the password. The
+/// "server" is a listener in this test that holds every connection without a byte, so MS
+/// SQL Server's client is covered too.
+#[test]
+fn a_server_that_never_answers_times_out_naming_the_data_source() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dir = Dir::new("silent");
+    for scheme in ["postgresql", "mysql", "mssql"] {
+        let config = dir.0.join("kestrel.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "connections:\n  srv:\n    url: {scheme}://hunter:s3cr3t-pw@127.0.0.1:{port}/test\n    connect_timeout: 2\ndatasources:\n  events:\n    connection: srv\n    table: events\n"
+            ),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let out = kestrel(
+            &dir.0,
+            &config,
+            "p = GET process FROM sqlite://events WHERE pid > 0\nDISP p\n",
+            Duration::from_secs(30),
+        );
+        let took = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{scheme}: {stderr}");
+        assert!(
+            stderr.contains("data source `events`"),
+            "{scheme}: {stderr}"
+        );
+        assert!(
+            stderr.contains("no answer from the server within 2 s (connect_timeout)"),
+            "{scheme}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("s3cr3t-pw"),
+            "{scheme}: password shown: {stderr}"
+        );
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+            "{scheme}: took {took:?}"
+        );
+        eprintln!("{scheme}: gave up after {took:?}");
+    }
+}
+
 /// Ctrl-C during a statement on a database server: kestrel asks the server to stop it (it
 /// would sleep for a minute) and the exit status is 130.
 #[cfg(unix)]
@@ -401,7 +456,7 @@ fn ctrl_c_on_a_server(url: &str, view: &str, create_view: &str, drop_view: &str)
         url,
         &kestrel::backend::OpenOptions {
             allow_write: true,
-            statement_timeout: None,
+            ..Default::default()
         },
     )
     .expect("the server answers (see README: Set up)");

@@ -184,7 +184,7 @@ fn admin_exec(url: &str, sql: &str) -> Result<Vec<Vec<kestrel::value::Value>>, S
         url,
         &kestrel::backend::OpenOptions {
             allow_write: true,
-            statement_timeout: None,
+            ..Default::default()
         },
     )
     .map_err(|e| e.to_string())?;

@@ -64,19 +64,25 @@ impl MssqlBackend {
             .enable_time()
             .build()
             .map_err(|e| open_error(url, e))?;
+        // The TCP connect, the pre-login and the login, all within connect_timeout.
+        let connect = async {
+            let tcp = TcpStream::connect(config.get_addr())
+                .await
+                .map_err(|e| e.to_string())?;
+            tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+            Client::connect(config, tcp.compat_write())
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let limit = opts.connect_limit();
         let client = rt
             .block_on(async {
-                let tcp = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    TcpStream::connect(config.get_addr()),
-                )
-                .await
-                .map_err(|_| "connecting timed out".to_string())?
-                .map_err(|e| e.to_string())?;
-                tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-                Client::connect(config, tcp.compat_write())
-                    .await
-                    .map_err(|e| e.to_string())
+                match limit {
+                    Some(t) => tokio::time::timeout(t, connect)
+                        .await
+                        .map_err(|_| BackendError::ConnectTimeout(t.as_secs()).to_string())?,
+                    None => connect.await,
+                }
             })
             .map_err(|m| open_error(url, m))?;
         Ok(MssqlBackend {

@@ -65,8 +65,15 @@ impl PgBackend {
             config.dbname(db);
         }
         config.application_name("kestrel");
-        config.connect_timeout(Duration::from_secs(10));
-        let mut client = config.connect(NoTls).map_err(|e| open_error(url, e))?;
+        // The driver's connect_timeout covers the TCP connect only; a server that accepts
+        // and then says nothing would hold the login forever: `within` bounds it all.
+        let limit = opts.connect_limit();
+        if let Some(t) = limit {
+            config.connect_timeout(t);
+        }
+        let mut client = super::within(limit, move || config.connect(NoTls))
+            .map_err(|e| super::open_failed(url, e))?
+            .map_err(|e| open_error(url, error_text(&e)))?;
         let mut setup = String::new();
         if !opts.allow_write {
             setup.push_str("SET default_transaction_read_only = on;");

@@ -87,7 +87,7 @@ where
     }
     let opts = OpenOptions {
         allow_write: true,
-        statement_timeout: None,
+        ..OpenOptions::default()
     };
     let mut backend = backend::postgres::PgBackend::open(url, &opts)
         .map_err(|e| server_err("connecting")(e.to_string()))?;
@@ -269,7 +269,7 @@ where
     }
     let opts = OpenOptions {
         allow_write: true,
-        statement_timeout: None,
+        ..OpenOptions::default()
     };
     let mut backend = backend::mysql::MysqlBackend::open(url, &opts)
         .map_err(|e| server_err("connecting")(e.to_string()))?;
