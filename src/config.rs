@@ -10,6 +10,7 @@
 //!     url: postgresql://hunter:${PGPASS}@db.example/lake   # ${VAR} comes from the environment
 //!     table_creation_permission: false                      # optional, default false
 //!     statement_timeout: 30                                 # optional, seconds
+//!     connect_timeout: 10                                   # optional, seconds (default 10)
 //! datasources:
 //!   events:
 //!     connection: lake
@@ -86,6 +87,10 @@ pub struct Connection {
     /// Per-statement timeout in seconds, if any.
     #[serde(default)]
     pub statement_timeout: Option<u64>,
+    /// Seconds that reaching the server and logging in may take (absent:
+    /// [`crate::backend::DEFAULT_CONNECT_TIMEOUT`]; 0: no limit).
+    #[serde(default)]
+    pub connect_timeout: Option<u64>,
 }
 
 /// `Debug` shows the redacted URL so a `{:?}` in a log never leaks a password.
@@ -95,6 +100,7 @@ impl fmt::Debug for Connection {
             .field("url", &redact_url(&self.url))
             .field("table_creation_permission", &self.table_creation_permission)
             .field("statement_timeout", &self.statement_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
@@ -586,6 +592,7 @@ connections:
     statement_timeout: 30
   pg:
     url: postgresql://hunter:${PGPASS}@db.example/lake
+    connect_timeout: 3
 datasources:
   events:
     connection: lake
@@ -639,6 +646,8 @@ datasources:
         assert_eq!(lake.statement_timeout, Some(30));
         let pg = &config.connections["pg"];
         assert_eq!(pg.statement_timeout, None);
+        assert_eq!(pg.connect_timeout, Some(3));
+        assert_eq!(lake.connect_timeout, None);
         let events = &config.datasources["events"];
         assert_eq!(
             events,

@@ -81,6 +81,7 @@ impl<'a> Connections<'a> {
                 let opts = backend::OpenOptions {
                     allow_write: conn.table_creation_permission,
                     statement_timeout: conn.statement_timeout,
+                    connect_timeout: conn.connect_timeout,
                 };
                 let mut b = backend::open(&conn.url, &opts).map_err(|e| source_error(ds, e))?;
                 // SQLite enforces it in the engine (progress handler); servers in-session.

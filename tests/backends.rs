@@ -44,7 +44,7 @@ fn open_rw(url: &str) -> Box<dyn Backend> {
         url,
         &OpenOptions {
             allow_write: true,
-            statement_timeout: None,
+            ..Default::default()
         },
     )
     .unwrap_or_else(|e| panic!("the test server at {url} must be reachable: {e}"))
@@ -171,7 +171,7 @@ impl Drop for Lake {
             &self.url,
             &OpenOptions {
                 allow_write: true,
-                statement_timeout: None,
+                ..Default::default()
             },
         ) {
             for t in &self.tables {
@@ -582,6 +582,7 @@ fn sessions_are_read_only_unless_allowed_and_time_out() {
             &OpenOptions {
                 allow_write: false,
                 statement_timeout: Some(1),
+                ..Default::default()
             },
         )
         .unwrap_or_else(|e| panic!("{kind} must be reachable: {e}"));

@@ -393,6 +393,61 @@ fn an_unreachable_server_or_a_wrong_password_names_the_data_source() {
     }
 }
 
+/// A server that accepts the connection and then never answers (a hung server, a
+/// middlebox that swallows the login): `kestrel run` gives up after the connection's
+/// `connect_timeout`, names the data source, exits 1 and never shows the password. The
+/// "server" is a listener in this test that holds every connection without a byte, so MS
+/// SQL Server's client is covered too.
+#[test]
+fn a_server_that_never_answers_times_out_naming_the_data_source() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dir = Dir::new("silent");
+    for scheme in ["postgresql", "mysql", "mssql"] {
+        let config = dir.0.join("kestrel.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "connections:\n  srv:\n    url: {scheme}://hunter:s3cr3t-pw@127.0.0.1:{port}/test\n    connect_timeout: 2\ndatasources:\n  events:\n    connection: srv\n    table: events\n"
+            ),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let out = kestrel(
+            &dir.0,
+            &config,
+            "p = GET process FROM sqlite://events WHERE pid > 0\nDISP p\n",
+            Duration::from_secs(30),
+        );
+        let took = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{scheme}: {stderr}");
+        assert!(
+            stderr.contains("data source `events`"),
+            "{scheme}: {stderr}"
+        );
+        assert!(
+            stderr.contains("no answer from the server within 2 s (connect_timeout)"),
+            "{scheme}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("s3cr3t-pw"),
+            "{scheme}: password shown: {stderr}"
+        );
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+            "{scheme}: took {took:?}"
+        );
+        eprintln!("{scheme}: gave up after {took:?}");
+    }
+}
+
 /// Ctrl-C during a statement on a database server: kestrel asks the server to stop it (it
 /// would sleep for a minute) and the exit status is 130.
 #[cfg(unix)]
@@ -401,7 +456,7 @@ fn ctrl_c_on_a_server(url: &str, view: &str, create_view: &str, drop_view: &str)
         url,
         &kestrel::backend::OpenOptions {
             allow_write: true,
-            statement_timeout: None,
+            ..Default::default()
         },
     )
     .expect("the server answers (see README: Set up)");
@@ -470,5 +525,30 @@ fn ctrl_c_cancels_a_mariadb_statement_on_the_server() {
             "CREATE VIEW `{view}` AS SELECT 'x' AS `process.name`, SLEEP(60) AS `process.pid`"
         ),
         &format!("DROP VIEW IF EXISTS `{view}`"),
+    );
+}
+
+/// MS SQL Server, when `KESTREL_TEST_MSSQL_URL` names one (a login that may create views;
+/// without it this test only says it was skipped): `KILL` of kestrel's session from a
+/// second connection, then its own connection closed. The view scans a cross join of
+/// `sys.all_objects` with itself four times for a name no row has, so it runs until it is
+/// stopped.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_an_mssql_statement_on_the_server() {
+    let Ok(url) = std::env::var("KESTREL_TEST_MSSQL_URL") else {
+        eprintln!("KESTREL_TEST_MSSQL_URL is not set: MS SQL Server Ctrl-C test skipped");
+        return;
+    };
+    let view = format!("kestrel_failures_slow_ms_{}", std::process::id());
+    ctrl_c_on_a_server(
+        &url,
+        &view,
+        &format!(
+            "CREATE VIEW [{view}] AS SELECT 'y' AS [process.name], a.object_id AS [process.pid] \
+             FROM sys.all_objects a CROSS JOIN sys.all_objects b \
+             CROSS JOIN sys.all_objects c CROSS JOIN sys.all_objects d"
+        ),
+        &format!("DROP VIEW IF EXISTS [{view}]"),
     );
 }

@@ -18,6 +18,7 @@ pub mod sqlite;
 pub mod url;
 
 use std::io;
+use std::time::Duration;
 
 use crate::sql::SqlStatement;
 use crate::value::Value;
@@ -45,7 +46,14 @@ pub enum BackendError {
     /// Ctrl-C: the statement was stopped.
     #[error("interrupted (Ctrl-C): the statement was cancelled")]
     Cancelled,
+    /// The server did not answer while connecting (seconds waited).
+    #[error("no answer from the server within {0} s (connect_timeout)")]
+    ConnectTimeout(u64),
 }
+
+/// How long opening a server connection may take when the connection does not say
+/// (`connect_timeout`), in seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: u64 = 10;
 
 /// How a connection is opened.
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,6 +62,70 @@ pub struct OpenOptions {
     pub allow_write: bool,
     /// Per-statement timeout in seconds.
     pub statement_timeout: Option<u64>,
+    /// Seconds that reaching a server and logging in may take (None:
+    /// [`DEFAULT_CONNECT_TIMEOUT`]; 0: no limit).
+    pub connect_timeout: Option<u64>,
+}
+
+impl OpenOptions {
+    /// The limit on opening a connection, if any.
+    pub fn connect_limit(&self) -> Option<Duration> {
+        match self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT) {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        }
+    }
+}
+
+/// A failure while opening `url`: Ctrl-C stays itself, anything else names the URL
+/// (password masked).
+pub(crate) fn open_failed(url: &str, e: BackendError) -> BackendError {
+    match e {
+        BackendError::Cancelled => BackendError::Cancelled,
+        other => BackendError::Open {
+            url: crate::config::redact_url(url),
+            message: crate::config::redact_url(&other.to_string()),
+        },
+    }
+}
+
+/// Runs `connect` (a blocking client's connect and login, which has no overall limit of
+/// its own) on a thread and waits at most `limit` for it; Ctrl-C stops the wait too.
+/// Past the limit the attempt is abandoned: its thread ends when the server answers or
+/// drops the connection, and its result is thrown away.
+pub(crate) fn within<T: Send + 'static>(
+    limit: Option<Duration>,
+    connect: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, BackendError> {
+    let Some(limit) = limit else {
+        return Ok(connect());
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("kestrel-connect".into())
+        .spawn(move || {
+            let _ = tx.send(connect());
+        })
+        .map_err(|e| BackendError::Query(format!("cannot start a thread: {e}")))?;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(BackendError::ConnectTimeout(limit.as_secs()));
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(50))) {
+            Ok(v) => return Ok(v),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if cancel::requested() => {
+                return Err(BackendError::Cancelled)
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(BackendError::Query(
+                    "internal error, please report: the connecting thread ended".into(),
+                ))
+            }
+        }
+    }
 }
 
 /// One open connection.
@@ -129,5 +201,39 @@ impl RowSink for Collect {
     fn row(&mut self, row: &[Value]) -> io::Result<()> {
         self.rows.push(row.to_vec());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connecting_is_bounded_by_default_and_zero_means_no_limit() {
+        let limit = |t| {
+            OpenOptions {
+                connect_timeout: t,
+                ..OpenOptions::default()
+            }
+            .connect_limit()
+        };
+        assert_eq!(
+            limit(None),
+            Some(Duration::from_secs(DEFAULT_CONNECT_TIMEOUT))
+        );
+        assert_eq!(limit(Some(3)), Some(Duration::from_secs(3)));
+        assert_eq!(limit(Some(0)), None);
+    }
+
+    #[test]
+    fn a_connect_that_does_not_return_in_time_is_abandoned() {
+        let start = std::time::Instant::now();
+        let r = within(Some(Duration::from_millis(200)), || {
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        assert!(matches!(r, Err(BackendError::ConnectTimeout(0))), "{r:?}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(within(Some(Duration::from_secs(5)), || 7).unwrap(), 7);
+        assert_eq!(within(None, || 8).unwrap(), 8);
     }
 }

@@ -7,11 +7,19 @@
 //!
 //! SQL Server has no read-only session: a connection that may not write asks for
 //! `ApplicationIntent=ReadOnly` (honoured by readable secondaries) and kestrel itself
-//! only reads. The statement timeout is enforced on the client (SQL Server has no
-//! session-level one): past it, the query fails. Encryption: this build has no TLS, so a
-//! server that forces encryption refuses the login.
+//! only reads. Encryption: this build has no TLS, so a server that forces encryption
+//! refuses the login.
+//!
+//! Stopping a statement (Ctrl-C, or the connection's `statement_timeout`, which SQL
+//! Server has no session setting for): tiberius cannot send TDS's attention message, so
+//! kestrel stops waiting, sends `KILL <spid>` for its session (`@@SPID`, read at login)
+//! from a second connection, and then closes its own; the server ends a killed session's
+//! work at once (a login without permission to KILL, `ALTER ANY CONNECTION`, relies on the
+//! closed connection, which the server notices when it next writes to it). The next
+//! statement logs in again.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -26,9 +34,19 @@ use crate::ir::{ColumnKind, Literal};
 use crate::sql::SqlStatement;
 use crate::value::Value;
 
+type MsClient = Client<Compat<TcpStream>>;
+
 pub struct MssqlBackend {
     rt: Runtime,
-    client: Client<Compat<TcpStream>>,
+    /// None once a stopped statement's session was killed: the next statement logs in again.
+    client: Option<MsClient>,
+    /// The server's id of the session `client` holds (`@@SPID`), for `KILL`.
+    spid: Option<i16>,
+    /// How to log in again (holds the password: never printed).
+    config: Config,
+    /// The URL with its password masked, for messages.
+    shown_url: String,
+    connect_limit: Option<Duration>,
     timeout: Option<Duration>,
 }
 
@@ -41,6 +59,80 @@ fn open_error(url: &str, message: impl ToString) -> BackendError {
 
 fn query_error(e: tiberius::error::Error) -> BackendError {
     BackendError::Query(e.to_string())
+}
+
+/// Connects and logs in within `limit`, and reads the session's id.
+async fn connect(
+    config: Config,
+    limit: Option<Duration>,
+) -> Result<(MsClient, Option<i16>), String> {
+    // The TCP connect, the pre-login and the login, all within connect_timeout.
+    let login = async {
+        let tcp = TcpStream::connect(config.get_addr())
+            .await
+            .map_err(|e| e.to_string())?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        let mut client = Client::connect(config, tcp.compat_write())
+            .await
+            .map_err(|e| e.to_string())?;
+        let spid = client
+            .simple_query("SELECT @@SPID")
+            .await
+            .map_err(|e| e.to_string())?
+            .into_row()
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|row| row.try_get::<i16, _>(0).ok().flatten());
+        Ok((client, spid))
+    };
+    match limit {
+        Some(t) => tokio::time::timeout(t, login)
+            .await
+            .map_err(|_| BackendError::ConnectTimeout(t.as_secs()).to_string())?,
+        None => login.await,
+    }
+}
+
+/// `KILL <spid>` for a session id the server gave (never for a value from elsewhere; ids
+/// of user sessions are positive).
+fn kill_statement(spid: i16) -> Option<String> {
+    (spid > 0).then(|| format!("KILL {spid}"))
+}
+
+/// How waiting for a statement ended.
+#[derive(Debug, PartialEq)]
+enum Waited<T> {
+    Done(T),
+    /// Ctrl-C.
+    Cancelled,
+    /// The statement timeout passed.
+    TimedOut,
+}
+
+/// Drives `work` until it finishes, `requested()` turns true (polled every 50 ms) or the
+/// deadline passes; in the last two cases `work` is dropped unfinished.
+async fn until_stopped<T>(
+    work: impl Future<Output = T>,
+    deadline: Option<tokio::time::Instant>,
+    requested: impl Fn() -> bool,
+) -> Waited<T> {
+    let watch = async {
+        loop {
+            if requested() {
+                return Waited::Cancelled;
+            }
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Waited::TimedOut;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let work = std::pin::pin!(work);
+    let watch = std::pin::pin!(watch);
+    match futures_util::future::select(work, watch).await {
+        futures_util::future::Either::Left((done, _)) => Waited::Done(done),
+        futures_util::future::Either::Right((stopped, _)) => stopped,
+    }
 }
 
 impl MssqlBackend {
@@ -64,29 +156,41 @@ impl MssqlBackend {
             .enable_time()
             .build()
             .map_err(|e| open_error(url, e))?;
-        let client = rt
-            .block_on(async {
-                let tcp = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    TcpStream::connect(config.get_addr()),
-                )
-                .await
-                .map_err(|_| "connecting timed out".to_string())?
-                .map_err(|e| e.to_string())?;
-                tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-                Client::connect(config, tcp.compat_write())
-                    .await
-                    .map_err(|e| e.to_string())
-            })
+        let limit = opts.connect_limit();
+        let (client, spid) = rt
+            .block_on(connect(config.clone(), limit))
             .map_err(|m| open_error(url, m))?;
         Ok(MssqlBackend {
             rt,
-            client,
+            client: Some(client),
+            spid,
+            config,
+            shown_url: crate::config::redact_url(url),
+            connect_limit: limit,
             timeout: opts.statement_timeout.map(Duration::from_secs),
         })
     }
 
-    /// Runs `sql` and hands each row's cells to `each`, within the statement timeout.
+    /// Ends the session of a statement that was stopped: `KILL` from a second connection
+    /// (while this one still holds the id, so no other session can have it), then closes
+    /// this connection.
+    fn end_session(&mut self) {
+        if let Some(kill) = self.spid.and_then(kill_statement) {
+            let (config, limit) = (self.config.clone(), self.connect_limit);
+            self.rt.block_on(async {
+                if let Ok((mut killer, _)) = connect(config, limit).await {
+                    if let Ok(stream) = killer.simple_query(kill).await {
+                        let _ = stream.into_results().await;
+                    }
+                }
+            });
+        }
+        self.client = None;
+        self.spid = None;
+    }
+
+    /// Runs `sql` and hands each row's cells to `each`, within the statement timeout;
+    /// Ctrl-C or the timeout end the session (see the module's notes).
     fn run(
         &mut self,
         sql: &str,
@@ -94,9 +198,23 @@ impl MssqlBackend {
         mut on_columns: impl FnMut(Vec<String>) -> Result<(), BackendError>,
         mut each: impl FnMut(Vec<Value>) -> Result<(), BackendError>,
     ) -> Result<(), BackendError> {
+        if self.client.is_none() {
+            let (client, spid) = self
+                .rt
+                .block_on(connect(self.config.clone(), self.connect_limit))
+                .map_err(|m| BackendError::Open {
+                    url: self.shown_url.clone(),
+                    message: crate::config::redact_url(&m),
+                })?;
+            self.client = Some(client);
+            self.spid = spid;
+        }
         let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
-        let client = &mut self.client;
-        self.rt.block_on(async {
+        let client = self
+            .client
+            .as_mut()
+            .ok_or_else(|| BackendError::Query("internal error: no connection".into()))?;
+        let waited = self.rt.block_on(async {
             let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
             let work = async {
                 let mut stream = client.query(sql, &refs).await.map_err(query_error)?;
@@ -114,13 +232,21 @@ impl MssqlBackend {
                 }
                 Ok(())
             };
-            match deadline {
-                Some(d) => tokio::time::timeout_at(d, work)
-                    .await
-                    .map_err(|_| BackendError::Query("the statement timeout was reached".into()))?,
-                None => work.await,
+            until_stopped(work, deadline, super::cancel::requested).await
+        });
+        match waited {
+            Waited::Done(result) => result,
+            Waited::Cancelled => {
+                self.end_session();
+                Err(BackendError::Cancelled)
             }
-        })
+            Waited::TimedOut => {
+                self.end_session();
+                Err(BackendError::Timeout(
+                    self.timeout.map_or(0, |t| t.as_secs()),
+                ))
+            }
+        }
     }
 }
 
@@ -301,9 +427,55 @@ impl Backend for MssqlBackend {
 
 #[cfg(test)]
 mod tests {
-    //! The date arithmetic of the TDS types, checked without a server.
+    //! What can be checked without a server: the date arithmetic of the TDS types, and
+    //! how a statement is stopped (the wait, the KILL it sends).
 
     use super::*;
+
+    #[test]
+    fn kill_names_only_a_session_the_server_gave() {
+        assert_eq!(kill_statement(57).as_deref(), Some("KILL 57"));
+        assert_eq!(kill_statement(0), None);
+        assert_eq!(kill_statement(-3), None);
+    }
+
+    #[test]
+    fn a_statement_wait_ends_on_ctrl_c_or_the_deadline() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let never = std::future::pending::<()>;
+        let start = std::time::Instant::now();
+        assert_eq!(
+            rt.block_on(until_stopped(never(), None, || true)),
+            Waited::Cancelled
+        );
+        // Ctrl-C after 120 ms, as the signal handler would set it.
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        let t0 = std::time::Instant::now();
+        let flag = || {
+            if t0.elapsed() > Duration::from_millis(120) {
+                asked.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            asked.load(std::sync::atomic::Ordering::SeqCst)
+        };
+        assert_eq!(
+            rt.block_on(until_stopped(never(), None, flag)),
+            Waited::Cancelled
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(150);
+        assert_eq!(
+            rt.block_on(until_stopped(never(), Some(deadline), || false)),
+            Waited::TimedOut
+        );
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            rt.block_on(until_stopped(async { 7 }, Some(deadline), || true)),
+            Waited::Done(7),
+            "a finished statement wins over a stop seen at the same time"
+        );
+    }
 
     #[test]
     fn instants_round_trip_through_datetime2() {

@@ -8,8 +8,6 @@
 //! an optional statement timeout (`max_statement_time` on MariaDB,
 //! `max_execution_time` on MySQL).
 
-use std::time::Duration;
-
 use mysql::consts::ColumnType as MyType;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Params, Value as MyValue};
@@ -34,7 +32,16 @@ fn open_error(url: &str, message: impl ToString) -> BackendError {
 }
 
 fn query_error(e: mysql::Error) -> BackendError {
-    BackendError::Query(e.to_string())
+    BackendError::Query(error_text(&e))
+}
+
+/// The server's message as it writes it (`ERROR 1146 (42S02): Table … doesn't exist`),
+/// without the driver's `MySqlError { … }` wrapping.
+pub(crate) fn error_text(e: &mysql::Error) -> String {
+    match e {
+        mysql::Error::MySqlError(my) => my.to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl MysqlBackend {
@@ -47,9 +54,14 @@ impl MysqlBackend {
             .pass(u.password.clone())
             .db_name(u.database.clone())
             .prefer_socket(false)
-            .tcp_connect_timeout(Some(Duration::from_secs(10)));
+            .tcp_connect_timeout(opts.connect_limit());
         let server = Opts::from(builder);
-        let mut conn = Conn::new(server.clone()).map_err(|e| open_error(url, e))?;
+        // The driver's limit covers the TCP connect only (a read timeout would also cut
+        // off long statements): `within` bounds the greeting and the login.
+        let connecting = server.clone();
+        let mut conn = super::within(opts.connect_limit(), move || Conn::new(connecting))
+            .map_err(|e| super::open_failed(url, e))?
+            .map_err(|e| open_error(url, error_text(&e)))?;
         let version: String = conn
             .query_first("SELECT VERSION()")
             .map_err(|e| open_error(url, e))?

@@ -36,13 +36,18 @@ fn open_error(url: &str, message: impl ToString) -> BackendError {
 }
 
 fn query_error(e: postgres::Error) -> BackendError {
-    // The server's own message (and its detail) says more than the driver's summary.
+    BackendError::Query(error_text(&e))
+}
+
+/// The server's own message (and its detail), which says more than the driver's summary
+/// ("db error").
+pub(crate) fn error_text(e: &postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => BackendError::Query(match db.detail() {
+        Some(db) => match db.detail() {
             Some(d) => format!("{}: {d}", db.message()),
             None => db.message().to_string(),
-        }),
-        None => BackendError::Query(e.to_string()),
+        },
+        None => e.to_string(),
     }
 }
 
@@ -60,8 +65,15 @@ impl PgBackend {
             config.dbname(db);
         }
         config.application_name("kestrel");
-        config.connect_timeout(Duration::from_secs(10));
-        let mut client = config.connect(NoTls).map_err(|e| open_error(url, e))?;
+        // The driver's connect_timeout covers the TCP connect only; a server that accepts
+        // and then says nothing would hold the login forever: `within` bounds it all.
+        let limit = opts.connect_limit();
+        if let Some(t) = limit {
+            config.connect_timeout(t);
+        }
+        let mut client = super::within(limit, move || config.connect(NoTls))
+            .map_err(|e| super::open_failed(url, e))?
+            .map_err(|e| open_error(url, error_text(&e)))?;
         let mut setup = String::new();
         if !opts.allow_write {
             setup.push_str("SET default_transaction_read_only = on;");
@@ -240,6 +252,10 @@ fn text_of(l: &Literal) -> String {
     }
 }
 
+/// Why a value holding U+0000 cannot be bound (the server would say "invalid byte
+/// sequence for encoding UTF8: 0x00").
+pub(crate) const NUL_IN_TEXT: &str = "PostgreSQL text cannot hold the NUL character (\\0, U+0000)";
+
 /// `l` as a value of `ty`: a literal compared with a column takes the column's type.
 pub(crate) fn param(l: &Literal, ty: &Type) -> Result<Param, String> {
     if *l == Literal::Null {
@@ -292,7 +308,11 @@ pub(crate) fn param(l: &Literal, ty: &Type) -> Result<Param, String> {
             other => return Err(format!("{other} is compared with a timestamp column")),
         })),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
-            Param::Text(text_of(l))
+            let text = text_of(l);
+            if text.contains('\0') {
+                return Err(NUL_IN_TEXT.into());
+            }
+            Param::Text(text)
         }
         ref other => {
             return Err(format!(
@@ -439,5 +459,9 @@ mod tests {
             Ok(Param::Null)
         ));
         assert!(param(&Literal::Str("x".into()), &Type::INET).is_err());
+        assert_eq!(
+            param(&Literal::Str("a\0b".into()), &Type::TEXT).unwrap_err(),
+            NUL_IN_TEXT
+        );
     }
 }

@@ -87,14 +87,14 @@ where
     }
     let opts = OpenOptions {
         allow_write: true,
-        statement_timeout: None,
+        ..OpenOptions::default()
     };
     let mut backend = backend::postgres::PgBackend::open(url, &opts)
         .map_err(|e| server_err("connecting")(e.to_string()))?;
     let client = backend.client();
     let mut tx = client
         .transaction()
-        .map_err(|e| server_err("starting a transaction")(e.to_string()))?;
+        .map_err(|e| server_err("starting a transaction")(backend::postgres::error_text(&e)))?;
     let qtable = pg_quote(table);
     let existing: Vec<String> = tx
         .query(
@@ -102,7 +102,9 @@ where
              WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
             &[&table],
         )
-        .map_err(|e| server_err(format!("looking for table `{table}`"))(e.to_string()))?
+        .map_err(|e| {
+            server_err(format!("looking for table `{table}`"))(backend::postgres::error_text(&e))
+        })?
         .iter()
         .map(|r| r.get::<_, String>(0))
         .collect();
@@ -126,7 +128,9 @@ where
                     pg_type(c.ty)
                 ))
                 .map_err(|e| {
-                    server_err(format!("adding column `{}` to `{table}`", c.name))(e.to_string())
+                    server_err(format!("adding column `{}` to `{table}`", c.name))(
+                        backend::postgres::error_text(&e),
+                    )
                 })?;
             }
             (existing.len() + new.len(), new.len())
@@ -134,7 +138,11 @@ where
         _ => {
             if exists {
                 tx.batch_execute(&format!("DROP TABLE {qtable}"))
-                    .map_err(|e| server_err(format!("dropping table `{table}`"))(e.to_string()))?;
+                    .map_err(|e| {
+                        server_err(format!("dropping table `{table}`"))(
+                            backend::postgres::error_text(&e),
+                        )
+                    })?;
             }
             if schema.is_empty() {
                 return Err(IngestError::BadOptions(format!(
@@ -147,7 +155,11 @@ where
                 .map(|c| format!("{} {}", pg_quote(&c.name), pg_type(c.ty)))
                 .collect();
             tx.batch_execute(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
-                .map_err(|e| server_err(format!("creating table `{table}`"))(e.to_string()))?;
+                .map_err(|e| {
+                    server_err(format!("creating table `{table}`"))(backend::postgres::error_text(
+                        &e,
+                    ))
+                })?;
             (schema.len(), schema.len())
         }
     };
@@ -165,7 +177,9 @@ where
                 cols.join(", "),
                 ph.join(", ")
             );
-            let stmt = tx.prepare(&sql).map_err(|e| insert_err()(e.to_string()))?;
+            let stmt = tx
+                .prepare(&sql)
+                .map_err(|e| insert_err()(backend::postgres::error_text(&e)))?;
             shapes.insert(row.columns.clone(), stmt);
         }
         let stmt = shapes
@@ -175,7 +189,16 @@ where
             .values
             .iter()
             .zip(stmt.params())
-            .map(|(v, ty)| backend::postgres::param(&literal(v), ty))
+            .zip(&row.columns)
+            .map(|((v, ty), &c)| {
+                backend::postgres::param(&literal(v), ty).map_err(|m| {
+                    format!(
+                        "record {}, column `{}`: {m}",
+                        count + 1,
+                        schema.columns[c].name
+                    )
+                })
+            })
             .collect::<Result<Vec<_>, String>>()
             .map_err(|m| insert_err()(m))?;
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
@@ -183,11 +206,12 @@ where
             .map(|p| p as &(dyn postgres::types::ToSql + Sync))
             .collect();
         tx.execute(stmt, &refs)
-            .map_err(|e| insert_err()(e.to_string()))?;
+            .map_err(|e| insert_err()(backend::postgres::error_text(&e)))?;
         count += 1;
     }
-    tx.commit()
-        .map_err(|e| server_err(format!("committing table `{table}`"))(e.to_string()))?;
+    tx.commit().map_err(|e| {
+        server_err(format!("committing table `{table}`"))(backend::postgres::error_text(&e))
+    })?;
     Ok(WriteSummary {
         rows: count,
         columns,
@@ -245,7 +269,7 @@ where
     }
     let opts = OpenOptions {
         allow_write: true,
-        statement_timeout: None,
+        ..OpenOptions::default()
     };
     let mut backend = backend::mysql::MysqlBackend::open(url, &opts)
         .map_err(|e| server_err("connecting")(e.to_string()))?;
@@ -256,7 +280,9 @@ where
              WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
             (table,),
         )
-        .map_err(|e| server_err(format!("looking for table `{table}`"))(e.to_string()))?;
+        .map_err(|e| {
+            server_err(format!("looking for table `{table}`"))(backend::mysql::error_text(&e))
+        })?;
     let exists = !existing.is_empty();
     let qtable = my_quote(table);
     let fresh = match (mode, exists) {
@@ -294,12 +320,16 @@ where
             .map(|c| format!("{} {}", my_quote(&c.name), my_type(c.ty)))
             .collect();
         conn.query_drop(format!("DROP TABLE IF EXISTS {target}"))
-            .map_err(|e| server_err("clearing an old temporary table")(e.to_string()))?;
+            .map_err(|e| {
+                server_err("clearing an old temporary table")(backend::mysql::error_text(&e))
+            })?;
         conn.query_drop(format!(
             "CREATE TABLE {target} ({}) DEFAULT CHARSET = utf8mb4",
             defs.join(", ")
         ))
-        .map_err(|e| server_err(format!("creating table `{table}`"))(e.to_string()))?;
+        .map_err(|e| {
+            server_err(format!("creating table `{table}`"))(backend::mysql::error_text(&e))
+        })?;
         (schema.len(), schema.len())
     } else {
         let known: std::collections::HashSet<String> =
@@ -319,7 +349,7 @@ where
                 return Err(server_err(format!(
                     "adding column `{}` to `{table}`",
                     c.name
-                ))(e.to_string()));
+                ))(backend::mysql::error_text(&e)));
             }
             added.push(c.name.clone());
         }
@@ -346,7 +376,7 @@ where
         let insert_err = || server_err(format!("inserting into table `{table}`"));
         let mut tx = conn
             .start_transaction(mysql::TxOpts::default())
-            .map_err(|e| server_err("starting a transaction")(e.to_string()))?;
+            .map_err(|e| server_err("starting a transaction")(backend::mysql::error_text(&e)))?;
         let mut count = 0u64;
         for row in rows {
             let row = row?;
@@ -356,11 +386,12 @@ where
             let sql = format!("INSERT INTO {target} ({}) VALUES ({ph})", cols.join(", "));
             let params: Vec<mysql::Value> = row.values.iter().map(my_value).collect();
             tx.exec_drop(sql, mysql::Params::Positional(params))
-                .map_err(|e| insert_err()(e.to_string()))?;
+                .map_err(|e| insert_err()(backend::mysql::error_text(&e)))?;
             count += 1;
         }
-        tx.commit()
-            .map_err(|e| server_err(format!("committing table `{table}`"))(e.to_string()))?;
+        tx.commit().map_err(|e| {
+            server_err(format!("committing table `{table}`"))(backend::mysql::error_text(&e))
+        })?;
         Ok(count)
     })();
     let count = match loaded {
@@ -392,7 +423,7 @@ where
         if let Err(e) = swap {
             undo(conn);
             return Err(server_err(format!("putting table `{table}` in place"))(
-                e.to_string(),
+                backend::mysql::error_text(&e),
             ));
         }
     }

@@ -57,8 +57,13 @@ pub enum LikeStyle {
     Native,
     /// `x LIKE p [COLLATE like_collation] [ESCAPE like_escape]`
     Like,
-    /// `x ILIKE p [ESCAPE like_escape]`
+    /// `x ILIKE p [COLLATE like_collation] [ESCAPE like_escape]`
     Ilike,
+    /// `(x LIKE p COLLATE like_collation ESCAPE like_escape AND x REGEXP r)`: the
+    /// collation's LIKE narrows the rows (an index can serve it) and `r`, the pattern as a
+    /// regular expression (`sql/like_regex.rs`), keeps only the exact matches, for a
+    /// collation that also folds accents and non-ASCII case (MySQL's `_ci` ones).
+    LikeAndRegex,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -128,6 +133,11 @@ pub struct Dialect {
     /// Collation that makes `=`, `!=`, `<`… and IN compare strings exactly, put on string
     /// literals.
     pub exact_collation: Option<String>,
+    /// Type that string literals, and the values a reference (`x = v.attr`, FIND) or a
+    /// JOIN compares with, are cast to so the comparison is exact (MySQL's `BINARY`: bytes,
+    /// no trailing-space padding, any column type), instead of `exact_collation`.
+    #[serde(default)]
+    pub exact_cast: Option<String>,
     /// Type a LIKE or regex operand is cast to (where the engine has no implicit cast).
     pub text_cast: Option<String>,
     pub supports_tuple_in: bool,

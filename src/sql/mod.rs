@@ -2,10 +2,12 @@
 //!
 //! - `dialect.rs` — what differs between SQL dialects, loaded from `dialects/*.yaml`;
 //! - `builders.rs` — the only place that constructs sqlparser structs;
-//! - `query.rs` — plans folded into SELECT blocks with CTEs, literals bound or inlined.
+//! - `query.rs` — plans folded into SELECT blocks with CTEs, literals bound or inlined;
+//! - `like_regex.rs` — a LIKE pattern as an exact regular expression (MySQL's LIKE).
 
 pub mod builders;
 pub mod dialect;
+pub mod like_regex;
 pub mod query;
 
 pub use dialect::Dialect;

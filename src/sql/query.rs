@@ -27,6 +27,7 @@ use super::dialect::{
     BasenameStyle, BooleanStyle, Dialect, LikeStyle, LimitStyle, RegexStyle, TimeBinStyle,
     TimestampStyle, ValuesStyle,
 };
+use super::like_regex::like_to_regex;
 
 /// How literals reach the SQL text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -663,7 +664,10 @@ impl<'a> Emitter<'a> {
         if let Some((right, on)) = join {
             let conds = on
                 .iter()
-                .map(|(l, r)| b::binary(b::column(d, l), BinaryOperator::Eq, b::column(d, r)))
+                .map(|(l, r)| {
+                    let r = self.compared_value(b::column(d, r));
+                    b::binary(b::column(d, l), BinaryOperator::Eq, r)
+                })
                 .collect();
             b::inner_join(&mut select, right, and_all(conds));
         }
@@ -844,9 +848,23 @@ impl<'a> Emitter<'a> {
     /// collation, so `=` and IN are case-sensitive whatever the column's collation.
     fn compared_literal(&mut self, l: &Literal) -> sa::Expr {
         let x = self.literal(l);
-        match (&self.dialect.exact_collation, l) {
-            (Some(c), Literal::Str(_)) => b::collate(x, c),
+        match l {
+            Literal::Str(_) => match (&self.dialect.exact_cast, &self.dialect.exact_collation) {
+                (Some(t), _) => b::cast(x, t),
+                (None, Some(c)) => b::collate(x, c),
+                (None, None) => x,
+            },
             _ => x,
+        }
+    }
+
+    /// A value a column is compared with for equality (a reference's or a JOIN's other
+    /// side): cast where the dialect makes exact comparisons by a cast. A collation would
+    /// not do here: the column need not hold text.
+    fn compared_value(&self, x: sa::Expr) -> sa::Expr {
+        match &self.dialect.exact_cast {
+            Some(t) => b::cast(x, t),
+            None => x,
         }
     }
 
@@ -858,6 +876,7 @@ impl<'a> Emitter<'a> {
             x = b::cast(x, t);
         }
         let escape = d.like_escape.clone();
+        let original = pattern;
         let pattern = match escape.as_deref() {
             Some(e) if !e.is_empty() => {
                 let mut out = String::with_capacity(pattern.len());
@@ -884,6 +903,22 @@ impl<'a> Emitter<'a> {
                 pattern: Box::new(p),
                 escape_char,
             },
+            LikeStyle::LikeAndRegex => {
+                let like = sa::Expr::Like {
+                    negated: false,
+                    any: false,
+                    expr: Box::new(x),
+                    pattern: Box::new(p),
+                    escape_char,
+                };
+                let exact = self.regex(expr, &like_to_regex(original), false)?;
+                let both = b::nested(b::binary(like, BinaryOperator::And, exact));
+                if negated {
+                    b::not(both)
+                } else {
+                    both
+                }
+            }
             LikeStyle::Ilike => sa::Expr::ILike {
                 negated,
                 any: false,
@@ -984,7 +1019,7 @@ impl<'a> Emitter<'a> {
         }
         let mut conds = Vec::new();
         for (c, o) in cols.iter().zip(outer_exprs.iter()) {
-            let k = b::qualified(&inner, b::ident(d, c));
+            let k = self.compared_value(b::qualified(&inner, b::ident(d, c)));
             conds.push(b::binary(k, BinaryOperator::Eq, o.clone()));
         }
         let sub = b::query(SetExpr::Select(Box::new(b::select(
@@ -1080,7 +1115,7 @@ impl<'a> Emitter<'a> {
                 let name = self.program.rel(*rel).name.clone();
                 let items = cols
                     .iter()
-                    .map(|c| b::select_item(b::column(d, c), None))
+                    .map(|c| b::select_item(self.compared_value(b::column(d, c)), None))
                     .collect();
                 // NOT IN over a set holding a NULL is never true: leave NULLs out.
                 let not_null = negated.then(|| {
@@ -1536,12 +1571,61 @@ mod tests {
             negated: false,
         });
         assert!(sql("sqlite", &plan).contains(r#""p" LIKE '%\a![b]_%'"#));
-        assert!(sql("postgres", &plan).contains(r#"CAST("p" AS TEXT) ILIKE '%\a![b]_%' ESCAPE ''"#));
-        // MySQL string literals escape backslash: the server reads one.
-        assert!(sql("mysql", &plan)
-            .contains(r"`p` LIKE '%\\a!![b]_%' COLLATE utf8mb4_general_ci ESCAPE '!'"));
+        // ucs_basic: only ASCII letters have case (the database's collation folds é too).
+        assert!(sql("postgres", &plan)
+            .contains(r#"CAST("p" AS TEXT) ILIKE '%\a![b]_%' COLLATE ucs_basic ESCAPE ''"#));
+        // MySQL string literals escape backslash: the server reads one. The general_ci
+        // LIKE narrows, the regex (ASCII letters either case, nothing else folded) decides.
+        assert!(sql("mysql", &plan).contains(
+            r"(`p` LIKE '%\\a!![b]_%' COLLATE utf8mb4_general_ci ESCAPE '!' AND `p` REGEXP '(?-i)(?s)\\A.*\\\\[aA]!\\[[bB]\\]..*\\z')"
+        ));
         assert!(sql("mssql", &plan)
             .contains(r"[p] LIKE '%\a!!![b]_%' COLLATE Latin1_General_100_CI_AS ESCAPE '!'"));
+    }
+
+    #[test]
+    fn mysql_compares_strings_and_reference_values_as_bytes() {
+        let eq = scan().filter(Expr::cmp(
+            CmpOp::Eq,
+            Expr::col("n"),
+            Expr::Lit(Literal::Str("a ".into())),
+        ));
+        // utf8mb4_bin would pad: 'a' = 'a ' there.
+        assert!(sql("mysql", &eq).contains("`n` = CAST('a ' AS BINARY)"));
+        assert!(sql("mssql", &eq).contains("[n] = 'a ' COLLATE Latin1_General_100_BIN2"));
+        assert!(sql("postgres", &eq).contains(r#""n" = 'a '"#));
+        // A reference: the values it compares with are cast (the column may not be text,
+        // so no collation), the outer column stays bare for its index.
+        let mut p = program();
+        p.relations.push(crate::ir::Relation {
+            name: "r".into(),
+            var: "r".into(),
+            entity: "process".into(),
+            kind: crate::model::EntityKind::Entity,
+            plan: scan(),
+            columns: None,
+            identity: vec![],
+            source: Some(0),
+            command: "get",
+            depends_on: vec![],
+            span: crate::source::Span { start: 0, end: 0 },
+        });
+        let refd = scan().filter(Expr::InRel {
+            exprs: vec![Expr::col("n")],
+            rel: RelId(0),
+            cols: vec!["m".into()],
+            negated: false,
+        });
+        let emit = |name: &str| {
+            let d = Dialect::builtin(name).unwrap();
+            emit_plan(&p, &refd, &d, LiteralMode::Inline).unwrap().sql
+        };
+        assert!(
+            emit("mysql").contains("`n` IN (SELECT CAST(`m` AS BINARY) FROM `r`)"),
+            "{}",
+            emit("mysql")
+        );
+        assert!(emit("postgres").contains(r#""n" IN (SELECT "m" FROM "r")"#));
     }
 
     #[test]
