@@ -13,6 +13,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod fxhash;
 pub mod ingest;
 pub mod io;
 pub mod ir;

@@ -84,7 +84,7 @@ fn scalar(v: &ScalarValue) -> String {
     }
 }
 
-fn rule_text(matches: &indexmap::IndexMap<String, Vec<ScalarValue>>) -> String {
+fn rule_text(matches: &crate::fxhash::FxIndexMap<String, Vec<ScalarValue>>) -> String {
     matches
         .iter()
         .map(|(key, vals)| {

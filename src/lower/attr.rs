@@ -13,8 +13,8 @@
 //! A column the catalog says is missing does not resolve; an attribute that resolves
 //! nowhere is an error naming the data source and the columns looked for.
 
+use crate::fxhash::{FxHashMap, FxHashSet};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use crate::diag::{suggest, Code, Diagnostic};
 use crate::ir::{Expr, Func, Literal, RelId};
@@ -40,8 +40,8 @@ pub(super) enum Ctx {
 
 impl Lowerer<'_> {
     fn has_column(&self, source: usize, column: &str) -> bool {
-        match &self.source_columns[source] {
-            Some(cols) => cols.iter().any(|c| c == column),
+        match &self.source_column_sets[source] {
+            Some(cols) => cols.contains(column),
             None => true,
         }
     }
@@ -145,8 +145,13 @@ impl Lowerer<'_> {
         let whens = whens
             .into_iter()
             .map(|(classes, v)| {
-                let preds = classes.iter().map(|c| self.class_pred(source, c));
-                (Expr::or(preds.collect()), v)
+                let pred = match classes[..] {
+                    [c] => self.class_pred(source, c),
+                    _ => crate::opt::fold::fold(Expr::or(
+                        classes.iter().map(|c| self.class_pred(source, c)).collect(),
+                    )),
+                };
+                (pred, v)
             })
             .collect();
         let expr = Expr::case(whens, otherwise);
@@ -161,7 +166,8 @@ impl Lowerer<'_> {
         if let Some(e) = self.memo.class_preds.borrow().get(&key) {
             return e.clone();
         }
-        let e = self.class_pred_uncached(source, class);
+        // Folded once here: it is copied into every per-class CASE and filter.
+        let e = crate::opt::fold::fold(self.class_pred_uncached(source, class));
         self.memo.class_preds.borrow_mut().insert(key, e.clone());
         e
     }
@@ -378,7 +384,8 @@ impl Lowerer<'_> {
         };
         let rel = self.model.canonical_attr(&target, &a.path);
         let mut candidates = Vec::new();
-        let def = self.model.entity(&target).cloned();
+        let model = self.model;
+        let def = model.entity(&target);
         let is_event = def.as_ref().is_some_and(|d| d.kind == EntityKind::Event);
         if base_slot == EVENT_SLOT {
             candidates.push(rel.clone());
@@ -549,8 +556,10 @@ impl Lowerer<'_> {
         };
         // (attribute name, event path)
         let mut attrs: Vec<(String, String)> = Vec::new();
+        let mut seen: FxHashSet<String> = FxHashSet::default();
         let mut push = |name: String, path: String| {
-            if !attrs.iter().any(|(n, _)| *n == name) {
+            if !seen.contains(&name) {
+                seen.insert(name.clone());
                 attrs.push((name, path));
             }
         };
@@ -581,12 +590,12 @@ impl Lowerer<'_> {
                     push(a.clone(), path_of(a));
                 }
             }
-            for a in under {
-                push(a.clone(), path_of(&a));
+            for a in under.iter() {
+                push(a.clone(), path_of(a));
             }
         }
         for (cprefix, eprefix) in &def.context {
-            for a in mapping.slot_attributes(eprefix, class) {
+            for a in mapping.slot_attributes(eprefix, class).iter() {
                 push(format!("{cprefix}.{a}"), format!("{eprefix}.{a}"));
             }
         }
@@ -654,8 +663,9 @@ fn merge_rules(rules: &[&ClassRule]) -> Vec<ClassRule> {
 #[derive(Default)]
 pub(super) struct Memo {
     #[allow(clippy::type_complexity)]
-    entity_columns: RefCell<HashMap<(usize, String, String, Option<String>), Vec<(String, Expr)>>>,
-    class_preds: RefCell<HashMap<(usize, String), Expr>>,
+    entity_columns:
+        RefCell<FxHashMap<(usize, String, String, Option<String>), Vec<(String, Expr)>>>,
+    class_preds: RefCell<FxHashMap<(usize, String), Expr>>,
 }
 
 /// Whether every row `specific` matches is matched by `general` too.

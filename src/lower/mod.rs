@@ -21,7 +21,7 @@ mod span;
 mod stamp;
 pub mod time;
 
-use std::collections::{HashMap, HashSet};
+use crate::fxhash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::Config;
@@ -96,16 +96,17 @@ pub fn lower<'a>(
         config: opts.config,
         catalog: opts.catalog,
         now: opts.now,
-        mappings: HashMap::new(),
+        mappings: FxHashMap::default(),
         sources: Vec::new(),
         source_columns: Vec::new(),
+        source_column_sets: Vec::new(),
         relations: Vec::new(),
         outputs: Vec::new(),
-        vars: HashMap::new(),
+        vars: FxHashMap::default(),
         last_source: None,
         memo: attr::Memo::default(),
-        names: HashSet::new(),
-        versions: HashMap::new(),
+        names: FxHashSet::default(),
+        versions: FxHashMap::default(),
     };
     for stmt in &hunt.stmts {
         // An error that knows no better place points at its statement.
@@ -124,22 +125,24 @@ struct Lowerer<'a> {
     config: Option<&'a Config>,
     catalog: Option<&'a mut dyn Catalog>,
     now: i64,
-    mappings: HashMap<String, Arc<Mapping>>,
+    mappings: FxHashMap<String, Arc<Mapping>>,
     sources: Vec<DataSource>,
     /// Per source: the table's columns, when a catalog knows them.
     source_columns: Vec<Option<Vec<String>>>,
+    /// The same columns as a set, for lookups (a wide table has hundreds).
+    source_column_sets: Vec<Option<FxHashSet<String>>>,
     relations: Vec<Relation>,
     outputs: Vec<Output>,
     /// Variable name → newest relation and the line it was defined on.
-    vars: HashMap<String, (RelId, usize)>,
+    vars: FxHashMap<String, (RelId, usize)>,
     /// The data source GET uses when it names none.
     last_source: Option<usize>,
     /// Memo of `entity_columns` and `class_pred`: hunts ask for the same few again and
     /// again, and each answer walks the whole mapping.
     memo: attr::Memo,
     /// Relation names taken so far, and the last version number given to each base name.
-    names: HashSet<String>,
-    versions: HashMap<String, usize>,
+    names: FxHashSet<String>,
+    versions: FxHashMap<String, usize>,
 }
 
 /// What a new relation is, before it gets its id.
@@ -750,10 +753,9 @@ impl<'a> Lowerer<'a> {
         limit: Option<(u64, Span)>,
         depends_on: Vec<String>,
     ) -> Result<NewRelation, Diagnostic> {
-        let def = self
-            .model
+        let model = self.model;
+        let def = model
             .entity(entity)
-            .cloned()
             .ok_or_else(|| Diagnostic::internal("entity without definition"))?;
         let mut branches = Vec::new();
         let mut columns: Option<Vec<String>> = None;
@@ -915,6 +917,8 @@ impl<'a> Lowerer<'a> {
             None => None,
         };
         self.sources.push(ds);
+        self.source_column_sets
+            .push(columns.as_ref().map(|c| c.iter().cloned().collect()));
         self.source_columns.push(columns);
         Ok(self.sources.len() - 1)
     }
@@ -1205,8 +1209,8 @@ pub(crate) fn ast_literal(l: &ast::Literal) -> Literal {
 /// Mappings are parsed once per process: a hunt compiles in microseconds, a YAML parse
 /// takes milliseconds. Files given by path are cached too (a run reads them once).
 fn load_mapping(name: &str) -> Result<Arc<Mapping>, crate::model::ModelError> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Mapping>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    static CACHE: OnceLock<Mutex<FxHashMap<String, Arc<Mapping>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(FxHashMap::default()));
     if let Some(m) = cache.lock().ok().and_then(|c| c.get(name).cloned()) {
         return Ok(m);
     }

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use indexmap::IndexMap;
+
+use crate::fxhash::FxIndexMap;
 use serde::Deserialize;
 
 /// The event itself, as a slot path.
@@ -34,7 +36,7 @@ const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntitiesFile {
-    pub entities: IndexMap<String, EntityDef>,
+    pub entities: FxIndexMap<String, EntityDef>,
 }
 
 /// Whether a type stands for things (deduplicated by identity) or for whole records.
@@ -68,15 +70,15 @@ pub struct EntityDef {
     /// STIX attribute spellings: a path prefix as written → the OCSF path prefix.
     /// Longest prefix wins (`src_ref.value` before `src_ref`).
     #[serde(default)]
-    pub stix: IndexMap<String, String>,
+    pub stix: FxIndexMap<String, String>,
     /// Entity attribute prefix → event path prefix, for attributes that belong to the
     /// event rather than the slot (a process's `endpoint` is the event's `device`).
     #[serde(default)]
-    pub context: IndexMap<String, String>,
+    pub context: FxIndexMap<String, String>,
     /// Which entity type an attribute prefix holds, so STIX spellings apply below it
     /// (`parent_process` of a process is a process, `file` is a file).
     #[serde(default)]
-    pub children: IndexMap<String, String>,
+    pub children: FxIndexMap<String, String>,
 }
 
 /// `relations.yaml`.
@@ -194,7 +196,7 @@ pub struct ClassRule {
     /// columns separated by `|` (`Channel|log_name`): the first the table has and that is
     /// not NULL in the row.
     #[serde(rename = "match")]
-    pub matches: IndexMap<String, Vec<ScalarValue>>,
+    pub matches: FxIndexMap<String, Vec<ScalarValue>>,
 }
 
 /// A literal in a mapping file.
@@ -228,14 +230,29 @@ pub struct Mapping {
     pub default_class: Option<String>,
     /// OCSF event path → native, for every class.
     #[serde(default)]
-    pub attributes: IndexMap<String, NativeRef>,
+    pub attributes: FxIndexMap<String, NativeRef>,
     /// Per-class overrides of `attributes`.
     #[serde(default)]
-    pub class_attributes: IndexMap<String, IndexMap<String, NativeRef>>,
+    pub class_attributes: FxIndexMap<String, FxIndexMap<String, NativeRef>>,
     /// When true, an attribute the mapping does not know is an error instead of a
     /// native column of the same name.
     #[serde(default)]
     pub strict: bool,
+    /// [`Mapping::slot_attributes`] answers, worked out once per mapping.
+    #[serde(skip)]
+    slot_cache: SlotCache,
+}
+
+type SlotKey = (String, Option<String>);
+
+/// A derived index of a mapping (not part of its meaning): cloning starts it afresh.
+#[derive(Debug, Default)]
+struct SlotCache(std::sync::Mutex<crate::fxhash::FxHashMap<SlotKey, std::sync::Arc<[String]>>>);
+
+impl Clone for SlotCache {
+    fn clone(&self) -> SlotCache {
+        SlotCache::default()
+    }
 }
 
 /// Errors loading model files.
@@ -276,7 +293,7 @@ fn parse_yaml<T: for<'de> Deserialize<'de>>(text: &str, path: &str) -> Result<T,
 /// Entity types and relations: the model every mapping maps to.
 #[derive(Debug, Clone)]
 pub struct Model {
-    pub entities: IndexMap<String, EntityDef>,
+    pub entities: FxIndexMap<String, EntityDef>,
     pub relations: Vec<RelationDef>,
     /// Lower-cased name or alias → canonical name.
     names: BTreeMap<String, String>,
@@ -471,10 +488,24 @@ impl Mapping {
 
     /// The attributes under `slot` (relative paths, mapping order, no duplicates) that rows
     /// of `class` (None: the general map and every class) can supply.
-    pub fn slot_attributes(&self, slot: &str, class: Option<&str>) -> Vec<String> {
+    pub fn slot_attributes(&self, slot: &str, class: Option<&str>) -> std::sync::Arc<[String]> {
+        let key = (slot.to_string(), class.map(str::to_string));
+        if let Ok(cache) = self.slot_cache.0.lock() {
+            if let Some(hit) = cache.get(&key) {
+                return hit.clone();
+            }
+        }
+        let attrs: std::sync::Arc<[String]> = self.slot_attributes_uncached(slot, class).into();
+        if let Ok(mut cache) = self.slot_cache.0.lock() {
+            cache.insert(key, attrs.clone());
+        }
+        attrs
+    }
+
+    fn slot_attributes_uncached(&self, slot: &str, class: Option<&str>) -> Vec<String> {
         let prefix = format!("{slot}.");
         let mut out: IndexMap<String, ()> = IndexMap::new();
-        let mut add = |map: &IndexMap<String, NativeRef>| {
+        let mut add = |map: &FxIndexMap<String, NativeRef>| {
             for key in map.keys() {
                 if slot == EVENT_SLOT {
                     out.insert(key.clone(), ());

@@ -33,12 +33,10 @@ fn fold_plan(plan: &mut Plan) {
             *pred = fold(split_cases(fold(std::mem::replace(pred, crate::ir::TRUE))));
             fold_plan(input);
         }
-        Plan::Project { input, cols } => {
-            for (_, e) in cols.iter_mut() {
-                *e = fold(std::mem::replace(e, crate::ir::TRUE));
-            }
-            fold_plan(input);
-        }
+        // Projections are the mapping's column expressions, folded as lowering builds
+        // them (class predicates, per-class CASEs): folding every mapped column of every
+        // relation again, most of them pruned later, would cost a tenth of a compile.
+        Plan::Project { input, .. } => fold_plan(input),
         Plan::Distinct { input }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }
@@ -149,7 +147,7 @@ fn has_subquery(e: &Expr) -> bool {
 /// each once (`a AND a` is `a` in three-valued logic too).
 fn distinct(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
     let mut out: Vec<Expr> = Vec::with_capacity(parts.len());
-    let mut push = |p: Expr, out: &mut Vec<Expr>| {
+    let push = |p: Expr, out: &mut Vec<Expr>| {
         if !out.contains(&p) {
             out.push(p);
         }

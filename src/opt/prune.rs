@@ -5,7 +5,7 @@
 //! read by several consumers keeps the union of what they need. Row counts never change:
 //! under a `Distinct` every column is kept, since dropping one could merge rows.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap;
 
 use crate::ir::{Expr, Plan, Program, RelId};
 
@@ -68,16 +68,16 @@ impl Need {
 #[derive(Debug, Clone, Default)]
 pub struct Pruned {
     pub plan: Option<Plan>,
-    pub relations: HashMap<RelId, Plan>,
+    pub relations: FxHashMap<RelId, Plan>,
 }
 
 /// Prunes `plan` (needing `need` of its output) and every relation it depends on.
 pub fn prune_columns(program: &Program, plan: &Plan, need: Need) -> Pruned {
-    let mut needs: HashMap<RelId, Need> = HashMap::new();
+    let mut needs: FxHashMap<RelId, Need> = FxHashMap::default();
     let top = prune(plan, &need, &mut needs);
     let mut roots = Vec::new();
     plan.rel_refs(&mut roots);
-    let mut relations = HashMap::new();
+    let mut relations = FxHashMap::default();
     // Consumers before producers: a relation's need is complete when it is reached.
     for id in program.dependency_order(&roots).into_iter().rev() {
         let need = needs.remove(&id).unwrap_or(Need::All);
@@ -90,7 +90,7 @@ pub fn prune_columns(program: &Program, plan: &Plan, need: Need) -> Pruned {
     }
 }
 
-fn note(needs: &mut HashMap<RelId, Need>, id: RelId, need: &Need) {
+fn note(needs: &mut FxHashMap<RelId, Need>, id: RelId, need: &Need) {
     match needs.get_mut(&id) {
         Some(n) => n.add(need),
         None => {
@@ -100,7 +100,7 @@ fn note(needs: &mut HashMap<RelId, Need>, id: RelId, need: &Need) {
 }
 
 /// Records the columns semi-joins in `e` read from other relations.
-fn note_subqueries(e: &Expr, needs: &mut HashMap<RelId, Need>) {
+fn note_subqueries(e: &Expr, needs: &mut FxHashMap<RelId, Need>) {
     e.walk(&mut |x| {
         if let Expr::InRel { rel, cols, .. } = x {
             note(needs, *rel, &Need::cols(cols.iter().cloned()));
@@ -108,7 +108,7 @@ fn note_subqueries(e: &Expr, needs: &mut HashMap<RelId, Need>) {
     });
 }
 
-fn prune(plan: &Plan, need: &Need, needs: &mut HashMap<RelId, Need>) -> Plan {
+fn prune(plan: &Plan, need: &Need, needs: &mut FxHashMap<RelId, Need>) -> Plan {
     match plan {
         Plan::Scan { .. } | Plan::Values { .. } => plan.clone(),
         Plan::Rel(id) => {

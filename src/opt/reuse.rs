@@ -5,7 +5,7 @@
 //!
 //! Relations are compared by a structural hash first, then by equality.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap;
 use std::hash::{Hash, Hasher};
 
 use crate::ir::{Plan, Program, RelId, Relation};
@@ -14,7 +14,7 @@ use crate::ir::{Plan, Program, RelId, Relation};
 pub fn reuse_subplans(mut program: Program) -> Program {
     // alias[i]: the relation that computes relation i's rows (itself if unique).
     let mut alias: Vec<RelId> = (0..program.relations.len()).map(RelId).collect();
-    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut seen: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
     for i in 0..program.relations.len() {
         // Relations are in dependency order: what this one reads is settled already.
         program.relations[i]
@@ -51,7 +51,7 @@ pub fn reuse_subplans(mut program: Program) -> Program {
 }
 
 fn fingerprint(r: &Relation) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = crate::fxhash::FxHasher::default();
     r.plan.hash(&mut h);
     r.columns.hash(&mut h);
     r.entity.hash(&mut h);

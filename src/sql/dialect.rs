@@ -192,18 +192,44 @@ impl Dialect {
 
     /// The placeholder for the `n`th (1-based) parameter.
     pub fn placeholder(&self, n: usize) -> String {
-        match self.parameter_style {
-            ParameterStyle::QuestionNumbered => format!("?{n}"),
-            ParameterStyle::Question => "?".to_string(),
-            ParameterStyle::Dollar => format!("${n}"),
-            ParameterStyle::AtP => format!("@P{n}"),
+        // Hundreds per hunt: digits by hand rather than through `format!`.
+        let prefix = match self.parameter_style {
+            ParameterStyle::QuestionNumbered => "?",
+            ParameterStyle::Question => return "?".to_string(),
+            ParameterStyle::Dollar => "$",
+            ParameterStyle::AtP => "@P",
+        };
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
         }
+        let mut out = String::with_capacity(prefix.len() + digits.len() - at);
+        out.push_str(prefix);
+        out.extend(digits[at..].iter().map(|&d| char::from(d)));
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_number_from_one_in_each_style() {
+        let d = |name: &str| Dialect::builtin(name).expect("dialect");
+        assert_eq!(d("sqlite").placeholder(1), "?1");
+        assert_eq!(d("sqlite").placeholder(2100), "?2100");
+        assert_eq!(d("postgres").placeholder(10), "$10");
+        assert_eq!(d("mssql").placeholder(0), "@P0");
+        assert_eq!(d("mysql").placeholder(7), "?");
+    }
 
     #[test]
     fn every_shipped_dialect_loads() {

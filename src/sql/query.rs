@@ -14,10 +14,10 @@
 //! (`REGEXP`, `~`, or an error), collations that make `=` exact, tuple IN or an
 //! `EXISTS` rewrite, inline rows, basename/dirname, timestamp literals, placeholders.
 
+use crate::fxhash::{FxHashMap, FxHashSet};
 use sqlparser::ast::{self as sa, BinaryOperator, SelectItem, SetExpr};
 
 use crate::diag::{Code, Diagnostic};
-use std::collections::{HashMap, HashSet};
 
 use crate::ir::{AggFunc, CmpOp, Expr, Func, Literal, Plan, Program, RelId};
 use crate::opt::{self, Need};
@@ -488,7 +488,7 @@ struct Emitter<'a> {
     /// Run the optimiser's passes on each statement's plans.
     optimise: bool,
     /// Each relation's plan as this statement reads it (pruned to what it uses).
-    plans: HashMap<RelId, Plan>,
+    plans: FxHashMap<RelId, Plan>,
     /// The next block emitted is the statement's own (its ORDER BY is kept even where
     /// the dialect allows none in subqueries).
     keep_order: bool,
@@ -512,7 +512,7 @@ impl<'a> Emitter<'a> {
             params: Vec::new(),
             aliases: 0,
             optimise,
-            plans: HashMap::new(),
+            plans: FxHashMap::default(),
             keep_order: false,
             outer_alias: None,
             qualify: None,
@@ -546,7 +546,7 @@ impl<'a> Emitter<'a> {
         }
         let plan = own.as_ref().unwrap_or(plan);
         // Relations a semi-join probes: materialised where the dialect says it pays.
-        let mut probed = HashSet::new();
+        let mut probed = FxHashSet::default();
         if self.dialect.materialize_semijoin_ctes {
             semijoin_targets(plan, &mut probed);
             for id in &order {
@@ -1466,7 +1466,7 @@ fn query_body(q: sa::Query) -> SetExpr {
 }
 
 /// Relations `plan` probes with `… IN (SELECT … FROM rel)`.
-fn semijoin_targets(plan: &Plan, out: &mut HashSet<RelId>) {
+fn semijoin_targets(plan: &Plan, out: &mut FxHashSet<RelId>) {
     plan.for_each_expr(&mut |e| {
         e.walk(&mut |x| {
             if let Expr::InRel { rel, .. } = x {
