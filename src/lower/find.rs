@@ -36,7 +36,7 @@ impl Lowerer<'_> {
     ) -> Result<NewRelation, Diagnostic> {
         let target = self.entity_name(entity)?;
         let rel = self.var(var)?;
-        let their = self.relations[rel.0].clone();
+        let their = self.info(rel);
         // A relation's type `event` stands for any event type on the variable's side
         // (`FIND process ORIGINATED regvals`, regvals holding registry_value_activity).
         let their_is_event = self
@@ -70,10 +70,9 @@ impl Lowerer<'_> {
             .at(var.span)
             .help("FIND reads the data source the variable's entities were retrieved from"));
         };
-        let def = self
-            .model
+        let model = self.model;
+        let def = model
             .entity(&target)
-            .cloned()
             .ok_or_else(|| Diagnostic::internal("entity without definition"))?;
         let mut branches = Vec::new();
         let mut columns: Option<Vec<String>> = None;

@@ -145,6 +145,15 @@ struct Lowerer<'a> {
     versions: FxHashMap<String, usize>,
 }
 
+/// The parts of a [`Relation`] a later statement consults (see [`Lowerer::info`]).
+pub(crate) struct RelInfo {
+    pub var: String,
+    pub entity: String,
+    pub kind: EntityKind,
+    pub columns: Option<Vec<String>>,
+    pub source: Option<usize>,
+}
+
 /// What a new relation is, before it gets its id.
 struct NewRelation {
     entity: String,
@@ -403,6 +412,18 @@ impl<'a> Lowerer<'a> {
         &self.relations[id.0]
     }
 
+    /// What a statement reads of an earlier relation, without copying its plan.
+    fn info(&self, id: RelId) -> RelInfo {
+        let r = &self.relations[id.0];
+        RelInfo {
+            var: r.var.clone(),
+            entity: r.entity.clone(),
+            kind: r.kind,
+            columns: r.columns.clone(),
+            source: r.source,
+        }
+    }
+
     /// `v = a + b + c`: a union of variables of one type.
     fn merge(&mut self, vars: &[Ident]) -> Result<NewRelation, Diagnostic> {
         let ids = vars
@@ -627,15 +648,14 @@ impl<'a> Lowerer<'a> {
         span: Span,
     ) -> Result<NewRelation, Diagnostic> {
         let entity_name = self.entity_name(entity)?;
-        let def = self
-            .model
+        let model = self.model;
+        let def = model
             .entity(&entity_name)
-            .cloned()
             .ok_or_else(|| Diagnostic::internal("entity without definition"))?;
         match from {
             Some(ast::Source::Var(v)) => {
                 let rel = self.var(v)?;
-                let r = self.rel(rel).clone();
+                let r = self.info(rel);
                 if r.kind == EntityKind::Event && def.kind == EntityKind::Entity {
                     // Entities inside event records: read them with the source's mapping.
                     let source = r.source.ok_or_else(|| {

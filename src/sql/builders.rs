@@ -29,6 +29,14 @@ pub fn ident(d: &Dialect, name: &str) -> Ident {
 /// `s` with every `c` doubled, and line breaks hidden from the pretty printer (see
 /// [`restore_line_breaks`]).
 fn double_char(s: &str, c: char) -> String {
+    // Most names and values have nothing to double or hide.
+    if c.is_ascii()
+        && !s
+            .bytes()
+            .any(|b| b == c as u8 || b == b'\n' || !b.is_ascii())
+    {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len() + 2);
     for ch in s.chars() {
         match ch {

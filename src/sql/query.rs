@@ -187,81 +187,72 @@ pub fn emit_describe_with(
     mode: LiteralMode,
     optimise: bool,
 ) -> Result<DescribeSql, Diagnostic> {
-    let need = || Need::Cols(vec![column.to_string()]);
-    let stats = {
-        let mut e = Emitter::new(program, dialect, mode, optimise);
-        let q = e.statement(plan, need(), |e, body| {
-            let d = e.dialect;
-            let col = || b::column(d, column);
-            let items = vec![
-                b::select_item(
-                    b::function("COUNT", vec![col()]),
-                    Some(b::ident(d, "count")),
-                ),
-                b::select_item(
-                    b::function_with("COUNT", vec![col()], true),
-                    Some(b::ident(d, "unique")),
-                ),
-                b::select_item(b::function("MIN", vec![col()]), Some(b::ident(d, "min"))),
-                b::select_item(b::function("MAX", vec![col()]), Some(b::ident(d, "max"))),
-            ];
-            Ok(b::query(SetExpr::Select(Box::new(b::select(
-                items,
-                Some(b::derived(body, b::ident(d, "d"))),
-                None,
-                false,
-                vec![],
-            )))))
-        })?;
-        e.finish(q)
+    // The three statements read the same rows: their CTEs and parameters are built once.
+    let mut e = Emitter::new(program, dialect, mode, optimise);
+    let mut rows = e.statement(plan, Need::Cols(vec![column.to_string()]), |_, body| {
+        Ok(body)
+    })?;
+    let with = rows.with.take();
+    let d = dialect;
+    let col = || b::column(d, column);
+    let over_rows = |items: Vec<sa::SelectItem>, filter: Option<sa::Expr>, group: Vec<sa::Expr>| {
+        b::query(SetExpr::Select(Box::new(b::select(
+            items,
+            Some(b::derived(rows.clone(), b::ident(d, "d"))),
+            filter,
+            false,
+            group,
+        ))))
     };
-    let mean = {
-        let mut e = Emitter::new(program, dialect, mode, optimise);
-        let q = e.statement(plan, need(), |e, body| {
-            let d = e.dialect;
-            // A float average everywhere (AVG of integers is DECIMAL on MySQL, NUMERIC on
-            // PostgreSQL, integer on MS SQL Server).
-            let x = b::cast(b::column(d, column), &d.float_type);
-            let items = vec![b::select_item(
-                b::function("AVG", vec![x]),
-                Some(b::ident(d, "mean")),
-            )];
-            Ok(b::query(SetExpr::Select(Box::new(b::select(
-                items,
-                Some(b::derived(body, b::ident(d, "d"))),
-                None,
-                false,
-                vec![],
-            )))))
-        })?;
-        e.finish(q)
-    };
-    let top = {
-        let mut e = Emitter::new(program, dialect, mode, optimise);
-        let q = e.statement(plan, need(), |e, body| {
-            let d = e.dialect;
-            let col = || b::column(d, column);
-            let select = b::select(
-                vec![
-                    b::select_item(col(), Some(b::ident(d, "top"))),
-                    b::select_item(b::count_star(), Some(b::ident(d, "freq"))),
-                ],
-                Some(b::derived(body, b::ident(d, "d"))),
-                Some(sa::Expr::IsNotNull(Box::new(col()))),
-                false,
-                vec![col()],
-            );
-            let mut q = b::query(SetExpr::Select(Box::new(select)));
-            q.order_by = Some(b::order_by(vec![
-                (b::column(d, "freq"), true),
-                (b::column(d, "top"), false),
-            ]));
-            limit(d, &mut q, Some(1), 0);
-            Ok(q)
-        })?;
-        e.finish(q)
-    };
+    let stats = over_rows(
+        vec![
+            b::select_item(
+                b::function("COUNT", vec![col()]),
+                Some(b::ident(d, "count")),
+            ),
+            b::select_item(
+                b::function_with("COUNT", vec![col()], true),
+                Some(b::ident(d, "unique")),
+            ),
+            b::select_item(b::function("MIN", vec![col()]), Some(b::ident(d, "min"))),
+            b::select_item(b::function("MAX", vec![col()]), Some(b::ident(d, "max"))),
+        ],
+        None,
+        vec![],
+    );
+    // A float average everywhere (AVG of integers is DECIMAL on MySQL, NUMERIC on
+    // PostgreSQL, integer on MS SQL Server).
+    let mean = over_rows(
+        vec![b::select_item(
+            b::function("AVG", vec![b::cast(col(), &d.float_type)]),
+            Some(b::ident(d, "mean")),
+        )],
+        None,
+        vec![],
+    );
+    let mut top = over_rows(
+        vec![
+            b::select_item(col(), Some(b::ident(d, "top"))),
+            b::select_item(b::count_star(), Some(b::ident(d, "freq"))),
+        ],
+        Some(sa::Expr::IsNotNull(Box::new(col()))),
+        vec![col()],
+    );
+    top.order_by = Some(b::order_by(vec![
+        (b::column(d, "freq"), true),
+        (b::column(d, "top"), false),
+    ]));
+    limit(d, &mut top, Some(1), 0);
+    let [stats, mean, top] = [stats, mean, top].map(|mut q| {
+        q.with = with.clone();
+        e.render(q)
+    });
     Ok(DescribeSql { stats, mean, top })
+}
+
+/// A query as SQL text, pretty-printed.
+fn sql_text(q: sa::Query) -> String {
+    b::restore_line_breaks(format!("{:#}", sa::Statement::Query(Box::new(q))))
 }
 
 /// A SELECT block under construction.
@@ -521,8 +512,16 @@ impl<'a> Emitter<'a> {
 
     fn finish(self, q: sa::Query) -> SqlStatement {
         SqlStatement {
-            sql: b::restore_line_breaks(format!("{:#}", sa::Statement::Query(Box::new(q)))),
+            sql: sql_text(q),
             params: self.params,
+        }
+    }
+
+    /// [`Emitter::finish`] for one of several statements over the same parameters.
+    fn render(&self, q: sa::Query) -> SqlStatement {
+        SqlStatement {
+            sql: sql_text(q),
+            params: self.params.clone(),
         }
     }
 
