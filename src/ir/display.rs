@@ -99,7 +99,7 @@ impl fmt::Display for Expr {
             Expr::Not(e) => write!(f, "NOT ({e})"),
             Expr::Case { whens, otherwise } => {
                 f.write_str("CASE")?;
-                for (c, v) in whens {
+                for (c, v) in whens.iter() {
                     write!(f, " WHEN {c} THEN {v}")?;
                 }
                 write!(f, " ELSE {otherwise} END")

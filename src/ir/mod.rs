@@ -9,6 +9,7 @@ pub mod display;
 
 use crate::model::EntityKind;
 use crate::source::Span;
+use std::sync::Arc;
 
 /// Index of a relation in [`Program::relations`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -422,9 +423,11 @@ pub enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
+    /// Shared, not copied, when an expression is cloned: per-class CASEs are the
+    /// mapping's column expressions, copied into every relation and statement.
     Case {
-        whens: Vec<(Expr, Expr)>,
-        otherwise: Box<Expr>,
+        whens: Arc<[(Expr, Expr)]>,
+        otherwise: Arc<Expr>,
     },
     Func {
         func: Func,
@@ -508,8 +511,8 @@ impl Expr {
                         return value;
                     }
                     return Expr::Case {
-                        whens: kept,
-                        otherwise: Box::new(value),
+                        whens: kept.into(),
+                        otherwise: Arc::new(value),
                     };
                 }
                 cond => kept.push((cond, value)),
@@ -523,8 +526,8 @@ impl Expr {
             return otherwise;
         }
         Expr::Case {
-            whens: kept,
-            otherwise: Box::new(otherwise),
+            whens: kept.into(),
+            otherwise: Arc::new(otherwise),
         }
     }
 
@@ -555,14 +558,31 @@ impl Expr {
             }
             Expr::And(v) | Expr::Or(v) => v.iter_mut().for_each(|e| e.map_rel_refs(map)),
             Expr::Case { whens, otherwise } => {
-                for (c, v) in whens {
-                    c.map_rel_refs(map);
-                    v.map_rel_refs(map);
+                // Copied only where a semi-join inside changes (rare: CASEs are mappings').
+                if whens
+                    .iter()
+                    .any(|(c, v)| c.has_rel_ref() || v.has_rel_ref())
+                {
+                    let mut owned = whens.to_vec();
+                    for (c, v) in &mut owned {
+                        c.map_rel_refs(map);
+                        v.map_rel_refs(map);
+                    }
+                    *whens = owned.into();
                 }
-                otherwise.map_rel_refs(map);
+                if otherwise.has_rel_ref() {
+                    Arc::make_mut(otherwise).map_rel_refs(map);
+                }
             }
             Expr::Func { args, .. } => args.iter_mut().for_each(|e| e.map_rel_refs(map)),
         }
+    }
+
+    /// Whether a semi-join on another relation is inside.
+    pub fn has_rel_ref(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| found |= matches!(e, Expr::InRel { .. }));
+        found
     }
 
     /// Visits this expression and every sub-expression, parents first.
@@ -582,7 +602,7 @@ impl Expr {
             Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| e.walk(f)),
             Expr::Not(e) => e.walk(f),
             Expr::Case { whens, otherwise } => {
-                for (c, v) in whens {
+                for (c, v) in whens.iter() {
                     c.walk(f);
                     v.walk(f);
                 }
@@ -653,7 +673,7 @@ impl Expr {
                     .iter()
                     .map(|(c, v)| (c.map_cols(f), v.map_cols(f)))
                     .collect(),
-                otherwise: boxed(otherwise, f),
+                otherwise: Arc::new(otherwise.map_cols(f)),
             },
             Expr::Func { func, args } => Expr::Func {
                 func: *func,

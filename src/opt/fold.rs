@@ -69,8 +69,11 @@ pub fn fold(e: Expr) -> Expr {
             },
         },
         Expr::Case { whens, otherwise } => Expr::case(
-            whens.into_iter().map(|(c, v)| (fold(c), fold(v))).collect(),
-            fold(*otherwise),
+            whens
+                .iter()
+                .map(|(c, v)| (fold(c.clone()), fold(v.clone())))
+                .collect(),
+            fold((*otherwise).clone()),
         ),
         // The subjects of tests may be per-class CASEs, whose conditions fold too.
         Expr::Cmp { op, left, right } => Expr::cmp(op, fold(*left), fold(*right)),
@@ -235,7 +238,7 @@ pub fn split_cases(e: Expr) -> Expr {
         Expr::Or(parts) => Expr::or(parts.into_iter().map(split_cases).collect()),
         e => match subject_case(&e) {
             Some((whens, otherwise)) => {
-                let whens = whens.clone();
+                let whens = whens.to_vec();
                 let otherwise = (*otherwise).clone();
                 let mut alternatives = Vec::new();
                 let mut earlier: Vec<Expr> = Vec::new();
@@ -313,7 +316,7 @@ fn exclusive(a: &Expr, b: &Expr) -> bool {
 }
 
 /// The CASE a single test applies to (`CASE … = v`, `CASE … LIKE p`, `CASE … IN (…)`).
-fn subject_case(e: &Expr) -> Option<(&Vec<(Expr, Expr)>, &Expr)> {
+fn subject_case(e: &Expr) -> Option<(&[(Expr, Expr)], &Expr)> {
     let subject = match e {
         Expr::Cmp { left, right, .. } => match (&**left, &**right) {
             (c @ Expr::Case { .. }, Expr::Lit(_)) | (Expr::Lit(_), c @ Expr::Case { .. }) => c,
@@ -410,8 +413,8 @@ fn not_true(e: &Expr) -> Expr {
         },
         // Anything else: CASE WHEN e THEN FALSE ELSE TRUE END.
         e => Expr::Case {
-            whens: vec![(e.clone(), crate::ir::FALSE)],
-            otherwise: Box::new(crate::ir::TRUE),
+            whens: vec![(e.clone(), crate::ir::FALSE)].into(),
+            otherwise: std::sync::Arc::new(crate::ir::TRUE),
         },
     }
 }
@@ -495,8 +498,8 @@ mod tests {
     fn a_test_of_a_per_class_case_becomes_one_alternative_per_branch() {
         let k = eq("cat", "process");
         let case = Expr::Case {
-            whens: vec![(k.clone(), Expr::col("target"))],
-            otherwise: Box::new(Expr::col("name")),
+            whens: vec![(k.clone(), Expr::col("target"))].into(),
+            otherwise: std::sync::Arc::new(Expr::col("name")),
         };
         let e = Expr::And(vec![
             Expr::cmp(CmpOp::Eq, case.clone(), Expr::str("x")),
@@ -528,8 +531,8 @@ mod tests {
     fn a_branch_without_the_attribute_gives_no_alternative() {
         let k = eq("cat", "process");
         let case = Expr::Case {
-            whens: vec![(k.clone(), Expr::Lit(Literal::Null))],
-            otherwise: Box::new(Expr::col("name")),
+            whens: vec![(k.clone(), Expr::Lit(Literal::Null))].into(),
+            otherwise: std::sync::Arc::new(Expr::col("name")),
         };
         let not_k = Expr::Or(vec![
             Expr::IsNull {

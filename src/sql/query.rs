@@ -1175,7 +1175,7 @@ impl<'a> Emitter<'a> {
             }
             Expr::Case { whens, otherwise } => {
                 let mut ws = Vec::new();
-                for (c, v) in whens {
+                for (c, v) in whens.iter() {
                     ws.push((self.predicate(c)?, self.expr(v)?));
                 }
                 let o = self.expr(otherwise)?;
