@@ -432,3 +432,18 @@ fn a_process_access_target_does_not_borrow_the_source_attributes() {
         "{case}"
     );
 }
+
+/// Rows of one event class read every attribute the way the mapping gives it for that
+/// class: GET of network traffic needs no per-class CASE for the acting process (which a
+/// process-creation event would read from `process.parent.*`).
+#[test]
+fn a_get_of_one_event_class_reads_that_class_columns_directly() {
+    let sql = sqlite_text(
+        "n = GET network-traffic FROM sqlite://events WHERE dst_port = 443\nEXPLAIN n\n",
+    );
+    assert!(
+        sql.contains("\"process.name\" AS \"actor.process.name\""),
+        "{sql}"
+    );
+    assert!(!sql.contains("CASE"), "{sql}");
+}

@@ -305,7 +305,24 @@ impl Lowerer<'_> {
     /// such class or the table lacks the columns that tell it (the type then reads every
     /// row: a table of flows without `event.category` is still a table of flows).
     pub(super) fn type_class_pred(&self, source: usize, class: &str) -> Option<Expr> {
-        let mapping = self.mappings.get(&self.sources[source].mapping)?;
+        let classes = self.type_classes(source, class);
+        if classes.is_empty() {
+            return None;
+        }
+        Some(Expr::or(
+            classes
+                .into_iter()
+                .map(|c| self.class_pred(source, c))
+                .collect(),
+        ))
+    }
+
+    /// The event classes [`Lowerer::type_class_pred`] selects: `class` and its refinements
+    /// the source's mapping can place rows in.
+    pub(super) fn type_classes(&self, source: usize, class: &str) -> Vec<&str> {
+        let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
+            return Vec::new();
+        };
         let refinement = format!("{class}.");
         let mut classes: Vec<&str> = Vec::new();
         let names = mapping
@@ -321,15 +338,7 @@ impl Lowerer<'_> {
                 classes.push(c);
             }
         }
-        if classes.is_empty() {
-            return None;
-        }
-        Some(Expr::or(
-            classes
-                .into_iter()
-                .map(|c| self.class_pred(source, c))
-                .collect(),
-        ))
+        classes
     }
 
     /// Whether a source's mapping can place rows in `class` (a rule whose columns exist,

@@ -782,12 +782,18 @@ impl<'a> Lowerer<'a> {
         // A type that is an event class (network_activity, file_activity, …) stands for
         // the rows of that class and its refinements, where the mapping tells classes apart.
         let class_filter = self.type_class_pred(source, entity);
+        // Rows of one class read their attributes the way the mapping says for that class,
+        // not through a per-class CASE.
+        let class: Option<String> = match self.type_classes(source, entity)[..] {
+            [c] => Some(c.to_string()),
+            _ => None,
+        };
         for slot in &def.slots {
             let ctx = attr::Ctx::Rows {
                 source,
                 entity: entity.to_string(),
                 slot: slot.clone(),
-                class: None,
+                class: class.clone(),
             };
             let mut preds = Vec::new();
             if let Some(c) = &class_filter {
@@ -806,7 +812,7 @@ impl<'a> Lowerer<'a> {
             }
             let mut plan = rows.clone().filter(Expr::and(preds));
             if def.kind == EntityKind::Entity {
-                let cols = self.entity_columns(source, entity, slot, None)?;
+                let cols = self.entity_columns(source, entity, slot, class.as_deref())?;
                 if cols.is_empty() {
                     return Err(Diagnostic::error(
                         Code::UnknownAttribute,
