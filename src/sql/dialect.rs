@@ -182,8 +182,18 @@ pub enum TimeBinStyle {
 impl Dialect {
     /// A built-in dialect by name.
     pub fn builtin(name: &str) -> Option<Dialect> {
-        let (_, text) = BUILTIN.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))?;
-        serde_yaml::from_str(text).ok()
+        // Parsed once per process: a run asks for its backend's dialect at every output.
+        static PARSED: std::sync::OnceLock<Vec<Option<Dialect>>> = std::sync::OnceLock::new();
+        let parsed = PARSED.get_or_init(|| {
+            BUILTIN
+                .iter()
+                .map(|(_, text)| serde_yaml::from_str(text).ok())
+                .collect()
+        });
+        let at = BUILTIN
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))?;
+        parsed[at].clone()
     }
 
     pub fn names() -> Vec<&'static str> {
