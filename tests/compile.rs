@@ -447,3 +447,42 @@ fn a_get_of_one_event_class_reads_that_class_columns_directly() {
     );
     assert!(!sql.contains("CASE"), "{sql}");
 }
+
+/// A mapping's `identity` replaces the type's: ECS identifies a process by its
+/// `process.entity_id` alone (one indexed column for FIND), a mapping that says nothing
+/// keeps the type's `uid` with the host.
+#[test]
+fn find_matches_on_the_identity_the_mapping_gives() {
+    let hunt = "p = GET process FROM sqlite://events WHERE name = 'cmd.exe'\n\
+                k = FIND process CREATED BY p\nDISP k ATTR name\n";
+    let sqlite = Dialect::builtin("sqlite").expect("sqlite");
+    let sql_with = |mapping: &str| {
+        let config = kestrel::config::Config::from_yaml_str(
+            &format!(
+                "connections:\n  c:\n    url: sqlite:///x.db\ndatasources:\n  events:\n    connection: c\n    table: events\n    data_model_map: {mapping}\n"
+            ),
+            None,
+        )
+        .expect("config");
+        let src = SourceFile::new("identity.hf", hunt);
+        let p = kestrel::compile_program(
+            &src,
+            LowerOptions {
+                config: Some(&config),
+                ..LowerOptions::default()
+            },
+        )
+        .expect("compiles");
+        render_outputs(&outputs("identity", &src, &p, &sqlite, LiteralMode::Inline))
+    };
+    let ecs = sql_with("ecs");
+    assert!(
+        ecs.contains("\"process.parent.entity_id\" IN (SELECT \"uid\" FROM \"p\")"),
+        "{ecs}"
+    );
+    let ocsf = sql_with("ocsf");
+    assert!(
+        ocsf.contains("IN (SELECT \"uid\", \"endpoint.uid\" FROM \"p\")"),
+        "{ocsf}"
+    );
+}

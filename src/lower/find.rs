@@ -196,7 +196,8 @@ impl Lowerer<'_> {
                     .map(|rest| format!("{e}.{rest}"))
             })
         };
-        for set in &def.identity {
+        let sets = self.identity_sets(entity, Some(source));
+        for set in sets {
             if !set.iter().all(|a| columns.contains(a)) {
                 continue;
             }
@@ -221,7 +222,7 @@ impl Lowerer<'_> {
                 });
             }
         }
-        let sets: Vec<String> = def.identity.iter().map(|s| s.join(" + ")).collect();
+        let sets: Vec<String> = sets.iter().map(|s| s.join(" + ")).collect();
         Err(Diagnostic::error(
             Code::UnknownAttribute,
             format!(

@@ -240,7 +240,7 @@ impl<'a> Lowerer<'a> {
     /// Adds a relation for `target`, as a new version if the name exists.
     fn define(&mut self, target: &Ident, new: NewRelation, span: Span) {
         let name = self.fresh_name(&target.name);
-        let identity = self.identity_of(&new.entity, new.columns.as_deref());
+        let identity = self.identity_of(&new.entity, new.source, new.columns.as_deref());
         let id = RelId(self.relations.len());
         self.relations.push(Relation {
             name,
@@ -278,15 +278,33 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The first identity set of the type whose attributes are all present.
-    fn identity_of(&self, entity: &str, columns: Option<&[String]>) -> Vec<String> {
-        let (Some(def), Some(cols)) = (self.model.entity(entity), columns) else {
+    fn identity_of(
+        &self,
+        entity: &str,
+        source: Option<usize>,
+        columns: Option<&[String]>,
+    ) -> Vec<String> {
+        let Some(cols) = columns else {
             return Vec::new();
         };
-        def.identity
+        self.identity_sets(entity, source)
             .iter()
             .find(|set| set.iter().all(|a| cols.contains(a)))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The identity attribute sets of `entity`, best first: the source mapping's, where it
+    /// gives them, else the type's.
+    fn identity_sets(&self, entity: &str, source: Option<usize>) -> &[Vec<String>] {
+        let mapped = source
+            .and_then(|s| self.mappings.get(&self.sources[s].mapping))
+            .and_then(|m| m.identity.get(entity));
+        match (mapped, self.model.entity(entity)) {
+            (Some(sets), _) => sets,
+            (None, Some(def)) => &def.identity,
+            (None, None) => &[],
+        }
     }
 
     fn var(&self, v: &Ident) -> Result<RelId, Diagnostic> {
@@ -1058,7 +1076,7 @@ impl<'a> Lowerer<'a> {
         }
         let r = self.rel(rel).clone();
         let name = self.fresh_name(&format!("{}_timestamped", r.var));
-        let identity = self.identity_of(&r.entity, Some(&columns));
+        let identity = self.identity_of(&r.entity, r.source, Some(&columns));
         self.relations.push(Relation {
             name,
             // A helper, not a variable: named as written, which no variable can be.

@@ -238,6 +238,11 @@ pub struct Mapping {
     /// native column of the same name.
     #[serde(default)]
     pub strict: bool,
+    /// Per entity type, the identity attribute sets that hold in this data, best first,
+    /// in place of the type's own (`entities.yaml`): ECS's `process.entity_id` is unique
+    /// across hosts, so a process is identified by `uid` alone.
+    #[serde(default)]
+    pub identity: FxIndexMap<String, Vec<Vec<String>>>,
     /// [`Mapping::slot_attributes`] answers, worked out once per mapping.
     #[serde(skip)]
     slot_cache: SlotCache,
