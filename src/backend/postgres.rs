@@ -107,16 +107,17 @@ impl Backend for PgBackend {
         &mut self,
         table: &str,
     ) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
+        // One round trip: the parameter's type is given, so nothing is prepared first.
         let rows = self
             .client
-            .query(
+            .query_typed(
                 // pg_catalog directly: information_schema.columns costs milliseconds.
                 "SELECT a.attname::text, t.typname::text \
                  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
                  WHERE a.attrelid = to_regclass(quote_ident(current_schema()) || '.' || quote_ident($1)) \
                    AND a.attnum > 0 AND NOT a.attisdropped \
                  ORDER BY a.attnum",
-                &[&table],
+                &[(&table, Type::TEXT)],
             )
             .map_err(query_error)?;
         let mut out = Vec::new();

@@ -149,9 +149,15 @@ fn has_subquery(e: &Expr) -> bool {
 /// The folded parts of an AND (`conj`) or OR, nested ones of the same kind flattened,
 /// each once (`a AND a` is `a` in three-valued logic too).
 fn distinct(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
+    use std::hash::BuildHasher;
     let mut out: Vec<Expr> = Vec::with_capacity(parts.len());
-    let push = |p: Expr, out: &mut Vec<Expr>| {
-        if !out.contains(&p) {
+    // Parts by hash, so that a chain of thousands of terms stays linear.
+    let mut seen: crate::fxhash::FxHashMap<u64, Vec<usize>> = Default::default();
+    let mut push = |p: Expr, out: &mut Vec<Expr>| {
+        let h = crate::fxhash::FxBuild::default().hash_one(&p);
+        let same = seen.entry(h).or_default();
+        if !same.iter().any(|&i| out[i] == p) {
+            same.push(out.len());
             out.push(p);
         }
     };
