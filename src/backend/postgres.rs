@@ -71,24 +71,42 @@ impl PgBackend {
         if let Some(t) = limit {
             config.connect_timeout(t);
         }
-        let mut client = super::within(limit, move || config.connect(NoTls))
-            .map_err(|e| super::open_failed(url, e))?
-            .map_err(|e| open_error(url, error_text(&e)))?;
-        let mut setup = String::new();
+        // Session settings travel with the login (no round trip of their own); a server
+        // or pooler that refuses startup options gets them as SET statements instead.
+        let mut settings: Vec<(&str, String)> = Vec::new();
         if !opts.allow_write {
-            setup.push_str("SET default_transaction_read_only = on;");
+            settings.push(("default_transaction_read_only", "on".to_string()));
         }
         if let Some(secs) = opts.statement_timeout {
-            setup.push_str(&format!(
-                "SET statement_timeout = {};",
-                secs.saturating_mul(1000)
-            ));
+            settings.push(("statement_timeout", secs.saturating_mul(1000).to_string()));
         }
-        if !setup.is_empty() {
-            client
-                .batch_execute(&setup)
-                .map_err(|e| open_error(url, e))?;
+        let connect = |config: postgres::Config| {
+            super::within(limit, move || config.connect(NoTls))
+                .map_err(|e| super::open_failed(url, e))
+        };
+        let mut with_options = config.clone();
+        if !settings.is_empty() {
+            let options: Vec<String> = settings
+                .iter()
+                .map(|(k, v)| format!("-c {k}={v}"))
+                .collect();
+            with_options.options(&options.join(" "));
         }
+        let client = match connect(with_options)? {
+            Ok(client) => client,
+            Err(e) if !settings.is_empty() && refuses_options(&e) => {
+                let mut client = connect(config)?.map_err(|e| open_error(url, error_text(&e)))?;
+                let setup: String = settings
+                    .iter()
+                    .map(|(k, v)| format!("SET {k} = {v};"))
+                    .collect();
+                client
+                    .batch_execute(&setup)
+                    .map_err(|e| open_error(url, e))?;
+                client
+            }
+            Err(e) => return Err(open_error(url, error_text(&e))),
+        };
         Ok(PgBackend { client })
     }
 
@@ -96,6 +114,13 @@ impl PgBackend {
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
     }
+}
+
+/// A login refused over its startup options (PgBouncer: "unsupported startup parameter:
+/// options").
+fn refuses_options(e: &postgres::Error) -> bool {
+    let text = error_text(e).to_ascii_lowercase();
+    text.contains("startup parameter") || text.contains("options")
 }
 
 impl Backend for PgBackend {
