@@ -1465,11 +1465,17 @@ fn query_body(q: sa::Query) -> SetExpr {
 }
 
 /// Relations `plan` probes with `… IN (SELECT … FROM rel)`.
+/// Relations a tuple semi-join (`(a, b) IN (SELECT …)`) probes. SQLite evaluates such a
+/// subquery twice (once to drive an index on the first column, once to check the tuple),
+/// so a chain of them costs 2^depth unless each step is materialised; a one-column `IN`
+/// is evaluated once, and materialising it would only copy the rows.
 fn semijoin_targets(plan: &Plan, out: &mut FxHashSet<RelId>) {
     plan.for_each_expr(&mut |e| {
         e.walk(&mut |x| {
-            if let Expr::InRel { rel, .. } = x {
-                out.insert(*rel);
+            if let Expr::InRel { rel, exprs, .. } = x {
+                if exprs.len() > 1 {
+                    out.insert(*rel);
+                }
             }
         })
     });
