@@ -170,9 +170,10 @@ pub struct Dialect {
     /// How `BIN(ts, 5m)` rounds timestamp text down (absent: not available).
     #[serde(default)]
     pub time_bin_style: TimeBinStyle,
-    /// Write `AS MATERIALIZED` on CTEs that a semi-join probes (`x IN (SELECT … FROM cte)`),
-    /// so a chain of FINDs computes each step once (SQLite otherwise re-evaluates a tuple
-    /// IN's subquery per column, doubling the work at every level).
+    /// Write `AS MATERIALIZED` on CTEs that a tuple semi-join probes
+    /// (`(a, b) IN (SELECT … FROM cte)`), so a chain of FINDs computes each step once
+    /// (SQLite otherwise evaluates a tuple IN's subquery twice, doubling the work at every
+    /// level). A one-column IN needs none.
     #[serde(default)]
     pub materialize_semijoin_ctes: bool,
 }
