@@ -178,24 +178,31 @@ fn distinct(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
 /// `(k = 1 AND c = 10) OR (k = 1 AND c = 8)` becomes `k = 1 AND c IN (10, 8)`.
 fn factor(e: Expr) -> Expr {
     let Expr::Or(parts) = e else { return e };
-    let conjuncts = |p: &Expr| -> Vec<Expr> {
+    fn conjuncts(p: &Expr) -> &[Expr] {
         match p {
-            Expr::And(inner) => inner.clone(),
-            p => vec![p.clone()],
+            Expr::And(inner) => inner,
+            p => std::slice::from_ref(p),
         }
+    }
+    let Some(first) = parts.first() else {
+        return Expr::Or(parts);
     };
-    let lists: Vec<Vec<Expr>> = parts.iter().map(conjuncts).collect();
-    let common: Vec<Expr> = lists[0]
+    // Found by reference: most ORs share nothing and are left as they are, uncopied.
+    let common: Vec<Expr> = conjuncts(first)
         .iter()
-        .filter(|c| lists[1..].iter().all(|l| l.contains(c)))
+        .filter(|c| parts[1..].iter().all(|p| conjuncts(p).contains(c)))
         .cloned()
         .collect();
     if common.is_empty() {
         return Expr::Or(parts);
     }
-    let mut rests = Vec::with_capacity(lists.len());
-    for l in lists {
-        let rest: Vec<Expr> = l.into_iter().filter(|c| !common.contains(c)).collect();
+    let mut rests = Vec::with_capacity(parts.len());
+    for p in parts {
+        let rest: Vec<Expr> = match p {
+            Expr::And(inner) => inner.into_iter().filter(|c| !common.contains(c)).collect(),
+            p if common.contains(&p) => Vec::new(),
+            p => vec![p],
+        };
         if rest.is_empty() {
             // One alternative is the common part alone: it absorbs the others.
             return Expr::and(common);
