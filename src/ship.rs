@@ -21,7 +21,6 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::{DataSource, Literal, Plan, Program, RelId};
 use crate::run::Connections;
 use crate::sql::{self, Dialect, LiteralMode};
-use crate::value::Value;
 
 /// Rewrites `program` so no relation or output spans connections.
 pub fn ship(mut program: Program, conns: &mut Connections<'_>) -> Result<Program, Diagnostic> {
@@ -119,7 +118,7 @@ fn materialise(
     let values = rows
         .rows
         .into_iter()
-        .map(|row| row.into_iter().map(literal).collect())
+        .map(|row| row.into_iter().map(Literal::from).collect())
         .collect();
     let rel = &mut program.relations[id.0];
     rel.columns = Some(rows.columns.clone());
@@ -128,16 +127,6 @@ fn materialise(
         rows: values,
     };
     Ok(())
-}
-
-fn literal(v: Value) -> Literal {
-    match v {
-        Value::Null => Literal::Null,
-        Value::Bool(b) => Literal::Bool(b),
-        Value::Int(i) => Literal::Int(i),
-        Value::Float(f) => Literal::Float(f),
-        Value::Text(s) => Literal::Str(s),
-    }
 }
 
 /// Inline rows with more values than this (rows × columns) go to a temporary table.

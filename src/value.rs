@@ -31,6 +31,20 @@ impl Value {
     }
 }
 
+/// A value read back from a database or a file, as a literal to bind or inline again.
+impl From<Value> for crate::ir::Literal {
+    fn from(v: Value) -> crate::ir::Literal {
+        use crate::ir::Literal;
+        match v {
+            Value::Null => Literal::Null,
+            Value::Bool(b) => Literal::Bool(b),
+            Value::Int(i) => Literal::Int(i),
+            Value::Float(f) => Literal::Float(f),
+            Value::Text(s) => Literal::Str(s),
+        }
+    }
+}
+
 /// Plain text as a table or CSV shows it: NULL is empty.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

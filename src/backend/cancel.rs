@@ -57,6 +57,23 @@ pub fn watch(stop: impl FnOnce() + Send + 'static) -> Watch {
 /// Stops watching when dropped.
 pub struct Watch(Option<(Arc<AtomicBool>, JoinHandle<()>)>);
 
+impl Watch {
+    /// Ends the watch over a statement's `result`: a query that failed because a cancel
+    /// stopped it is [`BackendError::Cancelled`](super::BackendError::Cancelled).
+    pub fn finish<T>(
+        self,
+        result: Result<T, super::BackendError>,
+    ) -> Result<T, super::BackendError> {
+        drop(self);
+        match result {
+            Err(super::BackendError::Query(_)) if requested() => {
+                Err(super::BackendError::Cancelled)
+            }
+            other => other,
+        }
+    }
+}
+
 impl Drop for Watch {
     fn drop(&mut self) {
         if let Some((done, handle)) = self.0.take() {

@@ -235,12 +235,6 @@ impl Backend for MysqlBackend {
             }
             Ok(())
         })();
-        drop(watch);
-        match result {
-            Err(BackendError::Query(_)) if super::cancel::requested() => {
-                Err(BackendError::Cancelled)
-            }
-            other => other,
-        }
+        watch.finish(result)
     }
 }

@@ -209,13 +209,7 @@ impl Backend for PgBackend {
             }
             Ok(())
         })();
-        drop(watch);
-        match result {
-            Err(BackendError::Query(_)) if super::cancel::requested() => {
-                Err(BackendError::Cancelled)
-            }
-            other => other,
-        }
+        watch.finish(result)
     }
 }
 

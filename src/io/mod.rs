@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use crate::ingest::{self, InputFormat, ReadOptions};
 use crate::ir::Literal;
 use crate::output::Format;
-use crate::value::Value;
 
 /// A table read from a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,22 +82,12 @@ pub fn load(path: &str) -> Result<Table, FileError> {
         let mut out = vec![Literal::Null; columns.len()];
         for (i, v) in row.columns.iter().zip(row.values) {
             if let Some(slot) = out.get_mut(*i) {
-                *slot = literal(v);
+                *slot = Literal::from(v);
             }
         }
         rows.push(out);
     }
     Ok(Table { columns, rows })
-}
-
-fn literal(v: Value) -> Literal {
-    match v {
-        Value::Null => Literal::Null,
-        Value::Bool(b) => Literal::Bool(b),
-        Value::Int(i) => Literal::Int(i),
-        Value::Float(f) => Literal::Float(f),
-        Value::Text(s) => Literal::Str(s),
-    }
 }
 
 /// Whether a (possibly gzipped) file's first non-blank byte opens a JSON array.

@@ -300,25 +300,11 @@ impl Lowerer<'_> {
         Expr::or(alternatives)
     }
 
-    /// Rows of a source that belong to event class `class` or one of its refinements
-    /// (`file_activity` takes `file_activity.create`, …). None when the mapping has no
-    /// such class or the table lacks the columns that tell it (the type then reads every
-    /// row: a table of flows without `event.category` is still a table of flows).
-    pub(super) fn type_class_pred(&self, source: usize, class: &str) -> Option<Expr> {
-        let classes = self.type_classes(source, class);
-        if classes.is_empty() {
-            return None;
-        }
-        Some(Expr::or(
-            classes
-                .into_iter()
-                .map(|c| self.class_pred(source, c))
-                .collect(),
-        ))
-    }
-
-    /// The event classes [`Lowerer::type_class_pred`] selects: `class` and its refinements
-    /// the source's mapping can place rows in.
+    /// The event classes a type that is an event class stands for: `class` and its
+    /// refinements (`file_activity` takes `file_activity.create`, …) that the source's
+    /// mapping can place rows in. Empty when the mapping has no such class or the table
+    /// lacks the columns that tell it (the type then reads every row: a table of flows
+    /// without `event.category` is still a table of flows).
     pub(super) fn type_classes(&self, source: usize, class: &str) -> Vec<&str> {
         let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
             return Vec::new();

@@ -92,23 +92,7 @@ impl Lowerer<'_> {
                     .collect()
             })
             .collect();
-        let kind = self
-            .model
-            .entity(&entity)
-            .map(|d| d.kind)
-            .unwrap_or_default();
-        Ok(NewRelation {
-            entity,
-            kind,
-            plan: Plan::Values {
-                columns: columns.clone(),
-                rows,
-            },
-            columns: Some(columns),
-            source: None,
-            command: "load",
-            depends_on: Vec::new(),
-        })
+        Ok(self.values_relation(entity, columns, rows, "load"))
     }
 
     /// `SAVE v TO path`: an output writing the variable's records.

@@ -622,23 +622,34 @@ impl<'a> Lowerer<'a> {
                     .collect()
             })
             .collect();
+        Ok(self.values_relation(entity, columns, values, "new"))
+    }
+
+    /// A relation of rows given in the hunt or a file (NEW, LOAD).
+    fn values_relation(
+        &self,
+        entity: String,
+        columns: Vec<String>,
+        rows: Vec<Vec<Literal>>,
+        command: &'static str,
+    ) -> NewRelation {
         let kind = self
             .model
             .entity(&entity)
             .map(|d| d.kind)
             .unwrap_or_default();
-        Ok(NewRelation {
+        NewRelation {
             entity,
             kind,
             plan: Plan::Values {
                 columns: columns.clone(),
-                rows: values,
+                rows,
             },
             columns: Some(columns),
             source: None,
-            command: "new",
+            command,
             depends_on: Vec::new(),
-        })
+        }
     }
 
     /// The attribute a bare string in NEW fills: `name`, else `ip`, `hostname`, `path`.
@@ -799,11 +810,17 @@ impl<'a> Lowerer<'a> {
         let mut columns: Option<Vec<String>> = None;
         // A type that is an event class (network_activity, file_activity, …) stands for
         // the rows of that class and its refinements, where the mapping tells classes apart.
-        let class_filter = self.type_class_pred(source, entity);
+        let classes: Vec<String> = self
+            .type_classes(source, entity)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let class_filter = (!classes.is_empty())
+            .then(|| Expr::or(classes.iter().map(|c| self.class_pred(source, c)).collect()));
         // Rows of one class read their attributes the way the mapping says for that class,
         // not through a per-class CASE.
-        let class: Option<String> = match self.type_classes(source, entity)[..] {
-            [c] => Some(c.to_string()),
+        let class: Option<String> = match &classes[..] {
+            [c] => Some(c.clone()),
             _ => None,
         };
         for slot in &def.slots {
