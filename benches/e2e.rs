@@ -373,10 +373,10 @@ fn median(v: &mut [Duration]) -> Duration {
     v[v.len() / 2]
 }
 
-/// What a hunter's `kestrel run --format jsonl --no-summary` does, printing to nowhere.
-fn kestrel_run(config: &Config, hunt: &str) {
+/// What a hunter's `kestrel run --format jsonl --no-summary` does, into `out`.
+fn kestrel_run_into<W: Write>(config: &Config, hunt: &str, out: W) -> W {
     let src = SourceFile::new("bench.hf", hunt);
-    let mut printer = Printer::new(std::io::BufWriter::new(std::io::sink()), Format::Jsonl);
+    let mut printer = Printer::new(out, Format::Jsonl);
     run_hunt(
         &src,
         Some(config),
@@ -385,6 +385,12 @@ fn kestrel_run(config: &Config, hunt: &str) {
         &RunOptions { summary: false },
     )
     .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+    printer.into_inner()
+}
+
+/// [`kestrel_run_into`], printing to nowhere (what is timed).
+fn kestrel_run(config: &Config, hunt: &str) {
+    kestrel_run_into(config, hunt, std::io::BufWriter::new(std::io::sink()));
 }
 
 /// The expert's query on a fresh read-only connection (the same driver kestrel uses),
@@ -413,17 +419,7 @@ fn expert_run(target: &Target, sql: &str) {
 }
 
 fn kestrel_answer(config: &Config, hunt: &str) -> BTreeSet<Vec<String>> {
-    let src = SourceFile::new("bench.hf", hunt);
-    let mut printer = Printer::new(Vec::new(), Format::Jsonl);
-    run_hunt(
-        &src,
-        Some(config),
-        &mut printer,
-        &mut std::io::sink(),
-        &RunOptions { summary: false },
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render(&src)));
-    let out = String::from_utf8(printer.into_inner()).expect("utf-8");
+    let out = String::from_utf8(kestrel_run_into(config, hunt, Vec::new())).expect("utf-8");
     out.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("jsonl");

@@ -8,11 +8,12 @@
 //! Prints, per case, the time to compile (parse, lower, emit SQLite SQL for every output)
 //! and, where a database is needed, to run on a small SQLite lake; then the peak memory.
 
-use std::path::Path;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
 use kestrel::config::Config;
-use kestrel::ingest::{ingest, IngestOptions};
 use kestrel::lower::LowerOptions;
 use kestrel::output::{Format, Printer};
 use kestrel::run::{run_hunt, RunOptions};
@@ -72,22 +73,9 @@ fn peak_mib() -> u64 {
 }
 
 fn main() {
-    let dir = std::env::temp_dir().join(format!("kestrel-scale-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("scale", "bench");
     let db = dir.join("lake.db");
-    ingest(&IngestOptions {
-        files: vec![
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ecs_process_creation.csv")
-        ],
-        into: format!("sqlite:///{}", db.display()),
-        table: "events".into(),
-        format: None,
-        replace: false,
-        append: false,
-        progress: false,
-    })
-    .unwrap();
+    common::ingest_ecs_fixture(&db);
     let config = Config::from_yaml_str(
         &format!(
             "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n",

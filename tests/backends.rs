@@ -12,6 +12,8 @@
 //! Tables are named `kbk_<what>_<pid>` so runs in parallel do not collide, and dropped
 //! at the end.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -24,16 +26,6 @@ use kestrel::run::{run_hunt, RunOptions};
 use kestrel::source::SourceFile;
 use kestrel::sql::SqlStatement;
 use kestrel::value::Value;
-
-fn pg_url() -> String {
-    std::env::var("KESTREL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into())
-}
-
-fn my_url() -> String {
-    std::env::var("KESTREL_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
-}
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -90,8 +82,8 @@ impl Lake {
                 let url = format!("sqlite:///{}", dir.join("lake.db").display());
                 (url, Some(TempDir(dir)))
             }
-            "postgres" => (pg_url(), None),
-            _ => (my_url(), None),
+            "postgres" => (common::pg_url(), None),
+            _ => (common::my_url(), None),
         };
         let ecs = format!("kbk_{tag}_ecs_{pid}");
         let win = format!("kbk_{tag}_win_{pid}");
@@ -525,7 +517,7 @@ fn run_with(config: &Config, hunt: &str) -> Result<String, String> {
 #[test]
 fn native_types_follow_the_column_on_postgres_and_mariadb() {
     let pid = std::process::id();
-    for (kind, url) in [("postgres", pg_url()), ("mysql", my_url())] {
+    for (kind, url) in [("postgres", common::pg_url()), ("mysql", common::my_url())] {
         let table = format!("kbk_typed_{kind}_{pid}");
         typed_table(&url, kind, &table);
         let config = typed_config(&url, &table);
@@ -575,7 +567,7 @@ fn native_types_follow_the_column_on_postgres_and_mariadb() {
 
 #[test]
 fn sessions_are_read_only_unless_allowed_and_time_out() {
-    for (kind, url) in [("postgres", pg_url()), ("mysql", my_url())] {
+    for (kind, url) in [("postgres", common::pg_url()), ("mysql", common::my_url())] {
         let table = format!("kbk_ro_{kind}_{}", std::process::id());
         let mut ro = backend::open(
             &url,
@@ -623,7 +615,7 @@ fn sessions_are_read_only_unless_allowed_and_time_out() {
 
 #[test]
 fn bound_parameters_carry_quotes_and_backslashes_verbatim() {
-    for url in [pg_url(), my_url()] {
+    for url in [common::pg_url(), common::my_url()] {
         let mut b = backend::open(&url, &OpenOptions::default()).unwrap();
         let dialect = kestrel::sql::Dialect::builtin(b.dialect()).unwrap();
         let text = r"it's a \ back\\slash 'quoted' %_";
@@ -765,7 +757,7 @@ fn failed_ingest_into_servers_leaves_nothing_half_written() {
         "nul.jsonl",
         "{\"a\": 5, \"s\": \"ok\"}\n{\"a\": 6, \"s\": \"bad\\u0000\"}\n",
     );
-    for (kind, url) in [("postgres", pg_url()), ("mysql", my_url())] {
+    for (kind, url) in [("postgres", common::pg_url()), ("mysql", common::my_url())] {
         let table = format!("kbk_ingest_{kind}_{pid}");
         let run = |files: Vec<PathBuf>, replace: bool, append: bool| {
             ingest(&IngestOptions {
@@ -853,7 +845,7 @@ fn a_broken_mysql_load_leaves_no_table_behind() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let _guard = TempDir(dir.clone());
-    let mut b = open_rw(&my_url());
+    let mut b = open_rw(&common::my_url());
     let mut c = Collect::default();
     b.query(
         &SqlStatement {
@@ -877,12 +869,12 @@ fn a_broken_mysql_load_leaves_no_table_behind() {
     let table = format!("kbk_big_{pid}");
     let err = ingest(&IngestOptions {
         files: vec![file],
-        into: my_url(),
+        into: common::my_url(),
         table: table.clone(),
         ..Default::default()
     })
     .expect_err("a record over max_allowed_packet cannot be sent");
-    let mut b = open_rw(&my_url());
+    let mut b = open_rw(&common::my_url());
     let mut left = Collect::default();
     b.query(
         &SqlStatement {

@@ -7,6 +7,8 @@
 //! A long query needs no big table: the data source is a view over an endless recursive
 //! CTE, so a GET on it runs until it is stopped.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -186,6 +188,16 @@ fn save_hunt(target: &Path) -> String {
     )
 }
 
+/// Exit 1 with a message naming the file SAVE could not write.
+fn assert_refused_naming(out: &Output, target: &Path) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write `{}`", target.display())),
+        "{stderr}"
+    );
+}
+
 /// No file at `target` and no temporary file left beside it.
 fn assert_nothing_written(target: &Path) {
     assert!(!target.exists(), "{} exists", target.display());
@@ -211,12 +223,7 @@ fn save_into_a_missing_directory_fails_naming_the_file() {
         &save_hunt(&target),
         Duration::from_secs(60),
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cannot write `{}`", target.display())),
-        "{stderr}"
-    );
+    assert_refused_naming(&out, &target);
     assert_nothing_written(&target);
 }
 
@@ -263,12 +270,7 @@ fn save_into_a_read_only_directory_fails_naming_the_file() {
         &save_hunt(&target),
         Duration::from_secs(60),
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cannot write `{}`", target.display())),
-        "{stderr}"
-    );
+    assert_refused_naming(&out, &target);
     assert!(!target.exists());
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
     if target.starts_with(&ro) {
@@ -320,12 +322,7 @@ fn save_onto_a_full_disk_leaves_no_partial_file() {
         .spawn()
         .unwrap();
     let out = wait_or_kill(child, Duration::from_secs(60));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cannot write `{}`", target.display())),
-        "{stderr}"
-    );
+    assert_refused_naming(&out, &target);
     assert_nothing_written(&target);
 }
 
@@ -497,8 +494,7 @@ fn ctrl_c_on_a_server(url: &str, view: &str, create_view: &str, drop_view: &str)
 #[cfg(unix)]
 #[test]
 fn ctrl_c_cancels_a_postgres_statement_on_the_server() {
-    let url = std::env::var("KESTREL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into());
+    let url = common::pg_url();
     let view = format!("kestrel_failures_slow_pg_{}", std::process::id());
     ctrl_c_on_a_server(
         &url,
@@ -515,8 +511,7 @@ fn ctrl_c_cancels_a_postgres_statement_on_the_server() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_cancels_a_mariadb_statement_on_the_server() {
-    let url = std::env::var("KESTREL_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let url = common::my_url();
     let view = format!("kestrel_failures_slow_my_{}", std::process::id());
     ctrl_c_on_a_server(
         &url,

@@ -161,16 +161,6 @@ impl Drop for LiveBackend {
     }
 }
 
-fn pg_url() -> String {
-    std::env::var("KESTREL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into())
-}
-
-fn my_url() -> String {
-    std::env::var("KESTREL_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
-}
-
 /// `url` with its database replaced by `database`.
 fn with_database(url: &str, database: &str) -> String {
     let (main, query) = match url.split_once('?') {
@@ -218,8 +208,8 @@ fn live_backends(test: &str) -> Vec<LiveBackend> {
     }];
     let database = format!("kestrel_sqlsafety_{test}_{}", std::process::id());
     for (name, engine, admin) in [
-        ("postgres", Engine::Postgres, pg_url()),
-        ("mariadb", Engine::Mariadb, my_url()),
+        ("postgres", Engine::Postgres, common::pg_url()),
+        ("mariadb", Engine::Mariadb, common::my_url()),
     ] {
         let (drop, create) = match engine {
             Engine::Postgres => (
@@ -469,6 +459,19 @@ fn value_rows(values: &[(i64, &String)]) -> Vec<serde_json::Value> {
     rows
 }
 
+/// Loads into `table` every value the backend can hold (see [`holds`]), with its index as
+/// the pid; returns those `(pid, value)` pairs.
+fn load_values<'v>(b: &LiveBackend, table: &str, values: &'v [String]) -> Vec<(i64, &'v String)> {
+    let stored: Vec<(i64, &String)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, v))
+        .filter(|(_, v)| holds(b.engine, v))
+        .collect();
+    load(b, table, &value_rows(&stored));
+    stored
+}
+
 /// Whether the backend can store `v` as text. PostgreSQL's text cannot hold NUL
 /// (U+0000): `kestrel ingest` refuses such a value
 /// (`postgres_refuses_nul_in_text_with_a_clear_message`) and a hunt naming one fails
@@ -509,13 +512,7 @@ fn hostile_values_compare_as_text_on_every_backend() {
     let mut failures = Vec::new();
     for b in live_backends("values") {
         let table = "sqlsafety_values";
-        let stored: Vec<(i64, &String)> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as i64, v))
-            .filter(|(_, v)| holds(b.engine, v))
-            .collect();
-        load(&b, table, &value_rows(&stored));
+        let stored = load_values(&b, table, &values);
         make_canaries(&b);
         let cfg = config(&b, &[("t", table)]);
         let all: BTreeSet<i64> = stored.iter().map(|(i, _)| *i).collect();
@@ -745,13 +742,7 @@ fn previewed_sql_with_hostile_literals_selects_the_same_rows() {
     let mut failures = Vec::new();
     for b in live_backends("preview") {
         let table = "sqlsafety_preview";
-        let stored: Vec<(i64, &String)> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as i64, v))
-            .filter(|(_, v)| holds(b.engine, v))
-            .collect();
-        load(&b, table, &value_rows(&stored));
+        load_values(&b, table, &values);
         let cfg = config(&b, &[("t", table)]);
         let mut catalog = kestrel::run::Connections::new(Some(&cfg));
         // The runner's own connection (on SQLite its LIKE is the language's, see

@@ -303,29 +303,11 @@ fn guid(rng: &mut Rng) -> String {
     )
 }
 
-/// `%Y-%m-%dT%H:%M:%S.%fZ` of microseconds since the epoch.
+/// `%Y-%m-%dT%H:%M:%S.%fZ` of microseconds since the epoch (the ECS timestamp form, as
+/// kestrel renders time bounds for it).
 pub fn iso(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let micros = us.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    kestrel::lower::time::format_strftime(us, "%Y-%m-%dT%H:%M:%S.%fZ")
+        .expect("a fixed, valid format")
 }
 
 fn base(host: &Host, ts: i64, category: &str, kind: &str, user: &str) -> Map<String, Value> {

@@ -142,3 +142,15 @@ pub fn ingest_ecs_fixture(db: &Path) {
     })
     .expect("ingest the fixture");
 }
+
+/// The live PostgreSQL the server tests use (`KESTREL_TEST_PG_URL`).
+pub fn pg_url() -> String {
+    std::env::var("KESTREL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The live MySQL/MariaDB the server tests use (`KESTREL_TEST_MYSQL_URL`).
+pub fn my_url() -> String {
+    std::env::var("KESTREL_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}

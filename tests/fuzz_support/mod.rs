@@ -788,18 +788,21 @@ pub struct Outcome {
     pub statements: usize,
 }
 
+/// What a caught panic said.
+fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
+}
+
 /// Compiles `text` (no database: the mappings assume every column exists) and emits SQL
 /// for every dialect, in both literal modes, with and without the optimiser.
 pub fn check(text: &str) -> Result<Outcome, Failure> {
     let r = catch_unwind(AssertUnwindSafe(|| check_inner(text)));
     match r {
         Ok(r) => r,
-        Err(e) => Err(Failure::Panic(
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into()),
-        )),
+        Err(e) => Err(Failure::Panic(panic_message(e.as_ref()))),
     }
 }
 
@@ -894,23 +897,9 @@ pub struct FuzzLake {
 
 impl FuzzLake {
     pub fn new(tag: &str) -> FuzzLake {
-        let dir =
-            std::env::temp_dir().join(format!("kestrel-fuzz-lake-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("lake dir");
+        let dir = common::fresh_dir("fuzz-lake", tag);
         let db = dir.join("lake.db");
-        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/ecs_process_creation.csv");
-        kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
-            files: vec![fixture],
-            into: format!("sqlite:///{}", db.display()),
-            table: "events".into(),
-            format: None,
-            replace: false,
-            append: false,
-            progress: false,
-        })
-        .expect("ingest the fixture");
+        common::ingest_ecs_fixture(&db);
         let mut yaml = format!(
             "connections:\n  lake:\n    url: sqlite:///{}\n    statement_timeout: 20\ndatasources:\n",
             db.display()
@@ -963,11 +952,6 @@ pub fn check_run(text: &str, lake: &FuzzLake) -> Result<Outcome, Failure> {
     }));
     match r {
         Ok(r) => r,
-        Err(e) => Err(Failure::Panic(
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into()),
-        )),
+        Err(e) => Err(Failure::Panic(panic_message(e.as_ref()))),
     }
 }
