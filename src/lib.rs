@@ -22,6 +22,7 @@ pub mod model;
 pub mod opt;
 pub mod output;
 pub mod run;
+pub mod session;
 pub mod ship;
 pub mod source;
 pub mod sql;

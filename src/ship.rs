@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use crate::backend::Collect;
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{DataSource, Literal, Plan, Program, RelId};
-use crate::run::Connections;
+use crate::session::Connections;
 use crate::sql::{self, Dialect, LiteralMode};
 
 /// Rewrites `program` so no relation or output spans connections.
@@ -35,6 +35,35 @@ pub fn ship(mut program: Program, conns: &mut Connections<'_>) -> Result<Program
         settle(&mut program, &o.plan, &mut place, conns)?;
     }
     Ok(program)
+}
+
+/// `program` as a statement running `plan` sees it: every relation the statement reads
+/// lives on one connection, those living elsewhere replaced by their rows. The program
+/// is copied only when something travels.
+pub fn ship_for<'p>(
+    program: &'p Program,
+    plan: &Plan,
+    conns: &mut Connections<'_>,
+) -> Result<Cow<'p, Program>, Diagnostic> {
+    let places: BTreeSet<String> = program
+        .scans_through(plan)
+        .into_iter()
+        .map(|s| program.sources[s].connection.clone().unwrap_or_default())
+        .collect();
+    if places.len() <= 1 {
+        return Ok(Cow::Borrowed(program));
+    }
+    let mut roots = Vec::new();
+    plan.rel_refs(&mut roots);
+    let order = program.dependency_order(&roots);
+    let mut shipped = program.clone();
+    let mut place = vec![String::new(); shipped.relations.len()];
+    for id in order {
+        let rel_plan = shipped.relations[id.0].plan.clone();
+        place[id.0] = settle(&mut shipped, &rel_plan, &mut place, conns)?;
+    }
+    settle(&mut shipped, plan, &mut place, conns)?;
+    Ok(Cow::Owned(shipped))
 }
 
 /// Makes every relation `plan` reads live on one connection; returns that connection.

@@ -744,7 +744,7 @@ fn previewed_sql_with_hostile_literals_selects_the_same_rows() {
         let table = "sqlsafety_preview";
         load_values(&b, table, &values);
         let cfg = config(&b, &[("t", table)]);
-        let mut catalog = kestrel::run::Connections::new(Some(&cfg));
+        let mut catalog = kestrel::session::Connections::new(Some(&cfg));
         // The runner's own connection (on SQLite its LIKE is the language's, see
         // src/backend/like.rs), read-only.
         let mut backend = kestrel::backend::open(&b.url, &kestrel::backend::OpenOptions::default())

@@ -167,6 +167,32 @@ pub trait Backend {
             "temporary tables are not available on this backend".into(),
         ))
     }
+
+    /// Appends `rows` to a temporary table made by [`Backend::create_temp_table`].
+    fn insert_rows(
+        &mut self,
+        _name: &str,
+        _columns: &[String],
+        _rows: &[Vec<crate::ir::Literal>],
+    ) -> Result<(), BackendError> {
+        Err(BackendError::Query(
+            "temporary tables are not available on this backend".into(),
+        ))
+    }
+
+    /// Keeps the rows of `stmt` (a query) in a new temporary table `name` of this
+    /// connection, gone when it closes; the rows never leave the database. An error when
+    /// the connection cannot hold temporary tables (the caller keeps the rows elsewhere).
+    fn store(&mut self, _name: &str, _stmt: &SqlStatement) -> Result<(), BackendError> {
+        Err(BackendError::Query(
+            "temporary tables are not available on this backend".into(),
+        ))
+    }
+
+    /// Drops a temporary table this connection made, if it exists.
+    fn drop_temp_table(&mut self, _name: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
 }
 
 /// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`,

@@ -20,6 +20,8 @@ use crate::value::Value;
 
 pub struct MysqlBackend {
     conn: Conn,
+    /// MariaDB (not MySQL, which cannot read a temporary table twice in one statement).
+    mariadb: bool,
     /// How to reach the server again: Ctrl-C sends `KILL QUERY` from a second session.
     opts: Opts,
 }
@@ -87,13 +89,22 @@ impl MysqlBackend {
         for s in setup {
             conn.query_drop(s).map_err(|e| open_error(url, e))?;
         }
-        Ok(MysqlBackend { conn, opts: server })
+        Ok(MysqlBackend {
+            conn,
+            mariadb: version.contains("MariaDB"),
+            opts: server,
+        })
     }
 
     /// The underlying connection (ingest writes through it).
     pub fn conn(&mut self) -> &mut Conn {
         &mut self.conn
     }
+}
+
+/// `` `name` `` with `` ` `` doubled.
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 fn to_mysql(l: &Literal) -> MyValue {
@@ -194,6 +205,38 @@ impl Backend for MysqlBackend {
                 (name, kind)
             })
             .collect())
+    }
+
+    fn store(&mut self, name: &str, stmt: &SqlStatement) -> Result<(), BackendError> {
+        if !self.mariadb {
+            // MySQL refuses a temporary table read twice in one statement ("Can't reopen
+            // table"), which a FIND from a kept variable does.
+            return Err(BackendError::Query(
+                "MySQL temporary tables cannot be read twice in one statement".into(),
+            ));
+        }
+        // Sessions are read-only; a temporary table needs a transaction that may write
+        // (it writes nothing but the session's own temporary table).
+        self.conn
+            .query_drop("START TRANSACTION READ WRITE")
+            .map_err(query_error)?;
+        let create = SqlStatement {
+            sql: format!("CREATE TEMPORARY TABLE {} AS {}", quote(name), stmt.sql),
+            params: stmt.params.clone(),
+        };
+        match self.query(&create, &mut super::Collect::default()) {
+            Ok(()) => self.conn.query_drop("COMMIT").map_err(query_error),
+            Err(e) => {
+                let _ = self.conn.query_drop("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
+        self.conn
+            .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", quote(name)))
+            .map_err(query_error)
     }
 
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {

@@ -35,6 +35,11 @@ fn open_error(url: &str, message: impl ToString) -> BackendError {
     }
 }
 
+/// `"name"` with `"` doubled.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 fn query_error(e: postgres::Error) -> BackendError {
     BackendError::Query(error_text(&e))
 }
@@ -160,6 +165,63 @@ impl Backend for PgBackend {
             out.push((name, kind));
         }
         Ok(out)
+    }
+
+    fn store(&mut self, name: &str, stmt: &SqlStatement) -> Result<(), BackendError> {
+        // The table's columns take the types the server gives the query's result; the
+        // rows go in with INSERT … SELECT (a CREATE TABLE AS takes no bound values).
+        let prepared = self.client.prepare(&stmt.sql).map_err(query_error)?;
+        let cols: Vec<String> = prepared
+            .columns()
+            .iter()
+            .map(|c| {
+                let ty = c.type_().name();
+                let ty = if !ty.is_empty()
+                    && ty.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    && ty != "unknown"
+                {
+                    ty
+                } else {
+                    "text"
+                };
+                format!("{} {ty}", quote(c.name()))
+            })
+            .collect();
+        // Sessions are read-only; a temporary table needs a transaction that may write
+        // (it writes nothing but the session's own temporary table).
+        self.client
+            .batch_execute("BEGIN READ WRITE")
+            .map_err(query_error)?;
+        let result = (|| {
+            self.client
+                .batch_execute(&format!(
+                    "CREATE TEMP TABLE {} ({})",
+                    quote(name),
+                    cols.join(", ")
+                ))
+                .map_err(query_error)?;
+            let insert = SqlStatement {
+                sql: format!("INSERT INTO {} {}", quote(name), stmt.sql),
+                params: stmt.params.clone(),
+            };
+            self.query(&insert, &mut super::Collect::default())
+        })();
+        match result {
+            Ok(()) => self.client.batch_execute("COMMIT").map_err(query_error),
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
+        self.client
+            .batch_execute(&format!(
+                "BEGIN READ WRITE; DROP TABLE IF EXISTS pg_temp.{}; COMMIT",
+                quote(name)
+            ))
+            .map_err(query_error)
     }
 
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {

@@ -53,6 +53,19 @@ impl SqliteBackend {
         Self::with_connection(conn)
     }
 
+    /// A session's cache: a private database that lives in memory until its page cache
+    /// ([`CACHE_BUDGET_KIB`]) is full and then spills to a temporary file, deleted when
+    /// the connection closes.
+    pub fn cache() -> Result<SqliteBackend, BackendError> {
+        let conn = Connection::open("").map_err(|e| BackendError::Open {
+            url: "sqlite:// (session cache)".into(),
+            message: e.to_string(),
+        })?;
+        conn.execute_batch(&format!("PRAGMA main.cache_size = -{CACHE_BUDGET_KIB}"))
+            .map_err(|e| BackendError::Query(e.to_string()))?;
+        Self::with_connection(conn)
+    }
+
     /// A private in-memory database.
     pub fn memory() -> Result<SqliteBackend, BackendError> {
         let conn = Connection::open_in_memory().map_err(|e| BackendError::Open {
@@ -85,6 +98,13 @@ impl SqliteBackend {
         )
         .map_err(|e| BackendError::Query(e.to_string()))?;
         install_like(&conn)?;
+        // Temporary tables (a session's computed variables, shipped rows) live in a
+        // temporary file behind a page cache of CACHE_BUDGET_KIB, not in memory: a
+        // variable of millions of rows must not grow the process.
+        conn.execute_batch(&format!(
+            "PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -{CACHE_BUDGET_KIB}"
+        ))
+        .map_err(|e| BackendError::Query(e.to_string()))?;
         Ok(SqliteBackend {
             conn,
             timeout: None,
@@ -213,6 +233,55 @@ impl Backend for SqliteBackend {
         tx.commit().map_err(err)
     }
 
+    fn insert_rows(
+        &mut self,
+        name: &str,
+        columns: &[String],
+        rows: &[Vec<Literal>],
+    ) -> Result<(), BackendError> {
+        let err = |e: rusqlite::Error| BackendError::Query(e.to_string());
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        let marks = vec!["?"; columns.len()].join(", ");
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut insert = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO {} ({}) VALUES ({marks})",
+                    quote(name),
+                    cols.join(", ")
+                ))
+                .map_err(err)?;
+            for row in rows {
+                insert
+                    .execute(rusqlite::params_from_iter(row.iter().map(to_sql)))
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn store(&mut self, name: &str, stmt: &SqlStatement) -> Result<(), BackendError> {
+        // The temp schema is writable on a read-only connection; its pages live in a
+        // temporary file behind a bounded page cache (`temp_store = FILE`, set at open).
+        let sql = format!("CREATE TEMP TABLE {} AS {}", quote(name), stmt.sql);
+        self.watched(|b| {
+            let err = |e: rusqlite::Error| BackendError::Query(e.to_string());
+            let mut st = b.conn.prepare(&sql).map_err(err)?;
+            st.execute(rusqlite::params_from_iter(stmt.params.iter().map(to_sql)))
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
+        self.conn
+            .execute_batch(&format!("DROP TABLE IF EXISTS temp.{}", quote(name)))
+            .map_err(|e| BackendError::Query(e.to_string()))
+    }
+
     fn dialect(&self) -> &'static str {
         "sqlite"
     }
@@ -257,6 +326,19 @@ impl Backend for SqliteBackend {
     }
 
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
+        self.watched(|b| b.run(stmt, sink))
+    }
+}
+
+/// The page cache of a connection's main and temporary databases, in KiB.
+pub const CACHE_BUDGET_KIB: u32 = 16 * 1024;
+
+impl SqliteBackend {
+    /// Runs `f` so that Ctrl-C and the statement timeout stop what it runs.
+    fn watched<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
         // SQLite calls this every few thousand instructions; `true` stops the statement.
         let deadline = self.timeout.map(|t| Instant::now() + t);
         let stop =
@@ -264,7 +346,7 @@ impl Backend for SqliteBackend {
         self.conn
             .progress_handler(10_000, Some(stop))
             .map_err(|e| BackendError::Query(e.to_string()))?;
-        let result = self.run(stmt, sink);
+        let result = f(self);
         let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
         result.map_err(|e| match e {
             BackendError::Query(_) if super::cancel::requested() => BackendError::Cancelled,
@@ -274,9 +356,7 @@ impl Backend for SqliteBackend {
             other => other,
         })
     }
-}
 
-impl SqliteBackend {
     fn run(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
         let mut prepared = self
             .conn

@@ -31,7 +31,7 @@ pub struct DataSource {
     pub mapping: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Program {
     pub sources: Vec<DataSource>,
     pub relations: Vec<Relation>,

@@ -18,7 +18,7 @@ mod group;
 mod join;
 mod pattern;
 mod span;
-mod stamp;
+pub(crate) mod stamp;
 pub mod time;
 
 use crate::fxhash::{FxHashMap, FxHashSet};
@@ -90,33 +90,113 @@ pub fn lower<'a>(
     model: &'a Model,
     opts: LowerOptions<'a>,
 ) -> Result<Program, Diagnostic> {
+    let mut state = LowerState::default();
+    lower_more(&hunt.stmts, src, model, opts, &mut state)?;
+    Ok(state.program)
+}
+
+/// What lowering knows between statements: the program so far (its data sources,
+/// relations and outputs) and the names in scope. A session keeps one and lowers each
+/// input into it, so later inputs see earlier variables.
+#[derive(Default)]
+pub struct LowerState {
+    pub program: Program,
+    mappings: FxHashMap<String, Arc<Mapping>>,
+    source_columns: Vec<Option<Vec<String>>>,
+    source_column_sets: Vec<Option<FxHashSet<String>>>,
+    vars: FxHashMap<String, (RelId, usize)>,
+    last_source: Option<usize>,
+    memo: attr::Memo,
+    names: FxHashSet<String>,
+    versions: FxHashMap<String, usize>,
+}
+
+impl LowerState {
+    /// The relation a variable name refers to now.
+    pub fn var(&self, name: &str) -> Option<RelId> {
+        self.vars.get(name).map(|(id, _)| *id)
+    }
+
+    /// Whether a relation is the newest version of its variable.
+    pub fn is_current(&self, id: RelId) -> bool {
+        let r = &self.program.relations[id.0];
+        self.var(&r.var) == Some(id)
+    }
+
+    /// Adds a data source that lowering did not resolve (a table holding computed
+    /// rows); its columns are as given.
+    pub fn add_source(&mut self, source: DataSource, columns: Vec<String>) -> usize {
+        self.program.sources.push(source);
+        self.source_column_sets
+            .push(Some(columns.iter().cloned().collect()));
+        self.source_columns.push(Some(columns));
+        self.program.sources.len() - 1
+    }
+
+    /// The order `plan`'s rows come in (SORT, SORT BY), as keys over its columns.
+    pub fn order(&self, plan: &Plan) -> Option<Vec<(Expr, bool)>> {
+        plan_order(&self.program.relations, plan)
+    }
+
+    /// `plan` with a `first_observed` column holding the timestamp column `ts` of the
+    /// data-source record each row came from, when its rows come from such records.
+    pub fn stamped(&self, plan: &Plan, ts: &str) -> Option<Plan> {
+        stamp::stamp_plan(&self.program.relations, plan, ts)
+    }
+}
+
+/// Lowers more statements into `state` (see [`LowerState`]). On an error, what the
+/// statements before the failing one defined stays in `state`.
+pub fn lower_more<'a>(
+    stmts: &[ast::Stmt],
+    src: &'a SourceFile,
+    model: &'a Model,
+    opts: LowerOptions<'a>,
+    state: &mut LowerState,
+) -> Result<(), Diagnostic> {
+    let program = std::mem::take(&mut state.program);
     let mut l = Lowerer {
         src,
         model,
         config: opts.config,
         catalog: opts.catalog,
         now: opts.now,
-        mappings: FxHashMap::default(),
-        sources: Vec::new(),
-        source_columns: Vec::new(),
-        source_column_sets: Vec::new(),
-        relations: Vec::new(),
-        outputs: Vec::new(),
-        vars: FxHashMap::default(),
-        last_source: None,
-        memo: attr::Memo::default(),
-        names: FxHashSet::default(),
-        versions: FxHashMap::default(),
+        mappings: std::mem::take(&mut state.mappings),
+        sources: program.sources,
+        source_columns: std::mem::take(&mut state.source_columns),
+        source_column_sets: std::mem::take(&mut state.source_column_sets),
+        relations: program.relations,
+        outputs: program.outputs,
+        vars: std::mem::take(&mut state.vars),
+        last_source: state.last_source,
+        memo: std::mem::take(&mut state.memo),
+        names: std::mem::take(&mut state.names),
+        versions: std::mem::take(&mut state.versions),
     };
-    for stmt in &hunt.stmts {
+    let mut result = Ok(());
+    for stmt in stmts {
         // An error that knows no better place points at its statement.
-        l.statement(stmt).map_err(|d| crate::at(d, stmt.span))?;
+        if let Err(d) = l.statement(stmt) {
+            result = Err(crate::at(d, stmt.span));
+            break;
+        }
     }
-    Ok(Program {
-        sources: l.sources,
-        relations: l.relations,
-        outputs: l.outputs,
-    })
+    *state = LowerState {
+        program: Program {
+            sources: l.sources,
+            relations: l.relations,
+            outputs: l.outputs,
+        },
+        mappings: l.mappings,
+        source_columns: l.source_columns,
+        source_column_sets: l.source_column_sets,
+        vars: l.vars,
+        last_source: l.last_source,
+        memo: l.memo,
+        names: l.names,
+        versions: l.versions,
+    };
+    result
 }
 
 struct Lowerer<'a> {
@@ -1111,30 +1191,34 @@ impl<'a> Lowerer<'a> {
         Ok(RelId(self.relations.len() - 1))
     }
 
-    /// The order a plan's rows were sorted in (SORT, or an expression's SORT BY), as keys
-    /// over its output columns, when it still holds.
     fn plan_order(&self, plan: &Plan) -> Option<Vec<(Expr, bool)>> {
-        match plan {
-            Plan::Sort { keys, .. } => {
-                Some(keys.iter().map(|k| (k.expr.clone(), k.desc)).collect())
-            }
-            Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input } => {
-                self.plan_order(input)
-            }
-            Plan::Rel(id) => self.plan_order(&self.rel(*id).plan),
-            Plan::Project { input, cols } => self
-                .plan_order(input)?
-                .into_iter()
-                .map(|(key, desc)| {
-                    cols.iter()
-                        .find(|(_, e)| *e == key)
-                        .map(|(n, _)| (Expr::col(n), desc))
-                })
-                .collect(),
-            _ => None,
-        }
+        plan_order(&self.relations, plan)
     }
 }
+
+/// The order a plan's rows were sorted in (SORT, or an expression's SORT BY), as keys
+/// over its output columns, when it still holds.
+pub(crate) fn plan_order(rels: &[Relation], plan: &Plan) -> Option<Vec<(Expr, bool)>> {
+    match plan {
+        Plan::Sort { keys, .. } => {
+            Some(keys.iter().map(|k| (k.expr.clone(), k.desc)).collect())
+        }
+        Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input } => {
+            plan_order(rels, input)
+        }
+        Plan::Rel(id) => plan_order(rels, &rels[id.0].plan),
+        Plan::Project { input, cols } => plan_order(rels, input)?
+            .into_iter()
+            .map(|(key, desc)| {
+                cols.iter()
+                    .find(|(_, e)| *e == key)
+                    .map(|(n, _)| (Expr::col(n), desc))
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
 
 /// Hidden column a display sorts by when the sort key is not shown.
 const SORT_COLUMN: &str = "__sort_key";

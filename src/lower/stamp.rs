@@ -15,7 +15,7 @@
 //! Variables without records of a data source (NEW, LOAD, GROUP) have no timestamps.
 
 use crate::diag::{Code, Diagnostic};
-use crate::ir::{Expr, Plan, RelId};
+use crate::ir::{Expr, Plan, RelId, Relation};
 use crate::model::EntityKind;
 
 use super::Lowerer;
@@ -73,103 +73,107 @@ impl Lowerer<'_> {
         Ok((plan, out))
     }
 
-    /// `plan` with a `first_observed` column, when its rows come from source rows.
     fn stamp(&self, plan: &Plan, ts: &str) -> Option<Plan> {
-        let stamped = |input: Plan| Box::new(input);
-        Some(match plan {
-            Plan::Project { input, cols } => {
-                let mut cols = cols.clone();
-                if self.native_rows(input, ts) {
-                    cols.push((FIRST_OBSERVED.to_string(), Expr::col(ts)));
-                    Plan::Project {
-                        input: input.clone(),
-                        cols,
-                    }
-                } else {
-                    let inner = self.stamp(input, ts)?;
-                    cols.push((FIRST_OBSERVED.to_string(), Expr::col(FIRST_OBSERVED)));
-                    Plan::Project {
-                        input: stamped(inner),
-                        cols,
-                    }
+        stamp_plan(&self.relations, plan, ts)
+    }
+}
+
+/// `plan` with a `first_observed` column, when its rows come from source rows.
+pub(crate) fn stamp_plan(rels: &[Relation], plan: &Plan, ts: &str) -> Option<Plan> {
+    let stamped = |input: Plan| Box::new(input);
+    Some(match plan {
+        Plan::Project { input, cols } => {
+            let mut cols = cols.clone();
+            if native_rows(rels, input, ts) {
+                cols.push((FIRST_OBSERVED.to_string(), Expr::col(ts)));
+                Plan::Project {
+                    input: input.clone(),
+                    cols,
+                }
+            } else {
+                let inner = stamp_plan(rels, input, ts)?;
+                cols.push((FIRST_OBSERVED.to_string(), Expr::col(FIRST_OBSERVED)));
+                Plan::Project {
+                    input: stamped(inner),
+                    cols,
                 }
             }
-            Plan::Filter { input, pred } => Plan::Filter {
-                input: stamped(self.stamp(input, ts)?),
-                pred: pred.clone(),
-            },
-            Plan::Sort { input, keys } => Plan::Sort {
-                input: stamped(self.stamp(input, ts)?),
-                keys: keys.clone(),
-            },
-            Plan::Limit {
-                input,
-                limit,
-                offset,
-            } => Plan::Limit {
-                input: stamped(self.stamp(input, ts)?),
-                limit: *limit,
-                offset: *offset,
-            },
-            Plan::Distinct { input } => Plan::Distinct {
-                input: stamped(self.stamp(input, ts)?),
-            },
-            Plan::Union { inputs } => Plan::Union {
-                inputs: inputs
-                    .iter()
-                    .map(|p| self.stamp(p, ts))
-                    .collect::<Option<Vec<_>>>()?,
-            },
-            Plan::Rel(id) => {
-                let r = self.rel(*id);
-                if r.kind == EntityKind::Event && self.native_rows(plan, ts) {
-                    // Event records with native columns: add the timestamp beside them.
-                    let cols = r.columns.clone()?;
-                    let mut proj: Vec<(String, Expr)> =
-                        cols.iter().map(|c| (c.clone(), Expr::col(c))).collect();
-                    proj.push((FIRST_OBSERVED.to_string(), Expr::col(ts)));
-                    Plan::Rel(*id).project(proj)
-                } else {
-                    self.stamp(&r.plan, ts)?
-                }
-            }
-            Plan::Scan { .. }
-            | Plan::Values { .. }
-            | Plan::Aggregate { .. }
-            | Plan::Join { .. } => return None,
-        })
-    }
-
-    /// Whether `plan`'s rows are a data source's rows with its native columns.
-    fn native_rows(&self, plan: &Plan, ts: &str) -> bool {
-        match plan {
-            Plan::Scan { .. } => true,
-            Plan::Filter { input, .. }
-            | Plan::Sort { input, .. }
-            | Plan::Limit { input, .. }
-            | Plan::Distinct { input } => self.native_rows(input, ts),
-            Plan::Rel(id) => {
-                let r = self.rel(*id);
-                r.kind == EntityKind::Event
-                    && r.source.is_some()
-                    && r.columns.as_ref().is_none_or(|c| c.iter().any(|x| x == ts))
-                    && self.rel_native(&r.plan)
-            }
-            _ => false,
         }
-    }
-
-    /// An event variable's plan keeps native columns unless it projects them.
-    fn rel_native(&self, plan: &Plan) -> bool {
-        match plan {
-            Plan::Scan { .. } => true,
-            Plan::Filter { input, .. }
-            | Plan::Sort { input, .. }
-            | Plan::Limit { input, .. }
-            | Plan::Distinct { input } => self.rel_native(input),
-            Plan::Rel(id) => self.rel_native(&self.rel(*id).plan),
-            Plan::Union { inputs } => inputs.iter().all(|p| self.rel_native(p)),
-            _ => false,
+        Plan::Filter { input, pred } => Plan::Filter {
+            input: stamped(stamp_plan(rels, input, ts)?),
+            pred: pred.clone(),
+        },
+        Plan::Sort { input, keys } => Plan::Sort {
+            input: stamped(stamp_plan(rels, input, ts)?),
+            keys: keys.clone(),
+        },
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => Plan::Limit {
+            input: stamped(stamp_plan(rels, input, ts)?),
+            limit: *limit,
+            offset: *offset,
+        },
+        Plan::Distinct { input } => Plan::Distinct {
+            input: stamped(stamp_plan(rels, input, ts)?),
+        },
+        Plan::Union { inputs } => Plan::Union {
+            inputs: inputs
+                .iter()
+                .map(|p| stamp_plan(rels, p, ts))
+                .collect::<Option<Vec<_>>>()?,
+        },
+        Plan::Rel(id) => {
+            let r = &rels[id.0];
+            if r.kind == EntityKind::Event && native_rows(rels, plan, ts) {
+                // Event records with native columns: add the timestamp beside them.
+                let cols = r.columns.clone()?;
+                let mut proj: Vec<(String, Expr)> =
+                    cols.iter().map(|c| (c.clone(), Expr::col(c))).collect();
+                proj.push((FIRST_OBSERVED.to_string(), Expr::col(ts)));
+                Plan::Rel(*id).project(proj)
+            } else {
+                stamp_plan(rels, &r.plan, ts)?
+            }
         }
+        Plan::Scan { .. }
+        | Plan::Values { .. }
+        | Plan::Aggregate { .. }
+        | Plan::Join { .. } => return None,
+    })
+}
+
+/// Whether `plan`'s rows are a data source's rows with its native columns.
+fn native_rows(rels: &[Relation], plan: &Plan, ts: &str) -> bool {
+    match plan {
+        Plan::Scan { .. } => true,
+        Plan::Filter { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input } => native_rows(rels, input, ts),
+        Plan::Rel(id) => {
+            let r = &rels[id.0];
+            r.kind == EntityKind::Event
+                && r.source.is_some()
+                && r.columns.as_ref().is_none_or(|c| c.iter().any(|x| x == ts))
+                && rel_native(rels, &r.plan)
+        }
+        _ => false,
+    }
+}
+
+/// An event variable's plan keeps native columns unless it projects them.
+fn rel_native(rels: &[Relation], plan: &Plan) -> bool {
+    match plan {
+        Plan::Scan { .. } => true,
+        Plan::Filter { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input } => rel_native(rels, input),
+        Plan::Rel(id) => rel_native(rels, &&rels[id.0].plan),
+        Plan::Union { inputs } => inputs.iter().all(|p| rel_native(rels, p)),
+        _ => false,
     }
 }

@@ -26,6 +26,17 @@ pub fn fold_program(mut program: Program) -> Program {
     program
 }
 
+/// Folds what a session added to `program`: relations from index `relations` on and
+/// outputs from `outputs` on.
+pub fn fold_new(program: &mut Program, relations: usize, outputs: usize) {
+    for r in program.relations.iter_mut().skip(relations) {
+        fold_plan(&mut r.plan);
+    }
+    for o in program.outputs.iter_mut().skip(outputs) {
+        fold_plan(&mut o.plan);
+    }
+}
+
 fn fold_plan(plan: &mut Plan) {
     match plan {
         Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => {}

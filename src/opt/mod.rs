@@ -22,6 +22,6 @@ pub mod fold;
 pub mod prune;
 pub mod reuse;
 
-pub use fold::fold_program;
-pub use prune::{prune_columns, Need, Pruned};
-pub use reuse::reuse_subplans;
+pub use fold::{fold_new, fold_program};
+pub use prune::{prune_columns, relation_needs, Need, Pruned};
+pub use reuse::{reuse_subplans, Reuse};

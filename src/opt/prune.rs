@@ -17,7 +17,7 @@ pub enum Need {
 }
 
 impl Need {
-    fn cols<I: IntoIterator<Item = String>>(cols: I) -> Need {
+    pub fn cols<I: IntoIterator<Item = String>>(cols: I) -> Need {
         let mut v = Vec::new();
         for c in cols {
             if !v.contains(&c) {
@@ -34,7 +34,7 @@ impl Need {
         }
     }
 
-    fn add(&mut self, other: &Need) {
+    pub fn add(&mut self, other: &Need) {
         match (&mut *self, other) {
             (Need::All, _) => {}
             (_, Need::All) => *self = Need::All,
@@ -88,6 +88,22 @@ pub fn prune_columns(program: &Program, plan: &Plan, need: Need) -> Pruned {
         plan: Some(top),
         relations,
     }
+}
+
+/// What a statement showing `plan` (needing `need` of it) reads of each relation it
+/// depends on, directly or through others.
+pub fn relation_needs(program: &Program, plan: &Plan, need: Need) -> FxHashMap<RelId, Need> {
+    let mut needs: FxHashMap<RelId, Need> = FxHashMap::default();
+    prune(plan, &need, &mut needs);
+    let mut roots = Vec::new();
+    plan.rel_refs(&mut roots);
+    let mut out = FxHashMap::default();
+    for id in program.dependency_order(&roots).into_iter().rev() {
+        let need = needs.remove(&id).unwrap_or(Need::All);
+        prune(&program.rel(id).plan, &need, &mut needs);
+        out.insert(id, need);
+    }
+    out
 }
 
 fn note(needs: &mut FxHashMap<RelId, Need>, id: RelId, need: &Need) {

@@ -12,42 +12,60 @@ use crate::ir::{Plan, Program, RelId, Relation};
 
 /// Rewrites `program` so that no two relations compute the same rows the same way.
 pub fn reuse_subplans(mut program: Program) -> Program {
-    // alias[i]: the relation that computes relation i's rows (itself if unique).
-    let mut alias: Vec<RelId> = (0..program.relations.len()).map(RelId).collect();
-    let mut seen: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
-    for i in 0..program.relations.len() {
-        // Relations are in dependency order: what this one reads is settled already.
-        program.relations[i]
-            .plan
-            .map_rel_refs(&|id| alias.get(id.0).copied().unwrap_or(id));
-        let key = fingerprint(&program.relations[i]);
-        let same = seen.get(&key).and_then(|candidates| {
-            candidates
-                .iter()
-                .copied()
-                .find(|&j| same_rows(&program.relations[j], &program.relations[i]))
-        });
-        match same {
-            Some(j) => {
-                alias[i] = RelId(j);
-                program.relations[i].plan = Plan::Rel(RelId(j));
+    Reuse::default().extend(&mut program, 0);
+    program
+}
+
+/// What [`reuse_subplans`] learnt of a program's relations, kept by a session so each
+/// statement it adds is compared with what came before without walking it all again.
+#[derive(Debug, Default)]
+pub struct Reuse {
+    /// alias[i]: the relation that computes relation i's rows (itself if unique).
+    alias: Vec<RelId>,
+    seen: FxHashMap<u64, Vec<usize>>,
+}
+
+impl Reuse {
+    /// Applies the pass to the relations added since the last call and to the outputs
+    /// from `outputs_from` on.
+    pub fn extend(&mut self, program: &mut Program, outputs_from: usize) {
+        let alias = &mut self.alias;
+        for i in alias.len()..program.relations.len() {
+            // Relations are in dependency order: what this one reads is settled already.
+            program.relations[i]
+                .plan
+                .map_rel_refs(&|id| alias.get(id.0).copied().unwrap_or(id));
+            let key = fingerprint(&program.relations[i]);
+            let same = self.seen.get(&key).and_then(|candidates| {
+                candidates
+                    .iter()
+                    .copied()
+                    .find(|&j| same_rows(&program.relations[j], &program.relations[i]))
+            });
+            match same {
+                Some(j) => {
+                    alias.push(RelId(j));
+                    program.relations[i].plan = Plan::Rel(RelId(j));
+                }
+                None => {
+                    alias.push(RelId(i));
+                    self.seen.entry(key).or_default().push(i);
+                }
             }
-            None => seen.entry(key).or_default().push(i),
+        }
+        for o in program.outputs.iter_mut().skip(outputs_from) {
+            // An output of a repeated relation reads it under its own name (its CTE is a
+            // one-line view of the first); what it reads through semi-joins is shared.
+            let own = o.rel;
+            o.plan.map_rel_refs(&|id| {
+                if id == own {
+                    id
+                } else {
+                    alias.get(id.0).copied().unwrap_or(id)
+                }
+            });
         }
     }
-    for o in &mut program.outputs {
-        // An output of a repeated relation reads it under its own name (its CTE is a
-        // one-line view of the first); what it reads through semi-joins is shared.
-        let own = o.rel;
-        o.plan.map_rel_refs(&|id| {
-            if id == own {
-                id
-            } else {
-                alias.get(id.0).copied().unwrap_or(id)
-            }
-        });
-    }
-    program
 }
 
 fn fingerprint(r: &Relation) -> u64 {

@@ -254,6 +254,34 @@ impl<W: Write> Printer<W> {
     }
 }
 
+/// Where a session's results go: displays (a header, rows, an end) and text blocks. A
+/// [`Printer`] writes them to a stream; the REPL and the notebook kernel keep them.
+pub trait Frontend {
+    /// Starts one display with these column names.
+    fn begin(&mut self, columns: &[String]) -> io::Result<()>;
+    /// One row of the open display.
+    fn row(&mut self, row: &[Value]) -> io::Result<()>;
+    /// Finishes the open display.
+    fn end(&mut self) -> io::Result<()>;
+    /// A block of text (EXPLAIN).
+    fn text_block(&mut self, text: &str) -> io::Result<()>;
+}
+
+impl<W: Write> Frontend for Printer<W> {
+    fn begin(&mut self, columns: &[String]) -> io::Result<()> {
+        Printer::begin(self, columns)
+    }
+    fn row(&mut self, row: &[Value]) -> io::Result<()> {
+        Printer::row(self, row)
+    }
+    fn end(&mut self) -> io::Result<()> {
+        Printer::end(self)
+    }
+    fn text_block(&mut self, text: &str) -> io::Result<()> {
+        Printer::text_block(self, text)
+    }
+}
+
 /// A call-order fault in the caller, reported as an I/O error rather than a panic.
 fn misuse(what: &str) -> io::Error {
     io::Error::new(

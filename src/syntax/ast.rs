@@ -357,3 +357,103 @@ pub fn count(
             .help(format!("{what} takes a count of rows, 0 or more")),
         })
 }
+
+impl Stmt {
+    /// The variables this statement reads, once per time it reads them (`a + a` reads
+    /// `a` twice; `DESCRIBE v.x` runs three queries over `v`), in order.
+    pub fn reads(&self) -> Vec<&Ident> {
+        let mut out = Vec::new();
+        match &self.kind {
+            StmtKind::Assign { value, .. } => match value {
+                Rhs::Get {
+                    from, pattern, ..
+                } => {
+                    if let Some(Source::Var(v)) = from {
+                        out.push(v);
+                    }
+                    if let Some(p) = pattern {
+                        p.refs(&mut out);
+                    }
+                }
+                Rhs::Find { var, pattern, .. } => {
+                    out.push(var);
+                    if let Some(p) = pattern {
+                        p.refs(&mut out);
+                    }
+                }
+                Rhs::New { .. } | Rhs::Load { .. } => {}
+                Rhs::Sort { var, .. } | Rhs::Group { var, .. } => out.push(var),
+                Rhs::Join { left, right, .. } => {
+                    out.push(left);
+                    out.push(right);
+                }
+                Rhs::Merge(vars) => out.extend(vars),
+                Rhs::Expr(e) => e.reads(&mut out),
+            },
+            StmtKind::Disp(e) => e.reads(&mut out),
+            StmtKind::Info(v) | StmtKind::Save { var: v, .. } => out.push(v),
+            StmtKind::Describe { var, .. } => out.extend([var, var, var]),
+            // EXPLAIN shows SQL; it runs nothing.
+            StmtKind::Explain(_) => {}
+            StmtKind::Apply { args, params, .. } => {
+                out.extend(args);
+                for (_, values) in params {
+                    for v in values {
+                        v.refs(&mut out);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The variable this statement assigns, if any.
+    pub fn defines(&self) -> Option<&Ident> {
+        match &self.kind {
+            StmtKind::Assign { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+}
+
+impl Expression {
+    fn reads<'a>(&'a self, out: &mut Vec<&'a Ident>) {
+        out.push(&self.var);
+        if let Some(p) = &self.pattern {
+            p.refs(out);
+        }
+    }
+}
+
+impl Pattern {
+    /// Variables referenced as values (`pid = a.pid`), with repeats.
+    fn refs<'a>(&'a self, out: &mut Vec<&'a Ident>) {
+        // Long AND/OR chains are left-deep: walk them without recursing on the spine.
+        let mut stack = vec![self];
+        while let Some(p) = stack.pop() {
+            match p {
+                Pattern::And(a, b) | Pattern::Or(a, b) => {
+                    stack.push(b);
+                    stack.push(a);
+                }
+                Pattern::Not(inner, _) => stack.push(inner),
+                Pattern::Cmp(c) => {
+                    if let Some(v) = &c.value {
+                        v.refs(out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Value {
+    fn refs<'a>(&'a self, out: &mut Vec<&'a Ident>) {
+        match self {
+            Value::Ref { var, .. } => out.push(var),
+            Value::List(items, _) => items.iter().for_each(|v| v.refs(out)),
+            Value::Object(fields, _) => fields.iter().for_each(|(_, v)| v.refs(out)),
+            Value::Lit(..) | Value::Word(_) => {}
+        }
+    }
+}

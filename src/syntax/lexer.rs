@@ -28,9 +28,15 @@ pub struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub fn new(text: &'a str) -> Lexer<'a> {
+        Self::starting_at(text, 0)
+    }
+
+    /// Lexes `text` from byte `pos` (a character boundary) on; spans stay offsets into
+    /// the whole text.
+    pub fn starting_at(text: &'a str, pos: usize) -> Lexer<'a> {
         Lexer {
             text,
-            pos: 0,
+            pos,
             prev: None,
             done: false,
         }

@@ -25,7 +25,13 @@ pub const MAX_NESTING: usize = 200;
 
 /// Parses a whole hunt.
 pub fn parse(src: &SourceFile) -> Result<ast::Hunt, Diagnostic> {
-    let lexer = Nesting::new(lexer::Lexer::new(&src.text));
+    parse_from(src, 0)
+}
+
+/// Parses the statements of `src` from byte `offset` on (a session's newest input, the
+/// earlier ones before it); spans stay offsets into the whole text.
+pub fn parse_from(src: &SourceFile, offset: usize) -> Result<ast::Hunt, Diagnostic> {
+    let lexer = Nesting::new(lexer::Lexer::starting_at(&src.text, offset));
     grammar::HuntParser::new()
         .parse(lexer)
         .map_err(|e| parse_error(e, src))

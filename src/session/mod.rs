@@ -1,0 +1,773 @@
+//! A session: the variables of a hunt, what has been computed of them, and the
+//! connections they live on. `kestrel run` holds one for a run; an interactive shell or a
+//! notebook kernel holds one for its lifetime and feeds it one input at a time.
+//!
+//! In: hunt text (a whole hunt, or one input after another), the configuration, a
+//! [`Frontend`] for results. Out: each DISP, INFO, DESCRIBE, EXPLAIN and SAVE as it runs,
+//! the summary rows, or the first [`Diagnostic`].
+//!
+//! Each variable's chain reaches its data source at most once per session. The first
+//! time a statement needs a variable that more than one query will read (a display and
+//! the summary's count, a FIND from it, a DESCRIBE), the session computes it into a
+//! *stored* table and rewrites the variable's plan to read that table; every later reader
+//! (displays, counts, FIND, GET FROM, references, time spans) reads what was stored. A
+//! variable read by a single query stays a CTE of that query (pushing the chain down
+//! costs nothing extra); EXPLAIN shows which.
+//!
+//! Where stored rows live (see `store.rs`): a temporary table on the connection that
+//! computed them when it can hold one (SQLite's temp schema, which works on a read-only
+//! connection; PostgreSQL and MariaDB in a transaction of its own), so nothing leaves the
+//! database; otherwise the session's cache (an embedded SQLite database spilling to a
+//! temporary file), fed as the rows stream in. Rows are never held whole in memory.
+//!
+//! How many queries will read a variable: for a whole hunt the session compiles it first
+//! (which also reports any error in the hunt before anything runs) and counts, per
+//! variable, the later statements and the summary that read it, and which of its
+//! attributes they read (only those are stored). An input of an interactive session
+//! cannot see the future: a variable is stored, whole, when a statement first reads it.
+
+pub mod connections;
+mod store;
+
+use std::io;
+
+use crate::backend::{self, BackendError, Collect, RowSink};
+use crate::config::{redact_url, Config};
+use crate::diag::{Code, Diagnostic};
+use crate::fxhash::FxHashMap;
+use crate::ir::{Output, OutputKind, Plan, Program, RelId};
+use crate::lower::{Catalog, LowerOptions, LowerState};
+use crate::opt::Need;
+use crate::output::progress::{self, Spinner};
+use crate::output::{Frontend, Printer, SummaryRow};
+use crate::source::{SourceFile, Span};
+use crate::sql::{self, LiteralMode};
+use crate::syntax::ast;
+use crate::value::Value;
+
+pub use connections::Connections;
+use connections::{dialect_of, placement, source_error};
+
+/// How a session works.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionOptions {
+    /// The summary will count every variable (one more query reading each).
+    pub summary: bool,
+    /// Keep computed variables (off: every statement computes its chain from the data
+    /// sources, as a stateless compiler does; for comparison and tests).
+    pub store: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            summary: true,
+            store: true,
+        }
+    }
+}
+
+/// What the session knows of one relation.
+#[derive(Debug, Clone, Default)]
+struct RelState {
+    /// Where its rows were stored, once they were.
+    stored: Option<store::Stored>,
+    /// Records and entities, once counted.
+    counts: Option<(u64, u64)>,
+    /// How many queries will read it, when the whole hunt is known.
+    uses: Option<usize>,
+    /// The attributes they read (None: all).
+    need: Option<Vec<String>>,
+}
+
+/// One session. See the module documentation.
+pub struct Session<'c> {
+    config: Option<&'c Config>,
+    conns: Connections<'c>,
+    state: LowerState,
+    reuse: crate::opt::Reuse,
+    /// Every input so far, one after another; spans are offsets into it.
+    src: SourceFile,
+    opts: SessionOptions,
+    rels: Vec<RelState>,
+    /// Outputs of `state.program` already run.
+    outputs_run: usize,
+    /// Names of stored tables made so far (each new one is `kestrel_<n>_<var>`).
+    tables_made: usize,
+    now: i64,
+}
+
+impl<'c> Session<'c> {
+    pub fn new(config: Option<&'c Config>, opts: SessionOptions) -> Session<'c> {
+        Session {
+            config,
+            conns: Connections::new(config),
+            state: LowerState::default(),
+            reuse: crate::opt::Reuse::default(),
+            src: SourceFile::new("", ""),
+            opts,
+            rels: Vec::new(),
+            outputs_run: 0,
+            tables_made: 0,
+            now: crate::lower::time::now_micros(),
+        }
+    }
+
+    /// Everything the session was given, for rendering its diagnostics.
+    pub fn source(&self) -> &SourceFile {
+        &self.src
+    }
+
+    /// The program so far.
+    pub fn program(&self) -> &Program {
+        &self.state.program
+    }
+
+    /// The session's connections (tests put a watched backend in place of one).
+    pub fn connections(&mut self) -> &mut Connections<'c> {
+        &mut self.conns
+    }
+
+    /// Fixes "now" (for `LAST n <unit>`) in microseconds since the epoch.
+    pub fn set_now(&mut self, now: i64) {
+        self.now = now;
+    }
+
+    /// Runs a whole hunt in a new session: compiled in full first (so an error anywhere
+    /// in it is reported before anything runs, and the session knows how often each
+    /// variable will be read), then run statement by statement.
+    pub fn run_hunt(&mut self, src: &SourceFile, out: &mut dyn Frontend) -> Result<(), Diagnostic> {
+        if !self.state.program.relations.is_empty() || !self.src.text.is_empty() {
+            return self.execute(&src.text, out).map(|_| ());
+        }
+        self.src = src.clone();
+        let hunt = crate::syntax::parse(&self.src)?;
+        self.plan_uses(&hunt)?;
+        self.run_statements(&hunt.stmts, out)
+    }
+
+    /// Runs one more input (a REPL line, a notebook cell) after the earlier ones, whose
+    /// variables it may use. Returns the variables it defined, by relation, in order.
+    pub fn execute(&mut self, text: &str, out: &mut dyn Frontend) -> Result<Vec<RelId>, Diagnostic> {
+        let offset = self.src.text.len() + usize::from(!self.src.text.is_empty());
+        let mut all = std::mem::take(&mut self.src.text);
+        if !all.is_empty() {
+            all.push('\n');
+        }
+        all.push_str(text);
+        self.src = SourceFile::new(self.src.name.clone(), all);
+        let hunt = crate::syntax::parse_from(&self.src, offset)?;
+        let first = self.state.program.relations.len();
+        self.run_statements(&hunt.stmts, out)?;
+        Ok(self.defined_since(first))
+    }
+
+    /// The newest relation of each variable defined from relation `first` on, in order
+    /// of definition (helper relations such as `TIMESTAMPED(v)` are not variables).
+    fn defined_since(&self, first: usize) -> Vec<RelId> {
+        let mut newest: Vec<RelId> = Vec::new();
+        for (i, r) in self.state.program.relations.iter().enumerate().skip(first) {
+            if r.var.contains('(') {
+                continue;
+            }
+            if let Some(pos) = newest
+                .iter()
+                .position(|id| self.state.program.rel(*id).var == r.var)
+            {
+                newest.remove(pos);
+            }
+            newest.push(RelId(i));
+        }
+        newest
+    }
+
+    fn run_statements(
+        &mut self,
+        stmts: &[ast::Stmt],
+        out: &mut dyn Frontend,
+    ) -> Result<(), Diagnostic> {
+        for stmt in stmts {
+            if backend::cancel::requested() {
+                return Err(source_error(None, BackendError::Cancelled).at(stmt.span));
+            }
+            // The variables it reads that several queries read are computed and kept
+            // first, so the statement (and the time span lowering measures) reads them.
+            for v in stmt.reads() {
+                if let Some(id) = self.state.var(&v.name) {
+                    self.keep_if_worth(id)?;
+                }
+            }
+            let rels = self.state.program.relations.len();
+            let outs = self.state.program.outputs.len();
+            let model = crate::model()?;
+            crate::lower::lower_more(
+                std::slice::from_ref(stmt),
+                &self.src,
+                model,
+                LowerOptions {
+                    config: self.config,
+                    catalog: Some(&mut self.conns),
+                    now: self.now,
+                },
+                &mut self.state,
+            )?;
+            crate::opt::fold_new(&mut self.state.program, rels, outs);
+            self.reuse.extend(&mut self.state.program, outs);
+            // Planned relations (a whole hunt) are known already; inputs add theirs.
+            let n = self.state.program.relations.len();
+            if self.rels.len() < n {
+                self.rels.resize(n, RelState::default());
+            }
+            while self.outputs_run < self.state.program.outputs.len() {
+                let o = self.state.program.outputs[self.outputs_run].clone();
+                self.outputs_run += 1;
+                self.run_output(&o, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts, from the whole hunt compiled once, how many queries will read each
+    /// relation and which of its attributes they read.
+    fn plan_uses(&mut self, hunt: &ast::Hunt) -> Result<(), Diagnostic> {
+        let model = crate::model()?;
+        let mut catalog = NoSpans(&mut self.conns);
+        let program = crate::lower::lower(
+            hunt,
+            &self.src,
+            model,
+            LowerOptions {
+                config: self.config,
+                catalog: Some(&mut catalog),
+                now: self.now,
+            },
+        )?;
+        let program = crate::opt::reuse_subplans(crate::opt::fold_program(program));
+        let n = program.relations.len();
+        let mut uses = vec![0usize; n];
+        let mut needs: Vec<Option<Need>> = vec![None; n];
+        let add_need = |needs: &mut Vec<Option<Need>>, id: RelId, need: &Need| {
+            match &mut needs[id.0] {
+                Some(n) => n.add(need),
+                slot => *slot = Some(need.clone()),
+            }
+        };
+        let mut newest: FxHashMap<&str, usize> = FxHashMap::default();
+        for (i, r) in program.relations.iter().enumerate() {
+            let mut refs = Vec::new();
+            r.plan.rel_refs(&mut refs);
+            for id in refs {
+                uses[id.0] += 1;
+            }
+            // TIMESTAMPED(v) copies v's plan instead of reading v: it reads all of v.
+            if let Some(base) = r
+                .var
+                .strip_prefix("TIMESTAMPED(")
+                .and_then(|v| v.strip_suffix(')'))
+                .and_then(|v| newest.get(v))
+            {
+                uses[*base] += 1;
+                needs[*base] = Some(Need::All);
+            }
+            newest.insert(&r.var, i);
+        }
+        let counted = |r: &crate::ir::Relation| {
+            if r.identity.is_empty() {
+                Need::All
+            } else {
+                Need::cols(r.identity.iter().cloned())
+            }
+        };
+        for o in &program.outputs {
+            let (times, need) = match &o.kind {
+                OutputKind::Explain => continue,
+                OutputKind::Disp | OutputKind::Save { .. } => (1, Need::All),
+                OutputKind::Info => (1, counted(program.rel(o.rel))),
+                OutputKind::Describe { attr } => (3, Need::cols([attr.clone()])),
+            };
+            let mut refs = Vec::new();
+            o.plan.rel_refs(&mut refs);
+            for id in refs {
+                uses[id.0] += times;
+            }
+            for (id, need) in crate::opt::relation_needs(&program, &o.plan, need) {
+                add_need(&mut needs, id, &need);
+            }
+        }
+        if self.opts.summary {
+            for id in newest_versions(&program) {
+                uses[id.0] += 1;
+                let need = counted(program.rel(id));
+                for (dep, need) in crate::opt::relation_needs(&program, &Plan::Rel(id), need) {
+                    add_need(&mut needs, dep, &need);
+                }
+            }
+        }
+        self.rels = (0..n)
+            .map(|i| RelState {
+                uses: Some(uses[i]),
+                need: match &needs[i] {
+                    Some(Need::Cols(c)) => Some(c.clone()),
+                    _ => None,
+                },
+                ..RelState::default()
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// Whether computing `id` once and keeping it beats computing it in each query that
+    /// reads it: it reads a data source and more than one query will read it (unknown
+    /// in an interactive session: yes).
+    fn worth_keeping(&self, id: RelId) -> bool {
+        if !self.opts.store {
+            return false;
+        }
+        let r = self.state.program.rel(id);
+        // Helper relations (TIMESTAMPED(v)) are part of the statement that made them.
+        if r.var.contains('(') {
+            return false;
+        }
+        let state = self.rels.get(id.0);
+        if state.is_some_and(|s| s.stored.is_some()) {
+            return false;
+        }
+        // A relation that reads no data source is rows inside the statement already.
+        if self
+            .state
+            .program
+            .scans_through(&Plan::Rel(id))
+            .is_empty()
+        {
+            return false;
+        }
+        state.and_then(|s| s.uses).is_none_or(|n| n >= 2)
+    }
+
+    /// Computes and stores `id` (and, first, what it reads that is worth keeping) when
+    /// it is worth keeping.
+    fn keep_if_worth(&mut self, id: RelId) -> Result<(), Diagnostic> {
+        if !self.worth_keeping(id) {
+            return Ok(());
+        }
+        for dep in self.state.program.dependency_order(&[id]) {
+            if self.worth_keeping(dep) {
+                self.store(dep)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Prepares what an output reads: each relation worth keeping is stored first.
+    fn prepare(&mut self, plan: &Plan) -> Result<(), Diagnostic> {
+        let mut roots = Vec::new();
+        plan.rel_refs(&mut roots);
+        for id in self.state.program.dependency_order(&roots) {
+            if self.worth_keeping(id) {
+                self.store(id)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn run_output(&mut self, o: &Output, out: &mut dyn Frontend) -> Result<(), Diagnostic> {
+        if backend::cancel::requested() {
+            return Err(source_error(None, BackendError::Cancelled).at(o.span));
+        }
+        if !matches!(o.kind, OutputKind::Explain) {
+            self.prepare(&o.plan)?;
+        }
+        if let OutputKind::Info = o.kind {
+            return self.info(o, out);
+        }
+        let (program, connection) =
+            place(&self.state.program, &mut self.conns, &o.plan, o.span)?;
+        let program = &*program;
+        let backend = self.conns.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let where_ = sources_read(program, &o.plan, &connection);
+        let fail = |e: BackendError| query_failed(e, &where_, o.span);
+        let io_fail = |e: io::Error| {
+            Diagnostic::error(Code::Internal, format!("cannot write output: {e}"))
+        };
+        let spinner = spinner_for(o);
+        match &o.kind {
+            OutputKind::Disp => {
+                let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Bind)
+                    .map_err(|d| crate::at(d, o.span))?;
+                let mut sink = PrintSink {
+                    out,
+                    spinner: &spinner,
+                    to_stdout: true,
+                };
+                backend.query(&stmt, &mut sink).map_err(fail)?;
+                spinner.pause();
+                out.end().map_err(io_fail)?;
+            }
+            OutputKind::Save { path } => {
+                let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Bind)
+                    .map_err(|d| crate::at(d, o.span))?;
+                save(backend.as_mut(), &stmt, path, o.span)?;
+            }
+            OutputKind::Explain => {
+                let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Inline)
+                    .map_err(|d| crate::at(d, o.span))?;
+                let r = program.rel(o.rel);
+                let place = if connection.is_empty() {
+                    "the in-memory cache".to_string()
+                } else {
+                    format!("connection `{}`", store::connection_label(&connection))
+                };
+                let kept = match self.rels.get(o.rel.0).and_then(|s| s.stored.as_ref()) {
+                    Some(s) => format!(
+                        "-- {} was computed once and is kept in {}\n",
+                        r.var,
+                        s.describe()
+                    ),
+                    None if self.worth_keeping(o.rel) => format!(
+                        "-- {} will be computed once and kept when a statement first reads it\n",
+                        r.var
+                    ),
+                    None => String::new(),
+                };
+                let text = format!(
+                    "{kept}-- {} runs on {place} ({})\n{};\n",
+                    r.var, dialect.name, stmt.sql
+                );
+                out.text_block(&text).map_err(io_fail)?;
+            }
+            OutputKind::Describe { attr } => {
+                let sql::DescribeSql { stats, mean, top } =
+                    sql::emit_describe(program, &o.plan, attr, &dialect, LiteralMode::Bind)
+                        .map_err(|d| crate::at(d, o.span))?;
+                let mut s = Collect::default();
+                backend.query(&stats, &mut s).map_err(fail)?;
+                let row = s.rows.first().cloned().unwrap_or_default();
+                let get = |i: usize| row.get(i).cloned().unwrap_or(Value::Null);
+                let numeric = matches!(get(2), Value::Int(_) | Value::Float(_))
+                    && matches!(get(3), Value::Int(_) | Value::Float(_));
+                let (cols, vals): (Vec<&str>, Vec<Value>) = if numeric {
+                    let mut m = Collect::default();
+                    backend.query(&mean, &mut m).map_err(fail)?;
+                    spinner.pause();
+                    let mean = m
+                        .rows
+                        .first()
+                        .and_then(|r| r.first())
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    (
+                        vec!["count", "mean", "min", "max"],
+                        vec![get(0), mean, get(2), get(3)],
+                    )
+                } else {
+                    let mut t = Collect::default();
+                    backend.query(&top, &mut t).map_err(fail)?;
+                    spinner.pause();
+                    let top_row = t.rows.first().cloned().unwrap_or_default();
+                    (
+                        vec!["count", "unique", "top", "freq"],
+                        vec![
+                            get(0),
+                            get(1),
+                            top_row.first().cloned().unwrap_or(Value::Null),
+                            top_row.get(1).cloned().unwrap_or(Value::Null),
+                        ],
+                    )
+                };
+                let cols: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+                out.begin(&cols).map_err(io_fail)?;
+                out.row(&vals).map_err(io_fail)?;
+                out.end().map_err(io_fail)?;
+            }
+            OutputKind::Info => {}
+        }
+        Ok(())
+    }
+
+    fn info(&mut self, o: &Output, out: &mut dyn Frontend) -> Result<(), Diagnostic> {
+        let spinner = spinner_for(o);
+        let (records, entities) = self.counts(o.rel, o.span)?;
+        spinner.pause();
+        let r = self.state.program.rel(o.rel);
+        let source = r
+            .source
+            .map(|s| self.state.program.sources[s].uri.clone())
+            .unwrap_or_default();
+        let attrs = r.columns.clone().unwrap_or_default().join(", ");
+        let fields: Vec<(&str, String)> = vec![
+            ("Entity Type", r.entity.clone()),
+            ("Number of Entities", entities.to_string()),
+            ("Number of Records", records.to_string()),
+            ("Entity Attributes", attrs),
+            ("Associated Datasource", source),
+            ("Birth Command", r.command.to_string()),
+            ("Dependent Variables", r.depends_on.join(", ")),
+        ];
+        let io_fail = |e: io::Error| {
+            Diagnostic::error(Code::Internal, format!("cannot write output: {e}"))
+        };
+        out.begin(&["field".to_string(), "value".to_string()])
+            .map_err(io_fail)?;
+        for (k, v) in fields {
+            out.row(&[Value::Text(k.to_string()), Value::Text(v)])
+                .map_err(io_fail)?;
+        }
+        out.end().map_err(io_fail)
+    }
+
+    /// Records and entities of a relation, counted once.
+    fn counts(&mut self, id: RelId, span: Span) -> Result<(u64, u64), Diagnostic> {
+        if let Some(c) = self.rels.get(id.0).and_then(|s| s.counts) {
+            return Ok(c);
+        }
+        self.prepare(&Plan::Rel(id))?;
+        let (program, connection) =
+            place(&self.state.program, &mut self.conns, &Plan::Rel(id), span)?;
+        let backend = self.conns.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let stmt = sql::emit_counts(&program, id, &dialect, LiteralMode::Bind)
+            .map_err(|d| crate::at(d, span))?;
+        let mut c = Collect::default();
+        backend.query(&stmt, &mut c).map_err(|e| {
+            let where_ = sources_read(&program, &Plan::Rel(id), &connection);
+            query_failed(e, &where_, span)
+        })?;
+        let row = c.rows.first().cloned().unwrap_or_default();
+        let n = |v: Option<&Value>| match v {
+            Some(Value::Int(i)) => (*i).max(0) as u64,
+            _ => 0,
+        };
+        let counts = (n(row.first()), n(row.get(1)));
+        if let Some(s) = self.rels.get_mut(id.0) {
+            s.counts = Some(counts);
+        }
+        Ok(counts)
+    }
+
+    /// One summary row per variable the whole session defined (its newest version), in
+    /// the order they were defined.
+    pub fn summary(&mut self) -> Result<Vec<SummaryRow>, Diagnostic> {
+        let ids = self.defined_since(0);
+        self.summary_of(&ids)
+    }
+
+    /// Summary rows of these relations.
+    pub fn summary_of(&mut self, ids: &[RelId]) -> Result<Vec<SummaryRow>, Diagnostic> {
+        let spinner = Spinner::start("counting entities and records", progress::enabled());
+        let mut rows = Vec::new();
+        for &id in ids {
+            let span = self.state.program.rel(id).span;
+            let (records, entities) = self.counts(id, span).map_err(|d| {
+                let var = &self.state.program.rel(id).var;
+                Diagnostic::error(
+                    Code::DataSource,
+                    format!("counting `{var}` failed: {}", d.message),
+                )
+                .at(span)
+            })?;
+            let r = self.state.program.rel(id);
+            let display_type = crate::model()
+                .ok()
+                .and_then(|m| m.entity(&r.entity))
+                // The STIX spelling hunters know (network-traffic, x-oca-asset), if any.
+                .and_then(|d| d.aliases.iter().find(|a| a.contains('-')).cloned())
+                .unwrap_or_else(|| r.entity.clone());
+            rows.push(SummaryRow {
+                variable: r.var.clone(),
+                entity_type: display_type,
+                entities,
+                records,
+            });
+        }
+        drop(spinner);
+        Ok(rows)
+    }
+}
+
+/// The program as a statement running `plan` sees it (copied only when rows travel
+/// between connections or into temporary tables), and the connection it runs on.
+fn place<'p>(
+    program: &'p Program,
+    conns: &mut Connections<'_>,
+    plan: &Plan,
+    span: Span,
+) -> Result<(std::borrow::Cow<'p, Program>, String), Diagnostic> {
+    use std::borrow::Cow;
+    match crate::ship::ship_for(program, plan, conns)? {
+        Cow::Borrowed(p) => {
+            let connection = placement(p, plan, span)?;
+            let local = crate::ship::localise(p, plan, &connection, conns)?;
+            Ok((local, connection))
+        }
+        Cow::Owned(p) => {
+            let connection = placement(&p, plan, span)?;
+            let local = crate::ship::localise(&p, plan, &connection, conns)?.into_owned();
+            Ok((Cow::Owned(local), connection))
+        }
+    }
+}
+
+/// The newest version of every variable of a program, in definition order.
+fn newest_versions(program: &Program) -> Vec<RelId> {
+    let mut newest: Vec<RelId> = Vec::new();
+    let mut at: FxHashMap<&str, usize> = FxHashMap::default();
+    for (i, r) in program.relations.iter().enumerate() {
+        if r.var.contains('(') {
+            continue;
+        }
+        if let Some(&pos) = at.get(r.var.as_str()) {
+            newest[pos] = RelId(usize::MAX);
+        }
+        at.insert(&r.var, newest.len());
+        newest.push(RelId(i));
+    }
+    newest.retain(|id| id.0 != usize::MAX);
+    newest
+}
+
+/// The catalog for compiling a whole hunt before it runs: the tables' columns, but no
+/// time spans (measuring them would run queries).
+struct NoSpans<'a, 'c>(&'a mut Connections<'c>);
+
+impl Catalog for NoSpans<'_, '_> {
+    fn columns(
+        &mut self,
+        source: &crate::ir::DataSource,
+    ) -> Result<Option<Vec<String>>, Diagnostic> {
+        self.0.columns(source)
+    }
+
+    fn column_kind(
+        &mut self,
+        source: &crate::ir::DataSource,
+        column: &str,
+    ) -> Option<crate::ir::ColumnKind> {
+        self.0.column_kind(source, column)
+    }
+}
+
+fn query_failed(e: BackendError, where_: &str, span: Span) -> Diagnostic {
+    let help = match e {
+        BackendError::Timeout(_) => {
+            "raise `statement_timeout` of the connection, or narrow the hunt (a time range, LIMIT)"
+        }
+        _ => "EXPLAIN shows the SQL this statement runs",
+    };
+    Diagnostic::error(
+        Code::DataSource,
+        format!(
+            "the query failed ({where_}): {}",
+            redact_url(&e.to_string())
+        ),
+    )
+    .at(span)
+    .help(help)
+}
+
+struct PrintSink<'p> {
+    out: &'p mut dyn Frontend,
+    spinner: &'p Spinner,
+    /// Rows go to standard output (the spinner must get out of their way there).
+    to_stdout: bool,
+}
+
+impl RowSink for PrintSink<'_> {
+    fn columns(&mut self, columns: &[String]) -> io::Result<()> {
+        self.out.begin(columns)
+    }
+    fn row(&mut self, row: &[Value]) -> io::Result<()> {
+        self.spinner.row();
+        if self.to_stdout && progress::shares_terminal() {
+            self.spinner.pause();
+        }
+        self.out.row(row)
+    }
+}
+
+/// A spinner for a statement, when standard error is a terminal.
+fn spinner_for(o: &Output) -> Spinner {
+    let first_line = o.text.lines().next().unwrap_or("").trim();
+    Spinner::start(first_line, progress::enabled())
+}
+
+/// "data source `a`, `b` on connection `lake`", naming what a failing statement read.
+fn sources_read(program: &Program, plan: &Plan, connection: &str) -> String {
+    let names: std::collections::BTreeSet<String> = program
+        .scans_through(plan)
+        .iter()
+        .map(|s| format!("`{}`", program.sources[*s].name))
+        .collect();
+    let place = if connection.is_empty() {
+        "the in-memory cache".to_string()
+    } else {
+        format!("connection `{}`", store::connection_label(connection))
+    };
+    match names.len() {
+        0 => place,
+        1 => format!(
+            "data source {} on {place}",
+            names.into_iter().collect::<String>()
+        ),
+        _ => format!(
+            "data sources {} on {place}",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Runs `stmt` into `path` (its layout from the name) through a temporary file beside
+/// it, renamed into place only when every row is written: a failure leaves no file.
+fn save(
+    backend: &mut dyn backend::Backend,
+    stmt: &sql::SqlStatement,
+    path: &str,
+    span: Span,
+) -> Result<(), Diagnostic> {
+    use std::io::Write;
+    let format = crate::io::save_format(path).map_err(|e| {
+        Diagnostic::error(Code::BadValue, e.to_string())
+            .at(span)
+            .help("SAVE writes .csv, .json or .jsonl")
+    })?;
+    let target = std::path::Path::new(path);
+    let tmp = crate::io::temp_path(target);
+    let write_fail = |e: &dyn std::fmt::Display| {
+        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
+    };
+    // Renaming onto a device or a directory would replace it (`SAVE v TO /dev/null` run
+    // as root would leave a regular file where the device was).
+    if std::fs::metadata(target).is_ok_and(|m| !m.is_file()) {
+        return Err(write_fail(&"it exists and is not a regular file"));
+    }
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| write_fail(&e))?;
+        let mut printer = Printer::new(std::io::BufWriter::new(file), format);
+        let spinner = Spinner::start(&format!("SAVE to {path}"), progress::enabled());
+        let mut sink = PrintSink {
+            out: &mut printer,
+            spinner: &spinner,
+            to_stdout: false,
+        };
+        backend.query(stmt, &mut sink).map_err(|e| match e {
+            // The file failed (a full disk), not the query.
+            BackendError::Output(io) => write_fail(&io),
+            e => Diagnostic::error(
+                Code::DataSource,
+                format!("the query failed: {}", redact_url(&e.to_string())),
+            )
+            .at(span),
+        })?;
+        printer.end().map_err(|e| write_fail(&e))?;
+        let mut w = printer.into_inner();
+        w.flush().map_err(|e| write_fail(&e))?;
+        w.get_ref().sync_all().map_err(|e| write_fail(&e))?;
+        drop(w);
+        std::fs::rename(&tmp, target).map_err(|e| write_fail(&e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
