@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod index;
 pub mod interrupt;
 mod mappings;
 
@@ -89,6 +90,30 @@ pub enum Command {
         /// Add rows to an existing table.
         #[arg(long)]
         append: bool,
+        /// The layout hunts read the table with: its indexes follow from it (`ecs`,
+        /// `ocsf`, `winevent`, or a layout file).
+        #[arg(long, default_value = "ecs")]
+        mapping: String,
+        /// Create no indexes.
+        #[arg(long)]
+        no_index: bool,
+    },
+    /// Add the indexes hunts need to an existing table (the ones `ingest` creates).
+    Index {
+        /// Database URL: sqlite:///lake.db, postgresql://user@host/db, mysql://user@host/db.
+        url: String,
+        /// The table.
+        #[arg(long)]
+        table: String,
+        /// The layout hunts read the table with (`ecs`, `ocsf`, `winevent`, or a file).
+        #[arg(long, default_value = "ecs")]
+        mapping: String,
+        /// The timestamp column, when it is not the layout's.
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// Print the DDL instead of running it.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List the table layouts (mappings), show one, or show how an attribute resolves.
     Mappings {
@@ -108,6 +133,7 @@ pub fn main() -> ExitCode {
             "compile",
             "run",
             "ingest",
+            "index",
             "mappings",
             "help",
             "-h",
@@ -148,15 +174,38 @@ pub fn main() -> ExitCode {
             format,
             replace,
             append,
-        } => ingest(IngestOptions {
-            files,
-            into,
+            mapping,
+            no_index,
+        } => {
+            // A mapping that does not load is a usage error before anything is written.
+            if !no_index {
+                if let Err(e) = crate::model::Mapping::load(&mapping) {
+                    return usage_error(e);
+                }
+            }
+            let url = into.clone();
+            let name = table.clone();
+            let code = ingest(IngestOptions {
+                files,
+                into,
+                table,
+                format,
+                replace,
+                append,
+                progress: io::stderr().is_terminal(),
+            });
+            if code != ExitCode::SUCCESS || no_index {
+                return code;
+            }
+            index::index(&url, &name, &mapping, None, false)
+        }
+        Command::Index {
+            url,
             table,
-            format,
-            replace,
-            append,
-            progress: io::stderr().is_terminal(),
-        }),
+            mapping,
+            timestamp,
+            dry_run,
+        } => index::index(&url, &table, &mapping, timestamp.as_deref(), dry_run),
         Command::Mappings { name, attr } => mappings::mappings(name.as_deref(), attr.as_deref()),
     }
 }

@@ -43,6 +43,7 @@
 //! ```
 
 mod csv;
+pub mod index;
 mod input;
 mod json;
 mod keys;

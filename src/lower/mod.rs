@@ -117,6 +117,11 @@ impl LowerState {
         self.vars.get(name).map(|(id, _)| *id)
     }
 
+    /// The newest relation of every variable.
+    pub fn current(&self) -> impl Iterator<Item = RelId> + '_ {
+        self.vars.values().map(|(id, _)| *id)
+    }
+
     /// Whether a relation is the newest version of its variable.
     pub fn is_current(&self, id: RelId) -> bool {
         let r = &self.program.relations[id.0];
@@ -1200,9 +1205,7 @@ impl<'a> Lowerer<'a> {
 /// over its output columns, when it still holds.
 pub(crate) fn plan_order(rels: &[Relation], plan: &Plan) -> Option<Vec<(Expr, bool)>> {
     match plan {
-        Plan::Sort { keys, .. } => {
-            Some(keys.iter().map(|k| (k.expr.clone(), k.desc)).collect())
-        }
+        Plan::Sort { keys, .. } => Some(keys.iter().map(|k| (k.expr.clone(), k.desc)).collect()),
         Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input } => {
             plan_order(rels, input)
         }
@@ -1218,7 +1221,6 @@ pub(crate) fn plan_order(rels: &[Relation], plan: &Plan) -> Option<Vec<(Expr, bo
         _ => None,
     }
 }
-
 
 /// Hidden column a display sorts by when the sort key is not shown.
 const SORT_COLUMN: &str = "__sort_key";
