@@ -345,7 +345,7 @@ impl std::hash::Hash for Literal {
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), the form every engine reads as a timestamp.
 pub fn timestamp_text(t: i64) -> String {
-    crate::lower::time::format_strftime(t, "%Y-%m-%d %H:%M:%S.%f").unwrap_or_default()
+    crate::time::format_strftime(t, "%Y-%m-%d %H:%M:%S.%f").unwrap_or_default()
 }
 
 /// What a column holds, as far as comparisons care (from the database's catalog).

@@ -1525,7 +1525,7 @@ mod tests {
 
     #[test]
     fn timestamps_are_typed_literals_per_dialect() {
-        let t = crate::lower::time::parse_iso("2021-05-06T07:08:09.5Z").unwrap();
+        let t = crate::time::parse_iso("2021-05-06T07:08:09.5Z").unwrap();
         let plan = scan().filter(Expr::cmp(
             CmpOp::Ge,
             Expr::col("ts"),
