@@ -75,51 +75,29 @@ impl Lowerer<'_> {
 
     /// `plan` with a `first_observed` column, when its rows come from source rows.
     fn stamp(&self, plan: &Plan, ts: &str) -> Option<Plan> {
-        let stamped = |input: Plan| Box::new(input);
-        Some(match plan {
+        match plan {
             Plan::Project { input, cols } => {
                 let mut cols = cols.clone();
                 if self.native_rows(input, ts) {
                     cols.push((FIRST_OBSERVED.to_string(), Expr::col(ts)));
-                    Plan::Project {
+                    Some(Plan::Project {
                         input: input.clone(),
                         cols,
-                    }
+                    })
                 } else {
                     let inner = self.stamp(input, ts)?;
                     cols.push((FIRST_OBSERVED.to_string(), Expr::col(FIRST_OBSERVED)));
-                    Plan::Project {
-                        input: stamped(inner),
-                        cols,
-                    }
+                    Some(inner.project(cols))
                 }
             }
-            Plan::Filter { input, pred } => Plan::Filter {
-                input: stamped(self.stamp(input, ts)?),
-                pred: pred.clone(),
-            },
-            Plan::Sort { input, keys } => Plan::Sort {
-                input: stamped(self.stamp(input, ts)?),
-                keys: keys.clone(),
-            },
-            Plan::Limit {
-                input,
-                limit,
-                offset,
-            } => Plan::Limit {
-                input: stamped(self.stamp(input, ts)?),
-                limit: *limit,
-                offset: *offset,
-            },
-            Plan::Distinct { input } => Plan::Distinct {
-                input: stamped(self.stamp(input, ts)?),
-            },
-            Plan::Union { inputs } => Plan::Union {
-                inputs: inputs
-                    .iter()
-                    .map(|p| self.stamp(p, ts))
-                    .collect::<Option<Vec<_>>>()?,
-            },
+            // Row-wise operators keep the column their inputs gain.
+            Plan::Filter { .. }
+            | Plan::Sort { .. }
+            | Plan::Limit { .. }
+            | Plan::Distinct { .. }
+            | Plan::Union { .. } => plan
+                .map_children(|input| self.stamp(input, ts).ok_or(()))
+                .ok(),
             Plan::Rel(id) => {
                 let r = self.rel(*id);
                 if r.kind == EntityKind::Event && self.native_rows(plan, ts) {
@@ -128,16 +106,16 @@ impl Lowerer<'_> {
                     let mut proj: Vec<(String, Expr)> =
                         cols.iter().map(|c| (c.clone(), Expr::col(c))).collect();
                     proj.push((FIRST_OBSERVED.to_string(), Expr::col(ts)));
-                    Plan::Rel(*id).project(proj)
+                    Some(Plan::Rel(*id).project(proj))
                 } else {
-                    self.stamp(&r.plan, ts)?
+                    self.stamp(&r.plan, ts)
                 }
             }
             Plan::Scan { .. }
             | Plan::Values { .. }
             | Plan::Aggregate { .. }
-            | Plan::Join { .. } => return None,
-        })
+            | Plan::Join { .. } => None,
+        }
     }
 
     /// Whether `plan`'s rows are a data source's rows with its native columns.
