@@ -103,33 +103,75 @@ fn each<T, F: FnMut(T) -> Recursion>(items: impl IntoIterator<Item = T>, mut f: 
     Recursion::Continue
 }
 
-impl TreeNode for Plan {
-    fn apply_children<'n, F: FnMut(&'n Self) -> Recursion>(&'n self, f: F) -> Recursion {
-        match self {
+/// The children of a plan node, read (`iter`) or mutably (`iter_mut, mut`), through `f`.
+macro_rules! plan_children {
+    ($node:expr, $f:expr, $iter:ident $(, $m:tt)?) => {
+        match $node {
             Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => Recursion::Continue,
             Plan::Filter { input, .. }
             | Plan::Project { input, .. }
             | Plan::Distinct { input }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
-            | Plan::Aggregate { input, .. } => each([&**input], f),
-            Plan::Union { inputs } => each(inputs, f),
-            Plan::Join { left, right, .. } => each([&**left, &**right], f),
+            | Plan::Aggregate { input, .. } => each([&$($m)? **input], $f),
+            Plan::Union { inputs } => each(inputs.$iter(), $f),
+            Plan::Join { left, right, .. } => each([&$($m)? **left, &$($m)? **right], $f),
         }
+    };
+}
+
+/// The expressions a plan node holds itself, read or mutably, through `f`.
+macro_rules! plan_expressions {
+    ($node:expr, $f:expr, $iter:ident $(, $m:tt)?) => {
+        match $node {
+            Plan::Scan { .. }
+            | Plan::Rel(_)
+            | Plan::Values { .. }
+            | Plan::Distinct { .. }
+            | Plan::Limit { .. }
+            | Plan::Union { .. }
+            | Plan::Join { .. } => Recursion::Continue,
+            Plan::Filter { pred, .. } => each([pred], $f),
+            Plan::Project { cols, .. } => each(cols.$iter().map(|(_, e)| e), $f),
+            Plan::Sort { keys, .. } => each(keys.$iter().map(|k| &$($m)? k.expr), $f),
+            Plan::Aggregate { keys, aggs, .. } => each(
+                keys.$iter()
+                    .map(|(_, e)| e)
+                    .chain(aggs.$iter().map(|(_, _, e)| e)),
+                $f,
+            ),
+        }
+    };
+}
+
+/// The operands of an expression, read or mutably, through `f`; a `CASE`'s by `$case`
+/// (over its `$whens` and `$otherwise`).
+macro_rules! expr_children {
+    ($node:expr, $f:ident, $iter:ident $(, $m:tt)?; $whens:ident, $otherwise:ident => $case:expr) => {
+        match $node {
+            Expr::Col(_) | Expr::Lit(_) => Recursion::Continue,
+            Expr::Cmp { left, right, .. } => each([&$($m)? **left, &$($m)? **right], $f),
+            Expr::Like { expr, .. }
+            | Expr::Regex { expr, .. }
+            | Expr::InList { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::Not(expr) => $f(expr),
+            Expr::InRel { exprs: v, .. }
+            | Expr::And(v)
+            | Expr::Or(v)
+            | Expr::Func { args: v, .. } => each(v.$iter(), $f),
+            Expr::Case { whens: $whens, otherwise: $otherwise } => $case,
+        }
+    };
+}
+
+impl TreeNode for Plan {
+    fn apply_children<'n, F: FnMut(&'n Self) -> Recursion>(&'n self, f: F) -> Recursion {
+        plan_children!(self, f, iter)
     }
 
     fn map_children_mut<F: FnMut(&mut Self) -> Recursion>(&mut self, f: F) -> Recursion {
-        match self {
-            Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => Recursion::Continue,
-            Plan::Filter { input, .. }
-            | Plan::Project { input, .. }
-            | Plan::Distinct { input }
-            | Plan::Sort { input, .. }
-            | Plan::Limit { input, .. }
-            | Plan::Aggregate { input, .. } => each([&mut **input], f),
-            Plan::Union { inputs } => each(inputs, f),
-            Plan::Join { left, right, .. } => each([&mut **left, &mut **right], f),
-        }
+        plan_children!(self, f, iter_mut, mut)
     }
 }
 
@@ -138,45 +180,17 @@ impl Plan {
     /// order: the predicate; the projected columns; the sort keys; the grouping keys,
     /// then the aggregates' arguments.
     pub fn apply_expressions<'n, F: FnMut(&'n Expr) -> Recursion>(&'n self, f: F) -> Recursion {
-        match self {
-            Plan::Scan { .. }
-            | Plan::Rel(_)
-            | Plan::Values { .. }
-            | Plan::Distinct { .. }
-            | Plan::Limit { .. }
-            | Plan::Union { .. }
-            | Plan::Join { .. } => Recursion::Continue,
-            Plan::Filter { pred, .. } => each([pred], f),
-            Plan::Project { cols, .. } => each(cols.iter().map(|(_, e)| e), f),
-            Plan::Sort { keys, .. } => each(keys.iter().map(|k| &k.expr), f),
-            Plan::Aggregate { keys, aggs, .. } => each(
-                keys.iter()
-                    .map(|(_, e)| e)
-                    .chain(aggs.iter().map(|(_, _, e)| e)),
-                f,
-            ),
-        }
+        plan_expressions!(self, f, iter)
     }
 
     /// Calls `f` on each expression this operator holds itself, mutably, in the order of
     /// [`Plan::apply_expressions`].
     pub fn map_expressions<F: FnMut(&mut Expr)>(&mut self, mut f: F) {
-        match self {
-            Plan::Scan { .. }
-            | Plan::Rel(_)
-            | Plan::Values { .. }
-            | Plan::Distinct { .. }
-            | Plan::Limit { .. }
-            | Plan::Union { .. }
-            | Plan::Join { .. } => {}
-            Plan::Filter { pred, .. } => f(pred),
-            Plan::Project { cols, .. } => cols.iter_mut().for_each(|(_, e)| f(e)),
-            Plan::Sort { keys, .. } => keys.iter_mut().for_each(|k| f(&mut k.expr)),
-            Plan::Aggregate { keys, aggs, .. } => {
-                keys.iter_mut().for_each(|(_, e)| f(e));
-                aggs.iter_mut().for_each(|(_, _, e)| f(e));
-            }
-        }
+        let f = |e: &mut Expr| {
+            f(e);
+            Recursion::Continue
+        };
+        plan_expressions!(self, f, iter_mut, mut);
     }
 
     /// This operator over inputs rebuilt by `f` (its own fields copied); leaves are
@@ -226,51 +240,25 @@ impl Plan {
 
 impl TreeNode for Expr {
     fn apply_children<'n, F: FnMut(&'n Self) -> Recursion>(&'n self, mut f: F) -> Recursion {
-        match self {
-            Expr::Col(_) | Expr::Lit(_) => Recursion::Continue,
-            Expr::Cmp { left, right, .. } => each([&**left, &**right], f),
-            Expr::Like { expr, .. }
-            | Expr::Regex { expr, .. }
-            | Expr::InList { expr, .. }
-            | Expr::IsNull { expr, .. }
-            | Expr::Not(expr) => f(expr),
-            Expr::InRel { exprs: v, .. }
-            | Expr::And(v)
-            | Expr::Or(v)
-            | Expr::Func { args: v, .. } => each(v, f),
-            Expr::Case { whens, otherwise } => each(
-                whens.iter().flat_map(|(c, v)| [c, v]).chain([&**otherwise]),
-                f,
-            ),
-        }
+        expr_children!(self, f, iter; whens, otherwise => each(
+            whens.iter().flat_map(|(c, v)| [c, v]).chain([&**otherwise]),
+            f,
+        ))
     }
 
     /// A `CASE`'s branches are shared between copies of an expression (see [`Expr::Case`]):
     /// visiting them mutably copies them. Walks that rarely change a CASE return
     /// [`Recursion::Jump`] at one they leave alone.
     fn map_children_mut<F: FnMut(&mut Self) -> Recursion>(&mut self, mut f: F) -> Recursion {
-        match self {
-            Expr::Col(_) | Expr::Lit(_) => Recursion::Continue,
-            Expr::Cmp { left, right, .. } => each([&mut **left, &mut **right], f),
-            Expr::Like { expr, .. }
-            | Expr::Regex { expr, .. }
-            | Expr::InList { expr, .. }
-            | Expr::IsNull { expr, .. }
-            | Expr::Not(expr) => f(expr),
-            Expr::InRel { exprs: v, .. }
-            | Expr::And(v)
-            | Expr::Or(v)
-            | Expr::Func { args: v, .. } => each(v, f),
-            Expr::Case { whens, otherwise } => {
-                let mut owned = whens.to_vec();
-                let r = each(owned.iter_mut().flat_map(|(c, v)| [c, v]), &mut f);
-                *whens = owned.into();
-                if r == Recursion::Stop {
-                    return r;
-                }
-                f(Arc::make_mut(otherwise))
+        expr_children!(self, f, iter_mut, mut; whens, otherwise => {
+            let mut owned = whens.to_vec();
+            let r = each(owned.iter_mut().flat_map(|(c, v)| [c, v]), &mut f);
+            *whens = owned.into();
+            if r == Recursion::Stop {
+                return r;
             }
-        }
+            f(Arc::make_mut(otherwise))
+        })
     }
 }
 
