@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Stages live in `syntax`, `lower`, `ir`, `sql`, `backend`; `model` holds the mappings,
-//! `diag` the diagnostics every stage reports with; `cli` and `output` sit at the edge.
+//! `diag` the diagnostics every stage reports with, `time` (a leaf) parses and formats
+//! instants; `cli` and `output` sit at the edge.
 
 pub mod backend;
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod ship;
 pub mod source;
 pub mod sql;
 pub mod syntax;
+pub mod time;
 pub mod value;
 
 use std::sync::OnceLock;

@@ -306,8 +306,7 @@ fn guid(rng: &mut Rng) -> String {
 /// `%Y-%m-%dT%H:%M:%S.%fZ` of microseconds since the epoch (the ECS timestamp form, as
 /// kestrel renders time bounds for it).
 pub fn iso(us: i64) -> String {
-    kestrel::lower::time::format_strftime(us, "%Y-%m-%dT%H:%M:%S.%fZ")
-        .expect("a fixed, valid format")
+    kestrel::time::format_strftime(us, "%Y-%m-%dT%H:%M:%S.%fZ").expect("a fixed, valid format")
 }
 
 fn base(host: &Host, ts: i64, category: &str, kind: &str, user: &str) -> Map<String, Value> {

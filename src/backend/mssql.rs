@@ -479,7 +479,7 @@ mod tests {
 
     #[test]
     fn instants_round_trip_through_datetime2() {
-        let t = crate::lower::time::parse_iso("2021-05-06T07:08:09.5Z").unwrap();
+        let t = crate::time::parse_iso("2021-05-06T07:08:09.5Z").unwrap();
         let Param::Time(dt) = param(&Literal::Timestamp(t)) else {
             panic!("not a DATETIME2");
         };
@@ -487,7 +487,7 @@ mod tests {
             cell(&ColumnData::DateTime2(Some(dt))),
             Value::Text("2021-05-06 07:08:09.500000".into())
         );
-        let before_1970 = crate::lower::time::parse_iso("1900-01-01T00:00:00Z").unwrap();
+        let before_1970 = crate::time::parse_iso("1900-01-01T00:00:00Z").unwrap();
         let Param::Time(dt) = param(&Literal::Timestamp(before_1970)) else {
             panic!("not a DATETIME2");
         };

@@ -387,7 +387,7 @@ pub(crate) fn param(l: &Literal, ty: &Type) -> Result<Param, String> {
         Type::FLOAT8 => Param::F64(float()?),
         Type::TIMESTAMP | Type::TIMESTAMPTZ => Param::Time(micros_to_system_time(match l {
             Literal::Timestamp(t) => *t,
-            Literal::Str(s) => crate::lower::time::parse_iso(s)
+            Literal::Str(s) => crate::time::parse_iso(s)
                 .ok_or_else(|| format!("'{s}' is compared with a timestamp column but is no ISO timestamp"))?,
             other => return Err(format!("{other} is compared with a timestamp column")),
         })),

@@ -6,6 +6,9 @@
 //! variables), literals are typed, relations refer to each other by [`RelId`].
 
 pub mod display;
+pub mod tree;
+
+pub use tree::{Recursion, TreeNode};
 
 use crate::model::EntityKind;
 use crate::source::Span;
@@ -187,117 +190,44 @@ impl Plan {
     /// Visits every expression of this plan and its inputs (predicates, projections,
     /// sort keys, grouping keys and aggregates), outer operators first.
     pub fn for_each_expr(&self, f: &mut impl FnMut(&Expr)) {
-        match self {
-            Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => {}
-            Plan::Filter { input, pred } => {
-                f(pred);
-                input.for_each_expr(f);
-            }
-            Plan::Project { input, cols } => {
-                cols.iter().for_each(|(_, e)| f(e));
-                input.for_each_expr(f);
-            }
-            Plan::Sort { input, keys } => {
-                keys.iter().for_each(|k| f(&k.expr));
-                input.for_each_expr(f);
-            }
-            Plan::Aggregate { input, keys, aggs } => {
-                keys.iter().for_each(|(_, e)| f(e));
-                aggs.iter().for_each(|(_, _, e)| f(e));
-                input.for_each_expr(f);
-            }
-            Plan::Distinct { input } | Plan::Limit { input, .. } => input.for_each_expr(f),
-            Plan::Union { inputs } => inputs.iter().for_each(|p| p.for_each_expr(f)),
-            Plan::Join { left, right, .. } => {
-                left.for_each_expr(f);
-                right.for_each_expr(f);
-            }
-        }
+        self.apply(|p| {
+            p.apply_expressions(|e| {
+                f(e);
+                Recursion::Continue
+            })
+        });
     }
 
     /// Data sources this plan scans itself (not through other relations), with repeats.
     pub fn scans(&self, out: &mut Vec<usize>) {
-        match self {
-            Plan::Scan { source } => out.push(*source),
-            Plan::Rel(_) | Plan::Values { .. } => {}
-            Plan::Filter { input, .. }
-            | Plan::Project { input, .. }
-            | Plan::Distinct { input }
-            | Plan::Sort { input, .. }
-            | Plan::Limit { input, .. }
-            | Plan::Aggregate { input, .. } => input.scans(out),
-            Plan::Union { inputs } => inputs.iter().for_each(|p| p.scans(out)),
-            Plan::Join { left, right, .. } => {
-                left.scans(out);
-                right.scans(out);
+        self.apply(|p| {
+            if let Plan::Scan { source } = p {
+                out.push(*source);
             }
-        }
+            Recursion::Continue
+        });
     }
 
-    /// Relations this plan reads, in first-use order (with repeats).
     /// Points every reference to another relation (`FROM`, semi-joins) through `map`.
     pub fn map_rel_refs(&mut self, map: &impl Fn(RelId) -> RelId) {
-        match self {
-            Plan::Scan { .. } | Plan::Values { .. } => {}
+        self.transform_up(|p| match p {
             Plan::Rel(id) => *id = map(*id),
-            Plan::Filter { input, pred } => {
-                input.map_rel_refs(map);
-                pred.map_rel_refs(map);
-            }
-            Plan::Project { input, cols } => {
-                input.map_rel_refs(map);
-                cols.iter_mut().for_each(|(_, e)| e.map_rel_refs(map));
-            }
-            Plan::Distinct { input } | Plan::Limit { input, .. } => input.map_rel_refs(map),
-            Plan::Sort { input, keys } => {
-                input.map_rel_refs(map);
-                keys.iter_mut().for_each(|k| k.expr.map_rel_refs(map));
-            }
-            Plan::Union { inputs } => inputs.iter_mut().for_each(|p| p.map_rel_refs(map)),
-            Plan::Aggregate { input, keys, aggs } => {
-                input.map_rel_refs(map);
-                keys.iter_mut().for_each(|(_, e)| e.map_rel_refs(map));
-                aggs.iter_mut().for_each(|(_, _, e)| e.map_rel_refs(map));
-            }
-            Plan::Join { left, right, .. } => {
-                left.map_rel_refs(map);
-                right.map_rel_refs(map);
-            }
-        }
+            p => p.map_expressions(|e| e.map_rel_refs(map)),
+        });
     }
 
+    /// Relations this plan reads, in first-use order (with repeats): an operator's inputs
+    /// before its own expressions.
     pub fn rel_refs(&self, out: &mut Vec<RelId>) {
-        match self {
-            Plan::Scan { .. } | Plan::Values { .. } => {}
+        self.apply_up(|p| match p {
             Plan::Rel(id) => out.push(*id),
-            Plan::Filter { input, pred } => {
-                input.rel_refs(out);
-                pred.rel_refs(out);
-            }
-            Plan::Project { input, cols } => {
-                input.rel_refs(out);
-                for (_, e) in cols {
+            p => {
+                p.apply_expressions(|e| {
                     e.rel_refs(out);
-                }
+                    Recursion::Continue
+                });
             }
-            Plan::Distinct { input } | Plan::Limit { input, .. } => input.rel_refs(out),
-            Plan::Sort { input, keys } => {
-                input.rel_refs(out);
-                for k in keys {
-                    k.expr.rel_refs(out);
-                }
-            }
-            Plan::Union { inputs } => inputs.iter().for_each(|p| p.rel_refs(out)),
-            Plan::Aggregate { input, keys, aggs } => {
-                input.rel_refs(out);
-                keys.iter().for_each(|(_, e)| e.rel_refs(out));
-                aggs.iter().for_each(|(_, _, e)| e.rel_refs(out));
-            }
-            Plan::Join { left, right, .. } => {
-                left.rel_refs(out);
-                right.rel_refs(out);
-            }
-        }
+        });
     }
 }
 
@@ -345,7 +275,7 @@ impl std::hash::Hash for Literal {
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), the form every engine reads as a timestamp.
 pub fn timestamp_text(t: i64) -> String {
-    crate::lower::time::format_strftime(t, "%Y-%m-%d %H:%M:%S.%f").unwrap_or_default()
+    crate::time::format_strftime(t, "%Y-%m-%d %H:%M:%S.%f").unwrap_or_default()
 }
 
 /// What a column holds, as far as comparisons care (from the database's catalog).
@@ -531,6 +461,7 @@ impl Expr {
         }
     }
 
+    /// Relations this expression's semi-joins read, outer ones first.
     pub fn rel_refs(&self, out: &mut Vec<RelId>) {
         self.walk(&mut |e| {
             if let Expr::InRel { rel, .. } = e {
@@ -541,75 +472,31 @@ impl Expr {
 
     /// Points every semi-join's relation through `map`.
     pub fn map_rel_refs(&mut self, map: &impl Fn(RelId) -> RelId) {
-        match self {
-            Expr::Col(_) | Expr::Lit(_) => {}
-            Expr::Cmp { left, right, .. } => {
-                left.map_rel_refs(map);
-                right.map_rel_refs(map);
-            }
-            Expr::Like { expr, .. }
-            | Expr::Regex { expr, .. }
-            | Expr::InList { expr, .. }
-            | Expr::IsNull { expr, .. }
-            | Expr::Not(expr) => expr.map_rel_refs(map),
-            Expr::InRel { exprs, rel, .. } => {
+        self.transform_down(|e| match e {
+            Expr::InRel { rel, .. } => {
                 *rel = map(*rel);
-                exprs.iter_mut().for_each(|e| e.map_rel_refs(map));
+                Recursion::Continue
             }
-            Expr::And(v) | Expr::Or(v) => v.iter_mut().for_each(|e| e.map_rel_refs(map)),
-            Expr::Case { whens, otherwise } => {
-                // Copied only where a semi-join inside changes (rare: CASEs are mappings').
-                if whens
-                    .iter()
-                    .any(|(c, v)| c.has_rel_ref() || v.has_rel_ref())
-                {
-                    let mut owned = whens.to_vec();
-                    for (c, v) in &mut owned {
-                        c.map_rel_refs(map);
-                        v.map_rel_refs(map);
-                    }
-                    *whens = owned.into();
-                }
-                if otherwise.has_rel_ref() {
-                    Arc::make_mut(otherwise).map_rel_refs(map);
-                }
-            }
-            Expr::Func { args, .. } => args.iter_mut().for_each(|e| e.map_rel_refs(map)),
-        }
+            // Copied only where a semi-join inside changes (rare: CASEs are mappings').
+            Expr::Case { .. } if !e.has_rel_ref() => Recursion::Jump,
+            _ => Recursion::Continue,
+        });
     }
 
     /// Whether a semi-join on another relation is inside.
     pub fn has_rel_ref(&self) -> bool {
-        let mut found = false;
-        self.walk(&mut |e| found |= matches!(e, Expr::InRel { .. }));
-        found
+        self.apply(|e| match e {
+            Expr::InRel { .. } => Recursion::Stop,
+            _ => Recursion::Continue,
+        }) == Recursion::Stop
     }
 
     /// Visits this expression and every sub-expression, parents first.
     pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
-        f(self);
-        match self {
-            Expr::Col(_) | Expr::Lit(_) => {}
-            Expr::Cmp { left, right, .. } => {
-                left.walk(f);
-                right.walk(f);
-            }
-            Expr::Like { expr, .. }
-            | Expr::Regex { expr, .. }
-            | Expr::InList { expr, .. }
-            | Expr::IsNull { expr, .. } => expr.walk(f),
-            Expr::InRel { exprs, .. } => exprs.iter().for_each(|e| e.walk(f)),
-            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| e.walk(f)),
-            Expr::Not(e) => e.walk(f),
-            Expr::Case { whens, otherwise } => {
-                for (c, v) in whens.iter() {
-                    c.walk(f);
-                    v.walk(f);
-                }
-                otherwise.walk(f);
-            }
-            Expr::Func { args, .. } => args.iter().for_each(|e| e.walk(f)),
-        }
+        self.apply(|e| {
+            f(e);
+            Recursion::Continue
+        });
     }
 
     /// Rewrites every column reference (for substituting a projection into a filter).

@@ -80,51 +80,29 @@ impl Lowerer<'_> {
 
 /// `plan` with a `first_observed` column, when its rows come from source rows.
 pub(crate) fn stamp_plan(rels: &[Relation], plan: &Plan, ts: &str) -> Option<Plan> {
-    let stamped = |input: Plan| Box::new(input);
-    Some(match plan {
+    match plan {
         Plan::Project { input, cols } => {
             let mut cols = cols.clone();
             if native_rows(rels, input, ts) {
                 cols.push((FIRST_OBSERVED.to_string(), Expr::col(ts)));
-                Plan::Project {
+                Some(Plan::Project {
                     input: input.clone(),
                     cols,
-                }
+                })
             } else {
                 let inner = stamp_plan(rels, input, ts)?;
                 cols.push((FIRST_OBSERVED.to_string(), Expr::col(FIRST_OBSERVED)));
-                Plan::Project {
-                    input: stamped(inner),
-                    cols,
-                }
+                Some(inner.project(cols))
             }
         }
-        Plan::Filter { input, pred } => Plan::Filter {
-            input: stamped(stamp_plan(rels, input, ts)?),
-            pred: pred.clone(),
-        },
-        Plan::Sort { input, keys } => Plan::Sort {
-            input: stamped(stamp_plan(rels, input, ts)?),
-            keys: keys.clone(),
-        },
-        Plan::Limit {
-            input,
-            limit,
-            offset,
-        } => Plan::Limit {
-            input: stamped(stamp_plan(rels, input, ts)?),
-            limit: *limit,
-            offset: *offset,
-        },
-        Plan::Distinct { input } => Plan::Distinct {
-            input: stamped(stamp_plan(rels, input, ts)?),
-        },
-        Plan::Union { inputs } => Plan::Union {
-            inputs: inputs
-                .iter()
-                .map(|p| stamp_plan(rels, p, ts))
-                .collect::<Option<Vec<_>>>()?,
-        },
+        // Row-wise operators keep the column their inputs gain.
+        Plan::Filter { .. }
+        | Plan::Sort { .. }
+        | Plan::Limit { .. }
+        | Plan::Distinct { .. }
+        | Plan::Union { .. } => plan
+            .map_children(|input| stamp_plan(rels, input, ts).ok_or(()))
+            .ok(),
         Plan::Rel(id) => {
             let r = &rels[id.0];
             if r.kind == EntityKind::Event && native_rows(rels, plan, ts) {
@@ -133,15 +111,15 @@ pub(crate) fn stamp_plan(rels: &[Relation], plan: &Plan, ts: &str) -> Option<Pla
                 let mut proj: Vec<(String, Expr)> =
                     cols.iter().map(|c| (c.clone(), Expr::col(c))).collect();
                 proj.push((FIRST_OBSERVED.to_string(), Expr::col(ts)));
-                Plan::Rel(*id).project(proj)
+                Some(Plan::Rel(*id).project(proj))
             } else {
-                stamp_plan(rels, &r.plan, ts)?
+                stamp_plan(rels, &r.plan, ts)
             }
         }
         Plan::Scan { .. } | Plan::Values { .. } | Plan::Aggregate { .. } | Plan::Join { .. } => {
-            return None
+            None
         }
-    })
+    }
 }
 
 /// Whether `plan`'s rows are a data source's rows with its native columns.

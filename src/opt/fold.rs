@@ -13,7 +13,7 @@
 //!
 //! Each rewrite keeps SQL's three-valued meaning: with `c` NULL both sides are NULL.
 
-use crate::ir::{CmpOp, Expr, Literal, Plan, Program};
+use crate::ir::{CmpOp, Expr, Literal, Plan, Program, Recursion, TreeNode};
 
 /// Folds every predicate and projected expression of the program's plans.
 pub fn fold_program(mut program: Program) -> Program {
@@ -37,27 +37,17 @@ pub fn fold_new(program: &mut Program, relations: usize, outputs: usize) {
     }
 }
 
+/// Folds every filter's predicate. Projections are the mapping's column expressions,
+/// folded as lowering builds them (class predicates, per-class CASEs): folding every
+/// mapped column of every relation again, most of them pruned later, would cost a tenth
+/// of a compile.
 fn fold_plan(plan: &mut Plan) {
-    match plan {
-        Plan::Scan { .. } | Plan::Rel(_) | Plan::Values { .. } => {}
-        Plan::Filter { input, pred } => {
+    plan.transform_down(|p| {
+        if let Plan::Filter { pred, .. } = p {
             *pred = fold(split_cases(fold(std::mem::replace(pred, crate::ir::TRUE))));
-            fold_plan(input);
         }
-        // Projections are the mapping's column expressions, folded as lowering builds
-        // them (class predicates, per-class CASEs): folding every mapped column of every
-        // relation again, most of them pruned later, would cost a tenth of a compile.
-        Plan::Project { input, .. } => fold_plan(input),
-        Plan::Distinct { input }
-        | Plan::Sort { input, .. }
-        | Plan::Limit { input, .. }
-        | Plan::Aggregate { input, .. } => fold_plan(input),
-        Plan::Union { inputs } => inputs.iter_mut().for_each(fold_plan),
-        Plan::Join { left, right, .. } => {
-            fold_plan(left);
-            fold_plan(right);
-        }
-    }
+        Recursion::Continue
+    });
 }
 
 /// Folds one expression, bottom-up.
@@ -134,7 +124,7 @@ fn in_list(expr: Expr, list: Vec<Literal>, negated: bool) -> Expr {
 fn membership(e: &Expr, negated: bool) -> Option<(&Expr, Vec<Literal>)> {
     let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
     // A column, or an expression over columns (a per-class CASE, a basename).
-    let subject = |x: &Expr| !matches!(x, Expr::Lit(_)) && !has_subquery(x);
+    let subject = |x: &Expr| !matches!(x, Expr::Lit(_)) && !x.has_rel_ref();
     match e {
         Expr::Cmp { op: o, left, right } if *o == op => match (&**left, &**right) {
             (c, Expr::Lit(l)) | (Expr::Lit(l), c) if subject(c) && *l != Literal::Null => {
@@ -149,12 +139,6 @@ fn membership(e: &Expr, negated: bool) -> Option<(&Expr, Vec<Literal>)> {
         } if *n == negated && subject(expr) => Some((expr, list.clone())),
         _ => None,
     }
-}
-
-fn has_subquery(e: &Expr) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| found |= matches!(x, Expr::InRel { .. }));
-    found
 }
 
 /// The folded parts of an AND (`conj`) or OR, nested ones of the same kind flattened,

@@ -7,7 +7,7 @@
 
 use crate::fxhash::FxHashMap;
 
-use crate::ir::{Expr, Plan, Program, RelId};
+use crate::ir::{Expr, Plan, Program, Recursion, RelId};
 
 /// The columns a consumer reads from a plan's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +53,6 @@ impl Need {
         if let Need::Cols(v) = self {
             e.columns(v);
         }
-    }
-
-    /// This need plus the columns `e` reads.
-    fn with_expr(&self, e: &Expr) -> Need {
-        let mut out = self.clone();
-        out.read(e);
-        out
     }
 }
 
@@ -125,18 +118,11 @@ fn note_subqueries(e: &Expr, needs: &mut FxHashMap<RelId, Need>) {
 }
 
 fn prune(plan: &Plan, need: &Need, needs: &mut FxHashMap<RelId, Need>) -> Plan {
-    match plan {
-        Plan::Scan { .. } | Plan::Values { .. } => plan.clone(),
+    let mut child = match plan {
+        Plan::Scan { .. } | Plan::Values { .. } => return plan.clone(),
         Plan::Rel(id) => {
             note(needs, *id, need);
-            plan.clone()
-        }
-        Plan::Filter { input, pred } => {
-            note_subqueries(pred, needs);
-            Plan::Filter {
-                input: Box::new(prune(input, &need.with_expr(pred), needs)),
-                pred: pred.clone(),
-            }
+            return plan.clone();
         }
         Plan::Project { input, cols } => {
             let mut kept: Vec<(String, Expr)> = cols
@@ -155,69 +141,33 @@ fn prune(plan: &Plan, need: &Need, needs: &mut FxHashMap<RelId, Need>) -> Plan {
                 note_subqueries(e, needs);
                 child.read(e);
             }
-            Plan::Project {
+            return Plan::Project {
                 input: Box::new(prune(input, &child, needs)),
                 cols: kept,
-            }
+            };
         }
         // Every column decides which rows are distinct.
-        Plan::Distinct { input } => Plan::Distinct {
-            input: Box::new(prune(input, &Need::All, needs)),
-        },
-        Plan::Sort { input, keys } => {
-            let mut child = need.clone();
-            for k in keys {
-                note_subqueries(&k.expr, needs);
-                child.read(&k.expr);
-            }
-            Plan::Sort {
-                input: Box::new(prune(input, &child, needs)),
-                keys: keys.clone(),
-            }
-        }
-        Plan::Limit {
-            input,
-            limit,
-            offset,
-        } => Plan::Limit {
-            input: Box::new(prune(input, need, needs)),
-            limit: *limit,
-            offset: *offset,
-        },
-        Plan::Union { inputs } => {
-            // Columns line up by position: prune only when every branch names its columns.
-            let by_name = inputs.iter().all(|p| matches!(p, Plan::Project { .. }));
-            let branch_need = if by_name { need.clone() } else { Need::All };
-            Plan::Union {
-                inputs: inputs
-                    .iter()
-                    .map(|p| prune(p, &branch_need, needs))
-                    .collect(),
-            }
+        Plan::Distinct { .. } => Need::All,
+        // Columns line up by position: prune only when every branch names its columns.
+        Plan::Union { inputs } if !inputs.iter().all(|p| matches!(p, Plan::Project { .. })) => {
+            Need::All
         }
         // Which side supplies a column is decided when the join is emitted: keep both whole.
-        Plan::Join { left, right, on } => Plan::Join {
-            left: Box::new(prune(left, &Need::All, needs)),
-            right: Box::new(prune(right, &Need::All, needs)),
-            on: on.clone(),
-        },
-        Plan::Aggregate { input, keys, aggs } => {
-            let mut child = Need::Cols(Vec::new());
-            for (_, e) in keys {
-                note_subqueries(e, needs);
-                child.read(e);
-            }
-            for (_, _, e) in aggs {
-                note_subqueries(e, needs);
-                child.read(e);
-            }
-            Plan::Aggregate {
-                input: Box::new(prune(input, &child, needs)),
-                keys: keys.clone(),
-                aggs: aggs.clone(),
-            }
+        Plan::Join { .. } => Need::All,
+        // Groups read only their keys and the aggregates' arguments.
+        Plan::Aggregate { .. } => Need::Cols(Vec::new()),
+        Plan::Filter { .. } | Plan::Sort { .. } | Plan::Limit { .. } | Plan::Union { .. } => {
+            need.clone()
         }
-    }
+    };
+    // The operator's own expressions: what they read of the input, and of other relations.
+    plan.apply_expressions(|e| {
+        note_subqueries(e, needs);
+        child.read(e);
+        Recursion::Continue
+    });
+    plan.map_children(|input| Ok::<_, std::convert::Infallible>(prune(input, &child, needs)))
+        .unwrap_or_else(|never| match never {})
 }
 
 #[cfg(test)]

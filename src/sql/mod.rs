@@ -2,7 +2,8 @@
 //!
 //! - `dialect.rs` — what differs between SQL dialects, loaded from `dialects/*.yaml`;
 //! - `builders.rs` — the only place that constructs sqlparser structs;
-//! - `query.rs` — plans folded into SELECT blocks with CTEs, literals bound or inlined;
+//! - `query/` — plans folded into SELECT blocks with CTEs, literals bound or inlined
+//!   (statements, blocks, expressions, semi-joins, limits: one file each);
 //! - `like_regex.rs` — a LIKE pattern as an exact regular expression (MySQL's LIKE).
 
 pub mod builders;

@@ -1,0 +1,219 @@
+//! The statements a hunt runs: a plan's rows, a variable's counts, DESCRIBE's statistics.
+
+use sqlparser::ast::{self as sa, SelectItem, SetExpr};
+
+use crate::diag::Diagnostic;
+use crate::ir::{Plan, Program, RelId};
+use crate::opt::Need;
+
+use super::super::builders as b;
+use super::super::dialect::Dialect;
+use super::emitter::Emitter;
+use super::expr::and_all;
+use super::limit::limit;
+use super::{LiteralMode, SqlStatement};
+
+/// Emits `plan` (which may read any relation of `program`) as one statement.
+pub fn emit_plan(
+    program: &Program,
+    plan: &Plan,
+    dialect: &Dialect,
+    mode: LiteralMode,
+) -> Result<SqlStatement, Diagnostic> {
+    emit_plan_with(program, plan, dialect, mode, true)
+}
+
+/// [`emit_plan`], optionally without the optimiser (`kestrel compile --no-opt`).
+pub fn emit_plan_with(
+    program: &Program,
+    plan: &Plan,
+    dialect: &Dialect,
+    mode: LiteralMode,
+    optimise: bool,
+) -> Result<SqlStatement, Diagnostic> {
+    let mut e = Emitter::new(program, dialect, mode, optimise);
+    e.keep_order = true;
+    let q = e.statement(plan, Need::All, |_, body| Ok(body))?;
+    Ok(e.finish(q))
+}
+
+/// `SELECT COUNT(*) AS records, <distinct identities> AS entities FROM rel`.
+pub fn emit_counts(
+    program: &Program,
+    rel: RelId,
+    dialect: &Dialect,
+    mode: LiteralMode,
+) -> Result<SqlStatement, Diagnostic> {
+    emit_counts_with(program, rel, dialect, mode, true)
+}
+
+/// [`emit_counts`], optionally without the optimiser.
+pub fn emit_counts_with(
+    program: &Program,
+    rel: RelId,
+    dialect: &Dialect,
+    mode: LiteralMode,
+    optimise: bool,
+) -> Result<SqlStatement, Diagnostic> {
+    let mut e = Emitter::new(program, dialect, mode, optimise);
+    let r = program.rel(rel);
+    let name = r.name.clone();
+    let identity = r.identity.clone();
+    let all_columns = r.columns.clone();
+    // Counting entities reads only their identity; counting distinct rows reads them all.
+    let need = if identity.is_empty() {
+        Need::All
+    } else {
+        Need::Cols(identity.clone())
+    };
+    let q = e.statement(&Plan::Rel(rel), need, |e, _| {
+        let d = e.dialect;
+        // Entities: distinct identities, or distinct rows when the type has none.
+        let distinct_cols: Vec<SelectItem> = if !identity.is_empty() {
+            identity
+                .iter()
+                .map(|c| b::select_item(b::column(d, c), None))
+                .collect()
+        } else {
+            match &all_columns {
+                Some(cols) if !cols.is_empty() => cols
+                    .iter()
+                    .map(|c| b::select_item(b::column(d, c), None))
+                    .collect(),
+                _ => vec![b::wildcard()],
+            }
+        };
+        let not_null = (!identity.is_empty()).then(|| {
+            and_all(
+                identity
+                    .iter()
+                    .map(|c| sa::Expr::IsNotNull(Box::new(b::column(d, c))))
+                    .collect(),
+            )
+        });
+        let inner = b::query(SetExpr::Select(Box::new(b::select(
+            distinct_cols,
+            Some(b::table(d, &name)),
+            not_null,
+            true,
+            vec![],
+        ))));
+        let entities = b::query(SetExpr::Select(Box::new(b::select(
+            vec![b::select_item(b::count_star(), None)],
+            Some(b::derived(inner, b::ident(d, "e"))),
+            None,
+            false,
+            vec![],
+        ))));
+        let select = b::select(
+            vec![
+                b::select_item(b::count_star(), Some(b::ident(d, "records"))),
+                b::select_item(
+                    sa::Expr::Subquery(Box::new(entities)),
+                    Some(b::ident(d, "entities")),
+                ),
+            ],
+            Some(b::table(d, &name)),
+            None,
+            false,
+            vec![],
+        );
+        Ok(b::query(SetExpr::Select(Box::new(select))))
+    })?;
+    Ok(e.finish(q))
+}
+
+/// The statements DESCRIBE runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribeSql {
+    /// count, unique, min, max
+    pub stats: SqlStatement,
+    /// mean, run only when min and max are numbers (AVG of text fails on most servers)
+    pub mean: SqlStatement,
+    /// the most frequent value and its frequency
+    pub top: SqlStatement,
+}
+
+/// Statistics of one column of `plan`: count, unique, min, max; the mean; the most
+/// frequent value with its frequency.
+pub fn emit_describe(
+    program: &Program,
+    plan: &Plan,
+    column: &str,
+    dialect: &Dialect,
+    mode: LiteralMode,
+) -> Result<DescribeSql, Diagnostic> {
+    emit_describe_with(program, plan, column, dialect, mode, true)
+}
+
+/// [`emit_describe`], optionally without the optimiser.
+pub fn emit_describe_with(
+    program: &Program,
+    plan: &Plan,
+    column: &str,
+    dialect: &Dialect,
+    mode: LiteralMode,
+    optimise: bool,
+) -> Result<DescribeSql, Diagnostic> {
+    // The three statements read the same rows: their CTEs and parameters are built once.
+    let mut e = Emitter::new(program, dialect, mode, optimise);
+    let mut rows = e.statement(plan, Need::Cols(vec![column.to_string()]), |_, body| {
+        Ok(body)
+    })?;
+    let with = rows.with.take();
+    let d = dialect;
+    let col = || b::column(d, column);
+    let over_rows = |items: Vec<sa::SelectItem>, filter: Option<sa::Expr>, group: Vec<sa::Expr>| {
+        b::query(SetExpr::Select(Box::new(b::select(
+            items,
+            Some(b::derived(rows.clone(), b::ident(d, "d"))),
+            filter,
+            false,
+            group,
+        ))))
+    };
+    let stats = over_rows(
+        vec![
+            b::select_item(
+                b::function("COUNT", vec![col()]),
+                Some(b::ident(d, "count")),
+            ),
+            b::select_item(
+                b::function_with("COUNT", vec![col()], true),
+                Some(b::ident(d, "unique")),
+            ),
+            b::select_item(b::function("MIN", vec![col()]), Some(b::ident(d, "min"))),
+            b::select_item(b::function("MAX", vec![col()]), Some(b::ident(d, "max"))),
+        ],
+        None,
+        vec![],
+    );
+    // A float average everywhere (AVG of integers is DECIMAL on MySQL, NUMERIC on
+    // PostgreSQL, integer on MS SQL Server).
+    let mean = over_rows(
+        vec![b::select_item(
+            b::function("AVG", vec![b::cast(col(), &d.float_type)]),
+            Some(b::ident(d, "mean")),
+        )],
+        None,
+        vec![],
+    );
+    let mut top = over_rows(
+        vec![
+            b::select_item(col(), Some(b::ident(d, "top"))),
+            b::select_item(b::count_star(), Some(b::ident(d, "freq"))),
+        ],
+        Some(sa::Expr::IsNotNull(Box::new(col()))),
+        vec![col()],
+    );
+    top.order_by = Some(b::order_by(vec![
+        (b::column(d, "freq"), true),
+        (b::column(d, "top"), false),
+    ]));
+    limit(d, &mut top, Some(1), 0);
+    let [stats, mean, top] = [stats, mean, top].map(|mut q| {
+        q.with = with.clone();
+        e.render(q)
+    });
+    Ok(DescribeSql { stats, mean, top })
+}
