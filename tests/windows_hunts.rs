@@ -115,6 +115,7 @@ fn lake() -> &'static Lake {
 // | anything else | no `event.category` (the `ecs` default class: process_activity, with no parent) |
 // | `Image`, `ProcessGuid`, `ProcessId`, `CommandLine` | `process.executable`, `process.name` (its basename), `process.entity_id`, `process.pid` (a number), `process.command_line` |
 // | `Parent*` (Sysmon 1) | `process.parent.*` likewise |
+// | `Product` (Sysmon 1) | `process.Product` (a custom field: no ECS name) |
 // | 4688 `NewProcessName`, `NewProcessId` (hex), `ParentProcessName`, `ProcessId` (hex) | `process.executable`/`name`/`pid` (decimal), `process.parent.executable`/`name`/`pid` |
 // | 5156 `Application`, `ProcessId`/`ProcessID` | `process.executable`/`name`/`pid` |
 // | Sysmon 8/10 `SourceImage`, `SourceProcessGUID`/`Guid`, `SourceProcessId` | `process.*` (the actor) |
@@ -267,6 +268,8 @@ fn to_ecs(raw: &Value) -> Value {
     match (sysmon, security, eid) {
         (true, _, 1) => {
             let mut p = own(raw);
+            // A field ECS has no name for, kept under the process as a custom field.
+            p["Product"] = text(field(raw, &["Product"]));
             p["parent"] = process(
                 raw,
                 &["ParentImage"],
@@ -736,6 +739,16 @@ fn h21_parents_of_powershell() {
                 "{860ba2e3-9f13-5f52-2603-000000000400}",
             ],
         ],
+    );
+}
+
+// python3 tests/hunts_windows/derive.py 22
+#[test]
+fn h22_custom_attribute() {
+    check(
+        "22_custom_attribute.hf",
+        &["endpoint.hostname", "name", "pid"],
+        &[&["WORKSTATION5", "powershell.exe", "9572"]],
     );
 }
 

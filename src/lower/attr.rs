@@ -120,7 +120,49 @@ impl Lowerer<'_> {
             .attributes
             .get(path)
             .and_then(|n| self.native(source, n));
-        let overrides: Vec<&str> = mapping.classes_overriding(path).collect();
+        let overrides: Vec<(&str, Option<Expr>)> = mapping
+            .classes_overriding(path)
+            .map(|c| {
+                (
+                    c,
+                    mapping
+                        .resolve(path, Some(c))
+                        .and_then(|n| self.native(source, n)),
+                )
+            })
+            .collect();
+        self.per_class(source, general, overrides)
+    }
+
+    /// The column an OCSF event path that no mapping entry names reads, by the mapping's
+    /// `object_columns` (ECS `process.x_ttp_tags`), in rows of `class` (None: a CASE
+    /// where classes differ). None when the table has no such column.
+    fn object_path(&self, source: usize, path: &str, class: Option<&str>) -> Option<Expr> {
+        let mapping = self.mappings.get(&self.sources[source].mapping)?;
+        let column = |c: Option<&str>| {
+            mapping
+                .object_column(path, c)
+                .filter(|col| self.has_column(source, col))
+                .map(Expr::col)
+        };
+        if class.is_some() {
+            return column(class);
+        }
+        let overrides: Vec<(&str, Option<Expr>)> = mapping
+            .classes_overriding_objects(path)
+            .map(|c| (c, column(Some(c))))
+            .collect();
+        self.per_class(source, column(None), overrides)
+    }
+
+    /// A value read one way in general and other ways in some classes, as one expression:
+    /// the general one where no class differs, else a CASE over the classes.
+    fn per_class(
+        &self,
+        source: usize,
+        general: Option<Expr>,
+        overrides: Vec<(&str, Option<Expr>)>,
+    ) -> Option<Expr> {
         if overrides.is_empty() {
             return general;
         }
@@ -129,11 +171,8 @@ impl Lowerer<'_> {
         // class only, so the branches' order does not matter.
         let otherwise = general.unwrap_or(Expr::Lit(Literal::Null));
         let mut whens: Vec<(Vec<&str>, Expr)> = Vec::new();
-        for c in overrides {
-            let value = mapping
-                .resolve(path, Some(c))
-                .and_then(|n| self.native(source, n))
-                .unwrap_or(Expr::Lit(Literal::Null));
+        for (c, value) in overrides {
+            let value = value.unwrap_or(Expr::Lit(Literal::Null));
             if value == otherwise {
                 continue;
             }
@@ -404,6 +443,15 @@ impl Lowerer<'_> {
         }
         let mapping = self.mappings.get(&self.sources[source].mapping);
         let strict = mapping.is_some_and(|m| m.strict);
+        // An attribute no entry names (a STIX custom `x_…` property, any other): the
+        // column the layout gives the entity's own path, then a column of that name.
+        let own = &candidates[0];
+        let unnamed = mapping.is_some_and(|m| !m.names(own));
+        if !strict && unnamed {
+            if let Some(e) = self.object_path(source, own, class) {
+                return Ok(e);
+            }
+        }
         if !strict && self.has_column(source, &a.path) {
             return Ok(Expr::col(&a.path));
         }
@@ -420,8 +468,25 @@ impl Lowerer<'_> {
                 }
             }
         }
-        if !strict {
-            looked.push(a.path.clone());
+        if let (Some(m), false) = (mapping, strict) {
+            if unnamed {
+                let classes: Vec<Option<&str>> = match class {
+                    Some(c) => vec![Some(c)],
+                    None => std::iter::once(None)
+                        .chain(m.class_object_columns.keys().map(|c| Some(c.as_str())))
+                        .collect(),
+                };
+                for c in classes {
+                    if let Some(col) = m.object_column(own, c) {
+                        if !looked.contains(&col) {
+                            looked.push(col);
+                        }
+                    }
+                }
+            }
+            if !looked.contains(&a.path) {
+                looked.push(a.path.clone());
+            }
         }
         let mut d = Diagnostic::error(
             Code::UnknownAttribute,
@@ -635,6 +700,37 @@ impl Lowerer<'_> {
         for (_, _, name, path) in attrs {
             if let Some(e) = self.event_path(source, &path, class) {
                 out.push((name, e));
+            }
+        }
+        // Custom attributes: columns the table has under the object's own prefix (ECS
+        // `process.x_ttp_tags`) that no entry reads, one component deep.
+        if slot != EVENT_SLOT && !mapping.strict {
+            if let (Some(cols), Some(prefix)) = (
+                &self.source_columns[source],
+                mapping
+                    .object_column(&format!("{slot}.x"), class)
+                    .and_then(|c| c.strip_suffix(".x").map(str::to_string)),
+            ) {
+                let read: FxHashSet<&str> = mapping.native_columns().collect();
+                for col in cols {
+                    let Some(rest) = col
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|r| r.strip_prefix('.'))
+                    else {
+                        continue;
+                    };
+                    if rest.is_empty()
+                        || rest.contains('.')
+                        || read.contains(col.as_str())
+                        || out.iter().any(|(n, _)| n == rest)
+                        || mapping.names(&format!("{slot}.{rest}"))
+                    {
+                        continue;
+                    }
+                    if let Some(e) = self.object_path(source, &format!("{slot}.{rest}"), class) {
+                        out.push((rest.to_string(), e));
+                    }
+                }
             }
         }
         Ok(out)

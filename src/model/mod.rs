@@ -256,6 +256,17 @@ pub struct Mapping {
     /// across hosts, so a process is identified by `uid` alone.
     #[serde(default)]
     pub identity: FxIndexMap<String, Vec<Vec<String>>>,
+    /// Where an attribute no entry maps is looked for: an OCSF object path (`process`,
+    /// `dst_endpoint`) → the prefix of the native columns holding that object's fields
+    /// (ECS `process`, `destination`), so `process.x_ttp_tags` reads the column
+    /// `process.x_ttp_tags` and `dst_endpoint.x_asn` reads `destination.x_asn`. The key
+    /// `.` stands for every path, read from the column of its own name (OCSF tables).
+    #[serde(default)]
+    pub object_columns: FxIndexMap<String, String>,
+    /// Per-class overrides of `object_columns` (ECS: the actor of a process launch is
+    /// `process.parent`).
+    #[serde(default)]
+    pub class_object_columns: FxIndexMap<String, FxIndexMap<String, String>>,
     /// [`Mapping::slot_attributes`] answers, worked out once per mapping.
     #[serde(skip)]
     slot_cache: SlotCache,
@@ -497,6 +508,55 @@ impl Mapping {
             }
         }
         self.attributes.get(path)
+    }
+
+    /// Whether any entry of the mapping (general or of some class) names `path`.
+    pub fn names(&self, path: &str) -> bool {
+        self.attributes.contains_key(path)
+            || self.class_attributes.values().any(|m| m.contains_key(path))
+    }
+
+    /// The native column an OCSF event path that no entry maps reads, by
+    /// `object_columns` (the longest object path that is a whole-component prefix of
+    /// `path`, a class's own entries first). None when no entry covers it.
+    pub fn object_column(&self, path: &str, class: Option<&str>) -> Option<String> {
+        let lookup = |m: &FxIndexMap<String, String>| -> Option<String> {
+            let mut best: Option<(&str, &str)> = None;
+            for (object, native) in m {
+                let whole = object != EVENT_SLOT
+                    && path.len() > object.len()
+                    && path.starts_with(object.as_str())
+                    && path.as_bytes()[object.len()] == b'.';
+                if whole && best.is_none_or(|(o, _)| object.len() > o.len()) {
+                    best = Some((object, native));
+                }
+            }
+            match best {
+                Some((object, native)) => Some(format!("{native}{}", &path[object.len()..])),
+                None => m.get(EVENT_SLOT).map(|native| {
+                    if native == EVENT_SLOT {
+                        path.to_string()
+                    } else {
+                        format!("{native}.{path}")
+                    }
+                }),
+            }
+        };
+        class
+            .and_then(|c| self.class_object_columns.get(c))
+            .and_then(lookup)
+            .or_else(|| lookup(&self.object_columns))
+    }
+
+    /// Classes whose `class_object_columns` differ from the general ones for `path`.
+    pub fn classes_overriding_objects<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.class_object_columns
+            .keys()
+            .map(String::as_str)
+            .filter(move |c| self.object_column(path, Some(c)) != self.object_column(path, None))
     }
 
     /// Whether `path` maps differently in some class than in general.

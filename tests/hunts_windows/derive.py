@@ -78,12 +78,14 @@ def created():
                             name=base(e.get("Image")), path=e.get("Image"),
                             cmd=e.get("CommandLine"), puid=e.get("ParentProcessGuid"),
                             pname=base(e.get("ParentImage")), ppath=e.get("ParentImage"),
-                            ppid=e.get("ParentProcessId")))
+                            ppid=e.get("ParentProcessId"), pid=e.get("ProcessId"),
+                            product=e.get("Product")))
         elif security(e, 4688):
             out.append(dict(host=e.get("Hostname"), uid=None, name=base(e.get("NewProcessName")),
                             path=e.get("NewProcessName"), cmd=e.get("CommandLine"), puid=None,
                             pname=base(e.get("ParentProcessName")),
-                            ppath=e.get("ParentProcessName"), ppid=e.get("ProcessId")))
+                            ppath=e.get("ParentProcessName"), ppid=e.get("ProcessId"),
+                            pid=e.get("NewProcessId"), product=None))
     return out
 
 
@@ -281,7 +283,14 @@ def h21():
     return {(h, n, str(pid), u) for (h, n, pid, u) in parents | grandparents}
 
 
-HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 22)}
+def h22():
+    mshta = {p["uid"] for p in created()
+             if p["product"] == "Internet Explorer" and p["name"] == "mshta.exe"}
+    return {(p["host"], p["name"], str(p["pid"])) for p in created()
+            if p["puid"] in mshta and (p["product"] or "").lower().startswith("microsoft")}
+
+
+HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 23)}
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or sorted(HUNTS)
