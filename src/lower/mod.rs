@@ -309,8 +309,9 @@ impl<'a> Lowerer<'a> {
 
     /// True for the rows that hold an entity at all: rows where some identity set of
     /// `entity` (among those whose attributes are all in `columns`) has no NULL attribute.
-    /// `cols` gives each attribute's expression in the rows read. None when no set applies
-    /// (the type has no identity there: every row counts).
+    /// `cols` gives each attribute's expression in the rows read. None when nothing needs
+    /// testing (the type has no identity sets, or the pattern already tests one whole);
+    /// FALSE when the rows supply none of the type's identity sets.
     fn identity_present(
         &self,
         entity: &str,
@@ -329,11 +330,16 @@ impl<'a> Lowerer<'a> {
                 e => e.clone(),
             })
         };
-        let sets: Vec<&Vec<String>> = self
-            .identity_sets(entity, source)
+        let all = self.identity_sets(entity, source);
+        let sets: Vec<&Vec<String>> = all
             .iter()
             .filter(|set| !set.is_empty() && set.iter().all(|a| columns.contains(a)))
             .collect();
+        if sets.is_empty() && all.iter().any(|set| !set.is_empty()) {
+            // The rows supply no identity of the type at all (a table without file columns
+            // read for files): no row holds such an entity.
+            return Some(crate::ir::FALSE);
+        }
         // A set that holds a smaller one adds nothing: where it is whole, so is the smaller.
         let minimal = sets.iter().filter(|set| {
             !sets
