@@ -28,6 +28,9 @@ const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
 struct Lake {
     raw: Config,
     ecs: Config,
+    /// The same configurations as files, for the `kestrel` binary.
+    raw_file: PathBuf,
+    ecs_file: PathBuf,
 }
 
 fn manifest() -> &'static Path {
@@ -84,11 +87,17 @@ fn lake() -> &'static Lake {
             let yaml = format!(
                 "connections:\n  lake:\n    url: {url}\ndatasources:\n  winlogs:\n    connection: lake\n    table: {table}\n    timestamp: \"@timestamp\"\n    timestamp_format: \"%Y-%m-%dT%H:%M:%S.%fZ\"\n    data_model_map: {mapping}\n"
             );
-            Config::from_yaml_str(&yaml, None).expect("config")
+            let file = dir.join(format!("{table}.yaml"));
+            std::fs::write(&file, &yaml).expect("config file");
+            (Config::from_yaml_str(&yaml, None).expect("config"), file)
         };
+        let (raw, raw_file) = config("wh_raw", "winevent");
+        let (ecs, ecs_file) = config("wh_ecs", "ecs");
         Lake {
-            raw: config("wh_raw", "winevent"),
-            ecs: config("wh_ecs", "ecs"),
+            raw,
+            ecs,
+            raw_file,
+            ecs_file,
         }
     })
 }
@@ -752,6 +761,44 @@ fn h22_custom_attribute() {
     );
 }
 
+// .venv/bin/python tests/hunts_windows/derive.py 23 (OCSF numbers from the schema JSON)
+#[test]
+fn h23_ocsf_network_open() {
+    let row = |host, ip, port| {
+        [
+            host,
+            "400101",
+            "Network Activity: Open",
+            "4001",
+            "4",
+            "Network Activity",
+            "1",
+            "Open",
+            ip,
+            port,
+        ]
+    };
+    check(
+        "23_ocsf_network_open.hf",
+        &[
+            "device.hostname",
+            "type_uid",
+            "type_name",
+            "class_uid",
+            "category_uid",
+            "category_name",
+            "activity_id",
+            "activity_name",
+            "dst_endpoint.ip",
+            "dst_endpoint.port",
+        ],
+        &[
+            &row("HR001.shire.com", "10.0.10.106", "443"),
+            &row("WORKSTATION5.theshire.local", "10.10.10.5", "80"),
+        ],
+    );
+}
+
 // python3 tests/hunts_windows/derive.py 17 — counts process GUIDs per image name among the
 // processes with a command line (Sysmon 1 and Security 4688; 4688 has no GUID, so
 // svchost.exe, seen only in a 4688, counts 0).
@@ -855,9 +902,59 @@ fn mappings_command_resolves_model_and_native_names() {
     assert_eq!(code, Some(0));
     assert!(out.contains("reg_value.name"), "{out}");
 
+    // The OCSF classification, rule by rule.
+    let (code, out, _) = run(&["mappings", "ecs", "type_uid"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("class_uid * 100 + activity_id"), "{out}");
+    assert!(
+        out.contains("event.type IN ('connection', 'start')")
+            && out.contains("400101     Network Activity: Open"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["mappings", "winevent", "class_name"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("'Process Activity'"), "{out}");
+
     let (code, out, _) = run(&["mappings", "ecs", "process_activity"]);
     assert_eq!(code, Some(2), "{out}");
     let (code, _, err) = run(&["mappings", "nosuch"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("unknown mapping `nosuch`"), "{err}");
+}
+
+/// A test of OCSF classification in WHERE is a condition on the table's own columns (the
+/// class's rule columns), on both layouts: no CASE is computed per row to decide it.
+#[test]
+fn ocsf_classification_tests_fold_to_source_columns() {
+    let lake = lake();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("windows-hunts");
+    let hunt = dir.join("classification.hf");
+    std::fs::write(
+        &hunt,
+        "x = GET event FROM stixshifter://winlogs WHERE type_uid = 400101 OR (class_uid IN (1007) AND activity_name LIKE 'l%') OR category_name != 'System Activity'\nDISP x ATTR device.hostname\n",
+    )
+    .expect("hunt");
+    for config in [&lake.raw_file, &lake.ecs_file] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("compile")
+            .arg("--config")
+            .arg(config)
+            .arg(&hunt)
+            .output()
+            .expect("run kestrel");
+        let sql = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{sql}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cte = sql.split(")\nSELECT").next().unwrap_or_default();
+        let filter = cte.split("WHERE").nth(1).expect("a WHERE");
+        assert!(!filter.contains("CASE"), "{}: {filter}", config.display());
+        assert!(
+            !filter.contains("100701"),
+            "no classification value is computed: {filter}"
+        );
+    }
 }

@@ -18,7 +18,10 @@ use std::cell::RefCell;
 
 use crate::diag::{suggest, Code, Diagnostic};
 use crate::ir::{Expr, Func, Literal, RelId};
-use crate::model::{ClassRule, EntityKind, NativeRef, ScalarValue, Transform, EVENT_SLOT};
+use crate::model::{
+    ClassRule, ClassificationRule, Classified, EntityKind, NativeRef, ScalarValue, Transform,
+    CLASSIFICATION_ATTRIBUTES, EVENT_SLOT,
+};
 use crate::syntax::ast::AttrPath;
 
 use super::Lowerer;
@@ -400,6 +403,17 @@ impl Lowerer<'_> {
         class: Option<&str>,
         a: &AttrPath,
     ) -> Result<Expr, Diagnostic> {
+        let ctx = Ctx::Rows {
+            source,
+            entity: entity.to_string(),
+            slot: slot.to_string(),
+            class: class.map(str::to_string),
+        };
+        if let Some((source, class, name)) = self.classification_attr(&ctx, a) {
+            if let Some(e) = self.classification_value(source, class.as_deref(), name) {
+                return Ok(e);
+            }
+        }
         let (target, base_slot) = match &a.entity {
             Some(e) => {
                 let t = self.entity_name(e)?;
@@ -589,13 +603,14 @@ impl Lowerer<'_> {
         if derived.is_empty() {
             return None;
         }
-        let mut out: Vec<(String, Expr)> =
-            native.iter().map(|c| (c.clone(), Expr::col(c))).collect();
-        for (name, e) in derived {
-            if !native.contains(&name) {
-                out.push((name, e));
-            }
-        }
+        // The classification takes the place of a table column of the same name
+        // (Winlogbeat's `activity_id` is an event-correlation GUID, not OCSF's).
+        let mut out: Vec<(String, Expr)> = native
+            .iter()
+            .filter(|c| !derived.iter().any(|(n, _)| n == *c))
+            .map(|c| (c.clone(), Expr::col(c)))
+            .collect();
+        out.extend(derived);
         Some(out)
     }
 
@@ -738,14 +753,191 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
-    /// The OCSF classification attributes of rows of `class` (None: any), as the mapping
-    /// derives them.
+    /// The OCSF classification of rows of a source (of `class` only, when given): pairs of
+    /// a predicate and the classification of the rows it holds. No row satisfies two
+    /// predicates; rows no rule classifies satisfy none. Each predicate is a condition on
+    /// the table's own columns (the class's rule columns and the rule's), so a test of
+    /// `type_uid` becomes the predicates of the classifications that pass it.
+    pub(super) fn classification_cases(
+        &self,
+        source: usize,
+        class: Option<&str>,
+    ) -> Vec<(Expr, Classified)> {
+        let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
+            return Vec::new();
+        };
+        let applies = |r: &ClassificationRule| {
+            self.mapping_knows_class(source, &r.class)
+                && r.matches.keys().all(|k| self.has_rule_key(source, k))
+        };
+        let mut out: Vec<(Expr, Classified)> = Vec::new();
+        for (i, r) in mapping.classification.iter().enumerate() {
+            if class.is_some_and(|c| c != r.class) || !applies(r) {
+                continue;
+            }
+            let Some(cl) = self.model.classify(r) else {
+                continue;
+            };
+            let mut parts = Vec::new();
+            if class.is_none() {
+                parts.push(self.class_pred(source, &r.class));
+            }
+            for (col, vals) in &r.matches {
+                parts.push(in_values(self.rule_key(source, col), vals, false));
+            }
+            // The first rule of the class that matches decides: rows an earlier rule with
+            // another classification takes are not this rule's.
+            let mut shadowed = false;
+            for e in &mapping.classification[..i] {
+                // Rules that pin a column to different values cannot both match.
+                let disjoint = e.matches.iter().any(|(col, vals)| {
+                    r.matches
+                        .get(col)
+                        .is_some_and(|own| own.iter().all(|v| !vals.contains(v)))
+                });
+                if e.class != r.class
+                    || !applies(e)
+                    || disjoint
+                    || self.model.classify(e).as_ref() == Some(&cl)
+                {
+                    continue;
+                }
+                if e.matches.is_empty() {
+                    shadowed = true;
+                    break;
+                }
+                parts.push(Expr::or(
+                    e.matches
+                        .iter()
+                        .map(|(col, vals)| {
+                            Expr::or(vec![
+                                Expr::IsNull {
+                                    expr: Box::new(self.rule_key(source, col)),
+                                    negated: false,
+                                },
+                                in_values(self.rule_key(source, col), vals, true),
+                            ])
+                        })
+                        .collect(),
+                ));
+            }
+            if shadowed {
+                continue;
+            }
+            let pred = Expr::and(parts);
+            match out.iter_mut().find(|(_, c)| *c == cl) {
+                Some((p, _)) => *p = Expr::or(vec![p.clone(), pred]),
+                None => out.push((pred, cl)),
+            }
+        }
+        out.into_iter()
+            .map(|(p, c)| (crate::opt::fold::fold(p), c))
+            .collect()
+    }
+
+    /// One classification attribute (`type_uid`, …) of rows of a source, as (predicate,
+    /// value) pairs grouped by value. None when the source's mapping classifies nothing.
+    pub(super) fn classification_table(
+        &self,
+        source: usize,
+        class: Option<&str>,
+        attr: &str,
+    ) -> Option<Vec<(Expr, Literal)>> {
+        let cases = self.classification_cases(source, class);
+        if cases.is_empty() {
+            return None;
+        }
+        let mut table: Vec<(Vec<Expr>, Literal)> = Vec::new();
+        for (pred, cl) in cases {
+            let value = scalar_literal(&cl.value(attr)?);
+            match table.iter_mut().find(|(_, v)| *v == value) {
+                Some((preds, _)) => preds.push(pred),
+                None => table.push((vec![pred], value)),
+            }
+        }
+        Some(
+            table
+                .into_iter()
+                .map(|(preds, v)| (crate::opt::fold::fold(Expr::or(preds)), v))
+                .collect(),
+        )
+    }
+
+    /// A classification attribute's value per row: a CASE over the table's predicates
+    /// (the literal itself where one classification covers every row).
+    pub(super) fn classification_value(
+        &self,
+        source: usize,
+        class: Option<&str>,
+        attr: &str,
+    ) -> Option<Expr> {
+        let table = self.classification_table(source, class, attr)?;
+        if let [(pred, v)] = &table[..] {
+            if *pred == crate::ir::TRUE {
+                return Some(Expr::Lit(v.clone()));
+            }
+        }
+        Some(Expr::case(
+            table.into_iter().map(|(p, v)| (p, Expr::Lit(v))).collect(),
+            Expr::Lit(Literal::Null),
+        ))
+    }
+
+    /// When `a` names a classification attribute of events read from rows of a source:
+    /// the source, the class the rows are of (if one) and the attribute.
+    pub(super) fn classification_attr(
+        &self,
+        ctx: &Ctx,
+        a: &AttrPath,
+    ) -> Option<(usize, Option<String>, &'static str)> {
+        let Ctx::Rows {
+            source,
+            entity,
+            slot,
+            class,
+        } = ctx
+        else {
+            return None;
+        };
+        let is_event = self
+            .model
+            .entity(entity)
+            .is_some_and(|d| d.kind == EntityKind::Event);
+        let entity_ok = match &a.entity {
+            None => true,
+            Some(e) => self
+                .model
+                .entity_name(&e.name)
+                .and_then(|t| self.model.entity(t))
+                .is_some_and(|d| d.kind == EntityKind::Event),
+        };
+        if !(is_event && slot == EVENT_SLOT && entity_ok) {
+            return None;
+        }
+        let name = CLASSIFICATION_ATTRIBUTES
+            .iter()
+            .find(|n| **n == a.path.as_str())?;
+        let mapping = self.mappings.get(&self.sources[*source].mapping)?;
+        if mapping.classification.is_empty() {
+            return None;
+        }
+        Some((*source, class.clone(), name))
+    }
+
+    /// The classification attributes of rows of `class` (None: any), as the mapping
+    /// derives them; none when it classifies nothing.
     pub(super) fn classification_columns(
         &self,
-        _source: usize,
-        _class: Option<&str>,
+        source: usize,
+        class: Option<&str>,
     ) -> Vec<(String, Expr)> {
-        Vec::new()
+        CLASSIFICATION_ATTRIBUTES
+            .iter()
+            .filter_map(|a| {
+                self.classification_value(source, class, a)
+                    .map(|e| (a.to_string(), e))
+            })
+            .collect()
     }
 }
 

@@ -1075,11 +1075,16 @@ impl<'a> Lowerer<'a> {
 
     fn mapping(&mut self, name: &str, span: Span) -> Result<&Mapping, Diagnostic> {
         if !self.mappings.contains_key(name) {
-            let m = load_mapping(name).map_err(|e| {
-                Diagnostic::error(Code::UnknownDataSource, e.to_string())
-                    .at(span)
-                    .label("the data source's mapping cannot be loaded")
-            })?;
+            let m = load_mapping(name)
+                .and_then(|m| {
+                    self.model.check_classification(&m, name)?;
+                    Ok(m)
+                })
+                .map_err(|e| {
+                    Diagnostic::error(Code::UnknownDataSource, e.to_string())
+                        .at(span)
+                        .label("the data source's mapping cannot be loaded")
+                })?;
             self.mappings.insert(name.to_string(), m);
         }
         self.mappings

@@ -65,6 +65,15 @@ impl Lowerer<'_> {
         c: &ast::Comparison,
         op: CmpOp,
     ) -> Result<Expr, Diagnostic> {
+        // OCSF classification (`type_uid = 400101`): the conditions on the table's own
+        // columns that give the classifications passing the test, not a CASE per row.
+        if let Some((source, class, name)) = self.classification_attr(ctx, &c.attr) {
+            if let Some(table) = self.classification_table(source, class.as_deref(), name) {
+                if let Some(e) = classification_test(&table, op, c.value.as_ref())? {
+                    return Ok(e);
+                }
+            }
+        }
         let lhs = self.attr(ctx, &c.attr)?;
         let Some(value) = &c.value else {
             return Ok(Expr::IsNull {
@@ -368,6 +377,101 @@ impl Lowerer<'_> {
             }
         }
     }
+}
+
+/// A test of a value every row of a group shares, decided here: the predicates of the
+/// groups whose value passes, ORed (FALSE when none does). Rows without a value (NULL)
+/// pass no comparison, as in SQL. None for a test decided per row (a reference, CIDR).
+fn classification_test(
+    table: &[(Expr, Literal)],
+    op: CmpOp,
+    value: Option<&ast::Value>,
+) -> Result<Option<Expr>, Diagnostic> {
+    let text_of = |l: &Literal| match l {
+        Literal::Str(s) => s.clone(),
+        Literal::Int(i) => i.to_string(),
+        Literal::Float(f) => f.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        _ => String::new(),
+    };
+    let order = |a: &Literal, b: &Literal| -> Option<std::cmp::Ordering> {
+        let num = |l: &Literal| match l {
+            Literal::Int(i) => Some(*i as f64),
+            Literal::Float(f) => Some(*f),
+            Literal::Str(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match (a, b) {
+            (Literal::Null, _) | (_, Literal::Null) => None,
+            (Literal::Str(x), Literal::Str(y)) => Some(x.cmp(y)),
+            _ => match (num(a), num(b)) {
+                (Some(x), Some(y)) => x.partial_cmp(&y),
+                _ => Some(text_of(a).cmp(&text_of(b))),
+            },
+        }
+    };
+    let all = || Expr::or(table.iter().map(|(p, _)| p.clone()).collect());
+    let pick = |keep: &dyn Fn(&Literal) -> bool| {
+        let preds: Vec<Expr> = table
+            .iter()
+            .filter(|(_, v)| keep(v))
+            .map(|(p, _)| p.clone())
+            .collect();
+        crate::opt::fold::fold(Expr::or(preds))
+    };
+    let Some(value) = value else {
+        return Ok(Some(match op {
+            CmpOp::IsNotNull => crate::opt::fold::fold(all()),
+            _ => crate::opt::fold::fold(Expr::not(all())),
+        }));
+    };
+    if matches!(value, ast::Value::Ref { .. }) {
+        return Ok(None);
+    }
+    use std::cmp::Ordering::*;
+    Ok(Some(match op {
+        CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
+            let lit = scalar(value)?;
+            if lit == Literal::Null {
+                return Ok(Some(match op {
+                    CmpOp::Eq => crate::opt::fold::fold(Expr::not(all())),
+                    _ => crate::opt::fold::fold(all()),
+                }));
+            }
+            pick(&|v| {
+                order(v, &lit).is_some_and(|o| match op {
+                    CmpOp::Eq => o == Equal,
+                    CmpOp::Ne => o != Equal,
+                    CmpOp::Lt => o == Less,
+                    CmpOp::Le => o != Greater,
+                    CmpOp::Gt => o == Greater,
+                    _ => o != Less,
+                })
+            })
+        }
+        CmpOp::In | CmpOp::NotIn => {
+            let mut list = Vec::new();
+            flatten_list(value, &mut list)?;
+            let negated = op == CmpOp::NotIn;
+            pick(&|v| list.iter().any(|l| order(v, l) == Some(Equal)) != negated)
+        }
+        CmpOp::Like | CmpOp::NotLike => {
+            let pattern = text(value, "LIKE")?;
+            let negated = op == CmpOp::NotLike;
+            pick(&|v| {
+                crate::backend::like::like(text_of(v).as_bytes(), pattern.as_bytes()) != negated
+            })
+        }
+        CmpOp::Matches | CmpOp::NotMatches => {
+            let pattern = text(value, "MATCHES")?;
+            let Ok(re) = regex::Regex::new(&pattern) else {
+                return Ok(None);
+            };
+            let negated = op == CmpOp::NotMatches;
+            pick(&|v| re.is_match(&text_of(v)) != negated)
+        }
+        _ => return Ok(None),
+    }))
 }
 
 fn instant(v: &ast::Value) -> Result<i64, Diagnostic> {

@@ -290,7 +290,37 @@ def h22():
             if p["puid"] in mshta and (p["product"] or "").lower().startswith("microsoft")}
 
 
-HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 23)}
+def ocsf(cls, activity):
+    """OCSF numbers and names of a class's activity, from the schema JSON (needs the venv's
+    pydantic-ocsf: run this file with .venv/bin/python for hunt 23)."""
+    sys.path.insert(0, os.path.join(HERE, "..", "ocsf"))
+    import io, contextlib
+    import schema_numbers
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        schema_numbers.main([cls])
+    c = json.loads(buf.getvalue())[cls]
+    aid = c["activities"][activity]
+    return (str(c["uid"] * 100 + aid), f'{c["name"]}: {activity}', str(c["uid"]),
+            str(c["category_uid"]), c["category_name"], str(aid), activity)
+
+
+def h23():
+    # Network Activity: Open — Sysmon 3 and Security 5156 (a connection the firewall
+    # permitted), of PowerShell.
+    out = set()
+    for e in E:
+        if sysmon(e, 3) and base(e.get("Image")) == "powershell.exe":
+            ip, port = e.get("DestinationIp"), e.get("DestinationPort")
+        elif security(e, 5156) and base(e.get("Application")) == "powershell.exe":
+            ip, port = e.get("DestAddress"), e.get("DestPort")
+        else:
+            continue
+        out.add((e.get("Hostname"),) + ocsf("network_activity", "Open") + (ip, str(port)))
+    return out
+
+
+HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 24)}
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or sorted(HUNTS)
