@@ -799,6 +799,31 @@ fn h23_ocsf_network_open() {
     );
 }
 
+// python3 tests/hunts_windows/derive.py 24 — Security 4688 writes this pid `0x12d8`.
+#[test]
+fn h24_one_pid_either_channel() {
+    let event = |code| ["<null>", "<null>", "<null>", code, "4824"];
+    check(
+        "24_one_pid_either_channel.hf",
+        &[
+            "endpoint.hostname",
+            "name",
+            "pid",
+            "metadata.event_code",
+            "process.pid",
+        ],
+        &[
+            &["WORKSTATION5", "rundll32.exe", "4824", "<null>", "<null>"],
+            &event("1"),
+            &event("10"),
+            &event("11"),
+            &event("4688"),
+            &event("5"),
+            &event("7"),
+        ],
+    );
+}
+
 // python3 tests/hunts_windows/derive.py 17 — counts process GUIDs per image name among the
 // processes with a command line (Sysmon 1 and Security 4688; 4688 has no GUID, so
 // svchost.exe, seen only in a 4688, counts 0).

@@ -102,6 +102,10 @@ impl Lowerer<'_> {
                 func: Func::Dirname,
                 args: vec![col],
             },
+            Some(Transform::Integer) => Expr::Func {
+                func: Func::Integer,
+                args: vec![col],
+            },
         })
     }
 
@@ -547,8 +551,7 @@ impl Lowerer<'_> {
                 .help(format!("write `{}:{}`", r.entity, a.path)));
             }
         }
-        let r = &self.relations[rel.0];
-        let Some(columns) = &r.columns else {
+        let Some(columns) = self.relations[rel.0].columns.clone() else {
             // Event records keep native columns: resolve through the source's mapping.
             return match source {
                 Some(source) => self.rows_attr(source, &entity, EVENT_SLOT, None, a),
@@ -556,6 +559,19 @@ impl Lowerer<'_> {
             };
         };
         if kind == EntityKind::Event {
+            // Whole records: a name means what the mapping says, before a table column of
+            // that spelling (ECS's own `process.pid` column is the source of a process
+            // access; the mapping's `process.pid` is its target).
+            let whole = source.is_some_and(|s| {
+                self.source_columns[s]
+                    .as_ref()
+                    .is_some_and(|native| native.iter().all(|c| columns.contains(c)))
+            });
+            if let (Some(source), true) = (source, whole) {
+                if let Ok(e) = self.rows_attr(source, &entity, EVENT_SLOT, None, a) {
+                    return Ok(e);
+                }
+            }
             if columns.contains(&a.path) {
                 return Ok(Expr::col(&a.path));
             }
@@ -570,6 +586,7 @@ impl Lowerer<'_> {
             }
         }
         // Context attributes keep their entity-relative names (`endpoint.hostname`).
+        let r = &self.relations[rel.0];
         let mut d = Diagnostic::error(
             Code::UnknownAttribute,
             format!("`{}` has no attribute `{}`", r.var, a.path),

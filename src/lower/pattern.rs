@@ -129,7 +129,7 @@ impl Lowerer<'_> {
                             .help("use IS NULL or IS NOT NULL")),
                     };
                 }
-                let lit = self.typed_literal(ctx, &lhs, lit);
+                let lit = self.typed_literal(ctx, &lhs, integer_literal(&lhs, lit));
                 let op = match op {
                     CmpOp::Eq => IrCmp::Eq,
                     CmpOp::Ne => IrCmp::Ne,
@@ -138,7 +138,7 @@ impl Lowerer<'_> {
                     CmpOp::Gt => IrCmp::Gt,
                     _ => IrCmp::Ge,
                 };
-                Ok(Expr::cmp(op, lhs, Expr::Lit(lit)))
+                Ok(self.fold_integer(ctx, Expr::cmp(op, lhs, Expr::Lit(lit))))
             }
             CmpOp::In | CmpOp::NotIn => {
                 let mut list = Vec::new();
@@ -149,13 +149,19 @@ impl Lowerer<'_> {
                 }
                 let list = list
                     .into_iter()
-                    .map(|l| self.typed_literal(ctx, &lhs, l))
+                    .map(|l| {
+                        let l = integer_literal(&lhs, l);
+                        self.typed_literal(ctx, &lhs, l)
+                    })
                     .collect();
-                Ok(Expr::InList {
-                    expr: Box::new(lhs),
-                    list,
-                    negated,
-                })
+                Ok(self.fold_integer(
+                    ctx,
+                    Expr::InList {
+                        expr: Box::new(lhs),
+                        list,
+                        negated,
+                    },
+                ))
             }
             CmpOp::Like | CmpOp::NotLike => Ok(Expr::Like {
                 expr: Box::new(lhs),
@@ -199,6 +205,114 @@ impl Lowerer<'_> {
         }
     }
 
+    /// `integer(x) = n` and `integer(x) IN (…)` (process ids a mapping reads as decimal or
+    /// `0x` hexadecimal text) as tests of `x` itself: `x IN (4824, '0x12d8')`, which an
+    /// index on `x` serves, instead of converting every row. The hexadecimal spelling is
+    /// left out where the column holds numbers. Other tests keep the conversion.
+    fn fold_integer(&mut self, ctx: &Ctx, e: Expr) -> Expr {
+        let mut has = false;
+        e.walk(&mut |x| {
+            has |= matches!(
+                x,
+                Expr::Func {
+                    func: crate::ir::Func::Integer,
+                    ..
+                }
+            )
+        });
+        if !has {
+            return e;
+        }
+        // The conversion goes inside first-of CASEs (two collectors' spellings of the
+        // column), then every CASE is split, so each test has one column's conversion as
+        // its subject and the literals can take that column's type.
+        let e = crate::opt::fold::split_cases(integer_into_cases(e));
+        let e = crate::opt::fold::split_cases(e);
+        let e = self.rewrite_integer(ctx, e);
+        crate::opt::fold::fold(e)
+    }
+
+    fn rewrite_integer(&mut self, ctx: &Ctx, e: Expr) -> Expr {
+        let inner = |e: &Expr| match e {
+            Expr::Func {
+                func: crate::ir::Func::Integer,
+                args,
+            } if args.len() == 1 => Some(args[0].clone()),
+            _ => None,
+        };
+        match e {
+            Expr::And(parts) => Expr::and(
+                parts
+                    .into_iter()
+                    .map(|p| self.rewrite_integer(ctx, p))
+                    .collect(),
+            ),
+            Expr::Or(parts) => Expr::or(
+                parts
+                    .into_iter()
+                    .map(|p| self.rewrite_integer(ctx, p))
+                    .collect(),
+            ),
+            Expr::Cmp {
+                op: IrCmp::Eq,
+                left,
+                right,
+            } => match (inner(&left), &*right) {
+                (Some(x), Expr::Lit(Literal::Int(n))) => self.integer_forms(ctx, x, &[*n]),
+                _ => Expr::Cmp {
+                    op: IrCmp::Eq,
+                    left,
+                    right,
+                },
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => {
+                let ns: Option<Vec<i64>> = list
+                    .iter()
+                    .map(|l| match l {
+                        Literal::Int(n) => Some(*n),
+                        _ => None,
+                    })
+                    .collect();
+                match (inner(&expr), ns) {
+                    (Some(x), Some(ns)) => self.integer_forms(ctx, x, &ns),
+                    _ => Expr::InList {
+                        expr,
+                        list,
+                        negated: false,
+                    },
+                }
+            }
+            e => e,
+        }
+    }
+
+    /// `x IN (…)` over every way the column may spell the numbers `ns`.
+    fn integer_forms(&mut self, ctx: &Ctx, x: Expr, ns: &[i64]) -> Expr {
+        let numeric = match ctx {
+            Ctx::Rows { source, .. } => matches!(
+                self.expr_kind(*source, &x),
+                Some(ColumnKind::Integer | ColumnKind::Float)
+            ),
+            Ctx::Var(_) => false,
+        };
+        let mut list = Vec::new();
+        for n in ns {
+            list.push(self.typed_literal(ctx, &x, Literal::Int(*n)));
+            if !numeric && *n >= 0 {
+                list.push(Literal::Str(format!("0x{n:x}")));
+            }
+        }
+        Expr::InList {
+            expr: Box::new(x),
+            list,
+            negated: false,
+        }
+    }
+
     /// What the database says a native column of `source` holds.
     fn column_kind(&mut self, source: usize, column: &str) -> Option<ColumnKind> {
         let ds = self.sources.get(source)?;
@@ -210,6 +324,10 @@ impl Lowerer<'_> {
     fn expr_kind(&mut self, source: usize, e: &Expr) -> Option<ColumnKind> {
         match e {
             Expr::Col(c) => self.column_kind(source, c),
+            Expr::Func {
+                func: crate::ir::Func::Integer,
+                ..
+            } => Some(ColumnKind::Integer),
             Expr::Func { .. } => Some(ColumnKind::Text),
             Expr::Case { whens, otherwise } => {
                 let mut kind = None;
@@ -376,6 +494,87 @@ impl Lowerer<'_> {
                 Ok((start_t, stop_t))
             }
         }
+    }
+}
+
+/// `integer(CASE WHEN c THEN a ELSE b END)` as `CASE WHEN c THEN integer(a) ELSE
+/// integer(b) END`, in the subjects of tests (and of CASEs that are subjects).
+fn integer_into_cases(e: Expr) -> Expr {
+    fn subject(e: Expr) -> Expr {
+        match e {
+            Expr::Func {
+                func: crate::ir::Func::Integer,
+                args,
+            } if matches!(args.first(), Some(Expr::Case { .. })) && args.len() == 1 => {
+                let Some(Expr::Case { whens, otherwise }) = args.into_iter().next() else {
+                    return Expr::Lit(Literal::Null);
+                };
+                let conv = |v: Expr| {
+                    subject(Expr::Func {
+                        func: crate::ir::Func::Integer,
+                        args: vec![v],
+                    })
+                };
+                Expr::case(
+                    whens
+                        .iter()
+                        .map(|(c, v)| (c.clone(), conv(v.clone())))
+                        .collect(),
+                    conv((*otherwise).clone()),
+                )
+            }
+            Expr::Case { whens, otherwise } => Expr::case(
+                whens
+                    .iter()
+                    .map(|(c, v)| (c.clone(), subject(v.clone())))
+                    .collect(),
+                subject((*otherwise).clone()),
+            ),
+            e => e,
+        }
+    }
+    match e {
+        Expr::And(parts) => Expr::and(parts.into_iter().map(integer_into_cases).collect()),
+        Expr::Or(parts) => Expr::or(parts.into_iter().map(integer_into_cases).collect()),
+        Expr::Cmp { op, left, right } => Expr::Cmp {
+            op,
+            left: Box::new(subject(*left)),
+            right,
+        },
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => Expr::InList {
+            expr: Box::new(subject(*expr)),
+            list,
+            negated,
+        },
+        e => e,
+    }
+}
+
+/// A literal compared with `integer(x)`: `'0x12d8'` and `'4824'` are the number 4824.
+fn integer_literal(lhs: &Expr, lit: Literal) -> Literal {
+    let converts = |e: &Expr| {
+        matches!(
+            e,
+            Expr::Func {
+                func: crate::ir::Func::Integer,
+                ..
+            }
+        )
+    };
+    let mut any = converts(lhs);
+    if let Expr::Case { whens, otherwise } = lhs {
+        any |= whens.iter().any(|(_, v)| converts(v)) || converts(otherwise);
+    }
+    match lit {
+        Literal::Str(s) if any => match crate::value::parse_integer(&s) {
+            Some(n) => Literal::Int(n),
+            None => Literal::Str(s),
+        },
+        lit => lit,
     }
 }
 

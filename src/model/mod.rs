@@ -275,6 +275,7 @@ impl NativeRef {
             None => inner,
             Some(Transform::Basename) => format!("basename({inner})"),
             Some(Transform::Dirname) => format!("dirname({inner})"),
+            Some(Transform::Integer) => format!("integer({inner})"),
         }
     }
 }
@@ -287,6 +288,9 @@ pub enum Transform {
     Basename,
     /// Everything before the last path separator (`C:\x\cmd.exe` → `C:\x`).
     Dirname,
+    /// An integer written in decimal or, with `0x`, in hexadecimal (Windows Security
+    /// events write process ids so: `0x12d8` is 4824); NULL for anything else.
+    Integer,
 }
 
 /// Rows whose columns hold the given values belong to `class` (first matching rule wins).
