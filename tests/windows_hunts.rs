@@ -983,3 +983,32 @@ fn ocsf_classification_tests_fold_to_source_columns() {
         );
     }
 }
+
+/// `pid = 4824` over the raw events is a test of the pid columns as written (`4824` in
+/// Sysmon's, `'0x12d8'` in Security's): no row's pid is converted to decide it.
+#[test]
+fn pid_tests_fold_to_the_columns_spellings() {
+    let lake = lake();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("windows-hunts");
+    let hunt = dir.join("pid.hf");
+    std::fs::write(
+        &hunt,
+        "p = GET process FROM stixshifter://winlogs WHERE pid = 4824 OR pid IN ('0x1a74', 9572)\nDISP p ATTR pid\n",
+    )
+    .expect("hunt");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .arg("compile")
+        .arg("--config")
+        .arg(&lake.raw_file)
+        .arg(&hunt)
+        .output()
+        .expect("run kestrel");
+    let sql = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{sql}");
+    let cte = sql.split(")\nSELECT").next().unwrap_or_default();
+    let filter = cte.split("WHERE").nth(1).expect("a WHERE");
+    assert!(!filter.contains("kestrel_int"), "{filter}");
+    for spelling in ["'0x12d8'", "'0x1a74'", "6772", "'0x2564'"] {
+        assert!(filter.contains(spelling), "{spelling} in {filter}");
+    }
+}

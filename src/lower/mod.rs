@@ -320,16 +320,7 @@ impl<'a> Lowerer<'a> {
         cols: &[(String, Expr)],
         preds: &[Expr],
     ) -> Option<Expr> {
-        // A path's basename or dirname is NULL exactly when the path is.
-        let expr_of = |a: &String| {
-            cols.iter().find(|(n, _)| n == a).map(|(_, e)| match e {
-                Expr::Func {
-                    func: crate::ir::Func::Basename | crate::ir::Func::Dirname,
-                    args,
-                } if args.len() == 1 => args[0].clone(),
-                e => e.clone(),
-            })
-        };
+        let expr_of = |a: &String| cols.iter().find(|(n, _)| n == a).map(|(_, e)| recorded(e));
         let all = self.identity_sets(entity, source);
         let sets: Vec<&Vec<String>> = all
             .iter()
@@ -1227,6 +1218,26 @@ impl<'a> Lowerer<'a> {
                 .collect(),
             _ => None,
         }
+    }
+}
+
+/// What a row records for an attribute, for telling whether it holds a value: a path's
+/// basename or dirname is NULL exactly when the path is, and a process id is recorded when
+/// its column holds one (`integer` reads the text; any value there counts as recorded).
+fn recorded(e: &Expr) -> Expr {
+    match e {
+        Expr::Func {
+            func: crate::ir::Func::Basename | crate::ir::Func::Dirname | crate::ir::Func::Integer,
+            args,
+        } if args.len() == 1 => recorded(&args[0]),
+        Expr::Case { whens, otherwise } => Expr::case(
+            whens
+                .iter()
+                .map(|(c, v)| (c.clone(), recorded(v)))
+                .collect(),
+            recorded(otherwise),
+        ),
+        e => e.clone(),
     }
 }
 
