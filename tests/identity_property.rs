@@ -120,7 +120,10 @@ fn hunt(rng: &mut Rng) -> String {
     text
 }
 
-fn run(lake: &FuzzLake, text: &str) -> Result<(Vec<Value>, Vec<(String, String)>), String> {
+/// Each display's rows, and each variable with the type it holds.
+type Ran = (Vec<Value>, Vec<(String, String)>);
+
+fn run(lake: &FuzzLake, text: &str) -> Result<Ran, String> {
     let src = SourceFile::new("p.hf", text);
     let mut printer = Printer::new(Vec::new(), Format::Json);
     let mut summary = Vec::new();

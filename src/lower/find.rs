@@ -107,7 +107,8 @@ impl Lowerer<'_> {
             )));
         }
         let span = self.span_of_references(pattern, time)?;
-        let mut pending: Vec<(Plan, Vec<Expr>, Option<Vec<(String, Expr)>>)> = Vec::new();
+        // Per branch: the rows, their filters, and what to project (None: the rows whole).
+        let mut pending: Vec<(Plan, Vec<Expr>, Option<super::Columns>)> = Vec::new();
         for (r, class) in reads {
             let (my_slot, their_slot) = if by {
                 (r.object_slot.as_str(), r.subject_slot.as_str())

@@ -154,6 +154,9 @@ pub(crate) struct RelInfo {
     pub source: Option<usize>,
 }
 
+/// Named column expressions a plan projects.
+type Columns = Vec<(String, Expr)>;
+
 /// What a new relation is, before it gets its id.
 struct NewRelation {
     entity: String,
@@ -883,7 +886,8 @@ impl<'a> Lowerer<'a> {
             [c] => Some(c.clone()),
             _ => None,
         };
-        let mut pending: Vec<(Vec<Expr>, Option<Vec<(String, Expr)>>)> = Vec::new();
+        // Per slot: its filters, and what to project (None: the rows whole).
+        let mut pending: Vec<(Vec<Expr>, Option<Columns>)> = Vec::new();
         for slot in &def.slots {
             let ctx = attr::Ctx::Rows {
                 source,
