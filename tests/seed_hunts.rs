@@ -6,7 +6,9 @@
 //!   201, then firefox.exe 201 alone;
 //! - seed 002 (`bh22-linux-192.168.56.91`, `tests/fixtures/seed_bh22.jsonl`): the traffic
 //!   of splunkd's children is the two connections the seed prints,
-//!   172.17.0.2:38550 → 192.168.56.2:3128 and 172.17.0.2:49726 → 192.168.56.150:8888;
+//!   172.17.0.2:38550 → 192.168.56.2:3128 and 172.17.0.2:49726 → 192.168.56.150:8888, and
+//!   the TIMESTAMPED traffic of the splunkd whose command line names the C2 address is the
+//!   ten records the seed's cell 6 prints;
 //! - seed 004 (`container1`, `tests/fixtures/seed_container1.jsonl`, SysFlow process
 //!   events with the custom property `process.x_ttp_tags`): one `ping` on 2021-10-17; the
 //!   `sh` that `node` started with a T1059 tag, and what it ran besides bash, by start
@@ -166,9 +168,33 @@ fn seed_hunts_give_the_seeds_answers_on_sqlite_postgres_and_mariadb() {
             vec![
                 r#"{"src_ref.value":"172.17.0.2","src_port":38550,"dst_ref.value":"192.168.56.2","dst_port":3128}"#,
                 r#"{"src_ref.value":"172.17.0.2","src_port":49726,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
-                "# splunkd process 1 2",
+                "# splunkd process 2 13",
                 "# splunkd_activities process 2 2",
                 "# traffic network-traffic 2 2",
+            ],
+            false,
+        ),
+        (
+            "seed_002_6_timestamped",
+            seed("seed_002_6_timestamped.hf"),
+            vec![
+                r#"{"src_ref.value":"172.17.0.2","src_port":38550,"dst_ref.value":"192.168.56.2","dst_port":3128}"#,
+                r#"{"src_ref.value":"172.17.0.2","src_port":49726,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
+                r#"{"first_observed":"2022-07-27T14:38:30.442905703Z","src_ref.value":"224.0.0.251","src_port":5353,"dst_ref.value":"192.168.56.91","dst_port":5353}"#,
+                r#"{"first_observed":"2022-07-27T14:38:30.443064336Z","src_ref.value":"172.17.0.2","src_port":5353,"dst_ref.value":"172.17.0.1","dst_port":5353}"#,
+                r#"{"first_observed":"2022-07-27T14:38:31.443896894Z","src_ref.value":"172.17.0.2","src_port":5353,"dst_ref.value":"172.17.0.1","dst_port":5353}"#,
+                r#"{"first_observed":"2022-07-27T14:38:31.445104677Z","src_ref.value":"172.17.0.2","src_port":49738,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
+                r#"{"first_observed":"2022-07-27T14:38:31.446651846Z","src_ref.value":"172.17.0.2","src_port":49738,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
+                r#"{"first_observed":"2022-07-27T14:39:31.517374587Z","src_ref.value":"172.17.0.2","src_port":49738,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
+                r#"{"first_observed":"2022-07-27T14:39:31.521548431Z","src_ref.value":"172.17.0.2","src_port":49738,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
+                r#"{"first_observed":"2022-07-27T14:40:01.028527Z","src_ref.value":"172.17.0.2","src_port":49738,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
+                r#"{"first_observed":"2022-07-27T14:40:07.573279244Z","src_ref.value":"172.17.0.2","src_port":49738,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
+                r#"{"first_observed":"2022-07-27T14:40:31.004563Z","src_ref.value":"172.17.0.2","src_port":49738,"dst_ref.value":"192.168.56.150","dst_port":8888}"#,
+                "# splunkd process 2 13",
+                "# splunkd_activities process 2 2",
+                "# traffic network-traffic 2 2",
+                "# c2_proc process 1 11",
+                "# c2_traffic network-traffic 3 10",
             ],
             false,
         ),
