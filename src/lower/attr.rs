@@ -6,9 +6,17 @@
 //!    spellings become OCSF (`parent_ref.name` → `parent_process.name`);
 //! 2. as an event-level context attribute (`endpoint.hostname` → `device.hostname`);
 //! 3. as an OCSF path from the event's root (`device.hostname`);
-//! 4. as a native column of that name (`os.name`, `x_ttp_tags`).
+//! 4. where no mapping entry names the path: as the column the layout gives the entity's
+//!    own path (`object_columns`: ECS `process.x_ttp_tags` for `process:x_ttp_tags`);
+//! 5. as a native column of that name (`os.name`, `x_ttp_tags`).
 //!
-//! Over an entity variable, attributes are its columns (model names).
+//! Events also have OCSF's classification (`class_uid`, `type_uid`, …), derived from the
+//! mapping's `classification` rules as (condition, value) pairs over the table's columns
+//! (`classification_cases`): a value is a CASE over them, a test (in `pattern.rs`) the
+//! conditions of the values that pass.
+//!
+//! Over an entity variable, attributes are its columns (model names); over a variable of
+//! whole events, what the mapping says first, then a column of that name.
 //!
 //! A column the catalog says is missing does not resolve; an attribute that resolves
 //! nowhere is an error naming the data source and the columns looked for.

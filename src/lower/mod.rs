@@ -8,6 +8,8 @@
 //!   (`procs`, then `procs_2`), and later statements see the newest;
 //! - entity and attribute names: OCSF, STIX and native spellings (see `attr.rs`);
 //! - FIND: relations from `mappings/relations.yaml` as semi-joins (see `find.rs`);
+//! - entities: GET and FIND keep only records whose slot holds an entity, some identity
+//!   set of its type wholly recorded (`identity_present`): an empty parent is no parent;
 //! - data sources: by name through the configuration, or a table of that name;
 //! - time: START/STOP and LAST n <unit> become bounds on the timestamp column.
 
