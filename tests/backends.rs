@@ -355,6 +355,7 @@ fn win_hunts() -> Vec<(&'static str, String)> {
         ("custom_attribute", windows("22_custom_attribute.hf")),
         ("ocsf_network_open", windows("23_ocsf_network_open.hf")),
         ("one_pid_either_channel", windows("24_one_pid_either_channel.hf")),
+        ("originated_by_actor", windows("25_originated_by_actor.hf")),
         ("lsass_dump", example("lsass_dump.hf")),
         ("mshta_children", example("mshta_children.hf")),
         (

@@ -824,6 +824,22 @@ fn h24_one_pid_either_channel() {
     );
 }
 
+// .venv/bin/python tests/hunts_windows/derive.py 25 — no Sysmon 1: reg.exe's launch is
+// its parent's act (cmd.exe's), not reg.exe's.
+#[test]
+fn h25_originated_by_actor() {
+    check(
+        "25_originated_by_actor.hf",
+        &["metadata.event_code", "type_uid", "type_name"],
+        &[
+            &["12", "20100101", "Registry Key Activity: Create"],
+            &["13", "20100202", "Registry Value Activity: Set"],
+            &["5", "100702", "Process Activity: Terminate"],
+            &["7", "100501", "Module Activity: Load"],
+        ],
+    );
+}
+
 // python3 tests/hunts_windows/derive.py 17 — counts process GUIDs per image name among the
 // processes with a command line (Sysmon 1 and Security 4688; 4688 has no GUID, so
 // svchost.exe, seen only in a 4688, counts 0).
