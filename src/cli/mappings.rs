@@ -138,7 +138,8 @@ fn show(m: &Mapping) -> String {
             } else {
                 rule_text(&r.matches)
             };
-            let _ = writeln!(s, "  {:<32} {:<16} {when}", r.class, r.activity);
+            let line = format!("  {:<32} {:<16} {when}", r.class, r.activity);
+            let _ = writeln!(s, "{}", line.trim_end());
         }
     }
     if !m.object_columns.is_empty() {
@@ -146,7 +147,11 @@ fn show(m: &Mapping) -> String {
             "\nattributes no entry names (custom `x_…` and others) read, then the bare name:\n",
         );
         for (object, native) in &m.object_columns {
-            let _ = writeln!(s, "  {object:<40} {native}.<name>");
+            if object == EVENT_SLOT {
+                let _ = writeln!(s, "  {:<40} the column of its own name", "(every path)");
+            } else {
+                let _ = writeln!(s, "  {object:<40} {native}.<name>");
+            }
         }
         for (class, map) in &m.class_object_columns {
             for (object, native) in map {
