@@ -14,6 +14,7 @@ const BUILTIN: &[&str] = &[
     "mappings/ecs.yaml",
     "mappings/ocsf.yaml",
     "mappings/winevent.yaml",
+    "mappings/classification.yaml",
     "dialects/sqlite.yaml",
     "dialects/postgres.yaml",
     "dialects/mssql.yaml",

@@ -57,3 +57,18 @@ impl fmt::Display for Value {
         }
     }
 }
+
+/// An integer written in decimal (`4824`) or, with `0x`, in hexadecimal (`0x12d8`), as
+/// Windows Security events write process ids; None for anything else. What the mappings'
+/// `integer` transform computes (SQL per dialect, and SQLite's `kestrel_int`).
+pub fn parse_integer(text: &str) -> Option<i64> {
+    let t = text;
+    match t.strip_prefix("0x") {
+        Some(hex) if !hex.is_empty() && hex.len() <= 15 => i64::from_str_radix(hex, 16).ok(),
+        Some(_) => None,
+        None if !t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit()) => {
+            t.parse().ok()
+        }
+        None => None,
+    }
+}

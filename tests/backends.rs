@@ -344,7 +344,18 @@ fn win_hunts() -> Vec<(&'static str, String)> {
             .unwrap()
             .replace("stixshifter://winlogs", "sqlalchemy://win")
     };
+    // Hunts of tests/hunts_windows whose answers tests/windows_hunts.rs checks on SQLite.
+    let windows = |f: &str| {
+        std::fs::read_to_string(root().join("tests/hunts_windows").join(f))
+            .unwrap()
+            .replace("stixshifter://winlogs", "sqlalchemy://win")
+    };
     vec![
+        ("parents_of_powershell", windows("21_parents_of_powershell.hf")),
+        ("custom_attribute", windows("22_custom_attribute.hf")),
+        ("ocsf_network_open", windows("23_ocsf_network_open.hf")),
+        ("one_pid_either_channel", windows("24_one_pid_either_channel.hf")),
+        ("originated_by_actor", windows("25_originated_by_actor.hf")),
         ("lsass_dump", example("lsass_dump.hf")),
         ("mshta_children", example("mshta_children.hf")),
         (

@@ -28,6 +28,9 @@ const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
 struct Lake {
     raw: Config,
     ecs: Config,
+    /// The same configurations as files, for the `kestrel` binary.
+    raw_file: PathBuf,
+    ecs_file: PathBuf,
 }
 
 fn manifest() -> &'static Path {
@@ -84,11 +87,17 @@ fn lake() -> &'static Lake {
             let yaml = format!(
                 "connections:\n  lake:\n    url: {url}\ndatasources:\n  winlogs:\n    connection: lake\n    table: {table}\n    timestamp: \"@timestamp\"\n    timestamp_format: \"%Y-%m-%dT%H:%M:%S.%fZ\"\n    data_model_map: {mapping}\n"
             );
-            Config::from_yaml_str(&yaml, None).expect("config")
+            let file = dir.join(format!("{table}.yaml"));
+            std::fs::write(&file, &yaml).expect("config file");
+            (Config::from_yaml_str(&yaml, None).expect("config"), file)
         };
+        let (raw, raw_file) = config("wh_raw", "winevent");
+        let (ecs, ecs_file) = config("wh_ecs", "ecs");
         Lake {
-            raw: config("wh_raw", "winevent"),
-            ecs: config("wh_ecs", "ecs"),
+            raw,
+            ecs,
+            raw_file,
+            ecs_file,
         }
     })
 }
@@ -112,9 +121,10 @@ fn lake() -> &'static Lake {
 // | Sysmon 12 | `registry`, `creation` (CreateKey) / `deletion` (DeleteKey, DeleteValue) |
 // | Sysmon 13, 14 | `registry`, `change` |
 // | Security 4624 | `authentication`, `start` |
-// | anything else | `host`, `info` (no Kestrel class) |
+// | anything else | no `event.category` (the `ecs` default class: process_activity, with no parent) |
 // | `Image`, `ProcessGuid`, `ProcessId`, `CommandLine` | `process.executable`, `process.name` (its basename), `process.entity_id`, `process.pid` (a number), `process.command_line` |
 // | `Parent*` (Sysmon 1) | `process.parent.*` likewise |
+// | `Product` (Sysmon 1) | `process.Product` (a custom field: no ECS name) |
 // | 4688 `NewProcessName`, `NewProcessId` (hex), `ParentProcessName`, `ProcessId` (hex) | `process.executable`/`name`/`pid` (decimal), `process.parent.executable`/`name`/`pid` |
 // | 5156 `Application`, `ProcessId`/`ProcessID` | `process.executable`/`name`/`pid` |
 // | Sysmon 8/10 `SourceImage`, `SourceProcessGUID`/`Guid`, `SourceProcessId` | `process.*` (the actor) |
@@ -232,12 +242,20 @@ fn to_ecs(raw: &Value) -> Value {
         },
         (true, _, 13) | (true, _, 14) => ("registry", "change"),
         (_, true, 4624) => ("authentication", "start"),
-        _ => ("host", "info"),
+        // As Winlogbeat leaves PowerShell, most Security and the other Sysmon events: no
+        // category, so the `ecs` mapping's default class (process_activity) takes them,
+        // with a process and no parent — the records that must not give phantom parents.
+        _ => ("", ""),
     };
+    let mut event = json!({"code": eid.to_string(), "provider": channel});
+    if !category.is_empty() {
+        event["category"] = json!(category);
+        event["type"] = json!(kind);
+    }
     let mut doc = json!({
         "@timestamp": raw.get("@timestamp").cloned().unwrap_or(Value::Null),
         "host": {"name": text(field(raw, &["Hostname", "computer_name"]))},
-        "event": {"code": eid.to_string(), "provider": channel, "category": category, "type": kind},
+        "event": event,
     });
     let m = doc.as_object_mut().expect("object");
     let mut set = |k: &str, v: Value| {
@@ -259,6 +277,8 @@ fn to_ecs(raw: &Value) -> Value {
     match (sysmon, security, eid) {
         (true, _, 1) => {
             let mut p = own(raw);
+            // A field ECS has no name for, kept under the process as a custom field.
+            p["Product"] = text(field(raw, &["Product"]));
             p["parent"] = process(
                 raw,
                 &["ParentImage"],
@@ -376,8 +396,8 @@ fn to_ecs(raw: &Value) -> Value {
 
 // ---------------------------------------------------------------------------------------
 
-/// Runs a hunt file over one configuration; the rows of its last DISP, each value as text
-/// (numbers as their decimal text), sorted.
+/// Runs a hunt file over one configuration; the rows of its DISPs, each value as text
+/// (numbers as their decimal text), sorted, duplicates kept.
 fn answer(config: &Config, hunt: &str, attrs: &[&str]) -> Vec<Vec<String>> {
     let path = manifest().join("tests/hunts_windows").join(hunt);
     let text = std::fs::read_to_string(&path).expect("hunt file");
@@ -408,8 +428,9 @@ fn answer(config: &Config, hunt: &str, attrs: &[&str]) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect();
+    // Sorted for comparison, never deduplicated: DISP shows distinct rows by definition,
+    // so a row printed twice (a broken DISTINCT, a doubled JOIN) must fail the test.
     rows.sort();
-    rows.dedup();
     rows
 }
 
@@ -693,6 +714,132 @@ fn h20_dns_of_lolbin() {
     );
 }
 
+// python3 tests/hunts_windows/derive.py 21 — in the ECS copy, pipe and file events of one
+// PowerShell process land in process_activity (no category) without a parent: they must
+// give no parent (a row of a host name and nothing else).
+#[test]
+fn h21_parents_of_powershell() {
+    check(
+        "21_parents_of_powershell.hf",
+        &["endpoint.hostname", "name", "pid", "uid"],
+        &[
+            &[
+                "WORKSTATION5",
+                "cmd.exe",
+                "5888",
+                "{39e4a257-2d59-5f91-6813-000000000700}",
+            ],
+            &[
+                "WORKSTATION5",
+                "mshta.exe",
+                "10980",
+                "{39e4a257-2d77-5f91-6b13-000000000700}",
+            ],
+            &[
+                "WORKSTATION5.theshire.local",
+                "explorer.exe",
+                "5728",
+                "{860ba2e3-993f-5f52-8402-000000000400}",
+            ],
+            &[
+                "WORKSTATION5.theshire.local",
+                "wscript.exe",
+                "2440",
+                "{860ba2e3-9f13-5f52-2603-000000000400}",
+            ],
+        ],
+    );
+}
+
+// python3 tests/hunts_windows/derive.py 22
+#[test]
+fn h22_custom_attribute() {
+    check(
+        "22_custom_attribute.hf",
+        &["endpoint.hostname", "name", "pid"],
+        &[&["WORKSTATION5", "powershell.exe", "9572"]],
+    );
+}
+
+// .venv/bin/python tests/hunts_windows/derive.py 23 (OCSF numbers from the schema JSON)
+#[test]
+fn h23_ocsf_network_open() {
+    let row = |host, ip, port| {
+        [
+            host,
+            "400101",
+            "Network Activity: Open",
+            "4001",
+            "4",
+            "Network Activity",
+            "1",
+            "Open",
+            ip,
+            port,
+        ]
+    };
+    check(
+        "23_ocsf_network_open.hf",
+        &[
+            "device.hostname",
+            "type_uid",
+            "type_name",
+            "class_uid",
+            "category_uid",
+            "category_name",
+            "activity_id",
+            "activity_name",
+            "dst_endpoint.ip",
+            "dst_endpoint.port",
+        ],
+        &[
+            &row("HR001.shire.com", "10.0.10.106", "443"),
+            &row("WORKSTATION5.theshire.local", "10.10.10.5", "80"),
+        ],
+    );
+}
+
+// python3 tests/hunts_windows/derive.py 24 — Security 4688 writes this pid `0x12d8`.
+#[test]
+fn h24_one_pid_either_channel() {
+    let event = |code| ["<null>", "<null>", "<null>", code, "4824"];
+    check(
+        "24_one_pid_either_channel.hf",
+        &[
+            "endpoint.hostname",
+            "name",
+            "pid",
+            "metadata.event_code",
+            "process.pid",
+        ],
+        &[
+            &["WORKSTATION5", "rundll32.exe", "4824", "<null>", "<null>"],
+            &event("1"),
+            &event("10"),
+            &event("11"),
+            &event("4688"),
+            &event("5"),
+            &event("7"),
+        ],
+    );
+}
+
+// .venv/bin/python tests/hunts_windows/derive.py 25 — no Sysmon 1: reg.exe's launch is
+// its parent's act (cmd.exe's), not reg.exe's.
+#[test]
+fn h25_originated_by_actor() {
+    check(
+        "25_originated_by_actor.hf",
+        &["metadata.event_code", "type_uid", "type_name"],
+        &[
+            &["12", "20100101", "Registry Key Activity: Create"],
+            &["13", "20100202", "Registry Value Activity: Set"],
+            &["5", "100702", "Process Activity: Terminate"],
+            &["7", "100501", "Module Activity: Load"],
+        ],
+    );
+}
+
 // python3 tests/hunts_windows/derive.py 17 — counts process GUIDs per image name among the
 // processes with a command line (Sysmon 1 and Security 4688; 4688 has no GUID, so
 // svchost.exe, seen only in a 4688, counts 0).
@@ -796,9 +943,88 @@ fn mappings_command_resolves_model_and_native_names() {
     assert_eq!(code, Some(0));
     assert!(out.contains("reg_value.name"), "{out}");
 
+    // The OCSF classification, rule by rule.
+    let (code, out, _) = run(&["mappings", "ecs", "type_uid"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("class_uid * 100 + activity_id"), "{out}");
+    assert!(
+        out.contains("event.type IN ('connection', 'start')")
+            && out.contains("400101     Network Activity: Open"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["mappings", "winevent", "class_name"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("'Process Activity'"), "{out}");
+
     let (code, out, _) = run(&["mappings", "ecs", "process_activity"]);
     assert_eq!(code, Some(2), "{out}");
     let (code, _, err) = run(&["mappings", "nosuch"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("unknown mapping `nosuch`"), "{err}");
+}
+
+/// A test of OCSF classification in WHERE is a condition on the table's own columns (the
+/// class's rule columns), on both layouts: no CASE is computed per row to decide it.
+#[test]
+fn ocsf_classification_tests_fold_to_source_columns() {
+    let lake = lake();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("windows-hunts");
+    let hunt = dir.join("classification.hf");
+    std::fs::write(
+        &hunt,
+        "x = GET event FROM stixshifter://winlogs WHERE type_uid = 400101 OR (class_uid IN (1007) AND activity_name LIKE 'l%') OR category_name != 'System Activity'\nDISP x ATTR device.hostname\n",
+    )
+    .expect("hunt");
+    for config in [&lake.raw_file, &lake.ecs_file] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("compile")
+            .arg("--config")
+            .arg(config)
+            .arg(&hunt)
+            .output()
+            .expect("run kestrel");
+        let sql = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{sql}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cte = sql.split(")\nSELECT").next().unwrap_or_default();
+        let filter = cte.split("WHERE").nth(1).expect("a WHERE");
+        assert!(!filter.contains("CASE"), "{}: {filter}", config.display());
+        assert!(
+            !filter.contains("100701"),
+            "no classification value is computed: {filter}"
+        );
+    }
+}
+
+/// `pid = 4824` over the raw events is a test of the pid columns as written (`4824` in
+/// Sysmon's, `'0x12d8'` in Security's): no row's pid is converted to decide it.
+#[test]
+fn pid_tests_fold_to_the_columns_spellings() {
+    let lake = lake();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("windows-hunts");
+    let hunt = dir.join("pid.hf");
+    std::fs::write(
+        &hunt,
+        "p = GET process FROM stixshifter://winlogs WHERE pid = 4824 OR pid IN ('0x1a74', 9572)\nDISP p ATTR pid\n",
+    )
+    .expect("hunt");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .arg("compile")
+        .arg("--config")
+        .arg(&lake.raw_file)
+        .arg(&hunt)
+        .output()
+        .expect("run kestrel");
+    let sql = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{sql}");
+    let cte = sql.split(")\nSELECT").next().unwrap_or_default();
+    let filter = cte.split("WHERE").nth(1).expect("a WHERE");
+    assert!(!filter.contains("kestrel_int"), "{filter}");
+    for spelling in ["'0x12d8'", "'0x1a74'", "6772", "'0x2564'"] {
+        assert!(filter.contains(spelling), "{spelling} in {filter}");
+    }
 }

@@ -97,6 +97,21 @@ impl SqliteBackend {
             },
         )
         .map_err(|e| BackendError::Query(e.to_string()))?;
+        // `integer(x)` of the mappings (process ids written `0x12d8` or `4824`).
+        conn.create_scalar_function(
+            "kestrel_int",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| {
+                Ok(match ctx.get_raw(0) {
+                    ValueRef::Integer(i) => Some(i),
+                    ValueRef::Text(t) => crate::value::parse_integer(&String::from_utf8_lossy(t)),
+                    ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Some(f as i64),
+                    _ => None,
+                })
+            },
+        )
+        .map_err(|e| BackendError::Query(e.to_string()))?;
         install_like(&conn)?;
         // Temporary tables (a session's computed variables, shipped rows) live in a
         // temporary file behind a page cache of CACHE_BUDGET_KIB, not in memory: a

@@ -11,7 +11,9 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::model::{rule_key_columns, Mapping, Model, NativeRef, ScalarValue, EVENT_SLOT};
+use crate::model::{
+    rule_key_columns, Mapping, Model, NativeRef, ScalarValue, CLASSIFICATION_ATTRIBUTES, EVENT_SLOT,
+};
 
 /// Runs the subcommand: prints to stdout, or an error to stderr with exit code 2.
 pub fn mappings(name: Option<&str>, attr: Option<&str>) -> ExitCode {
@@ -128,6 +130,35 @@ fn show(m: &Mapping) -> String {
             let _ = writeln!(s, "  {path:<40} {}", n.describe());
         }
     }
+    if !m.classification.is_empty() {
+        s.push_str("\nOCSF classification (first matching rule of the class; `kestrel mappings NAME type_uid`):\n");
+        for r in &m.classification {
+            let when = if r.matches.is_empty() {
+                String::new()
+            } else {
+                rule_text(&r.matches)
+            };
+            let line = format!("  {:<32} {:<16} {when}", r.class, r.activity);
+            let _ = writeln!(s, "{}", line.trim_end());
+        }
+    }
+    if !m.object_columns.is_empty() {
+        s.push_str(
+            "\nattributes no entry names (custom `x_…` and others) read, then the bare name:\n",
+        );
+        for (object, native) in &m.object_columns {
+            if object == EVENT_SLOT {
+                let _ = writeln!(s, "  {:<40} the column of its own name", "(every path)");
+            } else {
+                let _ = writeln!(s, "  {object:<40} {native}.<name>");
+            }
+        }
+        for (class, map) in &m.class_object_columns {
+            for (object, native) in map {
+                let _ = writeln!(s, "  {object:<40} {native}.<name>   (in {class})");
+            }
+        }
+    }
     s
 }
 
@@ -162,8 +193,53 @@ fn candidate_paths(model: &Model, written: &str) -> Result<Vec<String>, String> 
     Ok(out)
 }
 
+/// How a classification attribute (`type_uid`, …) derives from a row, rule by rule.
+fn classification(model: &Model, m: &Mapping, attr: &str) -> String {
+    let mut s = String::new();
+    let how = match attr {
+        "type_uid" => " = class_uid * 100 + activity_id",
+        "type_name" => " = \"class_name: activity_name\"",
+        _ => "",
+    };
+    let _ = writeln!(
+        s,
+        "{attr} in {} (OCSF classification{how}; the first rule of a row's class that matches decides):",
+        m.name
+    );
+    for (i, r) in m.classification.iter().enumerate() {
+        let Some(c) = model.classify(r) else { continue };
+        let first = !m.classification[..i].iter().any(|e| e.class == r.class);
+        let value = match c.value(attr) {
+            Some(v) => scalar(&v),
+            None => continue,
+        };
+        let when = match (r.matches.is_empty(), first) {
+            (false, _) => rule_text(&r.matches),
+            (true, true) => "(every row)".to_string(),
+            (true, false) => "(otherwise)".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "  {:<32} {when:<40} {value:<10} {}: {}",
+            r.class, c.class_name, c.activity_name
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  rows of no class, or that no rule of their class matches: NULL"
+    );
+    let _ = writeln!(
+        s,
+        "  (a class's rows are those its rules under `classes` place; a test in WHERE becomes those rules' conditions)"
+    );
+    s
+}
+
 fn resolve(model: &Model, m: &Mapping, written: &str) -> Result<String, String> {
     let mut s = String::new();
+    if !m.classification.is_empty() && CLASSIFICATION_ATTRIBUTES.contains(&written) {
+        return Ok(classification(model, m, written));
+    }
     let paths = candidate_paths(model, written)?;
     let mut found = false;
     for path in &paths {

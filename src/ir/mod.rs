@@ -305,6 +305,9 @@ pub enum Func {
     Basename,
     /// Everything before the last path separator.
     Dirname,
+    /// An integer from decimal text or `0x` hexadecimal text (a number stays itself);
+    /// NULL for anything else.
+    Integer,
     /// `BIN(x, n)` on numbers: `x` rounded down to a multiple of `n` (args: x, n).
     BinNumber,
     /// `BIN(ts, 5m)` on timestamp text: the start of its bucket of `n` seconds since the

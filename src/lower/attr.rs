@@ -6,9 +6,17 @@
 //!    spellings become OCSF (`parent_ref.name` → `parent_process.name`);
 //! 2. as an event-level context attribute (`endpoint.hostname` → `device.hostname`);
 //! 3. as an OCSF path from the event's root (`device.hostname`);
-//! 4. as a native column of that name (`os.name`, `x_ttp_tags`).
+//! 4. where no mapping entry names the path: as the column the layout gives the entity's
+//!    own path (`object_columns`: ECS `process.x_ttp_tags` for `process:x_ttp_tags`);
+//! 5. as a native column of that name (`os.name`, `x_ttp_tags`).
 //!
-//! Over an entity variable, attributes are its columns (model names).
+//! Events also have OCSF's classification (`class_uid`, `type_uid`, …), derived from the
+//! mapping's `classification` rules as (condition, value) pairs over the table's columns
+//! (`classification_cases`): a value is a CASE over them, a test (in `pattern.rs`) the
+//! conditions of the values that pass.
+//!
+//! Over an entity variable, attributes are its columns (model names); over a variable of
+//! whole events, what the mapping says first, then a column of that name.
 //!
 //! A column the catalog says is missing does not resolve; an attribute that resolves
 //! nowhere is an error naming the data source and the columns looked for.
@@ -18,7 +26,10 @@ use std::cell::RefCell;
 
 use crate::diag::{suggest, Code, Diagnostic};
 use crate::ir::{Expr, Func, Literal, RelId};
-use crate::model::{ClassRule, EntityKind, NativeRef, ScalarValue, Transform, EVENT_SLOT};
+use crate::model::{
+    ClassRule, ClassificationRule, Classified, EntityKind, NativeRef, ScalarValue, Transform,
+    CLASSIFICATION_ATTRIBUTES, EVENT_SLOT,
+};
 use crate::syntax::ast::AttrPath;
 
 use super::Lowerer;
@@ -99,6 +110,10 @@ impl Lowerer<'_> {
                 func: Func::Dirname,
                 args: vec![col],
             },
+            Some(Transform::Integer) => Expr::Func {
+                func: Func::Integer,
+                args: vec![col],
+            },
         })
     }
 
@@ -120,7 +135,49 @@ impl Lowerer<'_> {
             .attributes
             .get(path)
             .and_then(|n| self.native(source, n));
-        let overrides: Vec<&str> = mapping.classes_overriding(path).collect();
+        let overrides: Vec<(&str, Option<Expr>)> = mapping
+            .classes_overriding(path)
+            .map(|c| {
+                (
+                    c,
+                    mapping
+                        .resolve(path, Some(c))
+                        .and_then(|n| self.native(source, n)),
+                )
+            })
+            .collect();
+        self.per_class(source, general, overrides)
+    }
+
+    /// The column an OCSF event path that no mapping entry names reads, by the mapping's
+    /// `object_columns` (ECS `process.x_ttp_tags`), in rows of `class` (None: a CASE
+    /// where classes differ). None when the table has no such column.
+    fn object_path(&self, source: usize, path: &str, class: Option<&str>) -> Option<Expr> {
+        let mapping = self.mappings.get(&self.sources[source].mapping)?;
+        let column = |c: Option<&str>| {
+            mapping
+                .object_column(path, c)
+                .filter(|col| self.has_column(source, col))
+                .map(Expr::col)
+        };
+        if class.is_some() {
+            return column(class);
+        }
+        let overrides: Vec<(&str, Option<Expr>)> = mapping
+            .classes_overriding_objects(path)
+            .map(|c| (c, column(Some(c))))
+            .collect();
+        self.per_class(source, column(None), overrides)
+    }
+
+    /// A value read one way in general and other ways in some classes, as one expression:
+    /// the general one where no class differs, else a CASE over the classes.
+    fn per_class(
+        &self,
+        source: usize,
+        general: Option<Expr>,
+        overrides: Vec<(&str, Option<Expr>)>,
+    ) -> Option<Expr> {
         if overrides.is_empty() {
             return general;
         }
@@ -129,11 +186,8 @@ impl Lowerer<'_> {
         // class only, so the branches' order does not matter.
         let otherwise = general.unwrap_or(Expr::Lit(Literal::Null));
         let mut whens: Vec<(Vec<&str>, Expr)> = Vec::new();
-        for c in overrides {
-            let value = mapping
-                .resolve(path, Some(c))
-                .and_then(|n| self.native(source, n))
-                .unwrap_or(Expr::Lit(Literal::Null));
+        for (c, value) in overrides {
+            let value = value.unwrap_or(Expr::Lit(Literal::Null));
             if value == otherwise {
                 continue;
             }
@@ -361,6 +415,17 @@ impl Lowerer<'_> {
         class: Option<&str>,
         a: &AttrPath,
     ) -> Result<Expr, Diagnostic> {
+        let ctx = Ctx::Rows {
+            source,
+            entity: entity.to_string(),
+            slot: slot.to_string(),
+            class: class.map(str::to_string),
+        };
+        if let Some((source, class, name)) = self.classification_attr(&ctx, a) {
+            if let Some(e) = self.classification_value(source, class.as_deref(), name) {
+                return Ok(e);
+            }
+        }
         let (target, base_slot) = match &a.entity {
             Some(e) => {
                 let t = self.entity_name(e)?;
@@ -404,6 +469,15 @@ impl Lowerer<'_> {
         }
         let mapping = self.mappings.get(&self.sources[source].mapping);
         let strict = mapping.is_some_and(|m| m.strict);
+        // An attribute no entry names (a STIX custom `x_…` property, any other): the
+        // column the layout gives the entity's own path, then a column of that name.
+        let own = &candidates[0];
+        let unnamed = mapping.is_some_and(|m| !m.names(own));
+        if !strict && unnamed {
+            if let Some(e) = self.object_path(source, own, class) {
+                return Ok(e);
+            }
+        }
         if !strict && self.has_column(source, &a.path) {
             return Ok(Expr::col(&a.path));
         }
@@ -420,8 +494,25 @@ impl Lowerer<'_> {
                 }
             }
         }
-        if !strict {
-            looked.push(a.path.clone());
+        if let (Some(m), false) = (mapping, strict) {
+            if unnamed {
+                let classes: Vec<Option<&str>> = match class {
+                    Some(c) => vec![Some(c)],
+                    None => std::iter::once(None)
+                        .chain(m.class_object_columns.keys().map(|c| Some(c.as_str())))
+                        .collect(),
+                };
+                for c in classes {
+                    if let Some(col) = m.object_column(own, c) {
+                        if !looked.contains(&col) {
+                            looked.push(col);
+                        }
+                    }
+                }
+            }
+            if !looked.contains(&a.path) {
+                looked.push(a.path.clone());
+            }
         }
         let mut d = Diagnostic::error(
             Code::UnknownAttribute,
@@ -468,8 +559,7 @@ impl Lowerer<'_> {
                 .help(format!("write `{}:{}`", r.entity, a.path)));
             }
         }
-        let r = &self.relations[rel.0];
-        let Some(columns) = &r.columns else {
+        let Some(columns) = self.relations[rel.0].columns.clone() else {
             // Event records keep native columns: resolve through the source's mapping.
             return match source {
                 Some(source) => self.rows_attr(source, &entity, EVENT_SLOT, None, a),
@@ -477,6 +567,19 @@ impl Lowerer<'_> {
             };
         };
         if kind == EntityKind::Event {
+            // Whole records: a name means what the mapping says, before a table column of
+            // that spelling (ECS's own `process.pid` column is the source of a process
+            // access; the mapping's `process.pid` is its target).
+            let whole = source.is_some_and(|s| {
+                self.source_columns[s]
+                    .as_ref()
+                    .is_some_and(|native| native.iter().all(|c| columns.contains(c)))
+            });
+            if let (Some(source), true) = (source, whole) {
+                if let Ok(e) = self.rows_attr(source, &entity, EVENT_SLOT, None, a) {
+                    return Ok(e);
+                }
+            }
             if columns.contains(&a.path) {
                 return Ok(Expr::col(&a.path));
             }
@@ -491,6 +594,7 @@ impl Lowerer<'_> {
             }
         }
         // Context attributes keep their entity-relative names (`endpoint.hostname`).
+        let r = &self.relations[rel.0];
         let mut d = Diagnostic::error(
             Code::UnknownAttribute,
             format!("`{}` has no attribute `{}`", r.var, a.path),
@@ -508,6 +612,31 @@ impl Lowerer<'_> {
             ));
         }
         Err(d)
+    }
+
+    /// The columns of event records read from rows of a source (of `class`, None: any):
+    /// the table's own columns, plus the OCSF classification the mapping derives
+    /// (`class_uid`, `type_uid`, …). None when the catalog does not know the columns (the
+    /// records are then the rows as they are).
+    pub(super) fn event_columns(
+        &self,
+        source: usize,
+        class: Option<&str>,
+    ) -> Option<Vec<(String, Expr)>> {
+        let native = self.source_columns[source].as_ref()?;
+        let derived = self.classification_columns(source, class);
+        if derived.is_empty() {
+            return None;
+        }
+        // The classification takes the place of a table column of the same name
+        // (Winlogbeat's `activity_id` is an event-correlation GUID, not OCSF's).
+        let mut out: Vec<(String, Expr)> = native
+            .iter()
+            .filter(|c| !derived.iter().any(|(n, _)| n == *c))
+            .map(|c| (c.clone(), Expr::col(c)))
+            .collect();
+        out.extend(derived);
+        Some(out)
     }
 
     /// The columns of an entity read from `slot` of rows in a source: every mapped
@@ -613,7 +742,227 @@ impl Lowerer<'_> {
                 out.push((name, e));
             }
         }
+        // Custom attributes: columns the table has under the object's own prefix (ECS
+        // `process.x_ttp_tags`) that no entry reads, one component deep.
+        if slot != EVENT_SLOT && !mapping.strict {
+            if let (Some(cols), Some(prefix)) = (
+                &self.source_columns[source],
+                mapping
+                    .object_column(&format!("{slot}.x"), class)
+                    .and_then(|c| c.strip_suffix(".x").map(str::to_string)),
+            ) {
+                let read: FxHashSet<&str> = mapping.native_columns().collect();
+                for col in cols {
+                    let Some(rest) = col
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|r| r.strip_prefix('.'))
+                    else {
+                        continue;
+                    };
+                    if rest.is_empty()
+                        || rest.contains('.')
+                        || read.contains(col.as_str())
+                        || out.iter().any(|(n, _)| n == rest)
+                        || mapping.names(&format!("{slot}.{rest}"))
+                    {
+                        continue;
+                    }
+                    if let Some(e) = self.object_path(source, &format!("{slot}.{rest}"), class) {
+                        out.push((rest.to_string(), e));
+                    }
+                }
+            }
+        }
         Ok(out)
+    }
+}
+
+impl Lowerer<'_> {
+    /// The OCSF classification of rows of a source (of `class` only, when given): pairs of
+    /// a predicate and the classification of the rows it holds. No row satisfies two
+    /// predicates; rows no rule classifies satisfy none. Each predicate is a condition on
+    /// the table's own columns (the class's rule columns and the rule's), so a test of
+    /// `type_uid` becomes the predicates of the classifications that pass it.
+    pub(super) fn classification_cases(
+        &self,
+        source: usize,
+        class: Option<&str>,
+    ) -> Vec<(Expr, Classified)> {
+        let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
+            return Vec::new();
+        };
+        let applies = |r: &ClassificationRule| {
+            self.mapping_knows_class(source, &r.class)
+                && r.matches.keys().all(|k| self.has_rule_key(source, k))
+        };
+        let mut out: Vec<(Expr, Classified)> = Vec::new();
+        for (i, r) in mapping.classification.iter().enumerate() {
+            if class.is_some_and(|c| c != r.class) || !applies(r) {
+                continue;
+            }
+            let Some(cl) = self.model.classify(r) else {
+                continue;
+            };
+            let mut parts = Vec::new();
+            if class.is_none() {
+                parts.push(self.class_pred(source, &r.class));
+            }
+            for (col, vals) in &r.matches {
+                parts.push(in_values(self.rule_key(source, col), vals, false));
+            }
+            // The first rule of the class that matches decides: rows an earlier rule with
+            // another classification takes are not this rule's.
+            let mut shadowed = false;
+            for e in &mapping.classification[..i] {
+                // Rules that pin a column to different values cannot both match.
+                let disjoint = e.matches.iter().any(|(col, vals)| {
+                    r.matches
+                        .get(col)
+                        .is_some_and(|own| own.iter().all(|v| !vals.contains(v)))
+                });
+                if e.class != r.class
+                    || !applies(e)
+                    || disjoint
+                    || self.model.classify(e).as_ref() == Some(&cl)
+                {
+                    continue;
+                }
+                if e.matches.is_empty() {
+                    shadowed = true;
+                    break;
+                }
+                parts.push(Expr::or(
+                    e.matches
+                        .iter()
+                        .map(|(col, vals)| {
+                            Expr::or(vec![
+                                Expr::IsNull {
+                                    expr: Box::new(self.rule_key(source, col)),
+                                    negated: false,
+                                },
+                                in_values(self.rule_key(source, col), vals, true),
+                            ])
+                        })
+                        .collect(),
+                ));
+            }
+            if shadowed {
+                continue;
+            }
+            let pred = Expr::and(parts);
+            match out.iter_mut().find(|(_, c)| *c == cl) {
+                Some((p, _)) => *p = Expr::or(vec![p.clone(), pred]),
+                None => out.push((pred, cl)),
+            }
+        }
+        out.into_iter()
+            .map(|(p, c)| (crate::opt::fold::fold(p), c))
+            .collect()
+    }
+
+    /// One classification attribute (`type_uid`, …) of rows of a source, as (predicate,
+    /// value) pairs grouped by value. None when the source's mapping classifies nothing.
+    pub(super) fn classification_table(
+        &self,
+        source: usize,
+        class: Option<&str>,
+        attr: &str,
+    ) -> Option<Vec<(Expr, Literal)>> {
+        let cases = self.classification_cases(source, class);
+        if cases.is_empty() {
+            return None;
+        }
+        let mut table: Vec<(Vec<Expr>, Literal)> = Vec::new();
+        for (pred, cl) in cases {
+            let value = scalar_literal(&cl.value(attr)?);
+            match table.iter_mut().find(|(_, v)| *v == value) {
+                Some((preds, _)) => preds.push(pred),
+                None => table.push((vec![pred], value)),
+            }
+        }
+        Some(
+            table
+                .into_iter()
+                .map(|(preds, v)| (crate::opt::fold::fold(Expr::or(preds)), v))
+                .collect(),
+        )
+    }
+
+    /// A classification attribute's value per row: a CASE over the table's predicates
+    /// (the literal itself where one classification covers every row).
+    pub(super) fn classification_value(
+        &self,
+        source: usize,
+        class: Option<&str>,
+        attr: &str,
+    ) -> Option<Expr> {
+        let table = self.classification_table(source, class, attr)?;
+        if let [(pred, v)] = &table[..] {
+            if *pred == crate::ir::TRUE {
+                return Some(Expr::Lit(v.clone()));
+            }
+        }
+        Some(Expr::case(
+            table.into_iter().map(|(p, v)| (p, Expr::Lit(v))).collect(),
+            Expr::Lit(Literal::Null),
+        ))
+    }
+
+    /// When `a` names a classification attribute of events read from rows of a source:
+    /// the source, the class the rows are of (if one) and the attribute.
+    pub(super) fn classification_attr(
+        &self,
+        ctx: &Ctx,
+        a: &AttrPath,
+    ) -> Option<(usize, Option<String>, &'static str)> {
+        let Ctx::Rows {
+            source,
+            entity,
+            slot,
+            class,
+        } = ctx
+        else {
+            return None;
+        };
+        let is_event = self
+            .model
+            .entity(entity)
+            .is_some_and(|d| d.kind == EntityKind::Event);
+        let entity_ok = match &a.entity {
+            None => true,
+            Some(e) => self
+                .model
+                .entity_name(&e.name)
+                .and_then(|t| self.model.entity(t))
+                .is_some_and(|d| d.kind == EntityKind::Event),
+        };
+        if !(is_event && slot == EVENT_SLOT && entity_ok) {
+            return None;
+        }
+        let name = CLASSIFICATION_ATTRIBUTES
+            .iter()
+            .find(|n| **n == a.path.as_str())?;
+        let mapping = self.mappings.get(&self.sources[*source].mapping)?;
+        if mapping.classification.is_empty() {
+            return None;
+        }
+        Some((*source, class.clone(), name))
+    }
+
+    /// The classification attributes of rows of `class` (None: any), as the mapping
+    /// derives them; none when it classifies nothing.
+    pub(super) fn classification_columns(
+        &self,
+        source: usize,
+        class: Option<&str>,
+    ) -> Vec<(String, Expr)> {
+        CLASSIFICATION_ATTRIBUTES
+            .iter()
+            .filter_map(|a| {
+                self.classification_value(source, class, a)
+                    .map(|e| (a.to_string(), e))
+            })
+            .collect()
     }
 }
 

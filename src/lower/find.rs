@@ -107,6 +107,8 @@ impl Lowerer<'_> {
             )));
         }
         let span = self.span_of_references(pattern, time)?;
+        // Per branch: the rows, their filters, and what to project (None: the rows whole).
+        let mut pending: Vec<(Plan, Vec<Expr>, Option<super::Columns>)> = Vec::new();
         for (r, class) in reads {
             let (my_slot, their_slot) = if by {
                 (r.object_slot.as_str(), r.subject_slot.as_str())
@@ -147,7 +149,6 @@ impl Lowerer<'_> {
                     preds.push(f);
                 }
             }
-            let mut plan = rows.filter(Expr::and(preds));
             if def.kind == EntityKind::Entity {
                 let cols = self.entity_columns(source, &target, my_slot, class.as_deref())?;
                 let names: Vec<String> = cols.iter().map(|(n, _)| n.clone()).collect();
@@ -155,11 +156,31 @@ impl Lowerer<'_> {
                     None => names,
                     Some(prev) => prev.into_iter().filter(|c| names.contains(c)).collect(),
                 });
-                plan = plan.project(cols);
+                pending.push((rows, preds, Some(cols)));
             } else {
-                columns = self.source_columns[source].clone();
+                let cols = self.event_columns(source, class.as_deref());
+                columns = cols
+                    .as_ref()
+                    .map(|cs| cs.iter().map(|(n, _)| n.clone()).collect());
+                pending.push((rows, preds, cols));
             }
-            branches.push(plan);
+        }
+        // A record whose slot holds no entity (every identity attribute NULL) gives none.
+        for (rows, mut preds, cols) in pending {
+            if let (Some(cols), Some(columns)) = (&cols, &columns) {
+                if def.kind == EntityKind::Entity {
+                    if let Some(p) =
+                        self.identity_present(&target, Some(source), columns, cols, &preds)
+                    {
+                        preds.push(p);
+                    }
+                }
+            }
+            let plan = rows.filter(Expr::and(preds));
+            branches.push(match cols {
+                Some(cols) => plan.project(cols),
+                None => plan,
+            });
         }
         let plan = super::union_limited(branches, columns.as_deref(), limit);
         Ok(NewRelation {

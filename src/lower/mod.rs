@@ -8,6 +8,8 @@
 //!   (`procs`, then `procs_2`), and later statements see the newest;
 //! - entity and attribute names: OCSF, STIX and native spellings (see `attr.rs`);
 //! - FIND: relations from `mappings/relations.yaml` as semi-joins (see `find.rs`);
+//! - entities: GET and FIND keep only records whose slot holds an entity, some identity
+//!   set of its type wholly recorded (`identity_present`): an empty parent is no parent;
 //! - data sources: by name through the configuration, or a table of that name;
 //! - time: START/STOP and LAST n <unit> become bounds on the timestamp column.
 
@@ -239,6 +241,9 @@ pub(crate) struct RelInfo {
     pub source: Option<usize>,
 }
 
+/// Named column expressions a plan projects.
+type Columns = Vec<(String, Expr)>;
+
 /// What a new relation is, before it gets its id.
 struct NewRelation {
     entity: String,
@@ -390,6 +395,66 @@ impl<'a> Lowerer<'a> {
             (None, Some(def)) => &def.identity,
             (None, None) => &[],
         }
+    }
+
+    /// True for the rows that hold an entity at all: rows where some identity set of
+    /// `entity` (among those whose attributes are all in `columns`) has no NULL attribute.
+    /// `cols` gives each attribute's expression in the rows read. None when nothing needs
+    /// testing (the type has no identity sets, or the pattern already tests one whole);
+    /// FALSE when the rows supply none of the type's identity sets.
+    fn identity_present(
+        &self,
+        entity: &str,
+        source: Option<usize>,
+        columns: &[String],
+        cols: &[(String, Expr)],
+        preds: &[Expr],
+    ) -> Option<Expr> {
+        let expr_of = |a: &String| cols.iter().find(|(n, _)| n == a).map(|(_, e)| recorded(e));
+        let all = self.identity_sets(entity, source);
+        let sets: Vec<&Vec<String>> = all
+            .iter()
+            .filter(|set| !set.is_empty() && set.iter().all(|a| columns.contains(a)))
+            .collect();
+        if sets.is_empty() && all.iter().any(|set| !set.is_empty()) {
+            // The rows supply no identity of the type at all (a table without file columns
+            // read for files): no row holds such an entity.
+            return Some(crate::ir::FALSE);
+        }
+        // A set that holds a smaller one adds nothing: where it is whole, so is the smaller.
+        let minimal = sets.iter().filter(|set| {
+            !sets
+                .iter()
+                .any(|other| other.len() < set.len() && other.iter().all(|a| set.contains(a)))
+        });
+        let minimal: Vec<&&Vec<String>> = minimal.collect();
+        // A pattern that already tests every attribute of a set (`ip = '10.0.0.1'`) lets
+        // no row without them through: nothing to add.
+        let mut tested: Vec<Expr> = Vec::new();
+        for p in preds {
+            null_rejected(p, &mut tested);
+        }
+        if minimal.iter().any(|set| {
+            set.iter()
+                .all(|a| expr_of(a).is_some_and(|e| tested.contains(&e)))
+        }) {
+            return None;
+        }
+        let alternatives: Vec<Expr> = minimal
+            .into_iter()
+            .filter_map(|set| {
+                set.iter()
+                    .map(|a| {
+                        expr_of(a).map(|e| Expr::IsNull {
+                            expr: Box::new(e),
+                            negated: true,
+                        })
+                    })
+                    .collect::<Option<Vec<Expr>>>()
+                    .map(Expr::and)
+            })
+            .collect();
+        (!alternatives.is_empty()).then(|| crate::opt::fold::fold(Expr::or(alternatives)))
     }
 
     fn var(&self, v: &Ident) -> Result<RelId, Diagnostic> {
@@ -908,6 +973,8 @@ impl<'a> Lowerer<'a> {
             [c] => Some(c.clone()),
             _ => None,
         };
+        // Per slot: its filters, and what to project (None: the rows whole).
+        let mut pending: Vec<(Vec<Expr>, Option<Columns>)> = Vec::new();
         for slot in &def.slots {
             let ctx = attr::Ctx::Rows {
                 source,
@@ -930,7 +997,6 @@ impl<'a> Lowerer<'a> {
                     preds.push(f);
                 }
             }
-            let mut plan = rows.clone().filter(Expr::and(preds));
             if def.kind == EntityKind::Entity {
                 let cols = self.entity_columns(source, entity, slot, class.as_deref())?;
                 if cols.is_empty() {
@@ -958,11 +1024,31 @@ impl<'a> Lowerer<'a> {
                         columns = Some(keep);
                     }
                 }
-                plan = plan.project(cols);
+                pending.push((preds, Some(cols)));
             } else {
-                columns = self.source_columns[source].clone();
+                let cols = self.event_columns(source, class.as_deref());
+                columns = cols
+                    .as_ref()
+                    .map(|cs| cs.iter().map(|(n, _)| n.clone()).collect());
+                pending.push((preds, cols));
             }
-            branches.push(plan);
+        }
+        // A record whose slot holds no entity (every identity attribute NULL) gives none.
+        for (mut preds, cols) in pending {
+            if let (Some(cols), Some(columns)) = (&cols, &columns) {
+                if def.kind == EntityKind::Entity {
+                    if let Some(p) =
+                        self.identity_present(entity, Some(source), columns, cols, &preds)
+                    {
+                        preds.push(p);
+                    }
+                }
+            }
+            let plan = rows.clone().filter(Expr::and(preds));
+            branches.push(match cols {
+                Some(cols) => plan.project(cols),
+                None => plan,
+            });
         }
         let plan = union_limited(branches, columns.as_deref(), limit);
         Ok(NewRelation {
@@ -1071,11 +1157,16 @@ impl<'a> Lowerer<'a> {
 
     fn mapping(&mut self, name: &str, span: Span) -> Result<&Mapping, Diagnostic> {
         if !self.mappings.contains_key(name) {
-            let m = load_mapping(name).map_err(|e| {
-                Diagnostic::error(Code::UnknownDataSource, e.to_string())
-                    .at(span)
-                    .label("the data source's mapping cannot be loaded")
-            })?;
+            let m = load_mapping(name)
+                .and_then(|m| {
+                    self.model.check_classification(&m, name)?;
+                    Ok(m)
+                })
+                .map_err(|e| {
+                    Diagnostic::error(Code::UnknownDataSource, e.to_string())
+                        .at(span)
+                        .label("the data source's mapping cannot be loaded")
+                })?;
             self.mappings.insert(name.to_string(), m);
         }
         self.mappings
@@ -1219,6 +1310,64 @@ pub(crate) fn plan_order(rels: &[Relation], plan: &Plan) -> Option<Vec<(Expr, bo
             })
             .collect(),
         _ => None,
+    }
+}
+
+/// What a row records for an attribute, for telling whether it holds a value: a path's
+/// basename or dirname is NULL exactly when the path is, and a process id is recorded when
+/// its column holds one (`integer` reads the text; any value there counts as recorded).
+fn recorded(e: &Expr) -> Expr {
+    match e {
+        Expr::Func {
+            func: crate::ir::Func::Basename | crate::ir::Func::Dirname | crate::ir::Func::Integer,
+            args,
+        } if args.len() == 1 => recorded(&args[0]),
+        Expr::Case { whens, otherwise } => Expr::case(
+            whens
+                .iter()
+                .map(|(c, v)| (c.clone(), recorded(v)))
+                .collect(),
+            recorded(otherwise),
+        ),
+        e => e.clone(),
+    }
+}
+
+/// The expressions a predicate's top-level conjuncts compare (a comparison, LIKE, MATCHES
+/// or IN is never true where its subject is NULL), with a path's basename or dirname
+/// counted as the path.
+fn null_rejected(e: &Expr, out: &mut Vec<Expr>) {
+    let mut push = |x: &Expr| {
+        out.push(x.clone());
+        if let Expr::Func {
+            func: crate::ir::Func::Basename | crate::ir::Func::Dirname,
+            args,
+        } = x
+        {
+            if let [arg] = &args[..] {
+                out.push(arg.clone());
+            }
+        }
+    };
+    match e {
+        Expr::And(parts) => {
+            for p in parts.iter() {
+                null_rejected(p, out);
+            }
+        }
+        Expr::Cmp { left, right, .. } => {
+            if matches!(**right, Expr::Lit(_)) {
+                push(left);
+            }
+        }
+        Expr::Like { expr, .. } | Expr::Regex { expr, .. } | Expr::InList { expr, .. } => {
+            push(expr)
+        }
+        Expr::IsNull {
+            expr,
+            negated: true,
+        } => push(expr),
+        _ => {}
     }
 }
 

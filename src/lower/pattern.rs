@@ -65,6 +65,15 @@ impl Lowerer<'_> {
         c: &ast::Comparison,
         op: CmpOp,
     ) -> Result<Expr, Diagnostic> {
+        // OCSF classification (`type_uid = 400101`): the conditions on the table's own
+        // columns that give the classifications passing the test, not a CASE per row.
+        if let Some((source, class, name)) = self.classification_attr(ctx, &c.attr) {
+            if let Some(table) = self.classification_table(source, class.as_deref(), name) {
+                if let Some(e) = classification_test(&table, op, c.value.as_ref())? {
+                    return Ok(e);
+                }
+            }
+        }
         let lhs = self.attr(ctx, &c.attr)?;
         let Some(value) = &c.value else {
             return Ok(Expr::IsNull {
@@ -120,7 +129,7 @@ impl Lowerer<'_> {
                             .help("use IS NULL or IS NOT NULL")),
                     };
                 }
-                let lit = self.typed_literal(ctx, &lhs, lit);
+                let lit = self.typed_literal(ctx, &lhs, integer_literal(&lhs, lit));
                 let op = match op {
                     CmpOp::Eq => IrCmp::Eq,
                     CmpOp::Ne => IrCmp::Ne,
@@ -129,7 +138,7 @@ impl Lowerer<'_> {
                     CmpOp::Gt => IrCmp::Gt,
                     _ => IrCmp::Ge,
                 };
-                Ok(Expr::cmp(op, lhs, Expr::Lit(lit)))
+                Ok(self.fold_integer(ctx, Expr::cmp(op, lhs, Expr::Lit(lit))))
             }
             CmpOp::In | CmpOp::NotIn => {
                 let mut list = Vec::new();
@@ -140,13 +149,19 @@ impl Lowerer<'_> {
                 }
                 let list = list
                     .into_iter()
-                    .map(|l| self.typed_literal(ctx, &lhs, l))
+                    .map(|l| {
+                        let l = integer_literal(&lhs, l);
+                        self.typed_literal(ctx, &lhs, l)
+                    })
                     .collect();
-                Ok(Expr::InList {
-                    expr: Box::new(lhs),
-                    list,
-                    negated,
-                })
+                Ok(self.fold_integer(
+                    ctx,
+                    Expr::InList {
+                        expr: Box::new(lhs),
+                        list,
+                        negated,
+                    },
+                ))
             }
             CmpOp::Like | CmpOp::NotLike => Ok(Expr::Like {
                 expr: Box::new(lhs),
@@ -190,6 +205,114 @@ impl Lowerer<'_> {
         }
     }
 
+    /// `integer(x) = n` and `integer(x) IN (…)` (process ids a mapping reads as decimal or
+    /// `0x` hexadecimal text) as tests of `x` itself: `x IN (4824, '0x12d8')`, which an
+    /// index on `x` serves, instead of converting every row. The hexadecimal spelling is
+    /// left out where the column holds numbers. Other tests keep the conversion.
+    fn fold_integer(&mut self, ctx: &Ctx, e: Expr) -> Expr {
+        let mut has = false;
+        e.walk(&mut |x| {
+            has |= matches!(
+                x,
+                Expr::Func {
+                    func: crate::ir::Func::Integer,
+                    ..
+                }
+            )
+        });
+        if !has {
+            return e;
+        }
+        // The conversion goes inside first-of CASEs (two collectors' spellings of the
+        // column), then every CASE is split, so each test has one column's conversion as
+        // its subject and the literals can take that column's type.
+        let e = crate::opt::fold::split_cases(integer_into_cases(e));
+        let e = crate::opt::fold::split_cases(e);
+        let e = self.rewrite_integer(ctx, e);
+        crate::opt::fold::fold(e)
+    }
+
+    fn rewrite_integer(&mut self, ctx: &Ctx, e: Expr) -> Expr {
+        let inner = |e: &Expr| match e {
+            Expr::Func {
+                func: crate::ir::Func::Integer,
+                args,
+            } if args.len() == 1 => Some(args[0].clone()),
+            _ => None,
+        };
+        match e {
+            Expr::And(parts) => Expr::and(
+                parts
+                    .into_iter()
+                    .map(|p| self.rewrite_integer(ctx, p))
+                    .collect(),
+            ),
+            Expr::Or(parts) => Expr::or(
+                parts
+                    .into_iter()
+                    .map(|p| self.rewrite_integer(ctx, p))
+                    .collect(),
+            ),
+            Expr::Cmp {
+                op: IrCmp::Eq,
+                left,
+                right,
+            } => match (inner(&left), &*right) {
+                (Some(x), Expr::Lit(Literal::Int(n))) => self.integer_forms(ctx, x, &[*n]),
+                _ => Expr::Cmp {
+                    op: IrCmp::Eq,
+                    left,
+                    right,
+                },
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => {
+                let ns: Option<Vec<i64>> = list
+                    .iter()
+                    .map(|l| match l {
+                        Literal::Int(n) => Some(*n),
+                        _ => None,
+                    })
+                    .collect();
+                match (inner(&expr), ns) {
+                    (Some(x), Some(ns)) => self.integer_forms(ctx, x, &ns),
+                    _ => Expr::InList {
+                        expr,
+                        list,
+                        negated: false,
+                    },
+                }
+            }
+            e => e,
+        }
+    }
+
+    /// `x IN (…)` over every way the column may spell the numbers `ns`.
+    fn integer_forms(&mut self, ctx: &Ctx, x: Expr, ns: &[i64]) -> Expr {
+        let numeric = match ctx {
+            Ctx::Rows { source, .. } => matches!(
+                self.expr_kind(*source, &x),
+                Some(ColumnKind::Integer | ColumnKind::Float)
+            ),
+            Ctx::Var(_) => false,
+        };
+        let mut list = Vec::new();
+        for n in ns {
+            list.push(self.typed_literal(ctx, &x, Literal::Int(*n)));
+            if !numeric && *n >= 0 {
+                list.push(Literal::Str(format!("0x{n:x}")));
+            }
+        }
+        Expr::InList {
+            expr: Box::new(x),
+            list,
+            negated: false,
+        }
+    }
+
     /// What the database says a native column of `source` holds.
     fn column_kind(&mut self, source: usize, column: &str) -> Option<ColumnKind> {
         let ds = self.sources.get(source)?;
@@ -201,6 +324,10 @@ impl Lowerer<'_> {
     fn expr_kind(&mut self, source: usize, e: &Expr) -> Option<ColumnKind> {
         match e {
             Expr::Col(c) => self.column_kind(source, c),
+            Expr::Func {
+                func: crate::ir::Func::Integer,
+                ..
+            } => Some(ColumnKind::Integer),
             Expr::Func { .. } => Some(ColumnKind::Text),
             Expr::Case { whens, otherwise } => {
                 let mut kind = None;
@@ -368,6 +495,182 @@ impl Lowerer<'_> {
             }
         }
     }
+}
+
+/// `integer(CASE WHEN c THEN a ELSE b END)` as `CASE WHEN c THEN integer(a) ELSE
+/// integer(b) END`, in the subjects of tests (and of CASEs that are subjects).
+fn integer_into_cases(e: Expr) -> Expr {
+    fn subject(e: Expr) -> Expr {
+        match e {
+            Expr::Func {
+                func: crate::ir::Func::Integer,
+                args,
+            } if matches!(args.first(), Some(Expr::Case { .. })) && args.len() == 1 => {
+                let Some(Expr::Case { whens, otherwise }) = args.into_iter().next() else {
+                    return Expr::Lit(Literal::Null);
+                };
+                let conv = |v: Expr| {
+                    subject(Expr::Func {
+                        func: crate::ir::Func::Integer,
+                        args: vec![v],
+                    })
+                };
+                Expr::case(
+                    whens
+                        .iter()
+                        .map(|(c, v)| (c.clone(), conv(v.clone())))
+                        .collect(),
+                    conv((*otherwise).clone()),
+                )
+            }
+            Expr::Case { whens, otherwise } => Expr::case(
+                whens
+                    .iter()
+                    .map(|(c, v)| (c.clone(), subject(v.clone())))
+                    .collect(),
+                subject((*otherwise).clone()),
+            ),
+            e => e,
+        }
+    }
+    match e {
+        Expr::And(parts) => Expr::and(parts.into_iter().map(integer_into_cases).collect()),
+        Expr::Or(parts) => Expr::or(parts.into_iter().map(integer_into_cases).collect()),
+        Expr::Cmp { op, left, right } => Expr::Cmp {
+            op,
+            left: Box::new(subject(*left)),
+            right,
+        },
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => Expr::InList {
+            expr: Box::new(subject(*expr)),
+            list,
+            negated,
+        },
+        e => e,
+    }
+}
+
+/// A literal compared with `integer(x)`: `'0x12d8'` and `'4824'` are the number 4824.
+fn integer_literal(lhs: &Expr, lit: Literal) -> Literal {
+    let converts = |e: &Expr| {
+        matches!(
+            e,
+            Expr::Func {
+                func: crate::ir::Func::Integer,
+                ..
+            }
+        )
+    };
+    let mut any = converts(lhs);
+    if let Expr::Case { whens, otherwise } = lhs {
+        any |= whens.iter().any(|(_, v)| converts(v)) || converts(otherwise);
+    }
+    match lit {
+        Literal::Str(s) if any => match crate::value::parse_integer(&s) {
+            Some(n) => Literal::Int(n),
+            None => Literal::Str(s),
+        },
+        lit => lit,
+    }
+}
+
+/// A test of a value every row of a group shares, decided here: the predicates of the
+/// groups whose value passes, ORed (FALSE when none does). Rows without a value (NULL)
+/// pass no comparison, as in SQL. None for a test decided per row (a reference, CIDR).
+fn classification_test(
+    table: &[(Expr, Literal)],
+    op: CmpOp,
+    value: Option<&ast::Value>,
+) -> Result<Option<Expr>, Diagnostic> {
+    let text_of = |l: &Literal| match l {
+        Literal::Str(s) => s.clone(),
+        Literal::Int(i) => i.to_string(),
+        Literal::Float(f) => f.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        _ => String::new(),
+    };
+    let order = |a: &Literal, b: &Literal| -> Option<std::cmp::Ordering> {
+        let num = |l: &Literal| match l {
+            Literal::Int(i) => Some(*i as f64),
+            Literal::Float(f) => Some(*f),
+            Literal::Str(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match (a, b) {
+            (Literal::Null, _) | (_, Literal::Null) => None,
+            (Literal::Str(x), Literal::Str(y)) => Some(x.cmp(y)),
+            _ => match (num(a), num(b)) {
+                (Some(x), Some(y)) => x.partial_cmp(&y),
+                _ => Some(text_of(a).cmp(&text_of(b))),
+            },
+        }
+    };
+    let all = || Expr::or(table.iter().map(|(p, _)| p.clone()).collect());
+    let pick = |keep: &dyn Fn(&Literal) -> bool| {
+        let preds: Vec<Expr> = table
+            .iter()
+            .filter(|(_, v)| keep(v))
+            .map(|(p, _)| p.clone())
+            .collect();
+        crate::opt::fold::fold(Expr::or(preds))
+    };
+    let Some(value) = value else {
+        return Ok(Some(match op {
+            CmpOp::IsNotNull => crate::opt::fold::fold(all()),
+            _ => crate::opt::fold::fold(Expr::not(all())),
+        }));
+    };
+    if matches!(value, ast::Value::Ref { .. }) {
+        return Ok(None);
+    }
+    use std::cmp::Ordering::*;
+    Ok(Some(match op {
+        CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
+            let lit = scalar(value)?;
+            if lit == Literal::Null {
+                return Ok(Some(match op {
+                    CmpOp::Eq => crate::opt::fold::fold(Expr::not(all())),
+                    _ => crate::opt::fold::fold(all()),
+                }));
+            }
+            pick(&|v| {
+                order(v, &lit).is_some_and(|o| match op {
+                    CmpOp::Eq => o == Equal,
+                    CmpOp::Ne => o != Equal,
+                    CmpOp::Lt => o == Less,
+                    CmpOp::Le => o != Greater,
+                    CmpOp::Gt => o == Greater,
+                    _ => o != Less,
+                })
+            })
+        }
+        CmpOp::In | CmpOp::NotIn => {
+            let mut list = Vec::new();
+            flatten_list(value, &mut list)?;
+            let negated = op == CmpOp::NotIn;
+            pick(&|v| list.iter().any(|l| order(v, l) == Some(Equal)) != negated)
+        }
+        CmpOp::Like | CmpOp::NotLike => {
+            let pattern = text(value, "LIKE")?;
+            let negated = op == CmpOp::NotLike;
+            pick(&|v| {
+                crate::backend::like::like(text_of(v).as_bytes(), pattern.as_bytes()) != negated
+            })
+        }
+        CmpOp::Matches | CmpOp::NotMatches => {
+            let pattern = text(value, "MATCHES")?;
+            let Ok(re) = regex::Regex::new(&pattern) else {
+                return Ok(None);
+            };
+            let negated = op == CmpOp::NotMatches;
+            pick(&|v| re.is_match(&text_of(v)) != negated)
+        }
+        _ => return Ok(None),
+    }))
 }
 
 fn instant(v: &ast::Value) -> Result<i64, Diagnostic> {

@@ -30,6 +30,10 @@ const ENTITIES_JSON: &str =
     include_str!(concat!(env!("OUT_DIR"), "/builtin/mappings/entities.json"));
 const RELATIONS_JSON: &str =
     include_str!(concat!(env!("OUT_DIR"), "/builtin/mappings/relations.json"));
+const CLASSIFICATION_JSON: &str = include_str!(concat!(
+    env!("OUT_DIR"),
+    "/builtin/mappings/classification.json"
+));
 const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
     (
         "ecs",
@@ -119,6 +123,91 @@ pub struct RelationDef {
     pub object_slot: String,
 }
 
+/// `classification.yaml`: OCSF numbers of the event classes Kestrel knows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationFile {
+    /// Kestrel class name (unrefined: `process_activity`) → its OCSF numbers.
+    pub classes: FxIndexMap<String, OcsfClass>,
+}
+
+/// One OCSF event class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcsfClass {
+    pub uid: i64,
+    pub name: String,
+    pub category: OcsfCategory,
+    /// Activity caption → `activity_id`.
+    pub activities: FxIndexMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcsfCategory {
+    pub uid: i64,
+    pub name: String,
+}
+
+/// The attributes OCSF classification gives every event, in display order.
+pub const CLASSIFICATION_ATTRIBUTES: &[&str] = &[
+    "class_uid",
+    "class_name",
+    "category_uid",
+    "category_name",
+    "activity_id",
+    "activity_name",
+    "type_uid",
+    "type_name",
+];
+
+/// The classification of some rows: OCSF numbers and names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub class_uid: i64,
+    pub class_name: String,
+    pub category_uid: i64,
+    pub category_name: String,
+    pub activity_id: i64,
+    pub activity_name: String,
+}
+
+impl Classified {
+    pub fn type_uid(&self) -> i64 {
+        self.class_uid * 100 + self.activity_id
+    }
+
+    /// One of [`CLASSIFICATION_ATTRIBUTES`] (`type_name` is "Class: Activity", as OCSF
+    /// writes it).
+    pub fn value(&self, attr: &str) -> Option<ScalarValue> {
+        Some(match attr {
+            "class_uid" => ScalarValue::Int(self.class_uid),
+            "class_name" => ScalarValue::Text(self.class_name.clone()),
+            "category_uid" => ScalarValue::Int(self.category_uid),
+            "category_name" => ScalarValue::Text(self.category_name.clone()),
+            "activity_id" => ScalarValue::Int(self.activity_id),
+            "activity_name" => ScalarValue::Text(self.activity_name.clone()),
+            "type_uid" => ScalarValue::Int(self.type_uid()),
+            "type_name" => {
+                ScalarValue::Text(format!("{}: {}", self.class_name, self.activity_name))
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Rows of `class` (exactly; refinements have their own entries) whose columns hold the
+/// given values (none: every row of the class) are OCSF activity `activity` of the
+/// class's OCSF class. The first entry of a class that matches a row decides.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationRule {
+    pub class: String,
+    #[serde(rename = "match", default)]
+    pub matches: FxIndexMap<String, Vec<ScalarValue>>,
+    pub activity: String,
+}
+
 /// A native column or a value derived from one.
 ///
 /// Where a column is given as a list (`[Image, event_data.Image]`), the value is the first
@@ -186,6 +275,7 @@ impl NativeRef {
             None => inner,
             Some(Transform::Basename) => format!("basename({inner})"),
             Some(Transform::Dirname) => format!("dirname({inner})"),
+            Some(Transform::Integer) => format!("integer({inner})"),
         }
     }
 }
@@ -198,6 +288,9 @@ pub enum Transform {
     Basename,
     /// Everything before the last path separator (`C:\x\cmd.exe` → `C:\x`).
     Dirname,
+    /// An integer written in decimal or, with `0x`, in hexadecimal (Windows Security
+    /// events write process ids so: `0x12d8` is 4824); NULL for anything else.
+    Integer,
 }
 
 /// Rows whose columns hold the given values belong to `class` (first matching rule wins).
@@ -256,6 +349,21 @@ pub struct Mapping {
     /// across hosts, so a process is identified by `uid` alone.
     #[serde(default)]
     pub identity: FxIndexMap<String, Vec<Vec<String>>>,
+    /// Where an attribute no entry maps is looked for: an OCSF object path (`process`,
+    /// `dst_endpoint`) → the prefix of the native columns holding that object's fields
+    /// (ECS `process`, `destination`), so `process.x_ttp_tags` reads the column
+    /// `process.x_ttp_tags` and `dst_endpoint.x_asn` reads `destination.x_asn`. The key
+    /// `.` stands for every path, read from the column of its own name (OCSF tables).
+    #[serde(default)]
+    pub object_columns: FxIndexMap<String, String>,
+    /// Per-class overrides of `object_columns` (ECS: the actor of a process launch is
+    /// `process.parent`).
+    #[serde(default)]
+    pub class_object_columns: FxIndexMap<String, FxIndexMap<String, String>>,
+    /// OCSF classification of rows by class (and columns): see
+    /// [`ClassificationRule`] and `mappings/classification.yaml`.
+    #[serde(default)]
+    pub classification: Vec<ClassificationRule>,
     /// [`Mapping::slot_attributes`] answers, worked out once per mapping.
     #[serde(skip)]
     slot_cache: SlotCache,
@@ -321,6 +429,8 @@ fn parse_builtin<T: for<'de> Deserialize<'de>>(json: &str, path: &str) -> Result
 pub struct Model {
     pub entities: FxIndexMap<String, EntityDef>,
     pub relations: Vec<RelationDef>,
+    /// OCSF numbers of the event classes (`classification.yaml`).
+    pub ocsf: FxIndexMap<String, OcsfClass>,
     /// Lower-cased name or alias → canonical name.
     names: BTreeMap<String, String>,
 }
@@ -330,6 +440,8 @@ impl Model {
     pub fn builtin() -> Result<Model, ModelError> {
         let entities: EntitiesFile = parse_builtin(ENTITIES_JSON, "mappings/entities.yaml")?;
         let relations: RelationsFile = parse_builtin(RELATIONS_JSON, "mappings/relations.yaml")?;
+        let ocsf: ClassificationFile =
+            parse_builtin(CLASSIFICATION_JSON, "mappings/classification.yaml")?;
         let mut names = BTreeMap::new();
         for (name, def) in &entities.entities {
             names.insert(name.to_ascii_lowercase(), name.clone());
@@ -340,6 +452,7 @@ impl Model {
         let model = Model {
             entities: entities.entities,
             relations: relations.relations,
+            ocsf: ocsf.classes,
             names,
         };
         model.validate()?;
@@ -369,6 +482,51 @@ impl Model {
                         message: format!("entity `{name}` names unknown child type `{child}`"),
                     });
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// The OCSF classification a mapping's rule gives: the numbers of the rule's class
+    /// (refinements read their base class: `process_activity.open` is Process Activity)
+    /// and activity. None for a class or activity `classification.yaml` does not know.
+    pub fn classify(&self, rule: &ClassificationRule) -> Option<Classified> {
+        let base = rule.class.split('.').next().unwrap_or(&rule.class);
+        let c = self.ocsf.get(base)?;
+        let activity_id = *c.activities.get(&rule.activity)?;
+        Some(Classified {
+            class_uid: c.uid,
+            class_name: c.name.clone(),
+            category_uid: c.category.uid,
+            category_name: c.category.name.clone(),
+            activity_id,
+            activity_name: rule.activity.clone(),
+        })
+    }
+
+    /// A mapping's classification rules all name a known class and activity.
+    pub fn check_classification(&self, m: &Mapping, path: &str) -> Result<(), ModelError> {
+        for r in &m.classification {
+            if self.classify(r).is_none() {
+                let base = r.class.split('.').next().unwrap_or(&r.class);
+                let known = match self.ocsf.get(base) {
+                    Some(c) => format!(
+                        "activities of {}: {}",
+                        c.name,
+                        c.activities.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                    None => format!(
+                        "classes: {}",
+                        self.ocsf.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                return Err(ModelError::Invalid {
+                    path: path.to_string(),
+                    message: format!(
+                        "classification of `{}` names activity `{}`, which OCSF does not define there ({known})",
+                        r.class, r.activity
+                    ),
+                });
             }
         }
         Ok(())
@@ -499,6 +657,55 @@ impl Mapping {
         self.attributes.get(path)
     }
 
+    /// Whether any entry of the mapping (general or of some class) names `path`.
+    pub fn names(&self, path: &str) -> bool {
+        self.attributes.contains_key(path)
+            || self.class_attributes.values().any(|m| m.contains_key(path))
+    }
+
+    /// The native column an OCSF event path that no entry maps reads, by
+    /// `object_columns` (the longest object path that is a whole-component prefix of
+    /// `path`, a class's own entries first). None when no entry covers it.
+    pub fn object_column(&self, path: &str, class: Option<&str>) -> Option<String> {
+        let lookup = |m: &FxIndexMap<String, String>| -> Option<String> {
+            let mut best: Option<(&str, &str)> = None;
+            for (object, native) in m {
+                let whole = object != EVENT_SLOT
+                    && path.len() > object.len()
+                    && path.starts_with(object.as_str())
+                    && path.as_bytes()[object.len()] == b'.';
+                if whole && best.is_none_or(|(o, _)| object.len() > o.len()) {
+                    best = Some((object, native));
+                }
+            }
+            match best {
+                Some((object, native)) => Some(format!("{native}{}", &path[object.len()..])),
+                None => m.get(EVENT_SLOT).map(|native| {
+                    if native == EVENT_SLOT {
+                        path.to_string()
+                    } else {
+                        format!("{native}.{path}")
+                    }
+                }),
+            }
+        };
+        class
+            .and_then(|c| self.class_object_columns.get(c))
+            .and_then(lookup)
+            .or_else(|| lookup(&self.object_columns))
+    }
+
+    /// Classes whose `class_object_columns` differ from the general ones for `path`.
+    pub fn classes_overriding_objects<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.class_object_columns
+            .keys()
+            .map(String::as_str)
+            .filter(move |c| self.object_column(path, Some(c)) != self.object_column(path, None))
+    }
+
     /// Whether `path` maps differently in some class than in general.
     pub fn varies_by_class(&self, path: &str) -> bool {
         self.class_attributes.values().any(|m| m.contains_key(path))
@@ -586,6 +793,83 @@ mod tests {
         let from_yaml: RelationsFile = parse_yaml(&yaml, "relations").expect("yaml");
         let shipped: RelationsFile = parse_builtin(RELATIONS_JSON, "relations").expect("json");
         assert_eq!(format!("{shipped:?}"), format!("{from_yaml:?}"));
+    }
+
+    #[test]
+    fn every_class_a_builtin_layout_places_rows_in_is_classified() {
+        let model = Model::builtin().unwrap();
+        for name in ["ecs", "winevent"] {
+            let m = Mapping::builtin(name).unwrap();
+            model.check_classification(&m, name).unwrap();
+            let classes = m
+                .classes
+                .iter()
+                .map(|r| r.class.as_str())
+                .chain(m.default_class.as_deref());
+            for class in classes {
+                let rules: Vec<&ClassificationRule> = m
+                    .classification
+                    .iter()
+                    .filter(|r| r.class == class)
+                    .collect();
+                // The last rule of a class takes every row the others leave.
+                assert!(
+                    rules.last().is_some_and(|r| r.matches.is_empty()),
+                    "{name}: {class} has no unconditional classification"
+                );
+            }
+        }
+        let yaml = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/mappings/classification.yaml"
+        ))
+        .unwrap();
+        let from_yaml: ClassificationFile = parse_yaml(&yaml, "classification").unwrap();
+        assert_eq!(
+            format!("{:?}", from_yaml.classes),
+            format!("{:?}", model.ocsf)
+        );
+    }
+
+    #[test]
+    fn an_unknown_activity_is_an_error_naming_the_known_ones() {
+        let model = Model::builtin().unwrap();
+        let m: Mapping = parse_yaml(
+            "name: t\nclassification:\n  - {class: process_activity.x, activity: Lunch}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let e = model
+            .check_classification(&m, "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`Lunch`") && e.contains("Launch"), "{e}");
+    }
+
+    #[test]
+    fn object_columns_give_the_entitys_own_path() {
+        let ecs = Mapping::builtin("ecs").unwrap();
+        assert_eq!(
+            ecs.object_column("process.x_ttp_tags", None).as_deref(),
+            Some("process.x_ttp_tags")
+        );
+        assert_eq!(
+            ecs.object_column("dst_endpoint.x_asn", None).as_deref(),
+            Some("destination.x_asn")
+        );
+        assert_eq!(
+            ecs.object_column("actor.process.x_ttp_tags", Some("process_activity"))
+                .as_deref(),
+            Some("process.parent.x_ttp_tags")
+        );
+        assert_eq!(ecs.object_column("x_top", None), None);
+        let ocsf = Mapping::builtin("ocsf").unwrap();
+        assert_eq!(
+            ocsf.object_column("process.x_ttp_tags", None).as_deref(),
+            Some("process.x_ttp_tags")
+        );
+        let win = Mapping::builtin("winevent").unwrap();
+        assert_eq!(win.object_column("process.Product", None), None);
     }
 
     #[test]

@@ -106,6 +106,21 @@ pub enum BasenameStyle {
     ReversePatindex,
 }
 
+/// How `integer(x)` (decimal or `0x` hexadecimal text as a number) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegerStyle {
+    /// `kestrel_int(x)`: a function kestrel's SQLite connection defines.
+    Function,
+    /// `CASE WHEN x ~ '^0x…' THEN ('x' || lpad(substr(x, 3), 16, '0'))::bit(64)::bigint
+    /// WHEN x ~ '^[0-9]+$' THEN CAST(x AS BIGINT) END` (PostgreSQL)
+    BitCast,
+    /// `CASE WHEN x REGEXP '^0x…' THEN CAST(CONV(SUBSTRING(x, 3), 16, 10) AS SIGNED) …`
+    Conv,
+    /// `TRY_CONVERT(BIGINT, TRY_CONVERT(VARBINARY(8), '0x' + RIGHT(…, 16), 1))` (SQL Server)
+    Varbinary,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimestampStyle {
@@ -161,6 +176,8 @@ pub struct Dialect {
     pub typed_values: bool,
     pub values_column_prefix: String,
     pub basename_style: BasenameStyle,
+    /// How decimal or `0x` hexadecimal text becomes an integer (process ids).
+    pub integer_style: IntegerStyle,
     /// Whether backslash escapes in string literals (MySQL): literals double it.
     pub string_backslash_escape: bool,
     /// The floating-point type AVG's argument is cast to.

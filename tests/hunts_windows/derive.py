@@ -77,12 +77,15 @@ def created():
             out.append(dict(host=e.get("Hostname"), uid=e.get("ProcessGuid"),
                             name=base(e.get("Image")), path=e.get("Image"),
                             cmd=e.get("CommandLine"), puid=e.get("ParentProcessGuid"),
-                            pname=base(e.get("ParentImage")), ppath=e.get("ParentImage")))
+                            pname=base(e.get("ParentImage")), ppath=e.get("ParentImage"),
+                            ppid=e.get("ParentProcessId"), pid=e.get("ProcessId"),
+                            product=e.get("Product")))
         elif security(e, 4688):
             out.append(dict(host=e.get("Hostname"), uid=None, name=base(e.get("NewProcessName")),
                             path=e.get("NewProcessName"), cmd=e.get("CommandLine"), puid=None,
                             pname=base(e.get("ParentProcessName")),
-                            ppath=e.get("ParentProcessName")))
+                            ppath=e.get("ParentProcessName"), ppid=e.get("ProcessId"),
+                            pid=e.get("NewProcessId"), product=None))
     return out
 
 
@@ -264,7 +267,134 @@ def h20():
             for e in E if sysmon(e, 22) and base(e.get("Image")) in lolbins}
 
 
-HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 21)}
+def parents_of(uids):
+    # FIND process CREATED: the parent recorded by a process creation of a process in
+    # `uids` (by GUID: 4688 records none, so it relates nothing here). A record without a
+    # parent gives no parent.
+    return {(p["host"], p["pname"], p["ppid"], p["puid"]) for p in created()
+            if p["uid"] in uids and p["puid"]}
+
+
+def h21():
+    ps = {p["uid"] for p in created() if p["name"] == "powershell.exe" and p["uid"]}
+    parents = parents_of(ps)
+    grandparents = parents_of({p[3] for p in parents})
+    # DISP of the merge: distinct rows.
+    return {(h, n, str(pid), u) for (h, n, pid, u) in parents | grandparents}
+
+
+def h22():
+    mshta = {p["uid"] for p in created()
+             if p["product"] == "Internet Explorer" and p["name"] == "mshta.exe"}
+    return {(p["host"], p["name"], str(p["pid"])) for p in created()
+            if p["puid"] in mshta and (p["product"] or "").lower().startswith("microsoft")}
+
+
+def ocsf(cls, activity):
+    """OCSF numbers and names of a class's activity, from the schema JSON (needs the venv's
+    pydantic-ocsf: run this file with .venv/bin/python for hunt 23)."""
+    sys.path.insert(0, os.path.join(HERE, "..", "ocsf"))
+    import io, contextlib
+    import schema_numbers
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        schema_numbers.main([cls])
+    c = json.loads(buf.getvalue())[cls]
+    aid = c["activities"][activity]
+    return (str(c["uid"] * 100 + aid), f'{c["name"]}: {activity}', str(c["uid"]),
+            str(c["category_uid"]), c["category_name"], str(aid), activity)
+
+
+def h23():
+    # Network Activity: Open — Sysmon 3 and Security 5156 (a connection the firewall
+    # permitted), of PowerShell.
+    out = set()
+    for e in E:
+        if sysmon(e, 3) and base(e.get("Image")) == "powershell.exe":
+            ip, port = e.get("DestinationIp"), e.get("DestinationPort")
+        elif security(e, 5156) and base(e.get("Application")) == "powershell.exe":
+            ip, port = e.get("DestAddress"), e.get("DestPort")
+        else:
+            continue
+        out.add((e.get("Hostname"),) + ocsf("network_activity", "Open") + (ip, str(port)))
+    return out
+
+
+def integer(v):
+    """A process id as a number: decimal, or hexadecimal with 0x (Security events)."""
+    if v is None:
+        return None
+    s = str(v)
+    return int(s, 16) if s.startswith("0x") else int(s)
+
+
+def own_process(e):
+    """The process an event is about, (path, pid): the target in Sysmon 8/10, the new
+    process in 4688, the application in 5156, else the event's Image."""
+    if sysmon(e, 8, 10):
+        return e.get("TargetImage"), e.get("TargetProcessId")
+    if security(e, 4688):
+        return e.get("NewProcessName"), e.get("NewProcessId")
+    if security(e, 5156):
+        return e.get("Application"), e.get("ProcessId")
+    return e.get("Image"), e.get("ProcessId")
+
+
+def h24():
+    # Two DISPs, as rows of (endpoint.hostname, name, pid, metadata.event_code,
+    # process.pid), each DISP's other attributes null: the process (one row, its pid a
+    # number), then the event codes of the records whose own process it is.
+    procs, events = set(), set()
+    for e in E:
+        path, pid = own_process(e)
+        if base(path) == "rundll32.exe" and integer(pid) == 4824:
+            procs.add((e.get("Hostname"), "rundll32.exe", "4824", "<null>", "<null>"))
+            events.add(("<null>", "<null>", "<null>", str(e.get("EventID")), "4824"))
+    return procs | events
+
+
+def actor_guid(e):
+    """OCSF's actor of an event, by process GUID: the parent of a launch (Sysmon 1), the
+    source of a process access or remote thread (10, 8), else the event's process."""
+    if sysmon(e, 1):
+        return e.get("ParentProcessGuid")
+    if sysmon(e, 10):
+        return e.get("SourceProcessGUID")
+    if sysmon(e, 8):
+        return e.get("SourceProcessGuid")
+    if security(e, 4688, 5156, 4624, 4625):
+        return None
+    return e.get("ProcessGuid")
+
+
+# OCSF class and activity of the Sysmon events hunt 25 meets (numbers: .venv/bin/python, the
+# OCSF schema; the registry classes are the Windows extension's, 201001 Registry Key and
+# 201002 Registry Value Activity).
+def h25():
+    reg = {g for e in E for (path, g) in [(e.get("Image"), e.get("ProcessGuid")),
+                                         (e.get("ParentImage"), e.get("ParentProcessGuid"))]
+           if base(path) == "reg.exe" and g}
+    kinds = {1: ("process_activity", "Launch"), 5: ("process_activity", "Terminate"),
+             7: ("module_activity", "Load"), 11: ("file_activity", "Create"),
+             3: ("network_activity", "Open"), 22: ("dns_activity", "Query")}
+    out = set()
+    for e in E:
+        if actor_guid(e) not in reg or not sysmon(e, *range(1, 30)):
+            continue
+        eid = e.get("EventID")
+        if eid == 13:
+            uid, name = "20100202", "Registry Value Activity: Set"
+        elif eid == 12 and e.get("EventType") == "CreateKey":
+            uid, name = "20100101", "Registry Key Activity: Create"
+        else:
+            cls, act = kinds[eid]
+            n = ocsf(cls, act)
+            uid, name = n[0], n[1]
+        out.add((str(eid), uid, name))
+    return out
+
+
+HUNTS = {f"{i:02d}": globals()[f"h{i:02d}"] for i in range(1, 26)}
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or sorted(HUNTS)

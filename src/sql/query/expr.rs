@@ -8,7 +8,8 @@ use crate::ir::{AggFunc, CmpOp, Expr, Func, Literal};
 
 use super::super::builders as b;
 use super::super::dialect::{
-    BasenameStyle, BooleanStyle, LikeStyle, RegexStyle, TimeBinStyle, TimestampStyle,
+    BasenameStyle, BooleanStyle, IntegerStyle, LikeStyle, RegexStyle, TimeBinStyle,
+    TimestampStyle,
 };
 use super::super::like_regex::like_to_regex;
 use super::emitter::Emitter;
@@ -340,15 +341,19 @@ impl Emitter<'_> {
             Expr::Case { whens, otherwise } => {
                 let mut ws = Vec::new();
                 for (c, v) in whens.iter() {
-                    ws.push((self.predicate(c)?, self.expr(v)?));
+                    ws.push((self.predicate(c)?, self.case_result(v)?));
                 }
-                let o = self.expr(otherwise)?;
+                let o = self.case_result(otherwise)?;
                 b::case(ws, o)
             }
             Expr::Func {
                 func: func @ (Func::BinNumber | Func::BinTime),
                 args,
             } => self.bin(*func, args)?,
+            Expr::Func {
+                func: Func::Integer,
+                args,
+            } => self.integer(args)?,
             Expr::Func { func, args } => {
                 let x = match args.first() {
                     Some(a) => self.expr(a)?,
@@ -384,7 +389,7 @@ impl Emitter<'_> {
                             ),
                             // rtrim(dir, '\/')
                             Func::Dirname => b::function("rtrim", vec![dir, b::string("\\/")]),
-                            Func::BinNumber | Func::BinTime => {
+                            Func::BinNumber | Func::BinTime | Func::Integer => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         }
@@ -395,7 +400,7 @@ impl Emitter<'_> {
                             Func::Basename => "^.*[\\\\/]",
                             // The last separator(s) and what follows.
                             Func::Dirname => "[\\\\/]*[^\\\\/]*$",
-                            Func::BinNumber | Func::BinTime => {
+                            Func::BinNumber | Func::BinTime | Func::Integer => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         };
@@ -433,12 +438,139 @@ impl Emitter<'_> {
                                     vec![b::function("SUBSTRING", vec![r, first_kept, max()])],
                                 )
                             }
-                            Func::BinNumber | Func::BinTime => {
+                            Func::BinNumber | Func::BinTime | Func::Integer => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         }
                     }
                 }
+            }
+        })
+    }
+
+    /// A CASE branch's value: a number placeholder keeps its type where a placeholder
+    /// alone would be text (PostgreSQL: the OCSF classification's numbers).
+    fn case_result(&mut self, v: &Expr) -> Result<sa::Expr, Diagnostic> {
+        let x = self.expr(v)?;
+        Ok(match (v, self.dialect.typed_values) {
+            (Expr::Lit(Literal::Int(_)), true) => b::cast(x, "BIGINT"),
+            (Expr::Lit(Literal::Float(_)), true) => b::cast(x, &self.dialect.float_type),
+            _ => x,
+        })
+    }
+
+    /// `integer(x)`: decimal text, or `0x` hexadecimal text, as a number; NULL for
+    /// anything else (never an error on a row that holds something else).
+    fn integer(&mut self, args: &[Expr]) -> Result<sa::Expr, Diagnostic> {
+        let Some(x) = args.first() else {
+            return Err(Diagnostic::internal("integer() without argument"));
+        };
+        let x = self.expr(x)?;
+        let null = || b::value(sa::Value::Null);
+        const HEX: &str = "^0x[0-9a-fA-F]{1,15}$";
+        const DEC: &str = "^[0-9]{1,18}$";
+        Ok(match self.dialect.integer_style {
+            IntegerStyle::Function => b::function("kestrel_int", vec![x]),
+            IntegerStyle::BitCast => {
+                let t = b::cast(x, "TEXT");
+                let hex_digits = b::function(
+                    "lpad",
+                    vec![
+                        b::function("substr", vec![t.clone(), b::number(3)]),
+                        b::number(16),
+                        self.text("0"),
+                    ],
+                );
+                let bits = b::cast(
+                    b::nested(b::binary(
+                        self.text("x"),
+                        BinaryOperator::StringConcat,
+                        hex_digits,
+                    )),
+                    "bit(64)",
+                );
+                b::case(
+                    vec![
+                        (
+                            b::binary(t.clone(), BinaryOperator::PGRegexMatch, self.text(HEX)),
+                            b::cast(bits, "BIGINT"),
+                        ),
+                        (
+                            b::binary(t.clone(), BinaryOperator::PGRegexMatch, self.text(DEC)),
+                            b::cast(t, "BIGINT"),
+                        ),
+                    ],
+                    null(),
+                )
+            }
+            IntegerStyle::Conv => {
+                let matches = |pattern: sa::Expr| sa::Expr::RLike {
+                    negated: false,
+                    expr: Box::new(x.clone()),
+                    pattern: Box::new(pattern),
+                    regexp: true,
+                };
+                let hex = b::function(
+                    "CONV",
+                    vec![
+                        b::function("SUBSTRING", vec![x.clone(), b::number(3)]),
+                        b::number(16),
+                        b::number(10),
+                    ],
+                );
+                b::case(
+                    vec![
+                        (matches(self.text(HEX)), b::cast(hex, "SIGNED")),
+                        (matches(self.text(DEC)), b::cast(x.clone(), "SIGNED")),
+                    ],
+                    null(),
+                )
+            }
+            IntegerStyle::Varbinary => {
+                // Style 1 reads `0x…` text with an even number of digits: pad to 16.
+                let padded = b::binary(
+                    self.text("0x"),
+                    BinaryOperator::Plus,
+                    b::function(
+                        "RIGHT",
+                        vec![
+                            b::binary(
+                                self.text("0000000000000000"),
+                                BinaryOperator::Plus,
+                                b::function(
+                                    "SUBSTRING",
+                                    vec![x.clone(), b::number(3), b::number(16)],
+                                ),
+                            ),
+                            b::number(16),
+                        ],
+                    ),
+                );
+                let convert = |e: sa::Expr, ty: &str, style: Option<i64>| sa::Expr::Convert {
+                    is_try: true,
+                    expr: Box::new(e),
+                    data_type: Some(sa::DataType::Custom(
+                        sa::ObjectName(vec![sa::ObjectNamePart::Identifier(sa::Ident::new(ty))]),
+                        vec![],
+                    )),
+                    charset: None,
+                    target_before_value: true,
+                    styles: style.map(b::number).into_iter().collect(),
+                };
+                let is_hex = sa::Expr::Like {
+                    negated: false,
+                    any: false,
+                    expr: Box::new(x.clone()),
+                    pattern: Box::new(self.text("0x%")),
+                    escape_char: None,
+                };
+                b::case(
+                    vec![(
+                        is_hex,
+                        convert(convert(padded, "VARBINARY(8)", Some(1)), "BIGINT", None),
+                    )],
+                    convert(x, "BIGINT", None),
+                )
             }
         })
     }
