@@ -114,7 +114,9 @@ impl fmt::Debug for Connection {
 pub struct DataSource {
     /// Name of an entry in [`Config::connections`].
     pub connection: String,
-    /// Table (or view) name, possibly schema-qualified as the database expects it.
+    /// Table (or view) name, possibly qualified: `schema.table` (PostgreSQL, MS SQL),
+    /// `database.table` (MySQL/MariaDB); a part holding a dot is quoted,
+    /// `"my.schema".events`.
     pub table: String,
     /// Column holding the event time, if any.
     #[serde(default)]
@@ -207,6 +209,15 @@ pub enum ConfigError {
         connection: String,
         /// The connections that are defined, sorted.
         defined: Vec<String>,
+        path: Option<PathBuf>,
+    },
+
+    /// A datasource's `table` is not a table name (`table`, `schema.table`,
+    /// `"my.schema".table`).
+    #[error("{}: datasources.{datasource}.table: {problem}", show_path(.path))]
+    BadTable {
+        datasource: String,
+        problem: String,
         path: Option<PathBuf>,
     },
 }
@@ -356,9 +367,17 @@ impl Config {
         Ok(())
     }
 
-    /// Checks that every datasource names a defined connection.
+    /// Checks that every datasource names a defined connection and a table name that
+    /// reads (see [`crate::sql::table_name`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, ds) in &self.datasources {
+            if let Err(problem) = crate::sql::table_name::parse(&ds.table) {
+                return Err(ConfigError::BadTable {
+                    datasource: name.clone(),
+                    problem,
+                    path: self.path.clone(),
+                });
+            }
             if !self.connections.contains_key(&ds.connection) {
                 return Err(ConfigError::UnknownConnection {
                     datasource: name.clone(),

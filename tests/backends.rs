@@ -58,9 +58,19 @@ fn exec(b: &mut dyn Backend, sql: &str) {
 /// One engine holding the test data: where it lives and the config that reaches it.
 struct Lake {
     name: &'static str,
+    /// The URL the hunts' configuration names.
     url: String,
+    /// The tables as the configuration names them (perhaps `schema.table`).
     tables: Vec<String>,
+    /// A schema (PostgreSQL) or database (MariaDB) made for this lake, dropped with it.
+    namespace: Option<String>,
     _dir: Option<TempDir>,
+}
+
+/// `base` with a query parameter added.
+fn with_param(base: &str, param: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{param}")
 }
 
 struct TempDir(PathBuf);
@@ -73,21 +83,62 @@ impl Drop for TempDir {
 
 impl Lake {
     /// Loads the ECS fixture as `ecs` and the bundled OTRF Windows sample as `win`.
+    ///
+    /// `name` is the engine, and for the servers where the tables live: `postgres`,
+    /// `mysql` (the default schema or database), `postgres-schema` (a schema of its
+    /// own, named `schema.table` in the configuration), `postgres-search-path` (that
+    /// schema reached through `?options=-c search_path=…` in the URL) and
+    /// `mysql-database` (another database, named `database.table`).
     fn load(name: &'static str, tag: &str) -> Lake {
         let pid = std::process::id();
-        let (url, dir) = match name {
+        let namespace = name
+            .contains('-')
+            .then(|| format!("kbk_{tag}_{}_{pid}", name.replace('-', "_")));
+        // Where ingest writes (`url`) and what the hunts' configuration names (`hunt_url`).
+        let (url, hunt_url, dir) = match name {
             "sqlite" => {
                 let dir = std::env::temp_dir().join(format!("kestrel-backends-{tag}-{pid}"));
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).unwrap();
                 let url = format!("sqlite:///{}", dir.join("lake.db").display());
-                (url, Some(TempDir(dir)))
+                (url.clone(), url, Some(TempDir(dir)))
             }
-            "postgres" => (common::pg_url(), None),
-            _ => (common::my_url(), None),
+            "postgres" => (common::pg_url(), common::pg_url(), None),
+            "mysql" => (common::my_url(), common::my_url(), None),
+            "postgres-schema" | "postgres-search-path" => {
+                let ns = namespace.as_deref().unwrap();
+                let mut b = open_rw(&common::pg_url());
+                exec(
+                    b.as_mut(),
+                    &format!("DROP SCHEMA IF EXISTS \"{ns}\" CASCADE"),
+                );
+                exec(b.as_mut(), &format!("CREATE SCHEMA \"{ns}\""));
+                let in_schema = with_param(
+                    &common::pg_url(),
+                    &format!("options=-c%20search_path%3D{ns}"),
+                );
+                let hunt_url = if name == "postgres-schema" {
+                    common::pg_url()
+                } else {
+                    in_schema.clone()
+                };
+                (in_schema, hunt_url, None)
+            }
+            "mysql-database" => {
+                let ns = namespace.as_deref().unwrap();
+                let mut b = open_rw(&common::my_url());
+                exec(b.as_mut(), &format!("DROP DATABASE IF EXISTS `{ns}`"));
+                exec(b.as_mut(), &format!("CREATE DATABASE `{ns}`"));
+                let base = common::my_url();
+                let (server, _db) = base.rsplit_once('/').unwrap();
+                (format!("{server}/{ns}"), base, None)
+            }
+            other => panic!("no lake `{other}`"),
         };
-        let ecs = format!("kbk_{tag}_ecs_{pid}");
-        let win = format!("kbk_{tag}_win_{pid}");
+        // Names of their own, so that the default schema holds none of them.
+        let ns = if namespace.is_some() { "_ns" } else { "" };
+        let ecs = format!("kbk_{tag}_ecs{ns}_{pid}");
+        let win = format!("kbk_{tag}_win{ns}_{pid}");
         let mut win_files: Vec<PathBuf> = std::fs::read_dir(root().join("examples/data"))
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -110,10 +161,19 @@ impl Lake {
             })
             .unwrap_or_else(|e| panic!("ingest into {name} ({url}): {e}"));
         }
+        let qualified = matches!(name, "postgres-schema" | "mysql-database");
+        let tables = [ecs, win]
+            .into_iter()
+            .map(|t| match (&namespace, qualified) {
+                (Some(ns), true) => format!("{ns}.{t}"),
+                _ => t,
+            })
+            .collect();
         Lake {
             name,
-            url,
-            tables: vec![ecs, win],
+            url: hunt_url,
+            tables,
+            namespace,
             _dir: dir,
         }
     }
@@ -158,6 +218,32 @@ impl Lake {
 impl Drop for Lake {
     fn drop(&mut self) {
         if self.name == "sqlite" {
+            return;
+        }
+        if let Some(ns) = &self.namespace {
+            let (url, q) = if self.name.starts_with("postgres") {
+                (
+                    common::pg_url(),
+                    format!("DROP SCHEMA IF EXISTS \"{ns}\" CASCADE"),
+                )
+            } else {
+                (common::my_url(), format!("DROP DATABASE IF EXISTS `{ns}`"))
+            };
+            if let Ok(mut b) = backend::open(
+                &url,
+                &OpenOptions {
+                    allow_write: true,
+                    ..Default::default()
+                },
+            ) {
+                let _ = b.query(
+                    &SqlStatement {
+                        sql: q,
+                        params: vec![],
+                    },
+                    &mut Collect::default(),
+                );
+            }
             return;
         }
         if let Ok(mut b) = backend::open(
@@ -363,17 +449,39 @@ fn win_hunts() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn lakes(tag: &str) -> Vec<Lake> {
-    ["sqlite", "postgres", "mysql"]
-        .into_iter()
-        .map(|n| Lake::load(n, tag))
-        .collect()
+/// Every engine, and the servers again with their tables in another schema or database.
+const ALL_LAKES: &[&str] = &[
+    "sqlite",
+    "postgres",
+    "mysql",
+    "postgres-schema",
+    "postgres-search-path",
+    "mysql-database",
+];
+
+fn lakes(tag: &str, names: &[&'static str]) -> Vec<Lake> {
+    names.iter().copied().map(|n| Lake::load(n, tag)).collect()
 }
 
 #[test]
-fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb() {
-    let lakes = lakes("conf");
+fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb_in_any_schema() {
+    let lakes = lakes("conf", ALL_LAKES);
     let mut failures = Vec::new();
+    // The tables really are elsewhere: unqualified, on the default path, they are not found.
+    for lake in lakes.iter().filter(|l| l.tables[0].contains('.')) {
+        let (_, bare) = lake.tables[0].split_once('.').unwrap();
+        let yaml = format!(
+            "connections: {{lake: {{url: '{}'}}}}\ndatasources: {{ecs: {{connection: lake, table: {bare}}}}}\n",
+            lake.url
+        );
+        let config = Config::from_yaml_str(&yaml, None).unwrap();
+        let err = run_with(
+            &config,
+            "p = GET process FROM x://ecs WHERE pid > 0\nDISP p",
+        )
+        .expect_err("an unqualified name outside the default schema is not found");
+        assert!(err.contains("does not exist"), "{}: {err}", lake.name);
+    }
     let hunts: Vec<(String, String, Option<Vec<i64>>, bool)> = ecs_hunts()
         .into_iter()
         .map(|(n, h, want)| (n.to_string(), h, want, true))
@@ -431,7 +539,7 @@ fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb() {
 
 #[test]
 fn the_windows_sample_loads_whole_and_finds_the_known_answers() {
-    for lake in lakes("win") {
+    for lake in lakes("win", &["sqlite", "postgres", "mysql"]) {
         let out = lake
             .run(
                 "m = GET process FROM sqlalchemy://win WHERE name = 'mshta.exe'\n\
@@ -499,6 +607,40 @@ fn typed_config(url: &str, table: &str) -> Config {
         "connections:\n  db:\n    url: '{url}'\ndatasources:\n  t:\n    connection: db\n    table: {table}\n    timestamp: '@timestamp'\n    timestamp_format: '%Y-%m-%dT%H:%M:%S.%fZ'\n"
     );
     Config::from_yaml_str(&yaml, None).unwrap()
+}
+
+/// A schema or database whose name holds a dot is written quoted in `table:`.
+#[test]
+fn a_namespace_with_a_dot_in_its_name_is_quoted_in_the_table_name() {
+    let pid = std::process::id();
+    for (kind, url) in [("postgres", common::pg_url()), ("mysql", common::my_url())] {
+        let ns = format!("kbk.dot_{pid}");
+        let mut b = open_rw(&url);
+        let (drop, create, table) = if kind == "postgres" {
+            (
+                format!("DROP SCHEMA IF EXISTS \"{ns}\" CASCADE"),
+                format!("CREATE SCHEMA \"{ns}\""),
+                format!("{ns}\".\"t"),
+            )
+        } else {
+            (
+                format!("DROP DATABASE IF EXISTS `{ns}`"),
+                format!("CREATE DATABASE `{ns}`"),
+                format!("{ns}`.`t"),
+            )
+        };
+        exec(b.as_mut(), &drop);
+        exec(b.as_mut(), &create);
+        // typed_table quotes its name whole: the dotted schema and `t` inside it.
+        typed_table(&url, kind, &table);
+        let config = typed_config(&url, &format!("'\"{ns}\".t'"));
+        let got = run_with(
+            &config,
+            "p = GET process FROM x://t WHERE name = 'Cmd.exe'\nDISP p ATTR pid",
+        );
+        exec(b.as_mut(), &drop);
+        assert_eq!(got.as_deref(), Ok("pid\n201\n"), "{kind}");
+    }
 }
 
 fn run_with(config: &Config, hunt: &str) -> Result<String, String> {

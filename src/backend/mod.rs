@@ -15,6 +15,7 @@ pub mod mssql;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
+pub mod tls;
 pub mod url;
 
 use std::io;

@@ -382,11 +382,15 @@ impl Backend for MssqlBackend {
         &mut self,
         table: &str,
     ) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
+        let (schema, table) = crate::sql::table_name::schema_and_table(table, "schema")
+            .map_err(BackendError::Query)?;
         let mut out = Vec::new();
         self.run(
             "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS \
-             WHERE TABLE_SCHEMA = SCHEMA_NAME() AND TABLE_NAME = @P1 ORDER BY ORDINAL_POSITION",
-            &[Param::Text(table.to_string())],
+             WHERE TABLE_SCHEMA = COALESCE(NULLIF(@P1, N''), SCHEMA_NAME()) AND TABLE_NAME = @P2 \
+             ORDER BY ORDINAL_POSITION",
+            // The schema as text even when absent: an untyped NULL would not say its type.
+            &[Param::Text(schema.unwrap_or_default()), Param::Text(table)],
             |_| Ok(()),
             |row| {
                 let text = |v: Option<&Value>| match v {

@@ -168,13 +168,16 @@ impl Backend for MysqlBackend {
         &mut self,
         table: &str,
     ) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
+        let (database, table) = crate::sql::table_name::schema_and_table(table, "database")
+            .map_err(BackendError::Query)?;
         let rows: Vec<(String, String)> = self
             .conn
             .exec(
                 "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) \
                  FROM information_schema.columns \
-                 WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
-                (table,),
+                 WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+                 ORDER BY ordinal_position",
+                (database, table),
             )
             .map_err(query_error)?;
         Ok(rows

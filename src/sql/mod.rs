@@ -3,12 +3,14 @@
 //! - `dialect.rs` — what differs between SQL dialects, loaded from `dialects/*.yaml`;
 //! - `builders.rs` — the only place that constructs sqlparser structs;
 //! - `query.rs` — plans folded into SELECT blocks with CTEs, literals bound or inlined;
-//! - `like_regex.rs` — a LIKE pattern as an exact regular expression (MySQL's LIKE).
+//! - `like_regex.rs` — a LIKE pattern as an exact regular expression (MySQL's LIKE);
+//! - `table_name.rs` — a configured `table:` split into its parts (`schema.table`).
 
 pub mod builders;
 pub mod dialect;
 pub mod like_regex;
 pub mod query;
+pub mod table_name;
 
 pub use dialect::Dialect;
 pub use query::{

@@ -617,7 +617,7 @@ impl<'a> Emitter<'a> {
         let from = match blk.from {
             From::Table(t) => {
                 from_alias = needs_alias.then(|| self.alias());
-                Some(b::table_as(d, &t, from_alias.clone()))
+                Some(b::source_table_as(d, &t, from_alias.clone()))
             }
             From::Rel(id) => {
                 from_alias = needs_alias.then(|| self.alias());
