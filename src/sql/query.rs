@@ -475,6 +475,8 @@ struct Emitter<'a> {
     dialect: &'a Dialect,
     mode: LiteralMode,
     params: Vec<Literal>,
+    /// Where each value is in `params` (dialects that reuse a placeholder for equal values).
+    param_index: crate::ir::LiteralIndex,
     aliases: usize,
     /// Run the optimiser's passes on each statement's plans.
     optimise: bool,
@@ -501,6 +503,7 @@ impl<'a> Emitter<'a> {
             dialect,
             mode,
             params: Vec::new(),
+            param_index: Default::default(),
             aliases: 0,
             optimise,
             plans: FxHashMap::default(),
@@ -813,9 +816,10 @@ impl<'a> Emitter<'a> {
                 // SQL Server takes at most 2,100 parameters; the class conditions of a
                 // mapping repeat the same few values hundreds of times.
                 if self.dialect.reuse_parameters {
-                    if let Some(i) = self.params.iter().position(|p| p == l) {
+                    if let Some(i) = self.param_index.find(&self.params, l) {
                         return b::placeholder(self.dialect.placeholder(i + 1));
                     }
+                    self.param_index.insert(l, self.params.len());
                 }
                 self.params.push(l.clone());
                 b::placeholder(self.dialect.placeholder(self.params.len()))
