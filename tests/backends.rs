@@ -985,6 +985,118 @@ fn unreachable_servers_fail_cleanly_without_the_password() {
     }
 }
 
+/// Each server's URL parameters: libpq's `application_name` and `options` on PostgreSQL,
+/// MySQL's `charset`; a bad value is an error naming it (never the password), and a
+/// parameter no one knows is a warning naming it.
+#[test]
+fn url_parameters_are_honoured_and_unknown_ones_are_warned_about() {
+    let pid = std::process::id();
+    let app = format!("kbk_app_{pid}");
+    let mut b = backend::open(
+        &with_param(
+            &common::pg_url(),
+            &format!("application_name={app}&options=-c%20work_mem%3D7MB&driver=psycopg2"),
+        ),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let mut c = Collect::default();
+    b.query(
+        &SqlStatement {
+            sql: "SELECT current_setting('application_name'), current_setting('work_mem'), \
+                  current_setting('default_transaction_read_only')"
+                .into(),
+            params: vec![],
+        },
+        &mut c,
+    )
+    .unwrap();
+    // The URL's options come with kestrel's own read-only setting, which still holds.
+    assert_eq!(
+        c.rows,
+        vec![vec![
+            Value::Text(app.clone()),
+            Value::Text("7MB".into()),
+            Value::Text("on".into())
+        ]]
+    );
+    let mut my = backend::open(
+        &with_param(&common::my_url(), "charset=utf8mb4"),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    my.query(
+        &SqlStatement {
+            sql: "SELECT 1".into(),
+            params: vec![],
+        },
+        &mut Collect::default(),
+    )
+    .unwrap();
+    for (url, want) in [
+        (
+            with_param(&common::pg_url(), "sslmode=sometimes"),
+            "`sometimes` is not an sslmode",
+        ),
+        (
+            with_param(&common::pg_url(), "options=-c%20nonsense"),
+            "`nonsense` has no `=value`",
+        ),
+        (
+            with_param(&common::pg_url(), "connect_timeout=soon"),
+            "`connect_timeout=soon` is not a number of seconds",
+        ),
+        (
+            with_param(&common::my_url(), "charset=latin1"),
+            "`charset=latin1`",
+        ),
+        (
+            with_param(&common::my_url(), "ssl-mode=SOMETIMES"),
+            "`ssl-mode=SOMETIMES`",
+        ),
+        (
+            "mssql://sa:s3cr3t@127.0.0.1:1/x?encrypt=perhaps".to_string(),
+            "`encrypt=perhaps`",
+        ),
+    ] {
+        let err = match backend::open(&url, &OpenOptions::default()) {
+            Ok(_) => panic!("{url}: opened"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want), "{url}: {err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+    // The warning, as a user sees it from the command line (and the load still happens).
+    let dir = common::fresh_dir("backends", "url_params");
+    let csv = dir.join("t.csv");
+    std::fs::write(&csv, "a,b\n1,x\n").unwrap();
+    let table = format!("kbk_params_{pid}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .args([
+            "ingest",
+            csv.to_str().unwrap(),
+            "--replace",
+            "--table",
+            &table,
+        ])
+        .arg("--into")
+        .arg(with_param(&common::pg_url(), "frobnicate=1&sslmode=prefer"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("parameter `frobnicate` is not known here and is ignored"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("is not known here").count(), 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    exec(
+        open_rw(&common::pg_url()).as_mut(),
+        &format!("DROP TABLE \"{table}\""),
+    );
+}
+
 /// A MySQL/MariaDB load that dies mid-way (here a record larger than the server's
 /// `max_allowed_packet`, which also drops the connection) leaves neither the table nor
 /// its temporary twin behind.

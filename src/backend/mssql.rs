@@ -136,8 +136,28 @@ async fn until_stopped<T>(
 }
 
 impl MssqlBackend {
+    /// Opens a session. Of the URL's parameters it honours `encrypt` and
+    /// `trustServerCertificate` (as the ODBC driver and JDBC read them); ODBC's `driver`
+    /// is accepted and means nothing here; any other parameter is a warning.
     pub fn open(url: &str, opts: &OpenOptions) -> Result<MssqlBackend, BackendError> {
         let u = ServerUrl::parse(url).map_err(|m| open_error(url, m))?;
+        super::url::warn_unknown(
+            url,
+            &u.unknown_params(
+                &["encrypt", "trustServerCertificate"],
+                &["driver", "odbc_connect", "TrustServerCertificate"],
+            ),
+        );
+        let mode = super::tls::SslMode::from_mssql_url(&u).map_err(|m| open_error(url, m))?;
+        if mode.needs_tls() {
+            return Err(open_error(
+                url,
+                super::tls::unavailable(&format!(
+                    "encrypt={}",
+                    u.param("encrypt").unwrap_or_default()
+                )),
+            ));
+        }
         let mut config = Config::new();
         config.host(&u.host);
         config.port(u.port.unwrap_or(1433));

@@ -45,8 +45,60 @@ pub(crate) fn error_text(e: &mysql::Error) -> String {
 }
 
 impl MysqlBackend {
+    /// Opens a session. Of the URL's parameters it honours MySQL's TLS ones (`ssl-mode`,
+    /// `ssl-ca`, `ssl-cert`, `ssl-key`, also written with `_`), `connect_timeout`
+    /// (seconds, when the connection's own setting does not say) and `charset` (utf8mb4
+    /// or utf8 only: kestrel reads text as UTF-8); any other parameter is a warning.
     pub fn open(url: &str, opts: &OpenOptions) -> Result<MysqlBackend, BackendError> {
         let u = ServerUrl::parse(url).map_err(|m| open_error(url, m))?;
+        super::url::warn_unknown(
+            url,
+            &u.unknown_params(
+                &[
+                    "ssl-mode",
+                    "ssl-ca",
+                    "ssl-cert",
+                    "ssl-key",
+                    "connect_timeout",
+                    "charset",
+                ],
+                &["driver"],
+            ),
+        );
+        if let Some(cs) = u.param("charset") {
+            if !matches!(
+                cs.to_ascii_lowercase().as_str(),
+                "utf8mb4" | "utf8" | "utf8mb3"
+            ) {
+                return Err(open_error(
+                    url,
+                    format!("`charset={cs}`: kestrel talks utf8mb4 (leave charset out)"),
+                ));
+            }
+        }
+        let opts = &OpenOptions {
+            connect_timeout: match (opts.connect_timeout, u.param("connect_timeout")) {
+                (Some(t), _) => Some(t),
+                (None, Some(t)) => Some(t.trim().parse::<u64>().map_err(|_| {
+                    open_error(
+                        url,
+                        format!("`connect_timeout={t}` is not a number of seconds"),
+                    )
+                })?),
+                (None, None) => None,
+            },
+            ..*opts
+        };
+        let mode = super::tls::SslMode::from_mysql_url(&u).map_err(|m| open_error(url, m))?;
+        if mode.needs_tls() {
+            return Err(open_error(
+                url,
+                super::tls::unavailable(&format!(
+                    "ssl-mode={}",
+                    u.param("ssl-mode").unwrap_or_default()
+                )),
+            ));
+        }
         let builder = OptsBuilder::new()
             .ip_or_hostname(Some(u.host.clone()))
             .tcp_port(u.port.unwrap_or(3306))

@@ -38,6 +38,59 @@ impl SslMode {
     }
 }
 
+impl SslMode {
+    /// MySQL's `ssl-mode` (`DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`,
+    /// `VERIFY_IDENTITY`), or libpq's names for the same; absent: `PREFERRED`.
+    pub fn from_mysql_url(u: &ServerUrl) -> Result<SslMode, String> {
+        match u.param("ssl-mode") {
+            None => Ok(SslMode::Prefer),
+            Some(m) => match m.to_ascii_lowercase().replace('_', "-").as_str() {
+                "disabled" => Ok(SslMode::Disable),
+                "preferred" => Ok(SslMode::Prefer),
+                "required" => Ok(SslMode::Require),
+                "verify-ca" => Ok(SslMode::VerifyCa),
+                "verify-identity" => Ok(SslMode::VerifyFull),
+                other => SslMode::parse(other).map_err(|_| {
+                    format!("`ssl-mode={m}`: expected DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY")
+                }),
+            },
+        }
+    }
+
+    /// SQL Server's `encrypt` (`false`/`no`/`optional`, `true`/`yes`/`mandatory`,
+    /// `strict`) with `trustServerCertificate`; absent: not encrypted.
+    pub fn from_mssql_url(u: &ServerUrl) -> Result<SslMode, String> {
+        let trust = u.flag("trustServerCertificate")?.unwrap_or(false);
+        let encrypt = match u.param("encrypt") {
+            None => return Ok(SslMode::Disable),
+            Some(e) => e.to_ascii_lowercase(),
+        };
+        Ok(match encrypt.as_str() {
+            "false" | "no" | "optional" | "0" => SslMode::Disable,
+            "true" | "yes" | "mandatory" | "1" | "strict" if trust => SslMode::Require,
+            "true" | "yes" | "mandatory" | "1" | "strict" => SslMode::VerifyFull,
+            other => {
+                return Err(format!(
+                    "`encrypt={other}`: expected true, false, mandatory, optional or strict"
+                ))
+            }
+        })
+    }
+
+    /// Whether this mode needs an encrypted connection.
+    pub fn needs_tls(self) -> bool {
+        matches!(
+            self,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        )
+    }
+}
+
+/// The error for a mode this build cannot serve.
+pub(crate) fn unavailable(setting: &str) -> String {
+    format!("{setting}: this build of kestrel cannot encrypt connections")
+}
+
 /// How a PostgreSQL session is encrypted.
 #[derive(Debug, Clone)]
 pub(crate) struct PgTls {
@@ -50,14 +103,11 @@ impl PgTls {
             Some(m) => SslMode::parse(m)?,
             None => SslMode::Prefer,
         };
-        if matches!(
-            mode,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-        ) {
-            return Err(format!(
-                "sslmode={}: this build of kestrel cannot encrypt connections",
+        if mode.needs_tls() {
+            return Err(unavailable(&format!(
+                "sslmode={}",
                 u.param("sslmode").unwrap_or_default()
-            ));
+            )));
         }
         Ok(PgTls { mode })
     }
