@@ -42,16 +42,6 @@ fn literal(v: &Value) -> Literal {
     }
 }
 
-fn check_names(schema: &Schema, max: usize, what: &str) -> Result<(), IngestError> {
-    if let Some(c) = schema.columns.iter().find(|c| c.name.len() > max) {
-        return Err(IngestError::BadOptions(format!(
-            "column name `{}` is longer than {what} allows ({max} bytes)",
-            c.name
-        )));
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------- PostgreSQL
 
 fn pg_type(t: ColumnType) -> &'static str {
@@ -68,6 +58,13 @@ fn pg_quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// PostgreSQL's limits: 1,600 columns, 63-byte names.
+const PG_LIMITS: super::plan::Limits = super::plan::Limits {
+    max_columns: 1600,
+    max_name_bytes: Some(63),
+    backend: "PostgreSQL",
+};
+
 /// Writes `rows` into `table` on the PostgreSQL server at `url`, in one transaction.
 pub fn write_postgres<I>(
     url: &str,
@@ -79,7 +76,6 @@ pub fn write_postgres<I>(
 where
     I: IntoIterator<Item = Result<Row, IngestError>>,
 {
-    check_names(schema, 63, "PostgreSQL")?;
     if table.len() > 63 {
         return Err(IngestError::BadOptions(format!(
             "table name `{table}` is longer than PostgreSQL allows (63 bytes)"
@@ -108,62 +104,37 @@ where
         .iter()
         .map(|r| r.get::<_, String>(0))
         .collect();
-    let exists = !existing.is_empty();
-    let (columns, columns_added) = match (mode, exists) {
-        (WriteMode::Create, true) => {
-            return Err(IngestError::TableExists {
-                table: table.to_string(),
-            })
-        }
-        (WriteMode::Append, true) => {
-            let new: Vec<_> = schema
-                .columns
-                .iter()
-                .filter(|c| !existing.contains(&c.name))
-                .collect();
-            for c in &new {
-                tx.batch_execute(&format!(
-                    "ALTER TABLE {qtable} ADD COLUMN {} {}",
-                    pg_quote(&c.name),
-                    pg_type(c.ty)
-                ))
-                .map_err(|e| {
-                    server_err(format!("adding column `{}` to `{table}`", c.name))(
-                        backend::postgres::error_text(&e),
-                    )
-                })?;
-            }
-            (existing.len() + new.len(), new.len())
-        }
-        _ => {
-            if exists {
-                tx.batch_execute(&format!("DROP TABLE {qtable}"))
-                    .map_err(|e| {
-                        server_err(format!("dropping table `{table}`"))(
-                            backend::postgres::error_text(&e),
-                        )
-                    })?;
-            }
-            if schema.is_empty() {
-                return Err(IngestError::BadOptions(format!(
-                    "nothing to create table `{table}` from: no record in the input has a field"
-                )));
-            }
-            let defs: Vec<String> = schema
-                .columns
-                .iter()
-                .map(|c| format!("{} {}", pg_quote(&c.name), pg_type(c.ty)))
-                .collect();
-            tx.batch_execute(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
-                .map_err(|e| {
-                    server_err(format!("creating table `{table}`"))(backend::postgres::error_text(
-                        &e,
-                    ))
-                })?;
-            (schema.len(), schema.len())
-        }
+    let existing = (!existing.is_empty()).then_some(existing);
+    let plan = super::plan::plan(table, schema, mode, existing, &PG_LIMITS)?;
+    let pg_err = |what: String| {
+        move |e: postgres::Error| server_err(what)(backend::postgres::error_text(&e))
     };
-    let names: Vec<String> = schema.columns.iter().map(|c| pg_quote(&c.name)).collect();
+    if plan.fresh && plan.exists {
+        tx.batch_execute(&format!("DROP TABLE {qtable}"))
+            .map_err(pg_err(format!("dropping table `{table}`")))?;
+    }
+    let defs = plan.added.iter().map(|&i| {
+        format!(
+            "{} {}",
+            pg_quote(&plan.names[i]),
+            pg_type(schema.columns[i].ty)
+        )
+    });
+    if plan.fresh {
+        let defs: Vec<String> = defs.collect();
+        tx.batch_execute(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
+            .map_err(pg_err(format!("creating table `{table}`")))?;
+    } else {
+        for (def, &i) in defs.zip(&plan.added) {
+            tx.batch_execute(&format!("ALTER TABLE {qtable} ADD COLUMN {def}"))
+                .map_err(pg_err(format!(
+                    "adding column `{}` to `{table}`",
+                    plan.names[i]
+                )))?;
+        }
+    }
+    let (columns, columns_added) = (plan.columns, plan.added.len());
+    let names: Vec<String> = plan.names.iter().map(|n| pg_quote(n)).collect();
     let mut shapes: HashMap<Vec<usize>, postgres::Statement> = HashMap::new();
     let mut count = 0u64;
     let insert_err = || server_err(format!("inserting into table `{table}`"));
@@ -244,8 +215,12 @@ fn my_value(v: &Value) -> mysql::Value {
     }
 }
 
-/// InnoDB's limit on columns per table.
-const MYSQL_MAX_COLUMNS: usize = 1017;
+/// InnoDB's limit on columns per table; 64-character names.
+const MYSQL_LIMITS: super::plan::Limits = super::plan::Limits {
+    max_columns: 1017,
+    max_name_bytes: Some(64),
+    backend: "MySQL/MariaDB (InnoDB)",
+};
 
 /// Writes `rows` into `table` on the MySQL/MariaDB server at `url`, all or nothing.
 pub fn write_mysql<I>(
@@ -260,7 +235,6 @@ where
 {
     use mysql::prelude::Queryable;
 
-    check_names(schema, 64, "MySQL")?;
     // The temporary name must fit too.
     if table.chars().count() > 48 {
         return Err(IngestError::BadOptions(format!(
@@ -283,22 +257,10 @@ where
         .map_err(|e| {
             server_err(format!("looking for table `{table}`"))(backend::mysql::error_text(&e))
         })?;
-    let exists = !existing.is_empty();
+    let existing = (!existing.is_empty()).then_some(existing);
+    let plan = super::plan::plan(table, schema, mode, existing, &MYSQL_LIMITS)?;
+    let (exists, fresh) = (plan.exists, plan.fresh);
     let qtable = my_quote(table);
-    let fresh = match (mode, exists) {
-        (WriteMode::Create, true) => {
-            return Err(IngestError::TableExists {
-                table: table.to_string(),
-            })
-        }
-        (WriteMode::Append, true) => false,
-        _ => true,
-    };
-    if fresh && schema.is_empty() {
-        return Err(IngestError::BadOptions(format!(
-            "nothing to create table `{table}` from: no record in the input has a field"
-        )));
-    }
     let temp = format!("{table}__kestrel_load");
     let target = if fresh {
         my_quote(&temp)
@@ -306,19 +268,15 @@ where
         qtable.clone()
     };
     let mut added: Vec<String> = Vec::new();
-    let (columns, columns_added) = if fresh {
-        if schema.len() > MYSQL_MAX_COLUMNS {
-            return Err(IngestError::TooManyColumns {
-                count: schema.len(),
-                limit: MYSQL_MAX_COLUMNS,
-                backend: "MySQL/MariaDB (InnoDB)",
-            });
-        }
-        let defs: Vec<String> = schema
-            .columns
-            .iter()
-            .map(|c| format!("{} {}", my_quote(&c.name), my_type(c.ty)))
-            .collect();
+    let defs = plan.added.iter().map(|&i| {
+        format!(
+            "{} {}",
+            my_quote(&plan.names[i]),
+            my_type(schema.columns[i].ty)
+        )
+    });
+    if fresh {
+        let defs: Vec<String> = defs.collect();
         conn.query_drop(format!("DROP TABLE IF EXISTS {target}"))
             .map_err(|e| {
                 server_err("clearing an old temporary table")(backend::mysql::error_text(&e))
@@ -330,31 +288,21 @@ where
         .map_err(|e| {
             server_err(format!("creating table `{table}`"))(backend::mysql::error_text(&e))
         })?;
-        (schema.len(), schema.len())
     } else {
-        let known: std::collections::HashSet<String> =
-            existing.iter().map(|n| n.to_ascii_lowercase()).collect();
-        for c in schema
-            .columns
-            .iter()
-            .filter(|c| !known.contains(&c.name.to_ascii_lowercase()))
-        {
-            let r = conn.query_drop(format!(
-                "ALTER TABLE {qtable} ADD COLUMN {} {}",
-                my_quote(&c.name),
-                my_type(c.ty)
-            ));
+        // MySQL commits each ALTER at once: columns added before a failure are dropped.
+        for (def, &i) in defs.zip(&plan.added) {
+            let r = conn.query_drop(format!("ALTER TABLE {qtable} ADD COLUMN {def}"));
             if let Err(e) = r {
                 undo_columns(conn, &qtable, &added);
                 return Err(server_err(format!(
                     "adding column `{}` to `{table}`",
-                    c.name
+                    plan.names[i]
                 ))(backend::mysql::error_text(&e)));
             }
-            added.push(c.name.clone());
+            added.push(plan.names[i].clone());
         }
-        (existing.len() + added.len(), added.len())
-    };
+    }
+    let (columns, columns_added) = (plan.columns, plan.added.len());
     let undo = |conn: &mut mysql::Conn| {
         if fresh {
             let drop = format!("DROP TABLE IF EXISTS {target}");
@@ -372,7 +320,7 @@ where
         }
     };
     let loaded = (|| -> Result<u64, IngestError> {
-        let names: Vec<String> = schema.columns.iter().map(|c| my_quote(&c.name)).collect();
+        let names: Vec<String> = plan.names.iter().map(|n| my_quote(n)).collect();
         let insert_err = || server_err(format!("inserting into table `{table}`"));
         let mut tx = conn
             .start_transaction(mysql::TxOpts::default())
