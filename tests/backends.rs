@@ -1097,6 +1097,106 @@ fn url_parameters_are_honoured_and_unknown_ones_are_warned_about() {
     );
 }
 
+/// A million shipped values (an IOC list) on each engine, in a read-only session: held
+/// in a temporary table (filled in a few statements), the session still refuses to
+/// create a real table, and a hunt using them in `IN` finds what it should. Prints the
+/// time per million values.
+#[test]
+fn a_million_shipped_values_work_on_every_backend_in_a_read_only_session() {
+    const N: usize = 1_000_000;
+    let rows: Vec<Vec<Literal>> = (0..N)
+        .map(|i| {
+            vec![
+                Literal::Str(format!("ioc-{i}.example.com")),
+                Literal::Int(i as i64),
+            ]
+        })
+        .collect();
+    let pid = std::process::id();
+    let lakes = lakes("million", &["sqlite", "postgres", "mysql"]);
+    for lake in &lakes {
+        let mut b = backend::open(&lake.url, &OpenOptions::default()).unwrap();
+        let name = format!("kbk_million_{pid}");
+        let start = std::time::Instant::now();
+        b.create_temp_table(&name, &["name".into(), "n".into()], &rows)
+            .unwrap_or_else(|e| panic!("{}: {e}", lake.name));
+        let took = start.elapsed();
+        eprintln!(
+            "{}: {N} rows x 2 columns into a temporary table in {:.2} s ({:.2} s per million values)",
+            lake.name,
+            took.as_secs_f64(),
+            took.as_secs_f64() / (2 * N) as f64 * 1e6
+        );
+        let q = |s: &str| {
+            if lake.name == "mysql" {
+                format!("`{s}`")
+            } else {
+                format!("\"{s}\"")
+            }
+        };
+        let mut c = Collect::default();
+        b.query(
+            &SqlStatement {
+                sql: format!("SELECT COUNT(*), SUM({}) FROM {}", q("n"), q(&name)),
+                params: vec![],
+            },
+            &mut c,
+        )
+        .unwrap();
+        let sum = (N as i64 - 1) * N as i64 / 2;
+        assert!(
+            matches!(&c.rows[0][..], [Value::Int(n), s] if *n == N as i64
+                && matches!(s, Value::Int(x) if *x == sum) || matches!(s, Value::Float(x) if *x == sum as f64)),
+            "{}: {:?}",
+            lake.name,
+            c.rows
+        );
+        if lake.name != "sqlite" {
+            let refused = b.query(
+                &SqlStatement {
+                    sql: format!("CREATE TABLE {} (a INT)", q(&format!("kbk_rw_{pid}"))),
+                    params: vec![],
+                },
+                &mut Collect::default(),
+            );
+            assert!(
+                refused.is_err(),
+                "{}: the session is no longer read-only",
+                lake.name
+            );
+        }
+    }
+    // Through a hunt: LOAD a file of a million names, and GET the events whose process
+    // name is one of them.
+    let dir = common::fresh_dir("backends", "iocs");
+    let csv = dir.join("iocs.csv");
+    let mut text = String::with_capacity(N * 24);
+    text.push_str("name\n");
+    for i in 0..N {
+        text.push_str(&format!("ioc-{i}.example.com\n"));
+    }
+    text.push_str("ping\ncurl\n");
+    std::fs::write(&csv, text).unwrap();
+    let hunt = format!(
+        "iocs = LOAD {} AS process\nhits = GET process FROM x://ecs WHERE name IN iocs.name\n\
+         DISP hits ATTR name, pid SORT BY pid ASC\n",
+        csv.display()
+    );
+    for lake in &lakes {
+        let start = std::time::Instant::now();
+        let out = lake
+            .run(&hunt)
+            .unwrap_or_else(|e| panic!("{}: {e}", lake.name));
+        eprintln!(
+            "{}: hunt with {N} loaded values in IN: {:.2} s",
+            lake.name,
+            start.elapsed().as_secs_f64()
+        );
+        assert_eq!(pids(&out), [1030, 1066, 5010], "{}: {out}", lake.name);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A MySQL/MariaDB load that dies mid-way (here a record larger than the server's
 /// `max_allowed_packet`, which also drops the connection) leaves neither the table nor
 /// its temporary twin behind.

@@ -211,9 +211,93 @@ fn from_mysql(v: &MyValue, ty: MyType) -> Value {
     }
 }
 
+/// Bound values per INSERT when filling a temporary table (the protocol allows 65,535).
+const TEMP_CHUNK_VALUES: usize = 20_000;
+
+/// The SQL type a shipped column takes: the one its values share, text otherwise.
+fn temp_column_type(rows: &[Vec<Literal>], col: usize) -> &'static str {
+    let (mut ints, mut floats, mut other) = (false, false, false);
+    for row in rows {
+        match row.get(col) {
+            Some(Literal::Int(_) | Literal::Bool(_)) => ints = true,
+            Some(Literal::Float(_)) => floats = true,
+            Some(Literal::Null) | None => {}
+            Some(_) => other = true,
+        }
+    }
+    match (ints, floats, other) {
+        (_, _, true) | (false, false, false) => "LONGTEXT",
+        (true, false, false) => "BIGINT",
+        (_, true, false) => "DOUBLE",
+    }
+}
+
 impl Backend for MysqlBackend {
     fn dialect(&self) -> &'static str {
         "mysql"
+    }
+
+    /// A session-private `TEMPORARY` table, filled by multi-row INSERTs of bound values
+    /// (20,000 per statement). The session is read-only: this one transaction is `READ
+    /// WRITE` (MySQL and MariaDB refuse even temporary tables in a read-only one), and
+    /// the session stays read-only for everything else.
+    fn create_temp_table(
+        &mut self,
+        name: &str,
+        columns: &[String],
+        rows: &[Vec<Literal>],
+    ) -> Result<(), BackendError> {
+        let q = |s: &str| format!("`{}`", s.replace('`', "``"));
+        let defs: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} {}", q(c), temp_column_type(rows, i)))
+            .collect();
+        self.conn
+            .query_drop("START TRANSACTION READ WRITE")
+            .map_err(query_error)?;
+        let filled = (|| {
+            self.conn
+                .query_drop(format!(
+                    "CREATE TEMPORARY TABLE {} ({}) DEFAULT CHARSET = utf8mb4",
+                    q(name),
+                    defs.join(", ")
+                ))
+                .map_err(query_error)?;
+            if columns.is_empty() {
+                return Ok(());
+            }
+            let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
+            let per = (TEMP_CHUNK_VALUES / columns.len()).max(1);
+            for chunk in rows.chunks(per) {
+                let sql = format!(
+                    "INSERT INTO {} VALUES {}",
+                    q(name),
+                    vec![tuple.as_str(); chunk.len()].join(", ")
+                );
+                let params: Vec<MyValue> = chunk
+                    .iter()
+                    .flat_map(|r| (0..columns.len()).map(move |i| r.get(i)))
+                    .map(|l| l.map_or(MyValue::NULL, to_mysql))
+                    .collect();
+                self.conn
+                    .exec_drop(sql, Params::Positional(params))
+                    .map_err(query_error)?;
+            }
+            Ok(())
+        })();
+        match filled {
+            Ok(()) => self.conn.query_drop("COMMIT").map_err(query_error),
+            Err(e) => {
+                // A temporary table is not transactional: drop what was made, while the
+                // transaction still may.
+                let _ = self
+                    .conn
+                    .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", q(name)));
+                let _ = self.conn.query_drop("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     fn column_kinds(

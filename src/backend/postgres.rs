@@ -237,9 +237,144 @@ fn refuses_options(e: &postgres::Error) -> bool {
     text.contains("startup parameter") || text.contains("options")
 }
 
+/// Rows per INSERT when filling a temporary table (one array parameter per column).
+const TEMP_CHUNK_ROWS: usize = 100_000;
+
+/// The SQL type a shipped column takes: the one its values share, text otherwise.
+fn temp_column_type(rows: &[Vec<Literal>], col: usize) -> &'static str {
+    let (mut ints, mut floats, mut bools, mut other) = (false, false, false, false);
+    for row in rows {
+        match row.get(col) {
+            Some(Literal::Int(_)) => ints = true,
+            Some(Literal::Float(_)) => floats = true,
+            Some(Literal::Bool(_)) => bools = true,
+            Some(Literal::Null) | None => {}
+            Some(_) => other = true,
+        }
+    }
+    match (ints, floats, bools, other) {
+        (true, false, false, false) => "bigint",
+        (_, true, false, false) => "double precision",
+        (false, false, true, false) => "boolean",
+        _ => "text",
+    }
+}
+
+/// One column of a chunk of shipped rows, as an array parameter of `ty`.
+fn temp_column(
+    rows: &[Vec<Literal>],
+    col: usize,
+    ty: &str,
+) -> Result<Box<dyn ToSql + Sync>, String> {
+    let cell = |r: &Vec<Literal>| r.get(col).cloned().unwrap_or(Literal::Null);
+    Ok(match ty {
+        "bigint" => Box::new(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Literal::Int(i) => Some(i),
+                    _ => None,
+                })
+                .collect::<Vec<Option<i64>>>(),
+        ),
+        "double precision" => Box::new(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Literal::Int(i) => Some(i as f64),
+                    Literal::Float(f) => Some(f),
+                    _ => None,
+                })
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        "boolean" => Box::new(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Literal::Bool(b) => Some(b),
+                    _ => None,
+                })
+                .collect::<Vec<Option<bool>>>(),
+        ),
+        _ => Box::new(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Literal::Null => Ok(None),
+                    l => {
+                        let t = text_of(&l);
+                        if t.contains('\0') {
+                            Err(NUL_IN_TEXT.to_string())
+                        } else {
+                            Ok(Some(t))
+                        }
+                    }
+                })
+                .collect::<Result<Vec<Option<String>>, String>>()?,
+        ),
+    })
+}
+
 impl Backend for PgBackend {
     fn dialect(&self) -> &'static str {
         "postgres"
+    }
+
+    /// A session-private table (`pg_temp`), filled with one `INSERT … SELECT FROM
+    /// unnest($1::T[], …)` per 100,000 rows: a few round trips for a million values, no
+    /// statement text that grows with them. The session is read-only by default: this one
+    /// transaction is `READ WRITE` (temporary tables only; kestrel's own fixed
+    /// statements). On a read-only server (a hot standby) it fails, and the rows stay
+    /// inline.
+    fn create_temp_table(
+        &mut self,
+        name: &str,
+        columns: &[String],
+        rows: &[Vec<Literal>],
+    ) -> Result<(), BackendError> {
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let types: Vec<&str> = (0..columns.len())
+            .map(|i| temp_column_type(rows, i))
+            .collect();
+        let defs: Vec<String> = columns
+            .iter()
+            .zip(&types)
+            .map(|(c, t)| format!("{} {t}", q(c)))
+            .collect();
+        let unnest: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("${}::{t}[]", i + 1))
+            .collect();
+        let mut tx = self
+            .client
+            .build_transaction()
+            .read_only(false)
+            .start()
+            .map_err(query_error)?;
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE {} ({})",
+            q(name),
+            defs.join(", ")
+        ))
+        .map_err(query_error)?;
+        if !columns.is_empty() {
+            let insert = tx
+                .prepare(&format!(
+                    "INSERT INTO {} SELECT * FROM unnest({})",
+                    q(name),
+                    unnest.join(", ")
+                ))
+                .map_err(query_error)?;
+            for chunk in rows.chunks(TEMP_CHUNK_ROWS) {
+                let params = (0..columns.len())
+                    .map(|i| temp_column(chunk, i, types[i]))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(BackendError::Query)?;
+                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+                tx.execute(&insert, &refs).map_err(query_error)?;
+            }
+        }
+        // Temporary tables get no statistics of their own (autovacuum skips them).
+        tx.batch_execute(&format!("ANALYZE {}", q(name)))
+            .map_err(query_error)?;
+        tx.commit().map_err(query_error)
     }
 
     fn column_kinds(
