@@ -7,7 +7,8 @@
 //! - `postgres.rs` — the `postgres` crate (`postgresql://`, `postgres://`);
 //! - `mysql.rs` — the `mysql` crate, for MySQL and MariaDB (`mysql://`, `mariadb://`);
 //! - `mssql.rs` — `tiberius` over tokio (`mssql://`);
-//! - `url.rs` — server URLs as SQLAlchemy writes them (`+driver` ignored).
+//! - `url.rs` — server URLs as SQLAlchemy writes them (`+driver` ignored), parameters;
+//! - `tls.rs` — rustls, with libpq's `sslmode` meanings.
 
 pub mod cancel;
 pub mod like;

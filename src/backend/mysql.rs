@@ -1,4 +1,4 @@
-//! MySQL 8 and MariaDB through the `mysql` crate (pure Rust, no TLS, no C library).
+//! MySQL 8 and MariaDB through the `mysql` crate (a Rust driver; TLS by rustls, no OpenSSL).
 //!
 //! In: `mysql://user:password@host:port/database` (also `mysql+pymysql://`,
 //! `mariadb://`). Out: rows streamed from the server one at a time (binary protocol).
@@ -89,16 +89,7 @@ impl MysqlBackend {
             },
             ..*opts
         };
-        let mode = super::tls::SslMode::from_mysql_url(&u).map_err(|m| open_error(url, m))?;
-        if mode.needs_tls() {
-            return Err(open_error(
-                url,
-                super::tls::unavailable(&format!(
-                    "ssl-mode={}",
-                    u.param("ssl-mode").unwrap_or_default()
-                )),
-            ));
-        }
+        let tls = super::tls::Settings::from_mysql_url(&u).map_err(|m| open_error(url, m))?;
         let builder = OptsBuilder::new()
             .ip_or_hostname(Some(u.host.clone()))
             .tcp_port(u.port.unwrap_or(3306))
@@ -107,13 +98,37 @@ impl MysqlBackend {
             .db_name(u.database.clone())
             .prefer_socket(false)
             .tcp_connect_timeout(opts.connect_limit());
-        let server = Opts::from(builder);
+        let plain = Opts::from(builder.clone());
+        let server = match ssl_opts(&tls) {
+            Some(ssl) => Opts::from(builder.ssl_opts(ssl)),
+            None => plain.clone(),
+        };
         // The driver's limit covers the TCP connect only (a read timeout would also cut
         // off long statements): `within` bounds the greeting and the login.
         let connecting = server.clone();
-        let mut conn = super::within(opts.connect_limit(), move || Conn::new(connecting))
-            .map_err(|e| super::open_failed(url, e))?
-            .map_err(|e| open_error(url, error_text(&e)))?;
+        let (mut conn, server) =
+            match super::within(opts.connect_limit(), move || Conn::new(connecting))
+                .map_err(|e| super::open_failed(url, e))?
+            {
+                Ok(conn) => (conn, server),
+                // PREFERRED: plain text when the server offers no TLS.
+                Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported))
+                    if !tls.mode.needs_tls() =>
+                {
+                    let connecting = plain.clone();
+                    let conn = super::within(opts.connect_limit(), move || Conn::new(connecting))
+                        .map_err(|e| super::open_failed(url, e))?
+                        .map_err(|e| open_error(url, error_text(&e)))?;
+                    (conn, plain)
+                }
+                Err(e) => {
+                    let text = error_text(&e);
+                    return Err(open_error(
+                        url,
+                        super::tls::explain_tls(&text, &u.host).unwrap_or(text),
+                    ));
+                }
+            };
         let version: String = conn
             .query_first("SELECT VERSION()")
             .map_err(|e| open_error(url, e))?
@@ -146,6 +161,31 @@ impl MysqlBackend {
     pub fn conn(&mut self) -> &mut Conn {
         &mut self.conn
     }
+}
+
+/// The driver's TLS options for `tls` (None: plain text).
+fn ssl_opts(tls: &super::tls::Settings) -> Option<mysql::SslOpts> {
+    use super::tls::SslMode;
+    if tls.mode == SslMode::Disable {
+        return None;
+    }
+    let mut ssl = mysql::SslOpts::default();
+    if let Some(ca) = &tls.root_cert {
+        ssl = ssl.with_root_cert_path(Some(ca.clone()));
+    }
+    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
+        ssl = ssl.with_client_identity(Some(mysql::ClientIdentity::new(cert.clone(), key.clone())));
+    }
+    let (chain, name) = match tls.mode {
+        SslMode::VerifyFull => (true, true),
+        SslMode::VerifyCa => (true, false),
+        // As libpq: a named CA is checked under REQUIRED and PREFERRED too.
+        _ => (tls.root_named, false),
+    };
+    Some(
+        ssl.with_danger_accept_invalid_certs(!chain)
+            .with_danger_skip_domain_validation(!name),
+    )
 }
 
 fn to_mysql(l: &Literal) -> MyValue {

@@ -1,4 +1,4 @@
-//! PostgreSQL through the `postgres` crate (no TLS).
+//! PostgreSQL through the `postgres` crate, TLS by rustls (`tls.rs`).
 //!
 //! In: `postgresql://user:password@host:port/database` (also `postgres://`,
 //! `postgresql+psycopg2://`). Out: rows streamed from the server one at a time.
