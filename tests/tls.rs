@@ -165,3 +165,90 @@ fn a_tls_failure_in_a_hunt_names_the_data_source() {
     assert!(err.contains("not for host `127.0.0.1`"), "{err}");
     assert!(!err.contains("s3cr3t"), "{err}");
 }
+
+/// Ctrl-C on a TLS-only server: the cancel request travels encrypted too, so the sleeping
+/// statement ends at once (else the command would sit out the minute and be killed at 30 s
+/// with another status).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_a_statement_on_a_tls_only_postgres() {
+    use std::time::{Duration, Instant};
+    let dir = servers();
+    let url = format!(
+        "postgresql://postgres@localhost:54329/postgres?sslmode=verify-full&sslrootcert={}",
+        dir.join("ca.pem").display()
+    );
+    let view = format!("kestrel_tls_slow_{}", std::process::id());
+    let mut admin = backend::open(
+        &url,
+        &OpenOptions {
+            allow_write: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut ddl = |sql: String| {
+        admin
+            .query(
+                &SqlStatement {
+                    sql,
+                    params: vec![],
+                },
+                &mut Collect::default(),
+            )
+            .unwrap()
+    };
+    ddl(format!("DROP VIEW IF EXISTS \"{view}\""));
+    ddl(format!(
+        "CREATE VIEW \"{view}\" AS SELECT 'x'::text AS \"process.name\", s AS \"process.pid\" \
+         FROM generate_series(1, 3) s, pg_sleep(60) z"
+    ));
+    let work = std::env::temp_dir().join(format!("kestrel-tls-{view}"));
+    std::fs::create_dir_all(&work).unwrap();
+    let config = work.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!("connections:\n  db:\n    url: '{url}'\ndatasources:\n  slow:\n    connection: db\n    table: {view}\n"),
+    )
+    .unwrap();
+    let hunt = work.join("hunt.hf");
+    std::fs::write(
+        &hunt,
+        "p = GET process FROM x://slow WHERE name = 'x'\nDISP p ATTR pid\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .args(["run", "--no-summary", "--config"])
+        .arg(&config)
+        .arg(&hunt)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: sends SIGINT to the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    ddl(format!("DROP VIEW IF EXISTS \"{view}\""));
+    let _ = std::fs::remove_dir_all(&work);
+    assert_eq!(status.and_then(|s| s.code()), Some(130), "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+}

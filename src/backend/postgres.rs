@@ -24,6 +24,8 @@ use crate::value::Value;
 
 pub struct PgBackend {
     client: Client,
+    /// How the session is encrypted (a cancel request travels the same way).
+    tls: super::tls::PgTls,
 }
 
 type BoxError = Box<dyn StdError + Sync + Send>;
@@ -221,7 +223,7 @@ impl PgBackend {
             }
             Err(e) => return Err(open_error(url, super::tls::explain_pg(&e, &u))),
         };
-        Ok(PgBackend { client })
+        Ok(PgBackend { client, tls })
     }
 
     /// The underlying client (ingest writes through it).
@@ -442,9 +444,8 @@ impl Backend for PgBackend {
         // Ctrl-C (super::cancel) stops the statement on the server: PostgreSQL's cancel
         // request, sent while the rows stream.
         let token = self.client.cancel_token();
-        let watch = super::cancel::watch(move || {
-            let _ = token.cancel_query(postgres::NoTls);
-        });
+        let tls = self.tls.clone();
+        let watch = super::cancel::watch(move || tls.cancel(&token));
         let result = (|| {
             let mut rows = self
                 .client

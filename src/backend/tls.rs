@@ -375,6 +375,18 @@ impl PgTls {
     }
 }
 
+impl PgTls {
+    /// Sends a cancel request for `token`'s statement, encrypted as the session is.
+    pub fn cancel(&self, token: &postgres::CancelToken) {
+        let _ = match &self.config {
+            None => token.cancel_query(postgres::NoTls),
+            Some(tls) => token.cancel_query(tokio_postgres_rustls::MakeRustlsConnect::new(
+                (**tls).clone(),
+            )),
+        };
+    }
+}
+
 /// A failed login, in the server's words, or which TLS check failed and why.
 pub(crate) fn explain_pg(e: &postgres::Error, u: &ServerUrl) -> String {
     let text = super::postgres::error_text(e);
