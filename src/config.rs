@@ -211,15 +211,6 @@ pub enum ConfigError {
         defined: Vec<String>,
         path: Option<PathBuf>,
     },
-
-    /// A datasource's `table` is not a table name (`table`, `schema.table`,
-    /// `"my.schema".table`).
-    #[error("{}: datasources.{datasource}.table: {problem}", show_path(.path))]
-    BadTable {
-        datasource: String,
-        problem: String,
-        path: Option<PathBuf>,
-    },
 }
 
 fn show_path(path: &Option<PathBuf>) -> String {
@@ -367,17 +358,9 @@ impl Config {
         Ok(())
     }
 
-    /// Checks that every datasource names a defined connection and a table name that
-    /// reads (see [`crate::sql::table_name`]).
+    /// Checks that every datasource names a defined connection.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, ds) in &self.datasources {
-            if let Err(problem) = crate::sql::table_name::parse(&ds.table) {
-                return Err(ConfigError::BadTable {
-                    datasource: name.clone(),
-                    problem,
-                    path: self.path.clone(),
-                });
-            }
             if !self.connections.contains_key(&ds.connection) {
                 return Err(ConfigError::UnknownConnection {
                     datasource: name.clone(),

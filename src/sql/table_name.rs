@@ -5,8 +5,10 @@
 //! MySQL and SQL Server users write them.
 //!
 //! In: the text. Out: its parts, unquoted, outermost first; each is quoted again by the
-//! dialect when the SQL is built ([`crate::sql::builders::table_as`]), so nothing of the
-//! text reaches the SQL unquoted.
+//! dialect when the SQL is built ([`crate::sql::builders::source_table_as`]), so nothing
+//! of the text reaches the SQL unquoted. A text that does not read as parts (a quote
+//! inside an unquoted part, an empty part: `odd "name"; --`) is one table name, whole,
+//! as before qualified names were read.
 
 /// Splits `text` into its parts (at most `schema.table`, or `database.schema.table`).
 pub fn parse(text: &str) -> Result<Vec<String>, String> {
@@ -96,7 +98,7 @@ pub fn single(name: &str) -> String {
 /// `(schema, table)` of a name of one or two parts, for a catalog query; `what` names the
 /// schema's meaning on the backend ("schema", "database") for the error.
 pub fn schema_and_table(text: &str, what: &str) -> Result<(Option<String>, String), String> {
-    let mut parts = parse(text)?;
+    let mut parts = parts(text);
     match parts.len() {
         1 => Ok((None, parts.remove(0))),
         2 => {
@@ -128,11 +130,20 @@ mod tests {
     }
 
     #[test]
-    fn malformed_names_are_errors() {
-        for bad in [
-            "", ".t", "s.", "a..b", "\"open.t", "\"a\"b.t", "a\"b", "a.b.c.d",
+    fn names_that_do_not_read_as_parts_are_one_table() {
+        for odd in [
+            "",
+            ".t",
+            "s.",
+            "a..b",
+            "\"open.t",
+            "\"a\"b.t",
+            "a\"b",
+            "a.b.c.d",
+            "sqlsafety \"odd\"; DROP TABLE x; --",
         ] {
-            assert!(parse(bad).is_err(), "{bad}");
+            assert!(parse(odd).is_err(), "{odd}");
+            assert_eq!(parts(odd), [odd]);
         }
     }
 
