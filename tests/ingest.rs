@@ -1006,3 +1006,51 @@ fn ctrl_c_during_a_load_rolls_back_and_exits_130() {
         drop_table(&url, &table);
     }
 }
+
+/// `--table seeds.t` loads into schema (PostgreSQL) or database (MariaDB) `seeds`, named
+/// as a hunt's configuration names it; create, append and replace all stay there.
+#[test]
+fn a_qualified_table_name_loads_into_that_schema_or_database() {
+    let dir = TempDir::new("qualified");
+    let one = dir.file("1.jsonl", b"{\"a\":1}\n");
+    let two = dir.file("2.jsonl", b"{\"a\":2,\"b\":\"x\"}\n");
+    let pid = std::process::id();
+    let ns = format!("kin_ns_{pid}");
+    for (url, create, drop) in [
+        (
+            common::pg_url(),
+            format!("CREATE SCHEMA \"{ns}\""),
+            format!("DROP SCHEMA IF EXISTS \"{ns}\" CASCADE"),
+        ),
+        (
+            common::my_url(),
+            format!("CREATE DATABASE `{ns}`"),
+            format!("DROP DATABASE IF EXISTS `{ns}`"),
+        ),
+    ] {
+        rows_of(&url, &drop);
+        rows_of(&url, &create);
+        let table = format!("{ns}.t");
+        ingest(&options(vec![one.clone()], &url, &table)).unwrap_or_else(|e| panic!("{url}: {e}"));
+        ingest(&IngestOptions {
+            append: true,
+            ..options(vec![two.clone()], &url, &table)
+        })
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(column_names(&url, &table), ["a", "b"], "{url}");
+        let count = format!(
+            "SELECT COUNT(*) FROM {}.{}",
+            quoted(&url, &ns),
+            quoted(&url, "t")
+        );
+        assert_eq!(rows_of(&url, &count), vec![vec![Value::Int(2)]], "{url}");
+        ingest(&IngestOptions {
+            replace: true,
+            ..options(vec![one.clone()], &url, &table)
+        })
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(rows_of(&url, &count), vec![vec![Value::Int(1)]], "{url}");
+        assert_eq!(column_names(&url, &table), ["a"], "{url}");
+        rows_of(&url, &drop);
+    }
+}

@@ -10,7 +10,9 @@
 //! table is dropped. `--append` inserts in one transaction; columns it had to add are
 //! dropped again if the load fails.
 //!
-//! Identifiers are quoted by the target's rules; values are always bound parameters.
+//! `--table seeds.events` writes into schema (PostgreSQL) or database (MySQL) `seeds`,
+//! split as a configuration's `table:` is. Identifiers are quoted by the target's rules;
+//! values are always bound parameters.
 //! Names longer than the server allows (63 bytes, 64 characters) are refused rather than
 //! silently truncated into each other.
 
@@ -40,6 +42,12 @@ fn literal(v: &Value) -> Literal {
         Value::Float(f) => Literal::Float(*f),
         Value::Text(s) => Literal::Str(s.clone()),
     }
+}
+
+/// `table` as `(schema or database, name)`: `seeds.events`, or `"my.schema".events`
+/// (see [`crate::sql::table_name`]), as a hunt's configuration names it.
+fn qualified(table: &str, what: &str) -> Result<(Option<String>, String), IngestError> {
+    crate::sql::table_name::schema_and_table(table, what).map_err(IngestError::Usage)
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -76,9 +84,10 @@ pub fn write_postgres<I>(
 where
     I: IntoIterator<Item = Result<Row, IngestError>>,
 {
-    if table.len() > 63 {
+    let (space, name) = qualified(table, "schema")?;
+    if name.len() > 63 {
         return Err(IngestError::BadOptions(format!(
-            "table name `{table}` is longer than PostgreSQL allows (63 bytes)"
+            "table name `{name}` is longer than PostgreSQL allows (63 bytes)"
         )));
     }
     let opts = OpenOptions {
@@ -91,12 +100,16 @@ where
     let mut tx = client
         .transaction()
         .map_err(|e| server_err("starting a transaction")(backend::postgres::error_text(&e)))?;
-    let qtable = pg_quote(table);
+    let qtable = match &space {
+        Some(sp) => format!("{}.{}", pg_quote(sp), pg_quote(&name)),
+        None => pg_quote(&name),
+    };
     let existing: Vec<String> = tx
         .query(
             "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-            &[&table],
+             WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2 \
+             ORDER BY ordinal_position",
+            &[&space, &name],
         )
         .map_err(|e| {
             server_err(format!("looking for table `{table}`"))(backend::postgres::error_text(&e))
@@ -236,11 +249,17 @@ where
     use mysql::prelude::Queryable;
 
     // The temporary name must fit too.
-    if table.chars().count() > 48 {
+    let (space, name) = qualified(table, "database")?;
+    if name.chars().count() > 48 {
         return Err(IngestError::BadOptions(format!(
-            "table name `{table}` is too long for MySQL (at most 48 characters here)"
+            "table name `{name}` is too long for MySQL (at most 48 characters here)"
         )));
     }
+    // `database`.`name` (or `name`), for a name in that database.
+    let in_space = |n: &str| match &space {
+        Some(sp) => format!("{}.{}", my_quote(sp), my_quote(n)),
+        None => my_quote(n),
+    };
     let opts = OpenOptions {
         allow_write: true,
         ..OpenOptions::default()
@@ -251,8 +270,9 @@ where
     let existing: Vec<String> = conn
         .exec(
             "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
-            (table,),
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+             ORDER BY ordinal_position",
+            (&space, &name),
         )
         .map_err(|e| {
             server_err(format!("looking for table `{table}`"))(backend::mysql::error_text(&e))
@@ -260,10 +280,10 @@ where
     let existing = (!existing.is_empty()).then_some(existing);
     let plan = super::plan::plan(table, schema, mode, existing, &MYSQL_LIMITS)?;
     let (exists, fresh) = (plan.exists, plan.fresh);
-    let qtable = my_quote(table);
-    let temp = format!("{table}__kestrel_load");
+    let qtable = in_space(&name);
+    let temp = format!("{name}__kestrel_load");
     let target = if fresh {
-        my_quote(&temp)
+        in_space(&temp)
     } else {
         qtable.clone()
     };
@@ -352,7 +372,7 @@ where
     if fresh {
         // One atomic swap: readers see the old table or the new one, never neither.
         let swap = if exists {
-            let old = my_quote(&format!("{table}__kestrel_old"));
+            let old = in_space(&format!("{name}__kestrel_old"));
             let r = conn
                 .query_drop(format!("DROP TABLE IF EXISTS {old}"))
                 .and_then(|_| {
