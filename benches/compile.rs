@@ -87,7 +87,12 @@ fn ioc_hunt(shape: &str, n: usize) -> String {
 /// Times each stage of compiling IOC lists of growing size (see the module's notes).
 fn ioc_lists(dialect: &Dialect, sizes: &[usize]) {
     let model = kestrel::model().expect("model");
+    // KESTREL_BENCH_IOC_SHAPE=IN (or OR, NEW) times one shape only.
+    let only = std::env::var("KESTREL_BENCH_IOC_SHAPE").unwrap_or_default();
     for shape in ["IN list", "OR chain", "NEW and a reference"] {
+        if !shape.starts_with(only.as_str()) {
+            continue;
+        }
         println!("compile, IOC list as {shape} (sqlite, bound parameters):");
         let mut previous: Option<(usize, f64)> = None;
         for &n in sizes {
@@ -148,7 +153,8 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     if filter.iter().all(|f| "ioc".contains(f.as_str())) {
-        // KESTREL_BENCH_IOC_MAX=100000 stops at that size.
+        // KESTREL_BENCH_IOC_MAX=100000 stops at that size (and KESTREL_BENCH_IOC_SHAPE
+        // picks one shape, see ioc_lists).
         let max: usize = std::env::var("KESTREL_BENCH_IOC_MAX")
             .ok()
             .and_then(|v| v.parse().ok())
