@@ -5,6 +5,8 @@
 //!   `OUT_DIR/builtin/<dir>/<name>.json`: parsed (and checked) here once, so that a run
 //!   reads them with serde_json instead of parsing YAML, which cost every `kestrel`
 //!   process about 3 ms. A file that does not parse fails the build, naming it.
+//! - `cfg(kestrel_mssql)` when `KESTREL_TEST_MSSQL_URL` names an MS SQL Server: the tests
+//!   that need one run then, and are listed as ignored (with the reason) otherwise.
 
 use std::path::Path;
 
@@ -24,6 +26,11 @@ const BUILTIN: &[&str] = &[
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/syntax/grammar.lalrpop");
+    println!("cargo:rerun-if-env-changed=KESTREL_TEST_MSSQL_URL");
+    println!("cargo::rustc-check-cfg=cfg(kestrel_mssql)");
+    if std::env::var_os("KESTREL_TEST_MSSQL_URL").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=kestrel_mssql");
+    }
     lalrpop::Configuration::new()
         .use_cargo_dir_conventions()
         .process()

@@ -1,6 +1,11 @@
 //! Compile-time benchmark: a realistic 20-statement hunt, parsed, lowered and emitted as
 //! SQL for every output, many times over. Prints the mean and best time per hunt and per
 //! statement. Run with `cargo bench --bench compile`.
+//!
+//! Then IOC lists written into a hunt (`… -- ioc`): an `IN` list, an `OR` chain and a
+//! `NEW` of 10,000 to 1,000,000 values, timed per stage (parse, lower and optimise, emit
+//! with bound parameters), so that a stage whose time grows faster than the list shows.
+//! Targets: 100,000 values in under 0.3 s, 1,000,000 in under 3 s.
 
 use std::time::{Duration, Instant};
 
@@ -54,8 +59,112 @@ impl Catalog for Columns {
     }
 }
 
+/// A hunt holding `n` values in one of the shapes an IOC list takes.
+fn ioc_hunt(shape: &str, n: usize) -> String {
+    let values = (0..n).map(|i| format!("'ioc-{i}.example.com'"));
+    match shape {
+        "IN list" => format!(
+            "p = GET process FROM x://events WHERE name IN ({})\nDISP p\n",
+            values.collect::<Vec<_>>().join(", ")
+        ),
+        "OR chain" => format!(
+            "p = GET process FROM x://events WHERE {}\nDISP p\n",
+            values
+                .map(|v| format!("name = {v}"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        ),
+        _ => format!(
+            "iocs = NEW process [{}]\np = GET process FROM x://events WHERE name = iocs.name\nDISP p\n",
+            (0..n)
+                .map(|i| format!("\"ioc-{i}.example.com\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Times each stage of compiling IOC lists of growing size (see the module's notes).
+fn ioc_lists(dialect: &Dialect, sizes: &[usize]) {
+    let model = kestrel::model().expect("model");
+    // KESTREL_BENCH_IOC_SHAPE=IN (or OR, NEW) times one shape only.
+    let only = std::env::var("KESTREL_BENCH_IOC_SHAPE").unwrap_or_default();
+    for shape in ["IN list", "OR chain", "NEW and a reference"] {
+        if !shape.starts_with(only.as_str()) {
+            continue;
+        }
+        println!("compile, IOC list as {shape} (sqlite, bound parameters):");
+        let mut previous: Option<(usize, f64)> = None;
+        for &n in sizes {
+            let text = ioc_hunt(shape, n);
+            let src = SourceFile::new("ioc.hf", &text);
+            let t0 = Instant::now();
+            let hunt = kestrel::syntax::parse(&src).expect("parses");
+            let t1 = Instant::now();
+            let program = kestrel::lower::lower(
+                &hunt,
+                &src,
+                model,
+                LowerOptions {
+                    now: 1_620_259_200_000_000,
+                    ..LowerOptions::default()
+                },
+            )
+            .expect("lowers");
+            let program = kestrel::opt::fold_program(program);
+            let t2 = Instant::now();
+            let out = kestrel::output_sql(&program, dialect, LiteralMode::Bind).expect("emits");
+            let t3 = Instant::now();
+            drop((hunt, program));
+            let t4 = Instant::now();
+            let total = (t4 - t0).as_secs_f64();
+            let params: usize = out
+                .iter()
+                .flat_map(|o| o.statements.iter())
+                .map(|s| s.params.len())
+                .max()
+                .unwrap_or(0);
+            let growth = previous
+                .map(|(m, t)| {
+                    format!(
+                        ", {:.2}× the time for {:.0}× the values",
+                        total / t,
+                        n as f64 / m as f64
+                    )
+                })
+                .unwrap_or_default();
+            println!(
+                "  {n:>9} values: {:8.1} ms (parse {:.1}, lower and optimise {:.1}, emit {:.1}, free {:.1}), {params} parameters{growth}",
+                total * 1e3,
+                (t1 - t0).as_secs_f64() * 1e3,
+                (t2 - t1).as_secs_f64() * 1e3,
+                (t3 - t2).as_secs_f64() * 1e3,
+                (t4 - t3).as_secs_f64() * 1e3,
+            );
+            previous = Some((n, total));
+        }
+    }
+}
+
 fn main() {
     let dialect = Dialect::builtin("sqlite").expect("sqlite dialect");
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if filter.iter().all(|f| "ioc".contains(f.as_str())) {
+        // KESTREL_BENCH_IOC_MAX=100000 stops at that size (and KESTREL_BENCH_IOC_SHAPE
+        // picks one shape, see ioc_lists).
+        let max: usize = std::env::var("KESTREL_BENCH_IOC_MAX")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        let sizes: Vec<usize> = [10_000, 100_000, 1_000_000]
+            .into_iter()
+            .filter(|&n| n <= max)
+            .collect();
+        ioc_lists(&dialect, &sizes);
+    }
     let src = SourceFile::new("bench.hf", HUNT);
     let statements = HUNT
         .lines()
@@ -69,10 +178,6 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
     let typical: Vec<String> = lakegen::COLUMNS.iter().map(|c| c.to_string()).collect();
     for (label, table) in [
         (

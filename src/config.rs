@@ -114,7 +114,9 @@ impl fmt::Debug for Connection {
 pub struct DataSource {
     /// Name of an entry in [`Config::connections`].
     pub connection: String,
-    /// Table (or view) name, possibly schema-qualified as the database expects it.
+    /// Table (or view) name, possibly qualified: `schema.table` (PostgreSQL, MS SQL),
+    /// `database.table` (MySQL/MariaDB); a part holding a dot is quoted,
+    /// `"my.schema".events`.
     pub table: String,
     /// Column holding the event time, if any.
     #[serde(default)]

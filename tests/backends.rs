@@ -7,7 +7,8 @@
 //! Servers: `KESTREL_TEST_PG_URL` (default `postgresql://postgres@127.0.0.1:5432/test`)
 //! and `KESTREL_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`). They are
 //! required: an unreachable server fails these tests. MS SQL Server is opt-in: its tests
-//! run only when `KESTREL_TEST_MSSQL_URL` is set (e.g. `mssql://sa:Passw0rd!@127.0.0.1/test`).
+//! run only when `KESTREL_TEST_MSSQL_URL` is set at build time (e.g.
+//! `mssql://sa:Passw0rd!@127.0.0.1/test`) and are listed as ignored otherwise.
 //!
 //! Tables are named `kbk_<what>_<pid>` so runs in parallel do not collide, and dropped
 //! at the end.
@@ -57,9 +58,19 @@ fn exec(b: &mut dyn Backend, sql: &str) {
 /// One engine holding the test data: where it lives and the config that reaches it.
 struct Lake {
     name: &'static str,
+    /// The URL the hunts' configuration names.
     url: String,
+    /// The tables as the configuration names them (perhaps `schema.table`).
     tables: Vec<String>,
+    /// A schema (PostgreSQL) or database (MariaDB) made for this lake, dropped with it.
+    namespace: Option<String>,
     _dir: Option<TempDir>,
+}
+
+/// `base` with a query parameter added.
+fn with_param(base: &str, param: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{param}")
 }
 
 struct TempDir(PathBuf);
@@ -72,21 +83,62 @@ impl Drop for TempDir {
 
 impl Lake {
     /// Loads the ECS fixture as `ecs` and the bundled OTRF Windows sample as `win`.
+    ///
+    /// `name` is the engine, and for the servers where the tables live: `postgres`,
+    /// `mysql` (the default schema or database), `postgres-schema` (a schema of its
+    /// own, named `schema.table` in the configuration), `postgres-search-path` (that
+    /// schema reached through `?options=-c search_path=…` in the URL) and
+    /// `mysql-database` (another database, named `database.table`).
     fn load(name: &'static str, tag: &str) -> Lake {
         let pid = std::process::id();
-        let (url, dir) = match name {
+        let namespace = name
+            .contains('-')
+            .then(|| format!("kbk_{tag}_{}_{pid}", name.replace('-', "_")));
+        // Where ingest writes (`url`) and what the hunts' configuration names (`hunt_url`).
+        let (url, hunt_url, dir) = match name {
             "sqlite" => {
                 let dir = std::env::temp_dir().join(format!("kestrel-backends-{tag}-{pid}"));
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).unwrap();
                 let url = format!("sqlite:///{}", dir.join("lake.db").display());
-                (url, Some(TempDir(dir)))
+                (url.clone(), url, Some(TempDir(dir)))
             }
-            "postgres" => (common::pg_url(), None),
-            _ => (common::my_url(), None),
+            "postgres" => (common::pg_url(), common::pg_url(), None),
+            "mysql" => (common::my_url(), common::my_url(), None),
+            "postgres-schema" | "postgres-search-path" => {
+                let ns = namespace.as_deref().unwrap();
+                let mut b = open_rw(&common::pg_url());
+                exec(
+                    b.as_mut(),
+                    &format!("DROP SCHEMA IF EXISTS \"{ns}\" CASCADE"),
+                );
+                exec(b.as_mut(), &format!("CREATE SCHEMA \"{ns}\""));
+                let in_schema = with_param(
+                    &common::pg_url(),
+                    &format!("options=-c%20search_path%3D{ns}"),
+                );
+                let hunt_url = if name == "postgres-schema" {
+                    common::pg_url()
+                } else {
+                    in_schema.clone()
+                };
+                (in_schema, hunt_url, None)
+            }
+            "mysql-database" => {
+                let ns = namespace.as_deref().unwrap();
+                let mut b = open_rw(&common::my_url());
+                exec(b.as_mut(), &format!("DROP DATABASE IF EXISTS `{ns}`"));
+                exec(b.as_mut(), &format!("CREATE DATABASE `{ns}`"));
+                let base = common::my_url();
+                let (server, _db) = base.rsplit_once('/').unwrap();
+                (format!("{server}/{ns}"), base, None)
+            }
+            other => panic!("no lake `{other}`"),
         };
-        let ecs = format!("kbk_{tag}_ecs_{pid}");
-        let win = format!("kbk_{tag}_win_{pid}");
+        // Names of their own, so that the default schema holds none of them.
+        let ns = if namespace.is_some() { "_ns" } else { "" };
+        let ecs = format!("kbk_{tag}_ecs{ns}_{pid}");
+        let win = format!("kbk_{tag}_win{ns}_{pid}");
         let mut win_files: Vec<PathBuf> = std::fs::read_dir(root().join("examples/data"))
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -109,10 +161,19 @@ impl Lake {
             })
             .unwrap_or_else(|e| panic!("ingest into {name} ({url}): {e}"));
         }
+        let qualified = matches!(name, "postgres-schema" | "mysql-database");
+        let tables = [ecs, win]
+            .into_iter()
+            .map(|t| match (&namespace, qualified) {
+                (Some(ns), true) => format!("{ns}.{t}"),
+                _ => t,
+            })
+            .collect();
         Lake {
             name,
-            url,
-            tables: vec![ecs, win],
+            url: hunt_url,
+            tables,
+            namespace,
             _dir: dir,
         }
     }
@@ -157,6 +218,32 @@ impl Lake {
 impl Drop for Lake {
     fn drop(&mut self) {
         if self.name == "sqlite" {
+            return;
+        }
+        if let Some(ns) = &self.namespace {
+            let (url, q) = if self.name.starts_with("postgres") {
+                (
+                    common::pg_url(),
+                    format!("DROP SCHEMA IF EXISTS \"{ns}\" CASCADE"),
+                )
+            } else {
+                (common::my_url(), format!("DROP DATABASE IF EXISTS `{ns}`"))
+            };
+            if let Ok(mut b) = backend::open(
+                &url,
+                &OpenOptions {
+                    allow_write: true,
+                    ..Default::default()
+                },
+            ) {
+                let _ = b.query(
+                    &SqlStatement {
+                        sql: q,
+                        params: vec![],
+                    },
+                    &mut Collect::default(),
+                );
+            }
             return;
         }
         if let Ok(mut b) = backend::open(
@@ -373,17 +460,39 @@ fn win_hunts() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn lakes(tag: &str) -> Vec<Lake> {
-    ["sqlite", "postgres", "mysql"]
-        .into_iter()
-        .map(|n| Lake::load(n, tag))
-        .collect()
+/// Every engine, and the servers again with their tables in another schema or database.
+const ALL_LAKES: &[&str] = &[
+    "sqlite",
+    "postgres",
+    "mysql",
+    "postgres-schema",
+    "postgres-search-path",
+    "mysql-database",
+];
+
+fn lakes(tag: &str, names: &[&'static str]) -> Vec<Lake> {
+    names.iter().copied().map(|n| Lake::load(n, tag)).collect()
 }
 
 #[test]
-fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb() {
-    let lakes = lakes("conf");
+fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb_in_any_schema() {
+    let lakes = lakes("conf", ALL_LAKES);
     let mut failures = Vec::new();
+    // The tables really are elsewhere: unqualified, on the default path, they are not found.
+    for lake in lakes.iter().filter(|l| l.tables[0].contains('.')) {
+        let (_, bare) = lake.tables[0].split_once('.').unwrap();
+        let yaml = format!(
+            "connections: {{lake: {{url: '{}'}}}}\ndatasources: {{ecs: {{connection: lake, table: {bare}}}}}\n",
+            lake.url
+        );
+        let config = Config::from_yaml_str(&yaml, None).unwrap();
+        let err = run_with(
+            &config,
+            "p = GET process FROM x://ecs WHERE pid > 0\nDISP p",
+        )
+        .expect_err("an unqualified name outside the default schema is not found");
+        assert!(err.contains("does not exist"), "{}: {err}", lake.name);
+    }
     let hunts: Vec<(String, String, Option<Vec<i64>>, bool)> = ecs_hunts()
         .into_iter()
         .map(|(n, h, want)| (n.to_string(), h, want, true))
@@ -441,7 +550,7 @@ fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb() {
 
 #[test]
 fn the_windows_sample_loads_whole_and_finds_the_known_answers() {
-    for lake in lakes("win") {
+    for lake in lakes("win", &["sqlite", "postgres", "mysql"]) {
         let out = lake
             .run(
                 "m = GET process FROM sqlalchemy://win WHERE name = 'mshta.exe'\n\
@@ -509,6 +618,40 @@ fn typed_config(url: &str, table: &str) -> Config {
         "connections:\n  db:\n    url: '{url}'\ndatasources:\n  t:\n    connection: db\n    table: {table}\n    timestamp: '@timestamp'\n    timestamp_format: '%Y-%m-%dT%H:%M:%S.%fZ'\n"
     );
     Config::from_yaml_str(&yaml, None).unwrap()
+}
+
+/// A schema or database whose name holds a dot is written quoted in `table:`.
+#[test]
+fn a_namespace_with_a_dot_in_its_name_is_quoted_in_the_table_name() {
+    let pid = std::process::id();
+    for (kind, url) in [("postgres", common::pg_url()), ("mysql", common::my_url())] {
+        let ns = format!("kbk.dot_{pid}");
+        let mut b = open_rw(&url);
+        let (drop, create, table) = if kind == "postgres" {
+            (
+                format!("DROP SCHEMA IF EXISTS \"{ns}\" CASCADE"),
+                format!("CREATE SCHEMA \"{ns}\""),
+                format!("{ns}\".\"t"),
+            )
+        } else {
+            (
+                format!("DROP DATABASE IF EXISTS `{ns}`"),
+                format!("CREATE DATABASE `{ns}`"),
+                format!("{ns}`.`t"),
+            )
+        };
+        exec(b.as_mut(), &drop);
+        exec(b.as_mut(), &create);
+        // typed_table quotes its name whole: the dotted schema and `t` inside it.
+        typed_table(&url, kind, &table);
+        let config = typed_config(&url, &format!("'\"{ns}\".t'"));
+        let got = run_with(
+            &config,
+            "p = GET process FROM x://t WHERE name = 'Cmd.exe'\nDISP p ATTR pid",
+        );
+        exec(b.as_mut(), &drop);
+        assert_eq!(got.as_deref(), Ok("pid\n201\n"), "{kind}");
+    }
 }
 
 fn run_with(config: &Config, hunt: &str) -> Result<String, String> {
@@ -647,11 +790,12 @@ fn bound_parameters_carry_quotes_and_backslashes_verbatim() {
 /// meaning of `=`, LIKE (with `[` and `\` literal), TOP/OFFSET, EXISTS for FIND, and
 /// MATCHES refused with a diagnostic.
 #[test]
+#[cfg_attr(
+    not(kestrel_mssql),
+    ignore = "no MS SQL Server: set KESTREL_TEST_MSSQL_URL to run it"
+)]
 fn mssql_when_configured() {
-    let Ok(url) = std::env::var("KESTREL_TEST_MSSQL_URL") else {
-        eprintln!("KESTREL_TEST_MSSQL_URL is not set: MS SQL Server tests skipped");
-        return;
-    };
+    let url = mssql_url();
     let table = format!("kbk_mssql_{}", std::process::id());
     let mut b = open_rw(&url);
     exec(
@@ -717,6 +861,12 @@ fn mssql_when_configured() {
     assert!(err.contains("MATCHES is not available on mssql"), "{err}");
     exec(b.as_mut(), &format!("DROP TABLE [{table}]"));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The MS SQL Server the `kestrel_mssql` tests use (set when they were built).
+fn mssql_url() -> String {
+    std::env::var("KESTREL_TEST_MSSQL_URL")
+        .expect("KESTREL_TEST_MSSQL_URL names the MS SQL Server for this test")
 }
 
 fn count_and_columns(url: &str, kind: &str, table: &str) -> (i64, Vec<String>) {
@@ -844,6 +994,218 @@ fn unreachable_servers_fail_cleanly_without_the_password() {
         assert!(!err.contains("s3cr"), "{url}: {err}");
         assert!(err.contains("hunter:***@127.0.0.1:1"), "{url}: {err}");
     }
+}
+
+/// Each server's URL parameters: libpq's `application_name` and `options` on PostgreSQL,
+/// MySQL's `charset`; a bad value is an error naming it (never the password), and a
+/// parameter no one knows is a warning naming it.
+#[test]
+fn url_parameters_are_honoured_and_unknown_ones_are_warned_about() {
+    let pid = std::process::id();
+    let app = format!("kbk_app_{pid}");
+    let mut b = backend::open(
+        &with_param(
+            &common::pg_url(),
+            &format!("application_name={app}&options=-c%20work_mem%3D7MB&driver=psycopg2"),
+        ),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let mut c = Collect::default();
+    b.query(
+        &SqlStatement {
+            sql: "SELECT current_setting('application_name'), current_setting('work_mem'), \
+                  current_setting('default_transaction_read_only')"
+                .into(),
+            params: vec![],
+        },
+        &mut c,
+    )
+    .unwrap();
+    // The URL's options come with kestrel's own read-only setting, which still holds.
+    assert_eq!(
+        c.rows,
+        vec![vec![
+            Value::Text(app.clone()),
+            Value::Text("7MB".into()),
+            Value::Text("on".into())
+        ]]
+    );
+    let mut my = backend::open(
+        &with_param(&common::my_url(), "charset=utf8mb4"),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    my.query(
+        &SqlStatement {
+            sql: "SELECT 1".into(),
+            params: vec![],
+        },
+        &mut Collect::default(),
+    )
+    .unwrap();
+    for (url, want) in [
+        (
+            with_param(&common::pg_url(), "sslmode=sometimes"),
+            "`sometimes` is not an sslmode",
+        ),
+        (
+            with_param(&common::pg_url(), "options=-c%20nonsense"),
+            "`nonsense` has no `=value`",
+        ),
+        (
+            with_param(&common::pg_url(), "connect_timeout=soon"),
+            "`connect_timeout=soon` is not a number of seconds",
+        ),
+        (
+            with_param(&common::my_url(), "charset=latin1"),
+            "`charset=latin1`",
+        ),
+        (
+            with_param(&common::my_url(), "ssl-mode=SOMETIMES"),
+            "`ssl-mode=SOMETIMES`",
+        ),
+        (
+            "mssql://sa:s3cr3t@127.0.0.1:1/x?encrypt=perhaps".to_string(),
+            "`encrypt=perhaps`",
+        ),
+    ] {
+        let err = match backend::open(&url, &OpenOptions::default()) {
+            Ok(_) => panic!("{url}: opened"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want), "{url}: {err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+    // The warning, as a user sees it from the command line (and the load still happens).
+    let dir = common::fresh_dir("backends", "url_params");
+    let csv = dir.join("t.csv");
+    std::fs::write(&csv, "a,b\n1,x\n").unwrap();
+    let table = format!("kbk_params_{pid}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .args([
+            "ingest",
+            csv.to_str().unwrap(),
+            "--replace",
+            "--table",
+            &table,
+        ])
+        .arg("--into")
+        .arg(with_param(&common::pg_url(), "frobnicate=1&sslmode=prefer"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("parameter `frobnicate` is not known here and is ignored"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("is not known here").count(), 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    exec(
+        open_rw(&common::pg_url()).as_mut(),
+        &format!("DROP TABLE \"{table}\""),
+    );
+}
+
+/// A million shipped values (an IOC list) on each engine, in a read-only session: held
+/// in a temporary table (filled in a few statements), the session still refuses to
+/// create a real table, and a hunt using them in `IN` finds what it should. Prints the
+/// time per million values.
+#[test]
+fn a_million_shipped_values_work_on_every_backend_in_a_read_only_session() {
+    const N: usize = 1_000_000;
+    let rows: Vec<Vec<Literal>> = (0..N)
+        .map(|i| {
+            vec![
+                Literal::Str(format!("ioc-{i}.example.com")),
+                Literal::Int(i as i64),
+            ]
+        })
+        .collect();
+    let pid = std::process::id();
+    let lakes = lakes("million", &["sqlite", "postgres", "mysql"]);
+    for lake in &lakes {
+        let mut b = backend::open(&lake.url, &OpenOptions::default()).unwrap();
+        let name = format!("kbk_million_{pid}");
+        let start = std::time::Instant::now();
+        b.create_temp_table(&name, &["name".into(), "n".into()], &rows)
+            .unwrap_or_else(|e| panic!("{}: {e}", lake.name));
+        let took = start.elapsed();
+        eprintln!(
+            "{}: {N} rows x 2 columns into a temporary table in {:.2} s ({:.2} s per million values)",
+            lake.name,
+            took.as_secs_f64(),
+            took.as_secs_f64() / (2 * N) as f64 * 1e6
+        );
+        let q = |s: &str| {
+            if lake.name == "mysql" {
+                format!("`{s}`")
+            } else {
+                format!("\"{s}\"")
+            }
+        };
+        let mut c = Collect::default();
+        b.query(
+            &SqlStatement {
+                sql: format!("SELECT COUNT(*), SUM({}) FROM {}", q("n"), q(&name)),
+                params: vec![],
+            },
+            &mut c,
+        )
+        .unwrap();
+        let sum = (N as i64 - 1) * N as i64 / 2;
+        assert!(
+            matches!(&c.rows[0][..], [Value::Int(n), s] if *n == N as i64
+                && matches!(s, Value::Int(x) if *x == sum) || matches!(s, Value::Float(x) if *x == sum as f64)),
+            "{}: {:?}",
+            lake.name,
+            c.rows
+        );
+        if lake.name != "sqlite" {
+            let refused = b.query(
+                &SqlStatement {
+                    sql: format!("CREATE TABLE {} (a INT)", q(&format!("kbk_rw_{pid}"))),
+                    params: vec![],
+                },
+                &mut Collect::default(),
+            );
+            assert!(
+                refused.is_err(),
+                "{}: the session is no longer read-only",
+                lake.name
+            );
+        }
+    }
+    // Through a hunt: LOAD a file of a million names, and GET the events whose process
+    // name is one of them.
+    let dir = common::fresh_dir("backends", "iocs");
+    let csv = dir.join("iocs.csv");
+    let mut text = String::with_capacity(N * 24);
+    text.push_str("name\n");
+    for i in 0..N {
+        text.push_str(&format!("ioc-{i}.example.com\n"));
+    }
+    text.push_str("ping\ncurl\n");
+    std::fs::write(&csv, text).unwrap();
+    let hunt = format!(
+        "iocs = LOAD {} AS process\nhits = GET process FROM x://ecs WHERE name IN iocs.name\n\
+         DISP hits ATTR name, pid SORT BY pid ASC\n",
+        csv.display()
+    );
+    for lake in &lakes {
+        let start = std::time::Instant::now();
+        let out = lake
+            .run(&hunt)
+            .unwrap_or_else(|e| panic!("{}: {e}", lake.name));
+        eprintln!(
+            "{}: hunt with {N} loaded values in IN: {:.2} s",
+            lake.name,
+            start.elapsed().as_secs_f64()
+        );
+        assert_eq!(pids(&out), [1030, 1066, 5010], "{}: {out}", lake.name);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A MySQL/MariaDB load that dies mid-way (here a record larger than the server's

@@ -1,5 +1,9 @@
 //! `kestrel ingest` through the library API: files in temporary directories, loaded into
-//! SQLite databases, checked with plain SQL.
+//! SQLite databases, checked with plain SQL; and what every target shares (the live
+//! PostgreSQL and MariaDB of tests/backends.rs): `--append` matching columns whatever their
+//! case, exit statuses, Ctrl-C rolling back.
+
+mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -444,7 +448,7 @@ fn an_existing_table_needs_replace_or_append() {
         append: true,
         ..options(vec![second.clone()], &url, "t")
     };
-    assert!(matches!(ingest(&both), Err(IngestError::BadOptions(_))));
+    assert!(matches!(ingest(&both), Err(e @ IngestError::Usage(_)) if e.is_usage()));
 
     let append = IngestOptions {
         append: true,
@@ -782,4 +786,271 @@ fn new_databases_get_large_pages_existing_ones_keep_theirs() {
     ingest(&options(vec![f], &url, "t")).unwrap();
     assert_eq!(page_size(&old), 4096);
     assert!(table_exists(&old, "other") && table_exists(&old, "t"));
+}
+
+/// Runs SQL on a server or SQLite database and returns the rows.
+fn rows_of(url: &str, sql: &str) -> Vec<Vec<Value>> {
+    let mut b = kestrel::backend::open(
+        url,
+        &kestrel::backend::OpenOptions {
+            allow_write: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut c = kestrel::backend::Collect::default();
+    b.query(
+        &kestrel::sql::SqlStatement {
+            sql: sql.into(),
+            params: vec![],
+        },
+        &mut c,
+    )
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    c.rows
+}
+
+/// `name` quoted for the target of `url`.
+fn quoted(url: &str, name: &str) -> String {
+    if url.starts_with("mysql") {
+        format!("`{name}`")
+    } else {
+        format!("\"{name}\"")
+    }
+}
+
+fn drop_table(url: &str, table: &str) {
+    rows_of(url, &format!("DROP TABLE IF EXISTS {}", quoted(url, table)));
+}
+
+/// The column names of `table`, in order.
+fn column_names(url: &str, table: &str) -> Vec<String> {
+    let mut b = kestrel::backend::open(url, &Default::default()).unwrap();
+    b.columns(table).unwrap().unwrap_or_default()
+}
+
+#[test]
+fn append_matches_columns_whatever_their_case_on_every_target() {
+    let dir = TempDir::new("append_case");
+    let (_, sqlite) = dir.db();
+    let first = dir.file("1.jsonl", b"{\"ProcessId\":1,\"Image\":\"a.exe\"}\n");
+    let second = dir.file(
+        "2.jsonl",
+        b"{\"processid\":2,\"IMAGE\":\"b.exe\",\"New\":true}\n",
+    );
+    let table = format!("kin_case_{}", std::process::id());
+    for url in [sqlite, common::pg_url(), common::my_url()] {
+        if !url.starts_with("sqlite") {
+            drop_table(&url, &table);
+        }
+        ingest(&options(vec![first.clone()], &url, &table)).unwrap();
+        let report = ingest(&IngestOptions {
+            append: true,
+            ..options(vec![second.clone()], &url, &table)
+        })
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!((report.columns, report.columns_added), (3, 1), "{url}");
+        assert_eq!(
+            column_names(&url, &table),
+            ["ProcessId", "Image", "New"],
+            "{url}"
+        );
+        let got = rows_of(
+            &url,
+            &format!(
+                "SELECT {}, {} FROM {} ORDER BY 1",
+                quoted(&url, "ProcessId"),
+                quoted(&url, "Image"),
+                quoted(&url, &table)
+            ),
+        );
+        assert_eq!(
+            got,
+            vec![
+                vec![Value::Int(1), Value::Text("a.exe".into())],
+                vec![Value::Int(2), Value::Text("b.exe".into())]
+            ],
+            "{url}"
+        );
+        drop_table(&url, &table);
+    }
+}
+
+/// Runs the `kestrel` binary.
+fn kestrel_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn usage_errors_exit_2_and_failed_loads_exit_1() {
+    let dir = TempDir::new("exit_codes");
+    let (_, url) = dir.db();
+    let file = dir.file("1.jsonl", b"{\"a\":1}\n");
+    let odd = dir.file("1.txt", b"{\"a\":1}\n");
+    let f = file.to_str().unwrap();
+    for args in [
+        vec![
+            "ingest",
+            f,
+            "--into",
+            &url,
+            "--table",
+            "t",
+            "--replace",
+            "--append",
+        ],
+        vec!["ingest", f, "--into", "lake.db", "--table", "t"],
+        vec!["ingest", f, "--into", &url, "--table", ""],
+        vec![
+            "ingest",
+            odd.to_str().unwrap(),
+            "--into",
+            &url,
+            "--table",
+            "t",
+        ],
+        vec!["ingest", f, "--table", "t"],
+    ] {
+        let out = kestrel_cli(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(kestrel_cli(&["ingest", f, "--into", &url, "--table", "t"])
+        .status
+        .success());
+    // The table exists now: the input is fine, the load is refused.
+    let out = kestrel_cli(&["ingest", f, "--into", &url, "--table", "t"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+}
+
+/// Ctrl-C while rows are going in: the load is rolled back (no rows, and no columns an
+/// `--append` added, even on MySQL where ALTER TABLE commits at once) and the exit status
+/// is 130.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_a_load_rolls_back_and_exits_130() {
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("ctrl_c");
+    let first = dir.file("1.csv", b"a\n1\n");
+    // Enough rows that the load is still going when the signal comes.
+    let mut big = String::from("a,b\n");
+    for i in 0..400_000 {
+        big.push_str(&format!("{i},row {i}\n"));
+    }
+    let big = dir.file("big.csv", big.as_bytes());
+    let table = format!("kin_ctrlc_{}", std::process::id());
+    for url in [common::pg_url(), common::my_url()] {
+        drop_table(&url, &table);
+        ingest(&options(vec![first.clone()], &url, &table)).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .args([
+                "ingest",
+                big.to_str().unwrap(),
+                "--append",
+                "--table",
+                &table,
+            ])
+            .args(["--into", &url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the load is writing: its INSERTs show on PostgreSQL (whose ALTER
+        // TABLE stays invisible until the commit), column `b` on MySQL.
+        let writing = || {
+            if url.starts_with("postgres") {
+                rows_of(
+                    &url,
+                    &format!(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+                         AND query LIKE 'INSERT INTO \"{table}\"%'"
+                    ),
+                ) != vec![vec![Value::Int(0)]]
+            } else {
+                column_names(&url, &table).len() == 2
+            }
+        };
+        let start = Instant::now();
+        while !writing() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{url}: never started"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = child.id() as i32;
+        // SAFETY: sends SIGINT to the child this test started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{url}: {stderr}");
+        assert!(stderr.contains("rolled back"), "{url}: {stderr}");
+        assert_eq!(column_names(&url, &table), ["a"], "{url}");
+        assert_eq!(
+            rows_of(
+                &url,
+                &format!("SELECT COUNT(*) FROM {}", quoted(&url, &table))
+            ),
+            vec![vec![Value::Int(1)]],
+            "{url}"
+        );
+        drop_table(&url, &table);
+    }
+}
+
+/// `--table seeds.t` loads into schema (PostgreSQL) or database (MariaDB) `seeds`, named
+/// as a hunt's configuration names it; create, append and replace all stay there.
+#[test]
+fn a_qualified_table_name_loads_into_that_schema_or_database() {
+    let dir = TempDir::new("qualified");
+    let one = dir.file("1.jsonl", b"{\"a\":1}\n");
+    let two = dir.file("2.jsonl", b"{\"a\":2,\"b\":\"x\"}\n");
+    let pid = std::process::id();
+    let ns = format!("kin_ns_{pid}");
+    for (url, create, drop) in [
+        (
+            common::pg_url(),
+            format!("CREATE SCHEMA \"{ns}\""),
+            format!("DROP SCHEMA IF EXISTS \"{ns}\" CASCADE"),
+        ),
+        (
+            common::my_url(),
+            format!("CREATE DATABASE `{ns}`"),
+            format!("DROP DATABASE IF EXISTS `{ns}`"),
+        ),
+    ] {
+        rows_of(&url, &drop);
+        rows_of(&url, &create);
+        let table = format!("{ns}.t");
+        ingest(&options(vec![one.clone()], &url, &table)).unwrap_or_else(|e| panic!("{url}: {e}"));
+        ingest(&IngestOptions {
+            append: true,
+            ..options(vec![two.clone()], &url, &table)
+        })
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(column_names(&url, &table), ["a", "b"], "{url}");
+        let count = format!(
+            "SELECT COUNT(*) FROM {}.{}",
+            quoted(&url, &ns),
+            quoted(&url, "t")
+        );
+        assert_eq!(rows_of(&url, &count), vec![vec![Value::Int(2)]], "{url}");
+        ingest(&IngestOptions {
+            replace: true,
+            ..options(vec![one.clone()], &url, &table)
+        })
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(rows_of(&url, &count), vec![vec![Value::Int(1)]], "{url}");
+        assert_eq!(column_names(&url, &table), ["a"], "{url}");
+        rows_of(&url, &drop);
+    }
 }

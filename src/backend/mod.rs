@@ -7,7 +7,8 @@
 //! - `postgres.rs` — the `postgres` crate (`postgresql://`, `postgres://`);
 //! - `mysql.rs` — the `mysql` crate, for MySQL and MariaDB (`mysql://`, `mariadb://`);
 //! - `mssql.rs` — `tiberius` over tokio (`mssql://`);
-//! - `url.rs` — server URLs as SQLAlchemy writes them (`+driver` ignored).
+//! - `url.rs` — server URLs as SQLAlchemy writes them (`+driver` ignored), parameters;
+//! - `tls.rs` — rustls, with libpq's `sslmode` meanings.
 
 pub mod cancel;
 pub mod like;
@@ -15,6 +16,7 @@ pub mod mssql;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
+pub mod tls;
 pub mod url;
 
 use std::io;

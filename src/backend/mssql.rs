@@ -136,8 +136,28 @@ async fn until_stopped<T>(
 }
 
 impl MssqlBackend {
+    /// Opens a session. Of the URL's parameters it honours `encrypt` and
+    /// `trustServerCertificate` (as the ODBC driver and JDBC read them); ODBC's `driver`
+    /// is accepted and means nothing here; any other parameter is a warning.
     pub fn open(url: &str, opts: &OpenOptions) -> Result<MssqlBackend, BackendError> {
         let u = ServerUrl::parse(url).map_err(|m| open_error(url, m))?;
+        super::url::warn_unknown(
+            url,
+            &u.unknown_params(
+                &["encrypt", "trustServerCertificate"],
+                &["driver", "odbc_connect", "TrustServerCertificate"],
+            ),
+        );
+        let mode = super::tls::SslMode::from_mssql_url(&u).map_err(|m| open_error(url, m))?;
+        if mode.needs_tls() {
+            return Err(open_error(
+                url,
+                super::tls::unavailable(&format!(
+                    "encrypt={}",
+                    u.param("encrypt").unwrap_or_default()
+                )),
+            ));
+        }
         let mut config = Config::new();
         config.host(&u.host);
         config.port(u.port.unwrap_or(1433));
@@ -382,11 +402,15 @@ impl Backend for MssqlBackend {
         &mut self,
         table: &str,
     ) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
+        let (schema, table) = crate::sql::table_name::schema_and_table(table, "schema")
+            .map_err(BackendError::Query)?;
         let mut out = Vec::new();
         self.run(
             "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS \
-             WHERE TABLE_SCHEMA = SCHEMA_NAME() AND TABLE_NAME = @P1 ORDER BY ORDINAL_POSITION",
-            &[Param::Text(table.to_string())],
+             WHERE TABLE_SCHEMA = COALESCE(NULLIF(@P1, N''), SCHEMA_NAME()) AND TABLE_NAME = @P2 \
+             ORDER BY ORDINAL_POSITION",
+            // The schema as text even when absent: an untyped NULL would not say its type.
+            &[Param::Text(schema.unwrap_or_default()), Param::Text(table)],
             |_| Ok(()),
             |row| {
                 let text = |v: Option<&Value>| match v {

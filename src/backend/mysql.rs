@@ -1,4 +1,4 @@
-//! MySQL 8 and MariaDB through the `mysql` crate (pure Rust, no TLS, no C library).
+//! MySQL 8 and MariaDB through the `mysql` crate (a Rust driver; TLS by rustls, no OpenSSL).
 //!
 //! In: `mysql://user:password@host:port/database` (also `mysql+pymysql://`,
 //! `mariadb://`). Out: rows streamed from the server one at a time (binary protocol).
@@ -47,8 +47,51 @@ pub(crate) fn error_text(e: &mysql::Error) -> String {
 }
 
 impl MysqlBackend {
+    /// Opens a session. Of the URL's parameters it honours MySQL's TLS ones (`ssl-mode`,
+    /// `ssl-ca`, `ssl-cert`, `ssl-key`, also written with `_`), `connect_timeout`
+    /// (seconds, when the connection's own setting does not say) and `charset` (utf8mb4
+    /// or utf8 only: kestrel reads text as UTF-8); any other parameter is a warning.
     pub fn open(url: &str, opts: &OpenOptions) -> Result<MysqlBackend, BackendError> {
         let u = ServerUrl::parse(url).map_err(|m| open_error(url, m))?;
+        super::url::warn_unknown(
+            url,
+            &u.unknown_params(
+                &[
+                    "ssl-mode",
+                    "ssl-ca",
+                    "ssl-cert",
+                    "ssl-key",
+                    "connect_timeout",
+                    "charset",
+                ],
+                &["driver"],
+            ),
+        );
+        if let Some(cs) = u.param("charset") {
+            if !matches!(
+                cs.to_ascii_lowercase().as_str(),
+                "utf8mb4" | "utf8" | "utf8mb3"
+            ) {
+                return Err(open_error(
+                    url,
+                    format!("`charset={cs}`: kestrel talks utf8mb4 (leave charset out)"),
+                ));
+            }
+        }
+        let opts = &OpenOptions {
+            connect_timeout: match (opts.connect_timeout, u.param("connect_timeout")) {
+                (Some(t), _) => Some(t),
+                (None, Some(t)) => Some(t.trim().parse::<u64>().map_err(|_| {
+                    open_error(
+                        url,
+                        format!("`connect_timeout={t}` is not a number of seconds"),
+                    )
+                })?),
+                (None, None) => None,
+            },
+            ..*opts
+        };
+        let tls = super::tls::Settings::from_mysql_url(&u).map_err(|m| open_error(url, m))?;
         let builder = OptsBuilder::new()
             .ip_or_hostname(Some(u.host.clone()))
             .tcp_port(u.port.unwrap_or(3306))
@@ -57,13 +100,37 @@ impl MysqlBackend {
             .db_name(u.database.clone())
             .prefer_socket(false)
             .tcp_connect_timeout(opts.connect_limit());
-        let server = Opts::from(builder);
+        let plain = Opts::from(builder.clone());
+        let server = match ssl_opts(&tls) {
+            Some(ssl) => Opts::from(builder.ssl_opts(ssl)),
+            None => plain.clone(),
+        };
         // The driver's limit covers the TCP connect only (a read timeout would also cut
         // off long statements): `within` bounds the greeting and the login.
         let connecting = server.clone();
-        let mut conn = super::within(opts.connect_limit(), move || Conn::new(connecting))
-            .map_err(|e| super::open_failed(url, e))?
-            .map_err(|e| open_error(url, error_text(&e)))?;
+        let (mut conn, server) =
+            match super::within(opts.connect_limit(), move || Conn::new(connecting))
+                .map_err(|e| super::open_failed(url, e))?
+            {
+                Ok(conn) => (conn, server),
+                // PREFERRED: plain text when the server offers no TLS.
+                Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported))
+                    if !tls.mode.needs_tls() =>
+                {
+                    let connecting = plain.clone();
+                    let conn = super::within(opts.connect_limit(), move || Conn::new(connecting))
+                        .map_err(|e| super::open_failed(url, e))?
+                        .map_err(|e| open_error(url, error_text(&e)))?;
+                    (conn, plain)
+                }
+                Err(e) => {
+                    let text = error_text(&e);
+                    return Err(open_error(
+                        url,
+                        super::tls::explain_tls(&text, &u.host).unwrap_or(text),
+                    ));
+                }
+            };
         let version: String = conn
             .query_first("SELECT VERSION()")
             .map_err(|e| open_error(url, e))?
@@ -105,6 +172,31 @@ impl MysqlBackend {
 /// `` `name` `` with `` ` `` doubled.
 fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
+}
+
+/// The driver's TLS options for `tls` (None: plain text).
+fn ssl_opts(tls: &super::tls::Settings) -> Option<mysql::SslOpts> {
+    use super::tls::SslMode;
+    if tls.mode == SslMode::Disable {
+        return None;
+    }
+    let mut ssl = mysql::SslOpts::default();
+    if let Some(ca) = &tls.root_cert {
+        ssl = ssl.with_root_cert_path(Some(ca.clone()));
+    }
+    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
+        ssl = ssl.with_client_identity(Some(mysql::ClientIdentity::new(cert.clone(), key.clone())));
+    }
+    let (chain, name) = match tls.mode {
+        SslMode::VerifyFull => (true, true),
+        SslMode::VerifyCa => (true, false),
+        // As libpq: a named CA is checked under REQUIRED and PREFERRED too.
+        _ => (tls.root_named, false),
+    };
+    Some(
+        ssl.with_danger_accept_invalid_certs(!chain)
+            .with_danger_skip_domain_validation(!name),
+    )
 }
 
 fn to_mysql(l: &Literal) -> MyValue {
@@ -170,22 +262,109 @@ fn from_mysql(v: &MyValue, ty: MyType) -> Value {
     }
 }
 
+/// Bound values per INSERT when filling a temporary table (the protocol allows 65,535).
+const TEMP_CHUNK_VALUES: usize = 20_000;
+
+/// The SQL type a shipped column takes: the one its values share, text otherwise.
+fn temp_column_type(rows: &[Vec<Literal>], col: usize) -> &'static str {
+    let (mut ints, mut floats, mut other) = (false, false, false);
+    for row in rows {
+        match row.get(col) {
+            Some(Literal::Int(_) | Literal::Bool(_)) => ints = true,
+            Some(Literal::Float(_)) => floats = true,
+            Some(Literal::Null) | None => {}
+            Some(_) => other = true,
+        }
+    }
+    match (ints, floats, other) {
+        (_, _, true) | (false, false, false) => "LONGTEXT",
+        (true, false, false) => "BIGINT",
+        (_, true, false) => "DOUBLE",
+    }
+}
+
 impl Backend for MysqlBackend {
     fn dialect(&self) -> &'static str {
         "mysql"
+    }
+
+    /// A session-private `TEMPORARY` table, filled by multi-row INSERTs of bound values
+    /// (20,000 per statement). The session is read-only: this one transaction is `READ
+    /// WRITE` (MySQL and MariaDB refuse even temporary tables in a read-only one), and
+    /// the session stays read-only for everything else.
+    fn create_temp_table(
+        &mut self,
+        name: &str,
+        columns: &[String],
+        rows: &[Vec<Literal>],
+    ) -> Result<(), BackendError> {
+        let q = |s: &str| format!("`{}`", s.replace('`', "``"));
+        let defs: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} {}", q(c), temp_column_type(rows, i)))
+            .collect();
+        self.conn
+            .query_drop("START TRANSACTION READ WRITE")
+            .map_err(query_error)?;
+        let filled = (|| {
+            self.conn
+                .query_drop(format!(
+                    "CREATE TEMPORARY TABLE {} ({}) DEFAULT CHARSET = utf8mb4",
+                    q(name),
+                    defs.join(", ")
+                ))
+                .map_err(query_error)?;
+            if columns.is_empty() {
+                return Ok(());
+            }
+            let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
+            let per = (TEMP_CHUNK_VALUES / columns.len()).max(1);
+            for chunk in rows.chunks(per) {
+                let sql = format!(
+                    "INSERT INTO {} VALUES {}",
+                    q(name),
+                    vec![tuple.as_str(); chunk.len()].join(", ")
+                );
+                let params: Vec<MyValue> = chunk
+                    .iter()
+                    .flat_map(|r| (0..columns.len()).map(move |i| r.get(i)))
+                    .map(|l| l.map_or(MyValue::NULL, to_mysql))
+                    .collect();
+                self.conn
+                    .exec_drop(sql, Params::Positional(params))
+                    .map_err(query_error)?;
+            }
+            Ok(())
+        })();
+        match filled {
+            Ok(()) => self.conn.query_drop("COMMIT").map_err(query_error),
+            Err(e) => {
+                // A temporary table is not transactional: drop what was made, while the
+                // transaction still may.
+                let _ = self
+                    .conn
+                    .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", q(name)));
+                let _ = self.conn.query_drop("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     fn column_kinds(
         &mut self,
         table: &str,
     ) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
+        let (database, table) = crate::sql::table_name::schema_and_table(table, "database")
+            .map_err(BackendError::Query)?;
         let rows: Vec<(String, String)> = self
             .conn
             .exec(
                 "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) \
                  FROM information_schema.columns \
-                 WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
-                (table,),
+                 WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+                 ORDER BY ordinal_position",
+                (database, table),
             )
             .map_err(query_error)?;
         Ok(rows

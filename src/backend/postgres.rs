@@ -1,4 +1,4 @@
-//! PostgreSQL through the `postgres` crate (no TLS).
+//! PostgreSQL through the `postgres` crate, TLS by rustls (`tls.rs`).
 //!
 //! In: `postgresql://user:password@host:port/database` (also `postgres://`,
 //! `postgresql+psycopg2://`). Out: rows streamed from the server one at a time.
@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use super::url::ServerUrl;
 use super::{Backend, BackendError, OpenOptions, RowSink};
@@ -24,6 +24,8 @@ use crate::value::Value;
 
 pub struct PgBackend {
     client: Client,
+    /// How the session is encrypted (a cancel request travels the same way).
+    tls: super::tls::PgTls,
 }
 
 type BoxError = Box<dyn StdError + Sync + Send>;
@@ -56,20 +58,132 @@ pub(crate) fn error_text(e: &postgres::Error) -> String {
     }
 }
 
+/// libpq's URI parameters kestrel honours (see [`PgBackend::open`]).
+const PG_PARAMS: &[&str] = &[
+    "host",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "options",
+    "application_name",
+    "connect_timeout",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "target_session_attrs",
+];
+/// Parameters of Python drivers and SQLAlchemy that mean nothing here.
+const PG_ACCEPTED: &[&str] = &["driver", "client_encoding"];
+
+/// libpq's `options` (`-c search_path=seeds -c work_mem=64MB`, also `-csearch_path=…`
+/// and `--search_path=…`) as setting/value pairs; `\ ` is a space inside a value.
+pub(crate) fn parse_options(options: &str) -> Result<Vec<(String, String)>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => word.extend(chars.next()),
+            c if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let mut out = Vec::new();
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
+        let setting = if w == "-c" {
+            words
+                .next()
+                .ok_or_else(|| "`options`: `-c` without a setting".to_string())?
+        } else if let Some(rest) = w.strip_prefix("--").or_else(|| w.strip_prefix("-c")) {
+            rest.to_string()
+        } else {
+            return Err(format!(
+                "`options`: `{w}` is not `-c name=value` (the only form kestrel reads)"
+            ));
+        };
+        let (k, v) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("`options`: `{setting}` has no `=value`"))?;
+        out.push((k.replace('-', "_"), v.to_string()));
+    }
+    Ok(out)
+}
+
+/// Setting/value pairs as one startup `options` string (spaces and backslashes escaped).
+fn options_text(settings: &[(String, String)]) -> String {
+    settings
+        .iter()
+        .map(|(k, v)| {
+            let esc = |s: &str| s.replace('\\', "\\\\").replace(' ', "\\ ");
+            format!("-c {}={}", esc(k), esc(v))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl PgBackend {
+    /// Opens a session. Of libpq's URI parameters it honours `host`, `port`, `dbname`,
+    /// `user`, `password` (over the URL's own parts), `options` (`-c name=value`
+    /// settings, e.g. `-c search_path=seeds`), `application_name` (default `kestrel`),
+    /// `connect_timeout` (seconds, when the connection's own setting does not say),
+    /// `target_session_attrs` and the TLS ones (`sslmode`, `sslrootcert`, `sslcert`,
+    /// `sslkey`); any other parameter is a warning.
     pub fn open(url: &str, opts: &OpenOptions) -> Result<PgBackend, BackendError> {
         let u = ServerUrl::parse(url).map_err(|m| open_error(url, m))?;
+        super::url::warn_unknown(url, &u.unknown_params(PG_PARAMS, PG_ACCEPTED));
         let mut config = postgres::Config::new();
-        config.host(&u.host);
-        config.port(u.port.unwrap_or(5432));
-        config.user(u.user.as_deref().unwrap_or("postgres"));
-        if let Some(pw) = &u.password {
+        config.host(u.param("host").unwrap_or(&u.host));
+        let port = match u.param("port") {
+            Some(p) => p
+                .parse::<u16>()
+                .map_err(|_| open_error(url, format!("`port={p}` is not a port number")))?,
+            None => u.port.unwrap_or(5432),
+        };
+        config.port(port);
+        config.user(u.param("user").or(u.user.as_deref()).unwrap_or("postgres"));
+        if let Some(pw) = u.param("password").or(u.password.as_deref()) {
             config.password(pw);
         }
-        if let Some(db) = &u.database {
+        if let Some(db) = u.param("dbname").or(u.database.as_deref()) {
             config.dbname(db);
         }
-        config.application_name("kestrel");
+        config.application_name(u.param("application_name").unwrap_or("kestrel"));
+        match u.param("target_session_attrs") {
+            None | Some("any") => {}
+            Some("read-write") => {
+                config.target_session_attrs(postgres::config::TargetSessionAttrs::ReadWrite);
+            }
+            Some(other) => {
+                return Err(open_error(
+                    url,
+                    format!("`target_session_attrs={other}`: kestrel knows `any` and `read-write`"),
+                ))
+            }
+        }
+        let opts = &OpenOptions {
+            connect_timeout: match (opts.connect_timeout, u.param("connect_timeout")) {
+                (Some(t), _) => Some(t),
+                (None, Some(t)) => Some(t.trim().parse::<u64>().map_err(|_| {
+                    open_error(
+                        url,
+                        format!("`connect_timeout={t}` is not a number of seconds"),
+                    )
+                })?),
+                (None, None) => None,
+            },
+            ..*opts
+        };
+        let tls = super::tls::PgTls::from_url(&u).map_err(|m| open_error(url, m))?;
         // The driver's connect_timeout covers the TCP connect only; a server that accepts
         // and then says nothing would hold the login forever: `within` bounds it all.
         let limit = opts.connect_limit();
@@ -77,42 +191,44 @@ impl PgBackend {
             config.connect_timeout(t);
         }
         // Session settings travel with the login (no round trip of their own); a server
-        // or pooler that refuses startup options gets them as SET statements instead.
-        let mut settings: Vec<(&str, String)> = Vec::new();
+        // or pooler that refuses startup options gets them through set_config instead.
+        // The URL's own `options` come first, so kestrel's read-only setting wins.
+        let mut settings: Vec<(String, String)> = match u.param("options") {
+            Some(o) => parse_options(o).map_err(|m| open_error(url, m))?,
+            None => Vec::new(),
+        };
         if !opts.allow_write {
-            settings.push(("default_transaction_read_only", "on".to_string()));
+            settings.push(("default_transaction_read_only".into(), "on".into()));
         }
         if let Some(secs) = opts.statement_timeout {
-            settings.push(("statement_timeout", secs.saturating_mul(1000).to_string()));
+            settings.push((
+                "statement_timeout".into(),
+                secs.saturating_mul(1000).to_string(),
+            ));
         }
         let connect = |config: postgres::Config| {
-            super::within(limit, move || config.connect(NoTls))
+            let tls = tls.clone();
+            super::within(limit, move || tls.connect(&config))
                 .map_err(|e| super::open_failed(url, e))
         };
         let mut with_options = config.clone();
         if !settings.is_empty() {
-            let options: Vec<String> = settings
-                .iter()
-                .map(|(k, v)| format!("-c {k}={v}"))
-                .collect();
-            with_options.options(&options.join(" "));
+            with_options.options(&options_text(&settings));
         }
         let client = match connect(with_options)? {
             Ok(client) => client,
             Err(e) if !settings.is_empty() && refuses_options(&e) => {
                 let mut client = connect(config)?.map_err(|e| open_error(url, error_text(&e)))?;
-                let setup: String = settings
-                    .iter()
-                    .map(|(k, v)| format!("SET {k} = {v};"))
-                    .collect();
-                client
-                    .batch_execute(&setup)
-                    .map_err(|e| open_error(url, e))?;
+                for (k, v) in &settings {
+                    client
+                        .execute("SELECT set_config($1, $2, false)", &[k, v])
+                        .map_err(|e| open_error(url, error_text(&e)))?;
+                }
                 client
             }
-            Err(e) => return Err(open_error(url, error_text(&e))),
+            Err(e) => return Err(open_error(url, super::tls::explain_pg(&e, &u))),
         };
-        Ok(PgBackend { client })
+        Ok(PgBackend { client, tls })
     }
 
     /// The underlying client (ingest writes through it).
@@ -128,26 +244,164 @@ fn refuses_options(e: &postgres::Error) -> bool {
     text.contains("startup parameter") || text.contains("options")
 }
 
+/// Rows per INSERT when filling a temporary table (one array parameter per column).
+const TEMP_CHUNK_ROWS: usize = 100_000;
+
+/// The SQL type a shipped column takes: the one its values share, text otherwise.
+fn temp_column_type(rows: &[Vec<Literal>], col: usize) -> &'static str {
+    let (mut ints, mut floats, mut bools, mut other) = (false, false, false, false);
+    for row in rows {
+        match row.get(col) {
+            Some(Literal::Int(_)) => ints = true,
+            Some(Literal::Float(_)) => floats = true,
+            Some(Literal::Bool(_)) => bools = true,
+            Some(Literal::Null) | None => {}
+            Some(_) => other = true,
+        }
+    }
+    match (ints, floats, bools, other) {
+        (true, false, false, false) => "bigint",
+        (_, true, false, false) => "double precision",
+        (false, false, true, false) => "boolean",
+        _ => "text",
+    }
+}
+
+/// One column of a chunk of shipped rows, as an array parameter of `ty`.
+fn temp_column(
+    rows: &[Vec<Literal>],
+    col: usize,
+    ty: &str,
+) -> Result<Box<dyn ToSql + Sync>, String> {
+    let cell = |r: &Vec<Literal>| r.get(col).cloned().unwrap_or(Literal::Null);
+    Ok(match ty {
+        "bigint" => Box::new(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Literal::Int(i) => Some(i),
+                    _ => None,
+                })
+                .collect::<Vec<Option<i64>>>(),
+        ),
+        "double precision" => Box::new(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Literal::Int(i) => Some(i as f64),
+                    Literal::Float(f) => Some(f),
+                    _ => None,
+                })
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        "boolean" => Box::new(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Literal::Bool(b) => Some(b),
+                    _ => None,
+                })
+                .collect::<Vec<Option<bool>>>(),
+        ),
+        _ => Box::new(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Literal::Null => Ok(None),
+                    l => {
+                        let t = text_of(&l);
+                        if t.contains('\0') {
+                            Err(NUL_IN_TEXT.to_string())
+                        } else {
+                            Ok(Some(t))
+                        }
+                    }
+                })
+                .collect::<Result<Vec<Option<String>>, String>>()?,
+        ),
+    })
+}
+
 impl Backend for PgBackend {
     fn dialect(&self) -> &'static str {
         "postgres"
+    }
+
+    /// A session-private table (`pg_temp`), filled with one `INSERT … SELECT FROM
+    /// unnest($1::T[], …)` per 100,000 rows: a few round trips for a million values, no
+    /// statement text that grows with them. The session is read-only by default: this one
+    /// transaction is `READ WRITE` (temporary tables only; kestrel's own fixed
+    /// statements). On a read-only server (a hot standby) it fails, and the rows stay
+    /// inline.
+    fn create_temp_table(
+        &mut self,
+        name: &str,
+        columns: &[String],
+        rows: &[Vec<Literal>],
+    ) -> Result<(), BackendError> {
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let types: Vec<&str> = (0..columns.len())
+            .map(|i| temp_column_type(rows, i))
+            .collect();
+        let defs: Vec<String> = columns
+            .iter()
+            .zip(&types)
+            .map(|(c, t)| format!("{} {t}", q(c)))
+            .collect();
+        let unnest: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("${}::{t}[]", i + 1))
+            .collect();
+        let mut tx = self
+            .client
+            .build_transaction()
+            .read_only(false)
+            .start()
+            .map_err(query_error)?;
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE {} ({})",
+            q(name),
+            defs.join(", ")
+        ))
+        .map_err(query_error)?;
+        if !columns.is_empty() {
+            let insert = tx
+                .prepare(&format!(
+                    "INSERT INTO {} SELECT * FROM unnest({})",
+                    q(name),
+                    unnest.join(", ")
+                ))
+                .map_err(query_error)?;
+            for chunk in rows.chunks(TEMP_CHUNK_ROWS) {
+                let params = (0..columns.len())
+                    .map(|i| temp_column(chunk, i, types[i]))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(BackendError::Query)?;
+                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+                tx.execute(&insert, &refs).map_err(query_error)?;
+            }
+        }
+        // Temporary tables get no statistics of their own (autovacuum skips them).
+        tx.batch_execute(&format!("ANALYZE {}", q(name)))
+            .map_err(query_error)?;
+        tx.commit().map_err(query_error)
     }
 
     fn column_kinds(
         &mut self,
         table: &str,
     ) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
-        // One round trip: the parameter's type is given, so nothing is prepared first.
+        let (schema, table) = crate::sql::table_name::schema_and_table(table, "schema")
+            .map_err(BackendError::Query)?;
+        // One round trip: the parameters' types are given, so nothing is prepared first.
+        // An unqualified name is looked up along the search_path, as the query will.
         let rows = self
             .client
             .query_typed(
                 // pg_catalog directly: information_schema.columns costs milliseconds.
                 "SELECT a.attname::text, t.typname::text \
                  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
-                 WHERE a.attrelid = to_regclass(quote_ident(current_schema()) || '.' || quote_ident($1)) \
+                 WHERE a.attrelid = to_regclass(COALESCE(quote_ident($1) || '.', '') || quote_ident($2)) \
                    AND a.attnum > 0 AND NOT a.attisdropped \
                  ORDER BY a.attnum",
-                &[(&table, Type::TEXT)],
+                &[(&schema, Type::TEXT), (&table, Type::TEXT)],
             )
             .map_err(query_error)?;
         let mut out = Vec::new();
@@ -254,9 +508,8 @@ impl Backend for PgBackend {
         // Ctrl-C (super::cancel) stops the statement on the server: PostgreSQL's cancel
         // request, sent while the rows stream.
         let token = self.client.cancel_token();
-        let watch = super::cancel::watch(move || {
-            let _ = token.cancel_query(postgres::NoTls);
-        });
+        let tls = self.tls.clone();
+        let watch = super::cancel::watch(move || tls.cancel(&token));
         let result = (|| {
             let mut rows = self
                 .client

@@ -306,12 +306,15 @@ impl Backend for SqliteBackend {
         table: &str,
     ) -> Result<Vec<(String, Option<crate::ir::ColumnKind>)>, BackendError> {
         use crate::ir::ColumnKind;
+        // `main.events`, or a table of an attached database.
+        let (schema, table) = crate::sql::table_name::schema_and_table(table, "database")
+            .map_err(BackendError::Query)?;
         let mut stmt = self
             .conn
-            .prepare("SELECT name, type FROM pragma_table_info(?1)")
+            .prepare("SELECT name, type FROM pragma_table_info(?1, ?2)")
             .map_err(|e| BackendError::Query(e.to_string()))?;
         let cols = stmt
-            .query_map([table], |r| {
+            .query_map(rusqlite::params![table, schema], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())

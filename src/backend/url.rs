@@ -2,8 +2,13 @@
 //! `postgresql[+driver]://user:password@host:port/database?k=v`, `mysql[+driver]://…`,
 //! `mssql[+driver]://…`. The `+driver` part names a Python driver and is ignored.
 //!
-//! In: the URL text. Out: its parts, user and password percent-decoded. Errors never
-//! contain the password (callers redact the URL they show).
+//! In: the URL text, read by the `url` crate (WHATWG parsing: `[::1]` hosts, the last `@`
+//! ending the user part). Out: its parts, percent-decoded (`+` stays `+`, as libpq reads
+//! it), and the query parameters in order. Each backend names the parameters its
+//! ecosystem knows ([`ServerUrl::unknown_params`]); any other is a warning, not silence.
+//! Errors never contain the password (callers redact the URL they show).
+
+use percent_encoding::percent_decode_str;
 
 /// The parts of a server URL.
 #[derive(Clone, PartialEq, Eq)]
@@ -28,107 +33,147 @@ impl std::fmt::Debug for ServerUrl {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("database", &self.database)
+            .field(
+                "params",
+                &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
 
 impl ServerUrl {
-    pub fn parse(url: &str) -> Result<ServerUrl, String> {
-        let (scheme, rest) = url
+    pub fn parse(text: &str) -> Result<ServerUrl, String> {
+        let (scheme, _) = text
             .split_once("://")
             .ok_or_else(|| "expected scheme://user@host/database".to_string())?;
-        let scheme = scheme
+        let base = scheme
             .split('+')
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let (main, query) = match rest.split_once('?') {
-            Some((m, q)) => (m, Some(q)),
-            None => (rest, None),
-        };
-        let (authority, database) = match main.split_once('/') {
-            Some((a, d)) => (a, (!d.is_empty()).then(|| decode(d)).transpose()?),
-            None => (main, None),
-        };
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        let (user, password) = match userinfo {
-            Some(u) => match u.split_once(':') {
-                Some((name, pw)) => (Some(decode(name)?), Some(decode(pw)?)),
-                None => (Some(decode(u)?), None),
-            },
-            None => (None, None),
-        };
-        let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
-            // [::1]:5432
-            let (h, after) = inner
-                .split_once(']')
-                .ok_or_else(|| "unclosed [ in the host".to_string())?;
-            (h.to_string(), after.strip_prefix(':'))
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), Some(p)),
-                None => (hostport.to_string(), None),
+        let u = url::Url::parse(text).map_err(|e| match e {
+            url::ParseError::InvalidPort => {
+                let port = text
+                    .split_once("://")
+                    .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
+                    .and_then(|auth| auth.rsplit('@').next())
+                    .and_then(|host| host.rsplit_once(':'))
+                    .map(|(_, p)| p.to_string())
+                    .unwrap_or_default();
+                if port.chars().all(|c| c.is_ascii_alphanumeric()) && !port.is_empty() {
+                    format!("`{port}` is not a port number")
+                } else {
+                    "the port is not a number".to_string()
+                }
             }
-        };
-        let port = match port {
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .map_err(|_| format!("`{p}` is not a port number"))?,
-            ),
-            None => None,
+            other => format!("not a URL: {other}"),
+        })?;
+        let user = (!u.username().is_empty())
+            .then(|| decode(u.username()))
+            .transpose()?;
+        let password = u.password().map(decode).transpose()?;
+        let host = match u.host() {
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Domain(d)) => decode(d)?,
+            None => String::new(),
         };
         let host = if host.is_empty() {
             "localhost".to_string()
         } else {
-            decode(&host)?
+            host
         };
+        let path = u.path().trim_start_matches('/');
+        let database = (!path.is_empty()).then(|| decode(path)).transpose()?;
         let mut params = Vec::new();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        for pair in u.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             params.push((decode(k)?, decode(v)?));
         }
         Ok(ServerUrl {
-            scheme,
+            scheme: base,
             user,
             password,
             host,
-            port,
+            port: u.port(),
             database,
             params,
         })
     }
 
-    /// A query parameter, by case-insensitive name.
+    /// A query parameter, by case-insensitive name (`-` and `_` alike: MySQL's
+    /// `ssl-mode` is pymysql's `ssl_mode`); the last one wins, as in libpq.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .rev()
+            .find(|(k, _)| same_name(k, name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The parameters whose names are in neither list, in order: `used` are honoured,
+    /// `accepted` belong to a driver or to SQLAlchemy and mean nothing here.
+    pub fn unknown_params(&self, used: &[&str], accepted: &[&str]) -> Vec<String> {
+        self.params
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !used.iter().chain(accepted).any(|n| same_name(k, n)))
+            .cloned()
+            .collect()
+    }
+
+    /// A yes/no parameter (`true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`).
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, String> {
+        match self.param(name) {
+            None => Ok(None),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Ok(Some(true)),
+                "false" | "no" | "off" | "0" => Ok(Some(false)),
+                _ => Err(format!("`{name}={v}`: expected true or false")),
+            },
+        }
+    }
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| {
+            let norm = |c: u8| {
+                if c == b'-' {
+                    b'_'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            };
+            norm(x) == norm(y)
+        })
+}
+
+/// Prints one warning per parameter `names` holds (none when empty), naming the
+/// connection by its redacted URL.
+pub(crate) fn warn_unknown(url: &str, names: &[String]) {
+    for name in names {
+        eprintln!(
+            "warning: {}: parameter `{name}` is not known here and is ignored",
+            crate::config::redact_url(url)
+        );
     }
 }
 
 /// Percent-decoding (`%40` is `@`); `+` stays `+`.
 fn decode(s: &str) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| "a bad %-escape in the URL".to_string())?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
+    if let Some(i) = s.find('%') {
+        let bad = s[i..].split('%').skip(1).any(|chunk| {
+            chunk.len() < 2 || !chunk.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit)
+        });
+        if bad {
+            return Err("a bad %-escape in the URL".to_string());
         }
     }
-    String::from_utf8(out).map_err(|_| "the URL decodes to invalid UTF-8".to_string())
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| "the URL decodes to invalid UTF-8".to_string())
 }
 
 #[cfg(test)]
@@ -161,6 +206,36 @@ mod tests {
             (u.host.as_str(), u.port, u.database),
             ("::1", Some(3307), None)
         );
+
+        // An unescaped `@` in the password: the host follows the last one.
+        let u = ServerUrl::parse("postgresql://u:p@ss@h/db").unwrap();
+        assert_eq!(
+            (u.password.as_deref(), u.host.as_str()),
+            (Some("p@ss"), "h")
+        );
+    }
+
+    #[test]
+    fn query_parameters_decode_and_are_found_by_either_spelling() {
+        let u = ServerUrl::parse(
+            "postgresql://root@127.0.0.1:5432/test?options=-csearch_path%3Dseeds&sslmode=verify-full&x=1&ssl_ca=a",
+        )
+        .unwrap();
+        assert_eq!(u.param("options"), Some("-csearch_path=seeds"));
+        assert_eq!(u.param("SSLMODE"), Some("verify-full"));
+        assert_eq!(u.param("ssl-ca"), Some("a"));
+        assert_eq!(
+            u.unknown_params(&["options", "sslmode", "ssl-ca"], &["driver"]),
+            ["x"]
+        );
+        let u = ServerUrl::parse("mssql://h/d?encrypt=yes&trustServerCertificate=False").unwrap();
+        assert_eq!(u.flag("encrypt"), Ok(Some(true)));
+        assert_eq!(u.flag("trustservercertificate"), Ok(Some(false)));
+        assert_eq!(u.flag("absent"), Ok(None));
+        assert!(ServerUrl::parse("mssql://h/d?encrypt=maybe")
+            .unwrap()
+            .flag("encrypt")
+            .is_err());
     }
 
     #[test]
@@ -173,6 +248,10 @@ mod tests {
             let e = ServerUrl::parse(url).unwrap_err();
             assert!(!e.contains("pw"), "{e}");
         }
+        assert_eq!(
+            ServerUrl::parse("postgresql://u@h:notaport/db").unwrap_err(),
+            "`notaport` is not a port number"
+        );
         assert!(
             !format!("{:?}", ServerUrl::parse("mysql://u:topsecret@h/d").unwrap())
                 .contains("topsecret")

@@ -362,7 +362,10 @@ fn run(hunts: &[PathBuf], config: Option<&Path>, format: Format, summary: bool) 
     ExitCode::SUCCESS
 }
 
+/// Exit 0 loaded, 1 failed (nothing written), 2 usage error, 130 stopped by Ctrl-C
+/// (rolled back).
 fn ingest(opts: IngestOptions) -> ExitCode {
+    interrupt::install();
     match crate::ingest::ingest(&opts) {
         Ok(report) => {
             eprintln!("{report}");
@@ -370,7 +373,13 @@ fn ingest(opts: IngestOptions) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(1)
+            if matches!(e, crate::ingest::IngestError::Cancelled) {
+                ExitCode::from(interrupt::EXIT_INTERRUPTED)
+            } else if e.is_usage() {
+                ExitCode::from(2)
+            } else {
+                interrupt::exit_code().unwrap_or(ExitCode::from(1))
+            }
         }
     }
 }

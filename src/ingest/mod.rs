@@ -9,7 +9,11 @@
 //!
 //! The reader half ([`scan`], [`Scan::rows`], [`read_records`]) knows nothing about any
 //! database; a writer takes a [`Schema`] and a row stream: [`sqlite::write_sqlite`],
-//! [`server::write_postgres`], [`server::write_mysql`], one arm each in [`Target`].
+//! [`server::write_postgres`], [`server::write_mysql`], one arm each in [`Target`]. What a
+//! load does to the table (create, replace, append; which columns to add; the name each
+//! input column is written under, matched whatever its case) is decided once, in
+//! `plan.rs`, for all three; the writers differ only in how they carry it out. Ctrl-C
+//! ends the row stream with [`IngestError::Cancelled`], and the writer rolls back.
 //!
 //! Why two passes over the files rather than a spool: a column's type is known only after
 //! its last value, and the files are already on disk, so reading them again costs CPU
@@ -47,6 +51,7 @@ pub mod index;
 mod input;
 mod json;
 mod keys;
+mod plan;
 mod progress;
 mod read;
 mod schema;
@@ -194,6 +199,12 @@ pub enum IngestError {
     BadUrl { url: String, reason: String },
     #[error("{0}")]
     BadOptions(String),
+    /// The command line asks for something impossible (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Ctrl-C: the load was rolled back.
+    #[error("interrupted (Ctrl-C): the load was rolled back, nothing was written")]
+    Cancelled,
     #[error("cannot tell the format of {}: name it .jsonl, .json, .ndjson or .csv (optionally .gz), or pass --format", path.display())]
     UnknownFormat { path: PathBuf },
     #[error("{}: bad CSV header: {reason}", path.display())]
@@ -223,6 +234,16 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// Whether the command line itself was wrong (the exit status is then 2): options
+    /// that cannot go together or are missing, a URL that is not one, an input whose
+    /// format cannot be told.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            IngestError::Usage(_) | IngestError::BadUrl { .. } | IngestError::UnknownFormat { .. }
+        )
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> IngestError {
         IngestError::Io {
             path: path.to_path_buf(),
@@ -236,7 +257,7 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let mode = match (opts.replace, opts.append) {
         (true, true) => {
-            return Err(IngestError::BadOptions(
+            return Err(IngestError::Usage(
                 "--replace and --append cannot be used together".into(),
             ))
         }
@@ -245,10 +266,10 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         (false, false) => WriteMode::Create,
     };
     if opts.files.is_empty() {
-        return Err(IngestError::BadOptions("no input files given".into()));
+        return Err(IngestError::Usage("no input files given".into()));
     }
     if opts.table.is_empty() {
-        return Err(IngestError::BadOptions("the table name is empty".into()));
+        return Err(IngestError::Usage("the table name is empty".into()));
     }
     let target = Target::parse(&opts.into)?;
     let read_opts = ReadOptions {
@@ -258,6 +279,9 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
 
     let progress = progress::Progress::start(opts.progress);
     let scanned = read::scan_counted(&opts.files, &read_opts, &progress.counter())?;
+    if crate::backend::cancel::requested() {
+        return Err(IngestError::Cancelled);
+    }
     progress.next_phase();
 
     let summary = match &target {
@@ -345,6 +369,10 @@ impl<B: Iterator<Item = Result<Vec<Row>, IngestError>>> Iterator for Unbatch<B> 
     type Item = Result<Row, IngestError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // Ctrl-C: every writer rolls back on an error from the row stream.
+        if crate::backend::cancel::requested() {
+            return Some(Err(IngestError::Cancelled));
+        }
         loop {
             if let Some(row) = self.current.next() {
                 self.progress.add_row();

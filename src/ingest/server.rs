@@ -10,7 +10,9 @@
 //! table is dropped. `--append` inserts in one transaction; columns it had to add are
 //! dropped again if the load fails.
 //!
-//! Identifiers are quoted by the target's rules; values are always bound parameters.
+//! `--table seeds.events` writes into schema (PostgreSQL) or database (MySQL) `seeds`,
+//! split as a configuration's `table:` is. Identifiers are quoted by the target's rules;
+//! values are always bound parameters.
 //! Names longer than the server allows (63 bytes, 64 characters) are refused rather than
 //! silently truncated into each other.
 
@@ -42,14 +44,10 @@ fn literal(v: &Value) -> Literal {
     }
 }
 
-fn check_names(schema: &Schema, max: usize, what: &str) -> Result<(), IngestError> {
-    if let Some(c) = schema.columns.iter().find(|c| c.name.len() > max) {
-        return Err(IngestError::BadOptions(format!(
-            "column name `{}` is longer than {what} allows ({max} bytes)",
-            c.name
-        )));
-    }
-    Ok(())
+/// `table` as `(schema or database, name)`: `seeds.events`, or `"my.schema".events`
+/// (see [`crate::sql::table_name`]), as a hunt's configuration names it.
+fn qualified(table: &str, what: &str) -> Result<(Option<String>, String), IngestError> {
+    crate::sql::table_name::schema_and_table(table, what).map_err(IngestError::Usage)
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -68,6 +66,13 @@ fn pg_quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// PostgreSQL's limits: 1,600 columns, 63-byte names.
+const PG_LIMITS: super::plan::Limits = super::plan::Limits {
+    max_columns: 1600,
+    max_name_bytes: Some(63),
+    backend: "PostgreSQL",
+};
+
 /// Writes `rows` into `table` on the PostgreSQL server at `url`, in one transaction.
 pub fn write_postgres<I>(
     url: &str,
@@ -79,10 +84,10 @@ pub fn write_postgres<I>(
 where
     I: IntoIterator<Item = Result<Row, IngestError>>,
 {
-    check_names(schema, 63, "PostgreSQL")?;
-    if table.len() > 63 {
+    let (space, name) = qualified(table, "schema")?;
+    if name.len() > 63 {
         return Err(IngestError::BadOptions(format!(
-            "table name `{table}` is longer than PostgreSQL allows (63 bytes)"
+            "table name `{name}` is longer than PostgreSQL allows (63 bytes)"
         )));
     }
     let opts = OpenOptions {
@@ -95,12 +100,16 @@ where
     let mut tx = client
         .transaction()
         .map_err(|e| server_err("starting a transaction")(backend::postgres::error_text(&e)))?;
-    let qtable = pg_quote(table);
+    let qtable = match &space {
+        Some(sp) => format!("{}.{}", pg_quote(sp), pg_quote(&name)),
+        None => pg_quote(&name),
+    };
     let existing: Vec<String> = tx
         .query(
             "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-            &[&table],
+             WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2 \
+             ORDER BY ordinal_position",
+            &[&space, &name],
         )
         .map_err(|e| {
             server_err(format!("looking for table `{table}`"))(backend::postgres::error_text(&e))
@@ -108,62 +117,37 @@ where
         .iter()
         .map(|r| r.get::<_, String>(0))
         .collect();
-    let exists = !existing.is_empty();
-    let (columns, columns_added) = match (mode, exists) {
-        (WriteMode::Create, true) => {
-            return Err(IngestError::TableExists {
-                table: table.to_string(),
-            })
-        }
-        (WriteMode::Append, true) => {
-            let new: Vec<_> = schema
-                .columns
-                .iter()
-                .filter(|c| !existing.contains(&c.name))
-                .collect();
-            for c in &new {
-                tx.batch_execute(&format!(
-                    "ALTER TABLE {qtable} ADD COLUMN {} {}",
-                    pg_quote(&c.name),
-                    pg_type(c.ty)
-                ))
-                .map_err(|e| {
-                    server_err(format!("adding column `{}` to `{table}`", c.name))(
-                        backend::postgres::error_text(&e),
-                    )
-                })?;
-            }
-            (existing.len() + new.len(), new.len())
-        }
-        _ => {
-            if exists {
-                tx.batch_execute(&format!("DROP TABLE {qtable}"))
-                    .map_err(|e| {
-                        server_err(format!("dropping table `{table}`"))(
-                            backend::postgres::error_text(&e),
-                        )
-                    })?;
-            }
-            if schema.is_empty() {
-                return Err(IngestError::BadOptions(format!(
-                    "nothing to create table `{table}` from: no record in the input has a field"
-                )));
-            }
-            let defs: Vec<String> = schema
-                .columns
-                .iter()
-                .map(|c| format!("{} {}", pg_quote(&c.name), pg_type(c.ty)))
-                .collect();
-            tx.batch_execute(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
-                .map_err(|e| {
-                    server_err(format!("creating table `{table}`"))(backend::postgres::error_text(
-                        &e,
-                    ))
-                })?;
-            (schema.len(), schema.len())
-        }
+    let existing = (!existing.is_empty()).then_some(existing);
+    let plan = super::plan::plan(table, schema, mode, existing, &PG_LIMITS)?;
+    let pg_err = |what: String| {
+        move |e: postgres::Error| server_err(what)(backend::postgres::error_text(&e))
     };
-    let names: Vec<String> = schema.columns.iter().map(|c| pg_quote(&c.name)).collect();
+    if plan.fresh && plan.exists {
+        tx.batch_execute(&format!("DROP TABLE {qtable}"))
+            .map_err(pg_err(format!("dropping table `{table}`")))?;
+    }
+    let defs = plan.added.iter().map(|&i| {
+        format!(
+            "{} {}",
+            pg_quote(&plan.names[i]),
+            pg_type(schema.columns[i].ty)
+        )
+    });
+    if plan.fresh {
+        let defs: Vec<String> = defs.collect();
+        tx.batch_execute(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
+            .map_err(pg_err(format!("creating table `{table}`")))?;
+    } else {
+        for (def, &i) in defs.zip(&plan.added) {
+            tx.batch_execute(&format!("ALTER TABLE {qtable} ADD COLUMN {def}"))
+                .map_err(pg_err(format!(
+                    "adding column `{}` to `{table}`",
+                    plan.names[i]
+                )))?;
+        }
+    }
+    let (columns, columns_added) = (plan.columns, plan.added.len());
+    let names: Vec<String> = plan.names.iter().map(|n| pg_quote(n)).collect();
     let mut shapes: HashMap<Vec<usize>, postgres::Statement> = HashMap::new();
     let mut count = 0u64;
     let insert_err = || server_err(format!("inserting into table `{table}`"));
@@ -244,8 +228,12 @@ fn my_value(v: &Value) -> mysql::Value {
     }
 }
 
-/// InnoDB's limit on columns per table.
-const MYSQL_MAX_COLUMNS: usize = 1017;
+/// InnoDB's limit on columns per table; 64-character names.
+const MYSQL_LIMITS: super::plan::Limits = super::plan::Limits {
+    max_columns: 1017,
+    max_name_bytes: Some(64),
+    backend: "MySQL/MariaDB (InnoDB)",
+};
 
 /// Writes `rows` into `table` on the MySQL/MariaDB server at `url`, all or nothing.
 pub fn write_mysql<I>(
@@ -260,13 +248,18 @@ where
 {
     use mysql::prelude::Queryable;
 
-    check_names(schema, 64, "MySQL")?;
     // The temporary name must fit too.
-    if table.chars().count() > 48 {
+    let (space, name) = qualified(table, "database")?;
+    if name.chars().count() > 48 {
         return Err(IngestError::BadOptions(format!(
-            "table name `{table}` is too long for MySQL (at most 48 characters here)"
+            "table name `{name}` is too long for MySQL (at most 48 characters here)"
         )));
     }
+    // `database`.`name` (or `name`), for a name in that database.
+    let in_space = |n: &str| match &space {
+        Some(sp) => format!("{}.{}", my_quote(sp), my_quote(n)),
+        None => my_quote(n),
+    };
     let opts = OpenOptions {
         allow_write: true,
         ..OpenOptions::default()
@@ -277,48 +270,33 @@ where
     let existing: Vec<String> = conn
         .exec(
             "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
-            (table,),
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+             ORDER BY ordinal_position",
+            (&space, &name),
         )
         .map_err(|e| {
             server_err(format!("looking for table `{table}`"))(backend::mysql::error_text(&e))
         })?;
-    let exists = !existing.is_empty();
-    let qtable = my_quote(table);
-    let fresh = match (mode, exists) {
-        (WriteMode::Create, true) => {
-            return Err(IngestError::TableExists {
-                table: table.to_string(),
-            })
-        }
-        (WriteMode::Append, true) => false,
-        _ => true,
-    };
-    if fresh && schema.is_empty() {
-        return Err(IngestError::BadOptions(format!(
-            "nothing to create table `{table}` from: no record in the input has a field"
-        )));
-    }
-    let temp = format!("{table}__kestrel_load");
+    let existing = (!existing.is_empty()).then_some(existing);
+    let plan = super::plan::plan(table, schema, mode, existing, &MYSQL_LIMITS)?;
+    let (exists, fresh) = (plan.exists, plan.fresh);
+    let qtable = in_space(&name);
+    let temp = format!("{name}__kestrel_load");
     let target = if fresh {
-        my_quote(&temp)
+        in_space(&temp)
     } else {
         qtable.clone()
     };
     let mut added: Vec<String> = Vec::new();
-    let (columns, columns_added) = if fresh {
-        if schema.len() > MYSQL_MAX_COLUMNS {
-            return Err(IngestError::TooManyColumns {
-                count: schema.len(),
-                limit: MYSQL_MAX_COLUMNS,
-                backend: "MySQL/MariaDB (InnoDB)",
-            });
-        }
-        let defs: Vec<String> = schema
-            .columns
-            .iter()
-            .map(|c| format!("{} {}", my_quote(&c.name), my_type(c.ty)))
-            .collect();
+    let defs = plan.added.iter().map(|&i| {
+        format!(
+            "{} {}",
+            my_quote(&plan.names[i]),
+            my_type(schema.columns[i].ty)
+        )
+    });
+    if fresh {
+        let defs: Vec<String> = defs.collect();
         conn.query_drop(format!("DROP TABLE IF EXISTS {target}"))
             .map_err(|e| {
                 server_err("clearing an old temporary table")(backend::mysql::error_text(&e))
@@ -330,31 +308,21 @@ where
         .map_err(|e| {
             server_err(format!("creating table `{table}`"))(backend::mysql::error_text(&e))
         })?;
-        (schema.len(), schema.len())
     } else {
-        let known: std::collections::HashSet<String> =
-            existing.iter().map(|n| n.to_ascii_lowercase()).collect();
-        for c in schema
-            .columns
-            .iter()
-            .filter(|c| !known.contains(&c.name.to_ascii_lowercase()))
-        {
-            let r = conn.query_drop(format!(
-                "ALTER TABLE {qtable} ADD COLUMN {} {}",
-                my_quote(&c.name),
-                my_type(c.ty)
-            ));
+        // MySQL commits each ALTER at once: columns added before a failure are dropped.
+        for (def, &i) in defs.zip(&plan.added) {
+            let r = conn.query_drop(format!("ALTER TABLE {qtable} ADD COLUMN {def}"));
             if let Err(e) = r {
                 undo_columns(conn, &qtable, &added);
                 return Err(server_err(format!(
                     "adding column `{}` to `{table}`",
-                    c.name
+                    plan.names[i]
                 ))(backend::mysql::error_text(&e)));
             }
-            added.push(c.name.clone());
+            added.push(plan.names[i].clone());
         }
-        (existing.len() + added.len(), added.len())
-    };
+    }
+    let (columns, columns_added) = (plan.columns, plan.added.len());
     let undo = |conn: &mut mysql::Conn| {
         if fresh {
             let drop = format!("DROP TABLE IF EXISTS {target}");
@@ -372,7 +340,7 @@ where
         }
     };
     let loaded = (|| -> Result<u64, IngestError> {
-        let names: Vec<String> = schema.columns.iter().map(|c| my_quote(&c.name)).collect();
+        let names: Vec<String> = plan.names.iter().map(|n| my_quote(n)).collect();
         let insert_err = || server_err(format!("inserting into table `{table}`"));
         let mut tx = conn
             .start_transaction(mysql::TxOpts::default())
@@ -404,7 +372,7 @@ where
     if fresh {
         // One atomic swap: readers see the old table or the new one, never neither.
         let swap = if exists {
-            let old = my_quote(&format!("{table}__kestrel_old"));
+            let old = in_space(&format!("{name}__kestrel_old"));
             let r = conn
                 .query_drop(format!("DROP TABLE IF EXISTS {old}"))
                 .and_then(|_| {

@@ -20,8 +20,12 @@ use super::schema::Schema;
 use super::IngestError;
 use crate::value::Value;
 
-/// SQLite's default SQLITE_MAX_COLUMN.
-const MAX_COLUMNS: usize = 2000;
+/// SQLite's default SQLITE_MAX_COLUMN; names have no length limit.
+const LIMITS: super::plan::Limits = super::plan::Limits {
+    max_columns: 2000,
+    max_name_bytes: None,
+    backend: "SQLite",
+};
 /// Distinct column sets that get their own statement; rows of further shapes use one
 /// statement naming every column.
 const MAX_SHAPES: usize = 512;
@@ -131,57 +135,31 @@ where
     let sql_err = |context: String| move |source| IngestError::Sqlite { context, source };
     let qtable = quote(table);
     let existing = existing_columns(conn, table)?;
-    let (columns, columns_added) = match (mode, existing) {
-        (WriteMode::Create, Some(_)) => {
-            return Err(IngestError::TableExists {
-                table: table.to_string(),
-            })
-        }
-        (WriteMode::Replace, Some(_)) | (_, None) => {
-            if mode == WriteMode::Replace {
-                conn.execute_batch(&format!("DROP TABLE IF EXISTS {qtable}"))
-                    .map_err(sql_err(format!("dropping table `{table}`")))?;
-            }
-            if schema.is_empty() {
-                return Err(IngestError::BadOptions(format!(
-                    "nothing to create table `{table}` from: no record in the input has a field"
-                )));
-            }
-            check_width(schema.len())?;
-            let defs: Vec<String> = schema
-                .columns
-                .iter()
-                .map(|c| format!("{} {}", quote(&c.name), c.ty.sql_name()))
-                .collect();
-            conn.execute_batch(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
-                .map_err(sql_err(format!("creating table `{table}`")))?;
-            (schema.len(), schema.len())
-        }
-        (WriteMode::Append, Some(existing)) => {
-            let known: std::collections::HashSet<String> =
-                existing.iter().map(|n| n.to_ascii_lowercase()).collect();
-            let new: Vec<_> = schema
-                .columns
-                .iter()
-                .filter(|c| !known.contains(&c.name.to_ascii_lowercase()))
-                .collect();
-            check_width(existing.len() + new.len())?;
-            for c in &new {
-                conn.execute_batch(&format!(
-                    "ALTER TABLE {qtable} ADD COLUMN {} {}",
-                    quote(&c.name),
-                    c.ty.sql_name()
-                ))
+    let plan = super::plan::plan(table, schema, mode, existing, &LIMITS)?;
+    if plan.fresh && plan.exists {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {qtable}"))
+            .map_err(sql_err(format!("dropping table `{table}`")))?;
+    }
+    let defs = plan.added.iter().map(|&i| {
+        let c = &schema.columns[i];
+        format!("{} {}", quote(&plan.names[i]), c.ty.sql_name())
+    });
+    if plan.fresh {
+        let defs: Vec<String> = defs.collect();
+        conn.execute_batch(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
+            .map_err(sql_err(format!("creating table `{table}`")))?;
+    } else {
+        for (def, &i) in defs.zip(&plan.added) {
+            conn.execute_batch(&format!("ALTER TABLE {qtable} ADD COLUMN {def}"))
                 .map_err(sql_err(format!(
                     "adding column `{}` to table `{table}`",
-                    c.name
+                    plan.names[i]
                 )))?;
-            }
-            (existing.len() + new.len(), new.len())
         }
-    };
+    }
+    let (columns, columns_added) = (plan.columns, plan.added.len());
 
-    let names: Vec<String> = schema.columns.iter().map(|c| quote(&c.name)).collect();
+    let names: Vec<String> = plan.names.iter().map(|n| quote(n)).collect();
     let insert_ctx = || format!("inserting into table `{table}`");
     let mut shapes: HashMap<Vec<usize>, Statement<'_>> = HashMap::new();
     let mut wide: Option<Statement<'_>> = None;
@@ -282,17 +260,6 @@ fn existing_columns(conn: &Connection, table: &str) -> Result<Option<Vec<String>
             ))
         }
     }
-}
-
-fn check_width(count: usize) -> Result<(), IngestError> {
-    if count > MAX_COLUMNS {
-        return Err(IngestError::TooManyColumns {
-            count,
-            limit: MAX_COLUMNS,
-            backend: "SQLite",
-        });
-    }
-    Ok(())
 }
 
 /// A SQLite identifier: double-quoted, inner quotes doubled.

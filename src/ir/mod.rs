@@ -273,6 +273,87 @@ impl std::hash::Hash for Literal {
     }
 }
 
+/// Where equal literals are in a list, found by hash: keeping the first of equal values
+/// (an IOC list of a million) stays linear where `Vec::contains` would be quadratic.
+///
+/// Keys are SipHash (std's `DefaultHasher`): FxHash leaves the low bits of values that
+/// share their last bytes (`'v1.exe'`, `'v2.exe'`, …) alike, and a hash table over those
+/// probes long runs.
+#[derive(Debug, Default, Clone)]
+pub struct LiteralIndex {
+    first: std::collections::HashMap<u64, usize, std::hash::BuildHasherDefault<PassThrough>>,
+    /// Positions of literals whose key another, different literal already has (rare).
+    more: Vec<(u64, usize)>,
+}
+
+/// Hashes a `u64` that is already a hash to itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl LiteralIndex {
+    fn key(l: &Literal) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match l {
+            // 0.0 == -0.0, so they hash alike.
+            Literal::Float(f) if *f == 0.0 => Literal::Float(0.0).hash(&mut h),
+            other => other.hash(&mut h),
+        }
+        h.finish()
+    }
+
+    /// The position in `items` of a literal equal to `l`, if one was [`Self::insert`]ed.
+    pub fn find(&self, items: &[Literal], l: &Literal) -> Option<usize> {
+        let key = Self::key(l);
+        let i = *self.first.get(&key)?;
+        if items[i] == *l {
+            return Some(i);
+        }
+        self.more
+            .iter()
+            .find(|&&(k, j)| k == key && items[j] == *l)
+            .map(|&(_, j)| j)
+    }
+
+    /// Records that `items[at]` is `l` (which [`Self::find`] did not find).
+    pub fn insert(&mut self, l: &Literal, at: usize) {
+        let key = Self::key(l);
+        match self.first.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(at);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.more.push((key, at)),
+        }
+    }
+}
+
+/// `list` with repeats dropped, the first of equal values kept, in order.
+pub fn dedup_literals(list: impl IntoIterator<Item = Literal>) -> Vec<Literal> {
+    let mut index = LiteralIndex::default();
+    let mut out = Vec::new();
+    for l in list {
+        if index.find(&out, &l).is_none() {
+            index.insert(&l, out.len());
+            out.push(l);
+        }
+    }
+    out
+}
+
 /// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), the form every engine reads as a timestamp.
 pub fn timestamp_text(t: i64) -> String {
     crate::time::format_strftime(t, "%Y-%m-%d %H:%M:%S.%f").unwrap_or_default()
@@ -614,4 +695,41 @@ pub struct Output {
     pub line: usize,
     /// The statement text, as written.
     pub text: String,
+}
+
+#[cfg(test)]
+mod literal_index_tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_dropped_keeping_the_first_in_order() {
+        let list = vec![
+            Literal::Str("b".into()),
+            Literal::Str("a".into()),
+            Literal::Str("b".into()),
+            Literal::Int(1),
+            Literal::Float(0.0),
+            Literal::Float(-0.0),
+            Literal::Float(f64::NAN),
+            Literal::Float(f64::NAN),
+            Literal::Int(1),
+        ];
+        let out = dedup_literals(list);
+        assert_eq!(out.len(), 6, "{out:?}");
+        assert_eq!(
+            out[..4],
+            [
+                Literal::Str("b".into()),
+                Literal::Str("a".into()),
+                Literal::Int(1),
+                Literal::Float(0.0),
+            ]
+        );
+        // NaN equals nothing, itself included, as with `Vec::contains`.
+        assert!(matches!(out[4], Literal::Float(f) if f.is_nan()));
+        let big =
+            dedup_literals((0..200_000).map(|i| Literal::Str(format!("v{}.exe", i % 100_000))));
+        assert_eq!(big.len(), 100_000);
+        assert_eq!(big[99_999], Literal::Str("v99999.exe".into()));
+    }
 }

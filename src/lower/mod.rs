@@ -1130,7 +1130,8 @@ impl<'a> Lowerer<'a> {
                 DataSource {
                     name: name.clone(),
                     uri: uri.name.clone(),
-                    table: name.clone(),
+                    // Without a configuration the name is one table, dots and all.
+                    table: crate::sql::table_name::single(&name),
                     connection: None,
                     timestamp: mapping.timestamp.clone(),
                     timestamp_format: mapping

@@ -143,6 +143,7 @@ impl Lowerer<'_> {
             CmpOp::In | CmpOp::NotIn => {
                 let mut list = Vec::new();
                 flatten_list(value, &mut list)?;
+                let list = crate::ir::dedup_literals(list);
                 let negated = op == CmpOp::NotIn;
                 if list.is_empty() {
                     return Ok(Expr::Lit(Literal::Bool(negated)));
@@ -716,7 +717,8 @@ fn text(v: &ast::Value, op: &str) -> Result<String, Diagnostic> {
     }
 }
 
-/// Nested lists flatten: `IN ('a', ('b', 'c'))` is `IN ('a', 'b', 'c')`.
+/// Nested lists flatten: `IN ('a', ('b', 'c'))` is `IN ('a', 'b', 'c')` (repeats are
+/// dropped by the caller).
 fn flatten_list(v: &ast::Value, out: &mut Vec<Literal>) -> Result<(), Diagnostic> {
     match v {
         ast::Value::List(items, _) => {
@@ -726,10 +728,7 @@ fn flatten_list(v: &ast::Value, out: &mut Vec<Literal>) -> Result<(), Diagnostic
             Ok(())
         }
         ast::Value::Lit(l, _) => {
-            let lit = ast_literal(l);
-            if !out.contains(&lit) {
-                out.push(lit);
-            }
+            out.push(ast_literal(l));
             Ok(())
         }
         other => {

@@ -102,12 +102,7 @@ pub fn fold(e: Expr) -> Expr {
 
 /// `c IN (list)` with repeats dropped; one value is a comparison.
 fn in_list(expr: Expr, list: Vec<Literal>, negated: bool) -> Expr {
-    let mut uniq: Vec<Literal> = Vec::with_capacity(list.len());
-    for l in list {
-        if !uniq.contains(&l) {
-            uniq.push(l);
-        }
-    }
+    let mut uniq = crate::ir::dedup_literals(list);
     if uniq.len() == 1 {
         let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
         return Expr::cmp(op, expr, Expr::Lit(uniq.remove(0)));

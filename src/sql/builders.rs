@@ -280,8 +280,22 @@ pub fn table(d: &Dialect, name: &str) -> TableFactor {
 }
 
 pub fn table_as(d: &Dialect, name: &str, alias: Option<Ident>) -> TableFactor {
+    named_table(object_name(d, name), alias)
+}
+
+/// A data source's table as the configuration writes it (`seeds.events`,
+/// `"my.schema".events`: see [`crate::sql::table_name`]), each part quoted.
+pub fn source_table_as(d: &Dialect, text: &str, alias: Option<Ident>) -> TableFactor {
+    let parts = crate::sql::table_name::parts(text)
+        .iter()
+        .map(|p| ObjectNamePart::Identifier(ident(d, p)))
+        .collect();
+    named_table(ObjectName(parts), alias)
+}
+
+fn named_table(name: ObjectName, alias: Option<Ident>) -> TableFactor {
     TableFactor::Table {
-        name: object_name(d, name),
+        name,
         alias: alias.map(|name| TableAlias {
             explicit: true,
             name,

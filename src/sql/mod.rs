@@ -4,12 +4,14 @@
 //! - `builders.rs` — the only place that constructs sqlparser structs;
 //! - `query/` — plans folded into SELECT blocks with CTEs, literals bound or inlined
 //!   (statements, blocks, expressions, semi-joins, limits: one file each);
-//! - `like_regex.rs` — a LIKE pattern as an exact regular expression (MySQL's LIKE).
+//! - `like_regex.rs` — a LIKE pattern as an exact regular expression (MySQL's LIKE);
+//! - `table_name.rs` — a configured `table:` split into its parts (`schema.table`).
 
 pub mod builders;
 pub mod dialect;
 pub mod like_regex;
 pub mod query;
+pub mod table_name;
 
 pub use dialect::Dialect;
 pub use query::{

@@ -139,10 +139,58 @@ pub enum Pattern {
 
 impl Pattern {
     pub fn span(&self) -> Span {
-        match self {
-            Pattern::And(a, b) | Pattern::Or(a, b) => a.span().to(b.span()),
+        // Chains are left-deep and may be a million terms long: walk both edges in loops.
+        let (mut first, mut last) = (self, self);
+        while let Pattern::And(a, _) | Pattern::Or(a, _) = first {
+            first = a;
+        }
+        while let Pattern::And(_, b) | Pattern::Or(_, b) = last {
+            last = b;
+        }
+        let own = |p: &Pattern| match p {
             Pattern::Not(_, s) => *s,
             Pattern::Cmp(c) => c.span,
+            Pattern::And(..) | Pattern::Or(..) => Span::new(0, 0),
+        };
+        own(first).to(own(last))
+    }
+
+    /// A pattern without parts, put in place of the parts being dropped.
+    fn leaf() -> Pattern {
+        Pattern::Cmp(Comparison {
+            attr: AttrPath {
+                entity: None,
+                path: String::new(),
+                span: Span::new(0, 0),
+            },
+            op: CmpOp::IsNull,
+            op_span: Span::new(0, 0),
+            value: None,
+            span: Span::new(0, 0),
+        })
+    }
+}
+
+/// Dropping a chain of a million `OR`s (an IOC list written out) would recurse once per
+/// term and overflow the stack: its parts are taken apart in a loop instead.
+impl Drop for Pattern {
+    fn drop(&mut self) {
+        let mut parts: Vec<Box<Pattern>> = Vec::new();
+        let take = |p: &mut Pattern, parts: &mut Vec<Box<Pattern>>| match p {
+            Pattern::And(a, b) | Pattern::Or(a, b) => {
+                parts.push(std::mem::replace(a, Box::new(Pattern::leaf())));
+                parts.push(std::mem::replace(b, Box::new(Pattern::leaf())));
+            }
+            Pattern::Not(a, _) => parts.push(std::mem::replace(a, Box::new(Pattern::leaf()))),
+            Pattern::Cmp(_) => {}
+        };
+        if matches!(self, Pattern::Cmp(_)) {
+            return;
+        }
+        take(self, &mut parts);
+        while let Some(mut p) = parts.pop() {
+            take(&mut p, &mut parts);
+            // `p` now holds leaves only: dropping it recurses one level.
         }
     }
 }

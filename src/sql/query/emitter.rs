@@ -26,6 +26,8 @@ pub(super) struct Emitter<'a> {
     pub(super) dialect: &'a Dialect,
     pub(super) mode: LiteralMode,
     pub(super) params: Vec<Literal>,
+    /// Where each value is in `params` (dialects that reuse a placeholder for equal values).
+    pub(super) param_index: crate::ir::LiteralIndex,
     pub(super) aliases: usize,
     /// Run the optimiser's passes on each statement's plans.
     pub(super) optimise: bool,
@@ -52,6 +54,7 @@ impl<'a> Emitter<'a> {
             dialect,
             mode,
             params: Vec::new(),
+            param_index: Default::default(),
             aliases: 0,
             optimise,
             plans: FxHashMap::default(),
@@ -168,7 +171,7 @@ impl<'a> Emitter<'a> {
         let from = match blk.from {
             From::Table(t) => {
                 from_alias = needs_alias.then(|| self.alias());
-                Some(b::table_as(d, &t, from_alias.clone()))
+                Some(b::source_table_as(d, &t, from_alias.clone()))
             }
             From::Rel(id) => {
                 from_alias = needs_alias.then(|| self.alias());

@@ -26,9 +26,10 @@ impl Emitter<'_> {
                 // SQL Server takes at most 2,100 parameters; the class conditions of a
                 // mapping repeat the same few values hundreds of times.
                 if self.dialect.reuse_parameters {
-                    if let Some(i) = self.params.iter().position(|p| p == l) {
+                    if let Some(i) = self.param_index.find(&self.params, l) {
                         return b::placeholder(self.dialect.placeholder(i + 1));
                     }
+                    self.param_index.insert(l, self.params.len());
                 }
                 self.params.push(l.clone());
                 b::placeholder(self.dialect.placeholder(self.params.len()))

@@ -1,0 +1,161 @@
+//! A data source's `table:` as written in the configuration: `events`, `seeds.events`
+//! (PostgreSQL and MS SQL schema, MySQL/MariaDB database, SQLite attached database), or
+//! with quoted parts when a part holds a dot or a quote: `"my.schema".events`,
+//! `"say ""hi""".t`. Backticks (`` `a.b`.t ``) and brackets (`[a.b].t`) quote too, as
+//! MySQL and SQL Server users write them.
+//!
+//! In: the text. Out: its parts, unquoted, outermost first; each is quoted again by the
+//! dialect when the SQL is built ([`crate::sql::builders::source_table_as`]), so nothing
+//! of the text reaches the SQL unquoted. A text that does not read as parts (a quote
+//! inside an unquoted part, an empty part: `odd "name"; --`) is one table name, whole,
+//! as before qualified names were read.
+
+/// Splits `text` into its parts (at most `schema.table`, or `database.schema.table`).
+pub fn parse(text: &str) -> Result<Vec<String>, String> {
+    let mut parts = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        let mut part = String::new();
+        let close = match chars.peek() {
+            Some('"') => Some('"'),
+            Some('`') => Some('`'),
+            Some('[') => Some(']'),
+            _ => None,
+        };
+        if let Some(close) = close {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some(c) if c == close => {
+                        // A doubled closing quote stands for itself.
+                        if chars.peek() == Some(&close) {
+                            chars.next();
+                            part.push(close);
+                        } else {
+                            break;
+                        }
+                    }
+                    Some(c) => part.push(c),
+                    None => return Err(format!("`{text}`: a quoted part is not closed")),
+                }
+            }
+            match chars.peek() {
+                None | Some('.') => {}
+                Some(_) => {
+                    return Err(format!(
+                        "`{text}`: a quoted part must be followed by `.` or end the name"
+                    ))
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == '.' {
+                    break;
+                }
+                if matches!(c, '"' | '`' | '[' | ']') {
+                    return Err(format!(
+                        "`{text}`: `{c}` inside an unquoted part; quote the whole part (\"…\")"
+                    ));
+                }
+                part.push(c);
+                chars.next();
+            }
+        }
+        if part.is_empty() {
+            return Err(format!("`{text}`: an empty part in the table name"));
+        }
+        parts.push(part);
+        match chars.next() {
+            None => break,
+            Some('.') => {}
+            Some(c) => return Err(format!("`{text}`: unexpected `{c}`")),
+        }
+    }
+    if parts.len() > 3 {
+        return Err(format!(
+            "`{text}`: at most three parts (database.schema.table)"
+        ));
+    }
+    Ok(parts)
+}
+
+/// The parts of a table name that was checked when the configuration was read; a name
+/// that does not parse (never from a checked configuration) stays one part.
+pub fn parts(text: &str) -> Vec<String> {
+    parse(text).unwrap_or_else(|_| vec![text.to_string()])
+}
+
+/// `name` written so that [`parse`] reads it back as one part (a data source name used
+/// as a table name when there is no configuration: `host.example` is one table).
+pub fn single(name: &str) -> String {
+    if name.contains(['.', '"', '`', '[', ']']) || name.is_empty() {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    } else {
+        name.to_string()
+    }
+}
+
+/// `(schema, table)` of a name of one or two parts, for a catalog query; `what` names the
+/// schema's meaning on the backend ("schema", "database") for the error.
+pub fn schema_and_table(text: &str, what: &str) -> Result<(Option<String>, String), String> {
+    let mut parts = parts(text);
+    match parts.len() {
+        1 => Ok((None, parts.remove(0))),
+        2 => {
+            let table = parts.remove(1);
+            Ok((Some(parts.remove(0)), table))
+        }
+        _ => Err(format!(
+            "table `{text}`: write it as {what}.table (two parts at most here)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_at_dots_outside_quotes() {
+        assert_eq!(parse("events").unwrap(), ["events"]);
+        assert_eq!(parse("seeds.bh22").unwrap(), ["seeds", "bh22"]);
+        assert_eq!(parse("lake.dbo.events").unwrap(), ["lake", "dbo", "events"]);
+        assert_eq!(
+            parse("\"my.schema\".events").unwrap(),
+            ["my.schema", "events"]
+        );
+        assert_eq!(parse("`a.b`.[c]]d]").unwrap(), ["a.b", "c]d"]);
+        assert_eq!(parse("\"say \"\"hi\"\"\".t").unwrap(), ["say \"hi\"", "t"]);
+        assert_eq!(parse("@timestamp-x y").unwrap(), ["@timestamp-x y"]);
+    }
+
+    #[test]
+    fn names_that_do_not_read_as_parts_are_one_table() {
+        for odd in [
+            "",
+            ".t",
+            "s.",
+            "a..b",
+            "\"open.t",
+            "\"a\"b.t",
+            "a\"b",
+            "a.b.c.d",
+            "sqlsafety \"odd\"; DROP TABLE x; --",
+        ] {
+            assert!(parse(odd).is_err(), "{odd}");
+            assert_eq!(parts(odd), [odd]);
+        }
+    }
+
+    #[test]
+    fn a_single_part_survives_the_round_trip() {
+        for name in ["events", "host.example", "a\"b", "[x]"] {
+            assert_eq!(parse(&single(name)).unwrap(), [name], "{name}");
+        }
+        assert_eq!(
+            schema_and_table("s.t", "schema").unwrap(),
+            (Some("s".into()), "t".into())
+        );
+        assert!(schema_and_table("a.b.c", "schema").is_err());
+    }
+}
