@@ -23,6 +23,7 @@ pub mod opt;
 pub mod output;
 pub mod run;
 pub mod ship;
+pub mod sigma;
 pub mod source;
 pub mod sql;
 pub mod syntax;

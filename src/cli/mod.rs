@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod interrupt;
 mod mappings;
+mod sigma;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
@@ -98,6 +99,11 @@ pub enum Command {
         /// a native column (`Image`).
         attr: Option<String>,
     },
+    /// Sigma rules: `kestrel sigma convert RULE.yml…` prints them as huntflows.
+    Sigma {
+        #[command(subcommand)]
+        command: sigma::SigmaCommand,
+    },
 }
 
 /// Parses the process arguments, accepting `kestrel HUNT.hf` as `kestrel run HUNT.hf`.
@@ -109,6 +115,7 @@ pub fn main() -> ExitCode {
             "run",
             "ingest",
             "mappings",
+            "sigma",
             "help",
             "-h",
             "--help",
@@ -158,6 +165,7 @@ pub fn main() -> ExitCode {
             progress: io::stderr().is_terminal(),
         }),
         Command::Mappings { name, attr } => mappings::mappings(name.as_deref(), attr.as_deref()),
+        Command::Sigma { command } => sigma::sigma(command),
     }
 }
 

@@ -392,11 +392,14 @@ pub enum Expr {
         left: Box<Expr>,
         right: Box<Expr>,
     },
-    /// Case-insensitive for ASCII; `%` and `_` are the only special characters.
+    /// Case-insensitive for ASCII; `%` and `_` are the only special characters, unless
+    /// `escape` is given: then that character makes the one after it literal (`LIKE '50!%'
+    /// ESCAPE '!'`). See [`like_pieces`].
     Like {
         expr: Box<Expr>,
         pattern: String,
         negated: bool,
+        escape: Option<char>,
     },
     /// Regular-expression search, case-sensitive unless the pattern starts with `(?i)`.
     Regex {
@@ -433,6 +436,22 @@ pub enum Expr {
         func: Func,
         args: Vec<Expr>,
     },
+}
+
+/// A LIKE pattern as characters, each a wildcard (`%`, `_`) or literal: the IR's one
+/// reading of `escape`, shared by every dialect's emitter. An escape at the very end
+/// stands for itself.
+pub fn like_pieces(pattern: &str, escape: Option<char>) -> Vec<(char, bool)> {
+    let mut out = Vec::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            out.push((chars.next().unwrap_or(c), false));
+        } else {
+            out.push((c, c == '%' || c == '_'));
+        }
+    }
+    out
 }
 
 pub const TRUE: Expr = Expr::Lit(Literal::Bool(true));
@@ -627,10 +646,12 @@ impl Expr {
                 expr,
                 pattern,
                 negated,
+                escape,
             } => Expr::Like {
                 expr: boxed(expr, f),
                 pattern: pattern.clone(),
                 negated: *negated,
+                escape: *escape,
             },
             Expr::Regex {
                 expr,

@@ -52,11 +52,71 @@ impl Lowerer<'_> {
                 }
             }
             Pattern::Not(inner, _) => self.pattern_inner(ctx, inner, !negate)?,
+            Pattern::Sigma { path, span } => {
+                let p = self.sigma(ctx, path, *span, negate)?;
+                self.pattern_inner(ctx, &p, false)?
+            }
             Pattern::Cmp(c) => {
                 let op = if negate { c.op.negated() } else { c.op };
                 self.comparison(ctx, c, op)?
             }
         })
+    }
+
+    /// `SIGMA 'rule.yml'`: the rule's detection as a pattern over this GET's type, negated
+    /// with Sigma's meaning (see `crate::sigma::translate`).
+    fn sigma(
+        &mut self,
+        ctx: &Ctx,
+        path: &str,
+        span: crate::source::Span,
+        negate: bool,
+    ) -> Result<Pattern, Diagnostic> {
+        use crate::sigma::{fieldmap::FieldMap, Rule, Target};
+        let entity = match ctx {
+            Ctx::Rows { entity, .. } => entity.clone(),
+            Ctx::Var(rel) => self.info(*rel).entity.clone(),
+        };
+        let hunt = std::path::Path::new(&self.src.name);
+        let hunt_dir = hunt.is_file().then(|| hunt.parent()).flatten();
+        let dirs = self
+            .config
+            .map(|c| c.sigma.rules.clone())
+            .unwrap_or_default();
+        let Some(file) = crate::sigma::resolve(path, hunt_dir, &dirs) else {
+            let mut places = vec![match hunt_dir {
+                Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+                Some(_) | None => ".".to_string(),
+            }];
+            places.extend(dirs.iter().map(|d| d.display().to_string()));
+            return Err(Diagnostic::error(
+                Code::BadValue,
+                format!("Sigma rule `{path}` not found"),
+            )
+            .at(span)
+            .help(format!(
+                "looked in {} (add directories under `sigma: rules:` in the configuration)",
+                places.join(", ")
+            )));
+        };
+        let fail = |e: crate::sigma::SigmaError| {
+            Diagnostic::error(Code::NotAvailable, format!("Sigma rule {e}"))
+                .at(span)
+                .label(format!("not supported: {}", e.construct))
+                .help("see README.md, \"Sigma rules\", for what kestrel runs")
+        };
+        let rule = Rule::load(&file).map_err(fail)?;
+        let (_, p) = crate::sigma::translate(
+            &rule,
+            FieldMap::shipped(),
+            Target {
+                entity: Some(&entity),
+                negate,
+                span,
+            },
+        )
+        .map_err(fail)?;
+        Ok(p)
     }
 
     fn comparison(
@@ -152,6 +212,7 @@ impl Lowerer<'_> {
                 expr: Box::new(lhs),
                 pattern: text(value, "LIKE")?,
                 negated: op == CmpOp::NotLike,
+                escape: c.escape.map(|(e, _)| e),
             }),
             CmpOp::Matches | CmpOp::NotMatches => {
                 let pattern = text(value, "MATCHES")?;
@@ -462,6 +523,7 @@ pub(super) fn cidr_match(col: Expr, cidr: &str) -> Option<Expr> {
             expr: Box::new(col),
             pattern: "%.%.%.%".into(),
             negated: false,
+            escape: None,
         });
     }
     let full = (len / 8) as usize;
@@ -471,6 +533,7 @@ pub(super) fn cidr_match(col: Expr, cidr: &str) -> Option<Expr> {
         expr: Box::new(col.clone()),
         pattern: p,
         negated: false,
+        escape: None,
     };
     if rest == 0 {
         return Some(like(format!("{}.%", prefix.join("."))));
@@ -503,7 +566,8 @@ mod tests {
             Expr::Like {
                 expr: Box::new(Expr::col("ip")),
                 pattern: "10.1.%".into(),
-                negated: false
+                negated: false,
+                escape: None,
             }
         );
     }

@@ -81,10 +81,12 @@ pub fn fold(e: Expr) -> Expr {
             expr,
             pattern,
             negated,
+            escape,
         } => Expr::Like {
             expr: Box::new(fold(*expr)),
             pattern,
             negated,
+            escape,
         },
         Expr::Regex {
             expr,
@@ -359,11 +361,15 @@ fn with_subject(e: &Expr, subject: Expr) -> Expr {
             }
         }
         Expr::Like {
-            pattern, negated, ..
+            pattern,
+            negated,
+            escape,
+            ..
         } => Expr::Like {
             expr: b,
             pattern,
             negated,
+            escape,
         },
         Expr::Regex {
             pattern, negated, ..
@@ -558,6 +564,7 @@ mod tests {
             expr: Box::new(case.clone()),
             pattern: "%x%".into(),
             negated: false,
+            escape: None,
         };
         assert_eq!(
             split_cases(like),
@@ -567,6 +574,7 @@ mod tests {
                     expr: Box::new(Expr::col("name")),
                     pattern: "%x%".into(),
                     negated: false,
+                    escape: None,
                 },
             ])
         );

@@ -27,7 +27,7 @@ use super::dialect::{
     BasenameStyle, BooleanStyle, Dialect, LikeStyle, LimitStyle, RegexStyle, TimeBinStyle,
     TimestampStyle, ValuesStyle,
 };
-use super::like_regex::like_to_regex;
+use super::like_regex::like_pieces_to_regex;
 
 /// How literals reach the SQL text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -867,27 +867,42 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `x [NOT] LIKE p`: ASCII case-insensitive, `%` and `_` the only special characters.
-    fn like(&mut self, expr: &Expr, pattern: &str, negated: bool) -> Result<sa::Expr, Diagnostic> {
+    /// `x [NOT] LIKE p`: ASCII case-insensitive, `%` and `_` the only special characters
+    /// (unless escaped by `escape`, see [`crate::ir::like_pieces`]).
+    fn like(
+        &mut self,
+        expr: &Expr,
+        pattern: &str,
+        escape: Option<char>,
+        negated: bool,
+    ) -> Result<sa::Expr, Diagnostic> {
         let d = self.dialect;
         let mut x = self.operand(expr)?;
         if let Some(t) = &d.text_cast {
             x = b::cast(x, t);
         }
-        let escape = d.like_escape.clone();
-        let original = pattern;
+        let pieces = crate::ir::like_pieces(pattern, escape);
+        let literal_wildcard = pieces.iter().any(|(c, w)| !w && matches!(c, '%' | '_'));
+        // A literal `%` or `_` needs an escape character where the dialect has none.
+        let escape = match d.like_escape.clone() {
+            Some(e) if !e.is_empty() => Some(e),
+            _ if literal_wildcard => Some("!".to_string()),
+            e => e,
+        };
         let pattern = match escape.as_deref() {
             Some(e) if !e.is_empty() => {
                 let mut out = String::with_capacity(pattern.len());
-                for c in pattern.chars() {
-                    if e.starts_with(c) || d.like_special.contains(c) {
+                for &(c, wild) in &pieces {
+                    if !wild
+                        && (e.starts_with(c) || d.like_special.contains(c) || c == '%' || c == '_')
+                    {
                         out.push_str(e);
                     }
                     out.push(c);
                 }
                 out
             }
-            _ => pattern.to_string(),
+            _ => pieces.iter().map(|(c, _)| c).collect(),
         };
         let mut p = self.literal(&Literal::Str(pattern));
         if let Some(c) = &d.like_collation {
@@ -910,7 +925,7 @@ impl<'a> Emitter<'a> {
                     pattern: Box::new(p),
                     escape_char,
                 };
-                let exact = self.regex(expr, &like_to_regex(original), false)?;
+                let exact = self.regex(expr, &like_pieces_to_regex(&pieces), false)?;
                 let both = b::nested(b::binary(like, BinaryOperator::And, exact));
                 if negated {
                     b::not(both)
@@ -1086,7 +1101,8 @@ impl<'a> Emitter<'a> {
                 expr,
                 pattern,
                 negated,
-            } => self.like(expr, pattern, *negated)?,
+                escape,
+            } => self.like(expr, pattern, *escape, *negated)?,
             Expr::Regex {
                 expr,
                 pattern,
@@ -1574,6 +1590,7 @@ mod tests {
             expr: Box::new(Expr::col("p")),
             pattern: r"%\a![b]_%".into(),
             negated: false,
+            escape: None,
         });
         assert!(sql("sqlite", &plan).contains(r#""p" LIKE '%\a![b]_%'"#));
         // ucs_basic: only ASCII letters have case (the database's collation folds é too).

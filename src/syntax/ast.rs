@@ -135,6 +135,11 @@ pub enum Pattern {
     Or(Box<Pattern>, Box<Pattern>),
     Not(Box<Pattern>, Span),
     Cmp(Comparison),
+    /// `SIGMA 'rule.yml'`: the detection of a Sigma rule (see `crate::sigma`).
+    Sigma {
+        path: String,
+        span: Span,
+    },
 }
 
 impl Pattern {
@@ -143,6 +148,7 @@ impl Pattern {
             Pattern::And(a, b) | Pattern::Or(a, b) => a.span().to(b.span()),
             Pattern::Not(_, s) => *s,
             Pattern::Cmp(c) => c.span,
+            Pattern::Sigma { span, .. } => *span,
         }
     }
 }
@@ -154,6 +160,8 @@ pub struct Comparison {
     pub op_span: Span,
     /// None for `IS [NOT] NULL`.
     pub value: Option<Value>,
+    /// `LIKE p ESCAPE 'c'`: the character that makes the next one in `p` literal.
+    pub escape: Option<(char, Span)>,
     pub span: Span,
 }
 

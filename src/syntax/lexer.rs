@@ -23,6 +23,8 @@ pub struct Lexer<'a> {
     pos: usize,
     /// The previous token, for the modes that depend on it.
     prev: Option<Tok>,
+    /// The token before that (`ESCAPE` is a keyword only after `LIKE '…'`).
+    prev2: Option<Tok>,
     done: bool,
 }
 
@@ -32,6 +34,7 @@ impl<'a> Lexer<'a> {
             text,
             pos: 0,
             prev: None,
+            prev2: None,
             done: false,
         }
     }
@@ -105,8 +108,16 @@ impl<'a> Lexer<'a> {
             let len = ident_len(rest);
             let word = &rest[..len];
             self.pos += len;
-            let tok =
-                keyword(&word.to_ascii_uppercase()).unwrap_or_else(|| Tok::Ident(word.to_string()));
+            let upper = word.to_ascii_uppercase();
+            // `ESCAPE` is reserved nowhere else, so an attribute or variable may keep the name.
+            let tok = if upper == "ESCAPE"
+                && matches!(self.prev, Some(Tok::Str(_)))
+                && matches!(self.prev2, Some(Tok::Like))
+            {
+                Tok::Escape
+            } else {
+                keyword(&upper).unwrap_or_else(|| Tok::Ident(word.to_string()))
+            };
             return Some(Ok((start, tok, self.pos)));
         }
 
@@ -311,7 +322,7 @@ impl Iterator for Lexer<'_> {
         }
         let tok = self.next_token();
         match &tok {
-            Some(Ok((_, t, _))) => self.prev = Some(t.clone()),
+            Some(Ok((_, t, _))) => self.prev2 = self.prev.replace(t.clone()),
             Some(Err(_)) | None => self.done = true,
         }
         tok

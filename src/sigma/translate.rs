@@ -1,0 +1,354 @@
+//! A Sigma rule as a Kestrel pattern.
+//!
+//! In: a parsed [`Rule`], the GET type it runs on (or none: the category's first type),
+//! and whether it is negated (`NOT SIGMA '…'`). Out: the type and an
+//! [`ast::Pattern`] over OCSF attributes, the one `WHERE SIGMA` lowers and `convert`
+//! prints.
+//!
+//! Negation is pushed to the tests with Sigma's two-valued meaning: a test of a field the
+//! event lacks is false, so its negation is true: `not CommandLine|contains: x` is
+//! `cmd_line IS NULL OR cmd_line NOT LIKE '%x%'` (Kestrel's own NOT keeps a NULL false).
+
+use std::collections::HashMap;
+
+use crate::source::Span;
+use crate::syntax::ast::{self, AttrPath, CmpOp, Comparison, Literal, Pattern, Value};
+
+use super::condition::{self, Cond};
+use super::fieldmap::{Category, FieldMap};
+use super::rule::Rule;
+use super::value::{self, Node, NumOp, Piece, Test, TestKind};
+use super::SigmaError;
+
+/// Where a rule runs: the canonical GET type (None: the category's preferred one).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub entity: Option<&'a str>,
+    pub negate: bool,
+    /// The span every node of the pattern gets (the `SIGMA '…'` term; empty for convert).
+    pub span: Span,
+}
+
+/// The rule's category in the field map, or an error naming what is unsupported.
+pub fn category<'m>(rule: &Rule, map: &'m FieldMap) -> Result<(&'m str, &'m Category), SigmaError> {
+    let ls = &rule.logsource;
+    let line = rule.line_of("logsource:", 1);
+    if let Some(p) = &ls.product {
+        if !p.eq_ignore_ascii_case("windows") {
+            return Err(rule.err(
+                line,
+                format!("logsource product {p}"),
+                format!(
+                    "logsource product `{p}` is not supported: the field map covers Windows \
+                     (Sysmon taxonomy) rules"
+                ),
+            ));
+        }
+    }
+    let Some(cat) = &ls.category else {
+        return Err(rule.err(
+            line,
+            "logsource without category",
+            format!(
+                "logsource ({ls}) names no category; service-only rules (Security, System, …) \
+                 are not supported"
+            ),
+        ));
+    };
+    map.categories
+        .get_key_value(cat.as_str())
+        .map(|(k, v)| (k.as_str(), v))
+        .ok_or_else(|| {
+            rule.err(
+                line,
+                format!("logsource category {cat}"),
+                format!("logsource category `{cat}` is not in the Sigma field map"),
+            )
+        })
+}
+
+/// The rule's detection as a pattern over `target`'s attributes; returns the GET type.
+pub fn translate(
+    rule: &Rule,
+    map: &FieldMap,
+    target: Target,
+) -> Result<(String, Pattern), SigmaError> {
+    let (cat_name, cat) = category(rule, map)?;
+    let types = cat.type_names();
+    let ty = match target.entity {
+        None => types[0].clone(),
+        Some(t) if types.iter().any(|x| x == t) => t.to_string(),
+        Some(t) => {
+            return Err(rule.err(
+                rule.line_of("logsource:", 1),
+                "logsource",
+                format!(
+                    "the rule is for {cat_name} events (GET {}), not {t}",
+                    types.join(" or GET ")
+                ),
+            ))
+        }
+    };
+    let cond = condition::parse(rule)?;
+    let mut nodes = HashMap::new();
+    for (name, v) in &rule.detections {
+        nodes.insert(name.as_str(), (name, v));
+    }
+    let mut cache: HashMap<String, Node> = HashMap::new();
+    let node = resolve(rule, &cond, &nodes, &mut cache)?;
+    let t = Translator {
+        rule,
+        cat,
+        ty: &ty,
+        span: target.span,
+    };
+    let p = t.pattern(&node, target.negate)?;
+    Ok((ty, p))
+}
+
+fn resolve(
+    rule: &Rule,
+    c: &Cond,
+    dets: &HashMap<&str, (&String, &serde_yaml::Value)>,
+    cache: &mut HashMap<String, Node>,
+) -> Result<Node, SigmaError> {
+    Ok(match c {
+        Cond::Ident(name) => {
+            if let Some(n) = cache.get(name) {
+                return Ok(n.clone());
+            }
+            let (n, v) = dets.get(name.as_str()).ok_or_else(|| {
+                rule.err(
+                    rule.condition_line,
+                    "detection",
+                    format!("no detection `{name}`"),
+                )
+            })?;
+            let node = value::detection(rule, n, v)?;
+            cache.insert(name.clone(), node.clone());
+            node
+        }
+        Cond::And(v) => Node::And(
+            v.iter()
+                .map(|x| resolve(rule, x, dets, cache))
+                .collect::<Result<_, _>>()?,
+        ),
+        Cond::Or(v) => Node::Or(
+            v.iter()
+                .map(|x| resolve(rule, x, dets, cache))
+                .collect::<Result<_, _>>()?,
+        ),
+        Cond::Not(x) => Node::Not(Box::new(resolve(rule, x, dets, cache)?)),
+    })
+}
+
+struct Translator<'a> {
+    rule: &'a Rule,
+    cat: &'a Category,
+    ty: &'a str,
+    span: Span,
+}
+
+impl Translator<'_> {
+    fn pattern(&self, n: &Node, negate: bool) -> Result<Pattern, SigmaError> {
+        match n {
+            Node::And(v) | Node::Or(v) => {
+                let parts = v
+                    .iter()
+                    .map(|x| self.pattern(x, negate))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let and = matches!(n, Node::And(_)) != negate;
+                Ok(chain(parts, and))
+            }
+            Node::Not(x) => self.pattern(x, !negate),
+            Node::Test(t) => self.test(t, negate),
+        }
+    }
+
+    fn attr(&self, t: &Test) -> Result<AttrPath, SigmaError> {
+        let path = self.cat.attribute(self.ty, &t.field).ok_or_else(|| {
+            self.rule.err(
+                t.line,
+                format!("field {}", t.field),
+                format!(
+                    "the field `{}` is not in the Sigma field map for {} (GET {})",
+                    t.field,
+                    self.rule.logsource.category.as_deref().unwrap_or("?"),
+                    self.ty
+                ),
+            )
+        })?;
+        Ok(AttrPath {
+            entity: None,
+            path,
+            span: self.span,
+        })
+    }
+
+    fn cmp(
+        &self,
+        attr: AttrPath,
+        op: CmpOp,
+        value: Option<Literal>,
+        escape: Option<char>,
+    ) -> Pattern {
+        Pattern::Cmp(Comparison {
+            attr,
+            op,
+            op_span: self.span,
+            value: value.map(|v| Value::Lit(v, self.span)),
+            escape: escape.map(|e| (e, self.span)),
+            span: self.span,
+        })
+    }
+
+    fn test(&self, t: &Test, negate: bool) -> Result<Pattern, SigmaError> {
+        let attr = self.attr(t)?;
+        let op = |pos: CmpOp| if negate { pos.negated() } else { pos };
+        let test = match &t.kind {
+            TestKind::Null => return Ok(self.cmp(attr, op(CmpOp::IsNull), None, None)),
+            TestKind::Exists(b) => {
+                let pos = if *b { CmpOp::IsNotNull } else { CmpOp::IsNull };
+                return Ok(self.cmp(attr, op(pos), None, None));
+            }
+            TestKind::Like(p) => {
+                let (text, escape) = like_text(p);
+                self.cmp(
+                    attr.clone(),
+                    op(CmpOp::Like),
+                    Some(Literal::Str(text)),
+                    escape,
+                )
+            }
+            TestKind::Cased(p) => {
+                if p.iter().all(|x| matches!(x, Piece::Lit(_))) {
+                    let s: String = p
+                        .iter()
+                        .map(|x| if let Piece::Lit(c) = x { *c } else { ' ' })
+                        .collect();
+                    self.cmp(attr.clone(), op(CmpOp::Eq), Some(Literal::Str(s)), None)
+                } else {
+                    self.cmp(
+                        attr.clone(),
+                        op(CmpOp::Matches),
+                        Some(Literal::Str(cased_regex(p))),
+                        None,
+                    )
+                }
+            }
+            TestKind::Regex(re) => self.cmp(
+                attr.clone(),
+                op(CmpOp::Matches),
+                Some(Literal::Str(re.clone())),
+                None,
+            ),
+            TestKind::Num(nop, n) => {
+                let pos = match nop {
+                    NumOp::Eq => CmpOp::Eq,
+                    NumOp::Lt => CmpOp::Lt,
+                    NumOp::Le => CmpOp::Le,
+                    NumOp::Gt => CmpOp::Gt,
+                    NumOp::Ge => CmpOp::Ge,
+                };
+                let lit = match n.parse::<i64>() {
+                    Ok(i) => Literal::Int(i),
+                    Err(_) => match n.parse::<f64>() {
+                        Ok(f) => Literal::Float(f),
+                        Err(_) => Literal::Str(n.clone()),
+                    },
+                };
+                self.cmp(attr.clone(), op(pos), Some(lit), None)
+            }
+            TestKind::Cidr(c) => self.cmp(
+                attr.clone(),
+                op(CmpOp::IsSubset),
+                Some(Literal::Str(c.clone())),
+                None,
+            ),
+        };
+        if !negate {
+            return Ok(test);
+        }
+        // A field the event lacks fails the test, so it passes the negation.
+        Ok(Pattern::Or(
+            Box::new(self.cmp(attr, CmpOp::IsNull, None, None)),
+            Box::new(test),
+        ))
+    }
+}
+
+/// Left-deep AND/OR chain, as the grammar builds one.
+fn chain(parts: Vec<Pattern>, and: bool) -> Pattern {
+    let mut it = parts.into_iter();
+    let first = it.next().expect("a Sigma detection has at least one test");
+    it.fold(first, |a, b| {
+        if and {
+            Pattern::And(Box::new(a), Box::new(b))
+        } else {
+            Pattern::Or(Box::new(a), Box::new(b))
+        }
+    })
+}
+
+/// Characters `ESCAPE` may take, in preference order (rare in Windows values).
+const ESCAPES: [char; 8] = ['!', '^', '~', '#', '`', '|', '&', '$'];
+
+/// A Sigma string as a LIKE pattern: `*` → `%`, `?` → `_`; a literal `%` or `_` needs an
+/// escape character, one the value does not use where possible.
+pub fn like_text(p: &[Piece]) -> (String, Option<char>) {
+    let needs = p
+        .iter()
+        .any(|x| matches!(x, Piece::Lit('%') | Piece::Lit('_')));
+    let escape = needs.then(|| {
+        ESCAPES
+            .iter()
+            .copied()
+            .find(|e| !p.contains(&Piece::Lit(*e)))
+            .unwrap_or('!')
+    });
+    let mut s = String::with_capacity(p.len());
+    for x in p {
+        match x {
+            Piece::Any => s.push('%'),
+            Piece::One => s.push('_'),
+            Piece::Lit(c) => {
+                if Some(*c) == escape || (escape.is_some() && matches!(c, '%' | '_')) {
+                    s.push(escape.unwrap_or('!'));
+                }
+                s.push(*c);
+            }
+        }
+    }
+    (s, escape)
+}
+
+/// A case-sensitive wildcard match as an anchored regular expression.
+fn cased_regex(p: &[Piece]) -> String {
+    let mut s = String::from("(?s)^");
+    let mut lit = String::new();
+    let flush = |lit: &mut String, s: &mut String| {
+        s.push_str(&regex_syntax::escape(lit));
+        lit.clear();
+    };
+    for x in p {
+        match x {
+            Piece::Lit(c) => lit.push(*c),
+            Piece::Any => {
+                flush(&mut lit, &mut s);
+                s.push_str(".*");
+            }
+            Piece::One => {
+                flush(&mut lit, &mut s);
+                s.push('.');
+            }
+        }
+    }
+    flush(&mut lit, &mut s);
+    s.push('$');
+    s
+}
+
+/// The rule as a huntflow statement's pattern, for errors that need the text.
+pub fn describe(p: &ast::Pattern) -> String {
+    super::print::pattern(p)
+}
