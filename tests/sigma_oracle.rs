@@ -1,0 +1,90 @@
+//! Sigma rules against the reference implementation: for every rule in
+//! `../shared/data/sigma/rules` (part of SigmaHQ's Windows rules, Detection Rule License
+//! 1.1), pySigma 2 with its SQLite backend and `WHERE SIGMA 'rule.yml'` must select the
+//! same events from one table built from the rules' own values (see
+//! `tests/sigma_support/oracle.py`, which builds the table and runs pySigma's SQL).
+//!
+//! Prints (and writes to `target/tmp/sigma-oracle/report.txt`) how many rules agree,
+//! differ, and are refused by either side and why. Fails on any difference.
+//!
+//! Needs the virtualenv `.ci/run` creates (`KESTREL_TEST_PYTHON`, default `.venv/bin/python`)
+//! and the shared rules beside the repository (`KESTREL_SIGMA_RULES` overrides).
+
+mod sigma_support;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use sigma_support::{oracle, run_hunt_ids, Lake};
+
+#[test]
+fn kestrel_and_pysigma_select_the_same_events() {
+    let out = oracle("sigma-oracle");
+    let lake = Lake::sqlite(&out.join("lake.db"), &out.cases);
+    let mut agree = 0;
+    let mut matched_some = 0;
+    let mut differ: Vec<String> = Vec::new();
+    let mut refused: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for case in &out.cases {
+        let Some(expected) = &case.matched else {
+            let why = case.refused.clone().unwrap_or_default();
+            refused.entry(why).or_default().push(case.rule.clone());
+            continue;
+        };
+        match run_hunt_ids(&lake.config, &out.rules_dir, case) {
+            Ok(got) => {
+                if &got == expected {
+                    agree += 1;
+                    if !got.is_empty() {
+                        matched_some += 1;
+                    }
+                } else {
+                    let only_k: Vec<_> = got
+                        .iter()
+                        .filter(|g| !expected.contains(g))
+                        .take(5)
+                        .collect();
+                    let only_p: Vec<_> = expected
+                        .iter()
+                        .filter(|e| !got.contains(e))
+                        .take(5)
+                        .collect();
+                    differ.push(format!(
+                        "{}: kestrel {} events, pySigma {}; only kestrel {:?}, only pySigma {:?}",
+                        case.rule,
+                        got.len(),
+                        expected.len(),
+                        only_k,
+                        only_p
+                    ));
+                }
+            }
+            Err(why) => refused.entry(why).or_default().push(case.rule.clone()),
+        }
+    }
+    let total_refused: usize = refused.values().map(Vec::len).sum();
+    let mut report = format!(
+        "Sigma oracle: {} rules; {agree} agree ({matched_some} of them match some events), {} differ, {total_refused} refused\n",
+        out.cases.len(),
+        differ.len()
+    );
+    for d in &differ {
+        let _ = writeln!(report, "DIFFER {d}");
+    }
+    for (why, rules) in &refused {
+        let _ = writeln!(
+            report,
+            "REFUSED {} × {why} (e.g. {})",
+            rules.len(),
+            rules[0]
+        );
+    }
+    std::fs::write(out.dir.join("report.txt"), &report).expect("write the report");
+    println!("{report}");
+    assert!(
+        differ.is_empty(),
+        "{} rules select other events than pySigma:\n{report}",
+        differ.len()
+    );
+    assert!(agree > 900, "too few rules compared:\n{report}");
+}
