@@ -14,6 +14,9 @@ const SHIPPED: &str = include_str!("../../mappings/sigma/fieldmap.yaml");
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldMap {
+    /// Fields every category's events have, kept by name.
+    #[serde(default)]
+    pub native: Vec<String>,
     pub categories: BTreeMap<String, Category>,
 }
 
@@ -45,6 +48,7 @@ impl FieldMap {
     fn broken(e: &str) -> FieldMap {
         eprintln!("internal error, please report: mappings/sigma/fieldmap.yaml: {e}");
         FieldMap {
+            native: Vec::new(),
             categories: BTreeMap::new(),
         }
     }
@@ -57,6 +61,18 @@ impl Category {
             .keys()
             .filter_map(|k| k.as_str().map(str::to_string))
             .collect()
+    }
+
+    /// The attribute `field` stands for when the GET reads `ty`; `common` are the map's
+    /// fields of every category.
+    pub fn attribute_or_common(&self, ty: &str, field: &str, common: &[String]) -> Option<String> {
+        self.attribute(ty, field).or_else(|| {
+            common
+                .iter()
+                .find(|n| n.as_str() == field)
+                .or_else(|| common.iter().find(|n| n.eq_ignore_ascii_case(field)))
+                .cloned()
+        })
     }
 
     /// The attribute `field` stands for when the GET reads `ty`.

@@ -98,6 +98,7 @@ pub fn translate(
     let node = resolve(rule, &cond, &nodes, &mut cache)?;
     let t = Translator {
         rule,
+        common: &map.native,
         cat,
         ty: &ty,
         span: target.span,
@@ -144,6 +145,7 @@ fn resolve(
 
 struct Translator<'a> {
     rule: &'a Rule,
+    common: &'a [String],
     cat: &'a Category,
     ty: &'a str,
     span: Span,
@@ -166,18 +168,21 @@ impl Translator<'_> {
     }
 
     fn attr(&self, t: &Test) -> Result<AttrPath, SigmaError> {
-        let path = self.cat.attribute(self.ty, &t.field).ok_or_else(|| {
-            self.rule.err(
-                t.line,
-                format!("field {}", t.field),
-                format!(
-                    "the field `{}` is not in the Sigma field map for {} (GET {})",
-                    t.field,
-                    self.rule.logsource.category.as_deref().unwrap_or("?"),
-                    self.ty
-                ),
-            )
-        })?;
+        let path = self
+            .cat
+            .attribute_or_common(self.ty, &t.field, self.common)
+            .ok_or_else(|| {
+                self.rule.err(
+                    t.line,
+                    format!("field {}", t.field),
+                    format!(
+                        "the field `{}` is not in the Sigma field map for {} (GET {})",
+                        t.field,
+                        self.rule.logsource.category.as_deref().unwrap_or("?"),
+                        self.ty
+                    ),
+                )
+            })?;
         Ok(AttrPath {
             entity: None,
             path,
@@ -259,6 +264,21 @@ impl Translator<'_> {
                 };
                 self.cmp(attr.clone(), op(pos), Some(lit), None)
             }
+            // pySigma's reading: the text `true`/`false` or the number 1/0.
+            TestKind::Bool(b) => Pattern::Cmp(Comparison {
+                attr: attr.clone(),
+                op: op(CmpOp::In),
+                op_span: self.span,
+                value: Some(Value::List(
+                    vec![
+                        Value::Lit(Literal::Str(b.to_string()), self.span),
+                        Value::Lit(Literal::Int(i64::from(*b)), self.span),
+                    ],
+                    self.span,
+                )),
+                escape: None,
+                span: self.span,
+            }),
             TestKind::Cidr(c) => self.cmp(
                 attr.clone(),
                 op(CmpOp::IsSubset),

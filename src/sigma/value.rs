@@ -56,6 +56,8 @@ pub enum TestKind {
     Exists(bool),
     /// `|cidr`: an IPv4 network.
     Cidr(String),
+    /// `field: true`: the text `true` or the number 1 (as pySigma reads it).
+    Bool(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -435,13 +437,7 @@ fn to_node(rule: &Rule, line: usize, field: &str, key: &str, v: SVal) -> Result<
         SVal::Cidr(c) => test(TestKind::Cidr(c)),
         SVal::Cmp(op, n) => test(TestKind::Num(op, n)),
         SVal::Exists(b) => test(TestKind::Exists(b)),
-        SVal::Bool(_) => return Err(rule.err(
-            line,
-            "boolean value",
-            format!(
-                "`{key}`: boolean values are not supported (their storage differs between tables)"
-            ),
-        )),
+        SVal::Bool(b) => test(TestKind::Bool(b)),
         SVal::Expansion(vs) => Node::Or(
             vs.into_iter()
                 .map(|x| to_node(rule, line, field, key, x))

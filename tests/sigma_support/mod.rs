@@ -23,6 +23,8 @@ pub struct Case {
     /// RecordNumbers of the events pySigma's query selects.
     pub matched: Option<Vec<i64>>,
     pub refused: Option<String>,
+    /// The table of the rule's events (and its background).
+    pub table: Option<String>,
 }
 
 pub struct OracleOut {
@@ -102,8 +104,8 @@ pub fn oracle(name: &str) -> OracleOut {
     }
 }
 
-/// A configuration naming each category's table `ev_<category>` as a data source of the
-/// same name, read through the `winevent` layout.
+/// A configuration naming each rule's table as a data source of the same name, read
+/// through the `winevent` layout (`prefix`: the table names' prefix on a shared server).
 pub struct Lake {
     pub config: Config,
 }
@@ -115,12 +117,9 @@ impl Lake {
 
     pub fn with_url(url: &str, cases: &[Case], prefix: &str) -> Lake {
         let mut yaml = format!("connections:\n  lake:\n    url: \"{url}\"\ndatasources:\n");
-        let mut cats: Vec<&str> = cases.iter().filter_map(|c| c.category.as_deref()).collect();
-        cats.sort();
-        cats.dedup();
-        for c in cats {
+        for t in cases.iter().filter_map(|c| c.table.as_deref()) {
             yaml.push_str(&format!(
-                "  ev_{c}:\n    connection: lake\n    table: {prefix}ev_{c}\n    timestamp: \"@timestamp\"\n    data_model_map: winevent\n"
+                "  {t}:\n    connection: lake\n    table: {prefix}{t}\n    timestamp: \"@timestamp\"\n    data_model_map: winevent\n"
             ));
         }
         Lake {
@@ -132,17 +131,19 @@ impl Lake {
 /// The hunt for one case: its category's preferred GET type, showing the id of each event.
 pub fn hunt_for(rules_dir: &Path, case: &Case) -> Option<(String, &'static str)> {
     let cat = case.category.as_deref()?;
+    let table = case.table.as_deref()?;
     let map = FieldMap::shipped();
     let ty = map.categories.get(cat)?.type_names().into_iter().next()?;
-    let id = if ty == "process" {
-        "uid"
-    } else {
-        "metadata.uid"
+    // Every event has its own ProcessGuid (`G<RecordNumber>`) and RecordNumber.
+    let id = match ty.as_str() {
+        "process" => "uid",
+        "network_activity" => "actor.process.uid",
+        _ => "metadata.uid",
     };
     let path = rules_dir.join(&case.rule);
     Some((
         format!(
-            "x = GET {ty} FROM sigma://ev_{cat} WHERE SIGMA '{}'\nDISP x ATTR {id}\n",
+            "x = GET {ty} FROM sigma://{table} WHERE SIGMA '{}'\nDISP x ATTR {id}\n",
             path.display()
         ),
         id,

@@ -218,6 +218,7 @@ def main():
     files = sorted(glob.glob(os.path.join(rules_dir, "**", "*.yml"), recursive=True))
     cases = []
     by_cat = {}
+    own = {}
     for f in files:
         rel = os.path.relpath(f, rules_dir)
         case = {"rule": rel}
@@ -235,7 +236,11 @@ def main():
             backend = sqliteBackend(collate_nocase=True, table="ev_" + cat)
             sql = backend.convert_rule(rule)[0]
             case["sql"] = sql
+            case["fields"] = sorted(
+                {f for f in backend.required_fields(rule) if f not in FIXED}
+            )
             by_cat.setdefault(cat, []).extend(events)
+            own[rel] = events
         except Skip as e:
             case["refused"] = "oracle: cannot build events (%s)" % e
         except Exception as e:  # pySigma's own refusal
@@ -251,10 +256,20 @@ def main():
         return re.search(pattern, str(value)) is not None
 
     conn.create_function("REGEXP", 2, regexp, deterministic=True)
+    # One table per rule: its own events, then a sample of its category's other rules'
+    # events and a few everyday ones as the benign background.
     record = 0
-    for cat, events in sorted(by_cat.items()):
-        events = events + BACKGROUND
-        cols = list(FIXED)
+    for i, case in enumerate(cases):
+        if "sql" not in case:
+            continue
+        cat = case["category"]
+        table = "r%04d" % i
+        case["table"] = table
+        rnd = random.Random(i)
+        pool = by_cat[cat]
+        events = own[case["rule"]] + rnd.sample(pool, min(150, len(pool))) + BACKGROUND
+        case["sql"] = case["sql"].replace("ev_" + cat, table, 1)
+        cols = list(FIXED) + case["fields"]
         for ev in events:
             for k in ev:
                 if k not in cols:
@@ -262,7 +277,7 @@ def main():
         decl = ", ".join(
             '"%s" %s' % (c, "INTEGER" if c in NUMERIC else "TEXT") for c in cols
         )
-        conn.execute('CREATE TABLE "ev_%s" (%s)' % (cat, decl))
+        conn.execute('CREATE TABLE "%s" (%s)' % (table, decl))
         rows = []
         for ev in events:
             record += 1
@@ -289,7 +304,7 @@ def main():
                 row[k] = v
             rows.append([row.get(c) for c in cols])
         conn.executemany(
-            'INSERT INTO "ev_%s" VALUES (%s)' % (cat, ", ".join("?" * len(cols))), rows
+            'INSERT INTO "%s" VALUES (%s)' % (table, ", ".join("?" * len(cols))), rows
         )
     conn.commit()
     for case in cases:
