@@ -36,9 +36,13 @@ pub fn huntflow(rule: &Rule, var: &str, ty: &str, from: &str, p: &Pattern) -> St
             "# license: as the rule's source states (SigmaHQ rules: Detection Rule License (DRL) 1.1)\n",
         ),
     }
+    let name = std::path::Path::new(&rule.file)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     out.push_str(&format!(
         "# converted from Sigma by kestrel: {}\n",
-        one_line(&rule.file)
+        one_line(&name)
     ));
     out.push_str(&format!(
         "{var} = GET {ty} FROM {from}\n    WHERE {}\n",

@@ -155,6 +155,22 @@ impl Translator<'_> {
     fn pattern(&self, n: &Node, negate: bool) -> Result<Pattern, SigmaError> {
         match n {
             Node::And(v) | Node::Or(v) => {
+                // `not Field: [a, b]`: one NULL test for the field, not one per value.
+                if let Some(first) = self.same_field(v).filter(|_| negate && v.len() > 1) {
+                    let attr = self.attr(first)?;
+                    let parts = v
+                        .iter()
+                        .map(|x| match x {
+                            Node::Test(t) => self.bare_test(t, true),
+                            _ => unreachable!("same_field checked the nodes"),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let and = matches!(n, Node::And(_)) != negate;
+                    return Ok(Pattern::Or(
+                        Box::new(self.cmp(attr, CmpOp::IsNull, None, None)),
+                        Box::new(chain(parts, and)),
+                    ));
+                }
                 let parts = v
                     .iter()
                     .map(|x| self.pattern(x, negate))
@@ -207,7 +223,36 @@ impl Translator<'_> {
         })
     }
 
+    /// The test all of `v` make of one field, when they are all value tests of it.
+    fn same_field<'n>(&self, v: &'n [Node]) -> Option<&'n Test> {
+        let mut first: Option<&Test> = None;
+        for n in v {
+            let Node::Test(t) = n else { return None };
+            if matches!(t.kind, TestKind::Null | TestKind::Exists(_)) {
+                return None;
+            }
+            match first {
+                Some(f) if f.field != t.field => return None,
+                Some(_) => {}
+                None => first = Some(t),
+            }
+        }
+        first
+    }
+
     fn test(&self, t: &Test, negate: bool) -> Result<Pattern, SigmaError> {
+        if !negate || matches!(t.kind, TestKind::Null | TestKind::Exists(_)) {
+            return self.bare_test(t, negate);
+        }
+        // A field the event lacks fails the test, so it passes the negation.
+        Ok(Pattern::Or(
+            Box::new(self.cmp(self.attr(t)?, CmpOp::IsNull, None, None)),
+            Box::new(self.bare_test(t, negate)?),
+        ))
+    }
+
+    /// The test, or its opposite, without the NULL guard.
+    fn bare_test(&self, t: &Test, negate: bool) -> Result<Pattern, SigmaError> {
         let attr = self.attr(t)?;
         let op = |pos: CmpOp| if negate { pos.negated() } else { pos };
         let test = match &t.kind {
@@ -286,14 +331,7 @@ impl Translator<'_> {
                 None,
             ),
         };
-        if !negate {
-            return Ok(test);
-        }
-        // A field the event lacks fails the test, so it passes the negation.
-        Ok(Pattern::Or(
-            Box::new(self.cmp(attr, CmpOp::IsNull, None, None)),
-            Box::new(test),
-        ))
+        Ok(test)
     }
 }
 

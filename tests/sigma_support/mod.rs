@@ -72,9 +72,9 @@ pub fn rules_dir() -> PathBuf {
 }
 
 /// Runs the oracle once per process and suite name (into `target/tmp/<name>`).
-pub fn oracle(name: &str) -> OracleOut {
+pub fn oracle(name: &str, rules: &Path) -> OracleOut {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let rules = rules_dir();
+    let rules = rules.to_path_buf();
     // While iterating on kestrel: reuse the last run's table and answers.
     let reuse =
         std::env::var_os("KESTREL_SIGMA_ORACLE_REUSE").is_some() && dir.join("cases.json").exists();

@@ -166,8 +166,23 @@ def assignments(d, rnd, n=3):
     return alts[:n]
 
 
+OTHER = ["C:\\Windows\\System32\\other.exe", "unrelated text", "0"]
+
+
+def rule_fields(d, out):
+    if isinstance(d, SigmaDetectionItem):
+        if d.field is not None:
+            out.add(d.field)
+    else:
+        for it in d.detection_items:
+            rule_fields(it, out)
+
+
 def rule_events(rule, rnd):
     dets = list(rule.detection.detections.items())
+    fields = set()
+    for _, d in dets:
+        rule_fields(d, fields)
     alts = {name: assignments(d, rnd) for name, d in dets}
     names = [n for n, _ in dets]
     subsets = []
@@ -198,6 +213,12 @@ def rule_events(rule, rnd):
         e3 = dict(ev)
         del e3[field]
         events.append(e3)
+    # Half the events carry the rule's other fields too, with unrelated values: a filter
+    # then meets a present field that does not match, not only an absent one.
+    for ev in events:
+        if rnd.random() < 0.5:
+            for f in sorted(fields - set(ev)):
+                ev[f] = rnd.choice(OTHER)
     return events[:300]
 
 
@@ -296,11 +317,12 @@ def main():
                     v = str(v).lower()
                 if k not in NUMERIC and isinstance(v, (int, float)):
                     v = str(v)
-                if k in NUMERIC and isinstance(v, str):
+                # A number column holds numbers only (as a server's would).
+                if k in NUMERIC and v is not None:
                     try:
                         v = int(v)
-                    except ValueError:
-                        pass
+                    except (TypeError, ValueError):
+                        v = None
                 row[k] = v
             rows.append([row.get(c) for c in cols])
         conn.executemany(
