@@ -311,7 +311,7 @@ mod tests {
         let r = rule("a | count() > 5", &["a"]);
         let e = parse(&r).unwrap_err();
         assert_eq!(e.construct, "aggregation");
-        assert_eq!(e.line, 5);
+        assert_eq!(e.line, 6);
         let r = rule("a and b", &["a"]);
         assert!(parse(&r).unwrap_err().message.contains("`b`"));
         let r = rule("(a", &["a"]);
