@@ -404,3 +404,98 @@ fn like_escape_is_the_language_too() {
     .unwrap_err();
     assert!(err.contains("ESCAPE takes one character"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------
+// The command line.
+
+fn kestrel(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn sigma_convert_command_walks_directories_and_reports_failures() {
+    let dir = manifest().join("tests/sigma_support/rules");
+    let (code, out, err) = kestrel(&[
+        "sigma",
+        "convert",
+        dir.to_str().unwrap(),
+        "--from",
+        "x://lake",
+    ]);
+    assert_eq!(code, 1, "some rules cannot be converted");
+    assert_eq!(out.matches(" = GET ").count(), 4, "{out}");
+    assert!(out.contains("literal_wildcards = GET process FROM x://lake"));
+    assert!(err.contains("refused_keywords.yml:7: "), "{err}");
+    assert!(err.contains("5 of 9 rules could not be converted"), "{err}");
+
+    let one = own("literal_wildcards.yml");
+    let (code, out, _) = kestrel(&[
+        "sigma",
+        "convert",
+        one.to_str().unwrap(),
+        "--var",
+        "hits",
+        "--type",
+        "process_activity",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("hits = GET process_activity FROM datasource://events"),
+        "{out}"
+    );
+    assert!(out.contains("process.cmd_line LIKE"), "{out}");
+
+    let (code, out, _) = kestrel(&[
+        "sigma",
+        "convert",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let objs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objs.len(), 9);
+    let fieldref = objs
+        .iter()
+        .find(|o| {
+            o["rule"]
+                .as_str()
+                .unwrap()
+                .ends_with("refused_fieldref.yml")
+        })
+        .unwrap();
+    assert_eq!(fieldref["error"]["line"], 10);
+    assert_eq!(fieldref["error"]["construct"], "modifier |fieldref");
+    let ok = objs
+        .iter()
+        .find(|o| {
+            o["rule"]
+                .as_str()
+                .unwrap()
+                .ends_with("regex_flags_wide.yml")
+        })
+        .unwrap();
+    assert_eq!(ok["type"], "process");
+    assert!(ok["huntflow"].as_str().unwrap().contains("MATCHES"));
+
+    let (code, _, err) = kestrel(&[
+        "sigma",
+        "convert",
+        one.to_str().unwrap(),
+        "--type",
+        "file_activity",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("GET process or GET process_activity"), "{err}");
+}
