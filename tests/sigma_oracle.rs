@@ -45,7 +45,15 @@ fn compare(name: &str, rules: &std::path::Path) -> usize {
     let mut refused: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for case in &out.cases {
         let Some(expected) = &case.matched else {
-            let why = case.refused.clone().unwrap_or_default();
+            // What kestrel itself makes of a rule the oracle cannot check.
+            let kestrel = match kestrel::sigma::convert(
+                &out.rules_dir.join(&case.rule),
+                &kestrel::sigma::ConvertOptions::default(),
+            ) {
+                Ok(_) => "kestrel converts it".to_string(),
+                Err(e) => format!("kestrel refuses: {}", e.construct),
+            };
+            let why = format!("{}; {kestrel}", case.refused.clone().unwrap_or_default());
             refused.entry(why).or_default().push(case.rule.clone());
             continue;
         };

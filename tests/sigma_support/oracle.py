@@ -87,10 +87,64 @@ def gen_string(s, rnd, fill):
     return "".join(out)
 
 
+def sample_regex(items, rnd, depth=0):
+    """A string matching a parsed regular expression (sre_parse), or Skip."""
+    import sre_constants as C
+
+    out = []
+    for op, av in items:
+        if op == C.LITERAL:
+            out.append(chr(av))
+        elif op == C.NOT_LITERAL:
+            out.append("x" if chr(av) != "x" else "y")
+        elif op == C.ANY:
+            out.append("a")
+        elif op == C.IN:
+            ch = None
+            negate = any(o == C.NEGATE for o, _ in av)
+            for o, a in av:
+                if o == C.LITERAL:
+                    ch = chr(a)
+                elif o == C.RANGE:
+                    ch = chr(a[0])
+                elif o == C.CATEGORY:
+                    ch = {C.CATEGORY_DIGIT: "7", C.CATEGORY_SPACE: " ", C.CATEGORY_WORD: "w",
+                          C.CATEGORY_NOT_DIGIT: "d", C.CATEGORY_NOT_SPACE: "s",
+                          C.CATEGORY_NOT_WORD: "-"}.get(a, "a")
+                if ch is not None:
+                    break
+            if negate:
+                ch = "Q"
+            out.append(ch or "a")
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)):
+            lo, hi, sub = av
+            n = lo if hi == lo else min(max(lo, 1), hi if hi != C.MAXREPEAT else lo + 2)
+            for _ in range(n):
+                out.append(sample_regex(sub, rnd, depth + 1))
+        elif op == C.SUBPATTERN:
+            out.append(sample_regex(av[-1], rnd, depth + 1))
+        elif op == C.BRANCH:
+            out.append(sample_regex(rnd.choice(av[1]), rnd, depth + 1))
+        elif op in (C.AT,):
+            pass
+        elif op == C.ATOMIC_GROUP if hasattr(C, "ATOMIC_GROUP") else False:
+            out.append(sample_regex(av, rnd, depth + 1))
+        else:
+            raise Skip("regex %s" % op)
+    return "".join(out)
+
+
 def gen_regex(r, rnd):
-    """A string that may match a regular expression: its literal text, metacharacters
-    dropped (good enough for the simple alternations rules use)."""
+    """A string matching a regular expression where its syntax is simple enough, else its
+    literal text with metacharacters dropped."""
     text = str(r.regexp)
+    try:
+        import sre_parse
+
+        flags = 0
+        return sample_regex(sre_parse.parse(text, flags), rnd)
+    except Exception:
+        pass
     alt = text.split("|")
     t = rnd.choice(alt)
     t = re.sub(r"\\(.)", r"\1", t)
@@ -195,11 +249,17 @@ def rule_events(rule, rnd):
             subsets.append([n for n in names if rnd.random() < 0.5])
     events = []
     for sub in subsets:
-        for _ in range(2):
+        for join in (False, True):
+            # Two detections may test one field: once the last one wins, once the values
+            # are joined (which satisfies both where they test for parts).
             ev = {}
             for n in sub:
                 if alts[n]:
-                    ev.update(rnd.choice(alts[n]))
+                    for k, v in rnd.choice(alts[n]).items():
+                        if join and isinstance(ev.get(k), str) and isinstance(v, str):
+                            ev[k] = ev[k] + " " + v
+                        else:
+                            ev[k] = v
             events.append(ev)
     # Near misses: one field changed, or dropped.
     for ev in list(events):
