@@ -182,6 +182,16 @@ fn unsupported_constructs_name_the_rule_line_and_construct() {
 // ---------------------------------------------------------------------------------------
 // WHERE SIGMA in hunts, on a small SQLite table of Sysmon process creations.
 
+/// guid, pid, image, command line, parent image, current directory
+type Row<'a> = (
+    &'a str,
+    i64,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
 struct Lake {
     dir: PathBuf,
     config: Config,
@@ -197,7 +207,7 @@ fn lake(name: &str) -> Lake {
             OriginalFileName TEXT);",
     )
     .unwrap();
-    let rows: &[(&str, i64, &str, Option<&str>, Option<&str>, Option<&str>)] = &[
+    let rows: &[Row] = &[
         // guid, pid, image, command line, parent, current directory
         (
             "G1",
@@ -354,9 +364,8 @@ fn where_sigma_errors_point_at_the_term() {
     let cases = [
         (
             "wrong_type",
-            format!(
-                "x = GET network-traffic FROM stixshifter://winlogs WHERE SIGMA 'lw.yml'\nDISP x\n"
-            ),
+            "x = GET network-traffic FROM stixshifter://winlogs WHERE SIGMA 'lw.yml'\nDISP x\n"
+                .to_string(),
         ),
         (
             "not_found",

@@ -205,7 +205,7 @@ fn item(rule: &Rule, line: usize, key: &str, v: &Value) -> Result<Node, SigmaErr
             sval = apply(rule, line, key, m, sval, &applied)?;
             applied.push(m);
         }
-        tests.push(to_node(rule, line, &field, key, sval)?);
+        tests.push(to_node(line, &field, sval));
     }
     Ok(if all {
         Node::And(tests)
@@ -413,7 +413,7 @@ fn apply(
     })
 }
 
-fn to_node(rule: &Rule, line: usize, field: &str, key: &str, v: SVal) -> Result<Node, SigmaError> {
+fn to_node(line: usize, field: &str, v: SVal) -> Node {
     let test = |kind| {
         Node::Test(Test {
             field: field.to_string(),
@@ -421,7 +421,7 @@ fn to_node(rule: &Rule, line: usize, field: &str, key: &str, v: SVal) -> Result<
             kind,
         })
     };
-    Ok(match v {
+    match v {
         SVal::Str(p) => test(TestKind::Like(p)),
         SVal::Cased(p) => test(TestKind::Cased(p)),
         SVal::Num(n) => test(TestKind::Num(NumOp::Eq, n)),
@@ -438,12 +438,8 @@ fn to_node(rule: &Rule, line: usize, field: &str, key: &str, v: SVal) -> Result<
         SVal::Cmp(op, n) => test(TestKind::Num(op, n)),
         SVal::Exists(b) => test(TestKind::Exists(b)),
         SVal::Bool(b) => test(TestKind::Bool(b)),
-        SVal::Expansion(vs) => Node::Or(
-            vs.into_iter()
-                .map(|x| to_node(rule, line, field, key, x))
-                .collect::<Result<_, _>>()?,
-        ),
-    })
+        SVal::Expansion(vs) => Node::Or(vs.into_iter().map(|x| to_node(line, field, x)).collect()),
+    }
 }
 
 /// contains / startswith / endswith: wildcards where the value lacks them.
