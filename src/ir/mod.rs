@@ -746,3 +746,22 @@ pub struct Output {
     /// The statement text, as written.
     pub text: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::like_pieces;
+
+    #[test]
+    fn like_pieces_read_the_escape() {
+        assert_eq!(
+            like_pieces("a%_", None),
+            [('a', false), ('%', true), ('_', true)]
+        );
+        assert_eq!(
+            like_pieces("!%!_!!x!", Some('!')),
+            [('%', false), ('_', false), ('!', false), ('x', false), ('!', false)]
+        );
+        // Backslash is literal unless it is the escape.
+        assert_eq!(like_pieces(r"\%", None), [('\\', false), ('%', true)]);
+    }
+}

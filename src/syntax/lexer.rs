@@ -425,6 +425,18 @@ mod tests {
     }
 
     #[test]
+    fn escape_is_a_keyword_only_after_like_and_a_string() {
+        assert_eq!(
+            toks("a LIKE 'x!%' escape '!'")[3..],
+            [Tok::Escape, Tok::Str("!".into())]
+        );
+        assert_eq!(toks("a NOT LIKE 'x' ESCAPE '!'")[4], Tok::Escape);
+        // Anywhere else a name: an attribute, a variable.
+        assert_eq!(toks("escape = 'x'")[0], Tok::Ident("escape".into()));
+        assert_eq!(toks("a = 'x' escape")[3], Tok::Ident("escape".into()));
+    }
+
+    #[test]
     fn keywords_are_case_insensitive() {
         assert_eq!(
             toks("get Process fRoM x"),
