@@ -61,6 +61,8 @@ const SHARED: &[&str] = &[
     "windows/network_connection/net_connection_win_cmstp_initiated_connection.yml",
     "windows/network_connection/net_connection_win_adws_unusual_connection.yml",
     "windows/builtin/application/Other/win_av_relevant_match.yml",
+    "windows/builtin/security/win_security_ad_user_enumeration.yml",
+    "windows/builtin/system/service_control_manager/win_system_hack_smbexec.yml",
 ];
 
 const OWN: &[&str] = &[
@@ -176,7 +178,7 @@ fn unsupported_constructs_name_the_rule_line_and_construct() {
         &opts(),
     )
     .unwrap_err();
-    assert_eq!(e.construct, "logsource without category");
+    assert_eq!(e.construct, "keyword search");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -759,7 +759,13 @@ mod tests {
         );
         assert_eq!(
             like_pieces("!%!_!!x!", Some('!')),
-            [('%', false), ('_', false), ('!', false), ('x', false), ('!', false)]
+            [
+                ('%', false),
+                ('_', false),
+                ('!', false),
+                ('x', false),
+                ('!', false)
+            ]
         );
         // Backslash is literal unless it is the escape.
         assert_eq!(like_pieces(r"\%", None), [('\\', false), ('%', true)]);

@@ -18,6 +18,9 @@ pub struct FieldMap {
     #[serde(default)]
     pub native: Vec<String>,
     pub categories: BTreeMap<String, Category>,
+    /// Service-only logsources: their event log channels (Sigma wildcards allowed).
+    #[serde(default)]
+    pub services: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +53,7 @@ impl FieldMap {
         FieldMap {
             native: Vec::new(),
             categories: BTreeMap::new(),
+            services: BTreeMap::new(),
         }
     }
 }

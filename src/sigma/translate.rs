@@ -29,8 +29,17 @@ pub struct Target<'a> {
     pub span: Span,
 }
 
-/// The rule's category in the field map, or an error naming what is unsupported.
-pub fn category<'m>(rule: &Rule, map: &'m FieldMap) -> Result<(&'m str, &'m Category), SigmaError> {
+/// Where a rule's events come from, as the field map says.
+pub enum Source<'m> {
+    /// A logsource category: its GET types and field names.
+    Category(&'m str, &'m Category),
+    /// A service-only logsource: whole records of these channels, fields by their own names.
+    Service(&'m str, &'m [String]),
+}
+
+/// The rule's category (or service) in the field map, or an error naming what is
+/// unsupported.
+pub fn category<'m>(rule: &Rule, map: &'m FieldMap) -> Result<Source<'m>, SigmaError> {
     let ls = &rule.logsource;
     let line = rule.line_of("logsource:", 1);
     if let Some(p) = &ls.product {
@@ -46,18 +55,24 @@ pub fn category<'m>(rule: &Rule, map: &'m FieldMap) -> Result<(&'m str, &'m Cate
         }
     }
     let Some(cat) = &ls.category else {
+        if let Some((name, channels)) = ls
+            .service
+            .as_deref()
+            .and_then(|s| map.services.get_key_value(s))
+        {
+            return Ok(Source::Service(name.as_str(), channels.as_slice()));
+        }
         return Err(rule.err(
             line,
-            "logsource without category",
+            "logsource",
             format!(
-                "logsource ({ls}) names no category; service-only rules (Security, System, …) \
-                 are not supported"
+                "logsource ({ls}) names neither a category nor a service the Sigma field map knows"
             ),
         ));
     };
     map.categories
         .get_key_value(cat.as_str())
-        .map(|(k, v)| (k.as_str(), v))
+        .map(|(k, v)| Source::Category(k.as_str(), v))
         .ok_or_else(|| {
             rule.err(
                 line,
@@ -73,8 +88,11 @@ pub fn translate(
     map: &FieldMap,
     target: Target,
 ) -> Result<(String, Pattern), SigmaError> {
-    let (cat_name, cat) = category(rule, map)?;
-    let types = cat.type_names();
+    let source = category(rule, map)?;
+    let (cat_name, cat, types) = match &source {
+        Source::Category(name, c) => (*name, Some(*c), c.type_names()),
+        Source::Service(name, _) => (*name, None, vec!["event".to_string()]),
+    };
     let ty = match target.entity {
         None => types[0].clone(),
         Some(t) if types.iter().any(|x| x == t) => t.to_string(),
@@ -103,7 +121,10 @@ pub fn translate(
         ty: &ty,
         span: target.span,
     };
-    let p = t.pattern(&node, target.negate)?;
+    let mut p = t.pattern(&node, target.negate)?;
+    if let Source::Service(_, channels) = source {
+        p = t.channel(channels, target.negate, p);
+    }
     Ok((ty, p))
 }
 
@@ -146,7 +167,8 @@ fn resolve(
 struct Translator<'a> {
     rule: &'a Rule,
     common: &'a [String],
-    cat: &'a Category,
+    /// None: a service's records, whose fields keep their names.
+    cat: Option<&'a Category>,
     ty: &'a str,
     span: Span,
 }
@@ -183,22 +205,50 @@ impl Translator<'_> {
         }
     }
 
+    /// The rule's events are those of its service's channels: `metadata.log_name LIKE c
+    /// AND p` (negated: another channel, or not `p`).
+    fn channel(&self, channels: &[String], negate: bool, p: Pattern) -> Pattern {
+        let attr = AttrPath {
+            entity: None,
+            path: "metadata.log_name".into(),
+            span: self.span,
+        };
+        let tests: Vec<Pattern> = channels
+            .iter()
+            .map(|c| {
+                let (text, escape) = like_text(&value::parse_string(c));
+                let op = if negate { CmpOp::NotLike } else { CmpOp::Like };
+                self.cmp(attr.clone(), op, Some(Literal::Str(text)), escape)
+            })
+            .collect();
+        if negate {
+            let other = Pattern::Or(
+                Box::new(self.cmp(attr, CmpOp::IsNull, None, None)),
+                Box::new(chain(tests, true)),
+            );
+            Pattern::Or(Box::new(other), Box::new(p))
+        } else {
+            Pattern::And(Box::new(chain(tests, false)), Box::new(p))
+        }
+    }
+
     fn attr(&self, t: &Test) -> Result<AttrPath, SigmaError> {
-        let path = self
-            .cat
-            .attribute_or_common(self.ty, &t.field, self.common)
-            .ok_or_else(|| {
-                self.rule.err(
-                    t.line,
-                    format!("field {}", t.field),
-                    format!(
-                        "the field `{}` is not in the Sigma field map for {} (GET {})",
-                        t.field,
-                        self.rule.logsource.category.as_deref().unwrap_or("?"),
-                        self.ty
-                    ),
-                )
-            })?;
+        let path = match self.cat {
+            Some(cat) => cat.attribute_or_common(self.ty, &t.field, self.common),
+            None => Some(t.field.clone()),
+        };
+        let path = path.ok_or_else(|| {
+            self.rule.err(
+                t.line,
+                format!("field {}", t.field),
+                format!(
+                    "the field `{}` is not in the Sigma field map for {} (GET {})",
+                    t.field,
+                    self.rule.logsource.category.as_deref().unwrap_or("?"),
+                    self.ty
+                ),
+            )
+        })?;
         Ok(AttrPath {
             entity: None,
             path,

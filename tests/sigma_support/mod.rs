@@ -19,6 +19,7 @@ pub struct Case {
     /// Path under the rules directory.
     pub rule: String,
     pub category: Option<String>,
+    pub service: Option<String>,
     pub sql: Option<String>,
     /// RecordNumbers of the events pySigma's query selects.
     pub matched: Option<Vec<i64>>,
@@ -130,10 +131,13 @@ impl Lake {
 
 /// The hunt for one case: its category's preferred GET type, showing the id of each event.
 pub fn hunt_for(rules_dir: &Path, case: &Case) -> Option<(String, &'static str)> {
-    let cat = case.category.as_deref()?;
     let table = case.table.as_deref()?;
     let map = FieldMap::shipped();
-    let ty = map.categories.get(cat)?.type_names().into_iter().next()?;
+    let ty = match case.category.as_deref() {
+        Some(cat) => map.categories.get(cat)?.type_names().into_iter().next()?,
+        // A service's rules read whole records.
+        None => "event".to_string(),
+    };
     // Every event has its own ProcessGuid (`G<RecordNumber>`) and RecordNumber.
     let id = match ty.as_str() {
         "process" => "uid",

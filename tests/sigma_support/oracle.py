@@ -68,6 +68,15 @@ EVENT_ID = {
 NUMERIC = {"EventID", "RecordNumber", "ProcessId", "ParentProcessId", "DestinationPort", "SourcePort"}
 FIXED = ["RecordNumber", "ProcessGuid", "Channel", "EventID", "@timestamp", "Hostname"]
 
+# The channels of service-only logsources, as kestrel's field map (and pySigma) say.
+with open(
+    os.path.join(os.path.dirname(__file__), "..", "..", "mappings", "sigma", "fieldmap.yaml"),
+    encoding="utf-8",
+) as _fh:
+    import yaml
+
+    SERVICES = yaml.safe_load(_fh)["services"]
+
 
 class Skip(Exception):
     pass
@@ -310,8 +319,12 @@ def main():
             rule = coll.rules[0]
             cat = rule.logsource.category
             case["category"] = cat
+            case["service"] = rule.logsource.service
             if cat is None:
-                raise Skip("logsource without category")
+                if rule.logsource.service not in SERVICES:
+                    raise Skip("logsource without category or known service")
+                cat = "service_" + rule.logsource.service
+            case["pool"] = cat
             rnd = random.Random(zlib.crc32(rel.encode()))
             events = rule_events(rule, rnd)
             backend = sqliteBackend(collate_nocase=True, table="ev_" + cat)
@@ -343,7 +356,7 @@ def main():
     for i, case in enumerate(cases):
         if "sql" not in case:
             continue
-        cat = case["category"]
+        cat = case["pool"]
         table = "r%04d" % i
         case["table"] = table
         rnd = random.Random(i)
@@ -362,16 +375,21 @@ def main():
         rows = []
         for ev in events:
             record += 1
+            service = case.get("service") if case.get("category") is None else None
             row = {
                 "RecordNumber": record,
                 "ProcessGuid": "G%d" % record,
-                "Channel": SYSMON,
+                "Channel": SERVICES[service][0].replace("*", "") if service else SYSMON,
                 "EventID": EVENT_ID.get(cat, 0),
                 "@timestamp": "2024-07-08T12:00:00.000000Z",
                 "Hostname": "host1",
             }
             for k, v in ev.items():
-                if k in ("RecordNumber", "ProcessGuid", "Channel", "EventID"):
+                # A category's rows keep the Sysmon event that gives them their class; a
+                # service's take the rule's event ids.
+                if k in ("RecordNumber", "ProcessGuid", "Channel") or (
+                    k == "EventID" and not service
+                ):
                     continue
                 if isinstance(v, bool):
                     v = str(v).lower()
