@@ -98,7 +98,7 @@ def gen_string(s, rnd, fill):
 
 def sample_regex(items, rnd, depth=0):
     """A string matching a parsed regular expression (sre_parse), or Skip."""
-    import sre_constants as C
+    from re import _constants as C
 
     out = []
     for op, av in items:
@@ -148,7 +148,7 @@ def gen_regex(r, rnd):
     literal text with metacharacters dropped."""
     text = str(r.regexp)
     try:
-        import sre_parse
+        from re import _parser as sre_parse
 
         flags = 0
         return sample_regex(sre_parse.parse(text, flags), rnd)
