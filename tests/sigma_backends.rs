@@ -16,25 +16,7 @@ use kestrel::backend::{self, Backend, Collect, OpenOptions};
 use kestrel::ir::Literal;
 use kestrel::sql::SqlStatement;
 
-use sigma_support::{manifest, oracle, rules_dir, run_hunt_ids, Case, Lake};
-
-/// A directory of every 12th shared rule (paths kept) and kestrel's own rules.
-fn sample(dir: &Path) {
-    let shared = rules_dir();
-    let mut files = kestrel::sigma::rule_files(&shared).unwrap();
-    files.sort();
-    for f in files.iter().step_by(12) {
-        let rel = f.strip_prefix(&shared).unwrap();
-        let to = dir.join("shared").join(rel);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(f, to).unwrap();
-    }
-    let own = manifest().join("tests/sigma_support/rules");
-    std::fs::create_dir_all(dir.join("own")).unwrap();
-    for f in kestrel::sigma::rule_files(&own).unwrap() {
-        std::fs::copy(&f, dir.join("own").join(f.file_name().unwrap())).unwrap();
-    }
-}
+use sigma_support::{oracle, run_hunt_ids, sample, Case, Lake};
 
 fn open(url: &str) -> Box<dyn Backend> {
     backend::open(

@@ -138,6 +138,7 @@ fn every_converted_huntflow_parses_back_to_its_pattern() {
                 entity: None,
                 negate: false,
                 span: Default::default(),
+                channels: true,
             },
         ) else {
             continue;

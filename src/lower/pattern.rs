@@ -106,17 +106,75 @@ impl Lowerer<'_> {
                 .help("see README.md, \"Sigma rules\", for what kestrel runs")
         };
         let rule = Rule::load(&file).map_err(fail)?;
-        let (_, p) = crate::sigma::translate(
+        let log_name = ast::AttrPath {
+            entity: None,
+            path: "metadata.log_name".into(),
+            span,
+        };
+        let channels = self.attr(ctx, &log_name).is_ok();
+        let (_, mut p, fields) = crate::sigma::translate::translate_fields(
             &rule,
             FieldMap::shipped(),
             Target {
                 entity: Some(&entity),
                 negate,
                 span,
+                channels,
             },
         )
         .map_err(fail)?;
+        self.sigma_native_fallback(ctx, &mut p, &fields)?;
         Ok(p)
+    }
+
+    /// Where the table cannot supply an attribute a Sigma field maps to (a raw Windows
+    /// table without the columns that tell event classes apart has no `integrity`), the
+    /// field's own column, when the table has one (`IntegrityLevel`).
+    fn sigma_native_fallback(
+        &mut self,
+        ctx: &Ctx,
+        p: &mut Pattern,
+        fields: &[(String, String)],
+    ) -> Result<(), Diagnostic> {
+        let mut resolved: std::collections::HashMap<String, String> = Default::default();
+        let mut stack = vec![p];
+        while let Some(q) = stack.pop() {
+            match q {
+                Pattern::And(a, b) | Pattern::Or(a, b) => {
+                    stack.push(&mut **a);
+                    stack.push(&mut **b);
+                }
+                Pattern::Not(x, _) => stack.push(&mut **x),
+                Pattern::Sigma { .. } => {}
+                Pattern::Cmp(c) => {
+                    if let Some(path) = resolved.get(&c.attr.path) {
+                        c.attr.path = path.clone();
+                        continue;
+                    }
+                    let path = match self.attr(ctx, &c.attr) {
+                        Ok(_) => c.attr.path.clone(),
+                        Err(e) => {
+                            let native = fields
+                                .iter()
+                                .find(|(a, f)| *a == c.attr.path && f != a)
+                                .map(|(_, f)| f.clone());
+                            let Some(native) = native else { return Err(e) };
+                            let alt = ast::AttrPath {
+                                path: native.clone(),
+                                ..c.attr.clone()
+                            };
+                            if self.attr(ctx, &alt).is_err() {
+                                return Err(e);
+                            }
+                            native
+                        }
+                    };
+                    resolved.insert(c.attr.path.clone(), path.clone());
+                    c.attr.path = path;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn comparison(

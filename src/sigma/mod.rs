@@ -148,6 +148,7 @@ pub fn convert_rule(
             entity: opts.entity.as_deref(),
             negate: false,
             span: crate::source::Span::default(),
+            channels: true,
         },
     )?;
     let var = opts.var.clone().unwrap_or_else(|| var_name(path));

@@ -27,6 +27,9 @@ pub struct Target<'a> {
     pub negate: bool,
     /// The span every node of the pattern gets (the `SIGMA '…'` term; empty for convert).
     pub span: Span,
+    /// Whether a service's rule is narrowed to its channels (`metadata.log_name`); false
+    /// where the table cannot tell channels apart (it then holds the service's events).
+    pub channels: bool,
 }
 
 /// Where a rule's events come from, as the field map says.
@@ -88,6 +91,17 @@ pub fn translate(
     map: &FieldMap,
     target: Target,
 ) -> Result<(String, Pattern), SigmaError> {
+    translate_fields(rule, map, target).map(|(ty, p, _)| (ty, p))
+}
+
+/// [`translate`], also returning which Sigma field each attribute of the pattern stands
+/// for (attribute, field), so lowering can fall back to a column of the field's own name
+/// where the table lacks what the attribute maps to.
+pub fn translate_fields(
+    rule: &Rule,
+    map: &FieldMap,
+    target: Target,
+) -> Result<(String, Pattern, Vec<(String, String)>), SigmaError> {
     let source = category(rule, map)?;
     let (cat_name, cat, types) = match &source {
         Source::Category(name, c) => (*name, Some(*c), c.type_names()),
@@ -120,12 +134,16 @@ pub fn translate(
         cat,
         ty: &ty,
         span: target.span,
+        fields: std::cell::RefCell::new(Vec::new()),
     };
     let mut p = t.pattern(&node, target.negate)?;
     if let Source::Service(_, channels) = source {
-        p = t.channel(channels, target.negate, p);
+        if target.channels {
+            p = t.channel(channels, target.negate, p);
+        }
     }
-    Ok((ty, p))
+    let fields = t.fields.into_inner();
+    Ok((ty, p, fields))
 }
 
 fn resolve(
@@ -171,6 +189,8 @@ struct Translator<'a> {
     cat: Option<&'a Category>,
     ty: &'a str,
     span: Span,
+    /// (attribute, Sigma field) pairs used so far.
+    fields: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Translator<'_> {
@@ -249,6 +269,10 @@ impl Translator<'_> {
                 ),
             )
         })?;
+        let pair = (path.clone(), t.field.clone());
+        if !self.fields.borrow().contains(&pair) {
+            self.fields.borrow_mut().push(pair);
+        }
         Ok(AttrPath {
             entity: None,
             path,

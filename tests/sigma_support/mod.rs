@@ -74,6 +74,11 @@ pub fn rules_dir() -> PathBuf {
 
 /// Runs the oracle once per process and suite name (into `target/tmp/<name>`).
 pub fn oracle(name: &str, rules: &Path) -> OracleOut {
+    oracle_with(name, rules, false)
+}
+
+/// The same; `bare`: tables of the rules' own fields only (no Channel, EventID).
+pub fn oracle_with(name: &str, rules: &Path, bare: bool) -> OracleOut {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let rules = rules.to_path_buf();
     // While iterating on kestrel: reuse the last run's table and answers.
@@ -199,4 +204,22 @@ pub fn run_hunt_ids(config: &Config, rules_dir: &Path, case: &Case) -> Result<Ve
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
+}
+
+/// A directory of every 12th shared rule (paths kept) and kestrel's own rules.
+pub fn sample(dir: &Path) {
+    let shared = rules_dir();
+    let mut files = kestrel::sigma::rule_files(&shared).unwrap();
+    files.sort();
+    for f in files.iter().step_by(12) {
+        let rel = f.strip_prefix(&shared).unwrap();
+        let to = dir.join("shared").join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(f, to).unwrap();
+    }
+    let own = manifest().join("tests/sigma_support/rules");
+    std::fs::create_dir_all(dir.join("own")).unwrap();
+    for f in kestrel::sigma::rule_files(&own).unwrap() {
+        std::fs::copy(&f, dir.join("own").join(f.file_name().unwrap())).unwrap();
+    }
 }

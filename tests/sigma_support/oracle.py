@@ -1,6 +1,6 @@
 """The oracle of tests/sigma_oracle.rs: pySigma 2 and pySigma-backend-sqlite.
 
-Usage: oracle.py RULES_DIR OUT_DIR
+Usage: oracle.py RULES_DIR OUT_DIR [bare]
 
 For every rule under RULES_DIR (Sigma's own rules, Detection Rule License 1.1), this
 builds events from the rule's own values -- positives, near misses (case swapped, a
@@ -10,6 +10,9 @@ where every other rule's events are the benign background. It converts each rule
 pySigma's SQLite backend (`collate_nocase`: Sigma compares strings ignoring case), runs
 the query, and writes `OUT_DIR/cases.json`: per rule, its category and table, and either
 the RecordNumbers of the events it matches or why pySigma refused it.
+
+With `bare`, the tables hold only the rules' own fields (and an id): no Channel, EventID
+or host columns, as a table pySigma is pointed at may be.
 
 Deterministic: the random choices are seeded per rule from its file name.
 """
@@ -304,6 +307,8 @@ BACKGROUND = [
 
 def main():
     rules_dir, out_dir = sys.argv[1], sys.argv[2]
+    bare = sys.argv[3:] == ["bare"]
+    fixed = ["RecordNumber", "ProcessGuid", "@timestamp"] if bare else FIXED
     os.makedirs(out_dir, exist_ok=True)
     files = sorted(glob.glob(os.path.join(rules_dir, "**", "*.yml"), recursive=True))
     cases = []
@@ -330,9 +335,7 @@ def main():
             backend = sqliteBackend(collate_nocase=True, table="ev_" + cat)
             sql = backend.convert_rule(rule)[0]
             case["sql"] = sql
-            case["fields"] = sorted(
-                {f for f in backend.required_fields(rule) if f not in FIXED}
-            )
+            case["fields"] = sorted(set(backend.required_fields(rule)))
             by_cat.setdefault(cat, []).extend(events)
             own[rel] = events
         except Skip as e:
@@ -363,7 +366,7 @@ def main():
         pool = by_cat[cat]
         events = own[case["rule"]] + rnd.sample(pool, min(150, len(pool))) + BACKGROUND
         case["sql"] = case["sql"].replace("ev_" + cat, table, 1)
-        cols = list(FIXED) + case["fields"]
+        cols = list(fixed) + [f for f in case["fields"] if f not in fixed]
         for ev in events:
             for k in ev:
                 if k not in cols:
@@ -388,7 +391,7 @@ def main():
                 # A category's rows keep the Sysmon event that gives them their class; a
                 # service's take the rule's event ids.
                 if k in ("RecordNumber", "ProcessGuid", "Channel") or (
-                    k == "EventID" and not service
+                    k == "EventID" and not service and not bare
                 ):
                     continue
                 if isinstance(v, bool):
@@ -402,6 +405,10 @@ def main():
                     except (TypeError, ValueError):
                         v = None
                 row[k] = v
+            if bare:
+                for k in ("Channel", "EventID", "Hostname"):
+                    if k not in ev and k not in case["fields"]:
+                        row.pop(k, None)
             rows.append([row.get(c) for c in cols])
         conn.executemany(
             'INSERT INTO "%s" VALUES (%s)' % (table, ", ".join("?" * len(cols))), rows
