@@ -511,3 +511,40 @@ fn sigma_convert_command_walks_directories_and_reports_failures() {
     assert_eq!(code, 1);
     assert!(err.contains("GET process or GET process_activity"), "{err}");
 }
+
+/// A table of Sigma's own field names and nothing else (no Channel or EventID: no event
+/// classes): `integrity` and `working_directory` exist only for process events in the
+/// `winevent` layout, so WHERE SIGMA reads `IntegrityLevel` and `CurrentDirectory` instead.
+#[test]
+fn where_sigma_falls_back_to_the_fields_own_columns() {
+    let dir = common::fresh_dir("sigma-hunts", "bare");
+    let db = dir.join("lake.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        r"CREATE TABLE t (ProcessGuid TEXT, Image TEXT, IntegrityLevel TEXT, CurrentDirectory TEXT);
+          INSERT INTO t VALUES ('G1', 'C:\x\cmd.exe', 'High', 'C:\Temp\');
+          INSERT INTO t VALUES ('G2', 'C:\x\cmd.exe', 'Low', 'C:\Temp\');
+          INSERT INTO t VALUES ('G3', 'C:\x\cmd.exe', 'HIGH', 'C:\Other\');",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("r.yml"),
+        "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n    IntegrityLevel: high\n  filter:\n    CurrentDirectory|contains: '\\other\\'\n  condition: sel and not filter\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  t:\n    connection: lake\n    table: t\n    data_model_map: winevent\n",
+        db.display()
+    );
+    let lake = Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir: dir.clone(),
+    };
+    let got = run(
+        &lake,
+        "bare.hf",
+        "x = GET process FROM s://t WHERE SIGMA 'r.yml'\nDISP x ATTR uid\n",
+    )
+    .unwrap();
+    assert_eq!(got[0], ["G1"]);
+}
