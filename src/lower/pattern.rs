@@ -127,9 +127,11 @@ impl Lowerer<'_> {
         Ok(p)
     }
 
-    /// Where the table cannot supply an attribute a Sigma field maps to (a raw Windows
-    /// table without the columns that tell event classes apart has no `integrity`), the
-    /// field's own column, when the table has one (`IntegrityLevel`).
+    /// The column a Sigma field names, where the table has one: Sigma's Windows field
+    /// names are Sysmon's, so on a raw Windows table `TargetImage` is exactly the field,
+    /// whatever event classes the table can tell apart (without them the layout's
+    /// `process.file.path` would read `Image`). Elsewhere the field map's attribute, and
+    /// where the table cannot supply that either, the field's own column if it resolves.
     fn sigma_native_fallback(
         &mut self,
         ctx: &Ctx,
@@ -151,13 +153,25 @@ impl Lowerer<'_> {
                         c.attr.path = path.clone();
                         continue;
                     }
+                    let native = fields
+                        .iter()
+                        .find(|(a, f)| *a == c.attr.path && f != a)
+                        .map(|(_, f)| f.clone());
+                    let has_native = match (ctx, &native) {
+                        (Ctx::Rows { source, .. }, Some(f)) => self.source_column_sets[*source]
+                            .as_ref()
+                            .is_some_and(|cols| cols.contains(f)),
+                        _ => false,
+                    };
+                    if has_native {
+                        let f = native.unwrap_or_default();
+                        resolved.insert(c.attr.path.clone(), f.clone());
+                        c.attr.path = f;
+                        continue;
+                    }
                     let path = match self.attr(ctx, &c.attr) {
                         Ok(_) => c.attr.path.clone(),
                         Err(e) => {
-                            let native = fields
-                                .iter()
-                                .find(|(a, f)| *a == c.attr.path && f != a)
-                                .map(|(_, f)| f.clone());
                             let Some(native) = native else { return Err(e) };
                             let alt = ast::AttrPath {
                                 path: native.clone(),

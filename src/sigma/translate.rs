@@ -225,8 +225,9 @@ impl Translator<'_> {
         }
     }
 
-    /// The rule's events are those of its service's channels: `metadata.log_name LIKE c
-    /// AND p` (negated: another channel, or not `p`).
+    /// The rule's events are those of its service's channels: `(metadata.log_name IS NULL
+    /// OR metadata.log_name LIKE c) AND p` — a row whose channel is not recorded may be
+    /// one (negated: a recorded other channel, or not `p`).
     fn channel(&self, channels: &[String], negate: bool, p: Pattern) -> Pattern {
         let attr = AttrPath {
             entity: None,
@@ -242,13 +243,13 @@ impl Translator<'_> {
             })
             .collect();
         if negate {
-            let other = Pattern::Or(
-                Box::new(self.cmp(attr, CmpOp::IsNull, None, None)),
-                Box::new(chain(tests, true)),
-            );
-            Pattern::Or(Box::new(other), Box::new(p))
+            Pattern::Or(Box::new(chain(tests, true)), Box::new(p))
         } else {
-            Pattern::And(Box::new(chain(tests, false)), Box::new(p))
+            let ours = Pattern::Or(
+                Box::new(self.cmp(attr, CmpOp::IsNull, None, None)),
+                Box::new(chain(tests, false)),
+            );
+            Pattern::And(Box::new(ours), Box::new(p))
         }
     }
 
