@@ -485,3 +485,61 @@ fn cased_regex(p: &[Piece]) -> String {
 pub fn describe(p: &ast::Pattern) -> String {
     super::print::pattern(p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn convert(detection: &str, negate: bool) -> String {
+        let text = format!(
+            "title: t\nlogsource: {{product: windows, category: process_creation}}\ndetection:\n{detection}"
+        );
+        let rule = Rule::parse("t.yml", &text).unwrap();
+        let (_, p) = translate(
+            &rule,
+            FieldMap::shipped(),
+            Target {
+                entity: None,
+                negate,
+                span: Span::default(),
+                channels: true,
+            },
+        )
+        .unwrap();
+        super::super::print::pattern(&p)
+    }
+
+    #[test]
+    fn negation_keeps_a_missing_field_false_under_not() {
+        let d =
+            "  s:\n    CommandLine|contains: [a, b]\n  f:\n    User: x\n  condition: s and not f\n";
+        assert_eq!(
+            convert(d, false),
+            "(cmd_line LIKE '%a%' OR cmd_line LIKE '%b%') AND (User IS NULL OR User NOT LIKE 'x')"
+        );
+        // NOT SIGMA: the complement, with De Morgan and one NULL test per field list.
+        assert_eq!(
+            convert(d, true),
+            "cmd_line IS NULL OR (cmd_line NOT LIKE '%a%' AND cmd_line NOT LIKE '%b%') OR User LIKE 'x'"
+        );
+    }
+
+    #[test]
+    fn null_exists_and_numbers() {
+        let d = "  s:\n    ParentImage: null\n    Image|exists: false\n    ProcessId|gte: 4\n  condition: not s\n";
+        assert_eq!(
+            convert(d, false),
+            "parent_process.file.path IS NOT NULL OR file.path IS NOT NULL OR pid IS NULL OR pid < 4"
+        );
+    }
+
+    #[test]
+    fn like_text_escapes_only_where_needed() {
+        use crate::sigma::value::parse_string;
+        assert_eq!(like_text(&parse_string(r"C:\x*")), (r"C:\x%".into(), None));
+        assert_eq!(
+            like_text(&parse_string("50%_!")),
+            ("50^%^_!".into(), Some('^'))
+        );
+    }
+}
