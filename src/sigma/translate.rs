@@ -94,6 +94,9 @@ pub fn translate(
     translate_fields(rule, map, target).map(|(ty, p, _)| (ty, p))
 }
 
+/// The GET type, the pattern, and (attribute, Sigma field) pairs.
+pub type Translation = (String, Pattern, Vec<(String, String)>);
+
 /// [`translate`], also returning which Sigma field each attribute of the pattern stands
 /// for (attribute, field), so lowering can fall back to a column of the field's own name
 /// where the table lacks what the attribute maps to.
@@ -101,7 +104,7 @@ pub fn translate_fields(
     rule: &Rule,
     map: &FieldMap,
     target: Target,
-) -> Result<(String, Pattern, Vec<(String, String)>), SigmaError> {
+) -> Result<Translation, SigmaError> {
     let source = category(rule, map)?;
     let (cat_name, cat, types) = match &source {
         Source::Category(name, c) => (*name, Some(*c), c.type_names()),

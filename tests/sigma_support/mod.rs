@@ -87,18 +87,13 @@ pub fn oracle_with(name: &str, rules: &Path, bare: bool) -> OracleOut {
     if !reuse {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
-    }
-    let status = Command::new(if reuse {
-        PathBuf::from("true")
-    } else {
-        python()
-    })
-    .arg(manifest().join("tests/sigma_support/oracle.py"))
-    .arg(&rules)
-    .arg(&dir)
-    .status();
-    if !reuse {
-        let status = status.expect("run the oracle");
+        let status = Command::new(python())
+            .arg(manifest().join("tests/sigma_support/oracle.py"))
+            .arg(&rules)
+            .arg(&dir)
+            .args(bare.then_some("bare"))
+            .status()
+            .expect("run the oracle");
         assert!(status.success(), "tests/sigma_support/oracle.py failed");
     }
     let text = std::fs::read_to_string(dir.join("cases.json")).expect("cases.json");
