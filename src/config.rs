@@ -52,6 +52,16 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Settings of the language itself.
     pub language: LanguageConfig,
+    /// Where `SIGMA 'rule.yml'` looks for rules.
+    pub sigma: SigmaConfig,
+}
+
+/// `sigma:` — where `WHERE SIGMA 'rule.yml'` finds rules named by a relative path that is
+/// not beside the hunt file (relative directories are read from the configuration's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SigmaConfig {
+    pub rules: Vec<PathBuf>,
 }
 
 /// `language:` — how hunts are read.
@@ -142,6 +152,8 @@ struct RawConfig {
     datasources: BTreeMap<String, DataSource>,
     #[serde(default)]
     language: LanguageConfig,
+    #[serde(default)]
+    sigma: SigmaConfig,
 }
 
 /// Everything that can go wrong while finding, reading or checking a configuration.
@@ -324,11 +336,21 @@ impl Config {
 
         // Expansion happens on the typed strings, after parsing, so that shape errors
         // (unknown fields, wrong types) keep the parser's line and column.
+        let sigma_rules = raw
+            .sigma
+            .rules
+            .into_iter()
+            .map(|d| match owned_path.as_deref().and_then(Path::parent) {
+                Some(base) if d.is_relative() => base.join(d),
+                _ => d,
+            })
+            .collect();
         let mut config = Config {
             connections: raw.connections,
             datasources: raw.datasources,
             path: owned_path,
             language: raw.language,
+            sigma: SigmaConfig { rules: sigma_rules },
         };
         config.expand_vars(env)?;
         config.validate()?;

@@ -25,6 +25,7 @@ pub mod output;
 pub mod run;
 pub mod session;
 pub mod ship;
+pub mod sigma;
 pub mod source;
 pub mod sql;
 pub mod syntax;

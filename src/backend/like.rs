@@ -68,6 +68,96 @@ fn piece_at(text: &[u8], start: usize, piece: &[u8]) -> Option<usize> {
     Some(t)
 }
 
+/// A pattern character of `LIKE p ESCAPE e`.
+#[derive(Clone, Copy, PartialEq)]
+enum Tok {
+    Any,
+    One,
+    Byte(u8),
+}
+
+/// `text LIKE pattern ESCAPE escape`: as [`like`], with `escape` (one UTF-8 character)
+/// making the character after it literal. Slower than [`like`] (the pattern is read per
+/// call), which is why the two stay apart: only patterns that need an escape use this.
+pub fn like_escaped(text: &[u8], pattern: &[u8], escape: &[u8]) -> bool {
+    let mut toks = Vec::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < pattern.len() {
+        if !escape.is_empty() && pattern[i..].starts_with(escape) {
+            i += escape.len();
+            if i >= pattern.len() {
+                toks.extend(escape.iter().map(|b| Tok::Byte(*b)));
+                break;
+            }
+            let n = char_len(pattern, i);
+            toks.extend(pattern[i..i + n].iter().map(|b| Tok::Byte(*b)));
+            i += n;
+            continue;
+        }
+        toks.push(match pattern[i] {
+            b'%' => Tok::Any,
+            b'_' => Tok::One,
+            b => Tok::Byte(b),
+        });
+        i += 1;
+    }
+    like_toks(text, &toks)
+}
+
+/// [`like`]'s algorithm over pattern tokens.
+fn like_toks(text: &[u8], pattern: &[Tok]) -> bool {
+    let Some(first_pct) = pattern.iter().position(|t| *t == Tok::Any) else {
+        return toks_at(text, 0, pattern) == Some(text.len());
+    };
+    let last_pct = pattern
+        .iter()
+        .rposition(|t| *t == Tok::Any)
+        .unwrap_or(first_pct);
+    let Some(mut pos) = toks_at(text, 0, &pattern[..first_pct]) else {
+        return false;
+    };
+    let middle: &[Tok] = if last_pct > first_pct {
+        &pattern[first_pct + 1..last_pct]
+    } else {
+        &[]
+    };
+    for piece in middle.split(|t| *t == Tok::Any) {
+        if piece.is_empty() {
+            continue;
+        }
+        match (pos..=text.len())
+            .filter(|s| is_boundary(text, *s))
+            .find_map(|s| toks_at(text, s, piece))
+        {
+            Some(end) => pos = end,
+            None => return false,
+        }
+    }
+    let last = &pattern[last_pct + 1..];
+    if last.is_empty() {
+        return true;
+    }
+    (pos..=text.len())
+        .rev()
+        .filter(|s| is_boundary(text, *s))
+        .any(|s| toks_at(text, s, last) == Some(text.len()))
+}
+
+fn toks_at(text: &[u8], start: usize, piece: &[Tok]) -> Option<usize> {
+    let mut t = start;
+    for p in piece {
+        if t >= text.len() {
+            return None;
+        }
+        match p {
+            Tok::One => t += char_len(text, t),
+            Tok::Byte(b) if b.eq_ignore_ascii_case(&text[t]) => t += 1,
+            _ => return None,
+        }
+    }
+    Some(t)
+}
+
 fn is_boundary(s: &[u8], i: usize) -> bool {
     i >= s.len() || s[i] & 0xC0 != 0x80
 }
@@ -89,7 +179,28 @@ fn char_len(s: &[u8], i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::like;
+    use super::{like, like_escaped};
+
+    #[test]
+    fn an_escape_makes_wildcards_literal() {
+        let e = |t: &str, p: &str| like_escaped(t.as_bytes(), p.as_bytes(), b"!");
+        assert!(e("50% done", "%50!% done"));
+        assert!(!e("50x done", "%50!% done"));
+        assert!(e("a_b", "A!_B"));
+        assert!(!e("axb", "a!_b"));
+        assert!(e("a!b", "a!!b"));
+        assert!(e("C:\\X", "c:\\_"));
+        assert!(e("x!", "x!"));
+        // Without escapes it is `like`.
+        for (t, p) in [
+            ("cmd.exe", "%.EXE"),
+            ("日本語", "日_語"),
+            ("aaab", "%a%ab"),
+            ("", "_"),
+        ] {
+            assert_eq!(e(t, p), like(t.as_bytes(), p.as_bytes()), "{t} {p}");
+        }
+    }
 
     fn l(t: &str, p: &str) -> bool {
         like(t.as_bytes(), p.as_bytes())

@@ -137,6 +137,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// [`super::like::like`]: SQLite's own stops reading at a NUL and refuses patterns over
 /// 50,000 bytes. Registered through the C API: rusqlite's closure wrapper costs about
 /// 100 ns a row, three times SQLite's own LIKE; this costs about what SQLite's does.
+/// `text LIKE pattern ESCAPE e` calls the three-argument form, [`super::like::like_escaped`].
 fn install_like(conn: &Connection) -> Result<(), BackendError> {
     use rusqlite::ffi;
     use std::os::raw::c_int;
@@ -146,14 +147,15 @@ fn install_like(conn: &Connection) -> Result<(), BackendError> {
         argc: c_int,
         argv: *mut *mut ffi::sqlite3_value,
     ) {
-        // SAFETY: SQLite passes `argc` (2, as registered) valid values; the text pointers
-        // stay valid until the function returns, and each is read with its byte length.
+        // SAFETY: SQLite passes `argc` (2 or 3, as registered) valid values; the text
+        // pointers stay valid until the function returns, and each is read with its byte
+        // length.
         unsafe {
-            if argc != 2 || argv.is_null() {
+            if !(argc == 2 || argc == 3) || argv.is_null() {
                 ffi::sqlite3_result_null(ctx);
                 return;
             }
-            let args = std::slice::from_raw_parts(argv, 2);
+            let args = std::slice::from_raw_parts(argv, argc as usize);
             let text = |v: *mut ffi::sqlite3_value| -> Option<&[u8]> {
                 if ffi::sqlite3_value_type(v) == ffi::SQLITE_NULL {
                     return None;
@@ -166,36 +168,42 @@ fn install_like(conn: &Connection) -> Result<(), BackendError> {
                 }
                 Some(std::slice::from_raw_parts(p, n as usize))
             };
-            match (text(args[0]), text(args[1])) {
-                (Some(pattern), Some(t)) => {
+            let escape = args.get(2).map(|e| text(*e));
+            match (text(args[0]), text(args[1]), escape) {
+                (Some(pattern), Some(t), None) => {
                     ffi::sqlite3_result_int(ctx, c_int::from(super::like::like(t, pattern)))
                 }
+                (Some(pattern), Some(t), Some(Some(e))) => ffi::sqlite3_result_int(
+                    ctx,
+                    c_int::from(super::like::like_escaped(t, pattern, e)),
+                ),
                 _ => ffi::sqlite3_result_null(ctx),
             }
         }
     }
 
-    // SAFETY: the handle is the open connection's, used on this thread during the call.
-    let rc = unsafe {
-        ffi::sqlite3_create_function_v2(
-            conn.handle(),
-            c"like".as_ptr(),
-            2,
-            ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
-            std::ptr::null_mut(),
-            Some(like_fn),
-            None,
-            None,
-            None,
-        )
-    };
-    if rc == ffi::SQLITE_OK {
-        Ok(())
-    } else {
-        Err(BackendError::Query(format!(
-            "cannot install LIKE (SQLite error {rc})"
-        )))
+    for args in [2, 3] {
+        // SAFETY: the handle is the open connection's, used on this thread during the call.
+        let rc = unsafe {
+            ffi::sqlite3_create_function_v2(
+                conn.handle(),
+                c"like".as_ptr(),
+                args,
+                ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
+                std::ptr::null_mut(),
+                Some(like_fn),
+                None,
+                None,
+                None,
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(BackendError::Query(format!(
+                "cannot install LIKE (SQLite error {rc})"
+            )));
+        }
     }
+    Ok(())
 }
 
 fn to_sql(l: &Literal) -> rusqlite::types::Value {

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod index;
 pub mod interrupt;
 mod mappings;
+mod sigma;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
@@ -123,6 +124,11 @@ pub enum Command {
         /// a native column (`Image`).
         attr: Option<String>,
     },
+    /// Sigma rules: `kestrel sigma convert RULE.yml…` prints them as huntflows.
+    Sigma {
+        #[command(subcommand)]
+        command: sigma::SigmaCommand,
+    },
 }
 
 /// Parses the process arguments, accepting `kestrel HUNT.hf` as `kestrel run HUNT.hf`.
@@ -135,6 +141,7 @@ pub fn main() -> ExitCode {
             "ingest",
             "index",
             "mappings",
+            "sigma",
             "help",
             "-h",
             "--help",
@@ -207,6 +214,7 @@ pub fn main() -> ExitCode {
             dry_run,
         } => index::index(&url, &table, &mapping, timestamp.as_deref(), dry_run),
         Command::Mappings { name, attr } => mappings::mappings(name.as_deref(), attr.as_deref()),
+        Command::Sigma { command } => sigma::sigma(command),
     }
 }
 

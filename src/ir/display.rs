@@ -44,12 +44,17 @@ impl fmt::Display for Expr {
                 expr,
                 pattern,
                 negated,
+                escape,
             } => {
                 write!(
                     f,
                     "{expr} {}LIKE {pattern:?}",
                     if *negated { "NOT " } else { "" }
-                )
+                )?;
+                match escape {
+                    Some(e) => write!(f, " ESCAPE {e:?}"),
+                    None => Ok(()),
+                }
             }
             Expr::Regex {
                 expr,

@@ -406,11 +406,14 @@ pub enum Expr {
         left: Box<Expr>,
         right: Box<Expr>,
     },
-    /// Case-insensitive for ASCII; `%` and `_` are the only special characters.
+    /// Case-insensitive for ASCII; `%` and `_` are the only special characters, unless
+    /// `escape` is given: then that character makes the one after it literal (`LIKE '50!%'
+    /// ESCAPE '!'`). See [`like_pieces`].
     Like {
         expr: Box<Expr>,
         pattern: String,
         negated: bool,
+        escape: Option<char>,
     },
     /// Regular-expression search, case-sensitive unless the pattern starts with `(?i)`.
     Regex {
@@ -447,6 +450,22 @@ pub enum Expr {
         func: Func,
         args: Vec<Expr>,
     },
+}
+
+/// A LIKE pattern as characters, each a wildcard (`%`, `_`) or literal: the IR's one
+/// reading of `escape`, shared by every dialect's emitter. An escape at the very end
+/// stands for itself.
+pub fn like_pieces(pattern: &str, escape: Option<char>) -> Vec<(char, bool)> {
+    let mut out = Vec::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            out.push((chars.next().unwrap_or(c), false));
+        } else {
+            out.push((c, c == '%' || c == '_'));
+        }
+    }
+    out
 }
 
 pub const TRUE: Expr = Expr::Lit(Literal::Bool(true));
@@ -598,10 +617,12 @@ impl Expr {
                 expr,
                 pattern,
                 negated,
+                escape,
             } => Expr::Like {
                 expr: boxed(expr, f),
                 pattern: pattern.clone(),
                 negated: *negated,
+                escape: *escape,
             },
             Expr::Regex {
                 expr,
@@ -731,5 +752,30 @@ mod literal_index_tests {
             dedup_literals((0..200_000).map(|i| Literal::Str(format!("v{}.exe", i % 100_000))));
         assert_eq!(big.len(), 100_000);
         assert_eq!(big[99_999], Literal::Str("v99999.exe".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pieces;
+
+    #[test]
+    fn like_pieces_read_the_escape() {
+        assert_eq!(
+            like_pieces("a%_", None),
+            [('a', false), ('%', true), ('_', true)]
+        );
+        assert_eq!(
+            like_pieces("!%!_!!x!", Some('!')),
+            [
+                ('%', false),
+                ('_', false),
+                ('!', false),
+                ('x', false),
+                ('!', false)
+            ]
+        );
+        // Backslash is literal unless it is the escape.
+        assert_eq!(like_pieces(r"\%", None), [('\\', false), ('%', true)]);
     }
 }

@@ -1517,3 +1517,8 @@ fn load_mapping(name: &str) -> Result<Arc<Mapping>, crate::model::ModelError> {
     }
     Ok(m)
 }
+
+/// Whether `cidr` is an IPv4 network `ISSUBSET` accepts (`10.0.0.0/8`, `1.2.3.4`).
+pub fn cidr_valid(cidr: &str) -> bool {
+    pattern::cidr_match(Expr::col("x"), cidr).is_some()
+}

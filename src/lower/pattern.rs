@@ -52,11 +52,143 @@ impl Lowerer<'_> {
                 }
             }
             Pattern::Not(inner, _) => self.pattern_inner(ctx, inner, !negate)?,
+            Pattern::Sigma { path, span } => {
+                let p = self.sigma(ctx, path, *span, negate)?;
+                self.pattern_inner(ctx, &p, false)?
+            }
             Pattern::Cmp(c) => {
                 let op = if negate { c.op.negated() } else { c.op };
                 self.comparison(ctx, c, op)?
             }
         })
+    }
+
+    /// `SIGMA 'rule.yml'`: the rule's detection as a pattern over this GET's type, negated
+    /// with Sigma's meaning (see `crate::sigma::translate`).
+    fn sigma(
+        &mut self,
+        ctx: &Ctx,
+        path: &str,
+        span: crate::source::Span,
+        negate: bool,
+    ) -> Result<Pattern, Diagnostic> {
+        use crate::sigma::{fieldmap::FieldMap, Rule, Target};
+        let entity = match ctx {
+            Ctx::Rows { entity, .. } => entity.clone(),
+            Ctx::Var(rel) => self.info(*rel).entity.clone(),
+        };
+        let hunt = std::path::Path::new(&self.src.name);
+        let hunt_dir = hunt.is_file().then(|| hunt.parent()).flatten();
+        let dirs = self
+            .config
+            .map(|c| c.sigma.rules.clone())
+            .unwrap_or_default();
+        let Some(file) = crate::sigma::resolve(path, hunt_dir, &dirs) else {
+            let mut places = vec![match hunt_dir {
+                Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+                Some(_) | None => ".".to_string(),
+            }];
+            places.extend(dirs.iter().map(|d| d.display().to_string()));
+            return Err(Diagnostic::error(
+                Code::BadValue,
+                format!("Sigma rule `{path}` not found"),
+            )
+            .at(span)
+            .help(format!(
+                "looked in {} (add directories under `sigma: rules:` in the configuration)",
+                places.join(", ")
+            )));
+        };
+        let fail = |e: crate::sigma::SigmaError| {
+            Diagnostic::error(Code::NotAvailable, format!("Sigma rule {e}"))
+                .at(span)
+                .label(format!("not supported: {}", e.construct))
+                .help("see README.md, \"Sigma rules\", for what kestrel runs")
+        };
+        let rule = Rule::load(&file).map_err(fail)?;
+        let log_name = ast::AttrPath {
+            entity: None,
+            path: "metadata.log_name".into(),
+            span,
+        };
+        let channels = self.attr(ctx, &log_name).is_ok();
+        let (_, mut p, fields) = crate::sigma::translate::translate_fields(
+            &rule,
+            FieldMap::shipped(),
+            Target {
+                entity: Some(&entity),
+                negate,
+                span,
+                channels,
+            },
+        )
+        .map_err(fail)?;
+        self.sigma_native_fallback(ctx, &mut p, &fields)?;
+        Ok(p)
+    }
+
+    /// The column a Sigma field names, where the table has one: Sigma's Windows field
+    /// names are Sysmon's, so on a raw Windows table `TargetImage` is exactly the field,
+    /// whatever event classes the table can tell apart (without them the layout's
+    /// `process.file.path` would read `Image`). Elsewhere the field map's attribute, and
+    /// where the table cannot supply that either, the field's own column if it resolves.
+    fn sigma_native_fallback(
+        &mut self,
+        ctx: &Ctx,
+        p: &mut Pattern,
+        fields: &[(String, String)],
+    ) -> Result<(), Diagnostic> {
+        let mut resolved: std::collections::HashMap<String, String> = Default::default();
+        let mut stack = vec![p];
+        while let Some(q) = stack.pop() {
+            match q {
+                Pattern::And(a, b) | Pattern::Or(a, b) => {
+                    stack.push(&mut **a);
+                    stack.push(&mut **b);
+                }
+                Pattern::Not(x, _) => stack.push(&mut **x),
+                Pattern::Sigma { .. } => {}
+                Pattern::Cmp(c) => {
+                    if let Some(path) = resolved.get(&c.attr.path) {
+                        c.attr.path = path.clone();
+                        continue;
+                    }
+                    let native = fields
+                        .iter()
+                        .find(|(a, f)| *a == c.attr.path && f != a)
+                        .map(|(_, f)| f.clone());
+                    let has_native = match (ctx, &native) {
+                        (Ctx::Rows { source, .. }, Some(f)) => self.source_column_sets[*source]
+                            .as_ref()
+                            .is_some_and(|cols| cols.contains(f)),
+                        _ => false,
+                    };
+                    if has_native {
+                        let f = native.unwrap_or_default();
+                        resolved.insert(c.attr.path.clone(), f.clone());
+                        c.attr.path = f;
+                        continue;
+                    }
+                    let path = match self.attr(ctx, &c.attr) {
+                        Ok(_) => c.attr.path.clone(),
+                        Err(e) => {
+                            let Some(native) = native else { return Err(e) };
+                            let alt = ast::AttrPath {
+                                path: native.clone(),
+                                ..c.attr.clone()
+                            };
+                            if self.attr(ctx, &alt).is_err() {
+                                return Err(e);
+                            }
+                            native
+                        }
+                    };
+                    resolved.insert(c.attr.path.clone(), path.clone());
+                    c.attr.path = path;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn comparison(
@@ -168,6 +300,7 @@ impl Lowerer<'_> {
                 expr: Box::new(lhs),
                 pattern: text(value, "LIKE")?,
                 negated: op == CmpOp::NotLike,
+                escape: c.escape.map(|(e, _)| e),
             }),
             CmpOp::Matches | CmpOp::NotMatches => {
                 let pattern = text(value, "MATCHES")?;
@@ -764,6 +897,7 @@ pub(super) fn cidr_match(col: Expr, cidr: &str) -> Option<Expr> {
             expr: Box::new(col),
             pattern: "%.%.%.%".into(),
             negated: false,
+            escape: None,
         });
     }
     let full = (len / 8) as usize;
@@ -773,6 +907,7 @@ pub(super) fn cidr_match(col: Expr, cidr: &str) -> Option<Expr> {
         expr: Box::new(col.clone()),
         pattern: p,
         negated: false,
+        escape: None,
     };
     if rest == 0 {
         return Some(like(format!("{}.%", prefix.join("."))));
@@ -805,7 +940,8 @@ mod tests {
             Expr::Like {
                 expr: Box::new(Expr::col("ip")),
                 pattern: "10.1.%".into(),
-                negated: false
+                negated: false,
+                escape: None,
             }
         );
     }

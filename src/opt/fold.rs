@@ -82,10 +82,12 @@ pub fn fold(e: Expr) -> Expr {
             expr,
             pattern,
             negated,
+            escape,
         } => Expr::Like {
             expr: Box::new(fold(*expr)),
             pattern,
             negated,
+            escape,
         },
         Expr::Regex {
             expr,
@@ -349,11 +351,15 @@ fn with_subject(e: &Expr, subject: Expr) -> Expr {
             }
         }
         Expr::Like {
-            pattern, negated, ..
+            pattern,
+            negated,
+            escape,
+            ..
         } => Expr::Like {
             expr: b,
             pattern,
             negated,
+            escape,
         },
         Expr::Regex {
             pattern, negated, ..
@@ -548,6 +554,7 @@ mod tests {
             expr: Box::new(case.clone()),
             pattern: "%x%".into(),
             negated: false,
+            escape: None,
         };
         assert_eq!(
             split_cases(like),
@@ -557,6 +564,7 @@ mod tests {
                     expr: Box::new(Expr::col("name")),
                     pattern: "%x%".into(),
                     negated: false,
+                    escape: None,
                 },
             ])
         );

@@ -15,23 +15,31 @@ const MAX_REPEAT: usize = 65_535;
 /// `pattern` as an anchored, dot-matches-all regular expression. Case sensitivity is the
 /// caller's: prefix `(?-i)` where the engine follows the column's collation.
 pub fn like_to_regex(pattern: &str) -> String {
+    like_pieces_to_regex(&crate::ir::like_pieces(pattern, None))
+}
+
+/// The same for a pattern read into wildcards and literal characters
+/// ([`crate::ir::like_pieces`]): a literal `%` or `_` is itself.
+pub fn like_pieces_to_regex(pieces: &[(char, bool)]) -> String {
     let mut out = String::from(r"(?s)\A");
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '%' {
+    let mut i = 0;
+    while i < pieces.len() {
+        let (c, wild) = pieces[i];
+        i += 1;
+        if wild && c == '%' {
             // `%%` means what `%` means; `.*.*` would only cost backtracking.
-            while chars.peek() == Some(&'%') {
-                chars.next();
+            while pieces.get(i) == Some(&('%', true)) {
+                i += 1;
             }
             out.push_str(".*");
             continue;
         }
         let mut n = 1;
-        while chars.peek() == Some(&c) {
-            chars.next();
+        while pieces.get(i) == Some(&(c, wild)) {
+            i += 1;
             n += 1;
         }
-        let a = atom(c);
+        let a = if wild { ".".to_string() } else { atom(c) };
         if n < 4 {
             for _ in 0..n {
                 out.push_str(&a);
@@ -51,7 +59,6 @@ pub fn like_to_regex(pattern: &str) -> String {
 /// One pattern character as one regex atom (so a count may follow it).
 fn atom(c: char) -> String {
     match c {
-        '_' => ".".into(),
         c if c.is_ascii_alphabetic() => {
             format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
         }

@@ -135,6 +135,11 @@ pub enum Pattern {
     Or(Box<Pattern>, Box<Pattern>),
     Not(Box<Pattern>, Span),
     Cmp(Comparison),
+    /// `SIGMA 'rule.yml'`: the detection of a Sigma rule (see `crate::sigma`).
+    Sigma {
+        path: String,
+        span: Span,
+    },
 }
 
 impl Pattern {
@@ -150,6 +155,7 @@ impl Pattern {
         let own = |p: &Pattern| match p {
             Pattern::Not(_, s) => *s,
             Pattern::Cmp(c) => c.span,
+            Pattern::Sigma { span, .. } => *span,
             Pattern::And(..) | Pattern::Or(..) => Span::new(0, 0),
         };
         own(first).to(own(last))
@@ -166,6 +172,7 @@ impl Pattern {
             op: CmpOp::IsNull,
             op_span: Span::new(0, 0),
             value: None,
+            escape: None,
             span: Span::new(0, 0),
         })
     }
@@ -182,9 +189,9 @@ impl Drop for Pattern {
                 parts.push(std::mem::replace(b, Box::new(Pattern::leaf())));
             }
             Pattern::Not(a, _) => parts.push(std::mem::replace(a, Box::new(Pattern::leaf()))),
-            Pattern::Cmp(_) => {}
+            Pattern::Cmp(_) | Pattern::Sigma { .. } => {}
         };
-        if matches!(self, Pattern::Cmp(_)) {
+        if matches!(self, Pattern::Cmp(_) | Pattern::Sigma { .. }) {
             return;
         }
         take(self, &mut parts);
@@ -202,6 +209,8 @@ pub struct Comparison {
     pub op_span: Span,
     /// None for `IS [NOT] NULL`.
     pub value: Option<Value>,
+    /// `LIKE p ESCAPE 'c'`: the character that makes the next one in `p` literal.
+    pub escape: Option<(char, Span)>,
     pub span: Span,
 }
 
@@ -488,6 +497,7 @@ impl Pattern {
                         v.refs(out);
                     }
                 }
+                Pattern::Sigma { .. } => {}
             }
         }
     }

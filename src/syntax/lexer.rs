@@ -23,6 +23,8 @@ pub struct Lexer<'a> {
     pos: usize,
     /// The previous token, for the modes that depend on it.
     prev: Option<Tok>,
+    /// The token before that (`ESCAPE` is a keyword only after `LIKE '…'`).
+    prev2: Option<Tok>,
     done: bool,
 }
 
@@ -38,6 +40,7 @@ impl<'a> Lexer<'a> {
             text,
             pos,
             prev: None,
+            prev2: None,
             done: false,
         }
     }
@@ -111,8 +114,16 @@ impl<'a> Lexer<'a> {
             let len = ident_len(rest);
             let word = &rest[..len];
             self.pos += len;
-            let tok =
-                keyword(&word.to_ascii_uppercase()).unwrap_or_else(|| Tok::Ident(word.to_string()));
+            let upper = word.to_ascii_uppercase();
+            // `ESCAPE` is reserved nowhere else, so an attribute or variable may keep the name.
+            let tok = if upper == "ESCAPE"
+                && matches!(self.prev, Some(Tok::Str(_)))
+                && matches!(self.prev2, Some(Tok::Like))
+            {
+                Tok::Escape
+            } else {
+                keyword(&upper).unwrap_or_else(|| Tok::Ident(word.to_string()))
+            };
             return Some(Ok((start, tok, self.pos)));
         }
 
@@ -317,7 +328,7 @@ impl Iterator for Lexer<'_> {
         }
         let tok = self.next_token();
         match &tok {
-            Some(Ok((_, t, _))) => self.prev = Some(t.clone()),
+            Some(Ok((_, t, _))) => self.prev2 = self.prev.replace(t.clone()),
             Some(Err(_)) | None => self.done = true,
         }
         tok
@@ -417,6 +428,18 @@ mod tests {
 
     fn toks(s: &str) -> Vec<Tok> {
         Lexer::new(s).map(|t| t.expect("lexes").1).collect()
+    }
+
+    #[test]
+    fn escape_is_a_keyword_only_after_like_and_a_string() {
+        assert_eq!(
+            toks("a LIKE 'x!%' escape '!'")[3..],
+            [Tok::Escape, Tok::Str("!".into())]
+        );
+        assert_eq!(toks("a NOT LIKE 'x' ESCAPE '!'")[4], Tok::Escape);
+        // Anywhere else a name: an attribute, a variable.
+        assert_eq!(toks("escape = 'x'")[0], Tok::Ident("escape".into()));
+        assert_eq!(toks("a = 'x' escape")[3], Tok::Ident("escape".into()));
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub enum Tok {
     Asc,
     Desc,
     Timestamped,
+    /// `ESCAPE`, a keyword only right after `LIKE '…'` (see the lexer).
+    Escape,
     /// DAY(S), HOUR(S), MINUTE(S), SECOND(S): the unit of `LAST n <unit>`.
     Unit(TimeUnit),
 }

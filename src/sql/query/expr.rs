@@ -8,10 +8,9 @@ use crate::ir::{AggFunc, CmpOp, Expr, Func, Literal};
 
 use super::super::builders as b;
 use super::super::dialect::{
-    BasenameStyle, BooleanStyle, IntegerStyle, LikeStyle, RegexStyle, TimeBinStyle,
-    TimestampStyle,
+    BasenameStyle, BooleanStyle, IntegerStyle, LikeStyle, RegexStyle, TimeBinStyle, TimestampStyle,
 };
-use super::super::like_regex::like_to_regex;
+use super::super::like_regex::like_pieces_to_regex;
 use super::emitter::Emitter;
 use super::LiteralMode;
 
@@ -81,11 +80,13 @@ impl Emitter<'_> {
         }
     }
 
-    /// `x [NOT] LIKE p`: ASCII case-insensitive, `%` and `_` the only special characters.
+    /// `x [NOT] LIKE p`: ASCII case-insensitive, `%` and `_` the only special characters
+    /// (unless escaped by `escape`, see [`crate::ir::like_pieces`]).
     pub(super) fn like(
         &mut self,
         expr: &Expr,
         pattern: &str,
+        escape: Option<char>,
         negated: bool,
     ) -> Result<sa::Expr, Diagnostic> {
         let d = self.dialect;
@@ -93,20 +94,28 @@ impl Emitter<'_> {
         if let Some(t) = &d.text_cast {
             x = b::cast(x, t);
         }
-        let escape = d.like_escape.clone();
-        let original = pattern;
+        let pieces = crate::ir::like_pieces(pattern, escape);
+        let literal_wildcard = pieces.iter().any(|(c, w)| !w && matches!(c, '%' | '_'));
+        // A literal `%` or `_` needs an escape character where the dialect has none.
+        let escape = match d.like_escape.clone() {
+            Some(e) if !e.is_empty() => Some(e),
+            _ if literal_wildcard => Some("!".to_string()),
+            e => e,
+        };
         let pattern = match escape.as_deref() {
             Some(e) if !e.is_empty() => {
                 let mut out = String::with_capacity(pattern.len());
-                for c in pattern.chars() {
-                    if e.starts_with(c) || d.like_special.contains(c) {
+                for &(c, wild) in &pieces {
+                    if !wild
+                        && (e.starts_with(c) || d.like_special.contains(c) || c == '%' || c == '_')
+                    {
                         out.push_str(e);
                     }
                     out.push(c);
                 }
                 out
             }
-            _ => pattern.to_string(),
+            _ => pieces.iter().map(|(c, _)| c).collect(),
         };
         let mut p = self.literal(&Literal::Str(pattern));
         if let Some(c) = &d.like_collation {
@@ -129,7 +138,7 @@ impl Emitter<'_> {
                     pattern: Box::new(p),
                     escape_char,
                 };
-                let exact = self.regex(expr, &like_to_regex(original), false)?;
+                let exact = self.regex(expr, &like_pieces_to_regex(&pieces), false)?;
                 let both = b::nested(b::binary(like, BinaryOperator::And, exact));
                 if negated {
                     b::not(both)
@@ -252,7 +261,8 @@ impl Emitter<'_> {
                 expr,
                 pattern,
                 negated,
-            } => self.like(expr, pattern, *negated)?,
+                escape,
+            } => self.like(expr, pattern, *escape, *negated)?,
             Expr::Regex {
                 expr,
                 pattern,

@@ -87,6 +87,7 @@ fn like_patterns_are_escaped_for_each_engine() {
         expr: Box::new(Expr::col("p")),
         pattern: r"%\a![b]_%".into(),
         negated: false,
+        escape: None,
     });
     assert!(sql("sqlite", &plan).contains(r#""p" LIKE '%\a![b]_%'"#));
     // ucs_basic: only ASCII letters have case (the database's collation folds é too).

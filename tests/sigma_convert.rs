@@ -1,0 +1,550 @@
+//! `kestrel sigma convert` and `WHERE SIGMA`: the huntflows printed for a representative
+//! set of rules (snapshots in `snapshots/sigma/`), that every printed huntflow parses back
+//! to the pattern it came from, the errors a rule kestrel cannot run gets (rule, line,
+//! construct), and `SIGMA '…'` combined with other conditions in a hunt on SQLite.
+//!
+//! Rules: SigmaHQ's (Detection Rule License 1.1, `../shared/data/sigma`) and kestrel's own
+//! (`tests/sigma_support/rules`).
+
+mod common;
+mod sigma_support;
+
+use std::path::{Path, PathBuf};
+
+use kestrel::config::Config;
+use kestrel::output::{Format, Printer};
+use kestrel::run::{run_hunt, RunOptions};
+use kestrel::sigma::fieldmap::FieldMap;
+use kestrel::sigma::{self, print, ConvertOptions, Rule, Target};
+use kestrel::source::SourceFile;
+use kestrel::syntax::ast::{Pattern, Rhs, StmtKind};
+
+use sigma_support::{manifest, rules_dir};
+
+fn own(name: &str) -> PathBuf {
+    manifest().join("tests/sigma_support/rules").join(name)
+}
+
+fn opts() -> ConvertOptions {
+    ConvertOptions {
+        from: "stixshifter://winlogs".into(),
+        var: None,
+        entity: None,
+    }
+}
+
+/// The huntflow, or the error as `convert` prints it (with the file name only).
+fn converted(path: &Path) -> String {
+    match sigma::convert(path, &opts()) {
+        Ok(c) => c.huntflow,
+        Err(e) => {
+            let name = path.file_name().unwrap().to_string_lossy();
+            format!(
+                "error: {name}:{}: {}\nconstruct: {}\n",
+                e.line, e.message, e.construct
+            )
+        }
+    }
+}
+
+/// SigmaHQ rules, one per construct or category worth seeing.
+const SHARED: &[&str] = &[
+    "windows/process_creation/proc_creation_win_addinutil_uncommon_cmdline.yml",
+    "windows/process_creation/proc_creation_win_certreq_download.yml",
+    "windows/process_creation/proc_creation_win_powershell_base64_iex.yml",
+    "windows/process_creation/proc_creation_win_curl_ntlm_hash_leak_attempt.yml",
+    "windows/process_creation/proc_creation_win_rundll32_uncommon_dll_extension.yml",
+    "windows/process_creation/proc_creation_win_hktl_cobaltstrike_bloopers_modules.yml",
+    "windows/process_creation/proc_creation_win_susp_cross_user_process_spawn.yml",
+    "windows/file/file_event/file_event_win_susp_wdac_policy_creation.yml",
+    "windows/file/file_event/file_event_win_hktl_crackmapexec_indicators.yml",
+    "windows/network_connection/net_connection_win_cmstp_initiated_connection.yml",
+    "windows/network_connection/net_connection_win_adws_unusual_connection.yml",
+    "windows/builtin/application/Other/win_av_relevant_match.yml",
+    "windows/builtin/security/win_security_ad_user_enumeration.yml",
+    "windows/builtin/system/service_control_manager/win_system_hack_smbexec.yml",
+];
+
+const OWN: &[&str] = &[
+    "cased_exists_numbers.yml",
+    "literal_wildcards.yml",
+    "regex_flags_wide.yml",
+    "utf16le_wide.yml",
+    "refused_keywords.yml",
+    "refused_aggregation.yml",
+    "refused_fieldref.yml",
+    "refused_unknown_field.yml",
+    "refused_ipv6.yml",
+];
+
+#[test]
+fn convert_prints_readable_huntflows() {
+    let settings = common::snapshot_settings("sigma");
+    let shared = rules_dir();
+    let mut cases: Vec<(String, PathBuf)> = SHARED
+        .iter()
+        .map(|r| {
+            let p = shared.join(r);
+            (stem(&p), p)
+        })
+        .collect();
+    cases.extend(
+        OWN.iter()
+            .map(|r| (format!("own_{}", stem(&own(r))), own(r))),
+    );
+    settings.bind(|| {
+        for (name, path) in cases {
+            insta::assert_snapshot!(name, converted(&path));
+        }
+    });
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().unwrap().to_string_lossy().to_string()
+}
+
+/// The pattern of the first statement of a huntflow.
+fn first_pattern(text: &str) -> Pattern {
+    let src = SourceFile::new("converted.hf", text);
+    let hunt =
+        kestrel::syntax::parse(&src).unwrap_or_else(|d| panic!("{}\n{text}", d.render(&src)));
+    match &hunt.stmts[0].kind {
+        StmtKind::Assign {
+            value: Rhs::Get {
+                pattern: Some(p), ..
+            },
+            ..
+        } => p.clone(),
+        other => panic!("not a GET: {other:?}"),
+    }
+}
+
+/// Every rule `convert` accepts prints a huntflow that parses back to the same pattern.
+#[test]
+fn every_converted_huntflow_parses_back_to_its_pattern() {
+    let mut n = 0;
+    for file in sigma::rule_files(&rules_dir())
+        .unwrap()
+        .into_iter()
+        .chain(sigma::rule_files(&manifest().join("tests/sigma_support/rules")).unwrap())
+    {
+        let Ok(rule) = Rule::load(&file) else {
+            continue;
+        };
+        let Ok((_, pattern)) = sigma::translate(
+            &rule,
+            FieldMap::shipped(),
+            Target {
+                entity: None,
+                negate: false,
+                span: Default::default(),
+                channels: true,
+            },
+        ) else {
+            continue;
+        };
+        let text = sigma::convert(&file, &opts()).unwrap().huntflow;
+        let back = first_pattern(&text);
+        assert_eq!(
+            print::pattern(&back),
+            print::pattern(&pattern),
+            "{}",
+            file.display()
+        );
+        n += 1;
+    }
+    assert!(n > 1000, "only {n} rules converted");
+}
+
+#[test]
+fn unsupported_constructs_name_the_rule_line_and_construct() {
+    let cases = [
+        ("refused_keywords.yml", 7, "keyword search"),
+        ("refused_aggregation.yml", 9, "aggregation"),
+        ("refused_fieldref.yml", 10, "modifier |fieldref"),
+        ("refused_unknown_field.yml", 9, "field NoSuchField"),
+        ("refused_ipv6.yml", 8, "modifier |cidr (IPv6)"),
+    ];
+    for (file, line, construct) in cases {
+        let e = sigma::convert(&own(file), &opts()).unwrap_err();
+        assert_eq!(
+            (e.line, e.construct.as_str()),
+            (line, construct),
+            "{file}: {e}"
+        );
+        assert!(e.to_string().contains(&format!("{file}:{line}:")), "{e}");
+    }
+    let e = sigma::convert(
+        &rules_dir().join("windows/builtin/application/Other/win_av_relevant_match.yml"),
+        &opts(),
+    )
+    .unwrap_err();
+    assert_eq!(e.construct, "keyword search");
+}
+
+// ---------------------------------------------------------------------------------------
+// WHERE SIGMA in hunts, on a small SQLite table of Sysmon process creations.
+
+/// guid, pid, image, command line, parent image, current directory
+type Row<'a> = (
+    &'a str,
+    i64,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+struct Lake {
+    dir: PathBuf,
+    config: Config,
+}
+
+fn lake(name: &str) -> Lake {
+    let dir = common::fresh_dir("sigma-hunts", name);
+    let db = dir.join("lake.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE procs (\"@timestamp\" TEXT, Channel TEXT, EventID INTEGER, ProcessGuid TEXT,
+            ProcessId INTEGER, Image TEXT, CommandLine TEXT, ParentImage TEXT, CurrentDirectory TEXT,
+            OriginalFileName TEXT);",
+    )
+    .unwrap();
+    let rows: &[Row] = &[
+        // guid, pid, image, command line, parent, current directory
+        (
+            "G1",
+            10,
+            r"C:\Windows\System32\cmd.exe",
+            Some(r"cmd /c %APPDATA%\evil_x.bat"),
+            Some(r"C:\x.exe"),
+            Some(r"C:\"),
+        ),
+        (
+            "G2",
+            2,
+            r"C:\Windows\System32\CMD.EXE",
+            Some("echo 50% DONE"),
+            Some(r"C:\x.exe"),
+            None,
+        ),
+        (
+            "G3",
+            30,
+            r"C:\Windows\System32\cmd.exe",
+            Some(r"cmd /c %APPDATA%Xevil_x.bat"),
+            Some(r"C:\x.exe"),
+            None,
+        ),
+        (
+            "G4",
+            40,
+            r"C:\Windows\System32\cmd.exe",
+            Some("echo 50X done"),
+            Some(r"C:\x.exe"),
+            None,
+        ),
+        (
+            "G5",
+            50,
+            r"C:\Windows\System32\cmd.exe",
+            Some("what?now* yes"),
+            None,
+            None,
+        ),
+        (
+            "G6",
+            60,
+            r"C:\Windows\System32\cmd.exe",
+            Some("whatXnowY yes"),
+            Some(r"C:\x.exe"),
+            Some(""),
+        ),
+        (
+            "G7",
+            70,
+            r"C:\Windows\notepad.exe",
+            Some("what?now*"),
+            Some(r"C:\x.exe"),
+            None,
+        ),
+        (
+            "G8",
+            80,
+            r"C:\Windows\System32\cmd.exe",
+            None,
+            Some(r"C:\x.exe"),
+            None,
+        ),
+    ];
+    for (guid, pid, image, cmd, parent, cwd) in rows {
+        conn.execute(
+            "INSERT INTO procs VALUES ('2024-07-08T12:00:00.000000Z', 'Microsoft-Windows-Sysmon/Operational', 1, ?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+            rusqlite::params![guid, pid, image, cmd, parent, cwd],
+        )
+        .unwrap();
+    }
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(own("literal_wildcards.yml"), rules.join("lw.yml")).unwrap();
+    let yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  winlogs:\n    connection: lake\n    table: procs\n    timestamp: \"@timestamp\"\n    data_model_map: winevent\nsigma:\n  rules: [{}]\n",
+        db.display(),
+        rules.display()
+    );
+    Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir,
+    }
+}
+
+/// The uids each DISP shows, or the rendered error.
+fn run(lake: &Lake, name: &str, text: &str) -> Result<Vec<Vec<String>>, String> {
+    let path = lake.dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let src = SourceFile::new(path.display().to_string(), text);
+    let mut printer = Printer::new(Vec::new(), Format::Json);
+    let mut summary = Vec::new();
+    run_hunt(
+        &src,
+        Some(&lake.config),
+        &mut printer,
+        &mut summary,
+        &RunOptions { summary: false },
+    )
+    .map_err(|d| d.render(&SourceFile::new(name, text)))?;
+    let out = String::from_utf8(printer.into_inner()).unwrap();
+    Ok(out
+        .lines()
+        .map(|l| {
+            let rows: Vec<serde_json::Value> = serde_json::from_str(l).unwrap();
+            let mut v: Vec<String> = rows
+                .iter()
+                .map(|r| r["uid"].as_str().unwrap().to_string())
+                .collect();
+            v.sort();
+            v
+        })
+        .collect())
+}
+
+#[test]
+fn where_sigma_combines_with_and_or_not() {
+    let lake = lake("combine");
+    let rule = own("literal_wildcards.yml");
+    let hunt = format!(
+        "a = GET process FROM stixshifter://winlogs WHERE SIGMA '{r}'\n\
+         b = GET process FROM stixshifter://winlogs WHERE NOT SIGMA '{r}'\n\
+         c = GET process FROM stixshifter://winlogs WHERE SIGMA '{r}' AND pid > 5\n\
+         d = GET process FROM stixshifter://winlogs WHERE pid = 80 OR SIGMA 'lw.yml'\n\
+         DISP a ATTR uid\nDISP b ATTR uid\nDISP c ATTR uid\nDISP d ATTR uid\n",
+        r = rule.display()
+    );
+    let got = run(&lake, "combine.hf", &hunt).unwrap();
+    // G1: `%APPDATA%\evil_` literally; G2: `50% done` in another case; G3/G4: a wildcard
+    // would match `X` where the rule says `%`/`\`; G5: no parent (the null filter);
+    // G6: escaped `?`/`*` are literal, and the current directory is '' (the empty filter);
+    // G7: not cmd.exe; G8: no command line.
+    assert_eq!(got[0], ["G1", "G2"]);
+    assert_eq!(
+        got[1],
+        ["G3", "G4", "G5", "G6", "G7", "G8"],
+        "NOT SIGMA is the rest"
+    );
+    assert_eq!(got[2], ["G1"]);
+    assert_eq!(
+        got[3],
+        ["G1", "G2", "G8"],
+        "a relative path: the configured rules"
+    );
+}
+
+#[test]
+fn where_sigma_errors_point_at_the_term() {
+    let lake = lake("errors");
+    let settings = common::snapshot_settings("sigma");
+    let rel = |p: PathBuf| p.display().to_string();
+    let cases = [
+        (
+            "wrong_type",
+            "x = GET network-traffic FROM stixshifter://winlogs WHERE SIGMA 'lw.yml'\nDISP x\n"
+                .to_string(),
+        ),
+        (
+            "not_found",
+            "x = GET process FROM stixshifter://winlogs WHERE pid = 1 AND SIGMA 'nope.yml'\nDISP x\n"
+                .to_string(),
+        ),
+        (
+            "unsupported",
+            format!(
+                "x = GET process FROM stixshifter://winlogs WHERE SIGMA '{}'\nDISP x\n",
+                rel(own("refused_fieldref.yml"))
+            ),
+        ),
+    ];
+    settings.bind(|| {
+        for (name, text) in cases {
+            let err = run(&lake, &format!("{name}.hf"), &text).unwrap_err();
+            let err = err.replace(&manifest().display().to_string(), "<repo>");
+            let err = err.replace(&lake.dir.display().to_string(), "<lake>");
+            insta::assert_snapshot!(format!("where_sigma_{name}"), err);
+        }
+    });
+}
+
+#[test]
+fn like_escape_is_the_language_too() {
+    let lake = lake("escape");
+    let got = run(
+        &lake,
+        "escape.hf",
+        "a = GET process FROM stixshifter://winlogs WHERE cmd_line LIKE '%50!% done%' ESCAPE '!'\n\
+         b = GET process FROM stixshifter://winlogs WHERE cmd_line LIKE '%50% done%'\n\
+         c = GET process FROM stixshifter://winlogs WHERE cmd_line NOT LIKE '%evil#_%' ESCAPE '#'\n\
+         DISP a ATTR uid\nDISP b ATTR uid\nDISP c ATTR uid\n",
+    )
+    .unwrap();
+    assert_eq!(got[0], ["G2"]);
+    assert_eq!(got[1], ["G2", "G4"]);
+    assert_eq!(got[2], ["G2", "G4", "G5", "G6", "G7"]);
+    let err = run(
+        &lake,
+        "bad_escape.hf",
+        "a = GET process FROM stixshifter://winlogs WHERE cmd_line LIKE 'x' ESCAPE '!!'\nDISP a\n",
+    )
+    .unwrap_err();
+    assert!(err.contains("ESCAPE takes one character"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The command line.
+
+fn kestrel(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn sigma_convert_command_walks_directories_and_reports_failures() {
+    let dir = manifest().join("tests/sigma_support/rules");
+    let (code, out, err) = kestrel(&[
+        "sigma",
+        "convert",
+        dir.to_str().unwrap(),
+        "--from",
+        "x://lake",
+    ]);
+    assert_eq!(code, 1, "some rules cannot be converted");
+    assert_eq!(out.matches(" = GET ").count(), 4, "{out}");
+    assert!(out.contains("literal_wildcards = GET process FROM x://lake"));
+    assert!(err.contains("refused_keywords.yml:7: "), "{err}");
+    assert!(err.contains("5 of 9 rules could not be converted"), "{err}");
+
+    let one = own("literal_wildcards.yml");
+    let (code, out, _) = kestrel(&[
+        "sigma",
+        "convert",
+        one.to_str().unwrap(),
+        "--var",
+        "hits",
+        "--type",
+        "process_activity",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("hits = GET process_activity FROM datasource://events"),
+        "{out}"
+    );
+    assert!(out.contains("process.cmd_line LIKE"), "{out}");
+
+    let (code, out, _) = kestrel(&[
+        "sigma",
+        "convert",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let objs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objs.len(), 9);
+    let fieldref = objs
+        .iter()
+        .find(|o| {
+            o["rule"]
+                .as_str()
+                .unwrap()
+                .ends_with("refused_fieldref.yml")
+        })
+        .unwrap();
+    assert_eq!(fieldref["error"]["line"], 10);
+    assert_eq!(fieldref["error"]["construct"], "modifier |fieldref");
+    let ok = objs
+        .iter()
+        .find(|o| {
+            o["rule"]
+                .as_str()
+                .unwrap()
+                .ends_with("regex_flags_wide.yml")
+        })
+        .unwrap();
+    assert_eq!(ok["type"], "process");
+    assert!(ok["huntflow"].as_str().unwrap().contains("MATCHES"));
+
+    let (code, _, err) = kestrel(&[
+        "sigma",
+        "convert",
+        one.to_str().unwrap(),
+        "--type",
+        "file_activity",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("GET process or GET process_activity"), "{err}");
+}
+
+/// A table of Sigma's own field names and nothing else (no Channel or EventID: no event
+/// classes): `integrity` and `working_directory` exist only for process events in the
+/// `winevent` layout, so WHERE SIGMA reads `IntegrityLevel` and `CurrentDirectory` instead.
+#[test]
+fn where_sigma_falls_back_to_the_fields_own_columns() {
+    let dir = common::fresh_dir("sigma-hunts", "bare");
+    let db = dir.join("lake.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        r"CREATE TABLE t (ProcessGuid TEXT, Image TEXT, IntegrityLevel TEXT, CurrentDirectory TEXT);
+          INSERT INTO t VALUES ('G1', 'C:\x\cmd.exe', 'High', 'C:\Temp\');
+          INSERT INTO t VALUES ('G2', 'C:\x\cmd.exe', 'Low', 'C:\Temp\');
+          INSERT INTO t VALUES ('G3', 'C:\x\cmd.exe', 'HIGH', 'C:\Other\');",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("r.yml"),
+        "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n    IntegrityLevel: high\n  filter:\n    CurrentDirectory|contains: '\\other\\'\n  condition: sel and not filter\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  t:\n    connection: lake\n    table: t\n    data_model_map: winevent\n",
+        db.display()
+    );
+    let lake = Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir: dir.clone(),
+    };
+    let got = run(
+        &lake,
+        "bare.hf",
+        "x = GET process FROM s://t WHERE SIGMA 'r.yml'\nDISP x ATTR uid\n",
+    )
+    .unwrap();
+    assert_eq!(got[0], ["G1"]);
+}
