@@ -1,0 +1,93 @@
+//! Interactive hunting, driven as people and Jupyter drive it: `kestrel repl` through a
+//! pseudo-terminal (pexpect), the kernel through the real `jupyter_client`, and the
+//! tutorial notebook executed headless with `nbclient`. The drivers are Python scripts in
+//! `tests/interactive/`; Python comes from `KESTREL_TEST_PYTHON` (default: the repo's
+//! `.venv`, which `.ci/run` creates from `requirements-dev.txt`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("KESTREL_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "no Python for the interactive tests at {}: create the virtualenv with \
+         `python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt` \
+         (or set KESTREL_TEST_PYTHON)",
+        p.display()
+    );
+    p
+}
+
+fn driver(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interactive")
+        .join(name)
+}
+
+/// Runs a driver script; fails the test with its output unless it exits 0.
+fn run_driver(script: &str, args: &[&std::ffi::OsStr], envs: &[(&str, &std::ffi::OsStr)]) {
+    let mut cmd = Command::new(python());
+    cmd.arg(driver(script)).args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the Python driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    eprintln!("{stdout}");
+}
+
+/// A lake with the ECS fixture (`events`) and a view that never ends (`slow`: a
+/// recursive CTE, reachable only as a table), and a configuration naming both.
+fn lake(dir: &Path) -> PathBuf {
+    let db = dir.join("lake.db");
+    common::ingest_ecs_fixture(&db);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        r#"CREATE VIEW slow AS
+             WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c)
+             SELECT '2024-07-08T00:00:01.000000Z' AS "@timestamp", i AS "process.pid",
+                    'x' AS "process.name"
+             FROM c;"#,
+    )
+    .unwrap();
+    drop(conn);
+    let config = dir.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n  slow:\n    connection: lake\n    table: slow\n    timestamp: \"@timestamp\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[cfg(unix)]
+#[test]
+fn repl_in_a_pseudo_terminal() {
+    let dir = common::fresh_dir("interactive", "repl");
+    let config = lake(&dir);
+    let state = dir.join("state");
+    run_driver(
+        "repl.py",
+        &[
+            env!("CARGO_BIN_EXE_kestrel").as_ref(),
+            config.as_os_str(),
+            state.as_os_str(),
+        ],
+        &[],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
