@@ -91,3 +91,20 @@ fn repl_in_a_pseudo_terminal() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(unix)]
+#[test]
+fn jupyter_kernel_with_jupyter_client() {
+    let dir = common::fresh_dir("interactive", "kernel");
+    let config = lake(&dir);
+    run_driver(
+        "kernel.py",
+        &[
+            env!("CARGO_BIN_EXE_kestrel").as_ref(),
+            config.as_os_str(),
+            dir.as_os_str(),
+        ],
+        &[],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
