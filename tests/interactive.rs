@@ -108,3 +108,36 @@ fn jupyter_kernel_with_jupyter_client() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The tutorial notebook on the shipped sample (examples/data, examples/kestrel.yaml).
+#[cfg(unix)]
+#[test]
+fn tutorial_notebook_runs_headless() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = common::fresh_dir("interactive", "notebook");
+    std::fs::create_dir_all(dir.join("target")).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("examples/data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl.gz"))
+        .collect();
+    files.sort();
+    kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
+        files,
+        into: format!("sqlite:///{}", dir.join("target/demo-lake.db").display()),
+        table: "winevents".into(),
+        ..Default::default()
+    })
+    .expect("ingest the sample");
+    let config = root.join("examples/kestrel.yaml");
+    run_driver(
+        "notebook.py",
+        &[
+            env!("CARGO_BIN_EXE_kestrel").as_ref(),
+            root.join("examples/tutorial.ipynb").as_os_str(),
+            dir.as_os_str(),
+        ],
+        &[("KESTREL_CONFIG", config.as_os_str())],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
