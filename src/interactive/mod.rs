@@ -239,6 +239,9 @@ pub fn complete(scope: &Scope<'_>, text: &str, cursor: usize) -> Completion {
                 }
             }
         }
+    } else if prev == "BY" && words.iter().any(|w| w.eq_ignore_ascii_case("FIND")) {
+        // `FIND process CREATED BY v`: the variable whose relatives to find.
+        out.extend(scope.vars.iter().map(|v| v.name.clone()));
     } else if in_attribute_list(&words) {
         match subject_var(scope, &words) {
             Some(v) => out.extend(attributes_of(v)),
@@ -362,9 +365,11 @@ fn words_of(text: &str) -> Vec<&str> {
 
 /// Whether the cursor is in a list of attributes: after ATTR, BY, or a comma in one.
 fn in_attribute_list(words: &[&str]) -> bool {
-    for w in words.iter().rev() {
+    for (i, w) in words.iter().enumerate().rev() {
         match w.to_ascii_uppercase().as_str() {
-            "ATTR" | "BY" => return true,
+            "ATTR" => return true,
+            // `SORT BY`, `GROUP BY`, `y = SORT x BY`; not `FIND … CREATED BY x`.
+            "BY" => return !words[..i].iter().any(|w| w.eq_ignore_ascii_case("FIND")),
             "WHERE" | "FROM" | "LIMIT" | "OFFSET" | "=" | "ASC" | "DESC" => return false,
             _ => {}
         }
