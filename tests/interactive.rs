@@ -141,3 +141,50 @@ fn tutorial_notebook_runs_headless() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ctrl-C in the REPL on a live backend: a PostgreSQL view that sleeps for a minute is
+/// stopped on the server (its cancel request), and the session goes on.
+#[cfg(unix)]
+#[test]
+fn repl_ctrl_c_on_postgres() {
+    let url = common::pg_url();
+    let view = format!("i18_slow_repl_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
+    admin
+        .batch_execute(&format!(
+            "DROP VIEW IF EXISTS \"{view}\"; CREATE VIEW \"{view}\" AS \
+             SELECT '2024-07-08T00:00:01.000000Z'::text AS \"@timestamp\", s AS \"process.pid\", \
+             'x'::text AS \"process.name\" FROM generate_series(1, 10) s, pg_sleep(60) z"
+        ))
+        .unwrap();
+    let dir = common::fresh_dir("interactive", "repl-pg");
+    let config = dir.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections:\n  pg:\n    url: {url}\ndatasources:\n  slow:\n    connection: pg\n    table: {view}\n    timestamp: \"@timestamp\"\n"
+        ),
+    )
+    .unwrap();
+    let state = dir.join("state");
+    let started = std::time::Instant::now();
+    let result = std::panic::catch_unwind(|| {
+        run_driver(
+            "repl.py",
+            &[
+                env!("CARGO_BIN_EXE_kestrel").as_ref(),
+                config.as_os_str(),
+                state.as_os_str(),
+                "--only-interrupt".as_ref(),
+            ],
+            &[],
+        )
+    });
+    let _ = admin.batch_execute(&format!("DROP VIEW IF EXISTS \"{view}\""));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    // Well under the view's minute of sleep: the server statement was cancelled.
+    assert!(started.elapsed() < std::time::Duration::from_secs(40));
+}
