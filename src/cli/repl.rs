@@ -224,6 +224,7 @@ pub fn repl(config: Option<&Path>) -> ExitCode {
 
 /// Runs one input; a diagnostic is printed and the session goes on.
 fn run_input(session: &mut Session<'_>, text: &str) {
+    crate::backend::cancel::clear();
     let mut printer = Printer::new(io::stdout(), Format::Table);
     let result = session.execute(text, &mut printer);
     let _ = io::stdout().flush();
@@ -262,6 +263,8 @@ fn dot_command(session: &mut Session<'_>, config: Option<&Config>, line: &str) -
         other => eprintln!("unknown command `{other}`; .help lists the commands"),
     }
     let _ = io::stdout().flush();
+    // A Ctrl-C that stopped `.vars`' counting is dealt with.
+    crate::backend::cancel::clear();
     true
 }
 

@@ -150,7 +150,9 @@ impl<'c> Handler<'c> {
         if code.trim().is_empty() {
             return ok_reply(count);
         }
-        crate::backend::cancel::clear();
+        if !super::SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst) {
+            crate::backend::cancel::clear();
+        }
         let started = std::time::Instant::now();
         let mut out = Displays {
             req,
@@ -158,13 +160,11 @@ impl<'c> Handler<'c> {
             silent,
             open: None,
         };
-        let result = self.session.execute(&code, &mut out).and_then(|ids| {
-            if ids.is_empty() {
-                Ok(Vec::new())
-            } else {
-                self.session.summary_of(&ids)
-            }
-        });
+        let result = match self.session.execute(&code, &mut out) {
+            Ok(ids) if ids.is_empty() => Ok(Vec::new()),
+            Ok(ids) => self.session.summary_of(&ids),
+            Err(d) => Err(d),
+        };
         let interrupted = crate::backend::cancel::requested();
         crate::backend::cancel::clear();
         match result {

@@ -19,6 +19,7 @@ pub mod install;
 pub mod wire;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -30,9 +31,12 @@ use crate::config::Config;
 use connection::{ConnectionInfo, Signer};
 use wire::Message;
 
+/// Set once a shutdown was asked for: requests still queued are not run.
+pub(crate) static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
 /// Work for the session thread.
 enum Job {
-    Shell(Message, oneshot::Sender<Option<Message>>),
+    Shell(Box<Message>, oneshot::Sender<Option<Message>>),
     Shutdown,
 }
 
@@ -110,7 +114,7 @@ pub fn kernel(connection_file: &Path, config: Option<&Config>) -> Result<(), Str
                     }
                 };
                 let (tx, rx) = oneshot::channel();
-                if jobs.send(Job::Shell(req, tx)).is_err() {
+                if jobs.send(Job::Shell(Box::new(req), tx)).is_err() {
                     break;
                 }
                 if let Ok(Some(reply)) = rx.await {
@@ -143,6 +147,7 @@ pub fn kernel(connection_file: &Path, config: Option<&Config>) -> Result<(), Str
                     }
                     "shutdown_request" => {
                         let restart = req.content["restart"].as_bool().unwrap_or(false);
+                        SHUTTING_DOWN.store(true, Ordering::SeqCst);
                         crate::backend::cancel::request();
                         let content = json!({"status": "ok", "restart": restart});
                         let _ = iopub.send(req.broadcast("shutdown_reply", content.clone()));
@@ -163,6 +168,7 @@ pub fn kernel(connection_file: &Path, config: Option<&Config>) -> Result<(), Str
     let mut handler = handler::Handler::new(config, iopub_tx);
     while let Ok(job) = jobs_rx.recv() {
         match job {
+            Job::Shell(_, _) if SHUTTING_DOWN.load(Ordering::SeqCst) => break,
             Job::Shell(req, reply_tx) => {
                 handler.busy(&req);
                 let reply = handler.handle(&req);

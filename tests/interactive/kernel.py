@@ -190,10 +190,17 @@ check(reply["status"] == "error" and reply["ename"] == "K0301", "a restarted ker
 reply, _ = execute('y = NEW process [ {"name": "a.exe", "pid": 1} ]\nDISP y')
 check(reply["status"] == "ok", "the restarted kernel runs cells")
 
-# shutdown: the process ends by itself.
+# shutdown while a statement runs: it is stopped and the process ends by itself (well
+# before jupyter_client's 5 s grace period after which it would kill it).
 pid = km.provisioner.process.pid
-kc.stop_channels()
+kc.execute("p = GET process FROM stixshifter://slow WHERE pid < 0\nDISP p ATTR pid")
+kc.execute("DISP y")
+time.sleep(1.5)
+started = time.time()
 km.shutdown_kernel(now=False)
+took = time.time() - started
+kc.stop_channels()
+check(took < 4, f"shutdown during a statement took {took:.2f} s")
 time.sleep(0.2)
 try:
     os.kill(pid, 0)
