@@ -113,4 +113,14 @@ if not only_interrupt:
     child.sendline(".quit")
     child.expect(pexpect.EOF)
 
+    # `kestrel` alone on a terminal is the REPL.
+    env = dict(os.environ, XDG_STATE_HOME=state, TERM="xterm", NO_COLOR="1", KESTREL_CONFIG=config)
+    child = pexpect.spawn(kestrel, [], env=env, encoding="utf-8", timeout=30)
+    child.expect_exact(PROMPT)
+    child.sendline(".config")
+    child.expect_exact("events")
+    child.expect_exact(PROMPT)
+    child.sendline(".quit")
+    child.expect(pexpect.EOF)
+
 print("\n[driver] all REPL checks passed")
