@@ -5,7 +5,10 @@
 //! `kestrel`) under the chosen Jupyter data directory, as `jupyter kernelspec install`
 //! places it: `--user` the user's data dir, `--sys-prefix` `sys.prefix/share/jupyter`
 //! of the Python that runs Jupyter (`$VIRTUAL_ENV`, else `python3`'s), `--prefix DIR`
-//! `DIR/share/jupyter`.
+//! `DIR/share/jupyter`. Beside it, in `labextensions/kestrel-jupyterlab`, the prebuilt
+//! JupyterLab 4 extension that highlights Kestrel (built by
+//! `jupyterlab/kestrel-jupyterlab/build.sh`, embedded in the binary); JupyterLab loads
+//! prebuilt extensions from the same data directories.
 
 use std::path::{Path, PathBuf};
 
@@ -64,17 +67,46 @@ fn sys_prefix() -> Result<PathBuf, String> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
-/// The directory the kernelspec goes to.
-pub fn kernel_dir(target: &Target) -> Result<PathBuf, String> {
-    let data = match target {
+/// The Jupyter data directory of a target.
+pub fn data_dir(target: &Target) -> Result<PathBuf, String> {
+    Ok(match target {
         Target::User => user_data_dir()?,
         Target::SysPrefix => sys_prefix()?.join("share").join("jupyter"),
         Target::Prefix(p) => p.join("share").join("jupyter"),
-    };
-    Ok(data.join("kernels").join("kestrel"))
+    })
 }
 
-/// Writes the kernelspec; returns its directory.
+/// The name of the JupyterLab extension (its directory under `labextensions/`).
+pub const LABEXTENSION: &str = "kestrel-jupyterlab";
+
+/// Writes the prebuilt labextension under `data/labextensions/`, replacing an older one
+/// whole (its file names carry content hashes); returns its directory.
+pub fn install_labextension(data: &Path) -> Result<PathBuf, String> {
+    let parent = data.join("labextensions");
+    let dir = parent.join(LABEXTENSION);
+    let tmp = parent.join(format!(".{LABEXTENSION}.tmp"));
+    let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+    let _ = std::fs::remove_dir_all(&tmp);
+    for (name, bytes) in super::labextension_files::FILES {
+        let path = tmp.join(name);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(|e| fail(d, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| fail(&path, e))?;
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| fail(&dir, e))?;
+    }
+    std::fs::rename(&tmp, &dir).map_err(|e| fail(&dir, e))?;
+    Ok(dir)
+}
+
+/// The directory the kernelspec goes to.
+pub fn kernel_dir(target: &Target) -> Result<PathBuf, String> {
+    Ok(data_dir(target)?.join("kernels").join("kestrel"))
+}
+
+/// Writes the kernelspec and the labextension; returns the kernelspec's directory.
 pub fn install(target: &Target) -> Result<PathBuf, String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the kestrel executable: {e}"))?;
@@ -88,5 +120,6 @@ pub fn install(target: &Target) -> Result<PathBuf, String> {
     std::fs::write(&tmp, text + "\n")
         .and_then(|_| std::fs::rename(&tmp, &file))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    install_labextension(&data_dir(target)?)?;
     Ok(dir)
 }

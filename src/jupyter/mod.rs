@@ -16,6 +16,8 @@
 pub mod connection;
 pub mod handler;
 pub mod install;
+#[rustfmt::skip]
+mod labextension_files;
 pub mod wire;
 
 use std::path::Path;

@@ -22,6 +22,11 @@ spec = json.load(open(os.path.join(spec_dir, "kernel.json")))
 assert spec["display_name"] == "Kestrel", spec
 assert spec["language"] == "kestrel", spec
 assert spec["argv"][1:] == ["jupyter", "kernel", "-f", "{connection_file}"], spec
+lab = os.path.join(prefix, "share", "jupyter", "labextensions", "kestrel-jupyterlab")
+lab_pkg = json.load(open(os.path.join(lab, "package.json")))
+check_entry = os.path.join(lab, lab_pkg["jupyterlab"]["_build"]["load"])
+assert os.path.isfile(check_entry), check_entry
+assert "text/x-kestrel" in open(os.path.join(lab, "static", [f for f in os.listdir(os.path.join(lab, "static")) if f[0].isdigit()][0])).read()
 os.environ["JUPYTER_PATH"] = os.path.join(prefix, "share", "jupyter")
 os.environ["KESTREL_CONFIG"] = config
 
