@@ -188,3 +188,51 @@ fn repl_ctrl_c_on_postgres() {
     // Well under the view's minute of sleep: the server statement was cancelled.
     assert!(started.elapsed() < std::time::Duration::from_secs(40));
 }
+
+/// Piped into, the REPL reads statements over several lines, goes on after an error,
+/// reports a last statement left incomplete, and exits 1 when anything failed.
+#[test]
+fn repl_reads_piped_input() {
+    use std::io::Write as _;
+    let run = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("repl")
+            .env("XDG_STATE_HOME", std::env::temp_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("x = NEW process [ {\"name\": \"a.exe\"}\n  , {\"name\": \"b.exe\"} ]\nDISP nosuch\nDISP x ATTR name SORT BY name ASC\n.vars\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[K0301]: unknown variable `nosuch`"),
+        "{stderr}"
+    );
+    assert!(stdout.contains(" name\na.exe\nb.exe\n"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["x", "process", "2", "2"]),
+        "{stdout}"
+    );
+    let out = run("x = NEW process [ {\"name\": \"a\"}\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ends in the middle of a statement"),
+        "{stderr}"
+    );
+    let out = run("x = NEW process [ {\"name\": \"a\"} ]\n.quit\nDISP nosuch\n");
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -168,9 +168,24 @@ pub fn repl(config: Option<&Path>) -> ExitCode {
 
     let mut session = Session::new(config, SessionOptions::default());
     let mut pending = String::new();
+    let piped = !io::stdin().is_terminal();
+    let mut stdin = io::stdin().lock();
+    let mut failed = false;
     loop {
         let prompt = if pending.is_empty() { PROMPT } else { CONTINUE };
-        let line = match rl.readline(prompt) {
+        // Piped input is read here, line by line (the line editor's own reading would
+        // drop a last statement left incomplete instead of reporting it).
+        let read = if piped {
+            let mut l = String::new();
+            match io::BufRead::read_line(&mut stdin, &mut l) {
+                Ok(0) => Err(ReadlineError::Eof),
+                Ok(_) => Ok(l.trim_end_matches(['\n', '\r']).to_string()),
+                Err(e) => Err(ReadlineError::Io(e)),
+            }
+        } else {
+            rl.readline(prompt)
+        };
+        let line = match read {
             Ok(l) => l,
             Err(ReadlineError::Interrupted) => {
                 pending.clear();
@@ -180,7 +195,7 @@ pub fn repl(config: Option<&Path>) -> ExitCode {
                 if !pending.trim().is_empty() {
                     // Piped input that ends mid-statement: run it for its diagnostic.
                     let text = std::mem::take(&mut pending);
-                    run_input(&mut session, &text);
+                    failed |= !run_input(&mut session, &text);
                 }
                 break;
             }
@@ -213,21 +228,28 @@ pub fn repl(config: Option<&Path>) -> ExitCode {
                 break;
             }
         } else {
-            run_input(&mut session, &input);
+            failed |= !run_input(&mut session, &input);
         }
         if let Some(h) = rl.helper_mut() {
             h.scope.vars = interactive::vars_of(session.program());
         }
     }
-    ExitCode::SUCCESS
+    // Piped into, the REPL is a script: an error anywhere makes the exit status 1.
+    if piped && failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
-/// Runs one input; a diagnostic is printed and the session goes on.
-fn run_input(session: &mut Session<'_>, text: &str) {
+/// Runs one input; a diagnostic is printed and the session goes on. False when it
+/// failed.
+fn run_input(session: &mut Session<'_>, text: &str) -> bool {
     crate::backend::cancel::clear();
     let mut printer = Printer::new(io::stdout(), Format::Table);
     let result = session.execute(text, &mut printer);
     let _ = io::stdout().flush();
+    let ok = result.is_ok();
     if let Err(d) = result {
         eprint!("{}", d.render(session.source()));
     }
@@ -235,6 +257,7 @@ fn run_input(session: &mut Session<'_>, text: &str) {
         eprintln!("interrupted");
         crate::backend::cancel::clear();
     }
+    ok
 }
 
 /// Runs a dot command; false to exit.
@@ -255,7 +278,7 @@ fn dot_command(session: &mut Session<'_>, config: Option<&Config>, line: &str) -
         },
         ".explain" => match arg {
             Some(v) if v.chars().all(|c| c.is_alphanumeric() || c == '_') => {
-                run_input(session, &format!("EXPLAIN {v}"))
+                run_input(session, &format!("EXPLAIN {v}"));
             }
             _ => eprintln!("usage: .explain VARIABLE"),
         },
