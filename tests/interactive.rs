@@ -236,3 +236,43 @@ fn repl_reads_piped_input() {
     let out = run("x = NEW process [ {\"name\": \"a\"} ]\n.quit\nDISP nosuch\n");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `kestrel jupyter install`: `--user` in the user's Jupyter data directory,
+/// `--sys-prefix` in the active virtualenv's `share/jupyter`; the kernelspec runs this
+/// executable, and the labextension goes beside it.
+#[test]
+fn jupyter_install_targets() {
+    let dir = common::fresh_dir("interactive", "install");
+    let install = |args: &[&str], env: (&str, &Path)| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .args(["jupyter", "install"])
+            .args(args)
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let user = dir.join("user-data");
+    install(&[], ("JUPYTER_DATA_DIR", &user));
+    install(&["--user"], ("JUPYTER_DATA_DIR", &user));
+    let venv = dir.join("venv");
+    install(&["--sys-prefix"], ("VIRTUAL_ENV", &venv));
+    for data in [user, venv.join("share/jupyter")] {
+        let spec: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(data.join("kernels/kestrel/kernel.json")).unwrap(),
+        )
+        .unwrap();
+        let exe = Path::new(env!("CARGO_BIN_EXE_kestrel"))
+            .canonicalize()
+            .unwrap();
+        assert_eq!(spec["argv"][0], exe.to_string_lossy().as_ref());
+        assert_eq!(spec["display_name"], "Kestrel");
+        let lab = data.join("labextensions/kestrel-jupyterlab/package.json");
+        assert!(lab.is_file(), "{}", lab.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -148,7 +148,7 @@ pub fn repl(config: Option<&Path>) -> ExitCode {
         scope: Scope {
             vars: Vec::new(),
             config,
-            analytics: interactive::analytics::names(),
+            analytics: None,
         },
         colour: terminal && std::env::var_os("NO_COLOR").is_none(),
     }));

@@ -115,18 +115,20 @@ pub struct VarInfo {
 pub struct Scope<'a> {
     pub vars: Vec<VarInfo>,
     pub config: Option<&'a Config>,
-    /// Analytics names as `APPLY` takes them (`docker://name`, `python://name`).
-    pub analytics: Vec<String>,
+    /// Analytics names as `APPLY` takes them (`docker://name`, `python://name`); None:
+    /// [`analytics::names`], asked only when completing after `APPLY` (it may run
+    /// `docker`).
+    pub analytics: Option<Vec<String>>,
 }
 
 impl<'a> Scope<'a> {
     /// The variables of a session's program (newest version of each, in definition
-    /// order), the configuration, and the analytics [`analytics::names`] finds.
+    /// order) and the configuration; analytics are found when first needed.
     pub fn of(program: &Program, config: Option<&'a Config>) -> Scope<'a> {
         Scope {
             vars: vars_of(program),
             config,
-            analytics: analytics::names(),
+            analytics: None,
         }
     }
 
@@ -200,7 +202,10 @@ pub fn complete(scope: &Scope<'_>, text: &str, cursor: usize) -> Completion {
     } else if prev == ".EXPLAIN" {
         out.extend(scope.vars.iter().map(|v| v.name.clone()));
     } else if prev == "APPLY" {
-        out.extend(scope.analytics.iter().cloned());
+        match &scope.analytics {
+            Some(a) => out.extend(a.iter().cloned()),
+            None => out.extend(analytics::names()),
+        }
     } else if prev == "FROM" || word.contains("://") {
         let scheme = word.split_once("://").map_or("stixshifter", |(s, _)| s);
         if let Some(c) = scope.config {

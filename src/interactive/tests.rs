@@ -12,7 +12,7 @@ fn scope_with(vars: &[(&str, &str, Option<&[&str]>)]) -> Scope<'static> {
             })
             .collect(),
         config: None,
-        analytics: vec!["docker://pinip".into(), "python://score".into()],
+        analytics: Some(vec!["docker://pinip".into(), "python://score".into()]),
     }
 }
 

@@ -42,7 +42,6 @@ pub fn kernel_info() -> Json {
 pub struct Handler<'c> {
     session: Session<'c>,
     config: Option<&'c Config>,
-    analytics: Vec<String>,
     count: u64,
     iopub: UnboundedSender<Message>,
 }
@@ -52,7 +51,6 @@ impl<'c> Handler<'c> {
         Handler {
             session: Session::new(config, SessionOptions::default()),
             config,
-            analytics: interactive::analytics::names(),
             count: 0,
             iopub,
         }
@@ -71,11 +69,7 @@ impl<'c> Handler<'c> {
     }
 
     fn scope(&self) -> Scope<'c> {
-        Scope {
-            vars: interactive::vars_of(self.session.program()),
-            config: self.config,
-            analytics: self.analytics.clone(),
-        }
+        Scope::of(self.session.program(), self.config)
     }
 
     /// The reply to a shell request (None: a request this kernel does not answer).
