@@ -162,6 +162,15 @@ fn candidate_paths(model: &Model, written: &str) -> Result<Vec<String>, String> 
     Ok(out)
 }
 
+/// Whether `m` maps the attribute as a hunt writes it (`process:name`) in some class.
+pub(crate) fn maps(model: &Model, m: &Mapping, written: &str) -> bool {
+    candidate_paths(model, written).is_ok_and(|paths| {
+        paths.iter().any(|p| {
+            m.attributes.contains_key(p) || m.class_attributes.values().any(|c| c.contains_key(p))
+        })
+    })
+}
+
 fn resolve(model: &Model, m: &Mapping, written: &str) -> Result<String, String> {
     let mut s = String::new();
     let paths = candidate_paths(model, written)?;

@@ -216,11 +216,12 @@ pub fn complete(scope: &Scope<'_>, text: &str, cursor: usize) -> Completion {
         }
     } else if let Some((ty, _)) = word.split_once(':').filter(|_| !word.contains("://")) {
         // `process:na` (a pattern's `type:attribute`).
-        if let Some(m) = model {
-            if let Some(def) = m.entity_name(ty).and_then(|c| m.entity(c)) {
-                out.extend(def.attributes.iter().map(|a| format!("{ty}:{a}")));
-            }
-        }
+        let mapping = statement_mapping(scope, &words);
+        out.extend(
+            type_attributes(ty, mapping.as_ref())
+                .into_iter()
+                .map(|a| format!("{ty}:{a}")),
+        );
     } else if let Some((var, _)) = word.split_once('.').filter(|(v, _)| scope.var(v).is_some()) {
         // `x.na` (a reference to a variable's attribute).
         let v = scope.var(var).expect("checked above");
@@ -252,13 +253,14 @@ pub fn complete(scope: &Scope<'_>, text: &str, cursor: usize) -> Completion {
             Some(v) => out.extend(attributes_of(v)),
             None => {
                 if let Some(ty) = subject_type(&words) {
-                    out.extend(type_attributes(&ty));
+                    out.extend(type_attributes(&ty, None));
                 }
             }
         }
     } else if words.iter().any(|w| w.eq_ignore_ascii_case("WHERE")) {
         if let Some(ty) = subject_type(&words) {
-            out.extend(type_attributes(&ty));
+            let mapping = statement_mapping(scope, &words);
+            out.extend(type_attributes(&ty, mapping.as_ref()));
         }
         out.extend(KEYWORDS.iter().map(|k| k.to_string()));
     } else {
@@ -402,18 +404,46 @@ fn subject_type(words: &[&str]) -> Option<String> {
 fn attributes_of(v: &VarInfo) -> Vec<String> {
     match &v.columns {
         Some(c) => c.clone(),
-        None => type_attributes(&v.entity),
+        None => type_attributes(&v.entity, None),
     }
 }
 
-fn type_attributes(ty: &str) -> Vec<String> {
+/// The mapping of the data source the statement reads (`FROM scheme://name`), as the
+/// configuration names it.
+fn statement_mapping(scope: &Scope<'_>, words: &[&str]) -> Option<crate::model::Mapping> {
+    let config = scope.config?;
+    let i = words.iter().position(|w| w.eq_ignore_ascii_case("FROM"))?;
+    let (_, ds) = config.resolve_datasource(words.get(i + 1)?)?;
+    let name = ds
+        .data_model_map
+        .as_deref()
+        .unwrap_or(crate::lower::DEFAULT_MAPPING);
+    crate::model::Mapping::load(name).ok()
+}
+
+/// A type's attributes; with a mapping, those it maps (all of them if it maps none).
+fn type_attributes(ty: &str, mapping: Option<&crate::model::Mapping>) -> Vec<String> {
     let Ok(m) = crate::model() else {
         return Vec::new();
     };
-    m.entity_name(ty)
+    let all = m
+        .entity_name(ty)
         .and_then(|c| m.entity(c))
         .map(|d| d.attributes.clone())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let Some(mapping) = mapping else {
+        return all;
+    };
+    let mapped: Vec<String> = all
+        .iter()
+        .filter(|a| crate::cli::mappings::maps(m, mapping, &format!("{ty}:{a}")))
+        .cloned()
+        .collect();
+    if mapped.is_empty() {
+        all
+    } else {
+        mapped
+    }
 }
 
 /// What a span of the input is, for colouring.

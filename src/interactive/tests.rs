@@ -102,6 +102,17 @@ fn completes_data_sources_from_the_configuration() {
         at_end(&s, "x = GET process FROM sqlite://host10"),
         ["sqlite://host101", "sqlite://host102"]
     );
+    // Attributes of a type as the data source's mapping (ecs here) resolves them.
+    let all = at_end(&Scope::default(), "x = GET process FROM y WHERE [process:");
+    let mapped = at_end(
+        &s,
+        "x = GET process FROM stixshifter://host101 WHERE [process:",
+    );
+    assert!(
+        !mapped.is_empty() && mapped.len() <= all.len(),
+        "{mapped:?} {all:?}"
+    );
+    assert!(mapped.contains(&"process:name".to_string()), "{mapped:?}");
     // The mapping the data sources use explains an attribute.
     let text = inspect(&s, "x = GET process FROM h WHERE process:name = 'a'", 31).unwrap();
     assert!(text.contains("process.name in ecs"), "{text}");
@@ -150,4 +161,18 @@ fn html_escapes_every_cell() {
     assert!(t.contains("<td>&lt;script&gt;&amp;&#39;&quot;</td>"));
     assert!(t.contains("3 more rows"));
     assert!(!t.contains("<script>"));
+}
+
+#[test]
+fn type_attributes_follow_the_mapping() {
+    // winevent maps fewer `file` attributes than the model has; every one it offers
+    // resolves in it.
+    let winevent = crate::model::Mapping::load("winevent").unwrap();
+    let all = type_attributes("file", None);
+    let mapped = type_attributes("file", Some(&winevent));
+    assert!(!mapped.is_empty() && mapped.len() < all.len(), "{mapped:?}");
+    for a in &mapped {
+        assert!(crate::cli::mappings::render(Some("winevent"), Some(&format!("file:{a}"))).is_ok());
+    }
+    assert!(mapped.iter().all(|a| all.contains(a)));
 }
