@@ -271,8 +271,16 @@ fn dot_command(session: &mut Session<'_>, config: Option<&Config>, line: &str) -
         ".vars" => match session.summary() {
             Ok(rows) if rows.is_empty() => println!("no variables yet"),
             Ok(rows) => {
-                let mut out = io::stdout();
-                let _ = write_summary(&mut out, &rows, std::time::Duration::ZERO);
+                // The summary's table without its "block executed in" line.
+                let mut text = Vec::new();
+                let _ = write_summary(&mut text, &rows, std::time::Duration::ZERO);
+                let text = String::from_utf8_lossy(&text);
+                for line in text
+                    .lines()
+                    .filter(|l| !l.is_empty() && !l.starts_with("[SUMMARY]"))
+                {
+                    println!("{line}");
+                }
             }
             Err(d) => eprint!("{}", d.render(session.source())),
         },

@@ -39,10 +39,12 @@ def check(cond, what):
 
 
 km = KernelManager(kernel_name="kestrel")
+started = time.time()
 km.start_kernel()
 kc = km.client()
 kc.start_channels()
 kc.wait_for_ready(timeout=60)
+print(f"[driver] kernel ready {time.time() - started:.2f} s after start")
 
 # kernel_info
 msg_id = kc.kernel_info()
@@ -73,7 +75,9 @@ cell = """proclist = NEW process [ {"name": "cmd.exe", "pid": "123"}
                        ]
 browsers = GET process FROM proclist WHERE [process:name IN ('firefox.exe', 'chrome.exe')]
 DISP browsers ATTR name, pid"""
+started = time.time()
 reply, outputs = execute(cell)
+print(f"[driver] hello-world cell {time.time() - started:.3f} s")
 check(reply["status"] == "ok", f"cell runs: {reply}")
 shown = displays(outputs)
 check(len(shown) == 2, f"one display and the summary: {shown}")
