@@ -25,6 +25,12 @@ pub fn request() {
     REQUESTED.store(true, Ordering::SeqCst);
 }
 
+/// Forgets a cancel once it has been dealt with: an interactive session (the REPL, a
+/// notebook kernel) goes on after a stopped statement.
+pub fn clear() {
+    REQUESTED.store(false, Ordering::SeqCst);
+}
+
 /// Whether a cancel was requested.
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)

@@ -15,6 +15,14 @@ pub fn install() {
     unix::install();
 }
 
+/// Installs the handler for an interactive session (the REPL, a notebook kernel): every
+/// Ctrl-C (SIGINT) stops the running statement and nothing else; the session goes on and
+/// calls [`crate::backend::cancel::clear`] once the statement has stopped.
+pub fn install_interactive() {
+    #[cfg(unix)]
+    unix::install_interactive();
+}
+
 /// 130 when a cancel was requested, so a hunt stopped by Ctrl-C says so in its status.
 pub fn exit_code() -> Option<ExitCode> {
     crate::backend::cancel::requested().then_some(ExitCode::from(EXIT_INTERRUPTED))
@@ -33,6 +41,19 @@ mod unix {
             unsafe { libc::_exit(super::EXIT_INTERRUPTED as libc::c_int) };
         }
         crate::backend::cancel::request();
+    }
+
+    extern "C" fn on_sigint_interactive(_: libc::c_int) {
+        crate::backend::cancel::request();
+    }
+
+    pub fn install_interactive() {
+        let handler: extern "C" fn(libc::c_int) = on_sigint_interactive;
+        // SAFETY: installs a handler that only stores to an atomic.
+        unsafe {
+            libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        }
+        crate::backend::cancel::arm();
     }
 
     pub fn install() {

@@ -235,6 +235,15 @@ fn classification(model: &Model, m: &Mapping, attr: &str) -> String {
     s
 }
 
+/// Whether `m` maps the attribute as a hunt writes it (`process:name`) in some class.
+pub(crate) fn maps(model: &Model, m: &Mapping, written: &str) -> bool {
+    candidate_paths(model, written).is_ok_and(|paths| {
+        paths.iter().any(|p| {
+            m.attributes.contains_key(p) || m.class_attributes.values().any(|c| c.contains_key(p))
+        })
+    })
+}
+
 fn resolve(model: &Model, m: &Mapping, written: &str) -> Result<String, String> {
     let mut s = String::new();
     if !m.classification.is_empty() && CLASSIFICATION_ATTRIBUTES.contains(&written) {

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 
 mod index;
 pub mod interrupt;
-mod mappings;
+pub(crate) mod mappings;
+mod repl;
 mod sigma;
 
 use crate::config::Config;
@@ -31,6 +32,32 @@ use crate::sql::{Dialect, LiteralMode};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `kestrel jupyter …`.
+#[derive(Subcommand, Debug)]
+pub enum JupyterCommand {
+    /// Write the `kestrel` kernelspec (display name "Kestrel") where Jupyter finds it.
+    Install {
+        /// In the user's Jupyter data directory (the default).
+        #[arg(long, conflicts_with_all = ["sys_prefix", "prefix"])]
+        user: bool,
+        /// In `sys.prefix/share/jupyter` of the active Python environment.
+        #[arg(long, conflicts_with = "prefix")]
+        sys_prefix: bool,
+        /// In `DIR/share/jupyter`, as `jupyter kernelspec install --prefix DIR` does.
+        #[arg(long, value_name = "DIR")]
+        prefix: Option<PathBuf>,
+    },
+    /// Run the kernel (Jupyter starts this from the kernelspec).
+    Kernel {
+        /// The connection file Jupyter wrote.
+        #[arg(short = 'f', long = "connection-file")]
+        connection_file: PathBuf,
+        /// Configuration file; otherwise $KESTREL_CONFIG, ~/.config/kestrel/.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +143,19 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// An interactive shell: one session for the whole sitting (also `kestrel` alone on a
+    /// terminal).
+    Repl {
+        /// Configuration file; otherwise $KESTREL_CONFIG, $KESTREL_SQLALCHEMY_CONFIG,
+        /// ~/.config/kestrel/.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// The Jupyter kernel: install its kernelspec, or run it.
+    Jupyter {
+        #[command(subcommand)]
+        command: JupyterCommand,
+    },
     /// List the table layouts (mappings), show one, or show how an attribute resolves.
     Mappings {
         /// A built-in layout (`ecs`, `ocsf`, `winevent`) or a layout file.
@@ -134,6 +174,9 @@ pub enum Command {
 /// Parses the process arguments, accepting `kestrel HUNT.hf` as `kestrel run HUNT.hf`.
 pub fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() == 1 && io::stdin().is_terminal() && io::stdout().is_terminal() {
+        return repl::repl(None);
+    }
     if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
         let known = [
             "compile",
@@ -142,6 +185,8 @@ pub fn main() -> ExitCode {
             "index",
             "mappings",
             "sigma",
+            "repl",
+            "jupyter",
             "help",
             "-h",
             "--help",
@@ -213,8 +258,50 @@ pub fn main() -> ExitCode {
             timestamp,
             dry_run,
         } => index::index(&url, &table, &mapping, timestamp.as_deref(), dry_run),
+        Command::Repl { config } => repl::repl(config.as_deref()),
+        Command::Jupyter { command } => jupyter(command),
         Command::Mappings { name, attr } => mappings::mappings(name.as_deref(), attr.as_deref()),
         Command::Sigma { command } => sigma::sigma(command),
+    }
+}
+
+fn jupyter(command: JupyterCommand) -> ExitCode {
+    use crate::jupyter::install::{install, Target};
+    match command {
+        JupyterCommand::Install {
+            user: _,
+            sys_prefix,
+            prefix,
+        } => {
+            let target = match (sys_prefix, prefix) {
+                (_, Some(p)) => Target::Prefix(p),
+                (true, None) => Target::SysPrefix,
+                _ => Target::User,
+            };
+            match install(&target) {
+                Ok(dir) => {
+                    println!("installed the Kestrel kernelspec in {}", dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => usage_error(e),
+            }
+        }
+        JupyterCommand::Kernel {
+            connection_file,
+            config,
+        } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match crate::jupyter::kernel(&connection_file, config.as_ref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 
