@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 kestrel=target/release/kestrel
-"$kestrel" ingest examples/data/*.jsonl.gz --into sqlite:///target/demo-lake.db --table winevents --replace
+"$kestrel" ingest examples/data/*.jsonl.gz --into sqlite:///target/demo-lake.db --table winevents --replace --mapping winevent
 hunts=("$@")
 [ ${#hunts[@]} -gt 0 ] || hunts=(examples/hunts/*.hf)
 for hunt in "${hunts[@]}"; do

@@ -106,10 +106,17 @@ pub fn index_name(table: &str, column: &str) -> String {
 pub fn ddl(dialect: &str, table: &str, columns: &[(String, Option<ColumnKind>)]) -> Vec<IndexDdl> {
     let dq = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let bq = |s: &str| format!("`{}`", s.replace('`', "``"));
+    // `schema.table` is quoted part by part (see `sql::table_name`); the index is named
+    // after the table's own name.
+    let parts = crate::sql::table_name::parts(table);
+    let own = parts.last().cloned().unwrap_or_else(|| table.to_string());
+    let qualified = |q: &dyn Fn(&str) -> String| -> String {
+        parts.iter().map(|p| q(p)).collect::<Vec<_>>().join(".")
+    };
     columns
         .iter()
         .map(|(col, kind)| {
-            let name = index_name(table, col);
+            let name = index_name(&own, col);
             let sql = match dialect {
                 "mysql" => {
                     // TEXT columns can only be indexed by a prefix; 191 characters of
@@ -130,14 +137,14 @@ pub fn ddl(dialect: &str, table: &str, columns: &[(String, Option<ColumnKind>)])
                     format!(
                         "CREATE INDEX {} ON {} ({}{prefix})",
                         bq(&name),
-                        bq(table),
+                        qualified(&bq),
                         bq(col)
                     )
                 }
                 _ => format!(
                     "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
                     dq(&name),
-                    dq(table),
+                    qualified(&dq),
                     dq(col)
                 ),
             };
@@ -201,6 +208,31 @@ pub fn create(
             }
             Err(e) => return Err(e),
         }
+    }
+    // Statistics, so the planner knows what the new indexes select.
+    if !dry_run && !report.created.is_empty() {
+        let quoted = |q: &dyn Fn(&str) -> String| -> String {
+            crate::sql::table_name::parts(table)
+                .iter()
+                .map(|p| q(p))
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        let analyze = match dialect {
+            "mysql" => format!(
+                "ANALYZE TABLE {}",
+                quoted(&|s: &str| format!("`{}`", s.replace('`', "``")))
+            ),
+            _ => format!(
+                "ANALYZE {}",
+                quoted(&|s: &str| format!("\"{}\"", s.replace('"', "\"\"")))
+            ),
+        };
+        let stmt = SqlStatement {
+            sql: analyze,
+            params: Vec::new(),
+        };
+        backend.query(&stmt, &mut Collect::default())?;
     }
     Ok(report)
 }
