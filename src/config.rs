@@ -52,6 +52,33 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Settings of the language itself.
     pub language: LanguageConfig,
+    /// How APPLY runs analytics.
+    pub analytics: AnalyticsConfig,
+}
+
+/// `analytics:` — how APPLY runs analytics (see `src/analytics/`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// The scheme of an analytic named without one (`APPLY susp ON procs`).
+    pub default_scheme: String,
+    /// The Python interpreter python:// analytics run in.
+    pub python: String,
+    /// The python:// profiles file (`$KESTREL_PYTHON_ANALYTICS_CONFIG` wins over it).
+    pub python_profiles: Option<PathBuf>,
+    /// Seconds an analytic may run (0: no limit).
+    pub analytics_timeout: u64,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig {
+            default_scheme: "python".into(),
+            python: "python3".into(),
+            python_profiles: None,
+            analytics_timeout: 3600,
+        }
+    }
 }
 
 /// `language:` — how hunts are read.
@@ -140,6 +167,8 @@ struct RawConfig {
     datasources: BTreeMap<String, DataSource>,
     #[serde(default)]
     language: LanguageConfig,
+    #[serde(default)]
+    analytics: AnalyticsConfig,
 }
 
 /// Everything that can go wrong while finding, reading or checking a configuration.
@@ -327,6 +356,7 @@ impl Config {
             datasources: raw.datasources,
             path: owned_path,
             language: raw.language,
+            analytics: raw.analytics,
         };
         config.expand_vars(env)?;
         config.validate()?;

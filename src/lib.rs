@@ -9,6 +9,7 @@
 //! Stages live in `syntax`, `lower`, `ir`, `sql`, `backend`; `model` holds the mappings,
 //! `diag` the diagnostics every stage reports with; `cli` and `output` sit at the edge.
 
+pub mod analytics;
 pub mod backend;
 pub mod cli;
 pub mod config;

@@ -6,6 +6,8 @@
 //! as `kestrel ingest` infers them); for SAVE, the [`Format`] a file is written in.
 //! Parquet is recognised only to say it is not available.
 
+pub mod parquet;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

@@ -1200,9 +1200,7 @@ impl<'a> Lowerer<'a> {
 /// over its output columns, when it still holds.
 pub(crate) fn plan_order(rels: &[Relation], plan: &Plan) -> Option<Vec<(Expr, bool)>> {
     match plan {
-        Plan::Sort { keys, .. } => {
-            Some(keys.iter().map(|k| (k.expr.clone(), k.desc)).collect())
-        }
+        Plan::Sort { keys, .. } => Some(keys.iter().map(|k| (k.expr.clone(), k.desc)).collect()),
         Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input } => {
             plan_order(rels, input)
         }
@@ -1218,7 +1216,6 @@ pub(crate) fn plan_order(rels: &[Relation], plan: &Plan) -> Option<Vec<(Expr, bo
         _ => None,
     }
 }
-
 
 /// Hidden column a display sorts by when the sort key is not shown.
 const SORT_COLUMN: &str = "__sort_key";

@@ -290,4 +290,3 @@ impl RowSink for CopySink<'_> {
         Ok(())
     }
 }
-

@@ -1,0 +1,567 @@
+//! APPLY: hands variables to an analytic and replaces their rows with what it returns.
+//!
+//! In: `APPLY [scheme://]NAME ON v1, v2 … [WITH k=v, …]`. Out: each ON variable whose
+//! analytic wrote rows back reads them from then on — a new table in the session's cache,
+//! its relation's plan rewritten to `Project(Scan(table))` and its `columns` the returned
+//! ones (columns the analytic added are attributes for every later statement) — and the
+//! analytic's display, handed to the [`Frontend`].
+//!
+//! ```text
+//! APPLY python://score ON procs      procs: Project … Scan kestrel_0_procs
+//!                               ──▶  procs: Project …, x_suspicious_score
+//!                                              Scan kestrel_1_procs_applied (cache)
+//! ```
+//!
+//! Each variable's rows stream into a Parquet file (never held whole), the analytic runs
+//! (see `crate::analytics`), its files stream back into the cache. Nothing changes until
+//! every returned file is loaded: a failure leaves the variables as they were.
+//!
+//! WITH values reach the analytic as strings: a list is flattened and comma-joined,
+//! `x=(a, b)` is `"a,b"`, and a reference `v.attr` is every value of that attribute of
+//! `v`, comma-joined (a reference to no variable is the text as written, so
+//! `XPARAM=src_ref.value` names an attribute).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::analytics::{self, AnalyticsError, Job};
+use crate::backend::{BackendError, Collect};
+use crate::diag::{Code, Diagnostic};
+use crate::io::parquet::{self, ParquetSink};
+use crate::ir::{DataSource, Expr, Literal, OutputKind, Plan, RelId};
+use crate::output::Frontend;
+use crate::source::Span;
+use crate::sql::{self, LiteralMode};
+use crate::syntax::ast;
+use crate::value::Value;
+
+use super::connections::dialect_of;
+use super::store::{Stored, CACHE};
+use super::{query_failed, sources_read, Session};
+
+/// Rows inserted into the cache per statement.
+const LOAD_BATCH: usize = 2000;
+
+/// Job directories made by this process (their names stay unique).
+static JOBS: AtomicUsize = AtomicUsize::new(0);
+
+/// The statements of a hunt a session can compile before running anything: those before
+/// its first APPLY (what an analytic adds is known only once it has run).
+pub(super) fn until_apply(hunt: &ast::Hunt) -> std::borrow::Cow<'_, ast::Hunt> {
+    match hunt
+        .stmts
+        .iter()
+        .position(|s| matches!(s.kind, ast::StmtKind::Apply { .. }))
+    {
+        None => std::borrow::Cow::Borrowed(hunt),
+        Some(i) => {
+            let mut h = hunt.clone();
+            h.stmts.truncate(i);
+            std::borrow::Cow::Owned(h)
+        }
+    }
+}
+
+/// A job directory, removed when dropped.
+struct JobDir(PathBuf);
+
+impl Drop for JobDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Rows an analytic returned for one variable, loaded into the cache.
+struct Loaded {
+    id: RelId,
+    table: String,
+    columns: Vec<String>,
+}
+
+impl Session<'_> {
+    /// Runs an APPLY statement.
+    pub(super) fn apply(
+        &mut self,
+        stmt: &ast::Stmt,
+        out: &mut dyn Frontend,
+    ) -> Result<(), Diagnostic> {
+        let ast::StmtKind::Apply {
+            analytic,
+            args,
+            params,
+        } = &stmt.kind
+        else {
+            return Ok(());
+        };
+        let mut ids = Vec::new();
+        for a in args {
+            let id = self.state.var(&a.name).ok_or_else(|| {
+                Diagnostic::error(
+                    Code::UnknownVariable,
+                    format!("unknown variable `{}`", a.name),
+                )
+                .at(a.span)
+                .label("not defined before this line")
+            })?;
+            ids.push(id);
+        }
+        let settings = self.config.map(|c| c.analytics.clone()).unwrap_or_default();
+        let config_dir = self
+            .config
+            .and_then(|c| c.path.as_deref())
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
+        let (scheme, name) = analytics::split_uri(&analytic.name, &settings.default_scheme);
+        let Some(mut interface) = analytics::interface(scheme, &settings, config_dir.as_deref())
+        else {
+            return Err(Diagnostic::error(
+                Code::NotAvailable,
+                format!("no analytics interface `{scheme}://`"),
+            )
+            .at(analytic.span)
+            .help(format!(
+                "kestrel runs {}",
+                analytics::SCHEMES
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )));
+        };
+        let mut values = Vec::new();
+        for (key, vals) in params {
+            let mut parts = Vec::new();
+            for v in vals {
+                self.param_value(v, &mut parts)?;
+            }
+            values.push((key.name.clone(), parts.join(",")));
+        }
+
+        let dir = std::env::temp_dir().join(format!(
+            "kestrel-apply-{}-{}",
+            std::process::id(),
+            JOBS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _cleanup = JobDir(dir.clone());
+        let io_fail = |e: std::io::Error| {
+            Diagnostic::error(
+                Code::Analytic,
+                format!("cannot prepare the analytic's files: {e}"),
+            )
+            .at(stmt.span)
+        };
+        let mut job = Job::create(dir, ids.len()).map_err(io_fail)?;
+        job.params = values;
+        job.timeout = (settings.analytics_timeout > 0)
+            .then(|| Duration::from_secs(settings.analytics_timeout));
+
+        let mut inputs = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            inputs.push(self.write_input(*id, &job.inputs[i], args[i].span)?);
+        }
+        let spinner = crate::output::progress::Spinner::start(
+            &format!("APPLY {}", analytic.name),
+            crate::output::progress::enabled(),
+        );
+        let outcome = interface.run(name, &job);
+        drop(spinner);
+        let outcome = outcome.map_err(|e| analytic_failed(e, &analytic.name, analytic.span))?;
+
+        // Load every returned file before changing anything.
+        let mut loaded: Vec<Loaded> = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let Some(path) = outcome.outputs.get(i).cloned().flatten() else {
+                continue;
+            };
+            match self.load_output(*id, &path, &inputs[i], &analytic.name) {
+                Ok(l) => loaded.push(l),
+                Err(d) => {
+                    self.drop_loaded(&loaded);
+                    return Err(d.at(analytic.span));
+                }
+            }
+        }
+        for l in loaded {
+            self.replace_rows(l);
+        }
+        if let Some(d) = outcome.display {
+            let line = self.src.line_col(stmt.span.start).0;
+            let name = format!("line{line}-{}", sanitize(name));
+            out.display(&d.mime, &d.data, &name).map_err(|e| {
+                Diagnostic::error(Code::Internal, format!("cannot write the display: {e}"))
+                    .at(stmt.span)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A WITH value as strings (a list flattened, a reference expanded).
+    fn param_value(&mut self, v: &ast::Value, out: &mut Vec<String>) -> Result<(), Diagnostic> {
+        match v {
+            ast::Value::Lit(ast::Literal::Str(s), _) => out.push(s.clone()),
+            ast::Value::Lit(_, span) => out.push(self.src.slice(*span).to_string()),
+            ast::Value::Word(w) => out.push(w.name.clone()),
+            ast::Value::List(items, _) => {
+                for item in items {
+                    self.param_value(item, out)?;
+                }
+            }
+            ast::Value::Object(_, span) => {
+                return Err(Diagnostic::error(
+                    Code::BadValue,
+                    "an analytic's parameter cannot be an object",
+                )
+                .at(*span))
+            }
+            ast::Value::Ref { var, attr, span } => {
+                if self.state.var(&var.name).is_none() {
+                    out.push(format!("{}.{attr}", var.name));
+                    return Ok(());
+                }
+                out.extend(self.attribute_values(var, attr, *span)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every distinct value of `var.attr`, as text (lowered as `DISP var ATTR attr`, so
+    /// attribute names resolve as everywhere else).
+    fn attribute_values(
+        &mut self,
+        var: &ast::Ident,
+        attr: &str,
+        span: Span,
+    ) -> Result<Vec<String>, Diagnostic> {
+        let disp = ast::Stmt {
+            kind: ast::StmtKind::Disp(ast::Expression {
+                var: var.clone(),
+                timestamped: false,
+                pattern: None,
+                attrs: vec![ast::AttrPath {
+                    entity: None,
+                    path: attr.to_string(),
+                    span,
+                }],
+                sort: None,
+                limit: None,
+                offset: None,
+                span,
+            }),
+            span,
+        };
+        let outs = self.state.program.outputs.len();
+        let model = crate::model()?;
+        crate::lower::lower_more(
+            std::slice::from_ref(&disp),
+            &self.src,
+            model,
+            crate::lower::LowerOptions {
+                config: self.config,
+                catalog: Some(&mut self.conns),
+                now: self.now,
+            },
+            &mut self.state,
+        )?;
+        let n = self.state.program.relations.len();
+        if self.rels.len() < n {
+            self.rels.resize(n, super::RelState::default());
+        }
+        // The output is this statement's own, not one to print.
+        let Some(o) = self.state.program.outputs.drain(outs..).next() else {
+            return Ok(Vec::new());
+        };
+        debug_assert!(matches!(o.kind, OutputKind::Disp));
+        self.prepare(&o.plan)?;
+        let (program, connection) =
+            super::place(&self.state.program, &mut self.conns, &o.plan, span)?;
+        let backend = self.conns.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let stmt = sql::emit_plan(&program, &o.plan, &dialect, LiteralMode::Bind)
+            .map_err(|d| crate::at(d, span))?;
+        let mut rows = Collect::default();
+        backend
+            .query(&stmt, &mut rows)
+            .map_err(|e| query_failed(e, &sources_read(&program, &o.plan, &connection), span))?;
+        Ok(rows
+            .rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next())
+            .filter(|v| !v.is_null())
+            .map(|v| v.to_string())
+            .collect())
+    }
+
+    /// Streams a variable's rows into a Parquet file; returns its columns.
+    fn write_input(
+        &mut self,
+        id: RelId,
+        path: &Path,
+        span: Span,
+    ) -> Result<Vec<String>, Diagnostic> {
+        let plan = Plan::Rel(id);
+        self.prepare(&plan)?;
+        let (program, connection) =
+            super::place(&self.state.program, &mut self.conns, &plan, span)?;
+        let backend = self.conns.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let stmt = sql::emit_plan(&program, &plan, &dialect, LiteralMode::Bind)
+            .map_err(|d| crate::at(d, span))?;
+        let write_fail = |e: &dyn std::fmt::Display| {
+            Diagnostic::error(
+                Code::Analytic,
+                format!("cannot write the analytic's input: {e}"),
+            )
+            .at(span)
+        };
+        let mut sink = ParquetSink::create(path).map_err(|e| write_fail(&e))?;
+        backend.query(&stmt, &mut sink).map_err(|e| match e {
+            BackendError::Output(io) => write_fail(&io),
+            e => query_failed(e, &sources_read(&program, &plan, &connection), span),
+        })?;
+        // An empty result still names its columns.
+        let columns = match &self.state.program.rel(id).columns {
+            Some(c) => c.clone(),
+            None => Vec::new(),
+        };
+        let mut sink = sink;
+        if sink.rows() == 0 && !columns.is_empty() {
+            sink.set_columns(&columns);
+        }
+        sink.finish().map_err(|e| write_fail(&e))?;
+        // The columns as written (the query's own names).
+        let mut cols = Vec::new();
+        let _ = parquet::read(path, |c| match c {
+            parquet::Chunk::Columns(c) => {
+                cols = c.to_vec();
+                Err(parquet::ParquetError(String::new()))
+            }
+            parquet::Chunk::Rows(_) => Ok(()),
+        });
+        Ok(if cols.is_empty() { columns } else { cols })
+    }
+
+    /// Loads the file an analytic returned for `id` into a new table of the cache.
+    fn load_output(
+        &mut self,
+        id: RelId,
+        path: &Path,
+        input_columns: &[String],
+        analytic: &str,
+    ) -> Result<Loaded, Diagnostic> {
+        let r = self.state.program.rel(id).clone();
+        let bad =
+            |msg: String| Diagnostic::error(Code::Analytic, format!("`{analytic}` returned {msg}"));
+        let table = format!(
+            "kestrel_{}_{}_applied",
+            self.tables_made,
+            r.name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+        );
+        self.tables_made += 1;
+        let mut cache = self.conns.take(CACHE)?;
+        let mut columns: Vec<String> = Vec::new();
+        let mut keep: Vec<usize> = Vec::new();
+        let mut failure: Option<Diagnostic> = None;
+        let mut created = false;
+        let result = parquet::read(path, |chunk| match chunk {
+            parquet::Chunk::Columns(cols) => {
+                for (i, c) in cols.iter().enumerate() {
+                    // pandas' index, written when an analytic forgets `index=False`.
+                    if c.starts_with("__index_level_") {
+                        continue;
+                    }
+                    if c.is_empty() || columns.iter().any(|k: &String| k.eq_ignore_ascii_case(c)) {
+                        failure = Some(bad(format!(
+                            "a column named `{c}` twice (or with no name) for `{}`",
+                            r.var
+                        )));
+                        return Err(parquet::ParquetError(String::new()));
+                    }
+                    columns.push(c.clone());
+                    keep.push(i);
+                }
+                let lost: Vec<&String> = r
+                    .identity
+                    .iter()
+                    .filter(|c| input_columns.contains(c) && !columns.contains(c))
+                    .collect();
+                if !lost.is_empty() {
+                    failure = Some(bad(format!(
+                        "`{}` without its identity column{} {} (an analytic must keep the \
+                         columns that identify each entity)",
+                        r.var,
+                        if lost.len() == 1 { "" } else { "s" },
+                        lost.iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                    return Err(parquet::ParquetError(String::new()));
+                }
+                cache
+                    .create_temp_table(&table, &columns, &[])
+                    .map_err(|e| parquet::ParquetError(e.to_string()))?;
+                created = true;
+                Ok(())
+            }
+            parquet::Chunk::Rows(rows) => {
+                for chunk in rows.chunks(LOAD_BATCH) {
+                    let lits: Vec<Vec<Literal>> = chunk
+                        .iter()
+                        .map(|row| {
+                            keep.iter()
+                                .map(|&i| Literal::from(row.get(i).cloned().unwrap_or(Value::Null)))
+                                .collect()
+                        })
+                        .collect();
+                    cache
+                        .insert_rows(&table, &columns, &lits)
+                        .map_err(|e| parquet::ParquetError(e.to_string()))?;
+                }
+                if crate::backend::cancel::requested() {
+                    return Err(parquet::ParquetError("interrupted".into()));
+                }
+                Ok(())
+            }
+        });
+        if result.is_err() && created {
+            let _ = cache.drop_temp_table(&table);
+        }
+        self.conns.put(CACHE, cache);
+        if let Some(d) = failure {
+            return Err(d);
+        }
+        result.map_err(|e| bad(format!("rows kestrel cannot read for `{}`: {e}", r.var)))?;
+        if let Some(type_col) = input_columns.iter().find(|c| *c == "type") {
+            if !columns.contains(type_col) {
+                self.drop_loaded(&[Loaded {
+                    id,
+                    table,
+                    columns: Vec::new(),
+                }]);
+                return Err(bad(format!("`{}` without its `type` column", r.var)));
+            }
+        }
+        Ok(Loaded { id, table, columns })
+    }
+
+    fn drop_loaded(&mut self, loaded: &[Loaded]) {
+        if let Ok(mut cache) = self.conns.take(CACHE) {
+            for l in loaded {
+                let _ = cache.drop_temp_table(&l.table);
+            }
+            self.conns.put(CACHE, cache);
+        }
+    }
+
+    /// Makes a variable read the rows an analytic returned.
+    fn replace_rows(&mut self, l: Loaded) {
+        let Loaded { id, table, columns } = l;
+        let r = self.state.program.rel(id).clone();
+        let source = r.source.map(|s| self.state.program.sources[s].clone());
+        let timestamp = source
+            .as_ref()
+            .and_then(|s| s.timestamp.clone())
+            .filter(|t| columns.contains(t));
+        let src = self.state.add_source(
+            DataSource {
+                name: format!("{} (applied)", r.var),
+                uri: String::new(),
+                table: table.clone(),
+                connection: Some(CACHE.to_string()),
+                timestamp,
+                timestamp_format: source
+                    .as_ref()
+                    .map(|s| s.timestamp_format.clone())
+                    .unwrap_or_default(),
+                mapping: source.map(|s| s.mapping).unwrap_or_default(),
+            },
+            columns.clone(),
+        );
+        let plan = Plan::Scan { source: src }
+            .project(columns.iter().map(|c| (c.clone(), Expr::col(c))).collect());
+        let rel = &mut self.state.program.relations[id.0];
+        rel.plan = plan;
+        rel.columns = Some(columns);
+        if self.rels.len() <= id.0 {
+            self.rels.resize(id.0 + 1, super::RelState::default());
+        }
+        let s = &mut self.rels[id.0];
+        s.stored = Some(Stored {
+            connection: CACHE.to_string(),
+            table,
+        });
+        s.counts = None;
+        s.need = None;
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// An analytic's failure as a diagnostic at the APPLY's analytic.
+fn analytic_failed(e: AnalyticsError, name: &str, span: Span) -> Diagnostic {
+    match e {
+        AnalyticsError::NotFound { message, help } => {
+            Diagnostic::error(Code::NotAvailable, message)
+                .at(span)
+                .help(help)
+        }
+        AnalyticsError::Unavailable { message, help } => {
+            Diagnostic::error(Code::NotAvailable, message)
+                .at(span)
+                .help(help)
+        }
+        AnalyticsError::Import { message, package } => {
+            let d = Diagnostic::error(
+                Code::Analytic,
+                format!("`{name}` cannot be loaded: {message}"),
+            )
+            .at(span);
+            match package {
+                Some(p) => d.help(format!(
+                    "install the Python package that provides `{p}` in the analytics interpreter \
+                     (`python3 -m pip install {p}`, or set `analytics: {{python: …}}` to a \
+                     virtualenv's python that has it)"
+                )),
+                None => d,
+            }
+        }
+        AnalyticsError::Failed { message, details } => {
+            let d =
+                Diagnostic::error(Code::Analytic, format!("`{name}` failed: {message}")).at(span);
+            if details.trim().is_empty() {
+                d
+            } else {
+                d.note(details.trim_end().to_string())
+            }
+        }
+        AnalyticsError::WrongReturn(m) => {
+            Diagnostic::error(Code::Analytic, format!("`{name}` returned {m}"))
+                .at(span)
+                .help("return one DataFrame per ON variable, and at most one display")
+        }
+        AnalyticsError::Timeout(secs) => Diagnostic::error(
+            Code::Analytic,
+            format!("`{name}` ran longer than `analytics_timeout` ({secs} s) and was stopped"),
+        )
+        .at(span)
+        .help("raise `analytics: {analytics_timeout: …}` in the kestrel configuration"),
+        AnalyticsError::Cancelled => {
+            super::connections::source_error(None, BackendError::Cancelled).at(span)
+        }
+        AnalyticsError::Io(m) => Diagnostic::error(Code::Analytic, m).at(span),
+    }
+}
