@@ -94,6 +94,11 @@ impl ParquetSink {
         Ok(())
     }
 
+    /// The column names set so far.
+    pub fn column_names(&self) -> &[String] {
+        &self.columns
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.rows

@@ -292,14 +292,35 @@ impl Session<'_> {
             .collect())
     }
 
-    /// Streams a variable's rows into a Parquet file; returns its columns.
+    /// Streams a variable's rows into a Parquet file. Returns its columns and the STIX
+    /// spellings added beside them (`command_line` beside `cmd_line`, `src_byte_count`
+    /// beside `traffic.bytes_out`), so analytics written for the original find the
+    /// columns they read; those copies are dropped from what comes back.
     fn write_input(
         &mut self,
         id: RelId,
         path: &Path,
         span: Span,
-    ) -> Result<Vec<String>, Diagnostic> {
-        let plan = Plan::Rel(id);
+    ) -> Result<(Vec<String>, Vec<String>), Diagnostic> {
+        let r = self.state.program.rel(id);
+        let mut aliases: Vec<String> = Vec::new();
+        let plan = match &r.columns {
+            Some(cols) => {
+                let mut proj: Vec<(String, Expr)> =
+                    cols.iter().map(|c| (c.clone(), Expr::col(c))).collect();
+                if let Some(def) = crate::model().ok().and_then(|m| m.entity(&r.entity)) {
+                    for (stix, ocsf) in &def.stix {
+                        if cols.contains(ocsf) && !cols.contains(stix) && !aliases.contains(stix) {
+                            proj.push((stix.clone(), Expr::col(ocsf)));
+                            aliases.push(stix.clone());
+                        }
+                    }
+                }
+                Plan::Rel(id).project(proj)
+            }
+            None => Plan::Rel(id),
+        };
+        let declared = r.columns.clone().unwrap_or_default();
         self.prepare(&plan)?;
         let (program, connection) =
             super::place(&self.state.program, &mut self.conns, &plan, span)?;
@@ -319,26 +340,19 @@ impl Session<'_> {
             BackendError::Output(io) => write_fail(&io),
             e => query_failed(e, &sources_read(&program, &plan, &connection), span),
         })?;
-        // An empty result still names its columns.
-        let columns = match &self.state.program.rel(id).columns {
-            Some(c) => c.clone(),
-            None => Vec::new(),
-        };
-        let mut sink = sink;
-        if sink.rows() == 0 && !columns.is_empty() {
-            sink.set_columns(&columns);
+        if sink.column_names().is_empty() {
+            let mut all = declared.clone();
+            all.extend(aliases.iter().cloned());
+            sink.set_columns(&all);
         }
+        let columns: Vec<String> = sink
+            .column_names()
+            .iter()
+            .filter(|c| !aliases.contains(c))
+            .cloned()
+            .collect();
         sink.finish().map_err(|e| write_fail(&e))?;
-        // The columns as written (the query's own names).
-        let mut cols = Vec::new();
-        let _ = parquet::read(path, |c| match c {
-            parquet::Chunk::Columns(c) => {
-                cols = c.to_vec();
-                Err(parquet::ParquetError(String::new()))
-            }
-            parquet::Chunk::Rows(_) => Ok(()),
-        });
-        Ok(if cols.is_empty() { columns } else { cols })
+        Ok((columns, aliases))
     }
 
     /// Loads the file an analytic returned for `id` into a new table of the cache.
@@ -346,7 +360,7 @@ impl Session<'_> {
         &mut self,
         id: RelId,
         path: &Path,
-        input_columns: &[String],
+        (input_columns, aliases): &(Vec<String>, Vec<String>),
         analytic: &str,
     ) -> Result<Loaded, Diagnostic> {
         let r = self.state.program.rel(id).clone();
@@ -370,7 +384,7 @@ impl Session<'_> {
             parquet::Chunk::Columns(cols) => {
                 for (i, c) in cols.iter().enumerate() {
                     // pandas' index, written when an analytic forgets `index=False`.
-                    if c.starts_with("__index_level_") {
+                    if c.starts_with("__index_level_") || aliases.contains(c) {
                         continue;
                     }
                     if c.is_empty() || columns.iter().any(|k: &String| k.eq_ignore_ascii_case(c)) {
