@@ -580,3 +580,84 @@ fn seed_002_apply_hunts_run_as_written_with_stand_in_analytics() {
     assert_eq!(out.displays[0].0, "image/svg+xml");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ctrl-C while an analytic runs stops its process and kestrel exits with 130.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_analytic_and_exits_130() {
+    let dir = common::fresh_dir("analytics-mods", "ctrlc");
+    let pid_file = dir.join("pid");
+    std::fs::write(
+        dir.join("slow.py"),
+        format!(
+            "import os, time\ndef run(df):\n    open({:?}, 'w').write(str(os.getpid()))\n    time.sleep(120)\n    return df\n",
+            pid_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("profiles.yaml"),
+        "profiles:\n  slow: {module: slow.py, func: run}\n",
+    )
+    .unwrap();
+    let mut lake = Lake::sqlite("ctrlc", "ecs_process_network.csv", "events");
+    lake.profiles = dir.join("profiles.yaml");
+    let config = lake.config();
+    let Engine::Sqlite(lake_dir) = &lake.engine else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  events:\n    connection: lake\n    table: events\nanalytics:\n  python: '{}'\n  python_profiles: '{}'\n",
+        lake_dir.join("lake.db").display(),
+        python().display(),
+        lake.profiles.display()
+    );
+    drop(config);
+    std::fs::write(dir.join("k.yaml"), yaml).unwrap();
+    std::fs::write(
+        dir.join("h.hf"),
+        "procs = GET process FROM sqlite://events WHERE pid > 0\nAPPLY slow ON procs\nDISP procs\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .arg("run")
+        .arg("--config")
+        .arg(dir.join("k.yaml"))
+        .arg(dir.join("h.hf"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !pid_file.exists()
+        || std::fs::read_to_string(&pid_file)
+            .unwrap_or_default()
+            .is_empty()
+    {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the analytic never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let analytic_pid = std::fs::read_to_string(&pid_file).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopped = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stopped.elapsed().as_secs() < 10);
+    assert!(
+        !Path::new(&format!("/proc/{analytic_pid}")).exists(),
+        "the analytic's process {analytic_pid} still runs"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

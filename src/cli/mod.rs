@@ -121,6 +121,7 @@ pub fn main() -> ExitCode {
             "run",
             "ingest",
             "mappings",
+            "analytics",
             "help",
             "-h",
             "--help",
