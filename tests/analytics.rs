@@ -661,3 +661,92 @@ fn ctrl_c_stops_the_analytic_and_exits_130() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SAVE to and LOAD from `.parquet`, a file pandas reads, and `kestrel ingest` of a
+/// Parquet file pandas wrote (snappy pages, a real timestamp column).
+#[test]
+fn parquet_save_load_and_ingest_agree_with_pandas() {
+    let lake = Lake::sqlite("parquet", "ecs_process_network.csv", "events");
+    let Engine::Sqlite(dir) = &lake.engine else {
+        unreachable!()
+    };
+    let saved = dir.join("procs.parquet");
+    lake.rows(&format!(
+        "procs = GET process FROM sqlite://events WHERE pid > 0\nSAVE procs TO {}\n",
+        saved.display()
+    ));
+    // LOAD reads its file while the hunt compiles: a second hunt.
+    let rows = lake.rows(&format!(
+        "back = LOAD {} AS process\nDISP back ATTR name, pid\n",
+        saved.display()
+    ));
+    let mut names = sorted_strings(col(&rows, "name"));
+    names.dedup();
+    assert_eq!(
+        names,
+        ["bash", "cat", "curl", "ipconfig", "netstat", "pathping", "ping", "uname"]
+    );
+    let check = std::process::Command::new(python())
+        .arg("-c")
+        .arg(
+            "import sys, pandas as pd\n\
+             df = pd.read_parquet(sys.argv[1])\n\
+             print(len(df), df['pid'].dtype, sorted(df['name'].unique())[0])\n",
+        )
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "17 int64 bash",
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // pandas writes the fixture as Parquet; kestrel ingests it and hunts it.
+    let pq = dir.join("events.parquet");
+    let status = std::process::Command::new(python())
+        .arg("-c")
+        .arg(
+            "import sys, pandas as pd\n\
+             df = pd.read_csv(sys.argv[1])\n\
+             df['@timestamp'] = pd.to_datetime(df['@timestamp'], utc=True)\n\
+             df.to_parquet(sys.argv[2])\n",
+        )
+        .arg(root().join("tests/fixtures/ecs_process_network.csv"))
+        .arg(&pq)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let db = dir.join("pq.db");
+    let report = ingest(&IngestOptions {
+        files: vec![pq],
+        into: format!("sqlite:///{}", db.display()),
+        table: "events".into(),
+        ..Default::default()
+    })
+    .expect("ingest the Parquet file");
+    assert!(report.to_string().contains("17 rows"), "{report}");
+    let yaml = format!(
+        "connections:\n  pq:\n    url: sqlite:///{}\ndatasources:\n  pq:\n    connection: pq\n    table: events\n    timestamp: '@timestamp'\n    timestamp_format: '%Y-%m-%dT%H:%M:%S.%fZ'\n",
+        db.display()
+    );
+    let config = Config::from_yaml_str(&yaml, None).unwrap();
+    let src = SourceFile::new(
+        "h.hf",
+        "p = GET process FROM sqlite://pq WHERE name = 'curl' START t'2024-07-08T00:00:00Z' STOP t'2024-07-09T00:00:00Z'\n\
+         c = FIND network-traffic CREATED BY p\n\
+         DISP c ATTR dst_ref.value, dst_byte_count\n",
+    );
+    let mut out = Capture::new();
+    Session::new(Some(&config), SessionOptions::default())
+        .run_hunt(&src, &mut out)
+        .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+    let rows = out.rows();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().any(|r| r["dst_ref.value"] == "140.82.113.4"
+            && r["dst_byte_count"].as_f64() == Some(90000.0)),
+        "{rows:?}"
+    );
+}

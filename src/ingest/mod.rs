@@ -46,6 +46,7 @@ mod csv;
 mod input;
 mod json;
 mod keys;
+mod parquet;
 mod progress;
 mod read;
 mod schema;
@@ -83,7 +84,8 @@ impl InputFormat {
         let name = name.strip_suffix(".gz").unwrap_or(&name);
         let (_, ext) = name.rsplit_once('.')?;
         match ext {
-            "jsonl" | "json" | "ndjson" => Some(InputFormat::Jsonl),
+            // Parquet is read as JSON lines (see `parquet.rs`).
+            "jsonl" | "json" | "ndjson" | "parquet" => Some(InputFormat::Jsonl),
             "csv" => Some(InputFormat::Csv),
             _ => None,
         }

@@ -275,40 +275,66 @@ pub fn read(
     path: &Path,
     mut f: impl FnMut(Chunk<'_>) -> Result<(), ParquetError>,
 ) -> Result<u64, ParquetError> {
-    let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| err(&name, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&name, e))?;
-    let schema = builder.schema().clone();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    for f in schema.fields() {
-        if !readable(f.data_type()) {
-            return Err(ParquetError(format!(
-                "{name}: column `{}` has type {}, which kestrel cannot keep (use numbers, \
-                 booleans, text or timestamps)",
-                f.name(),
-                f.data_type()
-            )));
-        }
-    }
-    f(Chunk::Columns(&names))?;
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| err(&name, e))?;
+    let mut rows = Rows::open(path)?;
+    f(Chunk::Columns(&rows.columns))?;
     let mut total = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| err(&name, e))?;
+    while let Some(batch) = rows.next_batch()? {
+        total += batch.len() as u64;
+        f(Chunk::Rows(batch))?;
+    }
+    Ok(total)
+}
+
+/// A Parquet file's rows, a batch at a time.
+pub struct Rows {
+    pub columns: Vec<String>,
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    name: String,
+}
+
+impl Rows {
+    pub fn open(path: &Path) -> Result<Rows, ParquetError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| err(&name, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&name, e))?;
+        let schema = builder.schema().clone();
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        for f in schema.fields() {
+            if !readable(f.data_type()) {
+                return Err(ParquetError(format!(
+                    "{name}: column `{}` has type {}, which kestrel cannot keep (use numbers, \
+                     booleans, text or timestamps)",
+                    f.name(),
+                    f.data_type()
+                )));
+            }
+        }
+        let reader = builder
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| err(&name, e))?;
+        Ok(Rows {
+            columns,
+            reader,
+            name,
+        })
+    }
+
+    /// The next batch of rows, None at the end.
+    pub fn next_batch(&mut self) -> Result<Option<Vec<Vec<Value>>>, ParquetError> {
+        let Some(batch) = self.reader.next() else {
+            return Ok(None);
+        };
+        let batch = batch.map_err(|e| err(&self.name, e))?;
         let n = batch.num_rows();
-        let mut out = vec![Vec::with_capacity(names.len()); n];
+        let mut out = vec![Vec::with_capacity(self.columns.len()); n];
         for col in batch.columns() {
             for (i, row) in out.iter_mut().enumerate() {
                 row.push(cell(col.as_ref(), i));
             }
         }
-        total += n as u64;
-        f(Chunk::Rows(out))?;
+        Ok(Some(out))
     }
-    Ok(total)
 }
 
 fn readable(t: &DataType) -> bool {

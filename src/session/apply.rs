@@ -513,6 +513,44 @@ impl Session<'_> {
     }
 }
 
+/// `SAVE v TO x.parquet`: the rows streamed into a Parquet file through a temporary file
+/// beside it, renamed into place only when complete (a failure leaves no file).
+pub(super) fn save_parquet(
+    backend: &mut dyn crate::backend::Backend,
+    stmt: &sql::SqlStatement,
+    path: &str,
+    span: Span,
+) -> Result<(), Diagnostic> {
+    let target = Path::new(path);
+    let write_fail = |e: &dyn std::fmt::Display| {
+        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
+    };
+    if std::fs::metadata(target).is_ok_and(|m| !m.is_file()) {
+        return Err(write_fail(&"it exists and is not a regular file"));
+    }
+    let tmp = crate::io::temp_path(target);
+    let result = (|| {
+        let mut sink = ParquetSink::create(&tmp).map_err(|e| write_fail(&e))?;
+        backend.query(stmt, &mut sink).map_err(|e| match e {
+            BackendError::Output(io) => write_fail(&io),
+            e => Diagnostic::error(
+                Code::DataSource,
+                format!(
+                    "the query failed: {}",
+                    crate::config::redact_url(&e.to_string())
+                ),
+            )
+            .at(span),
+        })?;
+        sink.finish().map_err(|e| write_fail(&e))?;
+        std::fs::rename(&tmp, target).map_err(|e| write_fail(&e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {

@@ -725,10 +725,13 @@ fn save(
     span: Span,
 ) -> Result<(), Diagnostic> {
     use std::io::Write;
+    if crate::io::is_parquet(path) {
+        return apply::save_parquet(backend, stmt, path, span);
+    }
     let format = crate::io::save_format(path).map_err(|e| {
         Diagnostic::error(Code::BadValue, e.to_string())
             .at(span)
-            .help("SAVE writes .csv, .json or .jsonl")
+            .help("SAVE writes .csv, .json, .jsonl or .parquet")
     })?;
     let target = std::path::Path::new(path);
     let tmp = crate::io::temp_path(target);
