@@ -619,7 +619,7 @@ fn ctrl_c_stops_the_analytic_and_exits_130() {
         "procs = GET process FROM sqlite://events WHERE pid > 0\nAPPLY slow ON procs\nDISP procs\n",
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
         .arg("run")
         .arg("--config")
         .arg(dir.join("k.yaml"))

@@ -131,10 +131,10 @@ fn seed_003_kmeans_runs_through_docker_and_its_failures_are_diagnostics() {
 
     // No such image.
     let err = lake
-        .run(&format!(
+        .run(
             "dns_conns = GET network-traffic FROM sqlite://events WHERE dst_port >= 0\n\
-             APPLY docker://kestrel_no_such_analytic ON dns_conns\n"
-        ))
+             APPLY docker://kestrel_no_such_analytic ON dns_conns\n",
+        )
         .unwrap_err();
     assert!(
         err.contains("K0306")

@@ -122,13 +122,7 @@ impl Lowerer<'_> {
 }
 
 fn file_error(e: FileError, span: Span, what: &str) -> Diagnostic {
-    let d = Diagnostic::error(
-        match e {
-            _ => Code::BadValue,
-        },
-        e.to_string(),
-    )
-    .at(span);
+    let d = Diagnostic::error(Code::BadValue, e.to_string()).at(span);
     match e {
         FileError::UnknownLayout(_) | FileError::Parquet(_) => d.help(format!(
             "{what} works with .csv, .json, .jsonl and .parquet files"
