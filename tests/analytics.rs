@@ -750,3 +750,43 @@ fn parquet_save_load_and_ingest_agree_with_pandas() {
         "{rows:?}"
     );
 }
+
+/// A variable computed from another before an APPLY keeps the rows it had; one computed
+/// after it sees what the analytic returned.
+#[test]
+fn variables_derived_before_an_apply_keep_their_rows() {
+    let lake = Lake::sqlite("before", "ecs_process_network.csv", "events");
+    let rows = lake.rows(
+        "procs = GET process FROM sqlite://events WHERE pid > 0\n\
+         before = procs WHERE pid > 1000\n\
+         APPLY suspicious-scoring ON procs WITH threshold=4\n\
+         after = procs WHERE pid > 1000\n\
+         DISP before ATTR name\n\
+         DISP after ATTR name, x_suspicious_score\n",
+    );
+    let before: Vec<_> = rows
+        .iter()
+        .filter(|r| r.as_object().unwrap().len() == 1)
+        .collect();
+    let after: Vec<_> = rows
+        .iter()
+        .filter(|r| r.get("x_suspicious_score").is_some())
+        .collect();
+    let mut b: Vec<String> = before
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    b.sort();
+    b.dedup();
+    assert_eq!(
+        b,
+        ["bash", "cat", "curl", "ipconfig", "netstat", "pathping", "ping", "uname"]
+    );
+    let mut a: Vec<String> = after
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    a.sort();
+    a.dedup();
+    assert_eq!(a, ["cat", "curl"]);
+}

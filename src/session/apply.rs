@@ -46,20 +46,28 @@ const LOAD_BATCH: usize = 2000;
 /// Job directories made by this process (their names stay unique).
 static JOBS: AtomicUsize = AtomicUsize::new(0);
 
-/// The statements of a hunt a session can compile before running anything: those before
-/// its first APPLY (what an analytic adds is known only once it has run).
-pub(super) fn until_apply(hunt: &ast::Hunt) -> std::borrow::Cow<'_, ast::Hunt> {
-    match hunt
-        .stmts
-        .iter()
-        .position(|s| matches!(s.kind, ast::StmtKind::Apply { .. }))
-    {
-        None => std::borrow::Cow::Borrowed(hunt),
-        Some(i) => {
-            let mut h = hunt.clone();
-            h.stmts.truncate(i);
-            std::borrow::Cow::Owned(h)
+impl Session<'_> {
+    /// [`Session::plan_uses`] for a hunt that may APPLY: what an analytic adds is known
+    /// only once it has run, so only the statements before the first APPLY are compiled
+    /// ahead, and, as in an interactive session, every variable is then kept whole when
+    /// a statement first reads it (a later statement may read any attribute of any
+    /// earlier variable).
+    pub(super) fn plan_uses_until_apply(&mut self, hunt: &ast::Hunt) -> Result<(), Diagnostic> {
+        let Some(first) = hunt
+            .stmts
+            .iter()
+            .position(|s| matches!(s.kind, ast::StmtKind::Apply { .. }))
+        else {
+            return self.plan_uses(hunt);
+        };
+        let mut prefix = hunt.clone();
+        prefix.stmts.truncate(first);
+        self.plan_uses(&prefix)?;
+        for s in &mut self.rels {
+            s.uses = None;
+            s.need = None;
         }
+        Ok(())
     }
 }
 
@@ -181,6 +189,14 @@ impl Session<'_> {
                     return Err(d.at(analytic.span));
                 }
             }
+        }
+        // Variables computed from these before the APPLY keep the rows they had (as in
+        // the original, where every variable is computed when it is assigned): each that
+        // still reads one of them through its plan is kept now.
+        let replaced: Vec<RelId> = loaded.iter().map(|l| l.id).collect();
+        if let Err(d) = self.keep_readers(&replaced) {
+            self.drop_loaded(&loaded);
+            return Err(crate::at(d, stmt.span));
         }
         for l in loaded {
             self.replace_rows(l);
@@ -469,6 +485,31 @@ impl Session<'_> {
             }
             self.conns.put(CACHE, cache);
         }
+    }
+
+    /// Stores every variable that reads one of `ids` directly and is not stored yet.
+    fn keep_readers(&mut self, ids: &[RelId]) -> Result<(), Diagnostic> {
+        let readers: Vec<RelId> = (0..self.state.program.relations.len())
+            .map(RelId)
+            .filter(|j| !ids.contains(j))
+            .filter(|j| {
+                let r = self.state.program.rel(*j);
+                if r.var.contains('(') || self.rels.get(j.0).is_some_and(|s| s.stored.is_some()) {
+                    return false;
+                }
+                let mut refs = Vec::new();
+                r.plan.rel_refs(&mut refs);
+                refs.iter().any(|id| ids.contains(id))
+            })
+            .collect();
+        for j in readers {
+            // All of its attributes: what later statements read of it is not known here.
+            if let Some(s) = self.rels.get_mut(j.0) {
+                s.need = None;
+            }
+            self.store(j)?;
+        }
+        Ok(())
     }
 
     /// Makes a variable read the rows an analytic returned.

@@ -143,7 +143,7 @@ impl<'c> Session<'c> {
         }
         self.src = src.clone();
         let hunt = crate::syntax::parse(&self.src)?;
-        self.plan_uses(&apply::until_apply(&hunt))?;
+        self.plan_uses_until_apply(&hunt)?;
         self.run_statements(&hunt.stmts, out)
     }
 
