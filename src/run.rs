@@ -56,7 +56,8 @@ pub fn run_hunt_with<W: Write>(
         return Ok(Vec::new());
     }
     let rows = session.summary()?;
-    crate::output::write_summary(&mut &mut *summary_out, &rows, started.elapsed())
-        .map_err(|e| Diagnostic::error(Code::Internal, format!("cannot write the summary: {e}")))?;
+    crate::output::write_summary(&mut &mut *summary_out, &rows, started.elapsed()).map_err(
+        |e| Diagnostic::error(Code::Internal, format!("cannot write the summary: {e}")),
+    )?;
     Ok(rows)
 }

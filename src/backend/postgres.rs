@@ -177,9 +177,7 @@ impl Backend for PgBackend {
             .map(|c| {
                 let ty = c.type_().name();
                 let ty = if !ty.is_empty()
-                    && ty
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    && ty.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                     && ty != "unknown"
                 {
                     ty

@@ -138,9 +138,10 @@ pub(crate) fn stamp_plan(rels: &[Relation], plan: &Plan, ts: &str) -> Option<Pla
                 stamp_plan(rels, &r.plan, ts)?
             }
         }
-        Plan::Scan { .. } | Plan::Values { .. } | Plan::Aggregate { .. } | Plan::Join { .. } => {
-            return None
-        }
+        Plan::Scan { .. }
+        | Plan::Values { .. }
+        | Plan::Aggregate { .. }
+        | Plan::Join { .. } => return None,
     })
 }
 

@@ -62,9 +62,7 @@ impl<'a> Connections<'a> {
         ds: Option<&DataSource>,
     ) -> Result<&mut Box<dyn Backend>, Diagnostic> {
         if !self.open.contains_key(connection) {
-            let backend: Box<dyn Backend> = if connection.is_empty()
-                || connection == super::store::CACHE
-            {
+            let backend: Box<dyn Backend> = if connection.is_empty() || connection == super::store::CACHE {
                 Box::new(SqliteBackend::cache().map_err(|e| source_error(None, e))?)
             } else {
                 let conn = self
@@ -192,6 +190,7 @@ impl Connections<'_> {
     }
 }
 
+
 impl Connections<'_> {
     /// Uses `backend` for connection `name` instead of opening it from the configuration
     /// (tests wrap a real backend to watch what it receives).
@@ -211,6 +210,7 @@ impl Connections<'_> {
     pub(crate) fn put(&mut self, name: &str, backend: Box<dyn Backend>) {
         self.open.insert(name.to_string(), backend);
     }
+
 }
 
 /// Where a plan's data lives: the connection of every source it reads.

@@ -149,11 +149,7 @@ impl<'c> Session<'c> {
 
     /// Runs one more input (a REPL line, a notebook cell) after the earlier ones, whose
     /// variables it may use. Returns the variables it defined, by relation, in order.
-    pub fn execute(
-        &mut self,
-        text: &str,
-        out: &mut dyn Frontend,
-    ) -> Result<Vec<RelId>, Diagnostic> {
+    pub fn execute(&mut self, text: &str, out: &mut dyn Frontend) -> Result<Vec<RelId>, Diagnostic> {
         let offset = self.src.text.len() + usize::from(!self.src.text.is_empty());
         let mut all = std::mem::take(&mut self.src.text);
         if !all.is_empty() {
@@ -255,11 +251,12 @@ impl<'c> Session<'c> {
         let n = program.relations.len();
         let mut uses = vec![0usize; n];
         let mut needs: Vec<Option<Need>> = vec![None; n];
-        let add_need =
-            |needs: &mut Vec<Option<Need>>, id: RelId, need: &Need| match &mut needs[id.0] {
+        let add_need = |needs: &mut Vec<Option<Need>>, id: RelId, need: &Need| {
+            match &mut needs[id.0] {
                 Some(n) => n.add(need),
                 slot => *slot = Some(need.clone()),
-            };
+            }
+        };
         let mut newest: FxHashMap<&str, usize> = FxHashMap::default();
         for (i, r) in program.relations.iter().enumerate() {
             let mut refs = Vec::new();
@@ -341,7 +338,12 @@ impl<'c> Session<'c> {
             return false;
         }
         // A relation that reads no data source is rows inside the statement already.
-        if self.state.program.scans_through(&Plan::Rel(id)).is_empty() {
+        if self
+            .state
+            .program
+            .scans_through(&Plan::Rel(id))
+            .is_empty()
+        {
             return false;
         }
         state.and_then(|s| s.uses).is_none_or(|n| n >= 2)
@@ -383,14 +385,16 @@ impl<'c> Session<'c> {
         if let OutputKind::Info = o.kind {
             return self.info(o, out);
         }
-        let (program, connection) = place(&self.state.program, &mut self.conns, &o.plan, o.span)?;
+        let (program, connection) =
+            place(&self.state.program, &mut self.conns, &o.plan, o.span)?;
         let program = &*program;
         let backend = self.conns.get(&connection, None)?;
         let dialect = dialect_of(backend.as_ref())?;
         let where_ = sources_read(program, &o.plan, &connection);
         let fail = |e: BackendError| query_failed(e, &where_, o.span);
-        let io_fail =
-            |e: io::Error| Diagnostic::error(Code::Internal, format!("cannot write output: {e}"));
+        let io_fail = |e: io::Error| {
+            Diagnostic::error(Code::Internal, format!("cannot write output: {e}"))
+        };
         let spinner = spinner_for(o);
         match &o.kind {
             OutputKind::Disp => {
@@ -505,8 +509,9 @@ impl<'c> Session<'c> {
             ("Birth Command", r.command.to_string()),
             ("Dependent Variables", r.depends_on.join(", ")),
         ];
-        let io_fail =
-            |e: io::Error| Diagnostic::error(Code::Internal, format!("cannot write output: {e}"));
+        let io_fail = |e: io::Error| {
+            Diagnostic::error(Code::Internal, format!("cannot write output: {e}"))
+        };
         out.begin(&["field".to_string(), "value".to_string()])
             .map_err(io_fail)?;
         for (k, v) in fields {
@@ -773,3 +778,4 @@ fn save(
     }
     result
 }
+

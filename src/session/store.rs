@@ -290,3 +290,4 @@ impl RowSink for CopySink<'_> {
         Ok(())
     }
 }
+

@@ -365,7 +365,9 @@ impl Stmt {
         let mut out = Vec::new();
         match &self.kind {
             StmtKind::Assign { value, .. } => match value {
-                Rhs::Get { from, pattern, .. } => {
+                Rhs::Get {
+                    from, pattern, ..
+                } => {
                     if let Some(Source::Var(v)) = from {
                         out.push(v);
                     }
