@@ -336,8 +336,15 @@ fn load(target: &Target, jsonl: &Path, indexes: bool) {
         .expect("open lake");
         let mapping = kestrel::model::Mapping::builtin("ecs").expect("ecs mapping");
         let model = kestrel::model().expect("model");
-        kestrel::ingest::index::create(backend.as_mut(), &target.table, &mapping, model, None, false)
-            .expect("indexes");
+        kestrel::ingest::index::create(
+            backend.as_mut(),
+            &target.table,
+            &mapping,
+            model,
+            None,
+            false,
+        )
+        .expect("indexes");
     }
     eprintln!(
         "loaded {} ({report}) in {:.1} s",

@@ -54,6 +54,8 @@ pub struct Config {
     pub language: LanguageConfig,
     /// Where `SIGMA 'rule.yml'` looks for rules.
     pub sigma: SigmaConfig,
+    /// How APPLY runs analytics.
+    pub analytics: AnalyticsConfig,
 }
 
 /// `sigma:` — where `WHERE SIGMA 'rule.yml'` finds rules named by a relative path that is
@@ -62,6 +64,31 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct SigmaConfig {
     pub rules: Vec<PathBuf>,
+}
+
+/// `analytics:` — how APPLY runs analytics (see `src/analytics/`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// The scheme of an analytic named without one (`APPLY susp ON procs`).
+    pub default_scheme: String,
+    /// The Python interpreter python:// analytics run in.
+    pub python: String,
+    /// The python:// profiles file (`$KESTREL_PYTHON_ANALYTICS_CONFIG` wins over it).
+    pub python_profiles: Option<PathBuf>,
+    /// Seconds an analytic may run (0: no limit).
+    pub analytics_timeout: u64,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig {
+            default_scheme: "python".into(),
+            python: "python3".into(),
+            python_profiles: None,
+            analytics_timeout: 3600,
+        }
+    }
 }
 
 /// `language:` — how hunts are read.
@@ -154,6 +181,7 @@ struct RawConfig {
     language: LanguageConfig,
     #[serde(default)]
     sigma: SigmaConfig,
+    analytics: AnalyticsConfig,
 }
 
 /// Everything that can go wrong while finding, reading or checking a configuration.
@@ -351,6 +379,7 @@ impl Config {
             path: owned_path,
             language: raw.language,
             sigma: SigmaConfig { rules: sigma_rules },
+            analytics: raw.analytics,
         };
         config.expand_vars(env)?;
         config.validate()?;

@@ -10,6 +10,7 @@
 //! `diag` the diagnostics every stage reports with, `time` (a leaf) parses and formats
 //! instants; `cli` and `output` sit at the edge.
 
+pub mod analytics;
 pub mod backend;
 pub mod cli;
 pub mod config;

@@ -35,25 +35,47 @@ fn ingest_indexes_what_hunts_select_by() {
     let out = kestrel()
         .args(["ingest"])
         .arg(fixture())
-        .args(["--into", &format!("sqlite:///{}", db.display()), "--table", "events"])
+        .args([
+            "--into",
+            &format!("sqlite:///{}", db.display()),
+            "--table",
+            "events",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cols: Vec<String> = sqlite_indexes(&db, "events")
         .into_iter()
         .map(|(_, c)| c)
         .collect();
-    for c in ["process.entity_id", "process.parent.entity_id", "@timestamp"] {
+    for c in [
+        "process.entity_id",
+        "process.parent.entity_id",
+        "@timestamp",
+    ] {
         assert!(cols.iter().any(|x| x == c), "{c} not indexed: {cols:?}");
     }
     // Displayed-only columns are not indexed.
-    assert!(!cols.iter().any(|x| x == "process.command_line"), "{cols:?}");
+    assert!(
+        !cols.iter().any(|x| x == "process.command_line"),
+        "{cols:?}"
+    );
 
     // Again with --no-index: none.
     let out = kestrel()
         .args(["ingest"])
         .arg(fixture())
-        .args(["--into", &format!("sqlite:///{}", db.display()), "--table", "bare", "--no-index"])
+        .args([
+            "--into",
+            &format!("sqlite:///{}", db.display()),
+            "--table",
+            "bare",
+            "--no-index",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -79,7 +101,11 @@ fn ingest_indexes_what_hunts_select_by() {
             .args(["index", &url, "--table", "bare"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(
         sqlite_indexes(&db, "bare").len(),
@@ -121,7 +147,11 @@ fn postgres_tables_get_the_same_indexes() {
         .args(["--into", &url, "--table", &table, "--replace"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let rows = client
         .query(
@@ -134,8 +164,12 @@ fn postgres_tables_get_the_same_indexes() {
         .batch_execute(&format!("DROP TABLE \"{table}\""))
         .unwrap();
     assert!(
-        defs.iter().any(|d| d.contains("\"process.parent.entity_id\"")),
+        defs.iter()
+            .any(|d| d.contains("\"process.parent.entity_id\"")),
         "{defs:?}"
     );
-    assert!(defs.iter().any(|d| d.contains("\"@timestamp\"")), "{defs:?}");
+    assert!(
+        defs.iter().any(|d| d.contains("\"@timestamp\"")),
+        "{defs:?}"
+    );
 }

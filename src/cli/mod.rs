@@ -97,6 +97,18 @@ pub enum Command {
         /// Do not print the summary of variables.
         #[arg(long)]
         no_summary: bool,
+        /// Where analytics' displays (APPLY) are written.
+        #[arg(long, default_value = "kestrel-displays")]
+        display_dir: PathBuf,
+    },
+    /// The analytics APPLY can run: `kestrel analytics list` (python:// profiles and
+    /// docker:// images).
+    Analytics {
+        #[arg(value_parser = ["list"])]
+        action: String,
+        /// Configuration file (its `analytics:` section).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Load JSON-lines (plain or gzip) or CSV logs into a SQL table a hunt can query.
     Ingest {
@@ -187,6 +199,7 @@ pub fn main() -> ExitCode {
             "sigma",
             "repl",
             "jupyter",
+            "analytics",
             "help",
             "-h",
             "--help",
@@ -218,7 +231,9 @@ pub fn main() -> ExitCode {
             config,
             format,
             no_summary,
-        } => run(&hunts, config.as_deref(), format, !no_summary),
+            display_dir,
+        } => run(&hunts, config.as_deref(), format, !no_summary, display_dir),
+        Command::Analytics { action, config } => analytics(&action, config.as_deref()),
         Command::Ingest {
             files,
             into,
@@ -411,7 +426,42 @@ pub fn render_outputs(outputs: &[crate::CompiledOutput]) -> String {
     s
 }
 
-fn run(hunts: &[PathBuf], config: Option<&Path>, format: Format, summary: bool) -> ExitCode {
+fn analytics(_action: &str, config: Option<&Path>) -> ExitCode {
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let settings = config
+        .as_ref()
+        .map(|c| c.analytics.clone())
+        .unwrap_or_default();
+    let dir = config
+        .as_ref()
+        .and_then(|c| c.path.as_deref())
+        .and_then(Path::parent);
+    for scheme in crate::analytics::SCHEMES {
+        let Some(mut iface) = crate::analytics::interface(scheme, &settings, dir) else {
+            continue;
+        };
+        match iface.list() {
+            Ok(names) => {
+                for n in names {
+                    println!("{scheme}://{n}");
+                }
+            }
+            Err(e) => eprintln!("note: {scheme}:// analytics cannot be listed: {e}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(
+    hunts: &[PathBuf],
+    config: Option<&Path>,
+    format: Format,
+    summary: bool,
+    display_dir: PathBuf,
+) -> ExitCode {
     let config = match load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -419,7 +469,7 @@ fn run(hunts: &[PathBuf], config: Option<&Path>, format: Format, summary: bool) 
     crate::output::progress::enable(io::stderr().is_terminal(), io::stdout().is_terminal());
     interrupt::install();
     let stdout = io::stdout();
-    let mut printer = Printer::new(stdout.lock(), format);
+    let mut printer = Printer::new(stdout.lock(), format).with_display_dir(display_dir);
     for path in hunts {
         let src = match read_hunt(path) {
             Ok(s) => s,

@@ -40,6 +40,8 @@ pub enum Code {
     Unsupported,
     /// The data source failed (missing table, connection refused, …).
     DataSource,
+    /// An analytic (APPLY) failed or returned what kestrel cannot use.
+    Analytic,
     Internal,
 }
 
@@ -60,6 +62,7 @@ impl Code {
             Code::BadTime => "K0403",
             Code::Unsupported => "K0501",
             Code::DataSource => "K0601",
+            Code::Analytic => "K0602",
             Code::Internal => "K0999",
         }
     }

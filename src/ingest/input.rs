@@ -30,6 +30,9 @@ pub(crate) fn open(
     }
     let mut raw = BufReader::with_capacity(BUFFER, file);
     let head = raw.fill_buf().map_err(|e| IngestError::io(path, e))?;
+    if head.starts_with(super::parquet::MAGIC) {
+        return super::parquet::open(path, bytes_read);
+    }
     if head.starts_with(&GZIP_MAGIC) {
         let inner = MultiGzDecoder::new(raw);
         Ok(Box::new(BufReader::with_capacity(

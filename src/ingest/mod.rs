@@ -51,6 +51,7 @@ pub mod index;
 mod input;
 mod json;
 mod keys;
+mod parquet;
 mod plan;
 mod progress;
 mod read;
@@ -89,7 +90,8 @@ impl InputFormat {
         let name = name.strip_suffix(".gz").unwrap_or(&name);
         let (_, ext) = name.rsplit_once('.')?;
         match ext {
-            "jsonl" | "json" | "ndjson" => Some(InputFormat::Jsonl),
+            // Parquet is read as JSON lines (see `parquet.rs`).
+            "jsonl" | "json" | "ndjson" | "parquet" => Some(InputFormat::Jsonl),
             "csv" => Some(InputFormat::Csv),
             _ => None,
         }

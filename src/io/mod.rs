@@ -4,7 +4,9 @@
 //! or JSON lines), `.jsonl`/`.ndjson`, each optionally `.gz` for LOAD. Out: for LOAD, column
 //! names and rows of literals (nested objects flattened to dotted names, types inferred
 //! as `kestrel ingest` infers them); for SAVE, the [`Format`] a file is written in.
-//! Parquet is recognised only to say it is not available.
+//! `.parquet` (and `.parquet.gz`) files are read and written through [`parquet`].
+
+pub mod parquet;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,19 +25,45 @@ pub struct Table {
 /// Why a file cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("Parquet files are not available in this version of kestrel")]
-    Parquet,
+    /// A Parquet path where a text layout was asked for (SAVE writes Parquet itself).
+    #[error("`{0}` is a Parquet file, not a text layout")]
+    Parquet(String),
     #[error("cannot tell the layout of `{0}` from its name")]
     UnknownLayout(String),
     #[error("{0}")]
     Read(String),
 }
 
+/// Whether a path names a Parquet file (`.parquet`, `.parquet.gz`).
+pub fn is_parquet(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".parquet") || lower.ends_with(".parquet.gz")
+}
+
+fn load_parquet(path: &Path) -> Result<Table, FileError> {
+    let mut table = Table {
+        columns: Vec::new(),
+        rows: Vec::new(),
+    };
+    parquet::read(path, |chunk| {
+        match chunk {
+            parquet::Chunk::Columns(c) => table.columns = c.to_vec(),
+            parquet::Chunk::Rows(rows) => table.rows.extend(
+                rows.into_iter()
+                    .map(|r| r.into_iter().map(Literal::from).collect()),
+            ),
+        }
+        Ok(())
+    })
+    .map_err(|e| FileError::Read(e.to_string()))?;
+    Ok(table)
+}
+
 /// The layout a SAVE writes, from the file name.
 pub fn save_format(path: &str) -> Result<Format, FileError> {
     let lower = path.to_ascii_lowercase();
-    if lower.ends_with(".parquet") || lower.ends_with(".parquet.gz") {
-        return Err(FileError::Parquet);
+    if is_parquet(path) {
+        return Err(FileError::Parquet(path.to_string()));
     }
     let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     match ext {
@@ -48,9 +76,8 @@ pub fn save_format(path: &str) -> Result<Format, FileError> {
 
 /// Reads a CSV or JSON file into rows.
 pub fn load(path: &str) -> Result<Table, FileError> {
-    let lower = path.to_ascii_lowercase();
-    if lower.ends_with(".parquet") || lower.ends_with(".parquet.gz") {
-        return Err(FileError::Parquet);
+    if is_parquet(path) {
+        return load_parquet(Path::new(path));
     }
     let p = PathBuf::from(path);
     let format = InputFormat::from_path(&p).ok_or(FileError::UnknownLayout(path.to_string()))?;
@@ -210,7 +237,11 @@ mod tests {
         assert_eq!(save_format("a/b.csv").unwrap(), Format::Csv);
         assert_eq!(save_format("x.JSON").unwrap(), Format::Json);
         assert_eq!(save_format("x.ndjson").unwrap(), Format::Jsonl);
-        assert!(matches!(save_format("x.parquet"), Err(FileError::Parquet)));
+        assert!(matches!(
+            save_format("x.parquet"),
+            Err(FileError::Parquet(_))
+        ));
+        assert!(is_parquet("a/B.PARQUET.gz") && !is_parquet("a.csv"));
         assert!(matches!(
             save_format("x.txt"),
             Err(FileError::UnknownLayout(_))

@@ -98,7 +98,9 @@ impl Lowerer<'_> {
     /// `SAVE v TO path`: an output writing the variable's records.
     pub(super) fn save(&mut self, var: &Ident, path: &Ident, span: Span) -> Result<(), Diagnostic> {
         let rel = self.var(var)?;
-        io::save_format(&path.name).map_err(|e| file_error(e, path.span, "SAVE"))?;
+        if !io::is_parquet(&path.name) {
+            io::save_format(&path.name).map_err(|e| file_error(e, path.span, "SAVE"))?;
+        }
         let columns = self.rel(rel).columns.clone();
         let plan = match &columns {
             Some(cols) => {
@@ -120,21 +122,11 @@ impl Lowerer<'_> {
 }
 
 fn file_error(e: FileError, span: Span, what: &str) -> Diagnostic {
-    let d = Diagnostic::error(
-        match e {
-            FileError::Parquet => Code::NotAvailable,
-            _ => Code::BadValue,
-        },
-        e.to_string(),
-    )
-    .at(span);
+    let d = Diagnostic::error(Code::BadValue, e.to_string()).at(span);
     match e {
-        FileError::Parquet => d
-            .label("Parquet needs a library this build does not include")
-            .help(format!("{what} works with .csv, .json and .jsonl files")),
-        FileError::UnknownLayout(_) => {
-            d.help(format!("{what} works with .csv, .json and .jsonl files"))
-        }
+        FileError::UnknownLayout(_) | FileError::Parquet(_) => d.help(format!(
+            "{what} works with .csv, .json, .jsonl and .parquet files"
+        )),
         FileError::Read(_) => d.label("cannot read this file"),
     }
 }

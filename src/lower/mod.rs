@@ -298,13 +298,17 @@ impl<'a> Lowerer<'a> {
                 Ok(())
             }
             StmtKind::Save { var, path } => self.save(var, path, stmt.span),
+            // A session runs APPLY itself (src/session/apply.rs); compiling alone cannot
+            // know what an analytic will add.
             StmtKind::Apply { analytic, .. } => Err(Diagnostic::error(
                 Code::NotAvailable,
-                "analytics are not available yet",
+                "APPLY runs an analytic, which compiling alone cannot do",
             )
             .at(analytic.span)
-            .label("APPLY needs an analytics interface")
-            .help("run the analytic outside kestrel for now; DISP and SAVE give you its input")),
+            .label("runs when the hunt runs")
+            .help(
+                "`kestrel run` runs the analytic; compile the statements before it on their own to see their SQL",
+            )),
         }
     }
 

@@ -124,6 +124,8 @@ pub struct Printer<W: Write> {
     open: Option<Open>,
     /// Displays and text blocks finished so far, to know when a separator is due.
     blocks: u64,
+    /// Where analytics' displays are written (None: they are only mentioned).
+    display_dir: Option<std::path::PathBuf>,
 }
 
 impl<W: Write> Printer<W> {
@@ -134,6 +136,54 @@ impl<W: Write> Printer<W> {
             format,
             open: None,
             blocks: 0,
+            display_dir: None,
+        }
+    }
+
+    /// Writes analytics' displays as files into `dir` (made when the first one comes).
+    pub fn with_display_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.display_dir = Some(dir.into());
+        self
+    }
+
+    /// Writes a display into the display directory as `<name>.<ext>` (a new name when
+    /// that file exists) and prints its path: a line in `table`/`csv`, an object
+    /// `{"display": path, "mime": …}` in `json`/`jsonl`.
+    pub fn display(&mut self, mime: &str, data: &[u8], name: &str) -> io::Result<()> {
+        let Some(dir) = self.display_dir.clone() else {
+            return self.text_block(&format!(
+                "display `{name}` ({mime}, {} bytes) not shown\n",
+                data.len()
+            ));
+        };
+        std::fs::create_dir_all(&dir)?;
+        let ext = crate::analytics::Display {
+            mime: mime.to_string(),
+            data: Vec::new(),
+        }
+        .extension();
+        let mut path = dir.join(format!("{name}.{ext}"));
+        let mut n = 2;
+        while path.exists() {
+            path = dir.join(format!("{name}-{n}.{ext}"));
+            n += 1;
+        }
+        std::fs::write(&path, data)?;
+        if self.open.is_some() {
+            return Err(misuse("display() while a display is open"));
+        }
+        match self.format {
+            Format::Table | Format::Csv => {
+                self.text_block(&format!("display ({mime}): {}", path.display()))
+            }
+            Format::Json | Format::Jsonl => {
+                self.separate()?;
+                let v = serde_json::json!({"display": path.display().to_string(), "mime": mime});
+                serde_json::to_writer(&mut self.out, &v)?;
+                self.out.write_all(b"\n")?;
+                self.blocks += 1;
+                self.out.flush()
+            }
         }
     }
 
@@ -265,6 +315,15 @@ pub trait Frontend {
     fn end(&mut self) -> io::Result<()>;
     /// A block of text (EXPLAIN).
     fn text_block(&mut self, text: &str) -> io::Result<()>;
+    /// A display an analytic returned (`mime` says what `data` is: `text/html`,
+    /// `image/svg+xml`, …; `name` is a file stem naming the statement). Frontends that
+    /// cannot show it say that it exists.
+    fn display(&mut self, mime: &str, data: &[u8], name: &str) -> io::Result<()> {
+        self.text_block(&format!(
+            "display `{name}` ({mime}, {} bytes) not shown\n",
+            data.len()
+        ))
+    }
 }
 
 impl<W: Write> Frontend for Printer<W> {
@@ -279,6 +338,9 @@ impl<W: Write> Frontend for Printer<W> {
     }
     fn text_block(&mut self, text: &str) -> io::Result<()> {
         Printer::text_block(self, text)
+    }
+    fn display(&mut self, mime: &str, data: &[u8], name: &str) -> io::Result<()> {
+        Printer::display(self, mime, data, name)
     }
 }
 

@@ -26,6 +26,7 @@
 //! attributes they read (only those are stored). An input of an interactive session
 //! cannot see the future: a variable is stored, whole, when a statement first reads it.
 
+mod apply;
 pub mod connections;
 mod store;
 
@@ -147,7 +148,7 @@ impl<'c> Session<'c> {
         }
         self.src = src.clone();
         let hunt = crate::syntax::parse(&self.src)?;
-        self.plan_uses(&hunt)?;
+        self.plan_uses_until_apply(&hunt)?;
         self.run_statements(&hunt.stmts, out)
     }
 
@@ -205,6 +206,10 @@ impl<'c> Session<'c> {
                 if let Some(id) = self.state.var(&v.name) {
                     self.keep_if_worth(id)?;
                 }
+            }
+            if let ast::StmtKind::Apply { .. } = stmt.kind {
+                self.apply(stmt, out)?;
+                continue;
             }
             let rels = self.state.program.relations.len();
             let outs = self.state.program.outputs.len();
@@ -757,10 +762,13 @@ fn save(
     span: Span,
 ) -> Result<(), Diagnostic> {
     use std::io::Write;
+    if crate::io::is_parquet(path) {
+        return apply::save_parquet(backend, stmt, path, span);
+    }
     let format = crate::io::save_format(path).map_err(|e| {
         Diagnostic::error(Code::BadValue, e.to_string())
             .at(span)
-            .help("SAVE writes .csv, .json or .jsonl")
+            .help("SAVE writes .csv, .json, .jsonl or .parquet")
     })?;
     let target = std::path::Path::new(path);
     let tmp = crate::io::temp_path(target);

@@ -1,0 +1,538 @@
+//! Parquet files: rows in, a Parquet file out ([`ParquetSink`]), and a Parquet file in,
+//! rows out ([`read`]), one batch at a time so neither side holds a table whole.
+//!
+//! Column types: the first batch of rows decides each column's type (integers, floats,
+//! booleans, text; a column of integers and floats is floats, anything else mixed is text,
+//! a column with no value is text). A later row whose value does not fit its column is an
+//! error rather than a silent conversion. Reading accepts the types pandas and pyarrow
+//! write: integers of every width, floats, booleans, strings, timestamps and dates
+//! (as ISO 8601 text), dictionary-encoded strings (categoricals), and nulls.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, GzipLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::value::Value;
+
+/// Rows per row group / record batch.
+pub const BATCH_ROWS: usize = 8192;
+
+/// A Parquet failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ParquetError(pub String);
+
+fn err(what: &str, e: impl std::fmt::Display) -> ParquetError {
+    ParquetError(format!("{what}: {e}"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Int,
+    Float,
+    Bool,
+    Text,
+}
+
+impl Kind {
+    fn data_type(self) -> DataType {
+        match self {
+            Kind::Int => DataType::Int64,
+            Kind::Float => DataType::Float64,
+            Kind::Bool => DataType::Boolean,
+            Kind::Text => DataType::Utf8,
+        }
+    }
+}
+
+/// Writes rows to a Parquet file (GZIP-compressed pages, as the original's analytics
+/// exchange uses) in batches of [`BATCH_ROWS`].
+pub struct ParquetSink {
+    file: Option<File>,
+    writer: Option<ArrowWriter<File>>,
+    schema: Option<SchemaRef>,
+    columns: Vec<String>,
+    kinds: Vec<Kind>,
+    pending: Vec<Vec<Value>>,
+    rows: u64,
+}
+
+impl ParquetSink {
+    pub fn create(path: &Path) -> Result<ParquetSink, ParquetError> {
+        let file = File::create(path).map_err(|e| err(&format!("{}", path.display()), e))?;
+        Ok(ParquetSink {
+            file: Some(file),
+            writer: None,
+            schema: None,
+            columns: Vec::new(),
+            kinds: Vec::new(),
+            pending: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    /// Sets the column names (before the first row).
+    pub fn set_columns(&mut self, columns: &[String]) {
+        self.columns = columns.to_vec();
+    }
+
+    /// Adds one row.
+    pub fn push(&mut self, row: &[Value]) -> Result<(), ParquetError> {
+        self.pending.push(row.to_vec());
+        self.rows += 1;
+        if self.pending.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The column names set so far.
+    pub fn column_names(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn start(&mut self) -> Result<(), ParquetError> {
+        self.kinds = (0..self.columns.len())
+            .map(|i| {
+                infer(
+                    self.pending
+                        .iter()
+                        .map(|r| r.get(i).unwrap_or(&Value::Null)),
+                )
+            })
+            .collect();
+        let schema: SchemaRef = Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .zip(&self.kinds)
+                .map(|(c, k)| Field::new(c, k.data_type(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let props = WriterProperties::builder()
+            .set_compression(Compression::GZIP(GzipLevel::default()))
+            .set_max_row_group_row_count(Some(BATCH_ROWS))
+            .build();
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| ParquetError("internal error: parquet file reused".into()))?;
+        self.schema = Some(schema.clone());
+        self.writer =
+            Some(ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| err("parquet", e))?);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ParquetError> {
+        if self.writer.is_none() {
+            self.start()?;
+        }
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for (i, kind) in self.kinds.iter().enumerate() {
+            let cells = rows.iter().map(|r| r.get(i).unwrap_or(&Value::Null));
+            let misfit = |v: &Value| {
+                ParquetError(format!(
+                    "column `{}` holds values of more than one type (`{v}` among {})",
+                    self.columns[i],
+                    match kind {
+                        Kind::Int => "integers",
+                        Kind::Float => "numbers",
+                        Kind::Bool => "booleans",
+                        Kind::Text => "text",
+                    }
+                ))
+            };
+            let array: ArrayRef = match kind {
+                Kind::Int => {
+                    let mut b = Int64Builder::with_capacity(rows.len());
+                    for v in cells {
+                        match v {
+                            Value::Null => b.append_null(),
+                            Value::Int(x) => b.append_value(*x),
+                            Value::Bool(x) => b.append_value(*x as i64),
+                            other => return Err(misfit(other)),
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+                Kind::Float => {
+                    let mut b = Float64Builder::with_capacity(rows.len());
+                    for v in cells {
+                        match v {
+                            Value::Null => b.append_null(),
+                            Value::Int(x) => b.append_value(*x as f64),
+                            Value::Float(x) => b.append_value(*x),
+                            other => return Err(misfit(other)),
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+                Kind::Bool => {
+                    let mut b = BooleanBuilder::with_capacity(rows.len());
+                    for v in cells {
+                        match v {
+                            Value::Null => b.append_null(),
+                            Value::Bool(x) => b.append_value(*x),
+                            other => return Err(misfit(other)),
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+                Kind::Text => {
+                    let mut b = StringBuilder::new();
+                    for v in cells {
+                        match v {
+                            Value::Null => b.append_null(),
+                            other => b.append_value(other.to_string()),
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+            };
+            arrays.push(array);
+        }
+        let (Some(writer), Some(schema)) = (self.writer.as_mut(), self.schema.clone()) else {
+            return Ok(());
+        };
+        let batch = if arrays.is_empty() {
+            RecordBatch::try_new_with_options(
+                schema.clone(),
+                arrays,
+                &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len())),
+            )
+        } else {
+            RecordBatch::try_new(schema.clone(), arrays)
+        }
+        .map_err(|e| err("parquet", e))?;
+        writer.write(&batch).map_err(|e| err("parquet", e))
+    }
+
+    /// Writes what is pending and closes the file.
+    pub fn finish(mut self) -> Result<u64, ParquetError> {
+        self.flush()?;
+        if let Some(w) = self.writer.take() {
+            w.close().map_err(|e| err("parquet", e))?;
+        }
+        Ok(self.rows)
+    }
+}
+
+impl crate::backend::RowSink for ParquetSink {
+    fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
+        self.set_columns(columns);
+        Ok(())
+    }
+    fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        self.push(row).map_err(|e| std::io::Error::other(e.0))
+    }
+}
+
+/// The type a column takes from its first values.
+fn infer<'a>(values: impl Iterator<Item = &'a Value>) -> Kind {
+    let mut kind: Option<Kind> = None;
+    for v in values {
+        let k = match v {
+            Value::Null => continue,
+            Value::Int(_) => Kind::Int,
+            Value::Float(_) => Kind::Float,
+            Value::Bool(_) => Kind::Bool,
+            Value::Text(_) => Kind::Text,
+        };
+        kind = Some(match (kind, k) {
+            (None, k) => k,
+            (Some(a), b) if a == b => a,
+            (Some(Kind::Int), Kind::Float) | (Some(Kind::Float), Kind::Int) => Kind::Float,
+            _ => Kind::Text,
+        });
+    }
+    kind.unwrap_or(Kind::Text)
+}
+
+/// What [`read`] hands over: the column names once, then each batch's rows.
+pub enum Chunk<'a> {
+    Columns(&'a [String]),
+    Rows(Vec<Vec<Value>>),
+}
+
+/// Reads a Parquet file batch by batch.
+pub fn read(
+    path: &Path,
+    mut f: impl FnMut(Chunk<'_>) -> Result<(), ParquetError>,
+) -> Result<u64, ParquetError> {
+    let mut rows = Rows::open(path)?;
+    f(Chunk::Columns(&rows.columns))?;
+    let mut total = 0u64;
+    while let Some(batch) = rows.next_batch()? {
+        total += batch.len() as u64;
+        f(Chunk::Rows(batch))?;
+    }
+    Ok(total)
+}
+
+/// A Parquet file's rows, a batch at a time.
+pub struct Rows {
+    pub columns: Vec<String>,
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    name: String,
+}
+
+impl Rows {
+    pub fn open(path: &Path) -> Result<Rows, ParquetError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| err(&name, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&name, e))?;
+        let schema = builder.schema().clone();
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        for f in schema.fields() {
+            if !readable(f.data_type()) {
+                return Err(ParquetError(format!(
+                    "{name}: column `{}` has type {}, which kestrel cannot keep (use numbers, \
+                     booleans, text or timestamps)",
+                    f.name(),
+                    f.data_type()
+                )));
+            }
+        }
+        let reader = builder
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| err(&name, e))?;
+        Ok(Rows {
+            columns,
+            reader,
+            name,
+        })
+    }
+
+    /// The next batch of rows, None at the end.
+    pub fn next_batch(&mut self) -> Result<Option<Vec<Vec<Value>>>, ParquetError> {
+        let Some(batch) = self.reader.next() else {
+            return Ok(None);
+        };
+        let batch = batch.map_err(|e| err(&self.name, e))?;
+        let n = batch.num_rows();
+        let mut out = vec![Vec::with_capacity(self.columns.len()); n];
+        for col in batch.columns() {
+            for (i, row) in out.iter_mut().enumerate() {
+                row.push(cell(col.as_ref(), i));
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+fn readable(t: &DataType) -> bool {
+    use DataType::*;
+    match t {
+        Null
+        | Boolean
+        | Int8
+        | Int16
+        | Int32
+        | Int64
+        | UInt8
+        | UInt16
+        | UInt32
+        | UInt64
+        | Float16
+        | Float32
+        | Float64
+        | Utf8
+        | LargeUtf8
+        | Utf8View
+        | Date32
+        | Date64
+        | Timestamp(_, _) => true,
+        Dictionary(_, v) => readable(v),
+        _ => false,
+    }
+}
+
+/// One cell of an Arrow array as a [`Value`].
+fn cell(a: &dyn Array, i: usize) -> Value {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    if a.is_null(i) {
+        return Value::Null;
+    }
+    match a.data_type() {
+        DataType::Boolean => Value::Bool(a.as_boolean().value(i)),
+        DataType::Int8 => Value::Int(a.as_primitive::<Int8Type>().value(i).into()),
+        DataType::Int16 => Value::Int(a.as_primitive::<Int16Type>().value(i).into()),
+        DataType::Int32 => Value::Int(a.as_primitive::<Int32Type>().value(i).into()),
+        DataType::Int64 => Value::Int(a.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt8 => Value::Int(a.as_primitive::<UInt8Type>().value(i).into()),
+        DataType::UInt16 => Value::Int(a.as_primitive::<UInt16Type>().value(i).into()),
+        DataType::UInt32 => Value::Int(a.as_primitive::<UInt32Type>().value(i).into()),
+        DataType::UInt64 => {
+            let v = a.as_primitive::<UInt64Type>().value(i);
+            i64::try_from(v).map_or(Value::Float(v as f64), Value::Int)
+        }
+        DataType::Float16 => Value::Float(a.as_primitive::<Float16Type>().value(i).to_f64()),
+        DataType::Float32 => Value::Float(a.as_primitive::<Float32Type>().value(i).into()),
+        DataType::Float64 => Value::Float(a.as_primitive::<Float64Type>().value(i)),
+        DataType::Utf8 => Value::Text(a.as_string::<i32>().value(i).to_string()),
+        DataType::LargeUtf8 => Value::Text(a.as_string::<i64>().value(i).to_string()),
+        DataType::Utf8View => Value::Text(a.as_string_view().value(i).to_string()),
+        DataType::Date32 => {
+            let days = a.as_primitive::<Date32Type>().value(i) as i64;
+            Value::Text(iso(days * 86_400_000_000, false))
+        }
+        DataType::Date64 => {
+            let ms = a.as_primitive::<Date64Type>().value(i);
+            Value::Text(iso(ms.saturating_mul(1000), false))
+        }
+        DataType::Timestamp(unit, _) => {
+            let micros = match unit {
+                TimeUnit::Second => a
+                    .as_primitive::<TimestampSecondType>()
+                    .value(i)
+                    .saturating_mul(1_000_000),
+                TimeUnit::Millisecond => a
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value(i)
+                    .saturating_mul(1000),
+                TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().value(i),
+                TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().value(i) / 1000,
+            };
+            Value::Text(iso(micros, true))
+        }
+        DataType::Dictionary(_, _) => {
+            let Some(d) = a.as_any_dictionary_opt() else {
+                return Value::Null;
+            };
+            let key = d.normalized_keys()[i];
+            cell(d.values().as_ref(), key)
+        }
+        _ => Value::Null,
+    }
+}
+
+/// Microseconds since the epoch as `2021-05-06T01:02:03.000004Z` (or a date alone).
+fn iso(micros: i64, time: bool) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    if !time {
+        return format!("{y:04}-{m:02}-{d:02}");
+    }
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_a_parquet_file() {
+        let dir = std::env::temp_dir().join(format!("kestrel-pq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.parquet.gz");
+        let mut sink = ParquetSink::create(&path).unwrap();
+        let cols = vec![
+            "n".to_string(),
+            "x".to_string(),
+            "s".to_string(),
+            "b".to_string(),
+        ];
+        sink.set_columns(&cols);
+        let rows: Vec<Vec<Value>> = (0..(BATCH_ROWS as i64 + 5))
+            .map(|i| {
+                vec![
+                    Value::Int(i),
+                    if i % 2 == 0 {
+                        Value::Int(i)
+                    } else {
+                        Value::Float(i as f64 + 0.5)
+                    },
+                    if i % 3 == 0 {
+                        Value::Null
+                    } else {
+                        Value::Text(format!("é{i}"))
+                    },
+                    Value::Bool(i % 2 == 1),
+                ]
+            })
+            .collect();
+        for r in &rows {
+            sink.push(r).unwrap();
+        }
+        assert_eq!(sink.finish().unwrap(), rows.len() as u64);
+        let mut got_cols = Vec::new();
+        let mut got = Vec::new();
+        read(&path, |c| {
+            match c {
+                Chunk::Columns(c) => got_cols = c.to_vec(),
+                Chunk::Rows(b) => got.extend(b),
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got_cols, cols);
+        assert_eq!(got.len(), rows.len());
+        assert_eq!(got[1][1], Value::Float(1.5));
+        assert_eq!(got[2][1], Value::Float(2.0));
+        assert_eq!(got[3][2], Value::Null);
+        assert_eq!(got[4][2], Value::Text("é4".into()));
+        assert_eq!(got[BATCH_ROWS + 4][0], Value::Int(BATCH_ROWS as i64 + 4));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_value_that_does_not_fit_its_column_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("kestrel-pq2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut sink = ParquetSink::create(&dir.join("t.parquet")).unwrap();
+        sink.set_columns(&["n".to_string()]);
+        for i in 0..BATCH_ROWS {
+            sink.push(&[Value::Int(i as i64)]).unwrap();
+        }
+        sink.push(&[Value::Text("x".into())]).unwrap();
+        let e = sink.finish().unwrap_err();
+        assert!(e.0.contains("more than one type"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn timestamps_read_as_iso_text() {
+        assert_eq!(iso(0, true), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            iso(1_620_262_923_000_004, true),
+            "2021-05-06T01:02:03.000004Z"
+        );
+        assert_eq!(iso(-86_400_000_000, false), "1969-12-31");
+    }
+}

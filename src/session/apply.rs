@@ -1,0 +1,660 @@
+//! APPLY: hands variables to an analytic and replaces their rows with what it returns.
+//!
+//! In: `APPLY [scheme://]NAME ON v1, v2 … [WITH k=v, …]`. Out: each ON variable whose
+//! analytic wrote rows back reads them from then on — a new table in the session's cache,
+//! its relation's plan rewritten to `Project(Scan(table))` and its `columns` the returned
+//! ones (columns the analytic added are attributes for every later statement) — and the
+//! analytic's display, handed to the [`Frontend`].
+//!
+//! ```text
+//! APPLY python://score ON procs      procs: Project … Scan kestrel_0_procs
+//!                               ──▶  procs: Project …, x_suspicious_score
+//!                                              Scan kestrel_1_procs_applied (cache)
+//! ```
+//!
+//! Each variable's rows stream into a Parquet file (never held whole), the analytic runs
+//! (see `crate::analytics`), its files stream back into the cache. Nothing changes until
+//! every returned file is loaded: a failure leaves the variables as they were.
+//!
+//! WITH values reach the analytic as strings: a list is flattened and comma-joined,
+//! `x=(a, b)` is `"a,b"`, and a reference `v.attr` is every value of that attribute of
+//! `v`, comma-joined (a reference to no variable is the text as written, so
+//! `XPARAM=src_ref.value` names an attribute).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::analytics::{self, AnalyticsError, Job};
+use crate::backend::{BackendError, Collect};
+use crate::diag::{Code, Diagnostic};
+use crate::io::parquet::{self, ParquetSink};
+use crate::ir::{DataSource, Expr, Literal, OutputKind, Plan, RelId};
+use crate::output::Frontend;
+use crate::source::Span;
+use crate::sql::{self, LiteralMode};
+use crate::syntax::ast;
+use crate::value::Value;
+
+use super::connections::dialect_of;
+use super::store::{Stored, CACHE};
+use super::{query_failed, sources_read, Session};
+
+/// Rows inserted into the cache per statement.
+const LOAD_BATCH: usize = 2000;
+
+/// Job directories made by this process (their names stay unique).
+static JOBS: AtomicUsize = AtomicUsize::new(0);
+
+impl Session<'_> {
+    /// [`Session::plan_uses`] for a hunt that may APPLY: what an analytic adds is known
+    /// only once it has run, so only the statements before the first APPLY are compiled
+    /// ahead, and, as in an interactive session, every variable is then kept whole when
+    /// a statement first reads it (a later statement may read any attribute of any
+    /// earlier variable).
+    pub(super) fn plan_uses_until_apply(&mut self, hunt: &ast::Hunt) -> Result<(), Diagnostic> {
+        let Some(first) = hunt
+            .stmts
+            .iter()
+            .position(|s| matches!(s.kind, ast::StmtKind::Apply { .. }))
+        else {
+            return self.plan_uses(hunt);
+        };
+        let mut prefix = hunt.clone();
+        prefix.stmts.truncate(first);
+        self.plan_uses(&prefix)?;
+        for s in &mut self.rels {
+            s.uses = None;
+            s.need = None;
+        }
+        Ok(())
+    }
+}
+
+/// A job directory, removed when dropped.
+struct JobDir(PathBuf);
+
+impl Drop for JobDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Rows an analytic returned for one variable, loaded into the cache.
+struct Loaded {
+    id: RelId,
+    table: String,
+    columns: Vec<String>,
+}
+
+impl Session<'_> {
+    /// Runs an APPLY statement.
+    pub(super) fn apply(
+        &mut self,
+        stmt: &ast::Stmt,
+        out: &mut dyn Frontend,
+    ) -> Result<(), Diagnostic> {
+        let ast::StmtKind::Apply {
+            analytic,
+            args,
+            params,
+        } = &stmt.kind
+        else {
+            return Ok(());
+        };
+        let mut ids = Vec::new();
+        for a in args {
+            let id = self.state.var(&a.name).ok_or_else(|| {
+                Diagnostic::error(
+                    Code::UnknownVariable,
+                    format!("unknown variable `{}`", a.name),
+                )
+                .at(a.span)
+                .label("not defined before this line")
+            })?;
+            ids.push(id);
+        }
+        let settings = self.config.map(|c| c.analytics.clone()).unwrap_or_default();
+        let config_dir = self
+            .config
+            .and_then(|c| c.path.as_deref())
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
+        let (scheme, name) = analytics::split_uri(&analytic.name, &settings.default_scheme);
+        let Some(mut interface) = analytics::interface(scheme, &settings, config_dir.as_deref())
+        else {
+            return Err(Diagnostic::error(
+                Code::NotAvailable,
+                format!("no analytics interface `{scheme}://`"),
+            )
+            .at(analytic.span)
+            .help(format!(
+                "kestrel runs {}",
+                analytics::SCHEMES
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )));
+        };
+        let mut values = Vec::new();
+        for (key, vals) in params {
+            let mut parts = Vec::new();
+            for v in vals {
+                self.param_value(v, &mut parts)?;
+            }
+            values.push((key.name.clone(), parts.join(",")));
+        }
+
+        let dir = std::env::temp_dir().join(format!(
+            "kestrel-apply-{}-{}",
+            std::process::id(),
+            JOBS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _cleanup = JobDir(dir.clone());
+        let io_fail = |e: std::io::Error| {
+            Diagnostic::error(
+                Code::Analytic,
+                format!("cannot prepare the analytic's files: {e}"),
+            )
+            .at(stmt.span)
+        };
+        let mut job = Job::create(dir, ids.len()).map_err(io_fail)?;
+        job.params = values;
+        job.timeout = (settings.analytics_timeout > 0)
+            .then(|| Duration::from_secs(settings.analytics_timeout));
+
+        let mut inputs = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            inputs.push(self.write_input(*id, &job.inputs[i], args[i].span)?);
+        }
+        let spinner = crate::output::progress::Spinner::start(
+            &format!("APPLY {}", analytic.name),
+            crate::output::progress::enabled(),
+        );
+        let outcome = interface.run(name, &job);
+        drop(spinner);
+        let outcome = outcome.map_err(|e| analytic_failed(e, &analytic.name, analytic.span))?;
+
+        // Load every returned file before changing anything.
+        let mut loaded: Vec<Loaded> = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let Some(path) = outcome.outputs.get(i).cloned().flatten() else {
+                continue;
+            };
+            match self.load_output(*id, &path, &inputs[i], &analytic.name) {
+                Ok(l) => loaded.push(l),
+                Err(d) => {
+                    self.drop_loaded(&loaded);
+                    return Err(d.at(analytic.span));
+                }
+            }
+        }
+        // Variables computed from these before the APPLY keep the rows they had (as in
+        // the original, where every variable is computed when it is assigned): each that
+        // still reads one of them through its plan is kept now.
+        let replaced: Vec<RelId> = loaded.iter().map(|l| l.id).collect();
+        if let Err(d) = self.keep_readers(&replaced) {
+            self.drop_loaded(&loaded);
+            return Err(crate::at(d, stmt.span));
+        }
+        for l in loaded {
+            self.replace_rows(l);
+        }
+        if let Some(d) = outcome.display {
+            let line = self.src.line_col(stmt.span.start).0;
+            let name = format!("line{line}-{}", sanitize(name));
+            out.display(&d.mime, &d.data, &name).map_err(|e| {
+                Diagnostic::error(Code::Internal, format!("cannot write the display: {e}"))
+                    .at(stmt.span)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A WITH value as strings (a list flattened, a reference expanded).
+    fn param_value(&mut self, v: &ast::Value, out: &mut Vec<String>) -> Result<(), Diagnostic> {
+        match v {
+            ast::Value::Lit(ast::Literal::Str(s), _) => out.push(s.clone()),
+            ast::Value::Lit(_, span) => out.push(self.src.slice(*span).to_string()),
+            ast::Value::Word(w) => out.push(w.name.clone()),
+            ast::Value::List(items, _) => {
+                for item in items {
+                    self.param_value(item, out)?;
+                }
+            }
+            ast::Value::Object(_, span) => {
+                return Err(Diagnostic::error(
+                    Code::BadValue,
+                    "an analytic's parameter cannot be an object",
+                )
+                .at(*span))
+            }
+            ast::Value::Ref { var, attr, span } => {
+                if self.state.var(&var.name).is_none() {
+                    out.push(format!("{}.{attr}", var.name));
+                    return Ok(());
+                }
+                out.extend(self.attribute_values(var, attr, *span)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every distinct value of `var.attr`, as text (lowered as `DISP var ATTR attr`, so
+    /// attribute names resolve as everywhere else).
+    fn attribute_values(
+        &mut self,
+        var: &ast::Ident,
+        attr: &str,
+        span: Span,
+    ) -> Result<Vec<String>, Diagnostic> {
+        let disp = ast::Stmt {
+            kind: ast::StmtKind::Disp(ast::Expression {
+                var: var.clone(),
+                timestamped: false,
+                pattern: None,
+                attrs: vec![ast::AttrPath {
+                    entity: None,
+                    path: attr.to_string(),
+                    span,
+                }],
+                sort: None,
+                limit: None,
+                offset: None,
+                span,
+            }),
+            span,
+        };
+        let outs = self.state.program.outputs.len();
+        let model = crate::model()?;
+        crate::lower::lower_more(
+            std::slice::from_ref(&disp),
+            &self.src,
+            model,
+            crate::lower::LowerOptions {
+                config: self.config,
+                catalog: Some(&mut self.conns),
+                now: self.now,
+            },
+            &mut self.state,
+        )?;
+        let n = self.state.program.relations.len();
+        if self.rels.len() < n {
+            self.rels.resize(n, super::RelState::default());
+        }
+        // The output is this statement's own, not one to print.
+        let Some(o) = self.state.program.outputs.drain(outs..).next() else {
+            return Ok(Vec::new());
+        };
+        debug_assert!(matches!(o.kind, OutputKind::Disp));
+        self.prepare(&o.plan)?;
+        let (program, connection) =
+            super::place(&self.state.program, &mut self.conns, &o.plan, span)?;
+        let backend = self.conns.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let stmt = sql::emit_plan(&program, &o.plan, &dialect, LiteralMode::Bind)
+            .map_err(|d| crate::at(d, span))?;
+        let mut rows = Collect::default();
+        backend
+            .query(&stmt, &mut rows)
+            .map_err(|e| query_failed(e, &sources_read(&program, &o.plan, &connection), span))?;
+        Ok(rows
+            .rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next())
+            .filter(|v| !v.is_null())
+            .map(|v| v.to_string())
+            .collect())
+    }
+
+    /// Streams a variable's rows into a Parquet file. Returns its columns and the STIX
+    /// spellings added beside them (`command_line` beside `cmd_line`, `src_byte_count`
+    /// beside `traffic.bytes_out`), so analytics written for the original find the
+    /// columns they read; those copies are dropped from what comes back.
+    fn write_input(
+        &mut self,
+        id: RelId,
+        path: &Path,
+        span: Span,
+    ) -> Result<(Vec<String>, Vec<String>), Diagnostic> {
+        let r = self.state.program.rel(id);
+        let mut aliases: Vec<String> = Vec::new();
+        let plan = match &r.columns {
+            Some(cols) => {
+                let mut proj: Vec<(String, Expr)> =
+                    cols.iter().map(|c| (c.clone(), Expr::col(c))).collect();
+                if let Some(def) = crate::model().ok().and_then(|m| m.entity(&r.entity)) {
+                    for (stix, ocsf) in &def.stix {
+                        if cols.contains(ocsf) && !cols.contains(stix) && !aliases.contains(stix) {
+                            proj.push((stix.clone(), Expr::col(ocsf)));
+                            aliases.push(stix.clone());
+                        }
+                    }
+                }
+                Plan::Rel(id).project(proj)
+            }
+            None => Plan::Rel(id),
+        };
+        let declared = r.columns.clone().unwrap_or_default();
+        self.prepare(&plan)?;
+        let (program, connection) =
+            super::place(&self.state.program, &mut self.conns, &plan, span)?;
+        let backend = self.conns.get(&connection, None)?;
+        let dialect = dialect_of(backend.as_ref())?;
+        let stmt = sql::emit_plan(&program, &plan, &dialect, LiteralMode::Bind)
+            .map_err(|d| crate::at(d, span))?;
+        let write_fail = |e: &dyn std::fmt::Display| {
+            Diagnostic::error(
+                Code::Analytic,
+                format!("cannot write the analytic's input: {e}"),
+            )
+            .at(span)
+        };
+        let mut sink = ParquetSink::create(path).map_err(|e| write_fail(&e))?;
+        backend.query(&stmt, &mut sink).map_err(|e| match e {
+            BackendError::Output(io) => write_fail(&io),
+            e => query_failed(e, &sources_read(&program, &plan, &connection), span),
+        })?;
+        if sink.column_names().is_empty() {
+            let mut all = declared.clone();
+            all.extend(aliases.iter().cloned());
+            sink.set_columns(&all);
+        }
+        let columns: Vec<String> = sink
+            .column_names()
+            .iter()
+            .filter(|c| !aliases.contains(c))
+            .cloned()
+            .collect();
+        sink.finish().map_err(|e| write_fail(&e))?;
+        Ok((columns, aliases))
+    }
+
+    /// Loads the file an analytic returned for `id` into a new table of the cache.
+    fn load_output(
+        &mut self,
+        id: RelId,
+        path: &Path,
+        (input_columns, aliases): &(Vec<String>, Vec<String>),
+        analytic: &str,
+    ) -> Result<Loaded, Diagnostic> {
+        let r = self.state.program.rel(id).clone();
+        let bad =
+            |msg: String| Diagnostic::error(Code::Analytic, format!("`{analytic}` returned {msg}"));
+        let table = format!(
+            "kestrel_{}_{}_applied",
+            self.tables_made,
+            r.name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+        );
+        self.tables_made += 1;
+        let mut cache = self.conns.take(CACHE)?;
+        let mut columns: Vec<String> = Vec::new();
+        let mut keep: Vec<usize> = Vec::new();
+        let mut failure: Option<Diagnostic> = None;
+        let mut created = false;
+        let result = parquet::read(path, |chunk| match chunk {
+            parquet::Chunk::Columns(cols) => {
+                for (i, c) in cols.iter().enumerate() {
+                    // pandas' index, written when an analytic forgets `index=False`.
+                    if c.starts_with("__index_level_") || aliases.contains(c) {
+                        continue;
+                    }
+                    if c.is_empty() || columns.iter().any(|k: &String| k.eq_ignore_ascii_case(c)) {
+                        failure = Some(bad(format!(
+                            "a column named `{c}` twice (or with no name) for `{}`",
+                            r.var
+                        )));
+                        return Err(parquet::ParquetError(String::new()));
+                    }
+                    columns.push(c.clone());
+                    keep.push(i);
+                }
+                let lost: Vec<&String> = r
+                    .identity
+                    .iter()
+                    .filter(|c| input_columns.contains(c) && !columns.contains(c))
+                    .collect();
+                if !lost.is_empty() {
+                    failure = Some(bad(format!(
+                        "`{}` without its identity column{} {} (an analytic must keep the \
+                         columns that identify each entity)",
+                        r.var,
+                        if lost.len() == 1 { "" } else { "s" },
+                        lost.iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                    return Err(parquet::ParquetError(String::new()));
+                }
+                cache
+                    .create_temp_table(&table, &columns, &[])
+                    .map_err(|e| parquet::ParquetError(e.to_string()))?;
+                created = true;
+                Ok(())
+            }
+            parquet::Chunk::Rows(rows) => {
+                for chunk in rows.chunks(LOAD_BATCH) {
+                    let lits: Vec<Vec<Literal>> = chunk
+                        .iter()
+                        .map(|row| {
+                            keep.iter()
+                                .map(|&i| Literal::from(row.get(i).cloned().unwrap_or(Value::Null)))
+                                .collect()
+                        })
+                        .collect();
+                    cache
+                        .insert_rows(&table, &columns, &lits)
+                        .map_err(|e| parquet::ParquetError(e.to_string()))?;
+                }
+                if crate::backend::cancel::requested() {
+                    return Err(parquet::ParquetError("interrupted".into()));
+                }
+                Ok(())
+            }
+        });
+        if result.is_err() && created {
+            let _ = cache.drop_temp_table(&table);
+        }
+        self.conns.put(CACHE, cache);
+        if let Some(d) = failure {
+            return Err(d);
+        }
+        result.map_err(|e| bad(format!("rows kestrel cannot read for `{}`: {e}", r.var)))?;
+        if let Some(type_col) = input_columns.iter().find(|c| *c == "type") {
+            if !columns.contains(type_col) {
+                self.drop_loaded(&[Loaded {
+                    id,
+                    table,
+                    columns: Vec::new(),
+                }]);
+                return Err(bad(format!("`{}` without its `type` column", r.var)));
+            }
+        }
+        Ok(Loaded { id, table, columns })
+    }
+
+    fn drop_loaded(&mut self, loaded: &[Loaded]) {
+        if let Ok(mut cache) = self.conns.take(CACHE) {
+            for l in loaded {
+                let _ = cache.drop_temp_table(&l.table);
+            }
+            self.conns.put(CACHE, cache);
+        }
+    }
+
+    /// Stores every variable that reads one of `ids` directly and is not stored yet.
+    fn keep_readers(&mut self, ids: &[RelId]) -> Result<(), Diagnostic> {
+        let readers: Vec<RelId> = (0..self.state.program.relations.len())
+            .map(RelId)
+            .filter(|j| !ids.contains(j))
+            .filter(|j| {
+                let r = self.state.program.rel(*j);
+                if r.var.contains('(') || self.rels.get(j.0).is_some_and(|s| s.stored.is_some()) {
+                    return false;
+                }
+                let mut refs = Vec::new();
+                r.plan.rel_refs(&mut refs);
+                refs.iter().any(|id| ids.contains(id))
+            })
+            .collect();
+        for j in readers {
+            // All of its attributes: what later statements read of it is not known here.
+            if let Some(s) = self.rels.get_mut(j.0) {
+                s.need = None;
+            }
+            self.store(j)?;
+        }
+        Ok(())
+    }
+
+    /// Makes a variable read the rows an analytic returned.
+    fn replace_rows(&mut self, l: Loaded) {
+        let Loaded { id, table, columns } = l;
+        let r = self.state.program.rel(id).clone();
+        let source = r.source.map(|s| self.state.program.sources[s].clone());
+        let timestamp = source
+            .as_ref()
+            .and_then(|s| s.timestamp.clone())
+            .filter(|t| columns.contains(t));
+        let src = self.state.add_source(
+            DataSource {
+                name: format!("{} (applied)", r.var),
+                uri: String::new(),
+                table: table.clone(),
+                connection: Some(CACHE.to_string()),
+                timestamp,
+                timestamp_format: source
+                    .as_ref()
+                    .map(|s| s.timestamp_format.clone())
+                    .unwrap_or_default(),
+                mapping: source.map(|s| s.mapping).unwrap_or_default(),
+            },
+            columns.clone(),
+        );
+        let plan = Plan::Scan { source: src }
+            .project(columns.iter().map(|c| (c.clone(), Expr::col(c))).collect());
+        let rel = &mut self.state.program.relations[id.0];
+        rel.plan = plan;
+        rel.columns = Some(columns);
+        if self.rels.len() <= id.0 {
+            self.rels.resize(id.0 + 1, super::RelState::default());
+        }
+        let s = &mut self.rels[id.0];
+        s.stored = Some(Stored {
+            connection: CACHE.to_string(),
+            table,
+        });
+        s.counts = None;
+        s.need = None;
+    }
+}
+
+/// `SAVE v TO x.parquet`: the rows streamed into a Parquet file through a temporary file
+/// beside it, renamed into place only when complete (a failure leaves no file).
+pub(super) fn save_parquet(
+    backend: &mut dyn crate::backend::Backend,
+    stmt: &sql::SqlStatement,
+    path: &str,
+    span: Span,
+) -> Result<(), Diagnostic> {
+    let target = Path::new(path);
+    let write_fail = |e: &dyn std::fmt::Display| {
+        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
+    };
+    if std::fs::metadata(target).is_ok_and(|m| !m.is_file()) {
+        return Err(write_fail(&"it exists and is not a regular file"));
+    }
+    let tmp = crate::io::temp_path(target);
+    let result = (|| {
+        let mut sink = ParquetSink::create(&tmp).map_err(|e| write_fail(&e))?;
+        backend.query(stmt, &mut sink).map_err(|e| match e {
+            BackendError::Output(io) => write_fail(&io),
+            e => Diagnostic::error(
+                Code::DataSource,
+                format!(
+                    "the query failed: {}",
+                    crate::config::redact_url(&e.to_string())
+                ),
+            )
+            .at(span),
+        })?;
+        sink.finish().map_err(|e| write_fail(&e))?;
+        std::fs::rename(&tmp, target).map_err(|e| write_fail(&e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// An analytic's failure as a diagnostic at the APPLY's analytic.
+fn analytic_failed(e: AnalyticsError, name: &str, span: Span) -> Diagnostic {
+    match e {
+        AnalyticsError::NotFound { message, help } => {
+            Diagnostic::error(Code::NotAvailable, message)
+                .at(span)
+                .help(help)
+        }
+        AnalyticsError::Unavailable { message, help } => {
+            Diagnostic::error(Code::NotAvailable, message)
+                .at(span)
+                .help(help)
+        }
+        AnalyticsError::Import { message, package } => {
+            let d = Diagnostic::error(
+                Code::Analytic,
+                format!("`{name}` cannot be loaded: {message}"),
+            )
+            .at(span);
+            match package {
+                Some(p) => d.help(format!(
+                    "install the Python package that provides `{p}` in the analytics interpreter \
+                     (`python3 -m pip install {p}`, or set `analytics: {{python: …}}` to a \
+                     virtualenv's python that has it)"
+                )),
+                None => d,
+            }
+        }
+        AnalyticsError::Failed { message, details } => {
+            let d =
+                Diagnostic::error(Code::Analytic, format!("`{name}` failed: {message}")).at(span);
+            if details.trim().is_empty() {
+                d
+            } else {
+                d.note(details.trim_end().to_string())
+            }
+        }
+        AnalyticsError::WrongReturn(m) => {
+            Diagnostic::error(Code::Analytic, format!("`{name}` returned {m}"))
+                .at(span)
+                .help("return one DataFrame per ON variable, and at most one display")
+        }
+        AnalyticsError::Timeout(secs) => Diagnostic::error(
+            Code::Analytic,
+            format!("`{name}` ran longer than `analytics_timeout` ({secs} s) and was stopped"),
+        )
+        .at(span)
+        .help("raise `analytics: {analytics_timeout: …}` in the kestrel configuration"),
+        AnalyticsError::Cancelled => {
+            super::connections::source_error(None, BackendError::Cancelled).at(span)
+        }
+        AnalyticsError::Io(m) => Diagnostic::error(Code::Analytic, m).at(span),
+    }
+}
