@@ -181,6 +181,7 @@ struct RawConfig {
     language: LanguageConfig,
     #[serde(default)]
     sigma: SigmaConfig,
+    #[serde(default)]
     analytics: AnalyticsConfig,
 }
 

@@ -150,9 +150,18 @@ fn same_name(a: &str, b: &str) -> bool {
 }
 
 /// Prints one warning per parameter `names` holds (none when empty), naming the
-/// connection by its redacted URL.
+/// connection by its redacted URL; once per process for each URL and parameter (a
+/// session, or `ingest` and the indexing after it, may open one URL more than once).
 pub(crate) fn warn_unknown(url: &str, names: &[String]) {
+    static WARNED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
     for name in names {
+        let key = (url.to_string(), name.clone());
+        if let Ok(mut warned) = WARNED.lock() {
+            if warned.contains(&key) {
+                continue;
+            }
+            warned.push(key);
+        }
         eprintln!(
             "warning: {}: parameter `{name}` is not known here and is ignored",
             crate::config::redact_url(url)

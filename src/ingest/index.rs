@@ -302,7 +302,7 @@ mod tests {
         ] {
             assert!(cols.iter().any(|x| x == c), "{c} missing from {cols:?}");
         }
-        assert!(!cols.iter().any(|x| x == "Image"));
+        assert!(!cols.iter().any(|x| x == "CommandLine"));
     }
 
     #[test]

@@ -304,4 +304,29 @@ impl Frontend for Displays<'_> {
         self.send(text.to_string(), html::pre(text));
         Ok(())
     }
+
+    /// An analytic's display (APPLY): HTML and SVG inline as they are, other kinds as
+    /// base64 under their MIME type (what Jupyter expects of images).
+    fn display(&mut self, mime: &str, data: &[u8], name: &str) -> io::Result<()> {
+        if self.silent {
+            return Ok(());
+        }
+        let body = match mime {
+            "text/html" | "image/svg+xml" | "text/plain" => {
+                Json::String(String::from_utf8_lossy(data).into_owned())
+            }
+            _ => Json::String(crate::sigma::value::base64(data)),
+        };
+        let mut bundle = serde_json::Map::new();
+        bundle.insert(mime.to_string(), body);
+        bundle.insert(
+            "text/plain".to_string(),
+            Json::String(format!("<{name}: {mime}, {} bytes>", data.len())),
+        );
+        let _ = self.iopub.send(self.req.broadcast(
+            "display_data",
+            json!({"data": bundle, "metadata": {}, "transient": {}}),
+        ));
+        Ok(())
+    }
 }

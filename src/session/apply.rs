@@ -548,6 +548,7 @@ impl Session<'_> {
         s.stored = Some(Stored {
             connection: CACHE.to_string(),
             table,
+            source: src,
         });
         s.counts = None;
         s.need = None;

@@ -250,11 +250,21 @@ impl<'c> Session<'c> {
         }
         let roots: Vec<RelId> = self.state.current().collect();
         let mut live = vec![false; self.state.program.relations.len()];
+        // A kept table is read through its relation, or directly by the plans that
+        // copied that relation's plan (TIMESTAMPED).
+        let mut scanned = std::collections::HashSet::new();
         for id in self.state.program.dependency_order(&roots) {
             live[id.0] = true;
+            let mut sources = Vec::new();
+            self.state.program.rel(id).plan.scans(&mut sources);
+            scanned.extend(sources);
         }
         for (i, s) in self.rels.iter_mut().enumerate() {
-            if live.get(i).copied().unwrap_or(true) {
+            if live.get(i).copied().unwrap_or(true)
+                || s.stored
+                    .as_ref()
+                    .is_some_and(|k| scanned.contains(&k.source))
+            {
                 continue;
             }
             if let Some(stored) = s.stored.take() {
@@ -304,15 +314,15 @@ impl<'c> Session<'c> {
             for id in refs {
                 uses[id.0] += 1;
             }
-            // TIMESTAMPED(v) copies v's plan instead of reading v: it reads all of v.
-            if let Some(base) = r
-                .var
-                .strip_prefix("TIMESTAMPED(")
-                .and_then(|v| v.strip_suffix(')'))
-                .and_then(|v| newest.get(v))
-            {
-                uses[*base] += 1;
-                needs[*base] = Some(Need::All);
+            // TIMESTAMPED(v) copies v's plan, and the plans it reads, instead of reading
+            // v: it reads all of each of them once more.
+            if r.command == "timestamped" {
+                if let Some(&base) = r.depends_on.first().and_then(|v| newest.get(v.as_str())) {
+                    for dep in program.dependency_order(&[RelId(base)]) {
+                        uses[dep.0] += 1;
+                        needs[dep.0] = Some(Need::All);
+                    }
+                }
             }
             newest.insert(&r.var, i);
         }

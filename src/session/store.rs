@@ -41,6 +41,8 @@ const COPY_BATCH: usize = 2000;
 pub(super) struct Stored {
     pub connection: String,
     pub table: String,
+    /// The data source standing for the table in the program.
+    pub source: usize,
 }
 
 impl Stored {
@@ -209,6 +211,7 @@ impl Session<'_> {
             s.stored = Some(Stored {
                 connection: place,
                 table,
+                source: src,
             });
         }
         Ok(())

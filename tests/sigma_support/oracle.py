@@ -367,6 +367,12 @@ def main():
         events = own[case["rule"]] + rnd.sample(pool, min(150, len(pool))) + BACKGROUND
         case["sql"] = case["sql"].replace("ev_" + cat, table, 1)
         cols = list(fixed) + [f for f in case["fields"] if f not in fixed]
+        if cat == "network_connection" and not bare:
+            cols += [
+                c
+                for c in ("SourceIp", "SourcePort", "DestinationIp", "DestinationPort")
+                if c not in cols
+            ]
         for ev in events:
             for k in ev:
                 if k not in cols:
@@ -387,6 +393,17 @@ def main():
                 "@timestamp": "2024-07-08T12:00:00.000000Z",
                 "Hostname": "host1",
             }
+            if cat == "network_connection" and not bare:
+                # A connection is its addresses and ports (its identity in kestrel, as in
+                # every Sysmon 3 event); the rule's own values, below, replace these.
+                row.update(
+                    {
+                        "SourceIp": "10.9.%d.%d" % (record // 250 % 250, record % 250),
+                        "SourcePort": 40000 + record % 20000,
+                        "DestinationIp": "192.0.2.%d" % (record % 250),
+                        "DestinationPort": 443,
+                    }
+                )
             for k, v in ev.items():
                 # A category's rows keep the Sysmon event that gives them their class; a
                 # service's take the rule's event ids.
