@@ -413,9 +413,16 @@ impl Backend for MysqlBackend {
     }
 
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
+        // A read-only session drops a temporary table only in a transaction that may write.
         self.conn
+            .query_drop("START TRANSACTION READ WRITE")
+            .map_err(query_error)?;
+        let dropped = self
+            .conn
             .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", quote(name)))
-            .map_err(query_error)
+            .map_err(query_error);
+        let done = self.conn.query_drop("COMMIT").map_err(query_error);
+        dropped.and(done)
     }
 
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
