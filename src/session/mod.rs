@@ -105,7 +105,7 @@ impl<'c> Session<'c> {
             conns: Connections::new(config),
             state: LowerState::default(),
             reuse: crate::opt::Reuse::default(),
-            src: SourceFile::new("", ""),
+            src: SourceFile::new("<input>", ""),
             opts,
             rels: Vec::new(),
             outputs_run: 0,
