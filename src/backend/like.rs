@@ -12,28 +12,36 @@
 /// the first must match at the start, the last at the end, and each one between at its
 /// leftmost place after the one before (leftmost is never worse for the rest).
 pub fn like(text: &[u8], pattern: &[u8]) -> bool {
-    let Some(first_pct) = pattern.iter().position(|b| *b == b'%') else {
-        return piece_at(text, 0, pattern) == Some(text.len());
+    like_pieces(text, pattern, &b'%', piece_at)
+}
+
+/// The matching of [`like`] over any pattern elements: `any` separates the pieces, and
+/// `at` says where a piece (no `any` in it) ends when matched at a position of `text`.
+fn like_pieces<P: PartialEq>(
+    text: &[u8],
+    pattern: &[P],
+    any: &P,
+    at: impl Fn(&[u8], usize, &[P]) -> Option<usize>,
+) -> bool {
+    let Some(first_pct) = pattern.iter().position(|p| p == any) else {
+        return at(text, 0, pattern) == Some(text.len());
     };
-    let last_pct = pattern
-        .iter()
-        .rposition(|b| *b == b'%')
-        .unwrap_or(first_pct);
-    let Some(mut pos) = piece_at(text, 0, &pattern[..first_pct]) else {
+    let last_pct = pattern.iter().rposition(|p| p == any).unwrap_or(first_pct);
+    let Some(mut pos) = at(text, 0, &pattern[..first_pct]) else {
         return false;
     };
-    let middle: &[u8] = if last_pct > first_pct {
+    let middle: &[P] = if last_pct > first_pct {
         &pattern[first_pct + 1..last_pct]
     } else {
         &[]
     };
-    for piece in middle.split(|b| *b == b'%') {
+    for piece in middle.split(|p| p == any) {
         if piece.is_empty() {
             continue;
         }
         match (pos..=text.len())
             .filter(|s| is_boundary(text, *s))
-            .find_map(|s| piece_at(text, s, piece))
+            .find_map(|s| at(text, s, piece))
         {
             Some(end) => pos = end,
             None => return false,
@@ -47,7 +55,7 @@ pub fn like(text: &[u8], pattern: &[u8]) -> bool {
     (pos..=text.len())
         .rev()
         .filter(|s| is_boundary(text, *s))
-        .any(|s| piece_at(text, s, last) == Some(text.len()))
+        .any(|s| at(text, s, last) == Some(text.len()))
 }
 
 /// Where `piece` (no `%` in it) ends when matched at `start` of `text`, if it matches.
@@ -106,41 +114,7 @@ pub fn like_escaped(text: &[u8], pattern: &[u8], escape: &[u8]) -> bool {
 
 /// [`like`]'s algorithm over pattern tokens.
 fn like_toks(text: &[u8], pattern: &[Tok]) -> bool {
-    let Some(first_pct) = pattern.iter().position(|t| *t == Tok::Any) else {
-        return toks_at(text, 0, pattern) == Some(text.len());
-    };
-    let last_pct = pattern
-        .iter()
-        .rposition(|t| *t == Tok::Any)
-        .unwrap_or(first_pct);
-    let Some(mut pos) = toks_at(text, 0, &pattern[..first_pct]) else {
-        return false;
-    };
-    let middle: &[Tok] = if last_pct > first_pct {
-        &pattern[first_pct + 1..last_pct]
-    } else {
-        &[]
-    };
-    for piece in middle.split(|t| *t == Tok::Any) {
-        if piece.is_empty() {
-            continue;
-        }
-        match (pos..=text.len())
-            .filter(|s| is_boundary(text, *s))
-            .find_map(|s| toks_at(text, s, piece))
-        {
-            Some(end) => pos = end,
-            None => return false,
-        }
-    }
-    let last = &pattern[last_pct + 1..];
-    if last.is_empty() {
-        return true;
-    }
-    (pos..=text.len())
-        .rev()
-        .filter(|s| is_boundary(text, *s))
-        .any(|s| toks_at(text, s, last) == Some(text.len()))
+    like_pieces(text, pattern, &Tok::Any, toks_at)
 }
 
 fn toks_at(text: &[u8], start: usize, piece: &[Tok]) -> Option<usize> {

@@ -70,6 +70,27 @@ pub struct OpenOptions {
 }
 
 impl OpenOptions {
+    /// These options with the URL's `connect_timeout` parameter (libpq's and MySQL's
+    /// spelling) where the configuration gives none; an error names a bad value.
+    pub(crate) fn with_url_connect_timeout(
+        &self,
+        u: &url::ServerUrl,
+    ) -> Result<OpenOptions, String> {
+        let connect_timeout = match (self.connect_timeout, u.param("connect_timeout")) {
+            (Some(t), _) => Some(t),
+            (None, Some(t)) => Some(
+                t.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("`connect_timeout={t}` is not a number of seconds"))?,
+            ),
+            (None, None) => None,
+        };
+        Ok(OpenOptions {
+            connect_timeout,
+            ..*self
+        })
+    }
+
     /// The limit on opening a connection, if any.
     pub fn connect_limit(&self) -> Option<Duration> {
         match self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT) {
@@ -130,6 +151,11 @@ pub(crate) fn within<T: Send + 'static>(
     }
 }
 
+/// What a backend without temporary tables answers (the caller keeps rows elsewhere).
+fn no_temp_tables() -> BackendError {
+    BackendError::Query("temporary tables are not available on this backend".into())
+}
+
 /// One open connection.
 pub trait Backend {
     /// The SQL dialect this backend speaks (a name in `dialects/`).
@@ -165,9 +191,7 @@ pub trait Backend {
         _columns: &[String],
         _rows: &[Vec<crate::ir::Literal>],
     ) -> Result<(), BackendError> {
-        Err(BackendError::Query(
-            "temporary tables are not available on this backend".into(),
-        ))
+        Err(no_temp_tables())
     }
 
     /// Appends `rows` to a temporary table made by [`Backend::create_temp_table`].
@@ -177,18 +201,14 @@ pub trait Backend {
         _columns: &[String],
         _rows: &[Vec<crate::ir::Literal>],
     ) -> Result<(), BackendError> {
-        Err(BackendError::Query(
-            "temporary tables are not available on this backend".into(),
-        ))
+        Err(no_temp_tables())
     }
 
     /// Keeps the rows of `stmt` (a query) in a new temporary table `name` of this
     /// connection, gone when it closes; the rows never leave the database. An error when
     /// the connection cannot hold temporary tables (the caller keeps the rows elsewhere).
     fn store(&mut self, _name: &str, _stmt: &SqlStatement) -> Result<(), BackendError> {
-        Err(BackendError::Query(
-            "temporary tables are not available on this backend".into(),
-        ))
+        Err(no_temp_tables())
     }
 
     /// Drops a temporary table this connection made, if it exists.

@@ -78,19 +78,9 @@ impl MysqlBackend {
                 ));
             }
         }
-        let opts = &OpenOptions {
-            connect_timeout: match (opts.connect_timeout, u.param("connect_timeout")) {
-                (Some(t), _) => Some(t),
-                (None, Some(t)) => Some(t.trim().parse::<u64>().map_err(|_| {
-                    open_error(
-                        url,
-                        format!("`connect_timeout={t}` is not a number of seconds"),
-                    )
-                })?),
-                (None, None) => None,
-            },
-            ..*opts
-        };
+        let opts = &opts
+            .with_url_connect_timeout(&u)
+            .map_err(|m| open_error(url, m))?;
         let tls = super::tls::Settings::from_mysql_url(&u).map_err(|m| open_error(url, m))?;
         let builder = OptsBuilder::new()
             .ip_or_hostname(Some(u.host.clone()))
@@ -166,6 +156,69 @@ impl MysqlBackend {
     /// The underlying connection (ingest writes through it).
     pub fn conn(&mut self) -> &mut Conn {
         &mut self.conn
+    }
+}
+
+impl MysqlBackend {
+    /// Runs `f` in a transaction that may write (a session is read-only; kestrel writes
+    /// only its own temporary tables there): committed when `f` succeeds, rolled back
+    /// otherwise.
+    fn writing<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
+        self.conn
+            .query_drop("START TRANSACTION READ WRITE")
+            .map_err(query_error)?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.query_drop("COMMIT").map_err(query_error)?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.query_drop("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Creates temporary table `name` with column definitions `defs` and inserts `rows`
+    /// in chunks of bound values.
+    fn fill_temp_table(
+        &mut self,
+        name: &str,
+        columns: &[String],
+        rows: &[Vec<Literal>],
+        defs: &[String],
+    ) -> Result<(), BackendError> {
+        self.conn
+            .query_drop(format!(
+                "CREATE TEMPORARY TABLE {} ({}) DEFAULT CHARSET = utf8mb4",
+                quote(name),
+                defs.join(", ")
+            ))
+            .map_err(query_error)?;
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
+        let per = (TEMP_CHUNK_VALUES / columns.len()).max(1);
+        for chunk in rows.chunks(per) {
+            let sql = format!(
+                "INSERT INTO {} VALUES {}",
+                quote(name),
+                vec![tuple.as_str(); chunk.len()].join(", ")
+            );
+            let params: Vec<MyValue> = chunk
+                .iter()
+                .flat_map(|r| (0..columns.len()).map(move |i| r.get(i)))
+                .map(|l| l.map_or(MyValue::NULL, to_mysql))
+                .collect();
+            self.conn
+                .exec_drop(sql, Params::Positional(params))
+                .map_err(query_error)?;
+        }
+        Ok(())
     }
 }
 
@@ -298,57 +351,22 @@ impl Backend for MysqlBackend {
         columns: &[String],
         rows: &[Vec<Literal>],
     ) -> Result<(), BackendError> {
-        let q = |s: &str| format!("`{}`", s.replace('`', "``"));
         let defs: Vec<String> = columns
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{} {}", q(c), temp_column_type(rows, i)))
+            .map(|(i, c)| format!("{} {}", quote(c), temp_column_type(rows, i)))
             .collect();
-        self.conn
-            .query_drop("START TRANSACTION READ WRITE")
-            .map_err(query_error)?;
-        let filled = (|| {
-            self.conn
-                .query_drop(format!(
-                    "CREATE TEMPORARY TABLE {} ({}) DEFAULT CHARSET = utf8mb4",
-                    q(name),
-                    defs.join(", ")
-                ))
-                .map_err(query_error)?;
-            if columns.is_empty() {
-                return Ok(());
-            }
-            let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
-            let per = (TEMP_CHUNK_VALUES / columns.len()).max(1);
-            for chunk in rows.chunks(per) {
-                let sql = format!(
-                    "INSERT INTO {} VALUES {}",
-                    q(name),
-                    vec![tuple.as_str(); chunk.len()].join(", ")
-                );
-                let params: Vec<MyValue> = chunk
-                    .iter()
-                    .flat_map(|r| (0..columns.len()).map(move |i| r.get(i)))
-                    .map(|l| l.map_or(MyValue::NULL, to_mysql))
-                    .collect();
-                self.conn
-                    .exec_drop(sql, Params::Positional(params))
-                    .map_err(query_error)?;
-            }
-            Ok(())
-        })();
-        match filled {
-            Ok(()) => self.conn.query_drop("COMMIT").map_err(query_error),
-            Err(e) => {
+        self.writing(|b| {
+            let filled = b.fill_temp_table(name, columns, rows, &defs);
+            if filled.is_err() {
                 // A temporary table is not transactional: drop what was made, while the
                 // transaction still may.
-                let _ = self
+                let _ = b
                     .conn
-                    .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", q(name)));
-                let _ = self.conn.query_drop("ROLLBACK");
-                Err(e)
+                    .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", quote(name)));
             }
-        }
+            filled
+        })
     }
 
     fn column_kinds(
@@ -396,33 +414,19 @@ impl Backend for MysqlBackend {
         }
         // Sessions are read-only; a temporary table needs a transaction that may write
         // (it writes nothing but the session's own temporary table).
-        self.conn
-            .query_drop("START TRANSACTION READ WRITE")
-            .map_err(query_error)?;
         let create = SqlStatement {
             sql: format!("CREATE TEMPORARY TABLE {} AS {}", quote(name), stmt.sql),
             params: stmt.params.clone(),
         };
-        match self.query(&create, &mut super::Collect::default()) {
-            Ok(()) => self.conn.query_drop("COMMIT").map_err(query_error),
-            Err(e) => {
-                let _ = self.conn.query_drop("ROLLBACK");
-                Err(e)
-            }
-        }
+        self.writing(|b| b.query(&create, &mut super::Collect::default()))
     }
 
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
-        // A read-only session drops a temporary table only in a transaction that may write.
-        self.conn
-            .query_drop("START TRANSACTION READ WRITE")
-            .map_err(query_error)?;
-        let dropped = self
-            .conn
-            .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", quote(name)))
-            .map_err(query_error);
-        let done = self.conn.query_drop("COMMIT").map_err(query_error);
-        dropped.and(done)
+        self.writing(|b| {
+            b.conn
+                .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", quote(name)))
+                .map_err(query_error)
+        })
     }
 
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {

@@ -170,19 +170,9 @@ impl PgBackend {
                 ))
             }
         }
-        let opts = &OpenOptions {
-            connect_timeout: match (opts.connect_timeout, u.param("connect_timeout")) {
-                (Some(t), _) => Some(t),
-                (None, Some(t)) => Some(t.trim().parse::<u64>().map_err(|_| {
-                    open_error(
-                        url,
-                        format!("`connect_timeout={t}` is not a number of seconds"),
-                    )
-                })?),
-                (None, None) => None,
-            },
-            ..*opts
-        };
+        let opts = &opts
+            .with_url_connect_timeout(&u)
+            .map_err(|m| open_error(url, m))?;
         let tls = super::tls::PgTls::from_url(&u).map_err(|m| open_error(url, m))?;
         // The driver's connect_timeout covers the TCP connect only; a server that accepts
         // and then says nothing would hold the login forever: `within` bounds it all.

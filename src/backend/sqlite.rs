@@ -66,15 +66,6 @@ impl SqliteBackend {
         Self::with_connection(conn)
     }
 
-    /// A private in-memory database.
-    pub fn memory() -> Result<SqliteBackend, BackendError> {
-        let conn = Connection::open_in_memory().map_err(|e| BackendError::Open {
-            url: "sqlite::memory:".into(),
-            message: e.to_string(),
-        })?;
-        Self::with_connection(conn)
-    }
-
     fn with_connection(conn: Connection) -> Result<SqliteBackend, BackendError> {
         conn.create_scalar_function(
             "regexp",
@@ -218,6 +209,35 @@ fn to_sql(l: &Literal) -> rusqlite::types::Value {
     }
 }
 
+/// Inserts `rows` into table `name` (one prepared statement, cached per connection: the
+/// session cache is fed in batches).
+fn insert_all(
+    conn: &Connection,
+    name: &str,
+    columns: &[String],
+    rows: &[Vec<Literal>],
+) -> Result<(), BackendError> {
+    let err = |e: rusqlite::Error| BackendError::Query(e.to_string());
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    let marks = vec!["?"; columns.len()].join(", ");
+    let mut insert = conn
+        .prepare_cached(&format!(
+            "INSERT INTO {} ({}) VALUES ({marks})",
+            quote(name),
+            cols.join(", ")
+        ))
+        .map_err(err)?;
+    for row in rows {
+        insert
+            .execute(rusqlite::params_from_iter(row.iter().map(to_sql)))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// `"name"` with `"` doubled: the one identifier rule of SQLite.
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -238,21 +258,7 @@ impl Backend for SqliteBackend {
             [],
         )
         .map_err(err)?;
-        if !columns.is_empty() {
-            let marks = vec!["?"; columns.len()].join(", ");
-            let mut insert = tx
-                .prepare(&format!(
-                    "INSERT INTO {} ({}) VALUES ({marks})",
-                    quote(name),
-                    cols.join(", ")
-                ))
-                .map_err(err)?;
-            for row in rows {
-                insert
-                    .execute(rusqlite::params_from_iter(row.iter().map(to_sql)))
-                    .map_err(err)?;
-            }
-        }
+        insert_all(&tx, name, columns, rows)?;
         tx.commit().map_err(err)
     }
 
@@ -263,26 +269,8 @@ impl Backend for SqliteBackend {
         rows: &[Vec<Literal>],
     ) -> Result<(), BackendError> {
         let err = |e: rusqlite::Error| BackendError::Query(e.to_string());
-        if columns.is_empty() {
-            return Ok(());
-        }
-        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-        let marks = vec!["?"; columns.len()].join(", ");
         let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut insert = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO {} ({}) VALUES ({marks})",
-                    quote(name),
-                    cols.join(", ")
-                ))
-                .map_err(err)?;
-            for row in rows {
-                insert
-                    .execute(rusqlite::params_from_iter(row.iter().map(to_sql)))
-                    .map_err(err)?;
-            }
-        }
+        insert_all(&tx, name, columns, rows)?;
         tx.commit().map_err(err)
     }
 
