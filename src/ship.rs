@@ -22,21 +22,6 @@ use crate::ir::{DataSource, Literal, Plan, Program, RelId};
 use crate::session::Connections;
 use crate::sql::{self, Dialect, LiteralMode};
 
-/// Rewrites `program` so no relation or output spans connections.
-pub fn ship(mut program: Program, conns: &mut Connections<'_>) -> Result<Program, Diagnostic> {
-    // Per relation: the connection its data lives on ("" for none: NEW, LOAD).
-    let mut place: Vec<String> = Vec::with_capacity(program.relations.len());
-    for i in 0..program.relations.len() {
-        let plan = program.relations[i].plan.clone();
-        let target = settle(&mut program, &plan, &mut place, conns)?;
-        place.push(target);
-    }
-    for o in program.outputs.clone() {
-        settle(&mut program, &o.plan, &mut place, conns)?;
-    }
-    Ok(program)
-}
-
 /// `program` as a statement running `plan` sees it: every relation the statement reads
 /// lives on one connection, those living elsewhere replaced by their rows. The program
 /// is copied only when something travels.

@@ -124,12 +124,6 @@ impl LowerState {
         self.vars.values().map(|(id, _)| *id)
     }
 
-    /// Whether a relation is the newest version of its variable.
-    pub fn is_current(&self, id: RelId) -> bool {
-        let r = &self.program.relations[id.0];
-        self.var(&r.var) == Some(id)
-    }
-
     /// Adds a data source that lowering did not resolve (a table holding computed
     /// rows); its columns are as given.
     pub fn add_source(&mut self, source: DataSource, columns: Vec<String>) -> usize {

@@ -29,7 +29,7 @@ use crate::analytics::{self, AnalyticsError, Job};
 use crate::backend::{BackendError, Collect};
 use crate::diag::{Code, Diagnostic};
 use crate::io::parquet::{self, ParquetSink};
-use crate::ir::{DataSource, Expr, Literal, OutputKind, Plan, RelId};
+use crate::ir::{Expr, Literal, OutputKind, Plan, RelId};
 use crate::output::Frontend;
 use crate::source::Span;
 use crate::sql::{self, LiteralMode};
@@ -382,15 +382,7 @@ impl Session<'_> {
         let r = self.state.program.rel(id).clone();
         let bad =
             |msg: String| Diagnostic::error(Code::Analytic, format!("`{analytic}` returned {msg}"));
-        let table = format!(
-            "kestrel_{}_{}_applied",
-            self.tables_made,
-            r.name
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .collect::<String>()
-        );
-        self.tables_made += 1;
+        let table = self.new_table(&r.name, "_applied");
         let mut cache = self.conns.take(CACHE)?;
         let mut columns: Vec<String> = Vec::new();
         let mut keep: Vec<usize> = Vec::new();
@@ -516,26 +508,11 @@ impl Session<'_> {
     fn replace_rows(&mut self, l: Loaded) {
         let Loaded { id, table, columns } = l;
         let r = self.state.program.rel(id).clone();
-        let source = r.source.map(|s| self.state.program.sources[s].clone());
-        let timestamp = source
-            .as_ref()
-            .and_then(|s| s.timestamp.clone())
+        let timestamp = r
+            .source
+            .and_then(|s| self.state.program.sources[s].timestamp.clone())
             .filter(|t| columns.contains(t));
-        let src = self.state.add_source(
-            DataSource {
-                name: format!("{} (applied)", r.var),
-                uri: String::new(),
-                table: table.clone(),
-                connection: Some(CACHE.to_string()),
-                timestamp,
-                timestamp_format: source
-                    .as_ref()
-                    .map(|s| s.timestamp_format.clone())
-                    .unwrap_or_default(),
-                mapping: source.map(|s| s.mapping).unwrap_or_default(),
-            },
-            columns.clone(),
-        );
+        let src = self.add_table_source(&r, "applied", &table, CACHE, timestamp, columns.clone());
         let plan = Plan::Scan { source: src }
             .project(columns.iter().map(|c| (c.clone(), Expr::col(c))).collect());
         let rel = &mut self.state.program.relations[id.0];

@@ -134,11 +134,6 @@ impl<'c> Session<'c> {
         &mut self.conns
     }
 
-    /// Fixes "now" (for `LAST n <unit>`) in microseconds since the epoch.
-    pub fn set_now(&mut self, now: i64) {
-        self.now = now;
-    }
-
     /// Runs a whole hunt in a new session: compiled in full first (so an error anywhere
     /// in it is reported before anything runs, and the session knows how often each
     /// variable will be read), then run statement by statement.
@@ -175,20 +170,7 @@ impl<'c> Session<'c> {
     /// The newest relation of each variable defined from relation `first` on, in order
     /// of definition (helper relations such as `TIMESTAMPED(v)` are not variables).
     fn defined_since(&self, first: usize) -> Vec<RelId> {
-        let mut newest: Vec<RelId> = Vec::new();
-        for (i, r) in self.state.program.relations.iter().enumerate().skip(first) {
-            if r.var.contains('(') {
-                continue;
-            }
-            if let Some(pos) = newest
-                .iter()
-                .position(|id| self.state.program.rel(*id).var == r.var)
-            {
-                newest.remove(pos);
-            }
-            newest.push(RelId(i));
-        }
-        newest
+        newest_versions(&self.state.program, first)
     }
 
     fn run_statements(
@@ -349,7 +331,7 @@ impl<'c> Session<'c> {
             }
         }
         if self.opts.summary {
-            for id in newest_versions(&program) {
+            for id in newest_versions(&program, 0) {
                 uses[id.0] += 1;
                 let need = counted(program.rel(id));
                 for (dep, need) in crate::opt::relation_needs(&program, &Plan::Rel(id), need) {
@@ -648,17 +630,22 @@ fn place<'p>(
         }
         Cow::Owned(p) => {
             let connection = placement(&p, plan, span)?;
-            let local = crate::ship::localise(&p, plan, &connection, conns)?.into_owned();
-            Ok((Cow::Owned(local), connection))
+            // Nothing spilled into a temporary table: the shipped copy is the program.
+            let spilled = match crate::ship::localise(&p, plan, &connection, conns)? {
+                Cow::Owned(local) => Some(local),
+                Cow::Borrowed(_) => None,
+            };
+            Ok((Cow::Owned(spilled.unwrap_or(p)), connection))
         }
     }
 }
 
-/// The newest version of every variable of a program, in definition order.
-fn newest_versions(program: &Program) -> Vec<RelId> {
+/// The newest version of every variable defined from relation `first` on, in the order
+/// of their last definition (helper relations such as `TIMESTAMPED(v)` are not variables).
+fn newest_versions(program: &Program, first: usize) -> Vec<RelId> {
     let mut newest: Vec<RelId> = Vec::new();
     let mut at: FxHashMap<&str, usize> = FxHashMap::default();
-    for (i, r) in program.relations.iter().enumerate() {
+    for (i, r) in program.relations.iter().enumerate().skip(first) {
         if r.var.contains('(') {
             continue;
         }

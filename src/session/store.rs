@@ -113,8 +113,9 @@ impl Session<'_> {
         let mut plan = Plan::Rel(id).project(project(&keep));
         // The timestamp of each row's record, under the data source's own column name, so
         // that TIMESTAMPED and time spans read it as they would from the source.
-        let source = r.source.map(|s| self.state.program.sources[s].clone());
-        let ts = source.as_ref().and_then(|s| s.timestamp.clone());
+        let ts = r
+            .source
+            .and_then(|s| self.state.program.sources[s].timestamp.clone());
         let mut stamped_ts = None;
         if let Some(ts) = &ts {
             if all.contains(ts) {
@@ -134,21 +135,13 @@ impl Session<'_> {
             }
         }
 
+        let table = self.new_table(&r.name, "");
         let (program, connection) =
             super::place(&self.state.program, &mut self.conns, &plan, r.span)?;
         let backend = self.conns.get(&connection, None)?;
         let dialect = dialect_of(backend.as_ref())?;
         let stmt = sql::emit_plan(&program, &plan, &dialect, LiteralMode::Bind)
             .map_err(|d| crate::at(d, r.span))?;
-        let table = format!(
-            "kestrel_{}_{}",
-            self.tables_made,
-            r.name
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .collect::<String>()
-        );
-        self.tables_made += 1;
         let where_ = sources_read(&program, &plan, &connection);
         let spinner = crate::output::progress::Spinner::start(
             &format!("computing {}", r.var),
@@ -170,21 +163,7 @@ impl Session<'_> {
         };
         drop(spinner);
 
-        let src = self.state.add_source(
-            DataSource {
-                name: format!("{} (kept)", r.var),
-                uri: String::new(),
-                table: table.clone(),
-                connection: Some(place.clone()),
-                timestamp: stamped_ts,
-                timestamp_format: source
-                    .as_ref()
-                    .map(|s| s.timestamp_format.clone())
-                    .unwrap_or_default(),
-                mapping: source.map(|s| s.mapping).unwrap_or_default(),
-            },
-            keep.clone(),
-        );
+        let src = self.add_table_source(&r, "kept", &table, &place, stamped_ts, keep.clone());
         // Columns no later statement reads are not kept: NULL stands in (pruned away).
         let cols: Vec<(String, Expr)> = all
             .iter()
@@ -215,6 +194,43 @@ impl Session<'_> {
             });
         }
         Ok(())
+    }
+
+    /// A name for a new table holding relation `name`'s rows: `kestrel_<n>_<name><suffix>`,
+    /// letters, digits and `_` only.
+    pub(super) fn new_table(&mut self, name: &str, suffix: &str) -> String {
+        let clean: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        self.tables_made += 1;
+        format!("kestrel_{}_{clean}{suffix}", self.tables_made - 1)
+    }
+
+    /// Registers `table` (on `connection`) as a data source holding `r`'s rows: `columns`,
+    /// and `timestamp`, the source timestamp of each row's record, when kept.
+    pub(super) fn add_table_source(
+        &mut self,
+        r: &crate::ir::Relation,
+        label: &str,
+        table: &str,
+        connection: &str,
+        timestamp: Option<String>,
+        columns: Vec<String>,
+    ) -> usize {
+        let source = r.source.map(|s| &self.state.program.sources[s]);
+        let ds = DataSource {
+            name: format!("{} ({label})", r.var),
+            uri: String::new(),
+            table: table.to_string(),
+            connection: Some(connection.to_string()),
+            timestamp,
+            timestamp_format: source
+                .map(|s| s.timestamp_format.clone())
+                .unwrap_or_default(),
+            mapping: source.map(|s| s.mapping.clone()).unwrap_or_default(),
+        };
+        self.state.add_source(ds, columns)
     }
 
     /// Runs `stmt` on `connection` and streams its rows into a new table of the cache.
