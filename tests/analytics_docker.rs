@@ -18,17 +18,9 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The test virtualenv's Python (see `common::python`).
 fn python() -> PathBuf {
-    let p = std::env::var_os("KESTREL_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python for the analytics tests at {}: run `python3 -m venv .venv && \
-         .venv/bin/pip install -r requirements-dev.txt` (or set KESTREL_TEST_PYTHON)",
-        p.display()
-    );
-    p
+    common::python()
 }
 
 /// Builds `kestrel-analytics-<name>` from an analytic file (cached by its hash).

@@ -6,12 +6,22 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-fn kestrel() -> Command {
+/// Runs `kestrel` with these arguments.
+fn kestrel(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
-fn fixture() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ecs_process_creation.csv")
+/// `kestrel ingest` of the ECS fixture into `url`, table `table`, with `more` options.
+fn ingest(url: &str, table: &str, more: &[&str]) -> std::process::Output {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ecs_process_creation.csv");
+    let fixture = fixture.display().to_string();
+    let mut args = vec!["ingest", fixture.as_str(), "--into", url, "--table", table];
+    args.extend_from_slice(more);
+    kestrel(&args)
 }
 
 /// Index name → indexed column, for a SQLite table.
@@ -32,17 +42,8 @@ fn sqlite_indexes(db: &Path, table: &str) -> Vec<(String, String)> {
 fn ingest_indexes_what_hunts_select_by() {
     let dir = common::fresh_dir("index", "ingest");
     let db = dir.join("lake.db");
-    let out = kestrel()
-        .args(["ingest"])
-        .arg(fixture())
-        .args([
-            "--into",
-            &format!("sqlite:///{}", db.display()),
-            "--table",
-            "events",
-        ])
-        .output()
-        .unwrap();
+    let url = format!("sqlite:///{}", db.display());
+    let out = ingest(&url, "events", &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -66,27 +67,12 @@ fn ingest_indexes_what_hunts_select_by() {
     );
 
     // Again with --no-index: none.
-    let out = kestrel()
-        .args(["ingest"])
-        .arg(fixture())
-        .args([
-            "--into",
-            &format!("sqlite:///{}", db.display()),
-            "--table",
-            "bare",
-            "--no-index",
-        ])
-        .output()
-        .unwrap();
+    let out = ingest(&url, "bare", &["--no-index"]);
     assert!(out.status.success());
     assert!(sqlite_indexes(&db, "bare").is_empty());
 
     // `kestrel index --dry-run` prints what it would create and creates nothing.
-    let url = format!("sqlite:///{}", db.display());
-    let out = kestrel()
-        .args(["index", &url, "--table", "bare", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = kestrel(&["index", &url, "--table", "bare", "--dry-run"]);
     assert!(out.status.success());
     let ddl = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -97,10 +83,7 @@ fn ingest_indexes_what_hunts_select_by() {
 
     // Then for real, twice (the second finds them there).
     for _ in 0..2 {
-        let out = kestrel()
-            .args(["index", &url, "--table", "bare"])
-            .output()
-            .unwrap();
+        let out = kestrel(&["index", &url, "--table", "bare"]);
         assert!(
             out.status.success(),
             "{}",
@@ -113,12 +96,7 @@ fn ingest_indexes_what_hunts_select_by() {
     );
 
     // Usage errors: an unknown layout is exit 2 and writes nothing.
-    let out = kestrel()
-        .args(["ingest"])
-        .arg(fixture())
-        .args(["--into", &url, "--table", "never", "--mapping", "nosuch"])
-        .output()
-        .unwrap();
+    let out = ingest(&url, "never", &["--mapping", "nosuch"]);
     assert_eq!(out.status.code(), Some(2));
     let conn = rusqlite::Connection::open(&db).unwrap();
     let n: i64 = conn
@@ -129,10 +107,7 @@ fn ingest_indexes_what_hunts_select_by() {
         )
         .unwrap();
     assert_eq!(n, 0);
-    let out = kestrel()
-        .args(["index", &url, "--table", "missing"])
-        .output()
-        .unwrap();
+    let out = kestrel(&["index", &url, "--table", "missing"]);
     assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -141,12 +116,7 @@ fn ingest_indexes_what_hunts_select_by() {
 fn postgres_tables_get_the_same_indexes() {
     let url = common::pg_url();
     let table = format!("i16_index_{}", std::process::id());
-    let out = kestrel()
-        .args(["ingest"])
-        .arg(fixture())
-        .args(["--into", &url, "--table", &table, "--replace"])
-        .output()
-        .unwrap();
+    let out = ingest(&url, &table, &["--replace"]);
     assert!(
         out.status.success(),
         "{}",

@@ -9,18 +9,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The test virtualenv's Python (see `common::python`).
 fn python() -> PathBuf {
-    let p = std::env::var_os("KESTREL_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python for the interactive tests at {}: create the virtualenv with \
-         `python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt` \
-         (or set KESTREL_TEST_PYTHON)",
-        p.display()
-    );
-    p
+    common::python()
 }
 
 fn driver(name: &str) -> PathBuf {

@@ -8,6 +8,8 @@
 //! Python: `KESTREL_TEST_PYTHON`, else `.venv/bin/python` (`.ci/run` creates it from
 //! `requirements-dev.txt`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,17 +19,9 @@ use serde_json::Value;
 /// Classes of OCSF's Windows extension (not in the schema package).
 const EXTENSION_CLASSES: &[&str] = &["registry_key_activity", "registry_value_activity"];
 
+/// The test virtualenv's Python (see `common::python`).
 fn python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let p = std::env::var_os("KESTREL_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python at {}: create it with `python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt` (or set KESTREL_TEST_PYTHON)",
-        p.display()
-    );
-    p
+    common::python()
 }
 
 #[test]

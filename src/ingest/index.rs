@@ -104,15 +104,12 @@ pub fn index_name(table: &str, column: &str) -> String {
 /// The statements that create the indexes on `columns` of `table` for a backend's
 /// dialect; `kinds` says which columns hold text (MySQL indexes a prefix of those).
 pub fn ddl(dialect: &str, table: &str, columns: &[(String, Option<ColumnKind>)]) -> Vec<IndexDdl> {
-    let dq = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let bq = |s: &str| format!("`{}`", s.replace('`', "``"));
-    // `schema.table` is quoted part by part (see `sql::table_name`); the index is named
-    // after the table's own name.
+    let dq = double_quote;
+    let bq = backquote;
+    // The index is named after the table's own name (`events` of `seeds.events`).
     let parts = crate::sql::table_name::parts(table);
     let own = parts.last().cloned().unwrap_or_else(|| table.to_string());
-    let qualified = |q: &dyn Fn(&str) -> String| -> String {
-        parts.iter().map(|p| q(p)).collect::<Vec<_>>().join(".")
-    };
+    let qualified = |q: &dyn Fn(&str) -> String| quoted_table(table, q);
     columns
         .iter()
         .map(|(col, kind)| {
@@ -155,6 +152,23 @@ pub fn ddl(dialect: &str, table: &str, columns: &[(String, Option<ColumnKind>)])
             }
         })
         .collect()
+}
+
+fn double_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn backquote(s: &str) -> String {
+    format!("`{}`", s.replace('`', "``"))
+}
+
+/// `schema.table` quoted part by part (see `sql::table_name`).
+fn quoted_table(table: &str, quote: &dyn Fn(&str) -> String) -> String {
+    crate::sql::table_name::parts(table)
+        .iter()
+        .map(|p| quote(p))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// What [`create`] did.
@@ -211,22 +225,9 @@ pub fn create(
     }
     // Statistics, so the planner knows what the new indexes select.
     if !dry_run && !report.created.is_empty() {
-        let quoted = |q: &dyn Fn(&str) -> String| -> String {
-            crate::sql::table_name::parts(table)
-                .iter()
-                .map(|p| q(p))
-                .collect::<Vec<_>>()
-                .join(".")
-        };
         let analyze = match dialect {
-            "mysql" => format!(
-                "ANALYZE TABLE {}",
-                quoted(&|s: &str| format!("`{}`", s.replace('`', "``")))
-            ),
-            _ => format!(
-                "ANALYZE {}",
-                quoted(&|s: &str| format!("\"{}\"", s.replace('"', "\"\"")))
-            ),
+            "mysql" => format!("ANALYZE TABLE {}", quoted_table(table, &backquote)),
+            _ => format!("ANALYZE {}", quoted_table(table, &double_quote)),
         };
         let stmt = SqlStatement {
             sql: analyze,

@@ -426,30 +426,13 @@ fn cell(a: &dyn Array, i: usize) -> Value {
 
 /// Microseconds since the epoch as `2021-05-06T01:02:03.000004Z` (or a date alone).
 fn iso(micros: i64, time: bool) -> String {
-    let secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    if !time {
-        return format!("{y:04}-{m:02}-{d:02}");
-    }
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let format = if time {
+        "%Y-%m-%dT%H:%M:%S.%fZ"
+    } else {
+        "%Y-%m-%d"
+    };
+    // Both formats hold only directives the renderer knows.
+    crate::time::format_strftime(micros, format).unwrap_or_default()
 }
 
 #[cfg(test)]

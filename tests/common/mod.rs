@@ -154,3 +154,20 @@ pub fn my_url() -> String {
     std::env::var("KESTREL_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
+
+/// The Python of the test virtualenv (`KESTREL_TEST_PYTHON`, else the repository's
+/// `.venv`, which `.ci/run` creates from `requirements-dev.txt`); fails, never skips,
+/// when it is missing.
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("KESTREL_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "no Python for the tests at {}: create the virtualenv with \
+         `python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt` \
+         (or run .ci/run), or set KESTREL_TEST_PYTHON",
+        p.display()
+    );
+    p
+}

@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+
+#[path = "../common/mod.rs"]
+mod common;
 use std::process::Command;
 
 use kestrel::config::Config;
@@ -44,19 +47,9 @@ pub fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Python of the test virtualenv; fails (never skips) when it is missing.
+/// The test virtualenv's Python (see `common::python`).
 pub fn python() -> PathBuf {
-    let p = std::env::var_os("KESTREL_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest().join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "{} is missing: create the test virtualenv with \
-         `python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt` \
-         (or run .ci/run), or set KESTREL_TEST_PYTHON",
-        p.display()
-    );
-    p
+    common::python()
 }
 
 pub fn rules_dir() -> PathBuf {
