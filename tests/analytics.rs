@@ -437,7 +437,15 @@ fn failures_are_diagnostics_at_the_apply_and_leave_the_variables_unchanged() {
             ("twoframes", "def run(df):\n    return df, df\n"),
             (
                 "dropsid",
-                "def run(df):\n    return df.drop(columns=['uid'])\n",
+                "def run(df):\n    return df.drop(columns=['uid', 'id'])\n",
+            ),
+            (
+                "retype",
+                "def run(df):\n    df = df.copy()\n    df['type'] = 'file'\n    return df\n",
+            ),
+            (
+                "forgedid",
+                "def run(df):\n    return df[['id', 'type']].assign(id='process--forged')\n",
             ),
             ("wrongtype", "def run(df):\n    return 42\n"),
             (
@@ -448,7 +456,8 @@ fn failures_are_diagnostics_at_the_apply_and_leave_the_variables_unchanged() {
     );
     let mut lake = Lake::sqlite("fail", "ecs_process_network.csv", "events");
     lake.profiles = profiles.clone();
-    lake.timeout = 2;
+    // Long enough for pandas to import on a loaded machine, short enough for `slow`.
+    lake.timeout = 8;
     let cases: &[(&str, &[&str])] = &[
         (
             "APPLY python://nosuch ON procs",
@@ -480,12 +489,23 @@ fn failures_are_diagnostics_at_the_apply_and_leave_the_variables_unchanged() {
             &["K0602", "without its identity column `uid`"],
         ),
         (
+            "APPLY retype ON procs",
+            &["K0602", "whose `type` is file instead of `process`"],
+        ),
+        (
+            "APPLY forgedid ON procs",
+            &[
+                "K0602",
+                "whose `id` (process--forged) is none kestrel gave it",
+            ],
+        ),
+        (
             "APPLY wrongtype ON procs",
             &["K0602", "a value of type int"],
         ),
         (
             "APPLY slow ON procs",
-            &["K0602", "analytics_timeout", "(2 s)"],
+            &["K0602", "analytics_timeout", "(8 s)"],
         ),
         (
             "APPLY ftp://x ON procs",
@@ -518,6 +538,74 @@ fn failures_are_diagnostics_at_the_apply_and_leave_the_variables_unchanged() {
             started.elapsed()
         );
     }
+    let _ = std::fs::remove_dir_all(profiles.parent().unwrap());
+}
+
+/// An analytic written for the original receives `id` (the same for the same entity)
+/// and `type`, and may return only `id` with what it adds: the identity comes back from
+/// `id`, so the variable can still be filtered and FIND pivots from it, and INFO lists
+/// the added attribute apart.
+#[test]
+fn the_originals_id_and_type_reach_the_analytic_and_may_stand_for_the_identity() {
+    let profiles = test_analytics(
+        "stix",
+        &[(
+            "onlyid",
+            "def run(df):\n\
+             \x20   assert (df['type'] == 'process').all(), df['type']\n\
+             \x20   assert df['id'].str.match(r'^process--[0-9a-f]{8}-[0-9a-f]{4}-8').all(), df['id']\n\
+             \x20   assert (df.groupby('uid')['id'].nunique() == 1).all()\n\
+             \x20   assert df['id'].nunique() == df['uid'].nunique()\n\
+             \x20   out = df[['id', 'type']].copy()\n\
+             \x20   out['x_len'] = df['name'].str.len()\n\
+             \x20   return out\n",
+        )],
+    );
+    let mut lake = Lake::sqlite("stix", "ecs_process_network.csv", "events");
+    lake.profiles = profiles.clone();
+    let out = lake
+        .run(
+            "procs = GET process FROM sqlite://events WHERE pid > 0\n\
+             long = procs WHERE name LIKE '____%'\n\
+             before = FIND process CREATED long\n\
+             DISP before ATTR pid, name\n\
+             APPLY onlyid ON procs\n\
+             long2 = procs WHERE x_len >= 4\n\
+             after = FIND process CREATED long2\n\
+             DISP after ATTR pid, name\n\
+             INFO procs\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rows = out.rows();
+    let info: serde_json::Map<String, serde_json::Value> = rows
+        .iter()
+        .filter_map(|r| Some((r.get("field")?.as_str()?.to_string(), r["value"].clone())))
+        .collect();
+    // The two DISPs print the same attributes one after the other: the first half of
+    // the rows is FIND before the APPLY, the second FIND from the analytic's rows.
+    let all: Vec<String> = rows
+        .iter()
+        .filter(|r| r.get("pid").is_some())
+        .map(|r| format!("{}:{}", r["pid"], r["name"]))
+        .collect();
+    assert!(!all.is_empty());
+    assert_eq!(all.len() % 2, 0, "{all:?}");
+    let (a, b) = all.split_at(all.len() / 2);
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    assert_eq!(
+        a, b,
+        "FIND from the analytic's rows differs from FIND before it"
+    );
+    assert_eq!(info["Customized Attributes"], "x_len", "{info:?}");
+    assert!(
+        !info["Entity Attributes"]
+            .as_str()
+            .unwrap()
+            .contains("x_len"),
+        "{info:?}"
+    );
     let _ = std::fs::remove_dir_all(profiles.parent().unwrap());
 }
 

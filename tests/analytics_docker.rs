@@ -80,6 +80,22 @@ impl Lake {
     }
 }
 
+impl Lake {
+    /// The configuration as a file, for `kestrel run` in a child process.
+    fn config_file(&self) -> PathBuf {
+        let path = self.dir.join("kestrel.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: '@timestamp'\n",
+                self.dir.join("lake.db").display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
 impl Drop for Lake {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -154,14 +170,142 @@ fn seed_003_kmeans_runs_through_docker_and_its_failures_are_diagnostics() {
         "{listed}"
     );
 
-    // The daemon unreachable (the only test in this binary that sets DOCKER_HOST).
-    std::env::set_var("DOCKER_HOST", "unix:///nonexistent/kestrel-docker.sock");
-    let err = lake
-        .run("c = GET network-traffic FROM sqlite://events WHERE dst_port >= 0\nAPPLY docker://my_analytic ON c\n")
-        .unwrap_err();
-    std::env::remove_var("DOCKER_HOST");
+    // The daemon unreachable (in a child process: tests of this binary run in parallel
+    // and read DOCKER_HOST).
+    let hunt = lake.dir.join("unreachable.hf");
+    std::fs::write(
+        &hunt,
+        "c = GET network-traffic FROM sqlite://events WHERE dst_port >= 0\nAPPLY docker://my_analytic ON c\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .arg("run")
+        .arg("--config")
+        .arg(lake.config_file())
+        .arg(&hunt)
+        .env("DOCKER_HOST", "unix:///nonexistent/kestrel-docker.sock")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("the docker daemon is unreachable at /nonexistent/kestrel-docker.sock"),
         "{err}"
     );
+}
+
+/// `kestrel-analytics-sleeper`: a root filesystem holding only `/bin/sleep` and the
+/// libraries it links, whose container sleeps ten minutes (built once per daemon).
+fn build_sleeper() -> &'static str {
+    const IMAGE: &str = "kestrel-analytics-sleeper";
+    let script = r#"set -euo pipefail
+docker image inspect kestrel-analytics-sleeper >/dev/null 2>&1 && exit 0
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+sleep=$(readlink -f "$(command -v sleep)")
+mkdir -p "$root/bin" "$root/data"
+cp "$sleep" "$root/bin/sleep"
+ldd "$sleep" | awk '/=> \// { print $3 } /^\s*\/lib/ { print $1 }' | sort -u | while read -r lib; do
+  mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
+done
+tar -C "$root" -cf - . | docker import --change 'CMD ["/bin/sleep", "600"]' - kestrel-analytics-sleeper >/dev/null
+"#;
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .expect("bash");
+    assert!(
+        status.success(),
+        "building {IMAGE} failed: the docker daemon must run (.ci/run starts it)"
+    );
+    IMAGE
+}
+
+/// Containers of `image`, running or not.
+fn containers_of(image: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("ancestor={image}")])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A container that runs past `analytics_timeout` is killed and removed, and the APPLY
+/// fails at its line; so is one that Ctrl-C stops, and `kestrel run` exits with 130.
+#[cfg(unix)]
+#[test]
+fn docker_analytic_past_its_time_limit_or_interrupted_is_stopped_and_removed() {
+    let image = build_sleeper();
+    let mut lake = Lake::new("timeout");
+    lake.config.analytics.analytics_timeout = 3;
+    let started = std::time::Instant::now();
+    let err = lake
+        .run(
+            "c = GET network-traffic FROM sqlite://events WHERE dst_port >= 0\n\
+             APPLY docker://sleeper ON c\n",
+        )
+        .unwrap_err();
+    assert!(
+        err.contains("K0602") && err.contains("analytics_timeout") && err.contains("(3 s)"),
+        "{err}"
+    );
+    assert!(err.contains("2 | APPLY"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(containers_of(image), Vec::<String>::new(), "left behind");
+
+    // Ctrl-C while it runs (in the same test: both count the sleeper's containers).
+    ctrl_c_during_a_docker_analytic_removes_the_container_and_exits_130(&lake, image);
+}
+
+/// Ctrl-C while a docker analytic runs: `kestrel run` kills and removes the container
+/// and exits with 130.
+fn ctrl_c_during_a_docker_analytic_removes_the_container_and_exits_130(lake: &Lake, image: &str) {
+    let config = lake.config_file();
+    let hunt = lake.dir.join("hunt.hf");
+    std::fs::write(
+        &hunt,
+        "c = GET network-traffic FROM sqlite://events WHERE dst_port >= 0\n\
+         APPLY docker://sleeper ON c\nDISP c\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg(&hunt)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the container to run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while containers_of(image).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the analytic's container never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "kestrel ended early");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(out.stdout.is_empty(), "nothing displayed after the APPLY");
+    assert_eq!(containers_of(image), Vec::<String>::new(), "left behind");
 }

@@ -57,8 +57,13 @@ fn lake(dir: &Path) -> PathBuf {
     std::fs::write(
         &config,
         format!(
-            "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n  slow:\n    connection: lake\n    table: slow\n    timestamp: \"@timestamp\"\n",
-            db.display()
+            "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n  slow:\n    connection: lake\n    table: slow\n    timestamp: \"@timestamp\"\n\
+             analytics:\n  python: '{}'\n  python_profiles: '{}'\n",
+            db.display(),
+            python().display(),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("analytics/pythonanalytics.yaml")
+                .display()
         ),
     )
     .unwrap();
@@ -128,7 +133,10 @@ fn tutorial_notebook_runs_headless() {
             root.join("examples/tutorial.ipynb").as_os_str(),
             dir.as_os_str(),
         ],
-        &[("KESTREL_CONFIG", config.as_os_str())],
+        &[
+            ("KESTREL_CONFIG", config.as_os_str()),
+            ("KESTREL_ANALYTICS_PYTHON", python().as_os_str()),
+        ],
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

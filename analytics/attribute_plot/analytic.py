@@ -28,9 +28,6 @@ def plot(df, XPARAM=None, YPARAM=None):
     y = YPARAM or os.environ["YPARAM"]
     df = df.copy()
     for c in (x, y):
-        # The original's records carry a STIX `id`; a row number stands in for it.
-        if c == "id" and c not in df.columns:
-            df["id"] = range(len(df))
         if c not in df.columns:
             raise KeyError(f"no attribute {c} (attributes: {', '.join(df.columns)})")
     fig, ax = plt.subplots(figsize=(8, 4))

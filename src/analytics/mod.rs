@@ -162,6 +162,27 @@ pub fn interface(
     }
 }
 
+/// Every analytic the configuration reaches, as `APPLY` takes it (`python://NAME`,
+/// `docker://NAME`), and per scheme that cannot be listed, why (`kestrel analytics
+/// list` and completion after `APPLY` both show this).
+pub fn list_all(config: Option<&crate::config::Config>) -> (Vec<String>, Vec<(String, String)>) {
+    let settings = config.map(|c| c.analytics.clone()).unwrap_or_default();
+    let dir = config
+        .and_then(|c| c.path.as_deref())
+        .and_then(Path::parent);
+    let (mut names, mut failures) = (Vec::new(), Vec::new());
+    for scheme in SCHEMES {
+        let Some(mut iface) = interface(scheme, &settings, dir) else {
+            continue;
+        };
+        match iface.list() {
+            Ok(found) => names.extend(found.into_iter().map(|n| format!("{scheme}://{n}"))),
+            Err(e) => failures.push((scheme.to_string(), e.to_string())),
+        }
+    }
+    (names, failures)
+}
+
 /// The schemes there are interfaces for.
 pub const SCHEMES: &[&str] = &["python", "docker"];
 

@@ -27,6 +27,8 @@ const DRIVER: &str = include_str!("driver.py");
 
 /// The environment variable naming the profiles file.
 pub const ENV_PROFILES: &str = "KESTREL_PYTHON_ANALYTICS_CONFIG";
+/// The interpreter python:// analytics run in (wins over `analytics.python`).
+pub const ENV_INTERPRETER: &str = "KESTREL_ANALYTICS_PYTHON";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,7 +62,10 @@ impl Python {
             .filter(|v| !v.is_empty())
             .map(|h| PathBuf::from(h).join(".config/kestrel/pythonanalytics.yaml"));
         Python {
-            interpreter: config.python.clone(),
+            interpreter: std::env::var(ENV_INTERPRETER)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| config.python.clone()),
             profiles_path: from_env.or(from_config).or(home),
         }
     }

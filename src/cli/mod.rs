@@ -431,26 +431,12 @@ fn analytics(_action: &str, config: Option<&Path>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let settings = config
-        .as_ref()
-        .map(|c| c.analytics.clone())
-        .unwrap_or_default();
-    let dir = config
-        .as_ref()
-        .and_then(|c| c.path.as_deref())
-        .and_then(Path::parent);
-    for scheme in crate::analytics::SCHEMES {
-        let Some(mut iface) = crate::analytics::interface(scheme, &settings, dir) else {
-            continue;
-        };
-        match iface.list() {
-            Ok(names) => {
-                for n in names {
-                    println!("{scheme}://{n}");
-                }
-            }
-            Err(e) => eprintln!("note: {scheme}:// analytics cannot be listed: {e}"),
-        }
+    let (names, failures) = crate::analytics::list_all(config.as_ref());
+    for n in names {
+        println!("{n}");
+    }
+    for (scheme, e) in failures {
+        eprintln!("note: {scheme}:// analytics cannot be listed: {e}");
     }
     ExitCode::SUCCESS
 }

@@ -204,7 +204,7 @@ pub fn complete(scope: &Scope<'_>, text: &str, cursor: usize) -> Completion {
     } else if prev == "APPLY" {
         match &scope.analytics {
             Some(a) => out.extend(a.iter().cloned()),
-            None => out.extend(analytics::names()),
+            None => out.extend(analytics::names(scope.config)),
         }
     } else if prev == "FROM" || word.contains("://") {
         let scheme = word.split_once("://").map_or("stixshifter", |(s, _)| s);

@@ -319,10 +319,9 @@ impl Frontend for Displays<'_> {
         };
         let mut bundle = serde_json::Map::new();
         bundle.insert(mime.to_string(), body);
-        bundle.insert(
-            "text/plain".to_string(),
-            Json::String(format!("<{name}: {mime}, {} bytes>", data.len())),
-        );
+        bundle
+            .entry("text/plain".to_string())
+            .or_insert_with(|| Json::String(format!("<{name}: {mime}, {} bytes>", data.len())));
         let _ = self.iopub.send(self.req.broadcast(
             "display_data",
             json!({"data": bundle, "metadata": {}, "transient": {}}),

@@ -28,6 +28,7 @@ use std::time::Duration;
 use crate::analytics::{self, AnalyticsError, Job};
 use crate::backend::{BackendError, Collect};
 use crate::diag::{Code, Diagnostic};
+use crate::fxhash::FxHashMap;
 use crate::io::parquet::{self, ParquetSink};
 use crate::ir::{Expr, Literal, OutputKind, Plan, RelId};
 use crate::output::Frontend;
@@ -78,6 +79,121 @@ impl Drop for JobDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// What was written for one ON variable.
+struct Input {
+    /// Its columns as the analytic receives them, without the copies below.
+    columns: Vec<String>,
+    /// Copies added for analytics written for the original (STIX spellings, `id`,
+    /// `type`), dropped from what comes back.
+    aliases: Vec<String>,
+    /// The identity columns `id` stands for, and each `id` kestrel gave with their values.
+    id_columns: Vec<String>,
+    ids: FxHashMap<String, Vec<Value>>,
+}
+
+/// Adds the original's `id` (`TYPE--UUID`, the same for the same entity, as its STIX
+/// identifiers were) and `type` columns to the rows an analytic receives, unless the
+/// variable has columns of those names.
+struct StixIds<'a> {
+    inner: &'a mut ParquetSink,
+    entity: &'a str,
+    identity: &'a [String],
+    /// Positions of the identity columns among the rows' columns.
+    at: Vec<usize>,
+    added: Vec<&'static str>,
+    started: bool,
+    rows: u64,
+    ids: FxHashMap<String, Vec<Value>>,
+}
+
+impl<'a> StixIds<'a> {
+    fn new(inner: &'a mut ParquetSink, entity: &'a str, identity: &'a [String]) -> StixIds<'a> {
+        StixIds {
+            inner,
+            entity,
+            identity,
+            at: Vec::new(),
+            added: Vec::new(),
+            started: false,
+            rows: 0,
+            ids: FxHashMap::default(),
+        }
+    }
+
+    fn id_columns(&self) -> Vec<String> {
+        self.at
+            .iter()
+            .map(|&i| self.inner.column_names()[i].clone())
+            .collect()
+    }
+}
+
+impl crate::backend::RowSink for StixIds<'_> {
+    fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
+        self.at = self
+            .identity
+            .iter()
+            .filter_map(|c| columns.iter().position(|k| k == c))
+            .collect();
+        self.added = ["id", "type"]
+            .into_iter()
+            .filter(|a| !columns.iter().any(|c| c.eq_ignore_ascii_case(a)))
+            .collect();
+        let mut all = columns.to_vec();
+        all.extend(self.added.iter().map(|a| a.to_string()));
+        self.started = true;
+        self.inner.columns(&all)
+    }
+
+    fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        if self.added.is_empty() {
+            return self.inner.row(row);
+        }
+        self.rows += 1;
+        let mut full = row.to_vec();
+        if self.added.contains(&"id") {
+            let values: Vec<Value> = self.at.iter().map(|&i| row[i].clone()).collect();
+            let id = if values.is_empty() || values.iter().all(Value::is_null) {
+                stix_id(self.entity, &[Value::Int(-(self.rows as i64))])
+            } else {
+                let id = stix_id(self.entity, &values);
+                self.ids.insert(id.clone(), values);
+                id
+            };
+            full.push(Value::Text(id));
+        }
+        if self.added.contains(&"type") {
+            full.push(Value::Text(self.entity.to_string()));
+        }
+        self.inner.row(&full)
+    }
+}
+
+/// `TYPE--` and a UUID (version 8, from SHA-256) of the identity values.
+fn stix_id(entity: &str, values: &[Value]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(entity.as_bytes());
+    for v in values {
+        h.update([0u8]);
+        h.update(format!("{v:?}").as_bytes());
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{entity}--{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Rows an analytic returned for one variable, loaded into the cache.
@@ -199,6 +315,12 @@ impl Session<'_> {
             return Err(crate::at(d, stmt.span));
         }
         for l in loaded {
+            let i = ids.iter().position(|id| *id == l.id).unwrap_or_default();
+            for c in &l.columns {
+                if !inputs[i].columns.contains(c) && !self.added.contains(c) {
+                    self.added.push(c.clone());
+                }
+            }
             self.replace_rows(l);
         }
         if let Some(d) = outcome.display {
@@ -310,15 +432,12 @@ impl Session<'_> {
 
     /// Streams a variable's rows into a Parquet file. Returns its columns and the STIX
     /// spellings added beside them (`command_line` beside `cmd_line`, `src_byte_count`
-    /// beside `traffic.bytes_out`), so analytics written for the original find the
-    /// columns they read; those copies are dropped from what comes back.
-    fn write_input(
-        &mut self,
-        id: RelId,
-        path: &Path,
-        span: Span,
-    ) -> Result<(Vec<String>, Vec<String>), Diagnostic> {
+    /// beside `traffic.bytes_out`, and the original's `id` and `type`), so analytics
+    /// written for the original find the columns they read; those copies are dropped
+    /// from what comes back.
+    fn write_input(&mut self, id: RelId, path: &Path, span: Span) -> Result<Input, Diagnostic> {
         let r = self.state.program.rel(id);
+        let (r_entity, r_identity) = (r.entity.clone(), r.identity.clone());
         let mut aliases: Vec<String> = Vec::new();
         let plan = match &r.columns {
             Some(cols) => {
@@ -352,15 +471,19 @@ impl Session<'_> {
             .at(span)
         };
         let mut sink = ParquetSink::create(path).map_err(|e| write_fail(&e))?;
-        backend.query(&stmt, &mut sink).map_err(|e| match e {
+        let mut stix = StixIds::new(&mut sink, &r_entity, &r_identity);
+        backend.query(&stmt, &mut stix).map_err(|e| match e {
             BackendError::Output(io) => write_fail(&io),
             e => query_failed(e, &sources_read(&program, &plan, &connection), span),
         })?;
-        if sink.column_names().is_empty() {
+        if !stix.started {
             let mut all = declared.clone();
             all.extend(aliases.iter().cloned());
-            sink.set_columns(&all);
+            crate::backend::RowSink::columns(&mut stix, &all).map_err(|e| write_fail(&e))?;
         }
+        let ids = std::mem::take(&mut stix.ids);
+        let id_columns = stix.id_columns();
+        aliases.extend(stix.added.iter().map(|s| s.to_string()));
         let columns: Vec<String> = sink
             .column_names()
             .iter()
@@ -368,7 +491,12 @@ impl Session<'_> {
             .cloned()
             .collect();
         sink.finish().map_err(|e| write_fail(&e))?;
-        Ok((columns, aliases))
+        Ok(Input {
+            columns,
+            aliases,
+            id_columns,
+            ids,
+        })
     }
 
     /// Loads the file an analytic returned for `id` into a new table of the cache.
@@ -376,7 +504,7 @@ impl Session<'_> {
         &mut self,
         id: RelId,
         path: &Path,
-        (input_columns, aliases): &(Vec<String>, Vec<String>),
+        input: &Input,
         analytic: &str,
     ) -> Result<Loaded, Diagnostic> {
         let r = self.state.program.rel(id).clone();
@@ -386,13 +514,25 @@ impl Session<'_> {
         let mut cache = self.conns.take(CACHE)?;
         let mut columns: Vec<String> = Vec::new();
         let mut keep: Vec<usize> = Vec::new();
+        // Where the `id` and `type` kestrel added came back, and the identity columns
+        // to restore from `id` (an analytic written for the original may keep only it).
+        let (mut id_at, mut type_at) = (None, None);
+        let mut restore: Vec<usize> = Vec::new();
         let mut failure: Option<Diagnostic> = None;
         let mut created = false;
         let result = parquet::read(path, |chunk| match chunk {
             parquet::Chunk::Columns(cols) => {
                 for (i, c) in cols.iter().enumerate() {
+                    if input.aliases.contains(c) {
+                        match c.as_str() {
+                            "id" => id_at = Some(i),
+                            "type" => type_at = Some(i),
+                            _ => {}
+                        }
+                        continue;
+                    }
                     // pandas' index, written when an analytic forgets `index=False`.
-                    if c.starts_with("__index_level_") || aliases.contains(c) {
+                    if c.starts_with("__index_level_") {
                         continue;
                     }
                     if c.is_empty() || columns.iter().any(|k: &String| k.eq_ignore_ascii_case(c)) {
@@ -408,12 +548,20 @@ impl Session<'_> {
                 let lost: Vec<&String> = r
                     .identity
                     .iter()
-                    .filter(|c| input_columns.contains(c) && !columns.contains(c))
+                    .filter(|c| input.columns.contains(c) && !columns.contains(c))
                     .collect();
-                if !lost.is_empty() {
+                let restorable = id_at.is_some()
+                    && lost.iter().all(|c| input.id_columns.contains(c))
+                    && !input.ids.is_empty();
+                if !lost.is_empty() && restorable {
+                    for c in lost {
+                        restore.extend(input.id_columns.iter().position(|k| k == c));
+                        columns.push(c.clone());
+                    }
+                } else if !lost.is_empty() {
                     failure = Some(bad(format!(
                         "`{}` without its identity column{} {} (an analytic must keep the \
-                         columns that identify each entity)",
+                         columns that identify each entity, or the `id` column it was given)",
                         r.var,
                         if lost.len() == 1 { "" } else { "s" },
                         lost.iter()
@@ -431,14 +579,43 @@ impl Session<'_> {
             }
             parquet::Chunk::Rows(rows) => {
                 for chunk in rows.chunks(LOAD_BATCH) {
-                    let lits: Vec<Vec<Literal>> = chunk
-                        .iter()
-                        .map(|row| {
-                            keep.iter()
-                                .map(|&i| Literal::from(row.get(i).cloned().unwrap_or(Value::Null)))
-                                .collect()
-                        })
-                        .collect();
+                    let mut lits: Vec<Vec<Literal>> = Vec::with_capacity(chunk.len());
+                    for row in chunk {
+                        if let Some(t) = type_at {
+                            let ty = row.get(t).cloned().unwrap_or(Value::Null);
+                            if !matches!(&ty, Value::Text(t) if *t == r.entity) {
+                                failure = Some(bad(format!(
+                                    "a record of `{}` whose `type` is {ty} instead of `{}` \
+                                     (an analytic may not change an entity's type)",
+                                    r.var, r.entity
+                                )));
+                                return Err(parquet::ParquetError(String::new()));
+                            }
+                        }
+                        let mut lit: Vec<Literal> = keep
+                            .iter()
+                            .map(|&i| Literal::from(row.get(i).cloned().unwrap_or(Value::Null)))
+                            .collect();
+                        if !restore.is_empty() {
+                            let given = id_at.and_then(|i| row.get(i));
+                            let Some(values) = given
+                                .and_then(|v| match v {
+                                    Value::Text(t) => Some(t),
+                                    _ => None,
+                                })
+                                .and_then(|t| input.ids.get(t.as_str()))
+                            else {
+                                failure = Some(bad(format!(
+                                    "a record of `{}` whose `id` ({}) is none kestrel gave it",
+                                    r.var,
+                                    given.cloned().unwrap_or(Value::Null)
+                                )));
+                                return Err(parquet::ParquetError(String::new()));
+                            };
+                            lit.extend(restore.iter().map(|&k| Literal::from(values[k].clone())));
+                        }
+                        lits.push(lit);
+                    }
                     cache
                         .insert_rows(&table, &columns, &lits)
                         .map_err(|e| parquet::ParquetError(e.to_string()))?;
@@ -457,15 +634,18 @@ impl Session<'_> {
             return Err(d);
         }
         result.map_err(|e| bad(format!("rows kestrel cannot read for `{}`: {e}", r.var)))?;
-        if let Some(type_col) = input_columns.iter().find(|c| *c == "type") {
-            if !columns.contains(type_col) {
-                self.drop_loaded(&[Loaded {
-                    id,
-                    table,
-                    columns: Vec::new(),
-                }]);
-                return Err(bad(format!("`{}` without its `type` column", r.var)));
-            }
+        let type_kept = if input.aliases.iter().any(|c| c == "type") {
+            type_at.is_some()
+        } else {
+            !input.columns.iter().any(|c| c == "type") || columns.iter().any(|c| c == "type")
+        };
+        if !type_kept {
+            self.drop_loaded(&[Loaded {
+                id,
+                table,
+                columns: Vec::new(),
+            }]);
+            return Err(bad(format!("`{}` without its `type` column", r.var)));
         }
         Ok(Loaded { id, table, columns })
     }

@@ -96,6 +96,8 @@ pub struct Session<'c> {
     /// Names of stored tables made so far (each new one is `kestrel_<n>_<var>`).
     tables_made: usize,
     now: i64,
+    /// Attributes analytics added (APPLY), which INFO lists as customized attributes.
+    added: Vec<String>,
 }
 
 impl<'c> Session<'c> {
@@ -111,6 +113,7 @@ impl<'c> Session<'c> {
             outputs_run: 0,
             tables_made: 0,
             now: crate::lower::time::now_micros(),
+            added: Vec::new(),
         }
     }
 
@@ -523,12 +526,19 @@ impl<'c> Session<'c> {
             .source
             .map(|s| self.state.program.sources[s].uri.clone())
             .unwrap_or_default();
-        let attrs = r.columns.clone().unwrap_or_default().join(", ");
+        // As the original's INFO: attributes an analytic added are listed apart.
+        let (custom, attrs): (Vec<String>, Vec<String>) = r
+            .columns
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .partition(|c| self.added.contains(c));
         let fields: Vec<(&str, String)> = vec![
             ("Entity Type", r.entity.clone()),
             ("Number of Entities", entities.to_string()),
             ("Number of Records", records.to_string()),
-            ("Entity Attributes", attrs),
+            ("Entity Attributes", attrs.join(", ")),
+            ("Customized Attributes", custom.join(", ")),
             ("Associated Datasource", source),
             ("Birth Command", r.command.to_string()),
             ("Dependent Variables", r.depends_on.join(", ")),

@@ -132,6 +132,24 @@ code = "kids = FIND process CRE"
 kc.complete(code, len(code))
 c = kc.get_shell_msg(timeout=10)["content"]
 check("CREATED" in c["matches"], f"complete relation: {c}")
+# After APPLY: the analytics `kestrel analytics list` shows (the configured profiles).
+code = "APPLY py"
+kc.complete(code, len(code))
+c = kc.get_shell_msg(timeout=10)["content"]
+check("python://attribute-plot" in c["matches"] and "python://suspicious-scoring" in c["matches"],
+      f"complete analytics: {c}")
+
+# APPLY: a figure shows inline as SVG; an enrichment's attribute is listed by INFO apart.
+reply, outputs = execute("APPLY python://attribute-plot ON browsers WITH XPARAM=name, YPARAM=pid", timeout=120)
+check(reply["status"] == "ok", f"APPLY runs: {reply}")
+shown = displays(outputs)
+check(len(shown) == 1 and "<svg" in shown[0].get("image/svg+xml", ""), f"inline SVG: {[list(d) for d in shown]}")
+check("attribute-plot" in shown[0]["text/plain"], shown[0]["text/plain"])
+reply, outputs = execute("APPLY python://suspicious-scoring ON browsers\nINFO browsers\nDISP browsers ATTR name, x_suspicious_score", timeout=120)
+check(reply["status"] == "ok", f"enrichment runs: {reply}")
+shown = displays(outputs)
+check("<td>Customized Attributes</td><td>x_suspicious_score</td>" in shown[0]["text/html"], shown[0]["text/html"])
+check("x_suspicious_score" in shown[1]["text/html"] and "firefox.exe" in shown[1]["text/html"], shown[1]["text/html"])
 
 # is_complete
 for code, want in [
