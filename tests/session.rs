@@ -256,6 +256,21 @@ fn an_error_leaves_the_session_usable_with_its_variables() {
     let rendered = err.render(s.source());
     assert!(rendered.contains("unknown variable `nosuch`"), "{rendered}");
     assert!(rendered.contains(":3:"), "{rendered}");
+    // As a REPL or a notebook shows it: the line within the input.
+    let shown = s.render(&err);
+    assert!(
+        shown.contains("<input>:1:6") && shown.contains("1 | DISP nosuch"),
+        "{shown}"
+    );
+    let err = s
+        .execute(
+            "b = GET process FROM a WHERE pid > 0
+DISP b ATTR nosuch_attr x",
+            &mut printer,
+        )
+        .unwrap_err();
+    let shown = s.render(&err);
+    assert!(shown.contains("2 | DISP b ATTR nosuch_attr x"), "{shown}");
     s.execute("DISP a ATTR pid", &mut printer).unwrap();
     let out = String::from_utf8(printer.into_inner()).unwrap();
     assert_eq!(out, "name\nbash\n\npid\n1026\n");

@@ -251,7 +251,7 @@ fn run_input(session: &mut Session<'_>, text: &str) -> bool {
     let _ = io::stdout().flush();
     let ok = result.is_ok();
     if let Err(d) = result {
-        eprint!("{}", d.render(session.source()));
+        eprint!("{}", session.render(&d));
     }
     if crate::backend::cancel::requested() {
         eprintln!("interrupted");
@@ -282,7 +282,7 @@ fn dot_command(session: &mut Session<'_>, config: Option<&Config>, line: &str) -
                     println!("{line}");
                 }
             }
-            Err(d) => eprint!("{}", d.render(session.source())),
+            Err(d) => eprint!("{}", session.render(&d)),
         },
         ".explain" => match arg {
             Some(v) if v.chars().all(|c| c.is_alphanumeric() || c == '_') => {

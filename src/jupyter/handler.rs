@@ -180,7 +180,7 @@ impl<'c> Handler<'c> {
                 ok_reply(count)
             }
             Err(d) => {
-                let rendered = d.render(self.session.source());
+                let rendered = self.session.render(&d);
                 let ename = if interrupted {
                     "KeyboardInterrupt".to_string()
                 } else {

@@ -98,6 +98,8 @@ pub struct Session<'c> {
     now: i64,
     /// Attributes analytics added (APPLY), which INFO lists as customized attributes.
     added: Vec<String>,
+    /// Where the newest input starts in `src`.
+    input_start: usize,
 }
 
 impl<'c> Session<'c> {
@@ -114,6 +116,7 @@ impl<'c> Session<'c> {
             tables_made: 0,
             now: crate::lower::time::now_micros(),
             added: Vec::new(),
+            input_start: 0,
         }
     }
 
@@ -125,6 +128,25 @@ impl<'c> Session<'c> {
     /// Everything the session was given, for rendering its diagnostics.
     pub fn source(&self) -> &SourceFile {
         &self.src
+    }
+
+    /// A diagnostic as a REPL or a notebook shows it: lines counted from the start of the
+    /// newest input when it points there (an input is read as a file of its own), else
+    /// from the start of the sitting.
+    pub fn render(&self, d: &Diagnostic) -> String {
+        match d.span {
+            Some(span) if span.start >= self.input_start => {
+                let input =
+                    SourceFile::new(self.src.name.clone(), &self.src.text[self.input_start..]);
+                let mut d = d.clone();
+                d.span = Some(Span::new(
+                    span.start - self.input_start,
+                    span.end - self.input_start,
+                ));
+                d.render(&input)
+            }
+            _ => d.render(&self.src),
+        }
     }
 
     /// The program so far.
@@ -164,6 +186,7 @@ impl<'c> Session<'c> {
         }
         all.push_str(text);
         self.src = SourceFile::new(self.src.name.clone(), all);
+        self.input_start = offset;
         let hunt = crate::syntax::parse_from(&self.src, offset)?;
         let first = self.state.program.relations.len();
         self.run_statements(&hunt.stmts, out)?;

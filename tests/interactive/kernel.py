@@ -96,6 +96,7 @@ check(reply["ename"] == "K0301", f"ename is the code: {reply['ename']}")
 check("nosuch" in reply["evalue"], reply["evalue"])
 tb = "\n".join(reply["traceback"])
 check("^^^^^^" in tb and "DISP nosuch" in tb, tb)
+check("1 | DISP nosuch" in tb, f"lines counted within the cell: {tb}")
 errors = [m for m in outputs if m["msg_type"] == "error"]
 check(len(errors) == 1 and errors[0]["content"]["ename"] == "K0301", "error on iopub")
 check(reply["execution_count"] == count + 1, "execution count goes on")
