@@ -204,6 +204,34 @@ fn a_variable_read_once_stays_inside_the_query_that_reads_it() {
     assert_eq!(lake_reads(&log), 1, "{:#?}", log.statements);
 }
 
+/// A reference without START/STOP first measures its variable's time span: a second
+/// read, so the variable is kept and both read what was kept.
+#[test]
+fn a_time_span_counts_as_a_read() {
+    let lake = Lake::ecs("span-read");
+    let (mut s, log) = lake.session(SessionOptions {
+        summary: false,
+        store: true,
+    });
+    let (out, _) = run(
+        &mut s,
+        "a = GET process FROM sqlite://events WHERE name = 'bash'\n\
+         b = GET process FROM sqlite://events WHERE pid = a.pid\n\
+         DISP b ATTR name, pid",
+    );
+    assert!(out.contains("bash,1026"), "{out}");
+    let log = log.lock().unwrap();
+    assert_eq!(log.stored, 1, "{:#?}", log.statements);
+    // a is computed once (into its table), then b once; the span reads the table.
+    assert_eq!(lake_reads(&log), 2, "{:#?}", log.statements);
+    let span = log
+        .statements
+        .iter()
+        .find(|st| st.contains("MIN(") || st.contains("min("))
+        .expect("a statement measuring the span");
+    assert!(!span.contains("\"events\""), "{span}");
+}
+
 #[test]
 fn explain_says_where_a_kept_variable_lives() {
     let lake = Lake::ecs("explain");

@@ -17,7 +17,8 @@ use std::sync::OnceLock;
 use kestrel::config::Config;
 use kestrel::ingest::{ingest, IngestOptions};
 use kestrel::output::{Format, Printer};
-use kestrel::run::{run_hunt, RunOptions};
+use kestrel::run::{run_hunt, run_hunt_with, RunOptions};
+use kestrel::session::SessionOptions;
 use kestrel::source::SourceFile;
 use serde_json::{json, Map, Value};
 
@@ -398,19 +399,13 @@ fn to_ecs(raw: &Value) -> Value {
 
 /// Runs a hunt file over one configuration; the rows of its DISPs, each value as text
 /// (numbers as their decimal text), sorted, duplicates kept.
-fn answer(config: &Config, hunt: &str, attrs: &[&str]) -> Vec<Vec<String>> {
+fn answer(config: &Config, hunt: &str, attrs: &[&str], opts: SessionOptions) -> Vec<Vec<String>> {
     let path = manifest().join("tests/hunts_windows").join(hunt);
     let text = std::fs::read_to_string(&path).expect("hunt file");
     let src = SourceFile::new(hunt, text);
     let mut printer = Printer::new(Vec::new(), Format::Jsonl);
     let mut summary = Vec::new();
-    if let Err(d) = run_hunt(
-        &src,
-        Some(config),
-        &mut printer,
-        &mut summary,
-        &RunOptions { summary: false },
-    ) {
+    if let Err(d) = run_hunt_with(&src, Some(config), &mut printer, &mut summary, opts) {
         panic!("{hunt}:\n{}", d.render(&src));
     }
     let out = String::from_utf8(printer.into_inner()).expect("utf-8");
@@ -442,10 +437,23 @@ fn check(hunt: &str, attrs: &[&str], expected: &[&[&str]]) {
         .map(|r| r.iter().map(|s| s.to_string()).collect())
         .collect();
     want.sort();
-    let raw = answer(&lake.raw, hunt, attrs);
-    assert_eq!(raw, want, "{hunt} over the raw events (winevent)");
-    let ecs = answer(&lake.ecs, hunt, attrs);
-    assert_eq!(ecs, want, "{hunt} over the ECS copy (ecs)");
+    // As `kestrel run` runs it (variables kept, the summary on), and as a stateless
+    // compiler would (every statement computes its chain from the lake): the same rows.
+    for (opts, how) in [
+        (SessionOptions::default(), "kept"),
+        (
+            SessionOptions {
+                summary: false,
+                store: false,
+            },
+            "not kept",
+        ),
+    ] {
+        let raw = answer(&lake.raw, hunt, attrs, opts);
+        assert_eq!(raw, want, "{hunt} over the raw events (winevent), {how}");
+        let ecs = answer(&lake.ecs, hunt, attrs, opts);
+        assert_eq!(ecs, want, "{hunt} over the ECS copy (ecs), {how}");
+    }
 }
 
 // python3 tests/hunts_windows/derive.py 01

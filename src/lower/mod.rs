@@ -41,12 +41,14 @@ pub trait Catalog {
     /// Column names of a data source's table, or None when unknown.
     fn columns(&mut self, source: &DataSource) -> Result<Option<Vec<String>>, Diagnostic>;
 
-    /// The first row of `plan` (two values: the earliest and latest time of some
-    /// records), run against the data. None when nothing can be run (compiling only).
+    /// The first row of `plan` (two values: the earliest and latest time of the records
+    /// of relation `of`), run against the data. None when nothing can be run (compiling
+    /// only).
     fn time_span(
         &mut self,
         _program: Program,
         _plan: &Plan,
+        _of: crate::ir::RelId,
     ) -> Result<Option<(crate::value::Value, crate::value::Value)>, Diagnostic> {
         Ok(None)
     }

@@ -56,7 +56,7 @@ impl Lowerer<'_> {
             let Some(catalog) = self.catalog.as_deref_mut() else {
                 return Ok(None);
             };
-            let Some((lo, hi)) = catalog.time_span(program, &minmax)? else {
+            let Some((lo, hi)) = catalog.time_span(program, &minmax, rel)? else {
                 continue;
             };
             let (Some(lo), Some(hi)) = (instant(&lo, &format), instant(&hi, &format)) else {

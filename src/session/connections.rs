@@ -152,6 +152,7 @@ impl Catalog for Connections<'_> {
         &mut self,
         program: Program,
         plan: &Plan,
+        _of: RelId,
     ) -> Result<Option<(Value, Value)>, Diagnostic> {
         self.first_row(program, plan)
     }

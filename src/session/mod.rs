@@ -294,7 +294,7 @@ impl<'c> Session<'c> {
     /// relation and which of its attributes they read.
     fn plan_uses(&mut self, hunt: &ast::Hunt) -> Result<(), Diagnostic> {
         let model = crate::model()?;
-        let mut catalog = NoSpans(&mut self.conns);
+        let mut catalog = NoSpans(&mut self.conns, Vec::new());
         let program = crate::lower::lower(
             hunt,
             &self.src,
@@ -305,6 +305,7 @@ impl<'c> Session<'c> {
                 now: self.now,
             },
         )?;
+        let spans = std::mem::take(&mut catalog.1);
         let program = crate::opt::reuse_subplans(crate::opt::fold_program(program));
         let n = program.relations.len();
         let mut uses = vec![0usize; n];
@@ -354,6 +355,15 @@ impl<'c> Session<'c> {
             }
             for (id, need) in crate::opt::relation_needs(&program, &o.plan, need) {
                 add_need(&mut needs, id, &need);
+            }
+        }
+        // A reference without START/STOP measures its variable's time span first (from
+        // the records' source timestamps, which a kept variable keeps).
+        for id in spans.into_iter().filter(|id| id.0 < n) {
+            uses[id.0] += 1;
+            let need = counted(program.rel(id));
+            for (dep, need) in crate::opt::relation_needs(&program, &Plan::Rel(id), need) {
+                add_need(&mut needs, dep, &need);
             }
         }
         if self.opts.summary {
@@ -694,9 +704,22 @@ fn newest_versions(program: &Program, first: usize) -> Vec<RelId> {
 
 /// The catalog for compiling a whole hunt before it runs: the tables' columns, but no
 /// time spans (measuring them would run queries).
-struct NoSpans<'a, 'c>(&'a mut Connections<'c>);
+/// The catalog of the whole-hunt pre-compile: columns from the connections, no time
+/// spans measured, but the relations whose span would be measured noted (each is read
+/// once more when the hunt runs).
+struct NoSpans<'a, 'c>(&'a mut Connections<'c>, Vec<RelId>);
 
 impl Catalog for NoSpans<'_, '_> {
+    fn time_span(
+        &mut self,
+        _program: Program,
+        _plan: &Plan,
+        of: RelId,
+    ) -> Result<Option<(crate::value::Value, crate::value::Value)>, Diagnostic> {
+        self.1.push(of);
+        Ok(None)
+    }
+
     fn columns(
         &mut self,
         source: &crate::ir::DataSource,
