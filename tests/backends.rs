@@ -764,6 +764,13 @@ fn sessions_are_read_only_unless_allowed_and_time_out() {
             "{kind}: ran {:?} ({r:?})",
             started.elapsed()
         );
+        if kind == "postgres" {
+            // Reported as the timeout (its diagnostic says which setting to raise).
+            assert!(
+                matches!(r, Err(kestrel::backend::BackendError::Timeout(1))),
+                "{r:?}"
+            );
+        }
     }
 }
 

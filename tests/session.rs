@@ -396,3 +396,160 @@ fn kept_variables_give_the_same_answers_on_the_hunt_suites() {
         "only {ran} hunts of tests/hunts ran on the fixture lake"
     );
 }
+
+/// Kept variables live in the session's own temporary tables: none outlives the
+/// `kestrel` process, whether it ends normally, on an error, or on Ctrl-C (PostgreSQL:
+/// the server drops a connection's temporary tables when it closes).
+#[cfg(unix)]
+#[test]
+fn kept_tables_are_gone_after_exit_error_and_ctrl_c() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let id = std::process::id();
+    let url = common::pg_url();
+    let table = format!("s16_cleanup_{id}");
+    let slow = format!("s16_slow_{id}");
+    kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
+        files: vec![common::tests_dir("fixtures").join("ecs_process_creation.csv")],
+        into: url.clone(),
+        table: table.clone(),
+        replace: true,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("the PostgreSQL test server must be reachable: {e}"));
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
+    admin
+        .batch_execute(&format!(
+            "DROP VIEW IF EXISTS \"{slow}\"; CREATE VIEW \"{slow}\" AS \
+             SELECT '2024-07-08T00:00:01.000000Z'::text AS \"@timestamp\", s AS \"process.pid\", \
+             'x'::text AS \"process.name\" FROM generate_series(1, 10) s, pg_sleep(60) z"
+        ))
+        .unwrap();
+    let dir = common::fresh_dir("session", "cleanup");
+    let app = format!("kcleanup{id}");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let config = dir.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections:\n  pg:\n    url: '{url}{sep}application_name={app}'\n    statement_timeout: 3\n\
+             datasources:\n  events:\n    connection: pg\n    table: {table}\n    timestamp: '@timestamp'\n\
+             \x20 slow:\n    connection: pg\n    table: {slow}\n    timestamp: '@timestamp'\n"
+        ),
+    )
+    .unwrap();
+    let var = format!("keep{id}");
+    // The session's temporary tables holding `var`, and its connections, seen from outside.
+    let kept = |admin: &mut postgres::Client| -> i64 {
+        admin
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE relpersistence = 't' AND relname LIKE $1",
+                &[&format!("kestrel\\_%\\_{var}")],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let connected = |admin: &mut postgres::Client| -> i64 {
+        admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&app],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let gone = |admin: &mut postgres::Client, how: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while kept(admin) + connected(admin) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{how}: a kept table or the connection outlived kestrel"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let hunt = |name: &str, tail: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("{var} = GET process FROM postgresql://events WHERE pid > 0\nDISP {var} ATTR name\n{tail}"),
+        )
+        .unwrap();
+        path
+    };
+    let kestrel = |path: &std::path::Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kestrel"));
+        cmd.arg("run")
+            .arg("--config")
+            .arg(&config)
+            .arg(path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+
+    // A normal run.
+    let out = kestrel(&hunt("ok.hf", "")).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&var),
+        "summary"
+    );
+    gone(&mut admin, "normal exit");
+
+    // An error after the variable was kept: the slow view runs past statement_timeout.
+    let out = kestrel(&hunt(
+        "err.hf",
+        "s = GET process FROM postgresql://slow WHERE pid > 0\nDISP s\n",
+    ))
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("statement_timeout"), "{stderr}");
+    gone(&mut admin, "error");
+
+    // Ctrl-C while a later statement runs.
+    let mut admin2 = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("statement_timeout: 3", "statement_timeout: 120"),
+    )
+    .unwrap();
+    let mut child = kestrel(&hunt(
+        "ctrlc.hf",
+        "s = GET process FROM postgresql://slow WHERE pid > 0\nDISP s\n",
+    ))
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while kept(&mut admin2) == 0 {
+        assert!(Instant::now() < deadline, "the variable was never kept");
+        assert!(child.try_wait().unwrap().is_none(), "kestrel ended early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    gone(&mut admin2, "Ctrl-C");
+
+    let _ = admin.batch_execute(&format!(
+        "DROP VIEW IF EXISTS \"{slow}\"; DROP TABLE IF EXISTS \"{table}\""
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -24,6 +24,8 @@ use crate::value::Value;
 
 pub struct PgBackend {
     client: Client,
+    /// The connection's `statement_timeout` (seconds), which the server enforces.
+    timeout: Option<u64>,
     /// How the session is encrypted (a cancel request travels the same way).
     tls: super::tls::PgTls,
 }
@@ -218,7 +220,11 @@ impl PgBackend {
             }
             Err(e) => return Err(open_error(url, super::tls::explain_pg(&e, &u))),
         };
-        Ok(PgBackend { client, tls })
+        Ok(PgBackend {
+            client,
+            tls,
+            timeout: opts.statement_timeout,
+        })
     }
 
     /// The underlying client (ingest writes through it).
@@ -505,13 +511,25 @@ impl Backend for PgBackend {
         let token = self.client.cancel_token();
         let tls = self.tls.clone();
         let watch = super::cancel::watch(move || tls.cancel(&token));
+        // The server stops a statement past `statement_timeout` with SQLSTATE 57014
+        // (also Ctrl-C's code, which `watch` reports as such).
+        let timeout = self.timeout;
+        let stopped = move |e: postgres::Error| match timeout {
+            Some(secs)
+                if e.code() == Some(&postgres::error::SqlState::QUERY_CANCELED)
+                    && !super::cancel::requested() =>
+            {
+                BackendError::Timeout(secs)
+            }
+            _ => query_error(e),
+        };
         let result = (|| {
             let mut rows = self
                 .client
                 .query_raw(&prepared, params.iter())
-                .map_err(query_error)?;
+                .map_err(stopped)?;
             let mut buf: Vec<Value> = Vec::with_capacity(names.len());
-            while let Some(row) = rows.next().map_err(query_error)? {
+            while let Some(row) = rows.next().map_err(stopped)? {
                 buf.clear();
                 for i in 0..names.len() {
                     let Cell(v) = row.try_get(i).map_err(query_error)?;
