@@ -61,7 +61,9 @@ impl Program {
 
     /// Relations `root` depends on, dependencies first, each once, `root` last.
     pub fn dependency_order(&self, roots: &[RelId]) -> Vec<RelId> {
-        let mut seen = vec![false; self.relations.len()];
+        // A set, not a flag per relation: the cost follows the chain walked, not the
+        // program's size (a long session asks this for every statement).
+        let mut seen: crate::fxhash::FxHashSet<usize> = Default::default();
         let mut order = Vec::new();
         // Iterative post-order, since hunts of thousands of statements must not overflow.
         for &root in roots {
@@ -71,15 +73,14 @@ impl Program {
                     order.push(id);
                     continue;
                 }
-                if seen[id.0] {
+                if !seen.insert(id.0) {
                     continue;
                 }
-                seen[id.0] = true;
                 stack.push((id, true));
                 let mut deps = Vec::new();
                 self.relations[id.0].plan.rel_refs(&mut deps);
                 for d in deps.into_iter().rev() {
-                    if !seen[d.0] {
+                    if !seen.contains(&d.0) {
                         stack.push((d, false));
                     }
                 }

@@ -44,9 +44,13 @@ pub trait Catalog {
     /// The first row of `plan` (two values: the earliest and latest time of the records
     /// of relation `of`), run against the data. None when nothing can be run (compiling
     /// only).
+    ///
+    /// The program so far is lent as its parts (`sources`, `relations`): a catalog that
+    /// measures nothing copies nothing, so a hunt's compile stays linear in its size.
     fn time_span(
         &mut self,
-        _program: Program,
+        _sources: &[DataSource],
+        _relations: &[crate::ir::Relation],
         _plan: &Plan,
         _of: crate::ir::RelId,
     ) -> Result<Option<(crate::value::Value, crate::value::Value)>, Diagnostic> {

@@ -9,7 +9,7 @@
 //! `compile` has no data and leaves such statements without a time bound.
 
 use crate::diag::Diagnostic;
-use crate::ir::{AggFunc, Expr, Plan, Program};
+use crate::ir::{AggFunc, Expr, Plan};
 use crate::syntax::ast::{self, Pattern};
 use crate::value::Value;
 
@@ -48,15 +48,11 @@ impl Lowerer<'_> {
                     ("stop".into(), AggFunc::Max, Expr::col(FIRST_OBSERVED)),
                 ],
             };
-            let program = Program {
-                sources: self.sources.clone(),
-                relations: self.relations.clone(),
-                outputs: Vec::new(),
-            };
             let Some(catalog) = self.catalog.as_deref_mut() else {
                 return Ok(None);
             };
-            let Some((lo, hi)) = catalog.time_span(program, &minmax, rel)? else {
+            let Some((lo, hi)) = catalog.time_span(&self.sources, &self.relations, &minmax, rel)?
+            else {
                 continue;
             };
             let (Some(lo), Some(hi)) = (instant(&lo, &format), instant(&hi, &format)) else {

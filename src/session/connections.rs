@@ -150,10 +150,16 @@ impl Catalog for Connections<'_> {
 
     fn time_span(
         &mut self,
-        program: Program,
+        sources: &[crate::ir::DataSource],
+        relations: &[crate::ir::Relation],
         plan: &Plan,
         _of: RelId,
     ) -> Result<Option<(Value, Value)>, Diagnostic> {
+        let program = Program {
+            sources: sources.to_vec(),
+            relations: relations.to_vec(),
+            outputs: Vec::new(),
+        };
         self.first_row(program, plan)
     }
 }

@@ -79,6 +79,8 @@ struct RelState {
     uses: Option<usize>,
     /// The attributes they read (None: all).
     need: Option<Vec<String>>,
+    /// Whether its chain reads a data source (see [`Session::reads_source`]).
+    reads_source: Option<bool>,
 }
 
 /// One session. See the module documentation.
@@ -391,7 +393,7 @@ impl<'c> Session<'c> {
     /// Whether computing `id` once and keeping it beats computing it in each query that
     /// reads it: it reads a data source and more than one query will read it (unknown
     /// in an interactive session: yes).
-    fn worth_keeping(&self, id: RelId) -> bool {
+    fn worth_keeping(&mut self, id: RelId) -> bool {
         if !self.opts.store {
             return false;
         }
@@ -400,15 +402,57 @@ impl<'c> Session<'c> {
         if r.var.contains('(') {
             return false;
         }
-        let state = self.rels.get(id.0);
-        if state.is_some_and(|s| s.stored.is_some()) {
+        if self.rels.get(id.0).is_some_and(|s| s.stored.is_some()) {
             return false;
         }
         // A relation that reads no data source is rows inside the statement already.
-        if self.state.program.scans_through(&Plan::Rel(id)).is_empty() {
+        if !self.reads_source(id) {
             return false;
         }
-        state.and_then(|s| s.uses).is_none_or(|n| n >= 2)
+        self.rels
+            .get(id.0)
+            .and_then(|s| s.uses)
+            .is_none_or(|n| n >= 2)
+    }
+
+    /// Whether `id`'s chain reads a data source, remembered per relation (a plan is only
+    /// ever rewritten to read a kept table, which is a data source too), so asking for
+    /// every relation of a long session stays linear.
+    fn reads_source(&mut self, id: RelId) -> bool {
+        if self.rels.len() < self.state.program.relations.len() {
+            self.rels
+                .resize(self.state.program.relations.len(), RelState::default());
+        }
+        if let Some(known) = self.rels[id.0].reads_source {
+            return known;
+        }
+        // Post-order over the relations not yet known.
+        let mut stack = vec![(id, false)];
+        while let Some((at, expanded)) = stack.pop() {
+            if self.rels[at.0].reads_source.is_some() {
+                continue;
+            }
+            let plan = &self.state.program.rel(at).plan;
+            let mut refs = Vec::new();
+            plan.rel_refs(&mut refs);
+            if expanded {
+                let mut scans = Vec::new();
+                plan.scans(&mut scans);
+                let reads = !scans.is_empty()
+                    || refs
+                        .iter()
+                        .any(|r| self.rels[r.0].reads_source == Some(true));
+                self.rels[at.0].reads_source = Some(reads);
+            } else {
+                stack.push((at, true));
+                stack.extend(
+                    refs.into_iter()
+                        .filter(|r| self.rels[r.0].reads_source.is_none())
+                        .map(|r| (r, false)),
+                );
+            }
+        }
+        self.rels[id.0].reads_source == Some(true)
     }
 
     /// Computes and stores `id` (and, first, what it reads that is worth keeping) when
@@ -447,6 +491,8 @@ impl<'c> Session<'c> {
         if let OutputKind::Info = o.kind {
             return self.info(o, out);
         }
+        // EXPLAIN says whether its variable will be kept.
+        let worth = matches!(o.kind, OutputKind::Explain) && self.worth_keeping(o.rel);
         let (program, connection) = place(&self.state.program, &mut self.conns, &o.plan, o.span)?;
         let program = &*program;
         let backend = self.conns.get(&connection, None)?;
@@ -489,7 +535,7 @@ impl<'c> Session<'c> {
                         r.var,
                         s.describe()
                     ),
-                    None if self.worth_keeping(o.rel) => format!(
+                    None if worth => format!(
                         "-- {} will be computed once and kept when a statement first reads it\n",
                         r.var
                     ),
@@ -712,7 +758,8 @@ struct NoSpans<'a, 'c>(&'a mut Connections<'c>, Vec<RelId>);
 impl Catalog for NoSpans<'_, '_> {
     fn time_span(
         &mut self,
-        _program: Program,
+        _sources: &[crate::ir::DataSource],
+        _relations: &[crate::ir::Relation],
         _plan: &Plan,
         of: RelId,
     ) -> Result<Option<(crate::value::Value, crate::value::Value)>, Diagnostic> {
