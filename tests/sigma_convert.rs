@@ -576,7 +576,8 @@ fn where_sigma_falls_back_to_the_fields_own_columns() {
 /// 4688), as pySigma's query over a table of them does: a connection, a process exit and a
 /// process access that carry the same fields are not launches, on `GET process` (which
 /// reads the process of every event) and on `GET process_activity` alike; `NOT SIGMA` is
-/// every other event.
+/// every other event. A process_access rule reads accesses only (Sysmon 10), not a launch
+/// that carries its field.
 #[test]
 fn where_sigma_reads_only_the_categorys_events() {
     let dir = common::fresh_dir("sigma-hunts", "narrow");
@@ -602,12 +603,21 @@ fn where_sigma_reads_only_the_categorys_events() {
             VALUES (5, 'Microsoft-Windows-Sysmon/Operational', 10, 'G5', 50, 'C:\x\cmd.exe',
               'narrow access', 'C:\x\lsass.exe', 'G6', 60);
           INSERT INTO t (RecordNumber, Channel, EventID, ProcessGuid, ProcessId, Image, CommandLine)
-            VALUES (7, 'Microsoft-Windows-Sysmon/Operational', 1, 'G7', 70, 'C:\x\cmd.exe', 'other launch');",
+            VALUES (7, 'Microsoft-Windows-Sysmon/Operational', 1, 'G7', 70, 'C:\x\cmd.exe', 'other launch');
+          INSERT INTO t (RecordNumber, Channel, EventID, ProcessGuid, ProcessId, Image, CommandLine,
+              TargetImage)
+            VALUES (8, 'Microsoft-Windows-Sysmon/Operational', 1, 'G8', 80, 'C:\x\cmd.exe',
+              'launch with a target', 'C:\x\lsass.exe');",
     )
     .unwrap();
     std::fs::write(
         dir.join("r.yml"),
         "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    CommandLine|contains: narrow\n  condition: sel\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("access.yml"),
+        "title: t\nlogsource: {product: windows, category: process_access}\ndetection:\n  sel:\n    TargetImage|endswith: '\\lsass.exe'\n  condition: sel\n",
     )
     .unwrap();
     let yaml = format!(
@@ -625,8 +635,10 @@ fn where_sigma_reads_only_the_categorys_events() {
          b = GET process_activity FROM s://t WHERE SIGMA 'r.yml'\n\
          c = GET process FROM s://t WHERE NOT SIGMA 'r.yml'\n\
          d = GET process_activity FROM s://t WHERE NOT SIGMA 'r.yml'\n\
+         e = GET process_activity FROM s://t WHERE SIGMA 'access.yml'\n\
          DISP a ATTR cmd_line\nDISP b ATTR process.cmd_line\n\
-         DISP c ATTR cmd_line\nDISP d ATTR process.cmd_line\n",
+         DISP c ATTR cmd_line\nDISP d ATTR process.cmd_line\n\
+         DISP e ATTR process.cmd_line\n",
         None,
     );
     let got = match got {
@@ -639,6 +651,7 @@ fn where_sigma_reads_only_the_categorys_events() {
     assert_eq!(
         got[2],
         [
+            "launch with a target",
             "narrow access",
             "narrow connection",
             "narrow exit",
@@ -648,8 +661,18 @@ fn where_sigma_reads_only_the_categorys_events() {
     );
     assert_eq!(
         got[3],
-        ["narrow access", "narrow exit", "other launch"],
+        [
+            "launch with a target",
+            "narrow access",
+            "narrow exit",
+            "other launch"
+        ],
         "NOT SIGMA on GET process_activity: the other process events"
+    );
+    assert_eq!(
+        got[4],
+        ["narrow access"],
+        "a process_access rule: accesses only, not a launch with the same field"
     );
 
     // ECS: a launch is a process event of `event.type` start; where the table records no
