@@ -750,9 +750,6 @@ fn integer_literal(lhs: &Expr, lit: Literal) -> Literal {
     }
 }
 
-/// A test of a value every row of a group shares, decided here: the predicates of the
-/// groups whose value passes, ORed (FALSE when none does). Rows without a value (NULL)
-/// pass no comparison, as in SQL. None for a test decided per row (a reference, CIDR).
 /// True where `e` is not true (false or NULL): `CASE WHEN e THEN 0 ELSE 1 END = 1`.
 fn not_true(e: Expr) -> Expr {
     match e {
@@ -768,6 +765,9 @@ fn not_true(e: Expr) -> Expr {
     }
 }
 
+/// A test of a value every row of a group shares, decided here: the predicates of the
+/// groups whose value passes, ORed (FALSE when none does). Rows without a value (NULL)
+/// pass no comparison, as in SQL. None for a test decided per row (a reference, CIDR).
 fn classification_test(
     table: &[(Expr, Literal)],
     op: CmpOp,
