@@ -728,19 +728,21 @@ fn integer_into_cases(e: Expr) -> Expr {
 
 /// A literal compared with `integer(x)`: `'0x12d8'` and `'4824'` are the number 4824.
 fn integer_literal(lhs: &Expr, lit: Literal) -> Literal {
-    let converts = |e: &Expr| {
-        matches!(
-            e,
+    // `integer(x)`, or a CASE (per event class, per collector's column) with one among its
+    // values.
+    fn converts(e: &Expr) -> bool {
+        match e {
             Expr::Func {
                 func: crate::ir::Func::Integer,
                 ..
+            } => true,
+            Expr::Case { whens, otherwise } => {
+                whens.iter().any(|(_, v)| converts(v)) || converts(otherwise)
             }
-        )
-    };
-    let mut any = converts(lhs);
-    if let Expr::Case { whens, otherwise } = lhs {
-        any |= whens.iter().any(|(_, v)| converts(v)) || converts(otherwise);
+            _ => false,
+        }
     }
+    let any = converts(lhs);
     match lit {
         Literal::Str(s) if any => match crate::value::parse_integer(&s) {
             Some(n) => Literal::Int(n),
