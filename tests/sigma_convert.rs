@@ -300,6 +300,17 @@ fn lake(name: &str) -> Lake {
 
 /// The uids each DISP shows, or the rendered error.
 fn run(lake: &Lake, name: &str, text: &str) -> Result<Vec<Vec<String>>, String> {
+    run_attr(lake, name, text, Some("uid"))
+}
+
+/// The values of `attr` (None: of the one attribute shown) each DISP shows, sorted, or
+/// the rendered error.
+fn run_attr(
+    lake: &Lake,
+    name: &str,
+    text: &str,
+    attr: Option<&str>,
+) -> Result<Vec<Vec<String>>, String> {
     let path = lake.dir.join(name);
     std::fs::write(&path, text).unwrap();
     let src = SourceFile::new(path.display().to_string(), text);
@@ -320,7 +331,13 @@ fn run(lake: &Lake, name: &str, text: &str) -> Result<Vec<Vec<String>>, String> 
             let rows: Vec<serde_json::Value> = serde_json::from_str(l).unwrap();
             let mut v: Vec<String> = rows
                 .iter()
-                .map(|r| r["uid"].as_str().unwrap().to_string())
+                .map(|r| {
+                    let v = match attr {
+                        Some(a) => &r[a],
+                        None => r.as_object().unwrap().values().next().unwrap(),
+                    };
+                    v.as_str().unwrap().to_string()
+                })
                 .collect();
             v.sort();
             v
@@ -553,4 +570,206 @@ fn where_sigma_falls_back_to_the_fields_own_columns() {
     )
     .unwrap();
     assert_eq!(got[0], ["G1"]);
+}
+
+/// A process_creation rule tests the process-creation events only (Sysmon 1, Security
+/// 4688), as pySigma's query over a table of them does: a connection, a process exit and a
+/// process access that carry the same fields are not launches, on `GET process` (which
+/// reads the process of every event) and on `GET process_activity` alike; `NOT SIGMA` is
+/// every other event. A process_access rule reads accesses only (Sysmon 10), not a launch
+/// that carries its field.
+#[test]
+fn where_sigma_reads_only_the_categorys_events() {
+    let dir = common::fresh_dir("sigma-hunts", "narrow");
+    let db = dir.join("lake.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        r"CREATE TABLE t (RecordNumber INTEGER, Channel TEXT, EventID INTEGER, ProcessGuid TEXT,
+            ProcessId INTEGER, NewProcessId TEXT, Image TEXT, CommandLine TEXT,
+            SourceIp TEXT, SourcePort INTEGER, DestinationIp TEXT, DestinationPort INTEGER,
+            TargetImage TEXT, TargetProcessGUID TEXT, TargetProcessId INTEGER);
+          INSERT INTO t (RecordNumber, Channel, EventID, ProcessGuid, ProcessId, Image, CommandLine)
+            VALUES (1, 'Microsoft-Windows-Sysmon/Operational', 1, 'G1', 10, 'C:\x\cmd.exe', 'narrow launch');
+          INSERT INTO t (RecordNumber, Channel, EventID, NewProcessId, CommandLine)
+            VALUES (2, 'Security', 4688, '0x14', 'narrow security launch');
+          INSERT INTO t (RecordNumber, Channel, EventID, ProcessGuid, ProcessId, Image, CommandLine,
+              SourceIp, SourcePort, DestinationIp, DestinationPort)
+            VALUES (3, 'Microsoft-Windows-Sysmon/Operational', 3, 'G3', 30, 'C:\x\cmd.exe',
+              'narrow connection', '10.0.0.1', 50000, '10.0.0.2', 443);
+          INSERT INTO t (RecordNumber, Channel, EventID, ProcessGuid, ProcessId, Image, CommandLine)
+            VALUES (4, 'Microsoft-Windows-Sysmon/Operational', 5, 'G4', 40, 'C:\x\cmd.exe', 'narrow exit');
+          INSERT INTO t (RecordNumber, Channel, EventID, ProcessGuid, ProcessId, Image, CommandLine,
+              TargetImage, TargetProcessGUID, TargetProcessId)
+            VALUES (5, 'Microsoft-Windows-Sysmon/Operational', 10, 'G5', 50, 'C:\x\cmd.exe',
+              'narrow access', 'C:\x\lsass.exe', 'G6', 60);
+          INSERT INTO t (RecordNumber, Channel, EventID, ProcessGuid, ProcessId, Image, CommandLine)
+            VALUES (7, 'Microsoft-Windows-Sysmon/Operational', 1, 'G7', 70, 'C:\x\cmd.exe', 'other launch');
+          INSERT INTO t (RecordNumber, Channel, EventID, ProcessGuid, ProcessId, Image, CommandLine,
+              TargetImage)
+            VALUES (8, 'Microsoft-Windows-Sysmon/Operational', 1, 'G8', 80, 'C:\x\cmd.exe',
+              'launch with a target', 'C:\x\lsass.exe');",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("r.yml"),
+        "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    CommandLine|contains: narrow\n  condition: sel\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("access.yml"),
+        "title: t\nlogsource: {product: windows, category: process_access}\ndetection:\n  sel:\n    TargetImage|endswith: '\\lsass.exe'\n  condition: sel\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  t:\n    connection: lake\n    table: t\n    data_model_map: winevent\n",
+        db.display()
+    );
+    let lake = Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir: dir.clone(),
+    };
+    let got = run_attr(
+        &lake,
+        "narrow.hf",
+        "a = GET process FROM s://t WHERE SIGMA 'r.yml'\n\
+         b = GET process_activity FROM s://t WHERE SIGMA 'r.yml'\n\
+         c = GET process FROM s://t WHERE NOT SIGMA 'r.yml'\n\
+         d = GET process_activity FROM s://t WHERE NOT SIGMA 'r.yml'\n\
+         e = GET process_activity FROM s://t WHERE SIGMA 'access.yml'\n\
+         DISP a ATTR cmd_line\nDISP b ATTR process.cmd_line\n\
+         DISP c ATTR cmd_line\nDISP d ATTR process.cmd_line\n\
+         DISP e ATTR process.cmd_line\n",
+        None,
+    );
+    let got = match got {
+        Ok(g) => g,
+        Err(e) => panic!("{e}"),
+    };
+    let launches = ["narrow launch", "narrow security launch"];
+    assert_eq!(got[0], launches, "GET process: launches only");
+    assert_eq!(got[1], launches, "GET process_activity: launches only");
+    assert_eq!(
+        got[2],
+        [
+            "launch with a target",
+            "narrow access",
+            "narrow connection",
+            "narrow exit",
+            "other launch"
+        ],
+        "NOT SIGMA on GET process: every other event's process"
+    );
+    assert_eq!(
+        got[3],
+        [
+            "launch with a target",
+            "narrow access",
+            "narrow exit",
+            "other launch"
+        ],
+        "NOT SIGMA on GET process_activity: the other process events"
+    );
+    assert_eq!(
+        got[4],
+        ["narrow access"],
+        "a process_access rule: accesses only, not a launch with the same field"
+    );
+
+    // ECS: a launch is a process event of `event.type` start; where the table records no
+    // `event.type`, its process events may be launches (their activity is unknown).
+    conn.execute_batch(
+        r#"CREATE TABLE e ("@timestamp" TEXT, "event.category" TEXT, "event.type" TEXT,
+            "process.entity_id" TEXT, "process.command_line" TEXT, "source.ip" TEXT,
+            "source.port" INTEGER, "destination.ip" TEXT, "destination.port" INTEGER);
+          INSERT INTO e VALUES (NULL, 'process', 'start', 'E1', 'narrow launch', NULL, NULL, NULL, NULL);
+          INSERT INTO e VALUES (NULL, 'process', 'end', 'E2', 'narrow exit', NULL, NULL, NULL, NULL);
+          INSERT INTO e VALUES (NULL, 'process', 'info', 'E3', 'narrow info', NULL, NULL, NULL, NULL);
+          INSERT INTO e VALUES (NULL, 'network', 'connection', 'E4', 'narrow connection',
+            '10.0.0.1', 50000, '10.0.0.2', 443);
+          CREATE TABLE p ("@timestamp" TEXT, "event.category" TEXT, "process.entity_id" TEXT,
+            "process.command_line" TEXT);
+          INSERT INTO p VALUES (NULL, 'process', 'P1', 'narrow plain');
+          INSERT INTO p VALUES (NULL, 'network', 'P2', 'narrow connection');"#,
+    )
+    .unwrap();
+    let yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  e:\n    connection: lake\n    table: e\n  p:\n    connection: lake\n    table: p\n",
+        db.display()
+    );
+    let lake = Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir: dir.clone(),
+    };
+    let got = run_attr(
+        &lake,
+        "narrow_ecs.hf",
+        "a = GET process FROM s://e WHERE SIGMA 'r.yml'\n\
+         b = GET process FROM s://p WHERE SIGMA 'r.yml'\n\
+         DISP a ATTR cmd_line\nDISP b ATTR cmd_line\n",
+        None,
+    );
+    let got = match got {
+        Ok(g) => g,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(got[0], ["narrow launch"], "ECS: event.type start");
+    assert_eq!(got[1], ["narrow plain"], "ECS without event.type");
+}
+
+/// A Sigma rule's hits are events, and a connection event may lack part of its 4-tuple:
+/// `GET network-traffic … WHERE SIGMA` keeps it (identified by its record, with its host),
+/// FIND finds its process, and the summary counts it once.
+#[test]
+fn connections_without_a_whole_4_tuple_are_kept_and_followed() {
+    let dir = common::fresh_dir("sigma-hunts", "ports");
+    let db = dir.join("lake.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        r"CREATE TABLE t (RecordNumber INTEGER, Hostname TEXT, Channel TEXT, EventID INTEGER,
+            ProcessGuid TEXT, ProcessId INTEGER, Image TEXT, SourceIp TEXT, SourcePort INTEGER,
+            DestinationIp TEXT, DestinationPort INTEGER);
+          INSERT INTO t VALUES (1, 'h1', 'Microsoft-Windows-Sysmon/Operational', 3, 'G1', 10,
+            'C:\Windows\notepad.exe', '10.0.0.1', 50001, '10.0.0.9', 443);
+          INSERT INTO t VALUES (2, 'h1', 'Microsoft-Windows-Sysmon/Operational', 3, 'G2', 20,
+            'C:\Windows\notepad.exe', '10.0.0.1', NULL, '10.0.0.9', NULL);
+          INSERT INTO t VALUES (2, 'h2', 'Microsoft-Windows-Sysmon/Operational', 3, 'G3', 30,
+            'C:\Windows\notepad.exe', NULL, NULL, '10.0.0.9', 80);
+          INSERT INTO t VALUES (2, 'h3', 'Microsoft-Windows-Sysmon/Operational', 3, 'G4', 40,
+            'C:\Windows\chrome.exe', NULL, NULL, '10.0.0.9', 80);
+          INSERT INTO t VALUES (5, 'h1', 'Microsoft-Windows-Sysmon/Operational', 3, 'G5', 50,
+            'C:\Windows\notepad.exe', '10.0.0.1', 50005, '10.0.0.9', 9100);",
+    )
+    .unwrap();
+    let yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  t:\n    connection: lake\n    table: t\n    data_model_map: winevent\n",
+        db.display()
+    );
+    let lake = Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir: dir.clone(),
+    };
+    let rule = rules_dir().join("windows/network_connection/net_connection_win_notepad.yml");
+    let text = format!(
+        "x = GET network-traffic FROM s://t WHERE SIGMA '{}'\n\
+         p = FIND process CREATED x\n\
+         DISP x ATTR actor.process.uid\nDISP p ATTR uid\n",
+        rule.display()
+    );
+    let got = run_attr(&lake, "ports.hf", &text, None).unwrap_or_else(|e| panic!("{e}"));
+    // G5: port 9100 (the rule's filter); G4: not notepad. G2 and G3 share a record number
+    // on two hosts: each is a connection of its own.
+    assert_eq!(got[0], ["G1", "G2", "G3"]);
+    assert_eq!(got[1], ["G1", "G2", "G3"], "FIND follows every one");
+    let src = SourceFile::new("ports.hf", text.as_str());
+    let mut printer = Printer::new(Vec::new(), Format::Json);
+    let rows = run_hunt(
+        &src,
+        Some(&lake.config),
+        &mut printer,
+        &mut Vec::new(),
+        &RunOptions { summary: true },
+    )
+    .unwrap();
+    let x = rows.iter().find(|r| r.variable == "x").unwrap();
+    assert_eq!((x.entities, x.records), (3, 3));
 }

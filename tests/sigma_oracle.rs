@@ -18,7 +18,6 @@ use std::fmt::Write as _;
 use sigma_support::{manifest, oracle_with, rules_dir, run_hunt_ids, sample, Lake};
 
 #[test]
-#[ignore = "since issue 14, GET network-traffic keeps only records with a whole identity (addresses and ports): 3 network_connection rules whose near-miss events lack a port or an address select fewer events than pySigma; the identity rule for connections is open in issue 20's note"]
 fn kestrel_and_pysigma_select_the_same_events() {
     let agree = compare("sigma-oracle", &rules_dir());
     assert!(agree > 900, "too few rules compared");
@@ -39,7 +38,6 @@ fn kestrels_own_rules_agree_with_pysigma_too() {
 /// or channels to tell apart): the field map's attributes fall back to the Sigma names'
 /// columns, and a service's rule reads every row.
 #[test]
-#[ignore = "since issue 14, GET network-traffic keeps only records with a whole identity (addresses and ports): 3 network_connection rules whose near-miss events lack a port or an address select fewer events than pySigma; the identity rule for connections is open in issue 20's note"]
 fn tables_of_bare_sigma_fields_agree_too() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sigma-bare-rules");
     let _ = std::fs::remove_dir_all(&dir);

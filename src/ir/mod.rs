@@ -106,6 +106,9 @@ pub struct Relation {
     pub columns: Option<Vec<String>>,
     /// Columns identifying an entity; empty: the whole row.
     pub identity: Vec<String>,
+    /// Where the entity is the record itself (a connection): the columns identifying a
+    /// record whose `identity` is not whole (its own id). Empty otherwise.
+    pub identity_alt: Vec<String>,
     /// The data source the relation's records come from, if any.
     pub source: Option<usize>,
     /// The command that made it: get, find, new, sort, …

@@ -64,13 +64,23 @@ impl Lowerer<'_> {
         source: usize,
         columns: impl IntoIterator<Item = &'a str>,
     ) -> Option<Expr> {
+        self.first_present_as(source, columns, |e| e)
+    }
+
+    /// [`Self::first_present`], with `f` applied to each column's value.
+    fn first_present_as<'a>(
+        &self,
+        source: usize,
+        columns: impl IntoIterator<Item = &'a str>,
+        f: impl Fn(Expr) -> Expr,
+    ) -> Option<Expr> {
         let present: Vec<&str> = columns
             .into_iter()
             .filter(|c| self.has_column(source, c))
             .collect();
         let (last, rest) = present.split_last()?;
         if rest.is_empty() {
-            return Some(Expr::col(*last));
+            return Some(f(Expr::col(*last)));
         }
         let whens = rest
             .iter()
@@ -80,11 +90,11 @@ impl Lowerer<'_> {
                         expr: Box::new(Expr::col(*c)),
                         negated: true,
                     },
-                    Expr::col(*c),
+                    f(Expr::col(*c)),
                 )
             })
             .collect();
-        Some(Expr::case(whens, Expr::col(*last)))
+        Some(Expr::case(whens, f(Expr::col(*last))))
     }
 
     /// The value a class rule's key (`EventID`, `Channel|log_name`) reads.
@@ -99,7 +109,16 @@ impl Lowerer<'_> {
 
     /// The expression for a native reference, if one of its columns exists.
     fn native(&self, source: usize, n: &NativeRef) -> Option<Expr> {
-        let col = self.first_present(source, n.columns().iter().map(String::as_str))?;
+        let columns = || n.columns().iter().map(String::as_str);
+        if let Some(Transform::Integer) = n.transform() {
+            // Per column: one may hold numbers and another text (NXLog's `RecordNumber`,
+            // Winlogbeat's `record_number`), which one CASE cannot merge on PostgreSQL.
+            return self.first_present_as(source, columns(), |c| Expr::Func {
+                func: Func::Integer,
+                args: vec![c],
+            });
+        }
+        let col = self.first_present(source, columns())?;
         Some(match n.transform() {
             None => col,
             Some(Transform::Basename) => Expr::Func {

@@ -195,7 +195,10 @@ impl Lowerer<'_> {
     }
 
     /// `identity(their slot) IN (SELECT identity FROM v)`, with the first identity set of
-    /// the type that both v and the events have.
+    /// the type that both v and the events have. Where their slot is the event itself (a
+    /// connection), each set both have that shares no attribute with a better one is an
+    /// alternative (`4-tuple IN (…) OR (record id, host) IN (…)`): a record that lacks
+    /// part of its 4-tuple is related by its own id, which names only that record.
     fn link(
         &self,
         source: usize,
@@ -218,8 +221,13 @@ impl Lowerer<'_> {
             })
         };
         let sets = self.identity_sets(entity, Some(source));
+        let mut links: Vec<Expr> = Vec::new();
+        let mut linked: Vec<&String> = Vec::new();
         for set in sets {
             if !set.iter().all(|a| columns.contains(a)) {
+                continue;
+            }
+            if set.iter().any(|a| linked.contains(&a)) {
                 continue;
             }
             let exprs: Option<Vec<Expr>> = set
@@ -235,13 +243,20 @@ impl Lowerer<'_> {
                 })
                 .collect();
             if let Some(exprs) = exprs {
-                return Ok(Expr::InRel {
+                links.push(Expr::InRel {
                     exprs,
                     rel,
                     cols: set.clone(),
                     negated: false,
                 });
+                if slot != EVENT_SLOT {
+                    break;
+                }
+                linked.extend(set);
             }
+        }
+        if !links.is_empty() {
+            return Ok(Expr::or(links));
         }
         let sets: Vec<String> = sets.iter().map(|s| s.join(" + ")).collect();
         Err(Diagnostic::error(

@@ -335,6 +335,8 @@ impl<'a> Lowerer<'a> {
     fn define(&mut self, target: &Ident, new: NewRelation, span: Span) {
         let name = self.fresh_name(&target.name);
         let identity = self.identity_of(&new.entity, new.source, new.columns.as_deref());
+        let identity_alt =
+            self.identity_alt_of(&new.entity, new.source, new.columns.as_deref(), &identity);
         let id = RelId(self.relations.len());
         self.relations.push(Relation {
             name,
@@ -344,6 +346,7 @@ impl<'a> Lowerer<'a> {
             plan: new.plan,
             columns: new.columns,
             identity,
+            identity_alt,
             source: new.source,
             command: new.command,
             depends_on: new.depends_on,
@@ -384,6 +387,32 @@ impl<'a> Lowerer<'a> {
         self.identity_sets(entity, source)
             .iter()
             .find(|set| set.iter().all(|a| cols.contains(a)))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// For an entity that is the record itself (slot `.`: a connection), the first identity
+    /// set after `identity` whose attributes are all present and none of them in
+    /// `identity`: what identifies a record whose `identity` is not whole. Empty otherwise.
+    fn identity_alt_of(
+        &self,
+        entity: &str,
+        source: Option<usize>,
+        columns: Option<&[String]>,
+        identity: &[String],
+    ) -> Vec<String> {
+        let is_record = self.model.entity(entity).is_some_and(|d| {
+            d.kind == EntityKind::Entity && d.slots.iter().all(|s| s == crate::model::EVENT_SLOT)
+        });
+        let Some(cols) = columns.filter(|_| is_record && !identity.is_empty()) else {
+            return Vec::new();
+        };
+        self.identity_sets(entity, source)
+            .iter()
+            .find(|set| {
+                set.iter()
+                    .all(|a| cols.contains(a) && !identity.contains(a))
+            })
             .cloned()
             .unwrap_or_default()
     }
@@ -1275,6 +1304,7 @@ impl<'a> Lowerer<'a> {
         let r = self.rel(rel).clone();
         let name = self.fresh_name(&format!("{}_timestamped", r.var));
         let identity = self.identity_of(&r.entity, r.source, Some(&columns));
+        let identity_alt = self.identity_alt_of(&r.entity, r.source, Some(&columns), &identity);
         self.relations.push(Relation {
             name,
             // A helper, not a variable: named as written, which no variable can be.
@@ -1284,6 +1314,7 @@ impl<'a> Lowerer<'a> {
             plan,
             columns: Some(columns),
             identity,
+            identity_alt,
             source: r.source,
             command: "timestamped",
             depends_on: vec![r.var.clone()],

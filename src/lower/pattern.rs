@@ -53,8 +53,13 @@ impl Lowerer<'_> {
             }
             Pattern::Not(inner, _) => self.pattern_inner(ctx, inner, !negate)?,
             Pattern::Sigma { path, span } => {
-                let p = self.sigma(ctx, path, *span, negate)?;
-                self.pattern_inner(ctx, &p, false)?
+                let (p, events) = self.sigma(ctx, path, *span, negate)?;
+                let e = self.pattern_inner(ctx, &p, false)?;
+                match events {
+                    None => e,
+                    Some(events) if negate => Expr::or(vec![not_true(events), e]),
+                    Some(events) => Expr::and(vec![events, e]),
+                }
             }
             Pattern::Cmp(c) => {
                 let op = if negate { c.op.negated() } else { c.op };
@@ -64,14 +69,16 @@ impl Lowerer<'_> {
     }
 
     /// `SIGMA 'rule.yml'`: the rule's detection as a pattern over this GET's type, negated
-    /// with Sigma's meaning (see `crate::sigma::translate`).
+    /// with Sigma's meaning (see `crate::sigma::translate`), and the rows that are the
+    /// rule's category's events where the data source tells them apart (see
+    /// [`Self::sigma_events`]).
     fn sigma(
         &mut self,
         ctx: &Ctx,
         path: &str,
         span: crate::source::Span,
         negate: bool,
-    ) -> Result<Pattern, Diagnostic> {
+    ) -> Result<(Pattern, Option<Expr>), Diagnostic> {
         use crate::sigma::{fieldmap::FieldMap, Rule, Target};
         let entity = match ctx {
             Ctx::Rows { entity, .. } => entity.clone(),
@@ -124,7 +131,38 @@ impl Lowerer<'_> {
         )
         .map_err(fail)?;
         self.sigma_native_fallback(ctx, &mut p, &fields)?;
-        Ok(p)
+        let type_uid = match crate::sigma::translate::category(&rule, FieldMap::shipped()) {
+            Ok(crate::sigma::translate::Source::Category(_, cat)) => cat.type_uid,
+            _ => None,
+        };
+        Ok((p, type_uid.and_then(|t| self.sigma_events(ctx, t))))
+    }
+
+    /// The rows of OCSF type `type_uid` (a Sigma category's events: process_creation is
+    /// Process Activity: Launch) as the data source classifies them: exactly those where
+    /// the table records the activity; where it records the class but not the activity,
+    /// the class's rows of unknown activity (they may be ones); None where the table
+    /// classifies nothing (it holds one kind of event) or on a variable's entities.
+    fn sigma_events(&self, ctx: &Ctx, type_uid: i64) -> Option<Expr> {
+        let Ctx::Rows { source, .. } = ctx else {
+            return None;
+        };
+        let cases = self.classification_cases(*source, None);
+        if cases.is_empty() {
+            return None;
+        }
+        let pick = |keep: &dyn Fn(&crate::model::Classified) -> bool| -> Vec<Expr> {
+            cases
+                .iter()
+                .filter(|(_, c)| keep(c))
+                .map(|(p, _)| p.clone())
+                .collect()
+        };
+        let mut preds = pick(&|c| c.type_uid() == type_uid);
+        if preds.is_empty() {
+            preds = pick(&|c| c.class_uid == type_uid / 100 && c.activity_id == 0);
+        }
+        Some(crate::opt::fold::fold(Expr::or(preds)))
     }
 
     /// The column a Sigma field names, where the table has one: Sigma's Windows field
@@ -690,25 +728,42 @@ fn integer_into_cases(e: Expr) -> Expr {
 
 /// A literal compared with `integer(x)`: `'0x12d8'` and `'4824'` are the number 4824.
 fn integer_literal(lhs: &Expr, lit: Literal) -> Literal {
-    let converts = |e: &Expr| {
-        matches!(
-            e,
+    // `integer(x)`, or a CASE (per event class, per collector's column) with one among its
+    // values.
+    fn converts(e: &Expr) -> bool {
+        match e {
             Expr::Func {
                 func: crate::ir::Func::Integer,
                 ..
+            } => true,
+            Expr::Case { whens, otherwise } => {
+                whens.iter().any(|(_, v)| converts(v)) || converts(otherwise)
             }
-        )
-    };
-    let mut any = converts(lhs);
-    if let Expr::Case { whens, otherwise } = lhs {
-        any |= whens.iter().any(|(_, v)| converts(v)) || converts(otherwise);
+            _ => false,
+        }
     }
+    let any = converts(lhs);
     match lit {
         Literal::Str(s) if any => match crate::value::parse_integer(&s) {
             Some(n) => Literal::Int(n),
             None => Literal::Str(s),
         },
         lit => lit,
+    }
+}
+
+/// True where `e` is not true (false or NULL): `CASE WHEN e THEN 0 ELSE 1 END = 1`.
+fn not_true(e: Expr) -> Expr {
+    match e {
+        Expr::Lit(Literal::Bool(b)) => Expr::Lit(Literal::Bool(!b)),
+        e => Expr::Cmp {
+            op: IrCmp::Eq,
+            left: Box::new(Expr::case(
+                vec![(e, Expr::Lit(Literal::Int(0)))],
+                Expr::Lit(Literal::Int(1)),
+            )),
+            right: Box::new(Expr::Lit(Literal::Int(1))),
+        },
     }
 }
 

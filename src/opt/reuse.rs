@@ -82,6 +82,7 @@ fn same_rows(a: &Relation, b: &Relation) -> bool {
         && a.entity == b.entity
         && a.kind == b.kind
         && a.identity == b.identity
+        && a.identity_alt == b.identity_alt
         && a.source == b.source
 }
 

@@ -340,7 +340,7 @@ impl<'c> Session<'c> {
             if r.identity.is_empty() {
                 Need::All
             } else {
-                Need::cols(r.identity.iter().cloned())
+                Need::cols(r.identity.iter().chain(&r.identity_alt).cloned())
             }
         };
         for o in &program.outputs {

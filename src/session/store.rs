@@ -92,6 +92,7 @@ impl Session<'_> {
             .filter(|c| {
                 need.as_ref().is_none_or(|n| n.contains(c))
                     || r.identity.contains(c)
+                    || r.identity_alt.contains(c)
                     || order.as_ref().is_some_and(|o| {
                         o.iter().any(|(e, _)| matches!(e, Expr::Col(k) if k == *c))
                     })

@@ -30,6 +30,10 @@ pub struct Category {
     pub types: serde_yaml::Mapping,
     #[serde(default)]
     pub native: Vec<String>,
+    /// The OCSF type (`class_uid * 100 + activity_id`) of the category's events, where
+    /// `WHERE SIGMA` narrows to them.
+    #[serde(default)]
+    pub type_uid: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,6 +24,7 @@ fn rel(name: &str, plan: Plan) -> Relation {
         plan,
         columns: None,
         identity: vec![],
+        identity_alt: vec![],
         source: Some(0),
         command: "get",
         depends_on: vec![],

@@ -59,59 +59,75 @@ pub fn emit_counts_with(
     let r = program.rel(rel);
     let name = r.name.clone();
     let identity = r.identity.clone();
+    let identity_alt = r.identity_alt.clone();
     let all_columns = r.columns.clone();
     // Counting entities reads only their identity; counting distinct rows reads them all.
     let need = if identity.is_empty() {
         Need::All
     } else {
-        Need::Cols(identity.clone())
+        Need::Cols(identity.iter().chain(&identity_alt).cloned().collect())
     };
     let q = e.statement(&Plan::Rel(rel), need, |e, _| {
         let d = e.dialect;
-        // Entities: distinct identities, or distinct rows when the type has none.
-        let distinct_cols: Vec<SelectItem> = if !identity.is_empty() {
-            identity
-                .iter()
-                .map(|c| b::select_item(b::column(d, c), None))
-                .collect()
-        } else {
-            match &all_columns {
-                Some(cols) if !cols.is_empty() => cols
-                    .iter()
-                    .map(|c| b::select_item(b::column(d, c), None))
-                    .collect(),
-                _ => vec![b::wildcard()],
-            }
-        };
-        let not_null = (!identity.is_empty()).then(|| {
+        let not_null = |cols: &[String]| {
             and_all(
-                identity
-                    .iter()
+                cols.iter()
                     .map(|c| sa::Expr::IsNotNull(Box::new(b::column(d, c))))
                     .collect(),
             )
-        });
-        let inner = b::query(SetExpr::Select(Box::new(b::select(
-            distinct_cols,
-            Some(b::table(d, &name)),
-            not_null,
-            true,
-            vec![],
-        ))));
-        let entities = b::query(SetExpr::Select(Box::new(b::select(
-            vec![b::select_item(b::count_star(), None)],
-            Some(b::derived(inner, b::ident(d, "e"))),
-            None,
-            false,
-            vec![],
-        ))));
+        };
+        // `(SELECT COUNT(*) FROM (SELECT DISTINCT cols FROM rel WHERE …) e)`
+        let distinct_count = |cols: Vec<SelectItem>, filter: Option<sa::Expr>| {
+            let inner = b::query(SetExpr::Select(Box::new(b::select(
+                cols,
+                Some(b::table(d, &name)),
+                filter,
+                true,
+                vec![],
+            ))));
+            sa::Expr::Subquery(Box::new(b::query(SetExpr::Select(Box::new(b::select(
+                vec![b::select_item(b::count_star(), None)],
+                Some(b::derived(inner, b::ident(d, "e"))),
+                None,
+                false,
+                vec![],
+            ))))))
+        };
+        let items = |cols: &[String]| -> Vec<SelectItem> {
+            cols.iter()
+                .map(|c| b::select_item(b::column(d, c), None))
+                .collect()
+        };
+        // Entities: distinct identities, or distinct rows when the type has none; records
+        // whose identity is not whole (a connection without ports) count once per own id.
+        let entities = if identity.is_empty() {
+            let cols = match &all_columns {
+                Some(cols) if !cols.is_empty() => items(cols),
+                _ => vec![b::wildcard()],
+            };
+            distinct_count(cols, None)
+        } else {
+            let whole = distinct_count(items(&identity), Some(not_null(&identity)));
+            if identity_alt.is_empty() {
+                whole
+            } else {
+                let not_whole = super::expr::chain(
+                    identity
+                        .iter()
+                        .map(|c| sa::Expr::IsNull(Box::new(b::column(d, c))))
+                        .collect(),
+                    sa::BinaryOperator::Or,
+                )
+                .map(b::nested);
+                // Every such record has its own id (GET and FIND keep no other).
+                let rest = distinct_count(items(&identity_alt), not_whole);
+                b::binary(whole, sa::BinaryOperator::Plus, rest)
+            }
+        };
         let select = b::select(
             vec![
                 b::select_item(b::count_star(), Some(b::ident(d, "records"))),
-                b::select_item(
-                    sa::Expr::Subquery(Box::new(entities)),
-                    Some(b::ident(d, "entities")),
-                ),
+                b::select_item(entities, Some(b::ident(d, "entities"))),
             ],
             Some(b::table(d, &name)),
             None,
