@@ -193,6 +193,12 @@ pub struct Dialect {
     /// level). A one-column IN needs none.
     #[serde(default)]
     pub materialize_semijoin_ctes: bool,
+    /// Write a column's `IS NOT NULL` test as `+col IS NOT NULL`, which no index serves.
+    /// SQLite's planner (3.54, stat1 only for bound values) otherwise drives a query
+    /// through the index of an identity column tested for NULL, reading the rows in that
+    /// column's order: one random page read per row instead of one sequential pass.
+    #[serde(default)]
+    pub not_null_without_index: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

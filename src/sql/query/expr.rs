@@ -324,6 +324,17 @@ impl Emitter<'_> {
             Expr::IsNull { expr, negated } => {
                 let x = self.operand(expr)?;
                 if *negated {
+                    let x = match x {
+                        sa::Expr::Identifier(_) | sa::Expr::CompoundIdentifier(_)
+                            if self.dialect.not_null_without_index =>
+                        {
+                            sa::Expr::UnaryOp {
+                                op: sa::UnaryOperator::Plus,
+                                expr: Box::new(x),
+                            }
+                        }
+                        x => x,
+                    };
                     sa::Expr::IsNotNull(Box::new(x))
                 } else {
                     sa::Expr::IsNull(Box::new(x))
