@@ -1331,31 +1331,49 @@ fn big_lake(tag: &str, rows: i64, timeout: Option<u64>) -> (TempDir, PathBuf) {
 }
 
 #[cfg(feature = "datafusion")]
-const ENDLESS_JOIN: &str = "a = GET process FROM x://big WHERE pid >= 0\n\
-                            b = GET process FROM x://big WHERE pid >= 0\n\
-                            j = JOIN a, b BY name, name\n\
-                            g = GROUP j BY name WITH COUNT(pid) AS n\n\
-                            DISP g ATTR name, n\n";
-
-#[cfg(feature = "datafusion")]
 #[test]
 fn datafusion_statement_timeout_stops_a_long_query() {
-    let (_dir, config) = big_lake("timeout", 100_000, Some(1));
-    let config = Config::load(&config).unwrap();
+    let (dir, _config) = big_lake("timeout", 100_000, Some(1));
+    let mut b = backend::open(
+        &format!("datafusion://{}", dir.0.display()),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    b.set_statement_timeout(Some(std::time::Duration::from_secs(1)));
+    assert_eq!(b.columns("big").unwrap().unwrap().len(), 3);
+    // 10^10 pairs through a nested-loop join: minutes of work unless stopped.
     let started = std::time::Instant::now();
-    let err = run_with(&config, ENDLESS_JOIN).expect_err("10^10 joined rows must be stopped");
-    assert!(err.contains("statement_timeout (1 s)"), "{err}");
+    let err = b
+        .query(
+            &SqlStatement {
+                sql: "SELECT COUNT(*) FROM \"big\" AS a, \"big\" AS b \
+                      WHERE a.\"process.pid\" + b.\"process.pid\" < -1"
+                    .into(),
+                params: vec![],
+            },
+            &mut Collect::default(),
+        )
+        .expect_err("10^10 joined rows must be stopped");
+    assert!(
+        matches!(err, kestrel::backend::BackendError::Timeout(1)),
+        "{err}"
+    );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),
         "stopped after {:?}",
         started.elapsed()
     );
-    // The connection is read-only: DataFusion refuses DDL and DML.
-    let mut b = backend::open(
-        &format!("datafusion://{}", _dir.0.display()),
-        &OpenOptions::default(),
+    // The connection is still usable, and read-only: DataFusion refuses DDL and DML.
+    let mut c = Collect::default();
+    b.query(
+        &SqlStatement {
+            sql: "SELECT COUNT(*) FROM \"big\"".into(),
+            params: vec![],
+        },
+        &mut c,
     )
     .unwrap();
+    assert_eq!(c.rows, vec![vec![Value::Int(100_000)]]);
     let err = b
         .query(
             &SqlStatement {
@@ -1366,37 +1384,4 @@ fn datafusion_statement_timeout_stops_a_long_query() {
         )
         .expect_err("DDL is refused");
     assert!(err.to_string().contains("DDL not supported"), "{err}");
-}
-
-#[cfg(all(unix, feature = "datafusion"))]
-#[test]
-fn datafusion_ctrl_c_stops_the_running_query_and_exits_130() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-    let (dir, config) = big_lake("ctrlc", 100_000, None);
-    let hunt = dir.0.join("hunt.hf");
-    std::fs::write(&hunt, ENDLESS_JOIN).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-        .args(["run", "--no-summary", "--config"])
-        .arg(&config)
-        .arg(&hunt)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: sends SIGINT to the child this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let sent = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if sent.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("kestrel did not stop within 30 s of Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
 }
