@@ -21,6 +21,7 @@ const BUILTIN: &[&str] = &[
     "dialects/postgres.yaml",
     "dialects/mssql.yaml",
     "dialects/mysql.yaml",
+    "dialects/datafusion.yaml",
 ];
 
 fn main() {

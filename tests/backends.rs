@@ -91,16 +91,22 @@ impl Lake {
     /// `mysql-database` (another database, named `database.table`).
     fn load(name: &'static str, tag: &str) -> Lake {
         let pid = std::process::id();
-        let namespace = name
-            .contains('-')
+        let namespace = (name.contains('-') && !name.starts_with("datafusion"))
             .then(|| format!("kbk_{tag}_{}_{pid}", name.replace('-', "_")));
         // Where ingest writes (`url`) and what the hunts' configuration names (`hunt_url`).
         let (url, hunt_url, dir) = match name {
-            "sqlite" => {
-                let dir = std::env::temp_dir().join(format!("kestrel-backends-{tag}-{pid}"));
+            // DataFusion: the same rows, ingested into SQLite and written out as Parquet
+            // (a directory of files per table, see `common::sqlite_to_parquet`).
+            "sqlite" | "datafusion" | "datafusion-lake" => {
+                let dir = std::env::temp_dir().join(format!("kestrel-backends-{name}-{tag}-{pid}"));
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).unwrap();
-                let url = format!("sqlite:///{}", dir.join("lake.db").display());
+                let url = if name == "datafusion-lake" {
+                    // `kestrel ingest --into datafusion://…`: Parquet by event day.
+                    format!("datafusion://{}", dir.display())
+                } else {
+                    format!("sqlite:///{}", dir.join("lake.db").display())
+                };
                 (url.clone(), url, Some(TempDir(dir)))
             }
             "postgres" => (common::pg_url(), common::pg_url(), None),
@@ -161,6 +167,15 @@ impl Lake {
             })
             .unwrap_or_else(|e| panic!("ingest into {name} ({url}): {e}"));
         }
+        let hunt_url = if name == "datafusion" {
+            let dir = dir.as_ref().unwrap().0.clone();
+            for table in [&ecs, &win] {
+                common::sqlite_to_parquet(&url, table, &dir.join(table));
+            }
+            format!("datafusion://{}", dir.display())
+        } else {
+            hunt_url
+        };
         let qualified = matches!(name, "postgres-schema" | "mysql-database");
         let tables = [ecs, win]
             .into_iter()
@@ -217,7 +232,7 @@ impl Lake {
 
 impl Drop for Lake {
     fn drop(&mut self) {
-        if self.name == "sqlite" {
+        if matches!(self.name, "sqlite" | "datafusion" | "datafusion-lake") {
             return;
         }
         if let Some(ns) = &self.namespace {
@@ -477,6 +492,22 @@ fn lakes(tag: &str, names: &[&'static str]) -> Vec<Lake> {
 #[test]
 fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb_in_any_schema() {
     let lakes = lakes("conf", ALL_LAKES);
+    same_answers_as_sqlite(&lakes);
+}
+
+/// DataFusion, embedded, over Parquet files holding the same rows: one file per table
+/// written from SQLite, and the lake `kestrel ingest --into datafusion://…` writes
+/// (partitioned by event day).
+#[cfg(feature = "datafusion")]
+#[test]
+fn the_same_hunts_give_the_same_answers_on_datafusion_over_parquet() {
+    let lakes = lakes("df", &["sqlite", "datafusion", "datafusion-lake"]);
+    same_answers_as_sqlite(&lakes);
+}
+
+/// Runs every conformance hunt on each lake: the same answers as on SQLite (and the
+/// pids each hunt must show there).
+fn same_answers_as_sqlite(lakes: &[Lake]) {
     let mut failures = Vec::new();
     // The tables really are elsewhere: unqualified, on the default path, they are not found.
     for lake in lakes.iter().filter(|l| l.tables[0].contains('.')) {
@@ -504,7 +535,7 @@ fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb_in_any_sc
         .collect();
     for (name, hunt, want, _) in &hunts {
         let mut answers: BTreeMap<&str, String> = BTreeMap::new();
-        for lake in &lakes {
+        for lake in lakes {
             match lake.run(hunt) {
                 Ok(out) => {
                     answers.insert(lake.name, out);
@@ -1265,4 +1296,99 @@ fn a_broken_mysql_load_leaves_no_table_behind() {
     )
     .unwrap();
     assert!(left.rows.is_empty(), "{err}: left behind {:?}", left.rows);
+}
+
+/// A DataFusion lake whose table `big` holds `rows` processes all named `x` (a self-JOIN
+/// on the name is rows² rows: long enough to be stopped), and its configuration.
+#[cfg(feature = "datafusion")]
+fn big_lake(tag: &str, rows: i64, timeout: Option<u64>) -> (TempDir, PathBuf) {
+    let dir =
+        std::env::temp_dir().join(format!("kestrel-backends-big-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("big")).unwrap();
+    let mut sink =
+        kestrel::io::parquet::ParquetSink::create(&dir.join("big/part-0.parquet")).unwrap();
+    sink.set_columns(&[
+        "@timestamp".to_string(),
+        "process.pid".to_string(),
+        "process.name".to_string(),
+    ]);
+    for i in 0..rows {
+        sink.push(&[
+            Value::Text("2024-07-08T00:00:01.000000Z".into()),
+            Value::Int(i),
+            Value::Text("x".into()),
+        ])
+        .unwrap();
+    }
+    sink.finish().unwrap();
+    let timeout = timeout
+        .map(|t| format!("    statement_timeout: {t}\n"))
+        .unwrap_or_default();
+    let config = dir.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections:\n  lake:\n    url: 'datafusion://{}'\n{timeout}datasources:\n  big:\n    connection: lake\n    table: big\n    timestamp: '@timestamp'\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    (TempDir(dir), config)
+}
+
+#[cfg(feature = "datafusion")]
+#[test]
+fn datafusion_statement_timeout_stops_a_long_query() {
+    let (dir, _config) = big_lake("timeout", 100_000, Some(1));
+    let mut b = backend::open(
+        &format!("datafusion://{}", dir.0.display()),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    b.set_statement_timeout(Some(std::time::Duration::from_secs(1)));
+    assert_eq!(b.columns("big").unwrap().unwrap().len(), 3);
+    // 10^10 pairs through a nested-loop join: minutes of work unless stopped.
+    let started = std::time::Instant::now();
+    let err = b
+        .query(
+            &SqlStatement {
+                sql: "SELECT COUNT(*) FROM \"big\" AS a, \"big\" AS b \
+                      WHERE a.\"process.pid\" + b.\"process.pid\" < -1"
+                    .into(),
+                params: vec![],
+            },
+            &mut Collect::default(),
+        )
+        .expect_err("10^10 joined rows must be stopped");
+    assert!(
+        matches!(err, kestrel::backend::BackendError::Timeout(1)),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "stopped after {:?}",
+        started.elapsed()
+    );
+    // The connection is still usable, and read-only: DataFusion refuses DDL and DML.
+    let mut c = Collect::default();
+    b.query(
+        &SqlStatement {
+            sql: "SELECT COUNT(*) FROM \"big\"".into(),
+            params: vec![],
+        },
+        &mut c,
+    )
+    .unwrap();
+    assert_eq!(c.rows, vec![vec![Value::Int(100_000)]]);
+    let err = b
+        .query(
+            &SqlStatement {
+                sql: "CREATE TABLE t AS SELECT 1 AS a".into(),
+                params: vec![],
+            },
+            &mut Collect::default(),
+        )
+        .expect_err("DDL is refused");
+    assert!(err.to_string().contains("DDL not supported"), "{err}");
 }

@@ -1054,3 +1054,96 @@ fn a_qualified_table_name_loads_into_that_schema_or_database() {
         rows_of(&url, &drop);
     }
 }
+
+/// `--into datafusion:///dir`: Parquet files under `dir/T/eventDay=YYYYMMDD/`, one per
+/// day the rows' `@timestamp` falls on; the rows all there, in their types; an existing
+/// table refused without --replace or --append, which add files or start over.
+#[test]
+fn ingest_into_a_parquet_lake_partitions_by_event_day() {
+    let dir = TempDir::new("lake");
+    let input = dir.file(
+        "events.jsonl",
+        b"{\"@timestamp\": \"2024-07-08T23:59:59Z\", \"process\": {\"pid\": 1, \"name\": \"a\"}}\n\
+          {\"@timestamp\": \"2024-07-09T00:00:00Z\", \"process\": {\"pid\": 2, \"name\": \"b\"}}\n\
+          {\"@timestamp\": \"2024-07-09T10:00:00Z\", \"process\": {\"pid\": 3}}\n\
+          {\"process\": {\"pid\": 4, \"name\": \"d\"}}\n",
+    );
+    let lake = dir.0.join("lake");
+    let url = format!("datafusion://{}", lake.display());
+    let report = ingest(&options(vec![input.clone()], &url, "events")).unwrap();
+    assert_eq!(report.rows_loaded, 4);
+    // Every Parquet file under the table, by the day directory it is in, with its rows.
+    let files = |table: &Path| -> Vec<(String, Vec<Vec<Value>>)> {
+        let mut out = Vec::new();
+        let mut days: Vec<PathBuf> = std::fs::read_dir(table)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        days.sort();
+        for day in days {
+            for f in std::fs::read_dir(&day).unwrap() {
+                let f = f.unwrap().path();
+                assert!(f.to_string_lossy().ends_with(".parquet"), "{}", f.display());
+                let mut rows = Vec::new();
+                let mut columns = Vec::new();
+                kestrel::io::parquet::read(&f, |c| {
+                    match c {
+                        kestrel::io::parquet::Chunk::Columns(c) => columns = c.to_vec(),
+                        kestrel::io::parquet::Chunk::Rows(r) => rows.extend(r),
+                    }
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(columns, ["@timestamp", "process.pid", "process.name"]);
+                out.push((
+                    day.file_name().unwrap().to_string_lossy().into_owned(),
+                    rows,
+                ));
+            }
+        }
+        out
+    };
+    let got = files(&lake.join("events"));
+    let text = |s: &str| Value::Text(s.to_string());
+    assert_eq!(
+        got,
+        vec![
+            (
+                "eventDay=20240708".to_string(),
+                vec![vec![text("2024-07-08T23:59:59Z"), Value::Int(1), text("a")]]
+            ),
+            (
+                "eventDay=20240709".to_string(),
+                vec![
+                    vec![text("2024-07-09T00:00:00Z"), Value::Int(2), text("b")],
+                    vec![text("2024-07-09T10:00:00Z"), Value::Int(3), Value::Null],
+                ]
+            ),
+            (
+                "eventDay=unknown".to_string(),
+                vec![vec![Value::Null, Value::Int(4), text("d")]]
+            ),
+        ]
+    );
+    // No staging directory is left behind.
+    let names: Vec<String> = std::fs::read_dir(&lake)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["events"]);
+    // Again: refused, then appended (a second file per day), then replaced.
+    let err = ingest(&options(vec![input.clone()], &url, "events")).unwrap_err();
+    assert!(matches!(err, IngestError::TableExists { .. }), "{err}");
+    let mut append = options(vec![input.clone()], &url, "events");
+    append.append = true;
+    ingest(&append).unwrap();
+    let got = files(&lake.join("events"));
+    assert_eq!(got.len(), 6, "{got:?}");
+    let mut replace = options(vec![input], &url, "events");
+    replace.replace = true;
+    ingest(&replace).unwrap();
+    assert_eq!(files(&lake.join("events")).len(), 3);
+    // A table name that is not a plain name is refused before anything is written.
+    let err = ingest(&options(vec![dir.0.join("events.jsonl")], &url, "../x")).unwrap_err();
+    assert!(err.to_string().contains("plain name"), "{err}");
+}

@@ -43,8 +43,9 @@ impl Lake {
     fn load(name: &'static str, tag: &str) -> Lake {
         let pid = std::process::id();
         let url = match name {
-            "sqlite" => {
-                let dir = common::fresh_dir("seed-hunts", tag);
+            // DataFusion reads the SQLite lake's tables written out as Parquet (below).
+            "sqlite" | "datafusion" => {
+                let dir = common::fresh_dir(&format!("seed-hunts-{name}"), tag);
                 format!("sqlite:///{}", dir.join("lake.db").display())
             }
             "postgres" => common::pg_url(),
@@ -66,6 +67,17 @@ impl Lake {
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("ingest {file} into {name}: {e}"));
+        }
+        if name == "datafusion" {
+            let dir = Path::new(url.trim_start_matches("sqlite://"))
+                .parent()
+                .expect("the lake's directory")
+                .to_path_buf();
+            for t in &tables {
+                common::sqlite_to_parquet(&url, t, &dir.join(t));
+            }
+            let url = format!("datafusion://{}", dir.display());
+            return Lake { name, url, tables };
         }
         Lake { name, url, tables }
     }
@@ -104,7 +116,7 @@ impl Lake {
 
 impl Drop for Lake {
     fn drop(&mut self) {
-        if self.name == "sqlite" {
+        if matches!(self.name, "sqlite" | "datafusion") {
             return;
         }
         let Ok(mut b) = backend::open(
@@ -131,6 +143,16 @@ impl Drop for Lake {
             );
         }
     }
+}
+
+/// The engines every seed hunt runs on: SQLite, PostgreSQL, MariaDB, and DataFusion over
+/// Parquet when built with it.
+fn engines() -> Vec<&'static str> {
+    let mut v = vec!["sqlite", "postgres", "mysql"];
+    if cfg!(feature = "datafusion") {
+        v.push("datafusion");
+    }
+    v
 }
 
 fn seed(file: &str) -> String {
@@ -219,7 +241,7 @@ fn seed_hunts_give_the_seeds_answers_on_sqlite_postgres_and_mariadb() {
         ),
     ];
     let mut failures = Vec::new();
-    for engine in ["sqlite", "postgres", "mysql"] {
+    for engine in engines() {
         let lake = Lake::load(engine, "seeds");
         for (name, hunt, want, sorted) in &cases {
             let got = lines(&lake.run(hunt), *sorted);
@@ -268,7 +290,7 @@ fn custom_attributes_work_in_every_clause_on_every_engine() {
         r#"{"name":"bash"}"#,
         r#"{"name":"sh"}"#,
     ];
-    for engine in ["sqlite", "postgres", "mysql"] {
+    for engine in engines() {
         let lake = Lake::load(engine, "custom");
         let out = lake.run(hunt);
         let rows: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();

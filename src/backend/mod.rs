@@ -7,10 +7,14 @@
 //! - `postgres.rs` — the `postgres` crate (`postgresql://`, `postgres://`);
 //! - `mysql.rs` — the `mysql` crate, for MySQL and MariaDB (`mysql://`, `mariadb://`);
 //! - `mssql.rs` — `tiberius` over tokio (`mssql://`);
+//! - `datafusion.rs` — Apache DataFusion embedded, over Parquet/CSV/JSON-lines files
+//!   (`datafusion:///dir`; the `datafusion` cargo feature);
 //! - `url.rs` — server URLs as SQLAlchemy writes them (`+driver` ignored), parameters;
 //! - `tls.rs` — rustls, with libpq's `sslmode` meanings.
 
 pub mod cancel;
+#[cfg(feature = "datafusion")]
+pub mod datafusion;
 pub mod like;
 pub mod mssql;
 pub mod mysql;
@@ -230,6 +234,14 @@ pub fn open(url: &str, opts: &OpenOptions) -> Result<Box<dyn Backend>, BackendEr
         "postgresql" | "postgres" => Ok(Box::new(postgres::PgBackend::open(url, opts)?)),
         "mysql" | "mariadb" => Ok(Box::new(mysql::MysqlBackend::open(url, opts)?)),
         "mssql" => Ok(Box::new(mssql::MssqlBackend::open(url, opts)?)),
+        #[cfg(feature = "datafusion")]
+        "datafusion" => Ok(Box::new(datafusion::DataFusionBackend::open_url(url)?)),
+        #[cfg(not(feature = "datafusion"))]
+        "datafusion" => Err(BackendError::Open {
+            url: crate::config::redact_url(url),
+            message: "this kestrel was built without DataFusion (cargo feature `datafusion`)"
+                .into(),
+        }),
         _ => Err(BackendError::Scheme(crate::config::redact_url(url))),
     }
 }

@@ -261,7 +261,9 @@ pub fn main() -> ExitCode {
                 append,
                 progress: io::stderr().is_terminal(),
             });
-            if code != ExitCode::SUCCESS || no_index {
+            // A Parquet lake (datafusion://) has no indexes.
+            let lake = url.to_ascii_lowercase().starts_with("datafusion:");
+            if code != ExitCode::SUCCESS || no_index || lake {
                 return code;
             }
             index::index(&url, &name, &mapping, None, false)

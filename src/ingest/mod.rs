@@ -4,7 +4,7 @@
 //! files ──input (gzip by magic bytes)──▶ lines / CSV records ──flatten──▶ (column, leaf) fields
 //!   pass 1: scan   fields ──▶ Schema (columns in first-seen order, inferred types) + rejects
 //!   pass 2: rows   fields ──▶ Row stream (values converted to the column types)
-//!   Row stream ──writer (sqlite | postgres | mysql; all or nothing)──▶ table
+//!   Row stream ──writer (sqlite | postgres | mysql | Parquet lake; all or nothing)──▶ table
 //! ```
 //!
 //! The reader half ([`scan`], [`Scan::rows`], [`read_records`]) knows nothing about any
@@ -51,6 +51,7 @@ pub mod index;
 mod input;
 mod json;
 mod keys;
+mod lake;
 mod parquet;
 mod plan;
 mod progress;
@@ -295,6 +296,9 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         })?,
         Target::Mysql(url) => pipeline(&scanned, &progress, |rows| {
             server::write_mysql(url, &opts.table, &scanned.schema, mode, rows)
+        })?,
+        Target::Lake(dir) => pipeline(&scanned, &progress, |rows| {
+            lake::write_lake(dir, &opts.table, &scanned.schema, mode, rows)
         })?,
     };
     progress.finish();

@@ -18,6 +18,8 @@ pub enum Target {
     Postgres(String),
     /// A MySQL or MariaDB server URL (`mysql://…`).
     Mysql(String),
+    /// A directory of Parquet files (`datafusion:///abs/dir`, see `lake.rs`).
+    Lake(PathBuf),
 }
 
 impl Target {
@@ -36,6 +38,17 @@ impl Target {
             .to_ascii_lowercase();
         match base.as_str() {
             "sqlite" => {}
+            "datafusion" => {
+                if !rest.starts_with('/') || rest.len() < 2 {
+                    return Err(bad(
+                        "a Parquet lake is a directory: datafusion:///absolute/directory",
+                    ));
+                }
+                if rest.contains('?') {
+                    return Err(bad("URL parameters (?…) are not supported"));
+                }
+                return Ok(Target::Lake(PathBuf::from(rest)));
+            }
             "postgresql" | "postgres" | "mysql" | "mariadb" => {
                 crate::backend::url::ServerUrl::parse(url).map_err(|m| bad(&m))?;
                 return Ok(if base.starts_with("postgres") {
@@ -51,7 +64,7 @@ impl Target {
             }
             _ => {
                 return Err(bad(
-                    "unknown database scheme; ingest writes to sqlite:///file.db, postgresql://… or mysql://…",
+                    "unknown database scheme; ingest writes to sqlite:///file.db, postgresql://…, mysql://… or datafusion:///directory",
                 ))
             }
         }
@@ -88,7 +101,7 @@ impl Target {
             // MySQL column names ignore case too. PostgreSQL's quoted names do not, but
             // folding there as well gives every backend the same columns, so one hunt
             // and one mapping read the same data everywhere.
-            Target::Sqlite(_) | Target::Mysql(_) | Target::Postgres(_) => true,
+            Target::Sqlite(_) | Target::Mysql(_) | Target::Postgres(_) | Target::Lake(_) => true,
         }
     }
 }

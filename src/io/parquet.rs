@@ -61,6 +61,8 @@ pub struct ParquetSink {
     schema: Option<SchemaRef>,
     columns: Vec<String>,
     kinds: Vec<Kind>,
+    /// Types set with the columns (None: from the first rows).
+    preset: Vec<Option<Kind>>,
     pending: Vec<Vec<Value>>,
     rows: u64,
 }
@@ -74,6 +76,7 @@ impl ParquetSink {
             schema: None,
             columns: Vec::new(),
             kinds: Vec::new(),
+            preset: Vec::new(),
             pending: Vec::new(),
             rows: 0,
         })
@@ -82,6 +85,25 @@ impl ParquetSink {
     /// Sets the column names (before the first row).
     pub fn set_columns(&mut self, columns: &[String]) {
         self.columns = columns.to_vec();
+    }
+
+    /// Sets the column names and the types known (before the first row): integers,
+    /// floats and booleans as such, text and timestamps (ISO text) as text; a column of
+    /// unknown type (None) takes it from the first rows.
+    pub fn set_typed_columns(&mut self, columns: &[(String, Option<crate::ir::ColumnKind>)]) {
+        use crate::ir::ColumnKind as K;
+        self.columns = columns.iter().map(|(c, _)| c.clone()).collect();
+        self.preset = columns
+            .iter()
+            .map(|(_, k)| {
+                k.map(|k| match k {
+                    K::Integer => Kind::Int,
+                    K::Float => Kind::Float,
+                    K::Boolean => Kind::Bool,
+                    K::Text | K::Timestamp => Kind::Text,
+                })
+            })
+            .collect();
     }
 
     /// Adds one row.
@@ -107,11 +129,13 @@ impl ParquetSink {
     fn start(&mut self) -> Result<(), ParquetError> {
         self.kinds = (0..self.columns.len())
             .map(|i| {
-                infer(
-                    self.pending
-                        .iter()
-                        .map(|r| r.get(i).unwrap_or(&Value::Null)),
-                )
+                self.preset.get(i).copied().flatten().unwrap_or_else(|| {
+                    infer(
+                        self.pending
+                            .iter()
+                            .map(|r| r.get(i).unwrap_or(&Value::Null)),
+                    )
+                })
             })
             .collect();
         let schema: SchemaRef = Arc::new(Schema::new(
@@ -365,7 +389,7 @@ fn readable(t: &DataType) -> bool {
 }
 
 /// One cell of an Arrow array as a [`Value`].
-fn cell(a: &dyn Array, i: usize) -> Value {
+pub(crate) fn cell(a: &dyn Array, i: usize) -> Value {
     use arrow_array::cast::AsArray;
     use arrow_array::types::*;
     if a.is_null(i) {

@@ -21,6 +21,13 @@ const BUILTIN: &[(&str, &str)] = &[
         "mysql",
         include_str!(concat!(env!("OUT_DIR"), "/builtin/dialects/mysql.json")),
     ),
+    (
+        "datafusion",
+        include_str!(concat!(
+            env!("OUT_DIR"),
+            "/builtin/dialects/datafusion.json"
+        )),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -77,6 +84,9 @@ pub enum LikeStyle {
     /// regular expression (`sql/like_regex.rs`), keeps only the exact matches, for a
     /// collation that also folds accents and non-ASCII case (MySQL's `_ci` ones).
     LikeAndRegex,
+    /// `kestrel_like(x, p [, escape])`: a function the backend defines with the language's
+    /// meaning (DataFusion, whose LIKE is case-sensitive and whose ILIKE folds beyond ASCII).
+    Function,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -212,6 +222,9 @@ pub enum TimeBinStyle {
     /// `DATE_FORMAT(FROM_UNIXTIME(<epoch rounded down>), '%Y-%m-%dT%H:%i:%sZ')` over
     /// `UNIX_TIMESTAMP(x)`, in a UTC session (MySQL, MariaDB)
     DateFormat,
+    /// `to_char(to_timestamp_seconds(<epoch rounded down>), '%Y-%m-%dT%H:%M:%SZ')` over
+    /// `CAST(to_unixtime(x) AS BIGINT)` (DataFusion)
+    Unixtime,
     #[default]
     Unsupported,
 }

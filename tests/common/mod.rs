@@ -91,6 +91,8 @@ pub fn sqlparser_dialect(name: &str) -> Box<dyn sqlparser::dialect::Dialect> {
         "postgres" => Box::new(PostgreSqlDialect {}),
         "mssql" => Box::new(MsSqlDialect {}),
         "mysql" => Box::new(MySqlDialect {}),
+        // DataFusion's own SQL parser is sqlparser with its generic dialect.
+        "datafusion" => Box::new(sqlparser::dialect::GenericDialect {}),
         other => {
             panic!("dialect `{other}` has no sqlparser dialect in tests/common/mod.rs: add one")
         }
@@ -170,4 +172,39 @@ pub fn python() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// Writes table `table` of the SQLite database at `url` as `dir/part-0.parquet`: the
+/// columns' declared types, timestamps as the ISO text ingest stored.
+pub fn sqlite_to_parquet(url: &str, table: &str, dir: &Path) {
+    struct ToParquet(Option<kestrel::io::parquet::ParquetSink>);
+    impl kestrel::backend::RowSink for ToParquet {
+        fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
+            assert_eq!(self.0.as_ref().unwrap().column_names(), columns);
+            Ok(())
+        }
+        fn row(&mut self, row: &[kestrel::value::Value]) -> std::io::Result<()> {
+            self.0
+                .as_mut()
+                .unwrap()
+                .push(row)
+                .map_err(|e| std::io::Error::other(e.0))
+        }
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let mut sink = kestrel::io::parquet::ParquetSink::create(&dir.join("part-0.parquet")).unwrap();
+    let mut b = kestrel::backend::open(url, &kestrel::backend::OpenOptions::default())
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    // The declared types (a column of nulls first is still an integer column).
+    sink.set_typed_columns(&b.column_kinds(table).unwrap());
+    let mut out = ToParquet(Some(sink));
+    b.query(
+        &kestrel::sql::SqlStatement {
+            sql: format!("SELECT * FROM \"{table}\""),
+            params: vec![],
+        },
+        &mut out,
+    )
+    .unwrap();
+    out.0.take().unwrap().finish().unwrap();
 }

@@ -153,6 +153,16 @@ impl Emitter<'_> {
                 pattern: Box::new(p),
                 escape_char,
             },
+            LikeStyle::Function => {
+                let mut args = vec![x, p];
+                args.extend(escape_char.map(|e| *e));
+                let f = b::function("kestrel_like", args);
+                if negated {
+                    b::not(f)
+                } else {
+                    f
+                }
+            }
         })
     }
 
@@ -661,6 +671,16 @@ impl Emitter<'_> {
                         vec![
                             b::function("FROM_UNIXTIME", vec![floor(seconds)]),
                             b::string("%Y-%m-%dT%H:%i:%sZ"),
+                        ],
+                    ))
+                }
+                TimeBinStyle::Unixtime => {
+                    let seconds = b::cast(b::function("to_unixtime", vec![x]), "BIGINT");
+                    Ok(b::function(
+                        "to_char",
+                        vec![
+                            b::function("to_timestamp_seconds", vec![floor(seconds)]),
+                            b::string("%Y-%m-%dT%H:%M:%SZ"),
                         ],
                     ))
                 }

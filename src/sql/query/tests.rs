@@ -33,6 +33,7 @@ fn sql(dialect: &str, plan: &Plan) -> String {
         "postgres" => Box::new(sqlparser::dialect::PostgreSqlDialect {}),
         "mysql" => Box::new(sqlparser::dialect::MySqlDialect {}),
         "mssql" => Box::new(sqlparser::dialect::MsSqlDialect {}),
+        "datafusion" => Box::new(sqlparser::dialect::GenericDialect {}),
         _ => Box::new(sqlparser::dialect::SQLiteDialect {}),
     };
     sqlparser::parser::Parser::parse_sql(parser.as_ref(), &st.sql)
