@@ -3,7 +3,8 @@
 //!
 //! - `c = 'a' OR c = 'b' OR c IN ('d')` → `c IN ('a', 'b', 'd')`
 //! - `c != 'a' AND c != 'b' AND c NOT IN ('d')` → `c NOT IN ('a', 'b', 'd')`
-//! - an `IN` of one value → `=` (and `NOT IN` → `!=`); repeated values are dropped.
+//! - an `IN` of one value → `=` (and `NOT IN` → `!=`); repeated values are dropped where
+//!   lists merge (lowering drops those of each list it makes).
 //!
 //! - a test of a per-class `CASE` (an attribute mapped differently in some event classes)
 //!   in a filter becomes one alternative per branch, each testing a plain column an index
@@ -56,11 +57,25 @@ pub fn fold(e: Expr) -> Expr {
         Expr::Or(parts) => factor(merge(distinct(parts, false), false)),
         Expr::And(parts) => merge(distinct(parts, true), true),
         Expr::Not(inner) => Expr::not(fold(*inner)),
+        // Lowering drops a list's repeats, and `merge` those of lists it joins: a list of a
+        // million is not hashed again at every fold. One value (however often) is `=`.
+        Expr::InList {
+            expr,
+            mut list,
+            negated,
+        } if !list.is_empty() && list.iter().all(|l| *l == list[0]) => {
+            let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
+            Expr::cmp(op, fold(*expr), Expr::Lit(list.remove(0)))
+        }
         Expr::InList {
             expr,
             list,
             negated,
-        } => in_list(fold(*expr), list, negated),
+        } => Expr::InList {
+            expr: Box::new(fold(*expr)),
+            list,
+            negated,
+        },
         // `NULL IS NULL` (a split CASE branch where the class lacks the attribute).
         Expr::IsNull { expr, negated } => match fold(*expr) {
             Expr::Lit(l) => Expr::Lit(Literal::Bool((l == Literal::Null) != negated)),

@@ -686,29 +686,33 @@ impl Emitter<'_> {
         // The array, in pieces of at most `list_parameter_bytes` where the server caps a
         // parameter's size (MariaDB: max_allowed_packet, 16 MiB by default).
         let max = d.list_parameter_bytes.unwrap_or(usize::MAX).max(64);
-        let mut chunks = vec![String::from("[")];
+        let mut chunks: Vec<Vec<u8>> = vec![Vec::with_capacity(list.len() * 16)];
+        chunks[0].push(b'[');
+        let mut item = Vec::new();
         for l in list {
-            let item = match (l, integer) {
-                (Literal::Int(n), true) => n.to_string(),
-                (Literal::Str(s), false) => serde_json::to_string(s).ok()?,
+            item.clear();
+            match (l, integer) {
+                (Literal::Int(n), true) => serde_json::to_writer(&mut item, n).ok()?,
+                (Literal::Str(s), false) => serde_json::to_writer(&mut item, s).ok()?,
                 _ => return None,
-            };
+            }
             let mut last = chunks.last_mut()?;
             if last.len() > 1 && last.len() + item.len() + 2 > max {
-                last.push(']');
-                chunks.push(String::from("["));
+                last.push(b']');
+                chunks.push(vec![b'[']);
                 last = chunks.last_mut()?;
             }
             if last.len() > 1 {
-                last.push(',');
+                last.push(b',');
             }
-            last.push_str(&item);
+            last.extend_from_slice(&item);
         }
-        chunks.last_mut()?.push(']');
+        chunks.last_mut()?.push(b']');
         let column = b::ident(d, "value");
         let mut parts = Vec::with_capacity(chunks.len());
         for json in chunks {
-            let j = self.literal(&Literal::Str(json));
+            // serde_json writes UTF-8.
+            let j = self.literal(&Literal::Str(String::from_utf8(json).ok()?));
             let alias = self.alias();
             let value = b::qualified(&alias, column.clone());
             let (from, value) = match d.list_parameter_style {
