@@ -165,6 +165,7 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
+    kestrel::use_large_os_pages();
     let dialect = Dialect::builtin("sqlite").expect("sqlite dialect");
     let filter: Vec<String> = std::env::args()
         .skip(1)
