@@ -26,6 +26,7 @@ const BIND_SNAPSHOTS: &[&str] = &[
     "get_last_days",
     "like_and_cidr",
     "like_matches_cidr",
+    "long_in_list",
     "new_json",
     "string_escapes",
 ];

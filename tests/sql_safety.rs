@@ -384,6 +384,15 @@ fn run(config: &Config, hunt: &str) -> Result<Vec<Vec<serde_json::Value>>, Strin
         .collect())
 }
 
+/// Values no row holds, enough of them that an IN list with one more is long
+/// (`sql::dialect::LONG_LIST`): its values are bound as one JSON array.
+fn long_list_filler() -> String {
+    (0..kestrel::sql::LONG_LIST)
+        .map(|i| format!("'zz-filler-{i}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A Kestrel string literal holding exactly `s` (escapes for quotes, backslashes and
 /// control characters; everything else as is).
 fn lit(s: &str) -> String {
@@ -510,6 +519,9 @@ fn matched(engine: Engine, stored: &[(i64, &String)], v: &str) -> BTreeSet<i64> 
 fn hostile_values_compare_as_text_on_every_backend() {
     let values = hostile_values();
     let mut failures = Vec::new();
+    // Enough other values that IN binds its list as one JSON parameter
+    // (`sql::dialect::LONG_LIST`).
+    let filler = long_list_filler();
     for b in live_backends("values") {
         let table = "sqlsafety_values";
         let stored = load_values(&b, table, &values);
@@ -528,8 +540,11 @@ fn hostile_values_compare_as_text_on_every_backend() {
                  nlk = GET process FROM sqlite://t WHERE name NOT LIKE {l}\n\
                  vals = NEW process [{l}]\n\
                  rf = GET process FROM sqlite://t WHERE name = vals.name\n\
+                 lin = GET process FROM sqlite://t WHERE name IN ({l}, {filler})\n\
+                 lnin = GET process FROM sqlite://t WHERE name NOT IN ({l}, {filler})\n\
                  DISP eq ATTR pid\nDISP ne ATTR pid\nDISP inl ATTR pid\nDISP nin ATTR pid\n\
-                 DISP lk ATTR pid\nDISP nlk ATTR pid\nDISP rf ATTR pid\n"
+                 DISP lk ATTR pid\nDISP nlk ATTR pid\nDISP rf ATTR pid\n\
+                 DISP lin ATTR pid\nDISP lnin ATTR pid\n"
             );
             let re_hunt = format!(
                 "re = GET process FROM sqlite://t WHERE name MATCHES {re}\nDISP re ATTR pid\n"
@@ -555,6 +570,8 @@ fn hostile_values_compare_as_text_on_every_backend() {
                 ("LIKE", &liked),
                 ("NOT LIKE", &unliked),
                 ("= ref", &equal),
+                ("IN (long list)", &equal),
+                ("NOT IN (long list)", &unequal),
             ];
             let result = run(&cfg, &hunt);
             let re_result = run(&cfg, &re_hunt);
@@ -739,6 +756,7 @@ fn hostile_column_and_table_names_are_quoted_on_every_backend() {
 #[test]
 fn previewed_sql_with_hostile_literals_selects_the_same_rows() {
     let values = hostile_values();
+    let filler = long_list_filler();
     let mut failures = Vec::new();
     for b in live_backends("preview") {
         let table = "sqlsafety_preview";
@@ -758,7 +776,8 @@ fn previewed_sql_with_hostile_literals_selects_the_same_rows() {
             }
             let l = lit(v);
             let hunt = format!(
-                "a = GET process FROM sqlite://t WHERE name = {l} OR name LIKE {l} OR name IN ({l})\nDISP a ATTR pid\n"
+                "a = GET process FROM sqlite://t WHERE name = {l} OR name LIKE {l} OR name IN ({l})\nDISP a ATTR pid\n\
+                 b = GET process FROM sqlite://t WHERE name IN ({l}, {filler})\nDISP b ATTR pid\n"
             );
             let src = SourceFile::new("hunt.hf", hunt.as_str());
             let program = kestrel::compile_program(
@@ -770,9 +789,9 @@ fn previewed_sql_with_hostile_literals_selects_the_same_rows() {
                 },
             )
             .unwrap_or_else(|e| panic!("{}", e.render(&src)));
-            let mut run_sql = |mode: LiteralMode| -> Result<BTreeSet<i64>, String> {
+            let mut run_sql = |mode: LiteralMode, output: usize| -> Result<BTreeSet<i64>, String> {
                 let out = kestrel::output_sql(&program, &d, mode).map_err(|e| e.render(&src))?;
-                let st = &out[0].statements[0];
+                let st = &out[output].statements[0];
                 let mut rows = kestrel::backend::Collect::default();
                 backend
                     .query(st, &mut rows)
@@ -786,13 +805,18 @@ fn previewed_sql_with_hostile_literals_selects_the_same_rows() {
                     })
                     .collect())
             };
-            match (run_sql(LiteralMode::Bind), run_sql(LiteralMode::Inline)) {
-                (Ok(a), Ok(c)) if a == c => {}
-                (a, c) => failures.push(format!(
-                    "{}: {:?}: bound {a:?}, inline {c:?}",
-                    b.name,
-                    shorten(v)
-                )),
+            for output in 0..2 {
+                match (
+                    run_sql(LiteralMode::Bind, output),
+                    run_sql(LiteralMode::Inline, output),
+                ) {
+                    (Ok(a), Ok(c)) if a == c && !a.is_empty() => {}
+                    (a, c) => failures.push(format!(
+                        "{}: {:?} (output {output}): bound {a:?}, inline {c:?}",
+                        b.name,
+                        shorten(v)
+                    )),
+                }
             }
         }
     }

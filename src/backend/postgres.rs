@@ -606,6 +606,25 @@ fn text_of(l: &Literal) -> String {
 /// sequence for encoding UTF8: 0x00").
 pub(crate) const NUL_IN_TEXT: &str = "PostgreSQL text cannot hold the NUL character (\\0, U+0000)";
 
+/// Whether JSON text holds an escaped NUL (`\u0000`), which becomes text PostgreSQL
+/// cannot hold when the array's elements are read.
+fn json_has_nul(json: &str) -> bool {
+    let b = json.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            if b[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            // The escaped character, whatever it is, is not the start of an escape.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 /// `l` as a value of `ty`: a literal compared with a column takes the column's type.
 pub(crate) fn param(l: &Literal, ty: &Type) -> Result<Param, String> {
     if *l == Literal::Null {
@@ -664,6 +683,11 @@ pub(crate) fn param(l: &Literal, ty: &Type) -> Result<Param, String> {
             }
             Param::Text(text)
         }
+        // A long IN list, as one JSON array of its values (`sql::dialect::LONG_LIST`).
+        Type::JSON => match l {
+            Literal::Str(s) if json_has_nul(s) => return Err(NUL_IN_TEXT.into()),
+            l => Param::Text(text_of(l)),
+        },
         ref other => {
             return Err(format!(
                 "cannot bind a value to a placeholder of type {other}; compare columns of text, number, boolean or timestamp types"
@@ -813,5 +837,13 @@ mod tests {
             param(&Literal::Str("a\0b".into()), &Type::TEXT).unwrap_err(),
             NUL_IN_TEXT
         );
+    }
+
+    #[test]
+    fn a_json_list_is_text_unless_an_element_holds_nul() {
+        let json = |s: &str| param(&Literal::Str(s.into()), &Type::JSON);
+        assert!(matches!(json(r#"["a","b\\u0000"]"#), Ok(Param::Text(t)) if t.len() == 16));
+        assert_eq!(json(r#"["a","b\u0000"]"#).unwrap_err(), NUL_IN_TEXT);
+        assert_eq!(json(r#"["\\\u0000"]"#).unwrap_err(), NUL_IN_TEXT);
     }
 }

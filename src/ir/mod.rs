@@ -280,9 +280,10 @@ impl std::hash::Hash for Literal {
 /// Where equal literals are in a list, found by hash: keeping the first of equal values
 /// (an IOC list of a million) stays linear where `Vec::contains` would be quadratic.
 ///
-/// Keys are SipHash (std's `DefaultHasher`): FxHash leaves the low bits of values that
-/// share their last bytes (`'v1.exe'`, `'v2.exe'`, …) alike, and a hash table over those
-/// probes long runs.
+/// Keys are FxHash with its well-mixed high bits rotated into the low ones (as rustc-hash
+/// 2 finishes): plain FxHash leaves the low bits of values that share their last bytes
+/// (`'v1.exe'`, `'v2.exe'`, …) alike, and a hash table over those probes long runs;
+/// SipHash spreads them too, at several times the cost per value.
 #[derive(Debug, Default, Clone)]
 pub struct LiteralIndex {
     first: std::collections::HashMap<u64, usize, std::hash::BuildHasherDefault<PassThrough>>,
@@ -311,47 +312,48 @@ impl std::hash::Hasher for PassThrough {
 impl LiteralIndex {
     fn key(l: &Literal) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = crate::fxhash::FxHasher::default();
         match l {
             // 0.0 == -0.0, so they hash alike.
             Literal::Float(f) if *f == 0.0 => Literal::Float(0.0).hash(&mut h),
             other => other.hash(&mut h),
         }
-        h.finish()
+        h.finish().rotate_left(26)
     }
 
-    /// The position in `items` of a literal equal to `l`, if one was [`Self::insert`]ed.
-    pub fn find(&self, items: &[Literal], l: &Literal) -> Option<usize> {
-        let key = Self::key(l);
-        let i = *self.first.get(&key)?;
-        if items[i] == *l {
-            return Some(i);
-        }
-        self.more
-            .iter()
-            .find(|&&(k, j)| k == key && items[j] == *l)
-            .map(|&(_, j)| j)
-    }
-
-    /// Records that `items[at]` is `l` (which [`Self::find`] did not find).
-    pub fn insert(&mut self, l: &Literal, at: usize) {
+    /// The position in `items` of a literal equal to `l`; if there is none, records that
+    /// `l` will be at `at` (one hash for both).
+    pub fn find_or_insert(&mut self, items: &[Literal], l: &Literal, at: usize) -> Option<usize> {
         let key = Self::key(l);
         match self.first.entry(key) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(at);
+                None
             }
-            std::collections::hash_map::Entry::Occupied(_) => self.more.push((key, at)),
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let i = *o.get();
+                if items[i] == *l {
+                    return Some(i);
+                }
+                if let Some(&(_, j)) = self.more.iter().find(|&&(k, j)| k == key && items[j] == *l)
+                {
+                    return Some(j);
+                }
+                self.more.push((key, at));
+                None
+            }
         }
     }
 }
 
 /// `list` with repeats dropped, the first of equal values kept, in order.
 pub fn dedup_literals(list: impl IntoIterator<Item = Literal>) -> Vec<Literal> {
+    let list = list.into_iter();
     let mut index = LiteralIndex::default();
-    let mut out = Vec::new();
+    index.first.reserve(list.size_hint().0);
+    let mut out = Vec::with_capacity(list.size_hint().0);
     for l in list {
-        if index.find(&out, &l).is_none() {
-            index.insert(&l, out.len());
+        if index.find_or_insert(&out, &l, out.len()).is_none() {
             out.push(l);
         }
     }

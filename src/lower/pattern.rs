@@ -313,18 +313,16 @@ impl Lowerer<'_> {
             CmpOp::In | CmpOp::NotIn => {
                 let mut list = Vec::new();
                 flatten_list(value, &mut list)?;
-                let list = crate::ir::dedup_literals(list);
                 let negated = op == CmpOp::NotIn;
                 if list.is_empty() {
                     return Ok(Expr::Lit(Literal::Bool(negated)));
                 }
-                let list = list
-                    .into_iter()
-                    .map(|l| {
-                        let l = integer_literal(&lhs, l);
-                        self.typed_literal(ctx, &lhs, l)
-                    })
-                    .collect();
+                // Repeats dropped once, as the column's type reads them ('1' and '01' are
+                // one number); folding does not look for them again.
+                let list = crate::ir::dedup_literals(list.into_iter().map(|l| {
+                    let l = integer_literal(&lhs, l);
+                    self.typed_literal(ctx, &lhs, l)
+                }));
                 Ok(self.fold_integer(
                     ctx,
                     Expr::InList {

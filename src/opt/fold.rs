@@ -3,7 +3,8 @@
 //!
 //! - `c = 'a' OR c = 'b' OR c IN ('d')` → `c IN ('a', 'b', 'd')`
 //! - `c != 'a' AND c != 'b' AND c NOT IN ('d')` → `c NOT IN ('a', 'b', 'd')`
-//! - an `IN` of one value → `=` (and `NOT IN` → `!=`); repeated values are dropped.
+//! - an `IN` of one value → `=` (and `NOT IN` → `!=`); repeated values are dropped where
+//!   lists merge (lowering drops those of each list it makes).
 //!
 //! - a test of a per-class `CASE` (an attribute mapped differently in some event classes)
 //!   in a filter becomes one alternative per branch, each testing a plain column an index
@@ -56,11 +57,25 @@ pub fn fold(e: Expr) -> Expr {
         Expr::Or(parts) => factor(merge(distinct(parts, false), false)),
         Expr::And(parts) => merge(distinct(parts, true), true),
         Expr::Not(inner) => Expr::not(fold(*inner)),
+        // Lowering drops a list's repeats, and `merge` those of lists it joins: a list of a
+        // million is not hashed again at every fold. One value (however often) is `=`.
+        Expr::InList {
+            expr,
+            mut list,
+            negated,
+        } if !list.is_empty() && list.iter().all(|l| *l == list[0]) => {
+            let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
+            Expr::cmp(op, fold(*expr), Expr::Lit(list.remove(0)))
+        }
         Expr::InList {
             expr,
             list,
             negated,
-        } => in_list(fold(*expr), list, negated),
+        } => Expr::InList {
+            expr: Box::new(fold(*expr)),
+            list,
+            negated,
+        },
         // `NULL IS NULL` (a split CASE branch where the class lacks the attribute).
         Expr::IsNull { expr, negated } => match fold(*expr) {
             Expr::Lit(l) => Expr::Lit(Literal::Bool((l == Literal::Null) != negated)),
@@ -118,14 +133,14 @@ fn in_list(expr: Expr, list: Vec<Literal>, negated: bool) -> Expr {
 
 /// The column and values of a term that tests membership: `c = v` / `c IN (…)` (for OR),
 /// `c != v` / `c NOT IN (…)` (for AND).
-fn membership(e: &Expr, negated: bool) -> Option<(&Expr, Vec<Literal>)> {
+fn membership(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
     let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
     // A column, or an expression over columns (a per-class CASE, a basename).
     let subject = |x: &Expr| !matches!(x, Expr::Lit(_)) && !x.has_rel_ref();
     match e {
         Expr::Cmp { op: o, left, right } if *o == op => match (&**left, &**right) {
             (c, Expr::Lit(l)) | (Expr::Lit(l), c) if subject(c) && *l != Literal::Null => {
-                Some((c, vec![l.clone()]))
+                Some((c, std::slice::from_ref(l)))
             }
             _ => None,
         },
@@ -133,7 +148,7 @@ fn membership(e: &Expr, negated: bool) -> Option<(&Expr, Vec<Literal>)> {
             expr,
             list,
             negated: n,
-        } if *n == negated && subject(expr) => Some((expr, list.clone())),
+        } if *n == negated && subject(expr) => Some((expr, list)),
         _ => None,
     }
 }
@@ -141,12 +156,11 @@ fn membership(e: &Expr, negated: bool) -> Option<(&Expr, Vec<Literal>)> {
 /// The folded parts of an AND (`conj`) or OR, nested ones of the same kind flattened,
 /// each once (`a AND a` is `a` in three-valued logic too).
 fn distinct(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
-    use std::hash::BuildHasher;
     let mut out: Vec<Expr> = Vec::with_capacity(parts.len());
     // Parts by hash, so that a chain of thousands of terms stays linear.
     let mut seen: crate::fxhash::FxHashMap<u64, Vec<usize>> = Default::default();
     let mut push = |p: Expr, out: &mut Vec<Expr>| {
-        let h = crate::fxhash::FxBuild::default().hash_one(&p);
+        let h = part_hash(&p);
         let same = seen.entry(h).or_default();
         if !same.iter().any(|&i| out[i] == p) {
             same.push(out.len());
@@ -162,6 +176,26 @@ fn distinct(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
         }
     }
     out
+}
+
+/// A hash of `e` consistent with `==`: an IN list's values count by their number and
+/// ends only, so that a list of a million is not read whole for it.
+fn part_hash(e: &Expr) -> u64 {
+    use std::hash::BuildHasher;
+    let h = crate::fxhash::FxBuild::default();
+    let parts =
+        |tag: u8, ps: &[Expr]| h.hash_one((tag, ps.iter().map(part_hash).collect::<Vec<_>>()));
+    match e {
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => h.hash_one((expr, negated, list.len(), list.first(), list.last())),
+        Expr::And(ps) => parts(0, ps),
+        Expr::Or(ps) => parts(1, ps),
+        Expr::Not(x) => h.hash_one((2u8, part_hash(x))),
+        e => h.hash_one(e),
+    }
 }
 
 /// Conjuncts every alternative of an OR shares, taken out of it:
@@ -208,26 +242,45 @@ fn factor(e: Expr) -> Expr {
 
 /// Merges OR-ed equalities (or AND-ed inequalities when `conj`) on the same column.
 fn merge(parts: Vec<Expr>, conj: bool) -> Expr {
-    let mut out: Vec<Expr> = Vec::with_capacity(parts.len());
-    // (column, values, index in `out` of its merged term)
-    let mut groups: Vec<(Expr, Vec<Literal>, usize)> = Vec::new();
-    for p in parts {
-        let Some((col, vals)) = membership(&p, conj) else {
-            out.push(p);
+    // Membership tests by subject: (position of the first, positions of all).
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let Some((col, _)) = membership(p, conj) else {
             continue;
         };
-        match groups.iter_mut().find(|(c, _, _)| *c == *col) {
-            Some((_, all, _)) => all.extend(vals),
-            None => {
-                let col = col.clone();
-                groups.push((col, vals, out.len()));
-                out.push(p);
-            }
+        let same = |g: &&mut (usize, Vec<usize>)| {
+            membership(&parts[g.0], conj).is_some_and(|(c, _)| c == col)
+        };
+        match groups.iter_mut().find(same) {
+            Some((_, all)) => all.push(i),
+            None => groups.push((i, vec![i])),
         }
     }
-    for (col, vals, at) in groups {
-        out[at] = in_list(col, vals, conj);
+    // A subject tested once keeps its test as it is (an IN list of a million values is
+    // neither copied nor deduplicated again); tests of one subject become one.
+    let mut merged: Vec<Option<Expr>> = vec![None; parts.len()];
+    let mut absorbed = vec![false; parts.len()];
+    for (first, all) in groups.iter().filter(|(_, all)| all.len() > 1) {
+        let mut col = None;
+        let mut vals = Vec::new();
+        for &i in all {
+            if let Some((c, v)) = membership(&parts[i], conj) {
+                col.get_or_insert_with(|| c.clone());
+                vals.extend_from_slice(v);
+            }
+            absorbed[i] = i != *first;
+        }
+        if let Some(col) = col {
+            merged[*first] = Some(in_list(col, vals, conj));
+        }
     }
+    let out: Vec<Expr> = parts
+        .into_iter()
+        .zip(merged)
+        .zip(absorbed)
+        .filter(|(_, gone)| !gone)
+        .map(|((p, m), _)| m.unwrap_or(p))
+        .collect();
     if conj {
         Expr::and(out)
     } else {

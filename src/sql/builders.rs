@@ -508,3 +508,67 @@ pub fn inner_join(select: &mut Select, right: TableFactor, on: Expr) {
         });
     }
 }
+
+fn alias(name: Ident) -> TableAlias {
+    TableAlias {
+        explicit: true,
+        name,
+        columns: vec![],
+        at: None,
+    }
+}
+
+/// `name(args) AS alias`: a table-valued function (`json_each(?1)`).
+pub fn table_function(name: &str, args: Vec<Expr>, alias_name: Ident) -> TableFactor {
+    TableFactor::Table {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        alias: Some(alias(alias_name)),
+        args: Some(sa::TableFunctionArgs {
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            settings: None,
+        }),
+        with_hints: vec![],
+        version: None,
+        with_ordinality: false,
+        partitions: vec![],
+        json_path: None,
+        sample: None,
+        index_hints: vec![],
+    }
+}
+
+/// `JSON_TABLE(json, '$[*]' COLUMNS (column type PATH '$')) AS alias`: the elements of a
+/// JSON array, one row each (MySQL 8, MariaDB 10.6).
+pub fn json_table(json: Expr, column: Ident, integer: bool, alias_name: Ident) -> TableFactor {
+    TableFactor::JsonTable {
+        json_expr: json,
+        json_path: Value::SingleQuotedString("$[*]".into()).into(),
+        columns: vec![sa::JsonTableColumn::Named(sa::JsonTableNamedColumn {
+            name: column,
+            r#type: if integer {
+                sa::DataType::BigInt(None)
+            } else {
+                sa::DataType::LongText
+            },
+            path: Value::SingleQuotedString("$".into()).into(),
+            exists: false,
+            on_empty: None,
+            on_error: None,
+        })],
+        alias: Some(alias(alias_name)),
+    }
+}
+
+/// `OPENJSON(json) AS alias`: the elements of a JSON array as rows of `key`, `value`,
+/// `type` (SQL Server 2016).
+pub fn openjson(json: Expr, alias_name: Ident) -> TableFactor {
+    TableFactor::OpenJsonTable {
+        json_expr: json,
+        json_path: None,
+        columns: vec![],
+        alias: Some(alias(alias_name)),
+    }
+}

@@ -209,6 +209,36 @@ pub struct Dialect {
     /// column's order: one random page read per row instead of one sequential pass.
     #[serde(default)]
     pub not_null_without_index: bool,
+    /// How an IN list longer than [`LONG_LIST`] values (all strings or all integers) is
+    /// bound: one JSON array parameter the statement reads as a table, instead of one
+    /// placeholder per value (servers cap those, and each costs time).
+    #[serde(default)]
+    pub list_parameter_style: ListParameterStyle,
+    /// The most bytes of JSON one such parameter holds; a longer list is several
+    /// parameters (absent: no limit).
+    #[serde(default)]
+    pub list_parameter_bytes: Option<usize>,
+}
+
+/// IN lists with more values than this are bound as one JSON parameter where the dialect
+/// has a [`ListParameterStyle`] (SQL Server takes 2,100 parameters at most).
+pub const LONG_LIST: usize = 1000;
+
+/// The table a JSON array parameter `j` is read as, in `x IN (SELECT v FROM …)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListParameterStyle {
+    /// No JSON table: every value is its own placeholder.
+    #[default]
+    Inline,
+    /// `json_each(j)`, column `value` (SQLite)
+    JsonEach,
+    /// `json_array_elements_text(CAST(j AS JSON))`, column `value`, text (PostgreSQL)
+    JsonArrayElementsText,
+    /// `JSON_TABLE(j, '$[*]' COLUMNS (value LONGTEXT PATH '$'))` (MySQL 8, MariaDB 10.6)
+    JsonTable,
+    /// `OPENJSON(j)`, column `value`, NVARCHAR(MAX) (SQL Server 2016)
+    Openjson,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

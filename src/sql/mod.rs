@@ -13,7 +13,7 @@ pub mod like_regex;
 pub mod query;
 pub mod table_name;
 
-pub use dialect::Dialect;
+pub use dialect::{Dialect, LONG_LIST};
 pub use query::{
     emit_counts, emit_counts_with, emit_describe, emit_describe_with, emit_plan, emit_plan_with,
     DescribeSql, LiteralMode, SqlStatement,

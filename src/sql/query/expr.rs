@@ -8,7 +8,8 @@ use crate::ir::{AggFunc, CmpOp, Expr, Func, Literal};
 
 use super::super::builders as b;
 use super::super::dialect::{
-    BasenameStyle, BooleanStyle, IntegerStyle, LikeStyle, RegexStyle, TimeBinStyle, TimestampStyle,
+    BasenameStyle, BooleanStyle, IntegerStyle, LikeStyle, ListParameterStyle, RegexStyle,
+    TimeBinStyle, TimestampStyle, LONG_LIST,
 };
 use super::super::like_regex::like_pieces_to_regex;
 use super::emitter::Emitter;
@@ -25,10 +26,10 @@ impl Emitter<'_> {
                 // SQL Server takes at most 2,100 parameters; the class conditions of a
                 // mapping repeat the same few values hundreds of times.
                 if self.dialect.reuse_parameters {
-                    if let Some(i) = self.param_index.find(&self.params, l) {
+                    let at = self.params.len();
+                    if let Some(i) = self.param_index.find_or_insert(&self.params, l, at) {
                         return b::placeholder(self.dialect.placeholder(i + 1));
                     }
-                    self.param_index.insert(l, self.params.len());
                 }
                 self.params.push(l.clone());
                 b::placeholder(self.dialect.placeholder(self.params.len()))
@@ -284,6 +285,9 @@ impl Emitter<'_> {
                 negated,
             } => {
                 let x = self.operand(expr)?;
+                if let Some(sub) = self.list_parameter(list) {
+                    return Ok(b::subquery_in(x, sub, *negated));
+                }
                 let list = list.iter().map(|l| self.compared_literal(l)).collect();
                 sa::Expr::InList {
                     expr: Box::new(x),
@@ -694,6 +698,108 @@ impl Emitter<'_> {
                 .help("BIN on numbers works everywhere")),
             },
         }
+    }
+
+    /// `SELECT value FROM <JSON table>(j)`: a long IN list as one JSON array `j`, bound
+    /// (or inlined in a preview) as one string, where the dialect reads JSON as a table
+    /// and the values are all strings or all integers. Strings compare exactly, as
+    /// [`Self::compared_literal`] makes a literal; integers are read as integers.
+    fn list_parameter(&mut self, list: &[Literal]) -> Option<sa::Query> {
+        let d = self.dialect;
+        if list.len() <= LONG_LIST || d.list_parameter_style == ListParameterStyle::Inline {
+            return None;
+        }
+        let integer = match &list[0] {
+            Literal::Int(_) => true,
+            Literal::Str(_) => false,
+            _ => return None,
+        };
+        // The array, in pieces of at most `list_parameter_bytes` where the server caps a
+        // parameter's size (MariaDB: max_allowed_packet, 16 MiB by default).
+        let max = d.list_parameter_bytes.unwrap_or(usize::MAX).max(64);
+        let mut chunks: Vec<Vec<u8>> = vec![Vec::with_capacity(list.len() * 16)];
+        chunks[0].push(b'[');
+        let mut item = Vec::new();
+        for l in list {
+            item.clear();
+            match (l, integer) {
+                (Literal::Int(n), true) => serde_json::to_writer(&mut item, n).ok()?,
+                (Literal::Str(s), false) => serde_json::to_writer(&mut item, s).ok()?,
+                _ => return None,
+            }
+            let mut last = chunks.last_mut()?;
+            if last.len() > 1 && last.len() + item.len() + 2 > max {
+                last.push(b']');
+                chunks.push(vec![b'[']);
+                last = chunks.last_mut()?;
+            }
+            if last.len() > 1 {
+                last.push(b',');
+            }
+            last.extend_from_slice(&item);
+        }
+        chunks.last_mut()?.push(b']');
+        let column = b::ident(d, "value");
+        let mut parts = Vec::with_capacity(chunks.len());
+        for json in chunks {
+            // serde_json writes UTF-8.
+            let j = self.literal(&Literal::Str(String::from_utf8(json).ok()?));
+            let alias = self.alias();
+            let value = b::qualified(&alias, column.clone());
+            let (from, value) = match d.list_parameter_style {
+                ListParameterStyle::Inline => return None,
+                ListParameterStyle::JsonEach => {
+                    (b::table_function("json_each", vec![j], alias), value)
+                }
+                ListParameterStyle::JsonArrayElementsText => (
+                    b::table_function("json_array_elements_text", vec![b::cast(j, "JSON")], alias),
+                    if integer {
+                        b::cast(value, "BIGINT")
+                    } else {
+                        value
+                    },
+                ),
+                ListParameterStyle::JsonTable => {
+                    (b::json_table(j, column.clone(), integer, alias), value)
+                }
+                ListParameterStyle::Openjson => (
+                    b::openjson(j, alias),
+                    if integer {
+                        b::cast(value, "BIGINT")
+                    } else {
+                        value
+                    },
+                ),
+            };
+            parts.push((from, value));
+        }
+        let select = |value: sa::Expr, from: sa::TableFactor, alias: Option<sa::Ident>| {
+            SetExpr::Select(Box::new(b::select(
+                vec![b::select_item(value, alias)],
+                Some(from),
+                None,
+                false,
+                vec![],
+            )))
+        };
+        let (from, value) = if parts.len() == 1 {
+            parts.pop()?
+        } else {
+            // Several pieces: one derived table of all their values.
+            let union = parts
+                .into_iter()
+                .map(|(from, value)| select(value, from, Some(column.clone())))
+                .reduce(b::union_all)?;
+            let alias = self.alias();
+            let value = b::qualified(&alias, column.clone());
+            (b::derived(b::query(union), alias), value)
+        };
+        let value = match (integer, &d.exact_cast, &d.exact_collation) {
+            (false, Some(t), _) => b::cast(value, t),
+            (false, None, Some(c)) => b::collate(value, c),
+            _ => value,
+        };
+        Some(b::query(select(value, from, None)))
     }
 
     /// An operand of `=`, `<`…: a string literal carries the exact collation.
