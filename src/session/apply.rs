@@ -401,10 +401,7 @@ impl Session<'_> {
             },
             &mut self.state,
         )?;
-        let n = self.state.program.relations.len();
-        if self.rels.len() < n {
-            self.rels.resize(n, super::RelState::default());
-        }
+        self.track_relations();
         // The output is this statement's own, not one to print.
         let Some(o) = self.state.program.outputs.drain(outs..).next() else {
             return Ok(Vec::new());
@@ -698,9 +695,7 @@ impl Session<'_> {
         let rel = &mut self.state.program.relations[id.0];
         rel.plan = plan;
         rel.columns = Some(columns);
-        if self.rels.len() <= id.0 {
-            self.rels.resize(id.0 + 1, super::RelState::default());
-        }
+        self.track_relations();
         let s = &mut self.rels[id.0];
         s.stored = Some(Stored {
             connection: CACHE.to_string(),

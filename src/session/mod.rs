@@ -238,10 +238,7 @@ impl<'c> Session<'c> {
             crate::opt::fold_new(&mut self.state.program, rels, outs);
             self.reuse.extend(&mut self.state.program, outs);
             // Planned relations (a whole hunt) are known already; inputs add theirs.
-            let n = self.state.program.relations.len();
-            if self.rels.len() < n {
-                self.rels.resize(n, RelState::default());
-            }
+            self.track_relations();
             while self.outputs_run < self.state.program.outputs.len() {
                 let o = self.state.program.outputs[self.outputs_run].clone();
                 self.outputs_run += 1;
@@ -415,14 +412,19 @@ impl<'c> Session<'c> {
             .is_none_or(|n| n >= 2)
     }
 
+    /// Gives every relation of the program its [`RelState`] (lowering adds relations).
+    fn track_relations(&mut self) {
+        let n = self.state.program.relations.len();
+        if self.rels.len() < n {
+            self.rels.resize(n, RelState::default());
+        }
+    }
+
     /// Whether `id`'s chain reads a data source, remembered per relation (a plan is only
     /// ever rewritten to read a kept table, which is a data source too), so asking for
     /// every relation of a long session stays linear.
     fn reads_source(&mut self, id: RelId) -> bool {
-        if self.rels.len() < self.state.program.relations.len() {
-            self.rels
-                .resize(self.state.program.relations.len(), RelState::default());
-        }
+        self.track_relations();
         if let Some(known) = self.rels[id.0].reads_source {
             return known;
         }
