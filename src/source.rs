@@ -41,6 +41,21 @@ impl SourceFile {
         }
     }
 
+    /// Appends `text` on a new line (none before the first text); returns the offset
+    /// where it starts. Only the new text is scanned for line starts, so a session that
+    /// appends each input stays linear in what it was given.
+    pub fn append_line(&mut self, text: &str) -> usize {
+        if !self.text.is_empty() {
+            self.text.push('\n');
+            self.line_starts.push(self.text.len());
+        }
+        let start = self.text.len();
+        self.text.push_str(text);
+        self.line_starts
+            .extend(text.match_indices('\n').map(|(i, _)| start + i + 1));
+        start
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
@@ -88,6 +103,21 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn appended_inputs_read_as_the_joined_text() {
+        let inputs = ["a = 1\nb", "", "c\n\nd = é"];
+        let mut f = SourceFile::new("<input>", "");
+        let starts: Vec<usize> = inputs.iter().map(|t| f.append_line(t)).collect();
+        let whole = SourceFile::new("<input>", inputs.join("\n"));
+        assert_eq!(f.text, whole.text);
+        assert_eq!(starts, [0, 8, 9]);
+        for offset in 0..=f.text.len() {
+            if f.text.is_char_boundary(offset) {
+                assert_eq!(f.line_col(offset), whole.line_col(offset), "{offset}");
+            }
+        }
+    }
 
     #[test]
     fn line_col_counts_from_one_and_in_chars() {

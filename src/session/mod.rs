@@ -181,13 +181,7 @@ impl<'c> Session<'c> {
         text: &str,
         out: &mut dyn Frontend,
     ) -> Result<Vec<RelId>, Diagnostic> {
-        let offset = self.src.text.len() + usize::from(!self.src.text.is_empty());
-        let mut all = std::mem::take(&mut self.src.text);
-        if !all.is_empty() {
-            all.push('\n');
-        }
-        all.push_str(text);
-        self.src = SourceFile::new(self.src.name.clone(), all);
+        let offset = self.src.append_line(text);
         self.input_start = offset;
         let hunt = crate::syntax::parse_from(&self.src, offset)?;
         let first = self.state.program.relations.len();
