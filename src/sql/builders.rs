@@ -294,15 +294,19 @@ pub fn source_table_as(d: &Dialect, text: &str, alias: Option<Ident>) -> TableFa
 }
 
 fn named_table(name: ObjectName, alias: Option<Ident>) -> TableFactor {
+    table_factor(name, alias, None)
+}
+
+/// A table, or with `args` a table-valued function, under an optional alias.
+fn table_factor(
+    name: ObjectName,
+    alias_name: Option<Ident>,
+    args: Option<sa::TableFunctionArgs>,
+) -> TableFactor {
     TableFactor::Table {
         name,
-        alias: alias.map(|name| TableAlias {
-            explicit: true,
-            name,
-            columns: vec![],
-            at: None,
-        }),
-        args: None,
+        alias: alias_name.map(alias),
+        args,
         with_hints: vec![],
         version: None,
         with_ordinality: false,
@@ -313,16 +317,11 @@ fn named_table(name: ObjectName, alias: Option<Ident>) -> TableFactor {
     }
 }
 
-pub fn derived(query: Query, alias: Ident) -> TableFactor {
+pub fn derived(query: Query, alias_name: Ident) -> TableFactor {
     TableFactor::Derived {
         lateral: false,
         subquery: Box::new(query),
-        alias: Some(TableAlias {
-            explicit: true,
-            name: alias,
-            columns: vec![],
-            at: None,
-        }),
+        alias: Some(alias(alias_name)),
         sample: None,
     }
 }
@@ -520,24 +519,17 @@ fn alias(name: Ident) -> TableAlias {
 
 /// `name(args) AS alias`: a table-valued function (`json_each(?1)`).
 pub fn table_function(name: &str, args: Vec<Expr>, alias_name: Ident) -> TableFactor {
-    TableFactor::Table {
-        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
-        alias: Some(alias(alias_name)),
-        args: Some(sa::TableFunctionArgs {
+    table_factor(
+        ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        Some(alias_name),
+        Some(sa::TableFunctionArgs {
             args: args
                 .into_iter()
                 .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
                 .collect(),
             settings: None,
         }),
-        with_hints: vec![],
-        version: None,
-        with_ordinality: false,
-        partitions: vec![],
-        json_path: None,
-        sample: None,
-        index_hints: vec![],
-    }
+    )
 }
 
 /// `JSON_TABLE(json, '$[*]' COLUMNS (column type PATH '$')) AS alias`: the elements of a
