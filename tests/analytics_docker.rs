@@ -296,16 +296,7 @@ fn ctrl_c_during_a_docker_analytic_removes_the_container_and_exits_130(lake: &La
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let started = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
+    let out = common::ctrl_c(child, std::time::Duration::from_secs(20));
     assert!(out.stdout.is_empty(), "nothing displayed after the APPLY");
     assert_eq!(containers_of(image), Vec::<String>::new(), "left behind");
 }

@@ -149,13 +149,7 @@ fn repl_ctrl_c_on_postgres() {
     let url = common::pg_url();
     let view = format!("i18_slow_repl_{}", std::process::id());
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
-    admin
-        .batch_execute(&format!(
-            "DROP VIEW IF EXISTS \"{view}\"; CREATE VIEW \"{view}\" AS \
-             SELECT '2024-07-08T00:00:01.000000Z'::text AS \"@timestamp\", s AS \"process.pid\", \
-             'x'::text AS \"process.name\" FROM generate_series(1, 10) s, pg_sleep(60) z"
-        ))
-        .unwrap();
+    common::pg_sleeping_view(&mut admin, &view);
     let dir = common::fresh_dir("interactive", "repl-pg");
     let config = dir.join("kestrel.yaml");
     std::fs::write(

@@ -419,13 +419,7 @@ fn kept_tables_are_gone_after_exit_error_and_ctrl_c() {
     })
     .unwrap_or_else(|e| panic!("the PostgreSQL test server must be reachable: {e}"));
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
-    admin
-        .batch_execute(&format!(
-            "DROP VIEW IF EXISTS \"{slow}\"; CREATE VIEW \"{slow}\" AS \
-             SELECT '2024-07-08T00:00:01.000000Z'::text AS \"@timestamp\", s AS \"process.pid\", \
-             'x'::text AS \"process.name\" FROM generate_series(1, 10) s, pg_sleep(60) z"
-        ))
-        .unwrap();
+    common::pg_sleeping_view(&mut admin, &slow);
     let dir = common::fresh_dir("session", "cleanup");
     let app = format!("kcleanup{id}");
     let sep = if url.contains('?') { '&' } else { '?' };
@@ -536,16 +530,7 @@ fn kept_tables_are_gone_after_exit_error_and_ctrl_c() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(700));
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let started = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(started.elapsed() < Duration::from_secs(20));
+    common::ctrl_c(child, Duration::from_secs(20));
     gone(&mut admin2, "Ctrl-C");
 
     let _ = admin.batch_execute(&format!(

@@ -208,3 +208,37 @@ pub fn sqlite_to_parquet(url: &str, table: &str, dir: &Path) {
     .unwrap();
     out.0.take().unwrap().finish().unwrap();
 }
+
+/// A PostgreSQL view `name` of ten process rows that takes a minute to produce any
+/// (`pg_sleep(60)`): a statement reading it runs until it is stopped.
+pub fn pg_sleeping_view(admin: &mut postgres::Client, name: &str) {
+    admin
+        .batch_execute(&format!(
+            "DROP VIEW IF EXISTS \"{name}\"; CREATE VIEW \"{name}\" AS \
+             SELECT '2024-07-08T00:00:01.000000Z'::text AS \"@timestamp\", s AS \"process.pid\", \
+             'x'::text AS \"process.name\" FROM generate_series(1, 10) s, pg_sleep(60) z"
+        ))
+        .expect("create the sleeping view");
+}
+
+/// Presses Ctrl-C for a child `kestrel` (SIGINT) and waits for it: it must exit with 130
+/// within `limit`. Returns what it printed.
+#[cfg(unix)]
+pub fn ctrl_c(child: std::process::Child, limit: std::time::Duration) -> std::process::Output {
+    // SAFETY: sends SIGINT to the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().expect("wait for kestrel");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < limit,
+        "stopped after {:?}",
+        started.elapsed()
+    );
+    out
+}
