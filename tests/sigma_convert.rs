@@ -298,6 +298,25 @@ fn lake(name: &str) -> Lake {
     }
 }
 
+/// A lake of one SQLite table `t`, made by `sql`, read as the data source `t` in the
+/// winevent layout.
+fn winevent_table(name: &str, sql: &str) -> Lake {
+    let dir = common::fresh_dir("sigma-hunts", name);
+    let db = dir.join("lake.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    let yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  t:\n    connection: lake\n    table: t\n    data_model_map: winevent\n",
+        db.display()
+    );
+    Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir,
+    }
+}
+
 /// The uids each DISP shows, or the rendered error.
 fn run(lake: &Lake, name: &str, text: &str) -> Result<Vec<Vec<String>>, String> {
     run_attr(lake, name, text, Some("uid"))
@@ -540,29 +559,18 @@ fn sigma_convert_command_walks_directories_and_reports_failures() {
 /// `winevent` layout, so WHERE SIGMA reads `IntegrityLevel` and `CurrentDirectory` instead.
 #[test]
 fn where_sigma_falls_back_to_the_fields_own_columns() {
-    let dir = common::fresh_dir("sigma-hunts", "bare");
-    let db = dir.join("lake.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch(
+    let lake = winevent_table(
+        "bare",
         r"CREATE TABLE t (ProcessGuid TEXT, Image TEXT, IntegrityLevel TEXT, CurrentDirectory TEXT);
           INSERT INTO t VALUES ('G1', 'C:\x\cmd.exe', 'High', 'C:\Temp\');
           INSERT INTO t VALUES ('G2', 'C:\x\cmd.exe', 'Low', 'C:\Temp\');
           INSERT INTO t VALUES ('G3', 'C:\x\cmd.exe', 'HIGH', 'C:\Other\');",
-    )
-    .unwrap();
+    );
     std::fs::write(
-        dir.join("r.yml"),
+        lake.dir.join("r.yml"),
         "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n    IntegrityLevel: high\n  filter:\n    CurrentDirectory|contains: '\\other\\'\n  condition: sel and not filter\n",
     )
     .unwrap();
-    let yaml = format!(
-        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  t:\n    connection: lake\n    table: t\n    data_model_map: winevent\n",
-        db.display()
-    );
-    let lake = Lake {
-        config: Config::from_yaml_str(&yaml, None).unwrap(),
-        dir: dir.clone(),
-    };
     let got = run(
         &lake,
         "bare.hf",
@@ -721,10 +729,8 @@ fn where_sigma_reads_only_the_categorys_events() {
 /// FIND finds its process, and the summary counts it once.
 #[test]
 fn connections_without_a_whole_4_tuple_are_kept_and_followed() {
-    let dir = common::fresh_dir("sigma-hunts", "ports");
-    let db = dir.join("lake.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch(
+    let lake = winevent_table(
+        "ports",
         r"CREATE TABLE t (RecordNumber INTEGER, Hostname TEXT, Channel TEXT, EventID INTEGER,
             ProcessGuid TEXT, ProcessId INTEGER, Image TEXT, SourceIp TEXT, SourcePort INTEGER,
             DestinationIp TEXT, DestinationPort INTEGER);
@@ -738,16 +744,7 @@ fn connections_without_a_whole_4_tuple_are_kept_and_followed() {
             'C:\Windows\chrome.exe', NULL, NULL, '10.0.0.9', 80);
           INSERT INTO t VALUES (5, 'h1', 'Microsoft-Windows-Sysmon/Operational', 3, 'G5', 50,
             'C:\Windows\notepad.exe', '10.0.0.1', 50005, '10.0.0.9', 9100);",
-    )
-    .unwrap();
-    let yaml = format!(
-        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  t:\n    connection: lake\n    table: t\n    data_model_map: winevent\n",
-        db.display()
     );
-    let lake = Lake {
-        config: Config::from_yaml_str(&yaml, None).unwrap(),
-        dir: dir.clone(),
-    };
     let rule = rules_dir().join("windows/network_connection/net_connection_win_notepad.yml");
     let text = format!(
         "x = GET network-traffic FROM s://t WHERE SIGMA '{}'\n\
