@@ -145,6 +145,9 @@ where
             let mut sink =
                 ParquetSink::create(&d.join(&stamp)).map_err(|e| IngestError::Internal(e.0))?;
             sink.set_typed_columns(&columns);
+            // OCSF's shape, as Security Lake writes it: `actor.process.name` is a
+            // field of struct column `actor`.
+            sink.set_nested(true);
             sinks.insert(day.clone(), sink);
         }
         if let Some(sink) = sinks.get_mut(&day) {

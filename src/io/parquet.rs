@@ -65,6 +65,130 @@ pub struct ParquetSink {
     preset: Vec<Option<Kind>>,
     pending: Vec<Vec<Value>>,
     rows: u64,
+    /// Whether dotted column names become struct fields ([`ParquetSink::set_nested`]).
+    nested: bool,
+    /// The file's top-level columns: the flat columns, or their nesting.
+    layout: Vec<(String, Node)>,
+}
+
+/// A column of the file: one of the rows' columns (by index), or a struct of more.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Leaf(usize),
+    Struct(Vec<(String, Node)>),
+}
+
+/// The nesting of `columns` (dotted names): `actor.process.name` is field `name` of
+/// struct `process` of struct column `actor`, as OCSF lakes (Amazon Security Lake) store
+/// events. A name whose every dotted part is non-empty nests; where a name is both a
+/// value and a struct (`process` and `process.pid`), every column under that first part
+/// stays flat, under its whole name.
+fn nesting(columns: &[String]) -> Vec<(String, Node)> {
+    let mut roots: Vec<(String, Vec<(Vec<&str>, usize)>)> = Vec::new();
+    let mut flat: Vec<(String, Node)> = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        let parts: Vec<&str> = c.split('.').collect();
+        if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+            roots.push((c.clone(), vec![(vec![c.as_str()], i)]));
+            continue;
+        }
+        match roots.iter_mut().find(|(r, _)| r == parts[0]) {
+            Some((_, members)) => members.push((parts, i)),
+            None => roots.push((parts[0].to_string(), vec![(parts, i)])),
+        }
+    }
+    // A bare name that is also the first part of dotted ones makes two roots of one
+    // name: both stay flat.
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (r, _) in &roots {
+        *seen.entry(r.as_str()).or_default() += 1;
+    }
+    for (root, members) in &roots {
+        let grouped = (seen[root.as_str()] == 1)
+            .then(|| {
+                group(
+                    &members
+                        .iter()
+                        .map(|(p, i)| (&p[..], *i))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .flatten();
+        match grouped {
+            Some(mut g) if g.len() == 1 => flat.push(g.remove(0)),
+            _ => flat.extend(
+                members
+                    .iter()
+                    .map(|(_, i)| (columns[*i].clone(), Node::Leaf(*i))),
+            ),
+        }
+    }
+    flat
+}
+
+/// The tree of `items` (remaining name parts, column index) by their first parts; None
+/// when a name is both a value and a struct.
+fn group(items: &[(&[&str], usize)]) -> Option<Vec<(String, Node)>> {
+    let mut heads: Vec<(&str, Vec<(&[&str], usize)>)> = Vec::new();
+    for (parts, i) in items {
+        match heads.iter_mut().find(|(h, _)| *h == parts[0]) {
+            Some((_, m)) => m.push((parts, *i)),
+            None => heads.push((parts[0], vec![(parts, *i)])),
+        }
+    }
+    heads
+        .into_iter()
+        .map(|(head, members)| {
+            let node = match members.as_slice() {
+                [(parts, i)] if parts.len() == 1 => Node::Leaf(*i),
+                _ if members.iter().any(|(p, _)| p.len() == 1) => return None,
+                _ => Node::Struct(group(
+                    &members
+                        .iter()
+                        .map(|(p, i)| (&p[1..], *i))
+                        .collect::<Vec<_>>(),
+                )?),
+            };
+            Some((head.to_string(), node))
+        })
+        .collect()
+}
+
+/// The Arrow field of a column of the file, given the leaf columns' kinds.
+fn field(name: &str, node: &Node, kinds: &[Kind]) -> Field {
+    match node {
+        Node::Leaf(i) => Field::new(name, kinds[*i].data_type(), true),
+        Node::Struct(children) => Field::new(
+            name,
+            DataType::Struct(
+                children
+                    .iter()
+                    .map(|(n, c)| field(n, c, kinds))
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            true,
+        ),
+    }
+}
+
+/// The array of a column of the file, from the leaf columns' arrays.
+fn assemble(node: &Node, leaves: &[ArrayRef], kinds: &[Kind]) -> Result<ArrayRef, ParquetError> {
+    match node {
+        Node::Leaf(i) => Ok(leaves[*i].clone()),
+        Node::Struct(children) => {
+            let DataType::Struct(fields) = field("", node, kinds).data_type().clone() else {
+                unreachable!("a struct node has a struct type")
+            };
+            let arrays = children
+                .iter()
+                .map(|(_, c)| assemble(c, leaves, kinds))
+                .collect::<Result<Vec<_>, _>>()?;
+            let array = arrow_array::StructArray::try_new(fields, arrays, None)
+                .map_err(|e| err("parquet", e))?;
+            Ok(Arc::new(array))
+        }
+    }
 }
 
 impl ParquetSink {
@@ -79,7 +203,17 @@ impl ParquetSink {
             preset: Vec::new(),
             pending: Vec::new(),
             rows: 0,
+            nested: false,
+            layout: Vec::new(),
         })
+    }
+
+    /// Writes dotted column names as struct fields (`actor.process.name` as field `name`
+    /// of struct `process` of column `actor`), as OCSF lakes store events; before the
+    /// first row. Readers that flatten structs (kestrel's DataFusion backend, its ingest)
+    /// see the same dotted columns again.
+    pub fn set_nested(&mut self, nested: bool) {
+        self.nested = nested;
     }
 
     /// Sets the column names (before the first row).
@@ -138,11 +272,17 @@ impl ParquetSink {
                 })
             })
             .collect();
+        self.layout = if self.nested {
+            nesting(&self.columns)
+        } else {
+            (0..self.columns.len())
+                .map(|i| (self.columns[i].clone(), Node::Leaf(i)))
+                .collect()
+        };
         let schema: SchemaRef = Arc::new(Schema::new(
-            self.columns
+            self.layout
                 .iter()
-                .zip(&self.kinds)
-                .map(|(c, k)| Field::new(c, k.data_type(), true))
+                .map(|(name, node)| field(name, node, &self.kinds))
                 .collect::<Vec<_>>(),
         ));
         let props = WriterProperties::builder()
@@ -231,6 +371,11 @@ impl ParquetSink {
             };
             arrays.push(array);
         }
+        let arrays = self
+            .layout
+            .iter()
+            .map(|(_, node)| assemble(node, &arrays, &self.kinds))
+            .collect::<Result<Vec<_>, _>>()?;
         let (Some(writer), Some(schema)) = (self.writer.as_mut(), self.schema.clone()) else {
             return Ok(());
         };
@@ -311,9 +456,51 @@ pub fn read(
 
 /// A Parquet file's rows, a batch at a time.
 pub struct Rows {
+    /// The columns: a struct column's fields by their dotted paths (`actor.process.name`).
     pub columns: Vec<String>,
+    /// Per column: the top-level column and the struct fields down to it.
+    paths: Vec<Vec<usize>>,
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     name: String,
+}
+
+/// The leaf columns of field `f` (a struct's fields by dotted path, recursively), with the
+/// child indices from the top-level column down; an error names a type kestrel cannot keep.
+fn leaf_columns(
+    name: &str,
+    path: Vec<usize>,
+    t: &DataType,
+    out: &mut Vec<(String, Vec<usize>)>,
+) -> Result<(), String> {
+    match t {
+        DataType::Struct(fields) => {
+            for (j, f) in fields.iter().enumerate() {
+                let mut p = path.clone();
+                p.push(j);
+                leaf_columns(&format!("{name}.{}", f.name()), p, f.data_type(), out)?;
+            }
+            Ok(())
+        }
+        t if readable(t) || as_json_text(t) => {
+            out.push((name.to_string(), path));
+            Ok(())
+        }
+        t => Err(format!(
+            "column `{name}` has type {t}, which kestrel cannot keep (use numbers, \
+             booleans, text, timestamps, structs or lists)"
+        )),
+    }
+}
+
+/// Lists and maps are kept as JSON text, as JSON logs' arrays are.
+fn as_json_text(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(_, _)
+            | DataType::Map(_, _)
+    )
 }
 
 impl Rows {
@@ -322,23 +509,19 @@ impl Rows {
         let file = File::open(path).map_err(|e| err(&name, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&name, e))?;
         let schema = builder.schema().clone();
-        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        for f in schema.fields() {
-            if !readable(f.data_type()) {
-                return Err(ParquetError(format!(
-                    "{name}: column `{}` has type {}, which kestrel cannot keep (use numbers, \
-                     booleans, text or timestamps)",
-                    f.name(),
-                    f.data_type()
-                )));
-            }
+        let mut leaves = Vec::new();
+        for (i, f) in schema.fields().iter().enumerate() {
+            leaf_columns(f.name(), vec![i], f.data_type(), &mut leaves)
+                .map_err(|e| ParquetError(format!("{name}: {e}")))?;
         }
+        let (columns, paths) = leaves.into_iter().unzip();
         let reader = builder
             .with_batch_size(BATCH_ROWS)
             .build()
             .map_err(|e| err(&name, e))?;
         Ok(Rows {
             columns,
+            paths,
             reader,
             name,
         })
@@ -346,18 +529,85 @@ impl Rows {
 
     /// The next batch of rows, None at the end.
     pub fn next_batch(&mut self) -> Result<Option<Vec<Vec<Value>>>, ParquetError> {
+        use arrow_array::cast::AsArray;
         let Some(batch) = self.reader.next() else {
             return Ok(None);
         };
         let batch = batch.map_err(|e| err(&self.name, e))?;
         let n = batch.num_rows();
         let mut out = vec![Vec::with_capacity(self.columns.len()); n];
-        for col in batch.columns() {
+        for path in &self.paths {
+            // The leaf array, and the structs above it (a null struct nulls its fields).
+            let mut above: Vec<ArrayRef> = Vec::new();
+            let mut array = batch.column(path[0]).clone();
+            for &j in &path[1..] {
+                let child = array.as_struct().column(j).clone();
+                above.push(array);
+                array = child;
+            }
+            let text = as_json_text(array.data_type());
             for (i, row) in out.iter_mut().enumerate() {
-                row.push(cell(col.as_ref(), i));
+                row.push(if above.iter().any(|a| a.is_null(i)) {
+                    Value::Null
+                } else if text {
+                    if array.is_null(i) {
+                        Value::Null
+                    } else {
+                        Value::Text(json(array.as_ref(), i).to_string())
+                    }
+                } else {
+                    cell(array.as_ref(), i)
+                });
             }
         }
         Ok(Some(out))
+    }
+}
+
+/// A cell of any Arrow array as JSON: structs as objects, lists as arrays, maps as
+/// objects (keys as text), the rest as [`cell`] reads them.
+fn json(a: &dyn Array, i: usize) -> serde_json::Value {
+    use arrow_array::cast::AsArray;
+    if a.is_null(i) {
+        return serde_json::Value::Null;
+    }
+    let items = |values: ArrayRef| {
+        serde_json::Value::Array(
+            (0..values.len())
+                .map(|k| json(values.as_ref(), k))
+                .collect(),
+        )
+    };
+    match a.data_type() {
+        DataType::Struct(fields) => {
+            let s = a.as_struct();
+            serde_json::Value::Object(
+                fields
+                    .iter()
+                    .zip(s.columns())
+                    .map(|(f, c)| (f.name().clone(), json(c.as_ref(), i)))
+                    .collect(),
+            )
+        }
+        DataType::List(_) => items(a.as_list::<i32>().value(i)),
+        DataType::LargeList(_) => items(a.as_list::<i64>().value(i)),
+        DataType::FixedSizeList(_, _) => items(a.as_fixed_size_list().value(i)),
+        DataType::Map(_, _) => {
+            let entries = a.as_map().value(i);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            serde_json::Value::Object(
+                (0..entries.len())
+                    .map(|k| {
+                        let key = match cell(keys.as_ref(), k) {
+                            Value::Text(t) => t,
+                            other => other.to_string(),
+                        };
+                        (key, json(values.as_ref(), k))
+                    })
+                    .collect(),
+            )
+        }
+        _ => cell(a, i).to_json(),
     }
 }
 
@@ -515,6 +765,72 @@ mod tests {
         assert_eq!(got[3][2], Value::Null);
         assert_eq!(got[4][2], Value::Text("é4".into()));
         assert_eq!(got[BATCH_ROWS + 4][0], Value::Int(BATCH_ROWS as i64 + 4));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Dotted names written nested are struct fields in the file, and read back as the
+    /// same dotted columns (a null struct's fields are null); names that are both a value
+    /// and a struct stay flat.
+    #[test]
+    fn dotted_columns_nest_as_structs_and_read_back_flat() {
+        let dir = std::env::temp_dir().join(format!("kestrel-pq-nest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.parquet");
+        let cols: Vec<String> = [
+            "time",
+            "actor.process.name",
+            "actor.process.pid",
+            "actor.user.name",
+            "process",
+            "process.pid",
+            "a..b",
+        ]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+        let mut sink = ParquetSink::create(&path).unwrap();
+        sink.set_columns(&cols);
+        sink.set_nested(true);
+        let rows = vec![
+            vec![
+                Value::Text("t1".into()),
+                Value::Text("cmd.exe".into()),
+                Value::Int(4),
+                Value::Text("SYSTEM".into()),
+                Value::Text("p".into()),
+                Value::Int(5),
+                Value::Int(1),
+            ],
+            vec![
+                Value::Text("t2".into()),
+                Value::Null,
+                Value::Int(8),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        ];
+        for r in &rows {
+            sink.push(r).unwrap();
+        }
+        sink.finish().unwrap();
+        let file = File::open(&path).unwrap();
+        let schema = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .schema()
+            .clone();
+        let top: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(top, ["time", "actor", "process", "process.pid", "a..b"]);
+        let DataType::Struct(actor) = schema.field(1).data_type() else {
+            panic!("actor is not a struct: {schema:?}")
+        };
+        let inner: Vec<&str> = actor.iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(inner, ["process", "user"]);
+        let mut r = Rows::open(&path).unwrap();
+        assert_eq!(r.columns, cols);
+        let got = r.next_batch().unwrap().unwrap();
+        assert_eq!(got, rows);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
