@@ -596,7 +596,14 @@ fn redact_userinfo(text: &str) -> String {
 }
 
 fn redact_params(text: &str) -> String {
-    const KEYS: &[&str] = &["password=", "passwd=", "pwd="];
+    const KEYS: &[&str] = &[
+        "password=",
+        "passwd=",
+        "pwd=",
+        // S3 credentials (`datafusion+s3://…`, `ballista+s3://…`).
+        "secret_access_key=",
+        "session_token=",
+    ];
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -858,6 +865,10 @@ datasources:
         assert_eq!(
             redact_url("cannot connect to \"mysql://root:toor@db\" (refused)"),
             "cannot connect to \"mysql://root:***@db\" (refused)"
+        );
+        assert_eq!(
+            redact_url("datafusion+s3://lake/p?access_key_id=AK&secret_access_key=x/y&region=r"),
+            "datafusion+s3://lake/p?access_key_id=AK&secret_access_key=***&region=r"
         );
         assert_eq!(redact_url("no url here: ünïcode"), "no url here: ünïcode");
     }

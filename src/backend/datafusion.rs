@@ -1,22 +1,24 @@
-//! Apache DataFusion, embedded (`datafusion:///abs/dir`; the `datafusion` cargo feature):
-//! a multi-threaded query engine over files, no server.
+//! Apache DataFusion, embedded (`datafusion:///abs/dir`, `datafusion+s3://bucket/prefix`;
+//! the `datafusion` cargo feature): a multi-threaded query engine over files, no server.
+//! The same code plans statements for a Ballista cluster ([`super::ballista`]).
 //!
-//! In: the URL's directory, and each data source's `table:` as the configuration writes
-//! it, read as a path relative to that directory (or absolute): a Parquet, CSV or
-//! JSON-lines file, a directory of them, or a glob (`lake/*.parquet`). The first time a
-//! table is asked for ([`Backend::column_kinds`], which lowering calls before any SQL
-//! is built) it is registered as a listing table under the name the SQL will use (its
-//! parts, as [`crate::sql::table_name`] reads them), with hive-style partition
+//! In: the URL's directory or S3 prefix (S3 settings from its parameters, else the AWS
+//! environment), and each data source's `table:` as the configuration writes it, read as
+//! a path relative to that root (or absolute, `/…` or `s3://bucket/…`): a Parquet, CSV or
+//! JSON-lines file, a directory (prefix) of them, or a glob (`lake/*.parquet`). The first
+//! time a table is asked for ([`Backend::column_kinds`], which lowering calls before any
+//! SQL is built) it is registered as a listing table under the name the SQL will use
+//! (its parts, as [`crate::sql::table_name`] reads them), with hive-style partition
 //! directories (`eventDay=20240708/`) as text columns. Out: rows, batch by batch.
 //!
 //! Read-only (DDL, DML and `SET` are refused). LIKE and `integer(x)` are functions
 //! registered here with the language's meaning (`kestrel_like`, `kestrel_int`); MATCHES
 //! is DataFusion's `regexp_like` (Rust's regex crate, as on SQLite). A statement runs on
 //! the backend's own tokio runtime; Ctrl-C and the connection's `statement_timeout` drop
-//! it, which stops its tasks.
+//! it, which stops its tasks (on a cluster, its job is cancelled).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,11 +37,19 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::ident;
 use futures_util::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::{ObjectStore, ObjectStoreExt};
 
+use super::url::ServerUrl;
 use super::{Backend, BackendError, RowSink};
 use crate::ir::{ColumnKind, Literal};
 use crate::sql::SqlStatement;
@@ -48,8 +58,13 @@ use crate::value::Value;
 pub struct DataFusionBackend {
     runtime: tokio::runtime::Runtime,
     ctx: SessionContext,
-    /// The URL's directory: where relative `table:` paths start.
-    dir: PathBuf,
+    /// A Ballista scheduler's gRPC address when the context runs its queries there
+    /// (`ballista://`): where a stopped statement's job is cancelled.
+    cluster: Option<String>,
+    /// Where relative `table:` paths start, and how S3 is reached.
+    lake: Lake,
+    /// S3 buckets whose store is registered in the context.
+    buckets: HashSet<String>,
     timeout: Option<Duration>,
     /// Tables registered so far, by the configuration's text.
     tables: HashMap<String, Vec<(String, Option<ColumnKind>)>>,
@@ -60,43 +75,61 @@ fn query_error(e: impl std::fmt::Display) -> BackendError {
 }
 
 impl DataFusionBackend {
-    /// `datafusion:///abs/dir`: the directory the tables are read from.
+    /// `datafusion:///abs/dir` (tables read from that directory) or
+    /// `datafusion+s3://bucket/prefix` (from that S3 prefix); S3 settings as parameters.
     pub fn open_url(url: &str) -> Result<DataFusionBackend, BackendError> {
-        let bad = |message: String| BackendError::Open {
-            url: url.to_string(),
-            message,
+        let u = ServerUrl::parse(url).map_err(|e| open_error(url, e))?;
+        let expected = "expected datafusion:///absolute/directory or datafusion+s3://bucket/prefix";
+        let path = u.database.clone().unwrap_or_default();
+        let root = if scheme_suffix(url) == Some("s3") {
+            format!("s3://{}/{}", u.host, path)
+        } else if url.contains(":///") {
+            format!("/{path}")
+        } else {
+            return Err(open_error(url, expected));
         };
-        let dir = url
-            .split_once("://")
-            .map(|(_, rest)| rest)
-            .filter(|rest| rest.starts_with('/'))
-            .ok_or_else(|| bad("expected datafusion:///absolute/directory".into()))?;
-        if dir.contains('?') {
-            return Err(bad("URL parameters (?…) are not supported".into()));
-        }
-        let dir = PathBuf::from(dir);
-        if !dir.is_dir() {
-            return Err(bad(format!("no directory at {}", dir.display())));
-        }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .thread_name("kestrel-datafusion")
-            .enable_time()
-            .build()
-            .map_err(|e| bad(format!("cannot start the query runtime: {e}")))?;
-        Ok(DataFusionBackend {
+        let lake = Lake::new(url, &u, root)?;
+        let runtime = query_runtime(url)?;
+        Ok(DataFusionBackend::with_context(
             runtime,
-            ctx: session_context(),
-            dir,
+            session_context(),
+            None,
+            lake,
+        ))
+    }
+
+    /// A backend over `lake` whose context `ctx` runs its queries on `runtime`, or on a
+    /// Ballista cluster (`cluster`: the scheduler, `http://host:port`).
+    pub(super) fn with_context(
+        runtime: tokio::runtime::Runtime,
+        ctx: SessionContext,
+        cluster: Option<String>,
+        lake: Lake,
+    ) -> DataFusionBackend {
+        DataFusionBackend {
+            runtime,
+            ctx,
+            cluster,
+            lake,
+            buckets: HashSet::new(),
             timeout: None,
             tables: HashMap::new(),
-        })
+        }
     }
 
     /// Registers `table` (the configuration's text) under the name the SQL uses for it,
     /// and answers its columns.
     fn register(&mut self, table: &str) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
         let parts = crate::sql::table_name::parts(table);
-        let path = self.dir.join(parts.join("."));
+        let location = self.lake.location(&parts.join("."));
+        if let Some(bucket) = bucket_of(&location) {
+            if !self.buckets.contains(bucket) {
+                let store = self.lake.s3.store(bucket)?;
+                let at = ObjectStoreUrl::parse(format!("s3://{bucket}")).map_err(query_error)?;
+                self.ctx.register_object_store(at.as_ref(), store);
+                self.buckets.insert(bucket.to_string());
+            }
+        }
         let reference = match parts.as_slice() {
             [t] => TableReference::bare(t.as_str()),
             [s, t] => {
@@ -110,10 +143,11 @@ impl DataFusionBackend {
             _ => return Err(BackendError::Query(format!("bad table name `{table}`"))),
         };
         let ctx = self.ctx.clone();
-        let provider = self.runtime.block_on(listing_table(&ctx, &path))?;
+        let provider = self.runtime.block_on(listing_table(&ctx, &location))?;
         let Some(provider) = provider else {
             return Ok(vec![]);
         };
+        let provider = flattened(&ctx, provider)?;
         let kinds = provider
             .schema()
             .fields()
@@ -149,17 +183,210 @@ impl DataFusionBackend {
     }
 }
 
-/// A session with kestrel's functions, strings read as plain UTF-8 arrays (so every
-/// function sees one string type), and the default on all cores.
-fn session_context() -> SessionContext {
+pub(super) fn open_error(url: &str, message: impl Into<String>) -> BackendError {
+    BackendError::Open {
+        url: crate::config::redact_url(url),
+        message: message.into(),
+    }
+}
+
+/// `+s3` in `datafusion+s3://…`: what follows the `+` of the URL's scheme.
+pub(super) fn scheme_suffix(url: &str) -> Option<&str> {
+    let scheme = url.split_once("://")?.0;
+    scheme.split_once('+').map(|(_, s)| s)
+}
+
+/// The bucket of an `s3://bucket/key` location.
+fn bucket_of(location: &str) -> Option<&str> {
+    let rest = location.strip_prefix("s3://")?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// Where a lake's tables are: relative `table:` paths start at `root` (an absolute
+/// directory, or `s3://bucket/prefix`), and how S3 is reached.
+#[derive(Clone)]
+pub(super) struct Lake {
+    root: String,
+    pub(super) s3: S3,
+}
+
+impl Lake {
+    /// The lake at `root` with the URL's S3 parameters; a local root must be a directory.
+    pub(super) fn new(url: &str, u: &ServerUrl, root: String) -> Result<Lake, BackendError> {
+        let s3 = S3::from_url(url, u)?;
+        if bucket_of(&root).is_none() && !Path::new(&root).is_dir() {
+            return Err(open_error(url, format!("no directory at {root}")));
+        }
+        Ok(Lake { root, s3 })
+    }
+
+    /// A table's files: `table` itself when absolute (`/…`, `s3://…`), else under the root.
+    fn location(&self, table: &str) -> String {
+        if table.starts_with('/') || table.starts_with("s3://") {
+            table.to_string()
+        } else {
+            format!("{}/{table}", self.root.trim_end_matches('/'))
+        }
+    }
+}
+
+/// How S3 (or an S3-compatible store) is reached: the URL's parameters, else the usual
+/// AWS environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`).
+#[derive(Clone, Default)]
+pub(super) struct S3 {
+    pub(super) endpoint: Option<String>,
+    pub(super) region: Option<String>,
+    pub(super) allow_http: Option<bool>,
+    pub(super) access_key_id: Option<String>,
+    pub(super) secret_access_key: Option<String>,
+    pub(super) session_token: Option<String>,
+}
+
+/// The URL parameters a DataFusion or Ballista connection honours.
+const S3_PARAMS: &[&str] = &[
+    "endpoint",
+    "region",
+    "allow_http",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+];
+
+impl S3 {
+    fn from_url(url: &str, u: &ServerUrl) -> Result<S3, BackendError> {
+        super::url::warn_unknown(
+            &crate::config::redact_url(url),
+            &u.unknown_params(S3_PARAMS, &[]),
+        );
+        let text = |k: &str| u.param(k).map(str::to_string);
+        Ok(S3 {
+            endpoint: text("endpoint"),
+            region: text("region"),
+            allow_http: u.flag("allow_http").map_err(|e| open_error(url, e))?,
+            access_key_id: text("access_key_id"),
+            secret_access_key: text("secret_access_key"),
+            session_token: text("session_token"),
+        })
+    }
+
+    /// The store for `bucket`.
+    fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, BackendError> {
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if let Some(e) = &self.endpoint {
+            b = b.with_endpoint(e);
+        }
+        if let Some(r) = &self.region {
+            b = b.with_region(r);
+        }
+        if let Some(h) = self.allow_http {
+            b = b.with_allow_http(h);
+        }
+        if let (Some(k), Some(s)) = (&self.access_key_id, &self.secret_access_key) {
+            b = b.with_access_key_id(k).with_secret_access_key(s);
+            if let Some(t) = &self.session_token {
+                b = b.with_token(t);
+            }
+        }
+        let store = b
+            .build()
+            .map_err(|e| BackendError::Query(format!("s3://{bucket}: {e}")))?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// The tokio runtime statements run on (all cores).
+pub(super) fn query_runtime(url: &str) -> Result<tokio::runtime::Runtime, BackendError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name("kestrel-datafusion")
+        .enable_all()
+        .build()
+        .map_err(|e| open_error(url, format!("cannot start the query runtime: {e}")))
+}
+
+/// The SQL functions kestrel's DataFusion dialect calls beyond DataFusion's own
+/// (`kestrel_like`, `kestrel_int`): registered in every context, and in the scheduler and
+/// executors of a Ballista cluster (`kestrel-ballista`).
+pub fn kestrel_functions() -> Vec<Arc<ScalarUDF>> {
+    vec![
+        Arc::new(ScalarUDF::new_from_impl(KestrelLike::new())),
+        Arc::new(ScalarUDF::new_from_impl(KestrelInt::new())),
+    ]
+}
+
+/// How kestrel configures a session: strings read as plain UTF-8 arrays (so every
+/// function sees one string type), and no information schema.
+pub(super) fn session_config() -> SessionConfig {
     let mut config = SessionConfig::new().with_information_schema(false);
     let options = config.options_mut();
     options.execution.parquet.schema_force_view_types = false;
     options.sql_parser.map_string_types_to_utf8view = false;
-    let ctx = SessionContext::new_with_config(config);
-    ctx.register_udf(ScalarUDF::new_from_impl(KestrelLike::new()));
-    ctx.register_udf(ScalarUDF::new_from_impl(KestrelInt::new()));
+    config
+}
+
+/// A session with kestrel's functions and configuration, on all cores.
+fn session_context() -> SessionContext {
+    let ctx = SessionContext::new_with_config(session_config());
+    for f in kestrel_functions() {
+        ctx.register_udf(f.as_ref().clone());
+    }
     ctx
+}
+
+/// `table` with the fields of its struct columns as columns of their own, named by their
+/// dotted paths (`actor.process.name` of struct column `actor`), as OCSF lakes such as
+/// Amazon Security Lake nest them: a view, so the mappings' dotted names read flat
+/// columns and nested fields alike, and DataFusion still reads only the fields used.
+/// A table without struct columns is itself.
+fn flattened(
+    ctx: &SessionContext,
+    table: Arc<ListingTable>,
+) -> Result<Arc<dyn TableProvider>, BackendError> {
+    let schema = table.schema();
+    let is_struct = |t: &DataType| matches!(t, DataType::Struct(_));
+    if !schema.fields().iter().any(|f| is_struct(f.data_type())) {
+        return Ok(table);
+    }
+    // Flat columns keep their names; a leaf whose dotted path is also a flat column's
+    // name yields to it.
+    let mut names: HashSet<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| !is_struct(f.data_type()))
+        .map(|f| f.name().clone())
+        .collect();
+    let mut columns = Vec::new();
+    for f in schema.fields() {
+        let column = ident(f.name());
+        if is_struct(f.data_type()) {
+            leaves(column, f.name(), f.data_type(), &mut names, &mut columns);
+        } else {
+            columns.push(column);
+        }
+    }
+    let df = ctx
+        .read_table(table)
+        .and_then(|df| df.select(columns))
+        .map_err(query_error)?;
+    Ok(df.into_view())
+}
+
+/// The leaf fields of `expr` (of type `t`, named `name`) as columns named by their paths.
+fn leaves(expr: Expr, name: &str, t: &DataType, names: &mut HashSet<String>, out: &mut Vec<Expr>) {
+    match t {
+        DataType::Struct(fields) => {
+            for sub in fields {
+                let path = format!("{name}.{}", sub.name());
+                let field = get_field(expr.clone(), sub.name().as_str());
+                leaves(field, &path, sub.data_type(), names, out);
+            }
+        }
+        _ => {
+            if names.insert(name.to_string()) {
+                out.push(expr.alias(name));
+            }
+        }
+    }
 }
 
 /// What a column of this type holds, for lowering.
@@ -198,52 +425,57 @@ fn format_of(name: &str) -> Option<(Arc<dyn FileFormat>, &'static str)> {
     }
 }
 
-/// The first data file under `dir` (depth first, names sorted), for its format.
-fn first_file(dir: &Path) -> Option<PathBuf> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for e in &entries {
-        if e.is_file() && format_of(&e.to_string_lossy()).is_some() {
-            return Some(e.clone());
+/// The first data file under the listing `url` (a directory or prefix), by name, for
+/// its format; None when nothing is there.
+async fn first_file(
+    store: &Arc<dyn ObjectStore>,
+    url: &ListingTableUrl,
+) -> Result<Option<String>, BackendError> {
+    let mut files = store.list(Some(url.prefix()));
+    let mut first: Option<String> = None;
+    while let Some(meta) = files.next().await {
+        let name = meta.map_err(query_error)?.location.to_string();
+        if format_of(&name).is_some() && first.as_ref().is_none_or(|f| name < *f) {
+            first = Some(name);
         }
     }
-    entries
-        .iter()
-        .filter(|e| e.is_dir())
-        .find_map(|d| first_file(d))
+    Ok(first)
 }
 
-/// A listing table over `path` (a file, a directory, or a glob), None when nothing is
-/// there.
+/// A listing table over `location` (a file, a directory or S3 prefix, or a glob), None
+/// when nothing is there.
 async fn listing_table(
     ctx: &SessionContext,
-    path: &Path,
+    location: &str,
 ) -> Result<Option<Arc<ListingTable>>, BackendError> {
-    let text = path.to_string_lossy().into_owned();
-    let is_glob = text.contains(['*', '?', '[']);
-    let (format_from, url_text) = if is_glob {
-        (PathBuf::from(&text), text.clone())
-    } else if path.is_dir() {
-        let Some(file) = first_file(path) else {
-            return Ok(None);
-        };
-        // A trailing slash: the listing reads the directory, not a file of that name.
-        (file, format!("{}/", text.trim_end_matches('/')))
-    } else if path.is_file() {
-        (path.to_path_buf(), text.clone())
-    } else {
-        return Ok(None);
+    let store_of = |u: &ListingTableUrl| {
+        ctx.runtime_env()
+            .object_store(u.object_store())
+            .map_err(query_error)
     };
-    let Some((format, extension)) = format_of(&format_from.to_string_lossy()) else {
+    let (format_from, url) = if location.contains(['*', '?', '[']) {
+        let url = ListingTableUrl::parse(location).map_err(query_error)?;
+        (location.to_string(), url)
+    } else {
+        let file = ListingTableUrl::parse(location).map_err(query_error)?;
+        let store = store_of(&file)?;
+        if store.head(file.prefix()).await.is_ok() {
+            (location.to_string(), file)
+        } else {
+            // A trailing slash: the listing reads the directory, not a file of that name.
+            let dir = format!("{}/", location.trim_end_matches('/'));
+            let url = ListingTableUrl::parse(&dir).map_err(query_error)?;
+            match first_file(&store, &url).await? {
+                Some(f) => (f, url),
+                None => return Ok(None),
+            }
+        }
+    };
+    let Some((format, extension)) = format_of(&format_from) else {
         return Err(BackendError::Query(format!(
-            "{}: not a Parquet (.parquet), CSV (.csv) or JSON-lines (.jsonl, .json, .ndjson) file",
-            format_from.display()
+            "{format_from}: not a Parquet (.parquet), CSV (.csv) or JSON-lines (.jsonl, .json, .ndjson) file"
         )));
     };
-    let url = ListingTableUrl::parse(&url_text).map_err(query_error)?;
     let state = ctx.state();
     let mut options = ListingOptions::new(format).with_file_extension(extension);
     let partitions = options
@@ -318,6 +550,9 @@ impl Backend for DataFusionBackend {
         let timeout = self.timeout;
         let ctx = self.ctx.clone();
         let params: Vec<ScalarValue> = stmt.params.iter().map(scalar).collect();
+        // The statement's plan once made: a Ballista job to cancel when it is stopped.
+        let plan_slot: Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
+        let running = Arc::clone(&plan_slot);
         let run = async move {
             let read_only = SQLOptions::new()
                 .with_allow_ddl(false)
@@ -339,7 +574,11 @@ impl Backend for DataFusionBackend {
                 .map(|f| f.name().clone())
                 .collect();
             sink.columns(&names)?;
-            let mut stream = df.execute_stream().await.map_err(query_error)?;
+            let task = Arc::new(df.task_ctx());
+            let plan = df.create_physical_plan().await.map_err(query_error)?;
+            *running.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&plan));
+            let mut stream =
+                datafusion::physical_plan::execute_stream(plan, task).map_err(query_error)?;
             let mut row: Vec<Value> = Vec::with_capacity(names.len());
             while let Some(batch) = stream.next().await {
                 let batch = batch.map_err(query_error)?;
@@ -356,13 +595,22 @@ impl Backend for DataFusionBackend {
             }
             Ok::<(), BackendError>(())
         };
+        let cluster = self.cluster.clone();
         self.runtime.block_on(async move {
             let run = std::pin::pin!(run);
             let stop = std::pin::pin!(stopped(deadline, timeout));
-            // Whichever ends first; dropping the statement's stream stops its tasks.
+            // Whichever ends first; dropping the statement's stream stops its tasks (and
+            // on a cluster, its job is cancelled at the scheduler).
             match futures_util::future::select(run, stop).await {
                 futures_util::future::Either::Left((result, _)) => result,
-                futures_util::future::Either::Right((e, _)) => Err(e),
+                futures_util::future::Either::Right((e, _)) => {
+                    let plan = plan_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let (Some(_scheduler), Some(_plan)) = (cluster, plan) {
+                        #[cfg(feature = "ballista")]
+                        super::ballista::cancel(&_scheduler, &_plan).await;
+                    }
+                    Err(e)
+                }
             }
         })
     }

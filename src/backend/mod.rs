@@ -9,9 +9,13 @@
 //! - `mssql.rs` — `tiberius` over tokio (`mssql://`);
 //! - `datafusion.rs` — Apache DataFusion embedded, over Parquet/CSV/JSON-lines files
 //!   (`datafusion:///dir`; the `datafusion` cargo feature);
+//! - `ballista.rs` — the same over an Apache Ballista cluster (`ballista://host:port/dir`;
+//!   the `ballista` cargo feature);
 //! - `url.rs` — server URLs as SQLAlchemy writes them (`+driver` ignored), parameters;
 //! - `tls.rs` — rustls, with libpq's `sslmode` meanings.
 
+#[cfg(feature = "ballista")]
+pub mod ballista;
 pub mod cancel;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
@@ -241,6 +245,13 @@ pub fn open(url: &str, opts: &OpenOptions) -> Result<Box<dyn Backend>, BackendEr
             url: crate::config::redact_url(url),
             message: "this kestrel was built without DataFusion (cargo feature `datafusion`)"
                 .into(),
+        }),
+        #[cfg(feature = "ballista")]
+        "ballista" => Ok(Box::new(ballista::open_url(url, opts)?)),
+        #[cfg(not(feature = "ballista"))]
+        "ballista" => Err(BackendError::Open {
+            url: crate::config::redact_url(url),
+            message: "this kestrel was built without Ballista (cargo feature `ballista`)".into(),
         }),
         _ => Err(BackendError::Scheme(crate::config::redact_url(url))),
     }
