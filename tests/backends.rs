@@ -232,7 +232,15 @@ impl Lake {
 
 impl Drop for Lake {
     fn drop(&mut self) {
-        if matches!(self.name, "sqlite" | "datafusion" | "datafusion-lake") {
+        if matches!(
+            self.name,
+            "sqlite"
+                | "datafusion"
+                | "datafusion-lake"
+                | "ballista"
+                | "datafusion-s3"
+                | "ballista-s3"
+        ) {
             return;
         }
         if let Some(ns) = &self.namespace {
@@ -505,6 +513,75 @@ fn the_same_hunts_give_the_same_answers_on_datafusion_over_parquet() {
     same_answers_as_sqlite(&lakes);
 }
 
+/// A Ballista cluster (a scheduler and two executors, separate processes) over the
+/// same Parquet files as the DataFusion lake: the same answers as SQLite.
+#[cfg(feature = "ballista")]
+#[test]
+fn the_same_hunts_give_the_same_answers_on_a_ballista_cluster() {
+    let cluster = common::cluster::Cluster::start("conformance", 2, 2);
+    let mut lakes = lakes("bal", &["sqlite", "datafusion"]);
+    let dir = lakes[1]
+        ._dir
+        .as_ref()
+        .expect("the Parquet directory")
+        .0
+        .clone();
+    lakes[1].name = "ballista";
+    lakes[1].url = cluster.url(&dir);
+    let answers = std::panic::catch_unwind(|| same_answers_as_sqlite(&lakes));
+    if let Err(e) = answers {
+        eprintln!("the cluster's logs:\n{}", cluster.logs());
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// Object stores: the lake `kestrel ingest --into datafusion://…` writes (Parquet by
+/// event day), copied into a local S3-compatible server (moto), hunted through
+/// `datafusion+s3://bucket/prefix` (and `ballista+s3://…` on a cluster whose executors
+/// read S3 themselves): the same answers as SQLite.
+#[cfg(feature = "datafusion")]
+#[test]
+fn the_same_hunts_give_the_same_answers_over_s3() {
+    let s3 = common::s3::S3Server::start();
+    let mut lakes = lakes("s3", &["sqlite", "datafusion-lake"]);
+    let dir = lakes[1]
+        ._dir
+        .as_ref()
+        .expect("the lake's directory")
+        .0
+        .clone();
+    s3.upload(&dir, "lake", "security-lake");
+    lakes[1].name = "datafusion-s3";
+    lakes[1].url = format!("datafusion+s3://lake/security-lake?{}", s3.params());
+    #[cfg(feature = "ballista")]
+    let cluster = common::cluster::Cluster::start("s3", 2, 2);
+    #[cfg(feature = "ballista")]
+    lakes.push(Lake {
+        name: "ballista-s3",
+        url: format!(
+            "ballista+s3://127.0.0.1:{}/lake/security-lake?{}",
+            cluster.port,
+            s3.params()
+        ),
+        tables: lakes[1].tables.clone(),
+        namespace: None,
+        _dir: None,
+    });
+    same_answers_as_sqlite(&lakes);
+}
+
+/// Wrong answers of an engine we use, not of kestrel: (hunt, lake, what is wrong). The
+/// test asserts that each still differs, so it fails (and the entry goes) once the
+/// engine is fixed; every other hunt on that lake must agree.
+const KNOWN_ENGINE_DEFECTS: &[(&str, &str, &str)] = &[(
+    "one_pid_either_channel",
+    "ballista-s3",
+    "Ballista 55 drops one row of `p` (37 of 38 records; the one record in partition \
+     eventDay=unknown) when the day-partitioned, nested lake is read with p's \
+     four-column projection and filter; the same SQL embedded, its COUNT(*), and any \
+     one or two of those columns give all 38",
+)];
+
 /// Runs every conformance hunt on each lake: the same answers as on SQLite (and the
 /// pids each hunt must show there).
 fn same_answers_as_sqlite(lakes: &[Lake]) {
@@ -564,6 +641,20 @@ fn same_answers_as_sqlite(lakes: &[Lake]) {
             } else {
                 as_set(out) == as_set(&reference)
             };
+            let known = KNOWN_ENGINE_DEFECTS
+                .iter()
+                .find(|(h, l, _)| h == name && l == engine);
+            if let Some((_, _, what)) = known {
+                if same {
+                    failures.push(format!(
+                        "{name} on {engine} now agrees with sqlite: the engine defect is \
+                         fixed, remove it from KNOWN_ENGINE_DEFECTS ({what})"
+                    ));
+                } else {
+                    eprintln!("{name} on {engine}: known engine defect: {what}");
+                }
+                continue;
+            }
             if !same {
                 failures.push(format!(
                     "{name}: {engine} differs from sqlite\n--- sqlite\n{reference}--- {engine}\n{out}"
@@ -1333,49 +1424,11 @@ fn a_broken_mysql_load_leaves_no_table_behind() {
     assert!(left.rows.is_empty(), "{err}: left behind {:?}", left.rows);
 }
 
-/// A DataFusion lake whose table `big` holds `rows` processes all named `x` (a self-JOIN
-/// on the name is rows² rows: long enough to be stopped), and its configuration.
-#[cfg(feature = "datafusion")]
-fn big_lake(tag: &str, rows: i64, timeout: Option<u64>) -> (TempDir, PathBuf) {
-    let dir =
-        std::env::temp_dir().join(format!("kestrel-backends-big-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("big")).unwrap();
-    let mut sink =
-        kestrel::io::parquet::ParquetSink::create(&dir.join("big/part-0.parquet")).unwrap();
-    sink.set_columns(&[
-        "@timestamp".to_string(),
-        "process.pid".to_string(),
-        "process.name".to_string(),
-    ]);
-    for i in 0..rows {
-        sink.push(&[
-            Value::Text("2024-07-08T00:00:01.000000Z".into()),
-            Value::Int(i),
-            Value::Text("x".into()),
-        ])
-        .unwrap();
-    }
-    sink.finish().unwrap();
-    let timeout = timeout
-        .map(|t| format!("    statement_timeout: {t}\n"))
-        .unwrap_or_default();
-    let config = dir.join("kestrel.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "connections:\n  lake:\n    url: 'datafusion://{}'\n{timeout}datasources:\n  big:\n    connection: lake\n    table: big\n    timestamp: '@timestamp'\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    (TempDir(dir), config)
-}
-
 #[cfg(feature = "datafusion")]
 #[test]
 fn datafusion_statement_timeout_stops_a_long_query() {
-    let (dir, _config) = big_lake("timeout", 100_000, Some(1));
+    let dir = TempDir(common::fresh_dir("backends", "big-timeout"));
+    common::big_parquet_table(&dir.0, 100_000);
     let mut b = backend::open(
         &format!("datafusion://{}", dir.0.display()),
         &OpenOptions::default(),

@@ -37,6 +37,8 @@ struct Lake {
     name: &'static str,
     url: String,
     tables: Vec<String>,
+    /// What must live as long as the lake (a Ballista cluster).
+    _engine: Option<Box<dyn std::any::Any>>,
 }
 
 impl Lake {
@@ -44,7 +46,7 @@ impl Lake {
         let pid = std::process::id();
         let url = match name {
             // DataFusion reads the SQLite lake's tables written out as Parquet (below).
-            "sqlite" | "datafusion" => {
+            "sqlite" | "datafusion" | "ballista" => {
                 let dir = common::fresh_dir(&format!("seed-hunts-{name}"), tag);
                 format!("sqlite:///{}", dir.join("lake.db").display())
             }
@@ -68,7 +70,7 @@ impl Lake {
             })
             .unwrap_or_else(|e| panic!("ingest {file} into {name}: {e}"));
         }
-        if name == "datafusion" {
+        if matches!(name, "datafusion" | "ballista") {
             let dir = Path::new(url.trim_start_matches("sqlite://"))
                 .parent()
                 .expect("the lake's directory")
@@ -76,10 +78,31 @@ impl Lake {
             for t in &tables {
                 common::sqlite_to_parquet(&url, t, &dir.join(t));
             }
+            #[cfg(feature = "ballista")]
+            if name == "ballista" {
+                let cluster = common::cluster::Cluster::start(tag, 2, 2);
+                let url = cluster.url(&dir);
+                return Lake {
+                    name,
+                    url,
+                    tables,
+                    _engine: Some(Box::new(cluster)),
+                };
+            }
             let url = format!("datafusion://{}", dir.display());
-            return Lake { name, url, tables };
+            return Lake {
+                name,
+                url,
+                tables,
+                _engine: None,
+            };
         }
-        Lake { name, url, tables }
+        Lake {
+            name,
+            url,
+            tables,
+            _engine: None,
+        }
     }
 
     fn config(&self) -> Config {
@@ -116,7 +139,7 @@ impl Lake {
 
 impl Drop for Lake {
     fn drop(&mut self) {
-        if matches!(self.name, "sqlite" | "datafusion") {
+        if matches!(self.name, "sqlite" | "datafusion" | "ballista") {
             return;
         }
         let Ok(mut b) = backend::open(
@@ -146,11 +169,14 @@ impl Drop for Lake {
 }
 
 /// The engines every seed hunt runs on: SQLite, PostgreSQL, MariaDB, and DataFusion over
-/// Parquet when built with it.
+/// Parquet, embedded and on a Ballista cluster, when built with them.
 fn engines() -> Vec<&'static str> {
     let mut v = vec!["sqlite", "postgres", "mysql"];
     if cfg!(feature = "datafusion") {
         v.push("datafusion");
+    }
+    if cfg!(feature = "ballista") {
+        v.push("ballista");
     }
     v
 }

@@ -242,3 +242,45 @@ pub fn ctrl_c(child: std::process::Child, limit: std::time::Duration) -> std::pr
     );
     out
 }
+
+/// A Parquet table `big` under `dir` (`dir/big/part-0.parquet`): `rows` processes, pids
+/// 0 to `rows` - 1, all named `x` (a self-JOIN is rows² rows: long enough to be stopped).
+#[cfg(feature = "datafusion")]
+pub fn big_parquet_table(dir: &Path, rows: i64) {
+    use kestrel::value::Value;
+    std::fs::create_dir_all(dir.join("big")).unwrap();
+    let mut sink =
+        kestrel::io::parquet::ParquetSink::create(&dir.join("big/part-0.parquet")).unwrap();
+    sink.set_columns(&[
+        "@timestamp".to_string(),
+        "process.pid".to_string(),
+        "process.name".to_string(),
+    ]);
+    for i in 0..rows {
+        sink.push(&[
+            Value::Text("2024-07-08T00:00:01.000000Z".into()),
+            Value::Int(i),
+            Value::Text("x".into()),
+        ])
+        .unwrap();
+    }
+    sink.finish().unwrap();
+}
+
+/// The top-level column names of a Parquet file.
+#[cfg(feature = "datafusion")]
+pub fn parquet_top_level_columns(path: &Path) -> Vec<String> {
+    let file = std::fs::File::open(path).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+#[cfg(feature = "ballista")]
+pub mod cluster;
+#[cfg(feature = "datafusion")]
+pub mod s3;
