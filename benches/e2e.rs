@@ -6,7 +6,16 @@
 //! ```sh
 //! cargo bench --bench e2e                              # 1M events (generated once)
 //! KESTREL_BENCH_EVENTS=100000 cargo bench --bench e2e  # smaller lake
+//! cargo bench --features ballista --bench e2e          # also DataFusion and Ballista
+//! KESTREL_BENCH_TARGETS=datafusion,ballista-1,ballista-2 cargo bench --features ballista --bench e2e
 //! ```
+//!
+//! Targets (`KESTREL_BENCH_TARGETS`, comma-separated; all of those built by default):
+//! `sqlite-noindex`, `sqlite`, `postgresql`, and with the cargo features `datafusion`
+//! (embedded, over the Parquet lake `kestrel ingest --into datafusion://…` writes) and
+//! `ballista-1`, `ballista-2` (a cluster of one scheduler and one or two executors,
+//! separate processes on 127.0.0.1, over the same Parquet files). The expert's query on
+//! DataFusion and Ballista is the same SQL sent through the same engine.
 //!
 //! The lake (`benches/lakegen`) is generated and ingested into
 //! `target/bench/lake-<N>.db` on first use, with the indexes a data engineer would add.
@@ -40,6 +49,9 @@ struct Case {
     expert: &'static str,
     /// The expert's PostgreSQL spelling, where it differs.
     expert_pg: Option<&'static str>,
+    /// The expert's DataFusion spelling, where it differs from the PostgreSQL one
+    /// (LIKE escapes with a backslash there, and `ESCAPE ''` is refused).
+    expert_df: Option<&'static str>,
 }
 
 /// Hunts and the SQL an expert would write for the same answer (SQLite).
@@ -51,6 +63,7 @@ const CASES: &[Case] = &[
         expert: r#"SELECT DISTINCT "process.name", "process.pid", "process.command_line" FROM events
                    WHERE "process.name" = 'powershell.exe' AND "process.command_line" LIKE '%-enc%'"#,
         expert_pg: None,
+        expert_df: None,
     },
     Case {
         name: "Office spawning processes",
@@ -61,6 +74,7 @@ const CASES: &[Case] = &[
                    WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
                      (SELECT "process.entity_id" FROM events WHERE "process.name" IN ('winword.exe', 'excel.exe'))"#,
         expert_pg: None,
+        expert_df: None,
     },
     Case {
         name: "parent of the LSASS dumper",
@@ -72,6 +86,7 @@ const CASES: &[Case] = &[
                      (SELECT "process.entity_id" FROM events
                       WHERE "process.name" = 'rundll32.exe' AND "process.command_line" LIKE '%MiniDump%')"#,
         expert_pg: None,
+        expert_df: None,
     },
     Case {
         name: "connections of encoded PowerShell",
@@ -83,6 +98,7 @@ const CASES: &[Case] = &[
                      AND "process.entity_id" IN (SELECT "process.entity_id" FROM events
                        WHERE "process.name" = 'powershell.exe' AND "process.command_line" LIKE '%-enc%')"#,
         expert_pg: None,
+        expert_df: None,
     },
     Case {
         name: "files dropped in Temp",
@@ -94,6 +110,10 @@ const CASES: &[Case] = &[
         expert_pg: Some(
             r#"SELECT DISTINCT "file.name", "file.path" FROM events
                WHERE "file.path" ILIKE '%\AppData\Local\Temp\%' ESCAPE ''"#,
+        ),
+        expert_df: Some(
+            r#"SELECT DISTINCT "file.name", "file.path" FROM events
+               WHERE "file.path" ILIKE '%\\AppData\\Local\\Temp\\%'"#,
         ),
     },
     Case {
@@ -109,6 +129,7 @@ const CASES: &[Case] = &[
                        (SELECT "process.entity_id" FROM events WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
                          (SELECT "process.entity_id" FROM events WHERE "process.name" = 'winword.exe')))"#,
         expert_pg: None,
+        expert_df: None,
     },
     Case {
         name: "time window",
@@ -119,6 +140,7 @@ const CASES: &[Case] = &[
                    WHERE "process.name" = 'cmd.exe'
                      AND "@timestamp" >= '2024-03-03T00:00:00.000000Z' AND "@timestamp" < '2024-03-04T00:00:00.000000Z'"#,
         expert_pg: None,
+        expert_df: None,
     },
     Case {
         name: "reference to another variable",
@@ -135,6 +157,7 @@ const CASES: &[Case] = &[
                          AND "destination.ip" LIKE '198.51.100.%'
                          AND "@timestamp" >= '2024-01-01T00:00:00.000000Z' AND "@timestamp" < '2025-01-01T00:00:00.000000Z')"#,
         expert_pg: None,
+        expert_df: None,
     },
     Case {
         name: "rare processes (GROUP)",
@@ -144,6 +167,7 @@ const CASES: &[Case] = &[
         expert: r#"SELECT "process.name", COUNT("process.pid") FROM events WHERE "process.pid" > 0
                    GROUP BY "process.name""#,
         expert_pg: None,
+        expert_df: None,
     },
     Case {
         name: "every Windows process (wide)",
@@ -152,6 +176,7 @@ const CASES: &[Case] = &[
         expert: r#"SELECT DISTINCT "process.name", "process.pid", "host.name" FROM events
                    WHERE "host.os.name" = 'Windows'"#,
         expert_pg: None,
+        expert_df: None,
     },
 ];
 
@@ -165,8 +190,25 @@ fn env_u64(name: &str, default: u64) -> u64 {
 /// A database holding the lake: where kestrel and the expert query both run.
 struct Target {
     name: &'static str,
+    engine: Engine,
     url: String,
     table: String,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Engine {
+    Sqlite,
+    Postgres,
+    /// DataFusion, embedded or on a Ballista cluster (the same SQL).
+    DataFusion,
+}
+
+/// Whether `KESTREL_BENCH_TARGETS` (default: every target) names `target`.
+fn wanted(target: &str) -> bool {
+    match std::env::var("KESTREL_BENCH_TARGETS") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').any(|t| t.trim() == target),
+        _ => true,
+    }
 }
 
 fn main() {
@@ -178,34 +220,49 @@ fn main() {
     if !jsonl.exists() {
         generate(&jsonl, events);
     }
-    // The same lake three ways: SQLite as `kestrel ingest --no-index` leaves it, SQLite
-    // with the indexes `kestrel ingest` creates, and PostgreSQL with them.
+    // The same lake several ways: SQLite as `kestrel ingest --no-index` leaves it, SQLite
+    // with the indexes `kestrel ingest` creates, PostgreSQL with them, and Parquet.
     let plain = dir.join(format!("lake-{events}-noindex.db"));
     let indexed = dir.join(format!("lake-{events}.db"));
-    let mut targets = vec![
-        Target {
+    let mut targets = vec![];
+    if wanted("sqlite-noindex") {
+        let t = Target {
             name: "SQLite, no indexes",
+            engine: Engine::Sqlite,
             url: format!("sqlite:///{}", plain.display()),
             table: "events".into(),
-        },
-        Target {
-            name: "SQLite, kestrel ingest's indexes",
-            url: format!("sqlite:///{}", indexed.display()),
-            table: "events".into(),
-        },
-    ];
-    if !plain.exists() {
-        load(&targets[0], &jsonl, false);
+        };
+        if !plain.exists() {
+            load(&t, &jsonl, false);
+        }
+        targets.push(t);
     }
-    if !indexed.exists() {
-        load(&targets[1], &jsonl, true);
+    // The peak-memory run reads this one.
+    let memory_target = Target {
+        name: "SQLite, kestrel ingest's indexes",
+        engine: Engine::Sqlite,
+        url: format!("sqlite:///{}", indexed.display()),
+        table: "events".into(),
+    };
+    if wanted("sqlite") || wanted("memory") {
+        if !indexed.exists() {
+            load(&memory_target, &jsonl, true);
+        }
+    }
+    if wanted("sqlite") {
+        targets.push(Target {
+            url: memory_target.url.clone(),
+            table: memory_target.table.clone(),
+            ..memory_target
+        });
     }
     // PostgreSQL too, unless KESTREL_BENCH_PG_URL is set empty.
     let pg_url = std::env::var("KESTREL_BENCH_PG_URL")
         .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into());
-    if !pg_url.is_empty() {
+    if !pg_url.is_empty() && wanted("postgresql") {
         let pg = Target {
             name: "PostgreSQL",
+            engine: Engine::Postgres,
             url: pg_url,
             table: format!("kestrel_bench_{events}"),
         };
@@ -213,6 +270,47 @@ fn main() {
             load(&pg, &jsonl, true);
         }
         targets.push(pg);
+    }
+    // Kept alive while its targets run.
+    #[allow(unused_mut)]
+    let mut clusters: Vec<Box<dyn std::any::Any>> = vec![];
+    #[cfg(feature = "datafusion")]
+    {
+        let lake = dir.join(format!("lake-{events}-parquet"));
+        let parquet = Target {
+            name: "DataFusion, embedded (Parquet by event day)",
+            engine: Engine::DataFusion,
+            url: format!("datafusion://{}", lake.display()),
+            table: "events".into(),
+        };
+        let any_lake = ["datafusion", "ballista-1", "ballista-2"]
+            .iter()
+            .any(|t| wanted(t));
+        if any_lake && !lake.join("events").exists() {
+            std::fs::create_dir_all(&lake).expect("lake dir");
+            load(&parquet, &jsonl, false);
+        }
+        if wanted("datafusion") {
+            targets.push(parquet);
+        }
+        #[cfg(feature = "ballista")]
+        for (target, name, executors) in [
+            ("ballista-1", "Ballista, 1 executor", 1),
+            ("ballista-2", "Ballista, 2 executors", 2),
+        ] {
+            if wanted(target) {
+                // Each executor runs as many tasks at once as the machine has cores.
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                let cluster = cluster::Cluster::start(target, executors, cores);
+                targets.push(Target {
+                    name,
+                    engine: Engine::DataFusion,
+                    url: cluster.url(&lake),
+                    table: "events".into(),
+                });
+                clusters.push(Box::new(cluster));
+            }
+        }
     }
     let mut worst: f64 = 0.0;
     for target in &targets {
@@ -262,16 +360,32 @@ fn main() {
         println!();
     }
     println!("worst ratio: {worst:.2}×");
-    peak_memory(&targets[1], &dir);
+    drop(clusters);
+    if wanted("memory") {
+        peak_memory(&memory_target, &dir);
+    }
+}
+
+#[cfg(feature = "ballista")]
+#[path = "../tests/common/cluster.rs"]
+mod cluster;
+
+/// A new empty directory for a Ballista cluster's logs and work files.
+#[cfg(feature = "ballista")]
+fn fresh_dir(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kestrel-{suite}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("cluster dir");
+    dir
 }
 
 /// The expert's SQL for a target, reading its table. A hunt's LIKE ignores ASCII case
 /// (as SQLite's does); the PostgreSQL expert writes ILIKE for the same meaning.
 fn expert_sql(case: &Case, target: &Target) -> String {
-    let sql = match (target.name, case.expert_pg) {
-        ("PostgreSQL", Some(pg)) => pg.to_string(),
-        ("PostgreSQL", None) => case.expert.replace(" LIKE ", " ILIKE "),
-        _ => case.expert.to_string(),
+    let sql = match (target.engine, case.expert_pg, case.expert_df) {
+        (Engine::DataFusion, _, Some(df)) | (Engine::Postgres, Some(df), _) => df.to_string(),
+        (Engine::Postgres | Engine::DataFusion, _, _) => case.expert.replace(" LIKE ", " ILIKE "),
+        (Engine::Sqlite, _, _) => case.expert.to_string(),
     };
     sql.replace(" events", &format!(" \"{}\"", target.table))
 }
@@ -410,7 +524,7 @@ fn expert_run(target: &Target, sql: &str) {
             writeln!(self.0)
         }
     }
-    let mut backend = backend::open(&target.url, &OpenOptions::default()).expect("open lake");
+    let mut backend = expert_backend(target);
     let stmt = SqlStatement {
         sql: sql.to_string(),
         params: vec![],
@@ -418,6 +532,18 @@ fn expert_run(target: &Target, sql: &str) {
     backend
         .query(&stmt, &mut Lines(std::io::BufWriter::new(std::io::sink())))
         .expect("expert query");
+}
+
+/// A fresh read-only connection for the expert's query. DataFusion learns a table when
+/// it is first asked for its columns (as kestrel's compile does): the expert names it too.
+fn expert_backend(target: &Target) -> Box<dyn backend::Backend> {
+    let mut backend = backend::open(&target.url, &OpenOptions::default()).expect("open lake");
+    if target.engine == Engine::DataFusion {
+        backend
+            .column_kinds(&target.table)
+            .expect("the lake's table");
+    }
+    backend
 }
 
 fn kestrel_answer(config: &Config, hunt: &str) -> BTreeSet<Vec<String>> {
@@ -439,7 +565,7 @@ fn kestrel_answer(config: &Config, hunt: &str) -> BTreeSet<Vec<String>> {
 }
 
 fn expert_answer(target: &Target, sql: &str) -> BTreeSet<Vec<String>> {
-    let mut backend = backend::open(&target.url, &OpenOptions::default()).expect("open lake");
+    let mut backend = expert_backend(target);
     let mut rows = Collect::default();
     backend
         .query(
