@@ -368,6 +368,7 @@ fn main() {
 
 #[cfg(feature = "ballista")]
 #[path = "../tests/common/cluster.rs"]
+#[allow(dead_code)]
 mod cluster;
 
 /// A new empty directory for a Ballista cluster's logs and work files.

@@ -421,7 +421,7 @@ fn ecs_hunts() -> Vec<(&'static str, String, Option<Vec<i64>>)> {
              t = TIMESTAMPED(p)\n\
              g = GROUP t BY BIN(first_observed, 1h) WITH COUNT(pid) AS n\n\
              DISP g ATTR first_observed, n SORT BY first_observed ASC\n\
-             d = GROUP t BY BIN(first_observed, 1d)\nDISP d ATTR first_observed, unique_pid\n"
+             d = GROUP t BY BIN(first_observed, 1d)\nDISP d ATTR first_observed, unique_pid SORT BY first_observed\n"
                 .into(),
             None,
         ),
@@ -633,7 +633,8 @@ fn same_answers_as_sqlite(lakes: &[Lake]) {
                 failures.push(format!("{name} on sqlite: pids {got:?}, want {want:?}"));
             }
         }
-        // Sorted hunts compare as sequences, the rest as sets of rows.
+        // Hunts with SORT BY (every DISP of theirs sorted) compare as sequences, the rest
+        // as sets of rows.
         let sorted = hunt.contains("SORT BY");
         for (engine, out) in &answers {
             let same = if sorted {

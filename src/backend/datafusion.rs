@@ -29,6 +29,7 @@ use datafusion::catalog::{
     CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, TableProvider,
 };
 use datafusion::common::{ParamValues, ScalarValue, TableReference};
+use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -45,6 +46,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::ident;
+use datafusion::prelude::ParquetReadOptions;
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -68,6 +70,17 @@ pub struct DataFusionBackend {
     timeout: Option<Duration>,
     /// Tables registered so far, by the configuration's text.
     tables: HashMap<String, Vec<(String, Option<ColumnKind>)>>,
+    /// Where kept variables' rows are written ([`Backend::store`]), made when first
+    /// needed and removed with the connection.
+    scratch: Option<std::path::PathBuf>,
+}
+
+impl Drop for DataFusionBackend {
+    fn drop(&mut self) {
+        if let Some(dir) = self.scratch.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 fn query_error(e: impl std::fmt::Display) -> BackendError {
@@ -114,7 +127,23 @@ impl DataFusionBackend {
             buckets: HashSet::new(),
             timeout: None,
             tables: HashMap::new(),
+            scratch: None,
         }
+    }
+
+    /// The connection's own directory for kept rows.
+    fn scratch(&mut self) -> Result<std::path::PathBuf, BackendError> {
+        if let Some(d) = &self.scratch {
+            return Ok(d.clone());
+        }
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("kestrel-datafusion-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| BackendError::Query(format!("{}: {e}", dir.display())))?;
+        self.scratch = Some(dir.clone());
+        Ok(dir)
     }
 
     /// Registers `table` (the configuration's text) under the name the SQL uses for it,
@@ -510,6 +539,14 @@ fn scalar(l: &Literal) -> ScalarValue {
 }
 
 /// What stops a running statement: Ctrl-C, or the deadline.
+/// Statements only: no DDL, DML or `SET` from a hunt's SQL.
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
 async fn stopped(deadline: Option<Instant>, timeout: Option<Duration>) -> BackendError {
     loop {
         if super::cancel::requested() {
@@ -545,6 +582,74 @@ impl Backend for DataFusionBackend {
         self.timeout = timeout;
     }
 
+    /// Writes the rows of `stmt` into a Parquet file of the connection's own (a temporary
+    /// directory, gone with the connection), streamed by DataFusion with their types,
+    /// and reads it as table `name`: later statements join it inside the engine. Not on
+    /// a cluster, whose executors need not see this machine's disk (the session's cache
+    /// keeps the rows then).
+    fn store(&mut self, name: &str, stmt: &SqlStatement) -> Result<(), BackendError> {
+        if self.cluster.is_some() {
+            return Err(BackendError::Query(
+                "a Ballista cluster keeps no tables for kestrel".into(),
+            ));
+        }
+        let file = self.scratch()?.join(format!("{name}.parquet"));
+        let path = file.display().to_string();
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let timeout = self.timeout;
+        let ctx = self.ctx.clone();
+        let params: Vec<ScalarValue> = stmt.params.iter().map(scalar).collect();
+        let sql = stmt.sql.clone();
+        let table = name.to_string();
+        let run = async move {
+            let mut df = ctx
+                .sql_with_options(&sql, read_only())
+                .await
+                .map_err(query_error)?;
+            if !params.is_empty() {
+                df = df
+                    .with_param_values(ParamValues::from(params))
+                    .map_err(query_error)?;
+            }
+            df.write_parquet(
+                &path,
+                DataFrameWriteOptions::new().with_single_file_output(true),
+                None,
+            )
+            .await
+            .map_err(query_error)?;
+            ctx.register_parquet(
+                TableReference::bare(table),
+                &path,
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(query_error)?;
+            Ok::<(), BackendError>(())
+        };
+        let result = self.runtime.block_on(async move {
+            let run = std::pin::pin!(run);
+            let stop = std::pin::pin!(stopped(deadline, timeout));
+            match futures_util::future::select(run, stop).await {
+                futures_util::future::Either::Left((result, _)) => result,
+                futures_util::future::Either::Right((e, _)) => Err(e),
+            }
+        });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&file);
+        }
+        result
+    }
+
+    fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
+        let _ = self.ctx.deregister_table(TableReference::bare(name));
+        self.tables.remove(name);
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_file(dir.join(format!("{name}.parquet")));
+        }
+        Ok(())
+    }
+
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
         let deadline = self.timeout.map(|t| Instant::now() + t);
         let timeout = self.timeout;
@@ -554,12 +659,8 @@ impl Backend for DataFusionBackend {
         let plan_slot: Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
         let running = Arc::clone(&plan_slot);
         let run = async move {
-            let read_only = SQLOptions::new()
-                .with_allow_ddl(false)
-                .with_allow_dml(false)
-                .with_allow_statements(false);
             let mut df = ctx
-                .sql_with_options(&stmt.sql, read_only)
+                .sql_with_options(&stmt.sql, read_only())
                 .await
                 .map_err(query_error)?;
             if !params.is_empty() {
