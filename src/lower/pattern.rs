@@ -61,6 +61,14 @@ impl Lowerer<'_> {
                     Some(events) => Expr::and(vec![events, e]),
                 }
             }
+            Pattern::Events { types, span } => {
+                let e = self.events(ctx, types, *span)?;
+                if negate {
+                    not_true(e)
+                } else {
+                    e
+                }
+            }
             Pattern::Cmp(c) => {
                 let op = if negate { c.op.negated() } else { c.op };
                 self.comparison(ctx, c, op)?
@@ -185,7 +193,7 @@ impl Lowerer<'_> {
                     stack.push(&mut **b);
                 }
                 Pattern::Not(x, _) => stack.push(&mut **x),
-                Pattern::Sigma { .. } => {}
+                Pattern::Sigma { .. } | Pattern::Events { .. } => {}
                 Pattern::Cmp(c) => {
                     if let Some(path) = resolved.get(&c.attr.path) {
                         c.attr.path = path.clone();
