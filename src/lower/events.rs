@@ -49,12 +49,17 @@ impl Lowerer<'_> {
                 return Err(Diagnostic::error(
                     Code::BadValue,
                     format!(
-                        "EVENTS tests records as a data source classifies them; `{}` holds {} already read",
+                        "EVENTS tests records as a data source classifies them, and `{}` is a \
+                         variable ({} records read already)",
                         info.var, info.entity
                     ),
                 )
                 .at(span)
-                .help("use EVENTS in a GET from a data source; a variable of events has `type_uid` to compare"));
+                .label("not on a variable's records")
+                .help(
+                    "use EVENTS in a GET from a data source; a variable of events has \
+                     `type_uid` to compare",
+                ));
             }
         };
         Ok(self.events_of(source, &types))
