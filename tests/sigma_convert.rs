@@ -895,6 +895,58 @@ fn events_term_selects_by_type_in_any_hunt() {
     assert!(err.contains("unknown OCSF event type 100709"), "{err}");
 }
 
+/// `EVENTS` on tables of a layout without classification rules (`ocsf`): the table's
+/// `type_uid` column (here text, as a CSV load may leave it), else `class_uid` with
+/// `activity_id`; a table with neither cannot tell events apart and every row passes.
+#[test]
+fn events_term_reads_ocsf_columns() {
+    let dir = common::fresh_dir("sigma-hunts", "events_ocsf");
+    let db = dir.join("lake.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            r#"CREATE TABLE typed ("time" INTEGER, "type_uid" TEXT, "process.uid" TEXT);
+              INSERT INTO typed VALUES (1, '100701', 'T1');
+              INSERT INTO typed VALUES (2, '100702', 'T2');
+              INSERT INTO typed VALUES (3, NULL, 'T3');
+              CREATE TABLE classed ("time" INTEGER, "class_uid" INTEGER, "activity_id" INTEGER,
+                "process.uid" TEXT);
+              INSERT INTO classed VALUES (1, 1007, 1, 'C1');
+              INSERT INTO classed VALUES (2, 1007, 3, 'C2');
+              INSERT INTO classed VALUES (3, 4001, 1, 'C3');
+              CREATE TABLE plain ("time" INTEGER, "process.uid" TEXT);
+              INSERT INTO plain VALUES (1, 'P1');"#,
+        )
+        .unwrap();
+    let mut yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n",
+        db.display()
+    );
+    for t in ["typed", "classed", "plain"] {
+        yaml.push_str(&format!(
+            "  {t}:\n    connection: lake\n    table: {t}\n    data_model_map: ocsf\n"
+        ));
+    }
+    let lake = Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir,
+    };
+    let got = run(
+        &lake,
+        "ocsf.hf",
+        "a = GET process FROM s://typed WHERE EVENTS 'Process Activity: Launch'\n\
+         b = GET process FROM s://typed WHERE NOT EVENTS 100701\n\
+         c = GET process FROM s://classed WHERE EVENTS ('Process Activity: Launch', 400101)\n\
+         d = GET process FROM s://plain WHERE EVENTS 100701\n\
+         DISP a ATTR uid\nDISP b ATTR uid\nDISP c ATTR uid\nDISP d ATTR uid\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got[0], ["T1"]);
+    assert_eq!(got[1], ["T2", "T3"], "NOT EVENTS: rows of no type too");
+    assert_eq!(got[2], ["C1", "C3"]);
+    assert_eq!(got[3], ["P1"], "one kind of event");
+}
+
 /// A Sigma rule's hits are events, and a connection event may lack part of its 4-tuple:
 /// `GET network-traffic … WHERE SIGMA` keeps it (identified by its record, with its host),
 /// FIND finds its process, and the summary counts it once.

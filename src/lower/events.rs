@@ -165,8 +165,14 @@ impl Lowerer<'_> {
             };
             this.attr(&event, &a).ok()
         };
+        // Numbers as the column holds them (an OCSF table written as text has '100701').
+        let typed =
+            |this: &mut Self, col: &Expr, n: i64| this.typed_literal(&event, col, Literal::Int(n));
         if let Some(col) = column(self, "type_uid") {
-            let list = types.iter().map(|t| Literal::Int(t.type_uid())).collect();
+            let list = types
+                .iter()
+                .map(|t| typed(self, &col, t.type_uid()))
+                .collect();
             return crate::opt::fold::fold(Expr::InList {
                 expr: Box::new(col),
                 list,
@@ -176,25 +182,16 @@ impl Lowerer<'_> {
         if let (Some(class), Some(activity)) =
             (column(self, "class_uid"), column(self, "activity_id"))
         {
-            return Expr::or(
-                types
-                    .iter()
-                    .map(|t| {
-                        Expr::and(vec![
-                            Expr::cmp(
-                                IrCmp::Eq,
-                                class.clone(),
-                                Expr::Lit(Literal::Int(t.class_uid)),
-                            ),
-                            Expr::cmp(
-                                IrCmp::Eq,
-                                activity.clone(),
-                                Expr::Lit(Literal::Int(t.activity_id)),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            );
+            let mut alternatives = Vec::new();
+            for t in types {
+                let c = Expr::Lit(typed(self, &class, t.class_uid));
+                let a = Expr::Lit(typed(self, &activity, t.activity_id));
+                alternatives.push(Expr::and(vec![
+                    Expr::cmp(IrCmp::Eq, class.clone(), c),
+                    Expr::cmp(IrCmp::Eq, activity.clone(), a),
+                ]));
+            }
+            return crate::opt::fold::fold(Expr::or(alternatives));
         }
         crate::ir::TRUE
     }

@@ -493,7 +493,7 @@ impl Lowerer<'_> {
     /// A literal compared with a native column takes the column's type, so `pid = '201'`
     /// means 201 against an integer column on every backend (and `name = 4` means '4'
     /// against a text one).
-    fn typed_literal(&mut self, ctx: &Ctx, lhs: &Expr, lit: Literal) -> Literal {
+    pub(super) fn typed_literal(&mut self, ctx: &Ctx, lhs: &Expr, lit: Literal) -> Literal {
         let Ctx::Rows { source, .. } = ctx else {
             return lit;
         };
