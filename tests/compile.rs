@@ -324,7 +324,10 @@ fn every_compile_snapshot_belongs_to_a_hunt_and_dialect() {
             || stem.rsplit_once('@').is_some_and(|(hunt, dialect)| {
                 let dialect = dialect.strip_suffix("-bind").unwrap_or(dialect);
                 let bind_ok = !stem.ends_with("-bind") || BIND_SNAPSHOTS.contains(&hunt);
-                hunts.contains(hunt) && names.contains(&dialect) && bind_ok
+                let of_a_layout = EVENTS_LAYOUTS
+                    .iter()
+                    .any(|l| hunt == format!("events_term_{l}"));
+                (hunts.contains(hunt) || of_a_layout) && names.contains(&dialect) && bind_ok
             });
         if !ok {
             stale.push(file);
@@ -335,6 +338,47 @@ fn every_compile_snapshot_belongs_to_a_hunt_and_dialect() {
         "stale snapshots in {}: {stale:?}",
         dir.display()
     );
+}
+
+/// Layouts whose `EVENTS` SQL is snapshotted as `events_term_<layout>@<dialect>` (the
+/// default, ECS, is `tests/hunts/events_term.hf`).
+const EVENTS_LAYOUTS: &[&str] = &["winevent", "ocsf"];
+
+/// `EVENTS` reads each layout's own classification: winevent's channels and event ids,
+/// and on OCSF tables (a layout without classification rules) the `type_uid` column.
+#[test]
+fn events_term_reads_each_layouts_classification() {
+    let settings = snapshot_settings("compile");
+    let text = std::fs::read_to_string(common::tests_dir("hunts").join("events_term.hf"))
+        .expect("tests/hunts/events_term.hf");
+    let src = SourceFile::new("events_term.hf", text);
+    for layout in EVENTS_LAYOUTS {
+        let config = kestrel::config::Config::from_yaml_str(
+            &format!(
+                "connections:\n  lake:\n    url: sqlite:///nowhere.db\ndatasources:\n  events:\n    connection: lake\n    table: events\n    data_model_map: {layout}\n"
+            ),
+            None,
+        )
+        .expect("config");
+        let program = kestrel::compile_program(
+            &src,
+            LowerOptions {
+                now: FIXED_NOW,
+                config: Some(&config),
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|d| panic!("{layout}: {}", d.render(&src)));
+        for (dn, d) in dialects() {
+            let outs = outputs("events_term", &src, &program, &d, LiteralMode::Inline);
+            assert_parses_back("events_term", dn, &outs);
+            let mut s = settings.clone();
+            s.set_input_file(common::tests_dir("hunts").join("events_term.hf"));
+            s.bind(|| {
+                insta::assert_snapshot!(format!("events_term_{layout}@{dn}"), render_outputs(&outs))
+            });
+        }
+    }
 }
 
 fn sqlite_text(hunt: &str) -> String {

@@ -4,7 +4,8 @@
 //! A sample of the shared SigmaHQ rules (every 12th, plus kestrel's own test rules) goes
 //! through the oracle (`tests/sigma_support/oracle.py`) to build each rule's table; the
 //! tables are copied to each server as `i20_<table>` and `WHERE SIGMA` must select the
-//! events pySigma selects on SQLite. The servers are those of README's Set up
+//! events pySigma selects on SQLite, and so must the huntflow `kestrel sigma convert` prints
+//! for each rule, run on its own. The servers are those of README's Set up
 //! (`KESTREL_TEST_PG_URL`, `KESTREL_TEST_MYSQL_URL`); unreachable, the test fails.
 
 mod common;
@@ -16,7 +17,7 @@ use kestrel::backend::{self, Backend, Collect, OpenOptions};
 use kestrel::ir::Literal;
 use kestrel::sql::SqlStatement;
 
-use sigma_support::{oracle, run_hunt_ids, sample, Case, Lake};
+use sigma_support::{oracle, run_converted_ids, run_hunt_ids, sample, Case, Lake};
 
 fn open(url: &str) -> Box<dyn Backend> {
     backend::open(
@@ -140,11 +141,23 @@ fn same_answers_on(url: &str, name: &str) {
     copy_tables(&out.dir.join("lake.db"), &out.cases, b.as_mut(), url);
     let lake = Lake::with_url(url, &out.cases, "i20_");
     let mut compared = 0;
+    let mut converted = 0;
     let mut differ = Vec::new();
     for case in &out.cases {
         let Some(expected) = &case.matched else {
             continue;
         };
+        match run_converted_ids(&lake.config, &dir, case) {
+            Ok(got) if &got == expected => converted += 1,
+            Ok(got) => differ.push(format!(
+                "{}: converted on {name} {} events, pySigma on SQLite {}",
+                case.rule,
+                got.len(),
+                expected.len()
+            )),
+            Err(why) if why.starts_with("kestrel: ") => {}
+            Err(why) => differ.push(format!("{}: converted: {why}", case.rule)),
+        }
         match run_hunt_ids(&lake.config, &dir, case) {
             Ok(got) if &got == expected => compared += 1,
             Ok(got) => differ.push(format!(
@@ -161,11 +174,16 @@ fn same_answers_on(url: &str, name: &str) {
     drop_tables(b.as_mut(), &out.cases);
     let _ = std::fs::remove_dir_all(&dir);
     println!(
-        "{name}: {compared} rules give pySigma's answer, {} differ",
+        "{name}: {compared} rules (WHERE SIGMA) and {converted} converted huntflows give \
+         pySigma's answer, {} differ",
         differ.len()
     );
     assert!(differ.is_empty(), "{name}:\n{}", differ.join("\n"));
     assert!(compared > 60, "{name}: only {compared} rules compared");
+    assert!(
+        converted > 60,
+        "{name}: only {converted} converted huntflows compared"
+    );
 }
 
 #[test]

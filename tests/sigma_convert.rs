@@ -60,6 +60,13 @@ const SHARED: &[&str] = &[
     "windows/file/file_event/file_event_win_hktl_crackmapexec_indicators.yml",
     "windows/network_connection/net_connection_win_cmstp_initiated_connection.yml",
     "windows/network_connection/net_connection_win_adws_unusual_connection.yml",
+    "windows/registry/registry_event/registry_event_disable_security_events_logging_adding_reg_key_minint.yml",
+    "windows/registry/registry_delete/registry_delete_defender_context_menu.yml",
+    "windows/image_load/image_load_clfs_load.yml",
+    "windows/dns_query/dns_query_win_gup_query_to_uncommon_domains.yml",
+    "windows/process_access/proc_access_win_hktl_handlekatz_lsass_access.yml",
+    "windows/create_remote_thread/create_remote_thread_win_keepass.yml",
+    "windows/file/file_delete/file_delete_win_delete_event_log_files.yml",
     "windows/builtin/application/Other/win_av_relevant_match.yml",
     "windows/builtin/security/win_security_ad_user_enumeration.yml",
     "windows/builtin/system/service_control_manager/win_system_hack_smbexec.yml",
@@ -139,6 +146,7 @@ fn every_converted_huntflow_parses_back_to_its_pattern() {
                 negate: false,
                 span: Default::default(),
                 channels: true,
+                events: true,
             },
         ) else {
             continue;
@@ -580,15 +588,18 @@ fn where_sigma_falls_back_to_the_fields_own_columns() {
     assert_eq!(got[0], ["G1"]);
 }
 
-/// A process_creation rule tests the process-creation events only (Sysmon 1, Security
-/// 4688), as pySigma's query over a table of them does: a connection, a process exit and a
-/// process access that carry the same fields are not launches, on `GET process` (which
-/// reads the process of every event) and on `GET process_activity` alike; `NOT SIGMA` is
-/// every other event. A process_access rule reads accesses only (Sysmon 10), not a launch
-/// that carries its field.
-#[test]
-fn where_sigma_reads_only_the_categorys_events() {
-    let dir = common::fresh_dir("sigma-hunts", "narrow");
+/// Events of several kinds that carry one process's fields (`Image`, `CommandLine`): two
+/// launches (Sysmon 1, Security 4688), a connection, an exit, a process access, and two
+/// other launches; read as `t` through `winevent`. Also ECS tables: `e` with `event.type`,
+/// `p` without it. The rules: `r.yml` (process_creation, `CommandLine|contains: narrow`)
+/// and `access.yml` (process_access, `TargetImage|endswith: \lsass.exe`).
+struct Narrow {
+    winevent: Lake,
+    ecs: Lake,
+}
+
+fn narrow_lake(name: &str) -> Narrow {
+    let dir = common::fresh_dir("sigma-hunts", name);
     let db = dir.join("lake.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
@@ -618,71 +629,6 @@ fn where_sigma_reads_only_the_categorys_events() {
               'launch with a target', 'C:\x\lsass.exe');",
     )
     .unwrap();
-    std::fs::write(
-        dir.join("r.yml"),
-        "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    CommandLine|contains: narrow\n  condition: sel\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("access.yml"),
-        "title: t\nlogsource: {product: windows, category: process_access}\ndetection:\n  sel:\n    TargetImage|endswith: '\\lsass.exe'\n  condition: sel\n",
-    )
-    .unwrap();
-    let yaml = format!(
-        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  t:\n    connection: lake\n    table: t\n    data_model_map: winevent\n",
-        db.display()
-    );
-    let lake = Lake {
-        config: Config::from_yaml_str(&yaml, None).unwrap(),
-        dir: dir.clone(),
-    };
-    let got = run_attr(
-        &lake,
-        "narrow.hf",
-        "a = GET process FROM s://t WHERE SIGMA 'r.yml'\n\
-         b = GET process_activity FROM s://t WHERE SIGMA 'r.yml'\n\
-         c = GET process FROM s://t WHERE NOT SIGMA 'r.yml'\n\
-         d = GET process_activity FROM s://t WHERE NOT SIGMA 'r.yml'\n\
-         e = GET process_activity FROM s://t WHERE SIGMA 'access.yml'\n\
-         DISP a ATTR cmd_line\nDISP b ATTR process.cmd_line\n\
-         DISP c ATTR cmd_line\nDISP d ATTR process.cmd_line\n\
-         DISP e ATTR process.cmd_line\n",
-        None,
-    );
-    let got = match got {
-        Ok(g) => g,
-        Err(e) => panic!("{e}"),
-    };
-    let launches = ["narrow launch", "narrow security launch"];
-    assert_eq!(got[0], launches, "GET process: launches only");
-    assert_eq!(got[1], launches, "GET process_activity: launches only");
-    assert_eq!(
-        got[2],
-        [
-            "launch with a target",
-            "narrow access",
-            "narrow connection",
-            "narrow exit",
-            "other launch"
-        ],
-        "NOT SIGMA on GET process: every other event's process"
-    );
-    assert_eq!(
-        got[3],
-        [
-            "launch with a target",
-            "narrow access",
-            "narrow exit",
-            "other launch"
-        ],
-        "NOT SIGMA on GET process_activity: the other process events"
-    );
-    assert_eq!(
-        got[4],
-        ["narrow access"],
-        "a process_access rule: accesses only, not a launch with the same field"
-    );
-
     // ECS: a launch is a process event of `event.type` start; where the table records no
     // `event.type`, its process events may be launches (their activity is unknown).
     conn.execute_batch(
@@ -700,28 +646,305 @@ fn where_sigma_reads_only_the_categorys_events() {
           INSERT INTO p VALUES (NULL, 'network', 'P2', 'narrow connection');"#,
     )
     .unwrap();
-    let yaml = format!(
-        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n  e:\n    connection: lake\n    table: e\n  p:\n    connection: lake\n    table: p\n",
-        db.display()
-    );
-    let lake = Lake {
-        config: Config::from_yaml_str(&yaml, None).unwrap(),
-        dir: dir.clone(),
+    std::fs::write(
+        dir.join("r.yml"),
+        "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    CommandLine|contains: narrow\n  condition: sel\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("access.yml"),
+        "title: t\nlogsource: {product: windows, category: process_access}\ndetection:\n  sel:\n    TargetImage|endswith: '\\lsass.exe'\n  condition: sel\n",
+    )
+    .unwrap();
+    let lake = |sources: &[(&str, Option<&str>)]| {
+        let mut yaml = format!(
+            "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n",
+            db.display()
+        );
+        for (t, layout) in sources {
+            yaml.push_str(&format!("  {t}:\n    connection: lake\n    table: {t}\n"));
+            if let Some(l) = layout {
+                yaml.push_str(&format!("    data_model_map: {l}\n"));
+            }
+        }
+        Lake {
+            config: Config::from_yaml_str(&yaml, None).unwrap(),
+            dir: dir.clone(),
+        }
     };
+    Narrow {
+        winevent: lake(&[("t", Some("winevent"))]),
+        ecs: lake(&[("e", None), ("p", None)]),
+    }
+}
+
+/// What the narrowing tests expect of `narrow_lake`'s tables, per hunt in order: `GET
+/// process` and `GET process_activity` with the process_creation rule, both negated, then
+/// the process_access rule; then ECS with and without `event.type`.
+fn assert_narrowed(got: &[Vec<String>], ecs: &[Vec<String>], how: &str) {
+    let launches = ["narrow launch", "narrow security launch"];
+    assert_eq!(got[0], launches, "{how} GET process: launches only");
+    assert_eq!(
+        got[1], launches,
+        "{how} GET process_activity: launches only"
+    );
+    assert_eq!(
+        got[2],
+        [
+            "launch with a target",
+            "narrow access",
+            "narrow connection",
+            "narrow exit",
+            "other launch"
+        ],
+        "{how} NOT on GET process: every other event's process"
+    );
+    assert_eq!(
+        got[3],
+        [
+            "launch with a target",
+            "narrow access",
+            "narrow exit",
+            "other launch"
+        ],
+        "{how} NOT on GET process_activity: the other process events"
+    );
+    assert_eq!(
+        got[4],
+        ["narrow access"],
+        "{how} a process_access rule: accesses only, not a launch with the same field"
+    );
+    assert_eq!(ecs[0], ["narrow launch"], "{how} ECS: event.type start");
+    assert_eq!(ecs[1], ["narrow plain"], "{how} ECS without event.type");
+}
+
+const NARROW_DISPS: &str = "DISP a ATTR cmd_line\nDISP b ATTR process.cmd_line\n\
+     DISP c ATTR cmd_line\nDISP d ATTR process.cmd_line\nDISP e ATTR process.cmd_line\n";
+
+/// A process_creation rule tests the process-creation events only (Sysmon 1, Security
+/// 4688), as pySigma's query over a table of them does: a connection, a process exit and a
+/// process access that carry the same fields are not launches, on `GET process` (which
+/// reads the process of every event) and on `GET process_activity` alike; `NOT SIGMA` is
+/// every other event. A process_access rule reads accesses only (Sysmon 10), not a launch
+/// that carries its field.
+#[test]
+fn where_sigma_reads_only_the_categorys_events() {
+    let lake = narrow_lake("narrow");
     let got = run_attr(
-        &lake,
+        &lake.winevent,
+        "narrow.hf",
+        &format!(
+            "a = GET process FROM s://t WHERE SIGMA 'r.yml'\n\
+             b = GET process_activity FROM s://t WHERE SIGMA 'r.yml'\n\
+             c = GET process FROM s://t WHERE NOT SIGMA 'r.yml'\n\
+             d = GET process_activity FROM s://t WHERE NOT SIGMA 'r.yml'\n\
+             e = GET process_activity FROM s://t WHERE SIGMA 'access.yml'\n{NARROW_DISPS}"
+        ),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ecs = run_attr(
+        &lake.ecs,
         "narrow_ecs.hf",
         "a = GET process FROM s://e WHERE SIGMA 'r.yml'\n\
          b = GET process FROM s://p WHERE SIGMA 'r.yml'\n\
          DISP a ATTR cmd_line\nDISP b ATTR cmd_line\n",
         None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_narrowed(&got, &ecs, "WHERE SIGMA");
+}
+
+/// The condition of a converted rule, as `kestrel sigma convert` prints it for `ty`
+/// (negated: `NOT (…)`, as a hunter would write the rest).
+fn converted_condition(path: &Path, ty: Option<&str>, negate: bool) -> String {
+    let c = sigma::convert(
+        path,
+        &ConvertOptions {
+            from: "s://t".into(),
+            var: Some("x".into()),
+            entity: ty.map(str::to_string),
+        },
+    )
+    .unwrap();
+    let text = c.huntflow;
+    let cond = text[text.find("WHERE ").unwrap() + 6..].to_string();
+    let cond = cond.split_whitespace().collect::<Vec<_>>().join(" ");
+    if negate {
+        format!("NOT ({cond})")
+    } else {
+        cond
+    }
+}
+
+/// The huntflows `kestrel sigma convert` prints select what `WHERE SIGMA` does, run on
+/// their own: the printed `EVENTS 'Process Activity: Launch' AND …` keeps a connection, an
+/// exit and an access that carry the rule's fields out of a process_creation rule's hits
+/// (on `GET process` too, which cannot otherwise say which event a process came from).
+#[test]
+fn converted_huntflows_read_only_the_categorys_events() {
+    let lake = narrow_lake("narrow_converted");
+    let r = lake.winevent.dir.join("r.yml");
+    let access = lake.winevent.dir.join("access.yml");
+    let printed = converted_condition(&r, None, false);
+    assert_eq!(
+        printed,
+        "EVENTS 'Process Activity: Launch' AND cmd_line LIKE '%narrow%'"
     );
-    let got = match got {
-        Ok(g) => g,
-        Err(e) => panic!("{e}"),
+    let hunt = |from: &str, stmts: &[(&str, &Path, Option<&str>, bool)]| -> String {
+        let mut s = String::new();
+        for (var, rule, ty, negate) in stmts {
+            s.push_str(&format!(
+                "{var} = GET {} FROM {from} WHERE {}\n",
+                ty.unwrap_or("process"),
+                converted_condition(rule, *ty, *negate)
+            ));
+        }
+        s
     };
-    assert_eq!(got[0], ["narrow launch"], "ECS: event.type start");
-    assert_eq!(got[1], ["narrow plain"], "ECS without event.type");
+    let text = hunt(
+        "s://t",
+        &[
+            ("a", &r, None, false),
+            ("b", &r, Some("process_activity"), false),
+            ("c", &r, None, true),
+            ("d", &r, Some("process_activity"), true),
+            ("e", &access, Some("process_activity"), false),
+        ],
+    );
+    let got = run_attr(
+        &lake.winevent,
+        "converted.hf",
+        &format!("{text}{NARROW_DISPS}"),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let ecs_text = format!(
+        "a = GET process FROM s://e WHERE {c}\nb = GET process FROM s://p WHERE {c}\n\
+         DISP a ATTR cmd_line\nDISP b ATTR cmd_line\n",
+        c = printed
+    );
+    let ecs = run_attr(&lake.ecs, "converted_ecs.hf", &ecs_text, None)
+        .unwrap_or_else(|e| panic!("{e}\n{ecs_text}"));
+    assert_narrowed(&got, &ecs, "converted");
+
+    // Without the EVENTS term the same condition reads every event's process: what the
+    // term adds is exactly the narrowing.
+    let bare = run_attr(
+        &lake.winevent,
+        "unnarrowed.hf",
+        "a = GET process FROM s://t WHERE cmd_line LIKE '%narrow%'\nDISP a ATTR cmd_line\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        bare[0],
+        [
+            "narrow access",
+            "narrow connection",
+            "narrow exit",
+            "narrow launch",
+            "narrow security launch"
+        ]
+    );
+}
+
+/// `EVENTS` where no Sigma rule is involved: a list, NOT, OR with a comparison, on a raw
+/// Windows table; on a variable it is an error at the term, and an unknown type name is
+/// an error at the name.
+#[test]
+fn events_term_selects_by_type_in_any_hunt() {
+    let lake = narrow_lake("events_term");
+    let got = run_attr(
+        &lake.winevent,
+        "events.hf",
+        "a = GET process_activity FROM s://t WHERE EVENTS ('Process Activity: Open', 100702)\n\
+         b = GET process FROM s://t WHERE NOT EVENTS 'process activity: launch' AND cmd_line LIKE 'narrow%'\n\
+         c = GET process_activity FROM s://t WHERE EVENTS 400101 OR process.pid = 70\n\
+         DISP a ATTR process.cmd_line\nDISP b ATTR cmd_line\nDISP c ATTR process.cmd_line\n",
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got[0], ["narrow access", "narrow exit"]);
+    assert_eq!(
+        got[1],
+        ["narrow access", "narrow connection", "narrow exit"]
+    );
+    // GET process_activity reads no connection: EVENTS does not widen a GET's type.
+    assert_eq!(got[2], ["other launch"]);
+
+    let err = run_attr(
+        &lake.winevent,
+        "on_var.hf",
+        "a = GET process FROM s://t WHERE pid > 0\nb = a WHERE EVENTS 100701\nDISP b\n",
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("EVENTS tests records as a data source classifies them"),
+        "{err}"
+    );
+    assert!(err.contains("2 | b = a WHERE EVENTS 100701"), "{err}");
+    let err = run_attr(
+        &lake.winevent,
+        "bad_uid.hf",
+        "a = GET process FROM s://t WHERE EVENTS 100709\nDISP a\n",
+        None,
+    )
+    .unwrap_err();
+    assert!(err.contains("unknown OCSF event type 100709"), "{err}");
+}
+
+/// `EVENTS` on tables of a layout without classification rules (`ocsf`): the table's
+/// `type_uid` column (here text, as a CSV load may leave it), else `class_uid` with
+/// `activity_id`; a table with neither cannot tell events apart and every row passes.
+#[test]
+fn events_term_reads_ocsf_columns() {
+    let dir = common::fresh_dir("sigma-hunts", "events_ocsf");
+    let db = dir.join("lake.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            r#"CREATE TABLE typed ("time" INTEGER, "type_uid" TEXT, "process.uid" TEXT);
+              INSERT INTO typed VALUES (1, '100701', 'T1');
+              INSERT INTO typed VALUES (2, '100702', 'T2');
+              INSERT INTO typed VALUES (3, NULL, 'T3');
+              CREATE TABLE classed ("time" INTEGER, "class_uid" INTEGER, "activity_id" INTEGER,
+                "process.uid" TEXT);
+              INSERT INTO classed VALUES (1, 1007, 1, 'C1');
+              INSERT INTO classed VALUES (2, 1007, 3, 'C2');
+              INSERT INTO classed VALUES (3, 4001, 1, 'C3');
+              CREATE TABLE plain ("time" INTEGER, "process.uid" TEXT);
+              INSERT INTO plain VALUES (1, 'P1');"#,
+        )
+        .unwrap();
+    let mut yaml = format!(
+        "connections:\n  lake:\n    url: sqlite:///{}\ndatasources:\n",
+        db.display()
+    );
+    for t in ["typed", "classed", "plain"] {
+        yaml.push_str(&format!(
+            "  {t}:\n    connection: lake\n    table: {t}\n    data_model_map: ocsf\n"
+        ));
+    }
+    let lake = Lake {
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        dir,
+    };
+    let got = run(
+        &lake,
+        "ocsf.hf",
+        "a = GET process FROM s://typed WHERE EVENTS 'Process Activity: Launch'\n\
+         b = GET process FROM s://typed WHERE NOT EVENTS 100701\n\
+         c = GET process FROM s://classed WHERE EVENTS ('Process Activity: Launch', 400101)\n\
+         d = GET process FROM s://plain WHERE EVENTS 100701\n\
+         DISP a ATTR uid\nDISP b ATTR uid\nDISP c ATTR uid\nDISP d ATTR uid\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got[0], ["T1"]);
+    assert_eq!(got[1], ["T2", "T3"], "NOT EVENTS: rows of no type too");
+    assert_eq!(got[2], ["C1", "C3"]);
+    assert_eq!(got[3], ["P1"], "one kind of event");
 }
 
 /// A Sigma rule's hits are events, and a connection event may lack part of its 4-tuple:

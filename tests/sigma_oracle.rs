@@ -4,6 +4,10 @@
 //! same events from one table built from the rules' own values (see
 //! `tests/sigma_support/oracle.py`, which builds the table and runs pySigma's SQL).
 //!
+//! The huntflow `kestrel sigma convert` prints for each rule is run on its own too (its
+//! `EVENTS '…' AND …` condition, OCSF attribute names, no `SIGMA` term) and must select the
+//! same events.
+//!
 //! Prints (and writes to `target/tmp/sigma-oracle/report.txt`) how many rules agree,
 //! differ, and are refused by either side and why. Fails on any difference.
 //!
@@ -15,7 +19,9 @@ mod sigma_support;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use sigma_support::{manifest, oracle_with, rules_dir, run_hunt_ids, sample, Lake};
+use sigma_support::{
+    manifest, oracle_with, rules_dir, run_converted_ids, run_hunt_ids, sample, Lake,
+};
 
 #[test]
 fn kestrel_and_pysigma_select_the_same_events() {
@@ -52,13 +58,22 @@ fn compare(name: &str, rules: &std::path::Path) -> usize {
     compare_with(name, rules, false)
 }
 
+/// `bare`: tables of the rules' own fields only. Elsewhere the huntflow `kestrel sigma
+/// convert` prints for each rule also runs, on its own, and must select the same events
+/// (it names OCSF attributes, which a bare table may not supply: there only `WHERE SIGMA`
+/// falls back to the Sigma fields' own columns).
 fn compare_with(name: &str, rules: &std::path::Path, bare: bool) -> usize {
+    let converted = !bare;
     let out = oracle_with(name, rules, bare);
     let lake = Lake::sqlite(&out.join("lake.db"), &out.cases);
     let mut agree = 0;
     let mut matched_some = 0;
     let mut differ: Vec<String> = Vec::new();
     let mut refused: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // The huntflows `kestrel sigma convert` prints, run on their own.
+    let mut converted_agree = 0;
+    let mut converted_differ: Vec<String> = Vec::new();
+    let mut converted_refused: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for case in &out.cases {
         let Some(expected) = &case.matched else {
             // What kestrel itself makes of a rule the oracle cannot check.
@@ -73,6 +88,25 @@ fn compare_with(name: &str, rules: &std::path::Path, bare: bool) -> usize {
             refused.entry(why).or_default().push(case.rule.clone());
             continue;
         };
+        if converted {
+            match run_converted_ids(&lake.config, &out.rules_dir, case) {
+                Ok(got) if &got == expected => converted_agree += 1,
+                Ok(got) => {
+                    converted_differ.push(format!(
+                    "{}: converted {} events, pySigma {}; only converted {:?}, only pySigma {:?}",
+                    case.rule,
+                    got.len(),
+                    expected.len(),
+                    got.iter().filter(|g| !expected.contains(g)).take(5).collect::<Vec<_>>(),
+                    expected.iter().filter(|e| !got.contains(e)).take(5).collect::<Vec<_>>(),
+                ))
+                }
+                Err(why) => converted_refused
+                    .entry(why)
+                    .or_default()
+                    .push(case.rule.clone()),
+            }
+        }
         match run_hunt_ids(&lake.config, &out.rules_dir, case) {
             Ok(got) => {
                 if &got == expected {
@@ -110,6 +144,25 @@ fn compare_with(name: &str, rules: &std::path::Path, bare: bool) -> usize {
         out.cases.len(),
         differ.len()
     );
+    if converted {
+        let n: usize = converted_refused.values().map(Vec::len).sum();
+        let _ = writeln!(
+            report,
+            "Converted huntflows run on their own: {converted_agree} agree, {} differ, {n} refused",
+            converted_differ.len()
+        );
+        for d in &converted_differ {
+            let _ = writeln!(report, "CONVERTED DIFFER {d}");
+        }
+        for (why, rules) in &converted_refused {
+            let _ = writeln!(
+                report,
+                "CONVERTED REFUSED {} × {why} (e.g. {})",
+                rules.len(),
+                rules[0]
+            );
+        }
+    }
     for d in &differ {
         let _ = writeln!(report, "DIFFER {d}");
     }
@@ -127,6 +180,11 @@ fn compare_with(name: &str, rules: &std::path::Path, bare: bool) -> usize {
         differ.is_empty(),
         "{} rules select other events than pySigma:\n{report}",
         differ.len()
+    );
+    assert!(
+        converted_differ.is_empty(),
+        "{} converted huntflows select other events than WHERE SIGMA and pySigma:\n{report}",
+        converted_differ.len()
     );
     agree
 }

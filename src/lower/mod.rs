@@ -14,6 +14,7 @@
 //! - time: START/STOP and LAST n <unit> become bounds on the timestamp column.
 
 mod attr;
+mod events;
 mod files;
 mod find;
 mod group;

@@ -53,12 +53,15 @@ impl Lowerer<'_> {
             }
             Pattern::Not(inner, _) => self.pattern_inner(ctx, inner, !negate)?,
             Pattern::Sigma { path, span } => {
-                let (p, events) = self.sigma(ctx, path, *span, negate)?;
-                let e = self.pattern_inner(ctx, &p, false)?;
-                match events {
-                    None => e,
-                    Some(events) if negate => Expr::or(vec![not_true(events), e]),
-                    Some(events) => Expr::and(vec![events, e]),
+                let p = self.sigma(ctx, path, *span, negate)?;
+                self.pattern_inner(ctx, &p, false)?
+            }
+            Pattern::Events { types, span } => {
+                let e = self.events(ctx, types, *span)?;
+                if negate {
+                    not_true(e)
+                } else {
+                    e
                 }
             }
             Pattern::Cmp(c) => {
@@ -69,16 +72,16 @@ impl Lowerer<'_> {
     }
 
     /// `SIGMA 'rule.yml'`: the rule's detection as a pattern over this GET's type, negated
-    /// with Sigma's meaning (see `crate::sigma::translate`), and the rows that are the
-    /// rule's category's events where the data source tells them apart (see
-    /// [`Self::sigma_events`]).
+    /// with Sigma's meaning (see `crate::sigma::translate`); over rows of a data source it
+    /// starts with `EVENTS <the category's types>` (see `events.rs`), as `kestrel sigma
+    /// convert` prints it.
     fn sigma(
         &mut self,
         ctx: &Ctx,
         path: &str,
         span: crate::source::Span,
         negate: bool,
-    ) -> Result<(Pattern, Option<Expr>), Diagnostic> {
+    ) -> Result<Pattern, Diagnostic> {
         use crate::sigma::{fieldmap::FieldMap, Rule, Target};
         let entity = match ctx {
             Ctx::Rows { entity, .. } => entity.clone(),
@@ -127,42 +130,12 @@ impl Lowerer<'_> {
                 negate,
                 span,
                 channels,
+                events: matches!(ctx, Ctx::Rows { .. }),
             },
         )
         .map_err(fail)?;
         self.sigma_native_fallback(ctx, &mut p, &fields)?;
-        let type_uid = match crate::sigma::translate::category(&rule, FieldMap::shipped()) {
-            Ok(crate::sigma::translate::Source::Category(_, cat)) => cat.type_uid,
-            _ => None,
-        };
-        Ok((p, type_uid.and_then(|t| self.sigma_events(ctx, t))))
-    }
-
-    /// The rows of OCSF type `type_uid` (a Sigma category's events: process_creation is
-    /// Process Activity: Launch) as the data source classifies them: exactly those where
-    /// the table records the activity; where it records the class but not the activity,
-    /// the class's rows of unknown activity (they may be ones); None where the table
-    /// classifies nothing (it holds one kind of event) or on a variable's entities.
-    fn sigma_events(&self, ctx: &Ctx, type_uid: i64) -> Option<Expr> {
-        let Ctx::Rows { source, .. } = ctx else {
-            return None;
-        };
-        let cases = self.classification_cases(*source, None);
-        if cases.is_empty() {
-            return None;
-        }
-        let pick = |keep: &dyn Fn(&crate::model::Classified) -> bool| -> Vec<Expr> {
-            cases
-                .iter()
-                .filter(|(_, c)| keep(c))
-                .map(|(p, _)| p.clone())
-                .collect()
-        };
-        let mut preds = pick(&|c| c.type_uid() == type_uid);
-        if preds.is_empty() {
-            preds = pick(&|c| c.class_uid == type_uid / 100 && c.activity_id == 0);
-        }
-        Some(crate::opt::fold::fold(Expr::or(preds)))
+        Ok(p)
     }
 
     /// The column a Sigma field names, where the table has one: Sigma's Windows field
@@ -185,7 +158,7 @@ impl Lowerer<'_> {
                     stack.push(&mut **b);
                 }
                 Pattern::Not(x, _) => stack.push(&mut **x),
-                Pattern::Sigma { .. } => {}
+                Pattern::Sigma { .. } | Pattern::Events { .. } => {}
                 Pattern::Cmp(c) => {
                     if let Some(path) = resolved.get(&c.attr.path) {
                         c.attr.path = path.clone();
@@ -520,7 +493,7 @@ impl Lowerer<'_> {
     /// A literal compared with a native column takes the column's type, so `pid = '201'`
     /// means 201 against an integer column on every backend (and `name = 4` means '4'
     /// against a text one).
-    fn typed_literal(&mut self, ctx: &Ctx, lhs: &Expr, lit: Literal) -> Literal {
+    pub(super) fn typed_literal(&mut self, ctx: &Ctx, lhs: &Expr, lit: Literal) -> Literal {
         let Ctx::Rows { source, .. } = ctx else {
             return lit;
         };

@@ -102,8 +102,8 @@ fn referenced<'p>(p: &'p Pattern, out: &mut Vec<&'p ast::Ident>) {
             }
         }
         Pattern::Not(inner, _) => referenced(inner, out),
-        // A Sigma rule compares attributes with its own values only.
-        Pattern::Sigma { .. } => {}
+        // A Sigma rule compares attributes with its own values only; EVENTS names types.
+        Pattern::Sigma { .. } | Pattern::Events { .. } => {}
         Pattern::Cmp(c) => {
             if let Some(ast::Value::Ref { var, .. }) = &c.value {
                 if !out.iter().any(|v| v.name == var.name) {

@@ -177,6 +177,11 @@ impl Classified {
         self.class_uid * 100 + self.activity_id
     }
 
+    /// OCSF's `type_name`: "Class: Activity" ("Process Activity: Launch").
+    pub fn type_name(&self) -> String {
+        format!("{}: {}", self.class_name, self.activity_name)
+    }
+
     /// One of [`CLASSIFICATION_ATTRIBUTES`] (`type_name` is "Class: Activity", as OCSF
     /// writes it).
     pub fn value(&self, attr: &str) -> Option<ScalarValue> {
@@ -188,9 +193,7 @@ impl Classified {
             "activity_id" => ScalarValue::Int(self.activity_id),
             "activity_name" => ScalarValue::Text(self.activity_name.clone()),
             "type_uid" => ScalarValue::Int(self.type_uid()),
-            "type_name" => {
-                ScalarValue::Text(format!("{}: {}", self.class_name, self.activity_name))
-            }
+            "type_name" => ScalarValue::Text(self.type_name()),
             _ => return None,
         })
     }
@@ -502,6 +505,39 @@ impl Model {
             activity_id,
             activity_name: rule.activity.clone(),
         })
+    }
+
+    /// Every OCSF event type of the classes Kestrel knows, in `classification.yaml`'s order.
+    pub fn event_types(&self) -> impl Iterator<Item = Classified> + '_ {
+        self.ocsf.values().flat_map(|c| {
+            c.activities.iter().map(move |(name, id)| Classified {
+                class_uid: c.uid,
+                class_name: c.name.clone(),
+                category_uid: c.category.uid,
+                category_name: c.category.name.clone(),
+                activity_id: *id,
+                activity_name: name.clone(),
+            })
+        })
+    }
+
+    /// The event type OCSF names `type_name` ("Process Activity: Launch"; ASCII case and
+    /// the spacing of words ignored).
+    pub fn event_type_named(&self, type_name: &str) -> Option<Classified> {
+        let norm = |s: &str| {
+            s.split(':')
+                .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(":")
+                .to_ascii_lowercase()
+        };
+        let want = norm(type_name);
+        self.event_types().find(|t| norm(&t.type_name()) == want)
+    }
+
+    /// The event type whose `type_uid` (class_uid * 100 + activity_id) is `uid`.
+    pub fn event_type_uid(&self, uid: i64) -> Option<Classified> {
+        self.event_types().find(|t| t.type_uid() == uid)
     }
 
     /// A mapping's classification rules all name a known class and activity.

@@ -6,6 +6,8 @@
 //! - an `IN` of one value → `=` (and `NOT IN` → `!=`); repeated values are dropped where
 //!   lists merge (lowering drops those of each list it makes).
 //!
+//! - a comparison of two numbers is decided: `0 = 1` → FALSE, `1 = 1` → TRUE.
+//!
 //! - a test of a per-class `CASE` (an attribute mapped differently in some event classes)
 //!   in a filter becomes one alternative per branch, each testing a plain column an index
 //!   can serve: `CASE WHEN k THEN a ELSE b END = v` → `(k AND a = v) OR (k̸ AND b = v)`,
@@ -92,7 +94,21 @@ pub fn fold(e: Expr) -> Expr {
             fold((*otherwise).clone()),
         ),
         // The subjects of tests may be per-class CASEs, whose conditions fold too.
-        Expr::Cmp { op, left, right } => Expr::cmp(op, fold(*left), fold(*right)),
+        Expr::Cmp { op, left, right } => match (fold(*left), fold(*right)) {
+            // Two numbers: a split `CASE WHEN e THEN 0 ELSE 1 END = 1` (a negated
+            // EVENTS) leaves `0 = 1` in one branch and `1 = 1` in the other.
+            (Expr::Lit(Literal::Int(a)), Expr::Lit(Literal::Int(b))) => {
+                Expr::Lit(Literal::Bool(match op {
+                    CmpOp::Eq => a == b,
+                    CmpOp::Ne => a != b,
+                    CmpOp::Lt => a < b,
+                    CmpOp::Le => a <= b,
+                    CmpOp::Gt => a > b,
+                    CmpOp::Ge => a >= b,
+                }))
+            }
+            (l, r) => Expr::cmp(op, l, r),
+        },
         Expr::Like {
             expr,
             pattern,
@@ -669,6 +685,17 @@ mod tests {
             Expr::And(vec![eq("k", "2"), eq("d", "8")]),
         ]);
         assert_eq!(fold(e.clone()), e);
+    }
+
+    #[test]
+    fn comparisons_of_two_numbers_are_decided() {
+        let n = |i: i64| Expr::Lit(Literal::Int(i));
+        let e = Expr::Or(vec![
+            Expr::And(vec![eq("k", "1"), Expr::cmp(CmpOp::Eq, n(0), n(1))]),
+            Expr::And(vec![eq("c", "8"), Expr::cmp(CmpOp::Eq, n(1), n(1))]),
+        ]);
+        assert_eq!(fold(e), eq("c", "8"));
+        assert_eq!(fold(Expr::cmp(CmpOp::Lt, n(2), n(1))), crate::ir::FALSE);
     }
 
     #[test]

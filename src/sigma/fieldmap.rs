@@ -30,10 +30,10 @@ pub struct Category {
     pub types: serde_yaml::Mapping,
     #[serde(default)]
     pub native: Vec<String>,
-    /// The OCSF type (`class_uid * 100 + activity_id`) of the category's events, where
-    /// `WHERE SIGMA` narrows to them.
+    /// The OCSF event types (`type_name`s) the category's events are: the rule is tested on
+    /// those only, as `EVENTS '…'` (empty: no layout classifies them; the GET type's rows).
     #[serde(default)]
-    pub type_uid: Option<i64>,
+    pub events: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,5 +130,21 @@ mod tests {
         assert_eq!(pc.attribute("process", "commandline").unwrap(), "cmd_line");
         assert_eq!(pc.attribute("process", "Hashes").unwrap(), "Hashes");
         assert!(pc.attribute("process", "Nonsense").is_none());
+    }
+
+    #[test]
+    fn every_categorys_events_are_ocsf_types() {
+        let m: FieldMap = serde_yaml::from_str(SHIPPED).unwrap();
+        let model = crate::model::Model::builtin().unwrap();
+        for (name, c) in &m.categories {
+            for t in &c.events {
+                assert!(model.event_type_named(t).is_some(), "{name}: {t}");
+            }
+        }
+        assert_eq!(
+            m.categories["process_creation"].events,
+            ["Process Activity: Launch"]
+        );
+        assert_eq!(m.categories["registry_event"].events.len(), 6);
     }
 }

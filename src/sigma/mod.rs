@@ -15,7 +15,10 @@
 //! Sigma's meaning, kept exactly: strings match ignoring ASCII case unless `|cased`
 //! (`LIKE … ESCAPE …`, which is also how a case-insensitive equality is written); `*` and
 //! `?` are wildcards and `\` escapes them; a test of a field the event lacks is false, also
-//! under `not` (a negated test is `x IS NULL OR <the opposite test>`). What Kestrel cannot
+//! under `not` (a negated test is `x IS NULL OR <the opposite test>`). A category's rule is
+//! tested on its category's events only: the pattern begins `EVENTS '<OCSF type>' AND`, the
+//! types the field map's `events:` gives (process_creation: `'Process Activity: Launch'`),
+//! so `convert` prints the narrowing `WHERE SIGMA` applies. What Kestrel cannot
 //! say (keyword searches, correlations, aggregations, a field the map does not know,
 //! `fieldref`, IPv6 networks) is an error naming the rule, its line and the construct.
 
@@ -149,6 +152,7 @@ pub fn convert_rule(
             negate: false,
             span: crate::source::Span::default(),
             channels: true,
+            events: true,
         },
     )?;
     let var = opts.var.clone().unwrap_or_else(|| var_name(path));

@@ -5,7 +5,7 @@
 //! `NAME = GET type FROM uri WHERE …`, long conditions broken one operand per line.
 //! The text parses back to the same pattern (a test checks it).
 
-use crate::syntax::ast::{CmpOp, Literal, Pattern, Value};
+use crate::syntax::ast::{CmpOp, EventType, Literal, Pattern, Value};
 
 use super::rule::Rule;
 
@@ -122,12 +122,24 @@ fn flat(p: &Pattern, parent: Option<Op>) -> String {
 
 fn render(p: &Pattern, depth: usize, parent: Option<Op>) -> String {
     let one = flat(p, parent);
-    let Some(op) = op_of(p) else {
-        return one;
-    };
     if depth * 4 + one.len() <= WIDTH {
         return one;
     }
+    let Some(op) = op_of(p) else {
+        // A long list of event types: one a line.
+        if let Pattern::Events { types, .. } = p {
+            if types.len() > 1 {
+                let pad = "    ".repeat(depth);
+                let items = types
+                    .iter()
+                    .map(|t| format!("{pad}    {}", event_type(t)))
+                    .collect::<Vec<_>>()
+                    .join(",\n");
+                return format!("EVENTS (\n{items}\n{pad})");
+            }
+        }
+        return one;
+    };
     let pad = "    ".repeat(depth);
     let inner_depth = if parent.is_some() { depth + 1 } else { depth };
     let inner_pad = "    ".repeat(inner_depth);
@@ -150,6 +162,13 @@ fn atom(p: &Pattern) -> String {
             None => format!("NOT {}", atom(inner)),
         },
         Pattern::Sigma { path, .. } => format!("SIGMA {}", quote(path)),
+        Pattern::Events { types, .. } => match &types[..] {
+            [t] => format!("EVENTS {}", event_type(t)),
+            _ => format!(
+                "EVENTS ({})",
+                types.iter().map(event_type).collect::<Vec<_>>().join(", ")
+            ),
+        },
         Pattern::Cmp(c) => {
             let attr = match &c.attr.entity {
                 Some(e) => format!("{}:{}", e.name, c.attr.path),
@@ -169,6 +188,13 @@ fn atom(p: &Pattern) -> String {
             }
         }
         other => flat(other, None),
+    }
+}
+
+fn event_type(t: &EventType) -> String {
+    match t {
+        EventType::Name(n, _) => quote(n),
+        EventType::Uid(u, _) => u.to_string(),
     }
 }
 

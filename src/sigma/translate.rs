@@ -30,6 +30,9 @@ pub struct Target<'a> {
     /// Whether a service's rule is narrowed to its channels (`metadata.log_name`); false
     /// where the table cannot tell channels apart (it then holds the service's events).
     pub channels: bool,
+    /// Whether a category's rule is narrowed to its events (`EVENTS '…'`, the field map's
+    /// `events`); false over a variable's rows, which are no longer a data source's.
+    pub events: bool,
 }
 
 /// Where a rule's events come from, as the field map says.
@@ -140,10 +143,14 @@ pub fn translate_fields(
         fields: std::cell::RefCell::new(Vec::new()),
     };
     let mut p = t.pattern(&node, target.negate)?;
-    if let Source::Service(_, channels) = source {
-        if target.channels {
+    match source {
+        Source::Service(_, channels) if target.channels => {
             p = t.channel(channels, target.negate, p);
         }
+        Source::Category(_, cat) if target.events && !cat.events.is_empty() => {
+            p = t.events(&cat.events, target.negate, p);
+        }
+        _ => {}
     }
     let fields = t.fields.into_inner();
     Ok((ty, p, fields))
@@ -253,6 +260,23 @@ impl Translator<'_> {
                 Box::new(chain(tests, false)),
             );
             Pattern::And(Box::new(ours), Box::new(p))
+        }
+    }
+
+    /// The rule's events are its category's: `EVENTS 'Process Activity: Launch' AND p`
+    /// (negated: `NOT EVENTS '…' OR p`, `p` already the rule's complement).
+    fn events(&self, types: &[String], negate: bool, p: Pattern) -> Pattern {
+        let ev = Pattern::Events {
+            types: types
+                .iter()
+                .map(|n| ast::EventType::Name(n.clone(), self.span))
+                .collect(),
+            span: self.span,
+        };
+        if negate {
+            Pattern::Or(Box::new(Pattern::Not(Box::new(ev), self.span)), Box::new(p))
+        } else {
+            Pattern::And(Box::new(ev), Box::new(p))
         }
     }
 
@@ -506,6 +530,7 @@ mod tests {
                 negate,
                 span: Span::default(),
                 channels: true,
+                events: false,
             },
         )
         .unwrap();

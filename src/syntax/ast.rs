@@ -140,6 +140,29 @@ pub enum Pattern {
         path: String,
         span: Span,
     },
+    /// `EVENTS 'Process Activity: Launch'`, `EVENTS 100701`, `EVENTS ('…', 100704)`: the
+    /// record is an event of one of these OCSF types, as its data source classifies rows.
+    Events {
+        types: Vec<EventType>,
+        span: Span,
+    },
+}
+
+/// An OCSF event type as a hunt names it: its `type_name` or its `type_uid`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventType {
+    /// `'Process Activity: Launch'` (OCSF's `type_name`, ASCII case ignored).
+    Name(String, Span),
+    /// `100701` (OCSF's `type_uid`: class_uid * 100 + activity_id).
+    Uid(i64, Span),
+}
+
+impl EventType {
+    pub fn span(&self) -> Span {
+        match self {
+            EventType::Name(_, s) | EventType::Uid(_, s) => *s,
+        }
+    }
 }
 
 impl Pattern {
@@ -155,7 +178,7 @@ impl Pattern {
         let own = |p: &Pattern| match p {
             Pattern::Not(_, s) => *s,
             Pattern::Cmp(c) => c.span,
-            Pattern::Sigma { span, .. } => *span,
+            Pattern::Sigma { span, .. } | Pattern::Events { span, .. } => *span,
             Pattern::And(..) | Pattern::Or(..) => Span::new(0, 0),
         };
         own(first).to(own(last))
@@ -189,9 +212,12 @@ impl Drop for Pattern {
                 parts.push(std::mem::replace(b, Box::new(Pattern::leaf())));
             }
             Pattern::Not(a, _) => parts.push(std::mem::replace(a, Box::new(Pattern::leaf()))),
-            Pattern::Cmp(_) | Pattern::Sigma { .. } => {}
+            Pattern::Cmp(_) | Pattern::Sigma { .. } | Pattern::Events { .. } => {}
         };
-        if matches!(self, Pattern::Cmp(_) | Pattern::Sigma { .. }) {
+        if matches!(
+            self,
+            Pattern::Cmp(_) | Pattern::Sigma { .. } | Pattern::Events { .. }
+        ) {
             return;
         }
         take(self, &mut parts);
@@ -393,6 +419,33 @@ pub fn group_params(args: Vec<(Option<Ident>, Value)>) -> Vec<(Ident, Vec<Value>
     out
 }
 
+/// `EVENTS <types>`, where `k` must be the word EVENTS (`what`: what followed it, for the
+/// error when it is another word).
+pub fn events(
+    k: Ident,
+    types: Vec<EventType>,
+    span: Span,
+    what: &str,
+) -> Result<
+    Pattern,
+    lalrpop_util::ParseError<usize, crate::syntax::token::Tok, crate::diag::Diagnostic>,
+> {
+    if k.name.eq_ignore_ascii_case("EVENTS") {
+        return Ok(Pattern::Events { types, span });
+    }
+    Err(lalrpop_util::ParseError::User {
+        error: crate::diag::Diagnostic::error(
+            crate::diag::Code::Syntax,
+            format!("expected a comparison, found `{}` and {what}", k.name),
+        )
+        .at(span)
+        .help(
+            "compare an attribute (`name = 'x'`), test the event's type with \
+             EVENTS 'Process Activity: Launch', or apply a Sigma rule with SIGMA 'rule.yml'",
+        ),
+    })
+}
+
 /// A LIMIT or OFFSET count: a whole number, not negative.
 pub fn count(
     n: i64,
@@ -497,7 +550,7 @@ impl Pattern {
                         v.refs(out);
                     }
                 }
-                Pattern::Sigma { .. } => {}
+                Pattern::Sigma { .. } | Pattern::Events { .. } => {}
             }
         }
     }

@@ -131,12 +131,7 @@ pub fn hunt_for(rules_dir: &Path, case: &Case) -> Option<(String, &'static str)>
         // A service's rules read whole records.
         None => "event".to_string(),
     };
-    // Every event has its own ProcessGuid (`G<RecordNumber>`) and RecordNumber.
-    let id = match ty.as_str() {
-        "process" => "uid",
-        "network_activity" => "actor.process.uid",
-        _ => "metadata.uid",
-    };
+    let id = id_attr(&ty);
     let path = rules_dir.join(&case.rule);
     Some((
         format!(
@@ -147,6 +142,44 @@ pub fn hunt_for(rules_dir: &Path, case: &Case) -> Option<(String, &'static str)>
     ))
 }
 
+/// The attribute that shows an event's id on the GET type `ty`: every event has its own
+/// ProcessGuid (`G<RecordNumber>`) and RecordNumber.
+fn id_attr(ty: &str) -> &'static str {
+    match ty {
+        "process" => "uid",
+        "network_activity" => "actor.process.uid",
+        _ => "metadata.uid",
+    }
+}
+
+/// The huntflow `kestrel sigma convert` prints for one case (reading its table), with a
+/// DISP of each event's id; None where convert refuses the rule (the reason).
+pub fn converted_for(rules_dir: &Path, case: &Case) -> Result<(String, &'static str), String> {
+    let table = case.table.as_deref().ok_or("no table")?;
+    let c = kestrel::sigma::convert(
+        &rules_dir.join(&case.rule),
+        &kestrel::sigma::ConvertOptions {
+            from: format!("sigma://{table}"),
+            var: Some("x".into()),
+            entity: None,
+        },
+    )
+    .map_err(|e| format!("kestrel: {}", e.construct))?;
+    let id = id_attr(&c.entity);
+    Ok((format!("{}DISP x ATTR {id}\n", c.huntflow), id))
+}
+
+/// RecordNumbers of the events the converted huntflow selects, run on its own (no
+/// `SIGMA` term: the printed text), or why it did not run.
+pub fn run_converted_ids(
+    config: &Config,
+    rules_dir: &Path,
+    case: &Case,
+) -> Result<Vec<i64>, String> {
+    let (text, id) = converted_for(rules_dir, case)?;
+    run_text_ids(config, case, text, id)
+}
+
 /// RecordNumbers of the events `WHERE SIGMA` selects, or why kestrel refused the rule.
 pub fn run_hunt_ids(config: &Config, rules_dir: &Path, case: &Case) -> Result<Vec<i64>, String> {
     let Some((text, id)) = hunt_for(rules_dir, case) else {
@@ -155,6 +188,11 @@ pub fn run_hunt_ids(config: &Config, rules_dir: &Path, case: &Case) -> Result<Ve
             case.category
         ));
     };
+    run_text_ids(config, case, text, id)
+}
+
+/// RecordNumbers a hunt's one DISP of `id` shows.
+fn run_text_ids(config: &Config, case: &Case, text: String, id: &str) -> Result<Vec<i64>, String> {
     let src = SourceFile::new(format!("{}.hf", case.rule), text);
     let mut printer = Printer::new(Vec::new(), Format::Jsonl);
     let mut summary = Vec::new();
@@ -185,6 +223,8 @@ pub fn run_hunt_ids(config: &Config, rules_dir: &Path, case: &Case) -> Result<Ve
             match &v[id] {
                 serde_json::Value::String(s) => s.trim_start_matches('G').parse().expect("an id"),
                 serde_json::Value::Number(n) => n.as_i64().expect("an id"),
+                // A row without the id (an entity the rule's event is not): no event's.
+                serde_json::Value::Null => -1,
                 other => panic!("{}: id {other}", case.rule),
             }
         })

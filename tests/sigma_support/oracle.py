@@ -11,6 +11,13 @@ pySigma's SQLite backend (`collate_nocase`: Sigma compares strings ignoring case
 the query, and writes `OUT_DIR/cases.json`: per rule, its category and table, and either
 the RecordNumbers of the events it matches or why pySigma refused it.
 
+Where a rule's category is one of Sysmon's events (SYSMON_PIPELINE: the categories
+pySigma's Sysmon pipeline maps to event ids, and kestrel narrows with `EVENTS`), pySigma
+converts it with that pipeline's condition (`EventID IN (…)`, pySigma's own
+AddConditionTransformation), and the rule's table also holds copies of the rule's own
+events as other Sysmon events (a connection, an exit, a module load, … carrying the same
+fields): neither side may select them.
+
 With `bare`, the tables hold only the rules' own fields (and an id): no Channel, EventID
 or host columns, as a table pySigma is pointed at may be.
 
@@ -53,6 +60,7 @@ EVENT_ID = {
     "image_load": 7,
     "create_remote_thread": 8,
     "process_access": 10,
+    "process_termination": 5,
     "file_event": 11,
     "file_access": 11,
     "file_change": 2,
@@ -67,6 +75,51 @@ EVENT_ID = {
     "file_delete": 23,
     "file_executable_detected": 29,
 }
+# pySigma's Sysmon pipeline (pySigma-pipeline-sysmon): the Sysmon events of the categories
+# kestrel narrows to their OCSF event types (mappings/sigma/fieldmap.yaml, `events:`).
+SYSMON_PIPELINE = {
+    "process_creation": [1],
+    "file_change": [2],
+    "network_connection": [3],
+    "process_termination": [5],
+    "image_load": [7],
+    "create_remote_thread": [8],
+    "process_access": [10],
+    "file_event": [11],
+    "registry_add": [12],
+    "registry_delete": [12],
+    "registry_set": [13],
+    "registry_rename": [14],
+    "registry_event": [12, 13, 14],
+    "create_stream_hash": [15],
+    "dns_query": [22],
+    "file_delete": [23],
+}
+# Sysmon events of distinct OCSF types, the other events a rule's copies become.
+FOREIGN = [1, 2, 3, 5, 7, 8, 10, 11, 12, 13, 14, 22, 23]
+# Other Sysmon events of a category's OCSF type, which `EVENTS` cannot tell from its own:
+# the layouts class FileCreateStreamHash (15) as File System Activity: Create, like 11.
+SAME_TYPE = {"create_stream_hash": [11]}
+
+
+def sysmon_pipeline(cat):
+    from sigma.processing.conditions import LogsourceCondition
+    from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+    from sigma.processing.transformations import AddConditionTransformation
+
+    return ProcessingPipeline(
+        name="Sysmon event ids",
+        priority=10,
+        items=[
+            ProcessingItem(
+                identifier="sysmon_" + cat,
+                transformation=AddConditionTransformation({"EventID": SYSMON_PIPELINE[cat]}),
+                rule_conditions=[LogsourceCondition(category=cat, product="windows")],
+            )
+        ],
+    )
+
+
 # Columns that hold numbers (INTEGER): the rest are TEXT.
 NUMERIC = {"EventID", "RecordNumber", "ProcessId", "ParentProcessId", "DestinationPort", "SourcePort"}
 FIXED = ["RecordNumber", "ProcessGuid", "Channel", "EventID", "@timestamp", "Hostname"]
@@ -332,7 +385,13 @@ def main():
             case["pool"] = cat
             rnd = random.Random(zlib.crc32(rel.encode()))
             events = rule_events(rule, rnd)
-            backend = sqliteBackend(collate_nocase=True, table="ev_" + cat)
+            narrowed = cat in SYSMON_PIPELINE and not bare
+            case["narrowed"] = narrowed
+            backend = sqliteBackend(
+                processing_pipeline=sysmon_pipeline(cat) if narrowed else None,
+                collate_nocase=True,
+                table="ev_" + cat,
+            )
             sql = backend.convert_rule(rule)[0]
             case["sql"] = sql
             case["fields"] = sorted(set(backend.required_fields(rule)))
@@ -365,6 +424,17 @@ def main():
         rnd = random.Random(i)
         pool = by_cat[cat]
         events = own[case["rule"]] + rnd.sample(pool, min(150, len(pool))) + BACKGROUND
+        event_ids = [EVENT_ID.get(cat, 0)] * len(events)
+        if case.get("narrowed"):
+            # The rule's own events again, as other Sysmon events carrying the same fields.
+            others = [
+                e
+                for e in FOREIGN
+                if e not in SYSMON_PIPELINE[cat] and e not in SAME_TYPE.get(cat, [])
+            ]
+            copies = own[case["rule"]][:40]
+            events = events + copies
+            event_ids += [rnd.choice(others) for _ in copies]
         case["sql"] = case["sql"].replace("ev_" + cat, table, 1)
         cols = list(fixed) + [f for f in case["fields"] if f not in fixed]
         if cat == "network_connection" and not bare:
@@ -382,14 +452,14 @@ def main():
         )
         conn.execute('CREATE TABLE "%s" (%s)' % (table, decl))
         rows = []
-        for ev in events:
+        for ev, event_id in zip(events, event_ids):
             record += 1
             service = case.get("service") if case.get("category") is None else None
             row = {
                 "RecordNumber": record,
                 "ProcessGuid": "G%d" % record,
                 "Channel": SERVICES[service][0].replace("*", "") if service else SYSMON,
-                "EventID": EVENT_ID.get(cat, 0),
+                "EventID": event_id,
                 "@timestamp": "2024-07-08T12:00:00.000000Z",
                 "Hostname": "host1",
             }
