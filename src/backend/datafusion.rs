@@ -547,6 +547,38 @@ fn read_only() -> SQLOptions {
         .with_allow_statements(false)
 }
 
+/// The DataFrame of `sql` with its bound parameters, planned read-only.
+async fn dataframe(
+    ctx: &SessionContext,
+    sql: &str,
+    params: Vec<ScalarValue>,
+) -> Result<datafusion::dataframe::DataFrame, BackendError> {
+    let df = ctx
+        .sql_with_options(sql, read_only())
+        .await
+        .map_err(query_error)?;
+    if params.is_empty() {
+        return Ok(df);
+    }
+    df.with_param_values(ParamValues::from(params))
+        .map_err(query_error)
+}
+
+/// Runs `run` to its end, unless Ctrl-C or the time limit comes first: then `run` is
+/// dropped (which stops its tasks) and the stop is the error.
+async fn unless_stopped<T>(
+    run: impl std::future::Future<Output = Result<T, BackendError>>,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+) -> Result<T, BackendError> {
+    let run = std::pin::pin!(run);
+    let stop = std::pin::pin!(stopped(deadline, timeout));
+    match futures_util::future::select(run, stop).await {
+        futures_util::future::Either::Left((result, _)) => result,
+        futures_util::future::Either::Right((e, _)) => Err(e),
+    }
+}
+
 async fn stopped(deadline: Option<Instant>, timeout: Option<Duration>) -> BackendError {
     loop {
         if super::cancel::requested() {
@@ -602,15 +634,7 @@ impl Backend for DataFusionBackend {
         let sql = stmt.sql.clone();
         let table = name.to_string();
         let run = async move {
-            let mut df = ctx
-                .sql_with_options(&sql, read_only())
-                .await
-                .map_err(query_error)?;
-            if !params.is_empty() {
-                df = df
-                    .with_param_values(ParamValues::from(params))
-                    .map_err(query_error)?;
-            }
+            let df = dataframe(&ctx, &sql, params).await?;
             df.write_parquet(
                 &path,
                 DataFrameWriteOptions::new().with_single_file_output(true),
@@ -627,14 +651,9 @@ impl Backend for DataFusionBackend {
             .map_err(query_error)?;
             Ok::<(), BackendError>(())
         };
-        let result = self.runtime.block_on(async move {
-            let run = std::pin::pin!(run);
-            let stop = std::pin::pin!(stopped(deadline, timeout));
-            match futures_util::future::select(run, stop).await {
-                futures_util::future::Either::Left((result, _)) => result,
-                futures_util::future::Either::Right((e, _)) => Err(e),
-            }
-        });
+        let result = self
+            .runtime
+            .block_on(unless_stopped(run, deadline, timeout));
         if result.is_err() {
             let _ = std::fs::remove_file(&file);
         }
@@ -659,15 +678,7 @@ impl Backend for DataFusionBackend {
         let plan_slot: Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
         let running = Arc::clone(&plan_slot);
         let run = async move {
-            let mut df = ctx
-                .sql_with_options(&stmt.sql, read_only())
-                .await
-                .map_err(query_error)?;
-            if !params.is_empty() {
-                df = df
-                    .with_param_values(ParamValues::from(params))
-                    .map_err(query_error)?;
-            }
+            let df = dataframe(&ctx, &stmt.sql, params).await?;
             let names: Vec<String> = df
                 .schema()
                 .fields()
@@ -698,21 +709,17 @@ impl Backend for DataFusionBackend {
         };
         let cluster = self.cluster.clone();
         self.runtime.block_on(async move {
-            let run = std::pin::pin!(run);
-            let stop = std::pin::pin!(stopped(deadline, timeout));
-            // Whichever ends first; dropping the statement's stream stops its tasks (and
-            // on a cluster, its job is cancelled at the scheduler).
-            match futures_util::future::select(run, stop).await {
-                futures_util::future::Either::Left((result, _)) => result,
-                futures_util::future::Either::Right((e, _)) => {
-                    let plan = plan_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-                    if let (Some(_scheduler), Some(_plan)) = (cluster, plan) {
-                        #[cfg(feature = "ballista")]
-                        super::ballista::cancel(&_scheduler, &_plan).await;
-                    }
-                    Err(e)
+            // Dropping the statement's stream stops its tasks; on a cluster, its job is
+            // cancelled at the scheduler too.
+            let result = unless_stopped(run, deadline, timeout).await;
+            if let Err(BackendError::Cancelled | BackendError::Timeout(_)) = &result {
+                let plan = plan_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let (Some(_scheduler), Some(_plan)) = (cluster, plan) {
+                    #[cfg(feature = "ballista")]
+                    super::ballista::cancel(&_scheduler, &_plan).await;
                 }
             }
+            result
         })
     }
 }
