@@ -206,27 +206,7 @@ impl Lake {
 
     /// Runs a hunt: every DISP/DESCRIBE result as JSON lines, then the summary.
     fn run(&self, hunt: &str) -> Result<String, String> {
-        let config = self.config();
-        let src = SourceFile::new("hunt.hf", hunt);
-        let mut printer = Printer::new(Vec::new(), Format::Jsonl);
-        let mut summary = Vec::new();
-        let rows = run_hunt(
-            &src,
-            Some(&config),
-            &mut printer,
-            &mut summary,
-            // The summary rows are compared too (the printed block goes to `summary`).
-            &RunOptions { summary: true },
-        )
-        .map_err(|d| d.render(&src))?;
-        let mut out = String::from_utf8(printer.into_inner()).unwrap();
-        for r in rows {
-            out.push_str(&format!(
-                "# {} {} {} {}\n",
-                r.variable, r.entity_type, r.entities, r.records
-            ));
-        }
-        Ok(out)
+        common::run_jsonl_with_summary(&self.config(), hunt)
     }
 }
 

@@ -21,9 +21,6 @@ use std::path::{Path, PathBuf};
 
 use kestrel::config::Config;
 use kestrel::ingest::{ingest, IngestOptions};
-use kestrel::output::{Format, Printer};
-use kestrel::run::{run_hunt, RunOptions};
-use kestrel::source::SourceFile;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,25 +29,7 @@ fn root() -> &'static Path {
 /// Runs `hunt` under `config` (YAML): every DISP row as a JSON line, then the summary.
 fn run(config: &str, hunt: &str) -> Result<String, String> {
     let config = Config::from_yaml_str(config, None).map_err(|e| e.to_string())?;
-    let src = SourceFile::new("hunt.hf", hunt);
-    let mut printer = Printer::new(Vec::new(), Format::Jsonl);
-    let mut summary = Vec::new();
-    let rows = run_hunt(
-        &src,
-        Some(&config),
-        &mut printer,
-        &mut summary,
-        &RunOptions { summary: true },
-    )
-    .map_err(|d| d.render(&src))?;
-    let mut out = String::from_utf8(printer.into_inner()).unwrap();
-    for r in rows {
-        out.push_str(&format!(
-            "# {} {} {} {}\n",
-            r.variable, r.entity_type, r.entities, r.records
-        ));
-    }
-    Ok(out)
+    common::run_jsonl_with_summary(&config, hunt)
 }
 
 /// Each class's table, and the OCSF attributes its events keep.

@@ -284,3 +284,32 @@ pub fn parquet_top_level_columns(path: &Path) -> Vec<String> {
 pub mod cluster;
 #[cfg(feature = "datafusion")]
 pub mod s3;
+
+/// Runs `hunt` as `kestrel run` does (summary on): every DISP/DESCRIBE result as JSON
+/// lines, then one `# variable type entities records` line per summary row, so answers
+/// and counts compare across engines.
+pub fn run_jsonl_with_summary(
+    config: &kestrel::config::Config,
+    hunt: &str,
+) -> Result<String, String> {
+    use kestrel::output::{Format, Printer};
+    let src = SourceFile::new("hunt.hf", hunt);
+    let mut printer = Printer::new(Vec::new(), Format::Jsonl);
+    let rows = kestrel::run::run_hunt(
+        &src,
+        Some(config),
+        &mut printer,
+        // The printed block goes nowhere; its rows are returned and compared.
+        &mut Vec::new(),
+        &kestrel::run::RunOptions { summary: true },
+    )
+    .map_err(|d| d.render(&src))?;
+    let mut out = String::from_utf8(printer.into_inner()).unwrap();
+    for r in rows {
+        out.push_str(&format!(
+            "# {} {} {} {}\n",
+            r.variable, r.entity_type, r.entities, r.records
+        ));
+    }
+    Ok(out)
+}
