@@ -491,6 +491,9 @@ fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb_in_any_sc
 fn the_same_hunts_give_the_same_answers_on_datafusion_over_parquet() {
     let lakes = lakes("df", &["sqlite", "datafusion", "datafusion-lake"]);
     same_answers_as_sqlite(&lakes);
+    for lake in &lakes[1..] {
+        kept_on_the_lake(lake);
+    }
 }
 
 /// A Ballista cluster (a scheduler and two executors, separate processes) over the
@@ -508,7 +511,16 @@ fn the_same_hunts_give_the_same_answers_on_a_ballista_cluster() {
         .clone();
     lakes[1].name = "ballista";
     lakes[1].url = cluster.url(&dir);
-    let answers = std::panic::catch_unwind(|| same_answers_as_sqlite(&lakes));
+    let answers = std::panic::catch_unwind(|| {
+        same_answers_as_sqlite(&lakes);
+        kept_on_the_lake(&lakes[1]);
+        // Each session's scratch directory went with it.
+        let scratch = dir.join(".kestrel-scratch");
+        let left: Vec<_> = std::fs::read_dir(&scratch)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "left in {}: {left:?}", scratch.display());
+    });
     if let Err(e) = answers {
         eprintln!("the cluster's logs:\n{}", cluster.logs());
         std::panic::resume_unwind(e);
@@ -548,6 +560,31 @@ fn the_same_hunts_give_the_same_answers_over_s3() {
         _dir: None,
     });
     same_answers_as_sqlite(&lakes);
+    for lake in &lakes[1..] {
+        kept_on_the_lake(lake);
+    }
+}
+
+/// A variable read by two statements is computed once and kept where its lake is (a
+/// Parquet file in the connection's scratch directory, which a cluster's executors read),
+/// not copied into the session's cache: the statements after it read it there, with the
+/// same answer as on SQLite.
+#[cfg(feature = "datafusion")]
+fn kept_on_the_lake(lake: &Lake) {
+    let hunt = "p = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
+                DISP p ATTR pid SORT BY pid ASC\n\
+                c = FIND process CREATED p\n\
+                DISP c ATTR pid SORT BY pid ASC\n\
+                EXPLAIN p\n";
+    let out = lake
+        .run(hunt)
+        .unwrap_or_else(|e| panic!("{}: {e}", lake.name));
+    assert!(
+        out.contains("-- p was computed once and is kept in temporary table `kestrel_0_p` on connection `lake`"),
+        "{}: {out}",
+        lake.name
+    );
+    assert!(pids(&out).len() > 1, "{}: {out}", lake.name);
 }
 
 /// Wrong answers of an engine we use, not of kestrel: (hunt, lake, what is wrong). The

@@ -93,21 +93,11 @@ pub fn open_url(url: &str, opts: &OpenOptions) -> Result<DataFusionBackend, Back
         .upgrade_for_ballista()
         .set_bool(BALLISTA_CLIENT_PULL, true)
         .with_option_extension(S3Options::default());
-    let s3 = &lake.s3;
-    for (key, value) in [
-        ("endpoint", s3.endpoint.clone()),
-        ("region", s3.region.clone()),
-        ("allow_http", s3.allow_http.map(|h| h.to_string())),
-        ("access_key_id", s3.access_key_id.clone()),
-        ("secret_access_key", s3.secret_access_key.clone()),
-        ("session_token", s3.session_token.clone()),
-    ] {
-        if let Some(value) = value {
-            config
-                .options_mut()
-                .set(&format!("s3.{key}"), &value)
-                .map_err(|e| open_error(url, e.to_string()))?;
-        }
+    for (key, value) in lake.s3.settings() {
+        config
+            .options_mut()
+            .set(&format!("s3.{key}"), &value)
+            .map_err(|e| open_error(url, e.to_string()))?;
     }
     let state = SessionStateBuilder::new()
         .with_config(config)

@@ -29,7 +29,6 @@ use datafusion::catalog::{
     CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, TableProvider,
 };
 use datafusion::common::{ParamValues, ScalarValue, TableReference};
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -39,11 +38,13 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::ident;
 use datafusion::prelude::ParquetReadOptions;
@@ -70,16 +71,33 @@ pub struct DataFusionBackend {
     timeout: Option<Duration>,
     /// Tables registered so far, by the configuration's text.
     tables: HashMap<String, Vec<(String, Option<ColumnKind>)>>,
-    /// Where kept variables' rows are written ([`Backend::store`]), made when first
-    /// needed and removed with the connection.
-    scratch: Option<std::path::PathBuf>,
+    /// The directory kept variables' rows are written to ([`Backend::store`]), named
+    /// when first needed and removed with the connection.
+    scratch: Option<String>,
 }
 
 impl Drop for DataFusionBackend {
     fn drop(&mut self) {
-        if let Some(dir) = self.scratch.take() {
-            let _ = std::fs::remove_dir_all(dir);
+        let Some(dir) = self.scratch.take() else {
+            return;
+        };
+        if bucket_of(&dir).is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
         }
+        // An object store has no directories: delete what is under the prefix.
+        let Ok(url) = ListingTableUrl::parse(format!("{dir}/")) else {
+            return;
+        };
+        let Ok(store) = self.ctx.runtime_env().object_store(url.object_store()) else {
+            return;
+        };
+        self.runtime.block_on(async {
+            let mut objects = store.list(Some(url.prefix()));
+            while let Some(Ok(meta)) = objects.next().await {
+                let _ = store.delete(&meta.location).await;
+            }
+        });
     }
 }
 
@@ -131,27 +149,32 @@ impl DataFusionBackend {
         }
     }
 
-    /// The connection's own directory for kept rows.
-    fn scratch(&mut self) -> Result<std::path::PathBuf, BackendError> {
-        if let Some(d) = &self.scratch {
-            return Ok(d.clone());
-        }
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("kestrel-datafusion-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| BackendError::Query(format!("{}: {e}", dir.display())))?;
-        self.scratch = Some(dir.clone());
-        Ok(dir)
+    /// Where kept table `name` is written: `name.parquet` in the connection's own scratch
+    /// directory, named when first needed. The directory is the URL's `scratch=` (a path
+    /// or `s3://bucket/prefix`), else the system's temporary directory when embedded, and
+    /// `.kestrel-scratch/` under the lake's root on a cluster, whose executors read the
+    /// lake and so that directory too.
+    fn scratch_file(&mut self, name: &str) -> String {
+        let dir = self.scratch.get_or_insert_with(|| {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let own = format!("kestrel-{}-{n}-{nanos:08x}", std::process::id());
+            let base = match (&self.lake.scratch, &self.cluster) {
+                (Some(dir), _) => self.lake.location(dir),
+                (None, None) => std::env::temp_dir().display().to_string(),
+                (None, Some(_)) => self.lake.location(".kestrel-scratch"),
+            };
+            format!("{}/{own}", base.trim_end_matches('/'))
+        });
+        format!("{dir}/{name}.parquet")
     }
 
-    /// Registers `table` (the configuration's text) under the name the SQL uses for it,
-    /// and answers its columns.
-    fn register(&mut self, table: &str) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
-        let parts = crate::sql::table_name::parts(table);
-        let location = self.lake.location(&parts.join("."));
-        if let Some(bucket) = bucket_of(&location) {
+    /// Registers the S3 store of `location`'s bucket in the context, once.
+    fn ensure_bucket(&mut self, location: &str) -> Result<(), BackendError> {
+        if let Some(bucket) = bucket_of(location) {
             if !self.buckets.contains(bucket) {
                 let store = self.lake.s3.store(bucket)?;
                 let at = ObjectStoreUrl::parse(format!("s3://{bucket}")).map_err(query_error)?;
@@ -159,6 +182,54 @@ impl DataFusionBackend {
                 self.buckets.insert(bucket.to_string());
             }
         }
+        Ok(())
+    }
+
+    /// Plans `stmt` read-only with its bound parameters and hands its record batches to
+    /// `consume`, unless Ctrl-C or the time limit comes first: then the stream is
+    /// dropped (which stops its tasks) and, on a cluster, its job is cancelled at the
+    /// scheduler.
+    fn execute<T, F, Fut>(&mut self, stmt: &SqlStatement, consume: F) -> Result<T, BackendError>
+    where
+        F: FnOnce(SendableRecordBatchStream) -> Fut,
+        Fut: std::future::Future<Output = Result<T, BackendError>>,
+    {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let timeout = self.timeout;
+        let ctx = self.ctx.clone();
+        let params: Vec<ScalarValue> = stmt.params.iter().map(scalar).collect();
+        // The statement's plan once made: a Ballista job to cancel when it is stopped.
+        let plan_slot: Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
+        let running = Arc::clone(&plan_slot);
+        let run = async move {
+            let df = dataframe(&ctx, &stmt.sql, params).await?;
+            let task = Arc::new(df.task_ctx());
+            let plan = df.create_physical_plan().await.map_err(query_error)?;
+            *running.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&plan));
+            let stream =
+                datafusion::physical_plan::execute_stream(plan, task).map_err(query_error)?;
+            consume(stream).await
+        };
+        let cluster = self.cluster.clone();
+        self.runtime.block_on(async move {
+            let result = unless_stopped(run, deadline, timeout).await;
+            if let Err(BackendError::Cancelled | BackendError::Timeout(_)) = &result {
+                let plan = plan_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let (Some(_scheduler), Some(_plan)) = (cluster, plan) {
+                    #[cfg(feature = "ballista")]
+                    super::ballista::cancel(&_scheduler, &_plan).await;
+                }
+            }
+            result
+        })
+    }
+
+    /// Registers `table` (the configuration's text) under the name the SQL uses for it,
+    /// and answers its columns.
+    fn register(&mut self, table: &str) -> Result<Vec<(String, Option<ColumnKind>)>, BackendError> {
+        let parts = crate::sql::table_name::parts(table);
+        let location = self.lake.location(&parts.join("."));
+        self.ensure_bucket(&location)?;
         let reference = match parts.as_slice() {
             [t] => TableReference::bare(t.as_str()),
             [s, t] => {
@@ -237,6 +308,9 @@ fn bucket_of(location: &str) -> Option<&str> {
 pub(super) struct Lake {
     root: String,
     pub(super) s3: S3,
+    /// The URL's `scratch=`: where kept variables are written, relative to the root or
+    /// absolute ([`DataFusionBackend::scratch_file`]).
+    scratch: Option<String>,
 }
 
 impl Lake {
@@ -246,7 +320,8 @@ impl Lake {
         if bucket_of(&root).is_none() && !Path::new(&root).is_dir() {
             return Err(open_error(url, format!("no directory at {root}")));
         }
-        Ok(Lake { root, s3 })
+        let scratch = u.param("scratch").map(str::to_string);
+        Ok(Lake { root, s3, scratch })
     }
 
     /// A table's files: `table` itself when absolute (`/…`, `s3://…`), else under the root.
@@ -273,7 +348,8 @@ pub(super) struct S3 {
 }
 
 /// The URL parameters a DataFusion or Ballista connection honours.
-const S3_PARAMS: &[&str] = &[
+const LAKE_PARAMS: &[&str] = &[
+    "scratch",
     "endpoint",
     "region",
     "allow_http",
@@ -286,7 +362,7 @@ impl S3 {
     fn from_url(url: &str, u: &ServerUrl) -> Result<S3, BackendError> {
         super::url::warn_unknown(
             &crate::config::redact_url(url),
-            &u.unknown_params(S3_PARAMS, &[]),
+            &u.unknown_params(LAKE_PARAMS, &[]),
         );
         let text = |k: &str| u.param(k).map(str::to_string);
         Ok(S3 {
@@ -297,6 +373,22 @@ impl S3 {
             secret_access_key: text("secret_access_key"),
             session_token: text("session_token"),
         })
+    }
+
+    /// The settings given, by their parameter names (which are also Ballista's `s3.`
+    /// option names).
+    pub(super) fn settings(&self) -> Vec<(&'static str, String)> {
+        [
+            ("endpoint", self.endpoint.clone()),
+            ("region", self.region.clone()),
+            ("allow_http", self.allow_http.map(|h| h.to_string())),
+            ("access_key_id", self.access_key_id.clone()),
+            ("secret_access_key", self.secret_access_key.clone()),
+            ("session_token", self.session_token.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
     }
 
     /// The store for `bucket`.
@@ -614,48 +706,41 @@ impl Backend for DataFusionBackend {
         self.timeout = timeout;
     }
 
-    /// Writes the rows of `stmt` into a Parquet file of the connection's own (a temporary
-    /// directory, gone with the connection), streamed by DataFusion with their types,
-    /// and reads it as table `name`: later statements join it inside the engine. Not on
-    /// a cluster, whose executors need not see this machine's disk (the session's cache
-    /// keeps the rows then).
+    /// Writes the rows of `stmt` into a Parquet file in the connection's scratch
+    /// directory ([`DataFusionBackend::scratch_file`]; gone with the connection), batch by
+    /// batch as they come, and reads it as table `name`: later statements join it inside
+    /// the engine, or on the cluster's executors, which read the file themselves.
     fn store(&mut self, name: &str, stmt: &SqlStatement) -> Result<(), BackendError> {
-        if self.cluster.is_some() {
-            return Err(BackendError::Query(
-                "a Ballista cluster keeps no tables for kestrel".into(),
-            ));
-        }
-        let file = self.scratch()?.join(format!("{name}.parquet"));
-        let path = file.display().to_string();
-        let deadline = self.timeout.map(|t| Instant::now() + t);
-        let timeout = self.timeout;
-        let ctx = self.ctx.clone();
-        let params: Vec<ScalarValue> = stmt.params.iter().map(scalar).collect();
-        let sql = stmt.sql.clone();
-        let table = name.to_string();
-        let run = async move {
-            let df = dataframe(&ctx, &sql, params).await?;
-            df.write_parquet(
-                &path,
-                DataFrameWriteOptions::new().with_single_file_output(true),
-                None,
-            )
-            .await
+        let location = self.scratch_file(name);
+        self.ensure_bucket(&location)?;
+        let url = ListingTableUrl::parse(&location).map_err(query_error)?;
+        let store = self
+            .ctx
+            .runtime_env()
+            .object_store(url.object_store())
             .map_err(query_error)?;
+        let path = url.prefix().clone();
+        let (ctx, table) = (self.ctx.clone(), name.to_string());
+        let (to, at) = (Arc::clone(&store), path.clone());
+        let result = self.execute(stmt, move |mut stream| async move {
+            let file = object_store::buffered::BufWriter::new(to, at);
+            let mut writer =
+                AsyncArrowWriter::try_new(file, stream.schema(), None).map_err(query_error)?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(query_error)?;
+                writer.write(&batch).await.map_err(query_error)?;
+            }
+            writer.close().await.map_err(query_error)?;
             ctx.register_parquet(
                 TableReference::bare(table),
-                &path,
+                &location,
                 ParquetReadOptions::default(),
             )
             .await
-            .map_err(query_error)?;
-            Ok::<(), BackendError>(())
-        };
-        let result = self
-            .runtime
-            .block_on(unless_stopped(run, deadline, timeout));
+            .map_err(query_error)
+        });
         if result.is_err() {
-            let _ = std::fs::remove_file(&file);
+            let _ = self.runtime.block_on(store.delete(&path));
         }
         result
     }
@@ -663,34 +748,26 @@ impl Backend for DataFusionBackend {
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
         let _ = self.ctx.deregister_table(TableReference::bare(name));
         self.tables.remove(name);
-        if let Some(dir) = &self.scratch {
-            let _ = std::fs::remove_file(dir.join(format!("{name}.parquet")));
+        if self.scratch.is_some() {
+            let location = self.scratch_file(name);
+            if let Ok(url) = ListingTableUrl::parse(&location) {
+                if let Ok(store) = self.ctx.runtime_env().object_store(url.object_store()) {
+                    let _ = self.runtime.block_on(store.delete(url.prefix()));
+                }
+            }
         }
         Ok(())
     }
 
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
-        let deadline = self.timeout.map(|t| Instant::now() + t);
-        let timeout = self.timeout;
-        let ctx = self.ctx.clone();
-        let params: Vec<ScalarValue> = stmt.params.iter().map(scalar).collect();
-        // The statement's plan once made: a Ballista job to cancel when it is stopped.
-        let plan_slot: Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
-        let running = Arc::clone(&plan_slot);
-        let run = async move {
-            let df = dataframe(&ctx, &stmt.sql, params).await?;
-            let names: Vec<String> = df
+        self.execute(stmt, |mut stream| async move {
+            let names: Vec<String> = stream
                 .schema()
                 .fields()
                 .iter()
                 .map(|f| f.name().clone())
                 .collect();
             sink.columns(&names)?;
-            let task = Arc::new(df.task_ctx());
-            let plan = df.create_physical_plan().await.map_err(query_error)?;
-            *running.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&plan));
-            let mut stream =
-                datafusion::physical_plan::execute_stream(plan, task).map_err(query_error)?;
             let mut row: Vec<Value> = Vec::with_capacity(names.len());
             while let Some(batch) = stream.next().await {
                 let batch = batch.map_err(query_error)?;
@@ -705,21 +782,7 @@ impl Backend for DataFusionBackend {
                     sink.row(&row)?;
                 }
             }
-            Ok::<(), BackendError>(())
-        };
-        let cluster = self.cluster.clone();
-        self.runtime.block_on(async move {
-            // Dropping the statement's stream stops its tasks; on a cluster, its job is
-            // cancelled at the scheduler too.
-            let result = unless_stopped(run, deadline, timeout).await;
-            if let Err(BackendError::Cancelled | BackendError::Timeout(_)) = &result {
-                let plan = plan_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let (Some(_scheduler), Some(_plan)) = (cluster, plan) {
-                    #[cfg(feature = "ballista")]
-                    super::ballista::cancel(&_scheduler, &_plan).await;
-                }
-            }
-            result
+            Ok(())
         })
     }
 }
