@@ -172,6 +172,8 @@ impl Store for PgStore {
             writer,
             line: Vec::with_capacity(64 * 1024),
             full: vec![None; names.len()],
+            names,
+            record: 0,
             context,
         }))
     }
@@ -196,6 +198,10 @@ struct PgLoader<'s> {
     line: Vec<u8>,
     /// Per column of the COPY: the index of its value in the current row.
     full: Vec<Option<usize>>,
+    /// Per column of the COPY, its name, for messages.
+    names: &'s [String],
+    /// Rows pushed so far.
+    record: u64,
     context: String,
 }
 
@@ -212,10 +218,20 @@ impl PgLoader<'_> {
 
 impl Loader for PgLoader<'_> {
     fn push(&mut self, row: Row) -> Result<(), IngestError> {
+        self.record += 1;
         self.full.iter_mut().for_each(|slot| *slot = None);
         for (k, &c) in row.columns.iter().enumerate() {
             if let Some(slot) = self.full.get_mut(c) {
                 *slot = Some(k);
+            }
+            // The server would refuse the whole COPY without saying which value.
+            if matches!(row.values.get(k), Some(Value::Text(t)) if t.contains('\0')) {
+                let column = self.names.get(c).map_or("?", String::as_str);
+                return Err(server_err(self.context.clone())(format!(
+                    "record {}, column `{column}`: {}",
+                    self.record,
+                    crate::backend::postgres::NUL_IN_TEXT
+                )));
             }
         }
         for (i, slot) in self.full.iter().enumerate() {
