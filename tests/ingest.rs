@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kestrel::ingest::{
     ingest, read_records, scan, ColumnType, IngestError, IngestOptions, InputFormat, Item,
-    ReadOptions, WriteMode,
+    ReadOptions, Target, WriteMode,
 };
 use kestrel::value::Value;
 use rusqlite::Connection;
@@ -384,8 +384,14 @@ fn a_failing_row_stream_rolls_back_everything() {
         .rows()
         .take(1)
         .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
-    let err = kestrel::ingest::write_sqlite(&db, "t", &scanned.schema, WriteMode::Create, failing)
-        .unwrap_err();
+    let err = kestrel::ingest::write(
+        &Target::Sqlite(db.clone()),
+        "t",
+        &scanned.schema,
+        WriteMode::Create,
+        failing,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("boom"));
     assert!(!table_exists(&db, "t"));
     assert!(table_exists(&db, "other"));
@@ -404,8 +410,14 @@ fn a_failing_row_stream_rolls_back_everything() {
         .rows()
         .take(1)
         .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
-    kestrel::ingest::write_sqlite(&db, "other", &scanned.schema, WriteMode::Append, failing)
-        .unwrap_err();
+    kestrel::ingest::write(
+        &Target::Sqlite(db.clone()),
+        "other",
+        &scanned.schema,
+        WriteMode::Append,
+        failing,
+    )
+    .unwrap_err();
     assert_eq!(names(&columns(&db, "other")), ["a", "b"]);
     assert_eq!(
         query(&db, "SELECT count(*) FROM other"),
@@ -423,8 +435,14 @@ fn a_failing_row_stream_removes_a_database_it_created() {
         .rows()
         .take(1)
         .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
-    kestrel::ingest::write_sqlite(&db, "t", &scanned.schema, WriteMode::Create, failing)
-        .unwrap_err();
+    kestrel::ingest::write(
+        &Target::Sqlite(db.clone()),
+        "t",
+        &scanned.schema,
+        WriteMode::Create,
+        failing,
+    )
+    .unwrap_err();
     assert!(!db.exists());
 }
 
@@ -829,6 +847,41 @@ fn column_names(url: &str, table: &str) -> Vec<String> {
     b.columns(table).unwrap().unwrap_or_default()
 }
 
+/// Every column of every Parquet file under `table` of a lake (in file order, each file's
+/// columns once), and every row.
+fn lake_table(table: &Path) -> (Vec<Vec<String>>, Vec<Vec<Value>>) {
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() {
+                files(&e, out);
+            } else {
+                out.push(e);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    files(table, &mut paths);
+    let (mut columns, mut rows) = (Vec::new(), Vec::new());
+    for f in paths {
+        kestrel::io::parquet::read(&f, |c| {
+            match c {
+                kestrel::io::parquet::Chunk::Columns(c) => columns.push(c.to_vec()),
+                kestrel::io::parquet::Chunk::Rows(r) => rows.extend(r),
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    (columns, rows)
+}
+
+/// `--append` with the input's columns spelled in another case: the same table on SQLite,
+/// PostgreSQL, MariaDB and a Parquet lake (the table's spelling kept, one new column).
 #[test]
 fn append_matches_columns_whatever_their_case_on_every_target() {
     let dir = TempDir::new("append_case");
@@ -839,8 +892,11 @@ fn append_matches_columns_whatever_their_case_on_every_target() {
         b"{\"processid\":2,\"IMAGE\":\"b.exe\",\"New\":true}\n",
     );
     let table = format!("kin_case_{}", std::process::id());
-    for url in [sqlite, common::pg_url(), common::my_url()] {
-        if !url.starts_with("sqlite") {
+    let lake = dir.0.join("lake");
+    let lake_url = format!("datafusion://{}", lake.display());
+    for url in [sqlite, common::pg_url(), common::my_url(), lake_url] {
+        let is_lake = url.starts_with("datafusion");
+        if !url.starts_with("sqlite") && !is_lake {
             drop_table(&url, &table);
         }
         ingest(&options(vec![first.clone()], &url, &table)).unwrap();
@@ -850,6 +906,29 @@ fn append_matches_columns_whatever_their_case_on_every_target() {
         })
         .unwrap_or_else(|e| panic!("{url}: {e}"));
         assert_eq!((report.columns, report.columns_added), (3, 1), "{url}");
+        if is_lake {
+            let (columns, mut rows) = lake_table(&lake.join(&table));
+            assert_eq!(
+                columns,
+                [
+                    vec!["ProcessId", "Image"],
+                    vec!["ProcessId", "Image", "New"]
+                ]
+            );
+            rows.sort_by_key(|r| format!("{r:?}"));
+            assert_eq!(
+                rows,
+                vec![
+                    vec![Value::Int(1), Value::Text("a.exe".into())],
+                    vec![
+                        Value::Int(2),
+                        Value::Text("b.exe".into()),
+                        Value::Bool(true)
+                    ],
+                ]
+            );
+            continue;
+        }
         assert_eq!(
             column_names(&url, &table),
             ["ProcessId", "Image", "New"],
@@ -858,17 +937,18 @@ fn append_matches_columns_whatever_their_case_on_every_target() {
         let got = rows_of(
             &url,
             &format!(
-                "SELECT {}, {} FROM {} ORDER BY 1",
+                "SELECT {}, {}, {} FROM {} ORDER BY 1",
                 quoted(&url, "ProcessId"),
                 quoted(&url, "Image"),
+                quoted(&url, "New"),
                 quoted(&url, &table)
             ),
         );
         assert_eq!(
             got,
             vec![
-                vec![Value::Int(1), Value::Text("a.exe".into())],
-                vec![Value::Int(2), Value::Text("b.exe".into())]
+                vec![Value::Int(1), Value::Text("a.exe".into()), Value::Null],
+                vec![Value::Int(2), Value::Text("b.exe".into()), Value::Int(1)]
             ],
             "{url}"
         );
@@ -891,6 +971,9 @@ fn usage_errors_exit_2_and_failed_loads_exit_1() {
     let file = dir.file("1.jsonl", b"{\"a\":1}\n");
     let odd = dir.file("1.txt", b"{\"a\":1}\n");
     let f = file.to_str().unwrap();
+    let (pg, my) = (common::pg_url(), common::my_url());
+    let lake = format!("datafusion://{}", dir.0.join("lake").display());
+    let long = "x".repeat(64);
     for args in [
         vec![
             "ingest",
@@ -913,6 +996,16 @@ fn usage_errors_exit_2_and_failed_loads_exit_1() {
             "t",
         ],
         vec!["ingest", f, "--table", "t"],
+        vec![
+            "ingest", f, "--into", &url, "--table", "t", "--format", "xml",
+        ],
+        vec!["ingest", f, "--into", &url, "--table", "t", "--bogus"],
+        // Table names the target cannot have.
+        vec!["ingest", f, "--into", &pg, "--table", &long],
+        vec!["ingest", f, "--into", &pg, "--table", "a.b.c"],
+        vec!["ingest", f, "--into", &my, "--table", &long[..49]],
+        vec!["ingest", f, "--into", &lake, "--table", "a.b"],
+        vec!["ingest", f, "--into", &lake, "--table", "../up"],
     ] {
         let out = kestrel_cli(&args);
         assert_eq!(
@@ -929,11 +1022,21 @@ fn usage_errors_exit_2_and_failed_loads_exit_1() {
     let out = kestrel_cli(&["ingest", f, "--into", &url, "--table", "t"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    // Nothing was created by the refused names.
+    assert!(!exists(&pg, &long) && !exists(&my, &long[..49]));
+    assert!(!dir.0.join("lake").exists());
 }
 
-/// Ctrl-C while rows are going in: the load is rolled back (no rows, and no columns an
-/// `--append` added, even on MySQL where ALTER TABLE commits at once) and the exit status
-/// is 130.
+/// Whether `table` exists on the server or SQLite database of `url`.
+fn exists(url: &str, table: &str) -> bool {
+    let mut b = kestrel::backend::open(url, &Default::default()).unwrap();
+    b.columns(table).unwrap().is_some()
+}
+
+/// Ctrl-C while rows are going in, on SQLite, PostgreSQL and MariaDB: the load is rolled
+/// back and the exit status is 130. Into a new table: no table is left (nor, on SQLite, the
+/// database file the load created). Appending: no row, and no column the load added (even
+/// on MariaDB, where ALTER TABLE commits at once).
 #[cfg(unix)]
 #[test]
 fn ctrl_c_during_a_load_rolls_back_and_exits_130() {
@@ -942,40 +1045,59 @@ fn ctrl_c_during_a_load_rolls_back_and_exits_130() {
     let first = dir.file("1.csv", b"a\n1\n");
     // Enough rows that the load is still going when the signal comes.
     let mut big = String::from("a,b\n");
-    for i in 0..400_000 {
+    for i in 0..600_000 {
         big.push_str(&format!("{i},row {i}\n"));
     }
     let big = dir.file("big.csv", big.as_bytes());
     let table = format!("kin_ctrlc_{}", std::process::id());
-    for url in [common::pg_url(), common::my_url()] {
-        drop_table(&url, &table);
-        ingest(&options(vec![first.clone()], &url, &table)).unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
-            .args([
-                "ingest",
-                big.to_str().unwrap(),
-                "--append",
-                "--table",
-                &table,
-            ])
-            .args(["--into", &url])
+    let (old_db, old_sqlite) = dir.db();
+    let new_db = dir.0.join("new.db");
+    let new_sqlite = format!("sqlite:///{}", new_db.display());
+    for (url, append) in [
+        (new_sqlite.clone(), false),
+        (old_sqlite.clone(), true),
+        (common::pg_url(), false),
+        (common::pg_url(), true),
+        (common::my_url(), false),
+        (common::my_url(), true),
+    ] {
+        let sqlite = url.starts_with("sqlite");
+        if !sqlite {
+            drop_table(&url, &table);
+        }
+        if append {
+            ingest(&options(vec![first.clone()], &url, &table)).unwrap();
+        }
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"));
+        cmd.args(["ingest", big.to_str().unwrap(), "--table", &table])
+            .args(["--into", &url]);
+        if append {
+            cmd.arg("--append");
+        }
+        let child = cmd
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // Wait until the load is writing: its INSERTs show on PostgreSQL (whose ALTER
-        // TABLE stays invisible until the commit), column `b` on MySQL.
+        // Wait until the load is writing (the files have been scanned): SQLite has its
+        // journal, PostgreSQL runs the COPY (its DDL stays invisible until the commit),
+        // MariaDB shows the temporary table or the added column `b`.
         let writing = || {
-            if url.starts_with("postgres") {
+            if sqlite {
+                let db = if append { &old_db } else { &new_db };
+                PathBuf::from(format!("{}-journal", db.display())).exists()
+            } else if url.starts_with("postgres") {
                 rows_of(
                     &url,
                     &format!(
                         "SELECT COUNT(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
-                         AND query LIKE 'INSERT INTO \"{table}\"%'"
+                         AND state = 'active' AND query LIKE 'COPY \"{table}\"%'"
                     ),
                 ) != vec![vec![Value::Int(0)]]
-            } else {
+            } else if append {
                 column_names(&url, &table).len() == 2
+            } else {
+                exists(&url, &format!("{table}__kestrel_load"))
             }
         };
         let start = Instant::now();
@@ -984,16 +1106,24 @@ fn ctrl_c_during_a_load_rolls_back_and_exits_130() {
                 start.elapsed() < Duration::from_secs(60),
                 "{url}: never started"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(300));
-        let pid = child.id() as i32;
-        // SAFETY: sends SIGINT to the child this test started.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-        let out = child.wait_with_output().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let out = common::ctrl_c(child, Duration::from_secs(30));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(130), "{url}: {stderr}");
         assert!(stderr.contains("rolled back"), "{url}: {stderr}");
+        if !append {
+            if sqlite {
+                assert!(!new_db.exists(), "{url}: the new database is left");
+            } else {
+                assert!(!exists(&url, &table), "{url}: the table is left");
+                assert!(
+                    !exists(&url, &format!("{table}__kestrel_load")),
+                    "{url}: the temporary table is left"
+                );
+            }
+            continue;
+        }
         assert_eq!(column_names(&url, &table), ["a"], "{url}");
         assert_eq!(
             rows_of(
@@ -1003,7 +1133,9 @@ fn ctrl_c_during_a_load_rolls_back_and_exits_130() {
             vec![vec![Value::Int(1)]],
             "{url}"
         );
-        drop_table(&url, &table);
+        if !sqlite {
+            drop_table(&url, &table);
+        }
     }
 }
 

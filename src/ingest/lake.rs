@@ -8,17 +8,22 @@
 //! or milliseconds as numbers); a row without one goes to `eventDay=unknown`, and an input
 //! with no such column is written unpartitioned (`dir/T/part-….parquet`).
 //!
-//! All or nothing: the files are written in a staging directory beside the table
-//! (`dir/.T.kestrel-<pid>`) and moved in place at the end (`--replace` removes the old
-//! table first; `--append` adds files next to the existing ones). Column types follow the
-//! ingest schema (integers, floats, booleans, text).
+//! The lake's part of the ingest writer (see `write.rs`). All or nothing: the files are
+//! written in a staging directory beside the table (`dir/.T.kestrel-<pid>`) and moved in
+//! place at the commit (`--replace` removes the old table first; `--append` adds files
+//! next to the existing ones); a roll back removes the staging directory. A table's
+//! columns are those of its files (struct fields by their dotted paths), so `--append`
+//! writes an input column under the spelling the table has, as on every target; a
+//! Parquet file carries its own columns, so adding one changes no existing file. Column
+//! types follow the ingest schema (integers, floats, booleans, text).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::plan::Limits;
 use super::read::Row;
 use super::schema::{ColumnType, Schema};
-use super::sqlite::{WriteMode, WriteSummary};
+use super::write::{Loader, Store};
 use super::IngestError;
 use crate::io::parquet::ParquetSink;
 use crate::value::Value;
@@ -36,131 +41,185 @@ const TIME_COLUMNS: &[&str] = &[
 /// The partition column's name.
 pub const DAY_COLUMN: &str = "eventDay";
 
-/// Writes `rows` (shaped by `schema`) as table `table` of the lake at `dir`.
-pub fn write_lake<I>(
-    dir: &Path,
-    table: &str,
-    schema: &Schema,
-    mode: WriteMode,
-    rows: I,
-) -> Result<WriteSummary, IngestError>
-where
-    I: IntoIterator<Item = Result<Row, IngestError>>,
-{
-    if table.is_empty()
-        || table.starts_with('.')
-        || table.contains(['/', '\\', '\0'])
-        || table.contains(['.', '"', '`', '[', ']'])
-    {
-        return Err(IngestError::BadOptions(format!(
-            "{table:?} cannot be a table of a Parquet lake: use a plain name (letters, digits, `_`, `-`)"
-        )));
-    }
-    if schema
-        .columns
-        .iter()
-        .any(|c| c.name.eq_ignore_ascii_case(DAY_COLUMN))
-    {
-        return Err(IngestError::BadOptions(format!(
-            "the input has a column `{DAY_COLUMN}`, the name of the lake's partition column"
-        )));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
-    let target = dir.join(table);
-    let exists = target.exists();
-    if exists && mode == WriteMode::Create {
-        return Err(IngestError::TableExists {
-            table: table.to_string(),
-        });
-    }
-    let staging = dir.join(format!(".{table}.kestrel-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|e| IngestError::io(&staging, e))?;
-    let result = write_files(&staging, schema, rows).and_then(|rows| {
-        move_in(&staging, &target, exists && mode == WriteMode::Replace)?;
-        Ok(rows)
-    });
-    let _ = std::fs::remove_dir_all(&staging);
-    let rows = result?;
-    Ok(WriteSummary {
-        rows,
-        columns: schema.columns.len(),
-        columns_added: if exists && mode == WriteMode::Append {
-            0
-        } else {
-            schema.columns.len()
-        },
-    })
+/// No limits of its own.
+const LIMITS: Limits = Limits {
+    max_columns: usize::MAX,
+    max_name_bytes: None,
+    backend: "a Parquet lake",
+};
+
+/// A load into table `T` of the lake at `dir`: the directory `dir/T/`.
+pub(crate) struct LakeStore {
+    /// `dir/T`.
+    target: PathBuf,
+    /// `dir/.T.kestrel-<pid>`, where the files are written first.
+    staging: PathBuf,
+    /// Remove the old table at the commit.
+    replacing: bool,
 }
 
-/// Writes every row into `staging`, a file per day; the number of rows.
-fn write_files<I>(staging: &Path, schema: &Schema, rows: I) -> Result<u64, IngestError>
-where
-    I: IntoIterator<Item = Result<Row, IngestError>>,
-{
-    let time_column = TIME_COLUMNS.iter().find_map(|t| {
-        schema
+impl LakeStore {
+    /// `table` is a plain name (see `Target::check_table`).
+    pub(crate) fn open(dir: &Path, table: &str, schema: &Schema) -> Result<LakeStore, IngestError> {
+        if schema
             .columns
             .iter()
-            .position(|c| c.name.eq_ignore_ascii_case(t))
-    });
-    let columns: Vec<(String, Option<crate::ir::ColumnKind>)> = schema
-        .columns
-        .iter()
-        .map(|c| {
-            use crate::ir::ColumnKind as K;
-            let kind = match c.ty {
-                ColumnType::Integer => K::Integer,
-                ColumnType::Real => K::Float,
-                ColumnType::Text => K::Text,
-                ColumnType::Boolean => K::Boolean,
-            };
-            (c.name.clone(), Some(kind))
+            .any(|c| c.name.eq_ignore_ascii_case(DAY_COLUMN))
+        {
+            return Err(IngestError::BadOptions(format!(
+                "the input has a column `{DAY_COLUMN}`, the name of the lake's partition column"
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
+        Ok(LakeStore {
+            target: dir.join(table),
+            staging: dir.join(format!(".{table}.kestrel-{}", std::process::id())),
+            replacing: false,
         })
-        .collect();
-    // A unique file name, so that an append never overwrites a file.
-    let stamp = format!(
-        "part-{}-{}.parquet",
-        crate::time::now_micros(),
-        std::process::id()
-    );
-    let mut sinks: BTreeMap<String, ParquetSink> = BTreeMap::new();
-    let mut full = vec![Value::Null; schema.columns.len()];
-    let mut count = 0u64;
-    for row in rows {
-        let row = row?;
-        full.iter_mut().for_each(|v| *v = Value::Null);
+    }
+}
+
+impl Store for LakeStore {
+    fn limits(&self) -> Limits {
+        LIMITS
+    }
+
+    /// The columns of the table's files, in first-seen order (ASCII case ignored).
+    fn existing_columns(&mut self) -> Result<Option<Vec<String>>, IngestError> {
+        if !self.target.exists() {
+            return Ok(None);
+        }
+        let mut columns: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for file in files_under(&self.target)? {
+            if file.extension().is_none_or(|e| e != "parquet") {
+                continue;
+            }
+            let rows = crate::io::parquet::Rows::open(&file)
+                .map_err(|e| IngestError::BadOptions(format!("reading the table: {}", e.0)))?;
+            for c in rows.columns {
+                if seen.insert(c.to_ascii_lowercase()) {
+                    columns.push(c);
+                }
+            }
+        }
+        Ok(Some(columns))
+    }
+
+    fn create_table(
+        &mut self,
+        _columns: &[(&str, ColumnType)],
+        replacing: bool,
+    ) -> Result<(), IngestError> {
+        self.replacing = replacing;
+        Ok(())
+    }
+
+    fn add_column(&mut self, _name: &str, _ty: ColumnType) -> Result<(), IngestError> {
+        Ok(())
+    }
+
+    fn loader<'s>(
+        &'s mut self,
+        names: &'s [String],
+        schema: &'s Schema,
+    ) -> Result<Box<dyn Loader + 's>, IngestError> {
+        let _ = std::fs::remove_dir_all(&self.staging);
+        std::fs::create_dir_all(&self.staging).map_err(|e| IngestError::io(&self.staging, e))?;
+        let time_column = TIME_COLUMNS.iter().find_map(|t| {
+            schema
+                .columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(t))
+        });
+        let columns = names
+            .iter()
+            .zip(&schema.columns)
+            .map(|(name, c)| {
+                use crate::ir::ColumnKind as K;
+                let kind = match c.ty {
+                    ColumnType::Integer => K::Integer,
+                    ColumnType::Real => K::Float,
+                    ColumnType::Text => K::Text,
+                    ColumnType::Boolean => K::Boolean,
+                };
+                (name.clone(), Some(kind))
+            })
+            .collect();
+        Ok(Box::new(LakeLoader {
+            staging: &self.staging,
+            columns,
+            time_column,
+            // A unique file name, so that an append never overwrites a file.
+            stamp: format!(
+                "part-{}-{}.parquet",
+                crate::time::now_micros(),
+                std::process::id()
+            ),
+            sinks: BTreeMap::new(),
+            full: vec![Value::Null; schema.columns.len()],
+        }))
+    }
+
+    fn commit(&mut self) -> Result<(), IngestError> {
+        move_in(&self.staging, &self.target, self.replacing)?;
+        let _ = std::fs::remove_dir_all(&self.staging);
+        Ok(())
+    }
+
+    fn roll_back(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+struct LakeLoader<'s> {
+    staging: &'s Path,
+    columns: Vec<(String, Option<crate::ir::ColumnKind>)>,
+    time_column: Option<usize>,
+    stamp: String,
+    /// A file per day (`eventDay=…`, or `` unpartitioned).
+    sinks: BTreeMap<String, ParquetSink>,
+    /// The current row, every column.
+    full: Vec<Value>,
+}
+
+impl Loader for LakeLoader<'_> {
+    fn push(&mut self, row: Row) -> Result<(), IngestError> {
+        self.full.iter_mut().for_each(|v| *v = Value::Null);
         for (&c, v) in row.columns.iter().zip(row.values) {
-            if let Some(slot) = full.get_mut(c) {
+            if let Some(slot) = self.full.get_mut(c) {
                 *slot = v;
             }
         }
-        let day = match time_column {
-            Some(t) => format!("{DAY_COLUMN}={}", day_of(&full[t])),
+        let day = match self.time_column {
+            Some(t) => format!("{DAY_COLUMN}={}", day_of(&self.full[t])),
             None => String::new(),
         };
-        if !sinks.contains_key(&day) {
-            let d = staging.join(&day);
+        if !self.sinks.contains_key(&day) {
+            let d = self.staging.join(&day);
             std::fs::create_dir_all(&d).map_err(|e| IngestError::io(&d, e))?;
-            let mut sink =
-                ParquetSink::create(&d.join(&stamp)).map_err(|e| IngestError::Internal(e.0))?;
-            sink.set_typed_columns(&columns);
+            let mut sink = ParquetSink::create(&d.join(&self.stamp))
+                .map_err(|e| IngestError::Internal(e.0))?;
+            sink.set_typed_columns(&self.columns);
             // OCSF's shape, as Security Lake writes it: `actor.process.name` is a
             // field of struct column `actor`.
             sink.set_nested(true);
-            sinks.insert(day.clone(), sink);
+            self.sinks.insert(day.clone(), sink);
         }
-        if let Some(sink) = sinks.get_mut(&day) {
-            sink.push(&full)
+        if let Some(sink) = self.sinks.get_mut(&day) {
+            sink.push(&self.full)
                 .map_err(|e| IngestError::BadOptions(format!("writing Parquet: {}", e.0)))?;
         }
-        count += 1;
+        Ok(())
     }
-    for (_, sink) in sinks {
-        sink.finish()
-            .map_err(|e| IngestError::BadOptions(format!("writing Parquet: {}", e.0)))?;
+
+    fn finish(self: Box<Self>) -> Result<(), IngestError> {
+        for (_, sink) in self.sinks {
+            sink.finish()
+                .map_err(|e| IngestError::BadOptions(format!("writing Parquet: {}", e.0)))?;
+        }
+        Ok(())
     }
-    Ok(count)
 }
 
 /// `YYYYMMDD` of an event time (ISO text, or epoch seconds / milliseconds), else

@@ -8,12 +8,14 @@
 //! ```
 //!
 //! The reader half ([`scan`], [`Scan::rows`], [`read_records`]) knows nothing about any
-//! database; a writer takes a [`Schema`] and a row stream: [`sqlite::write_sqlite`],
-//! [`server::write_postgres`], [`server::write_mysql`], one arm each in [`Target`]. What a
-//! load does to the table (create, replace, append; which columns to add; the name each
-//! input column is written under, matched whatever its case) is decided once, in
-//! `plan.rs`, for all three; the writers differ only in how they carry it out. Ctrl-C
-//! ends the row stream with [`IngestError::Cancelled`], and the writer rolls back.
+//! database; the writer ([`write()`], `write.rs`) takes a [`Schema`] and a row stream and
+//! holds the algorithm once (create, replace or append; add columns; insert every row; all
+//! or nothing), with one small `Store` per target for what really differs (`sqlite.rs`,
+//! `postgres.rs`, `mysql.rs`, `lake.rs`). What a load does to the table (which columns to
+//! add; the name each input column is written under, matched whatever its case) is
+//! decided in `plan.rs`, for every target alike. Ctrl-C (see `cli/interrupt.rs`) stops
+//! the scan, or the writer between two rows, with [`IngestError::Cancelled`], and the
+//! writer rolls back.
 //!
 //! Why two passes over the files rather than a spool: a column's type is known only after
 //! its last value, and the files are already on disk, so reading them again costs CPU
@@ -52,14 +54,16 @@ mod input;
 mod json;
 mod keys;
 mod lake;
+mod mysql;
 mod parquet;
 mod plan;
+mod postgres;
 mod progress;
 mod read;
 mod schema;
-pub mod server;
-pub mod sqlite;
+mod sqlite;
 mod target;
+mod write;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -67,8 +71,8 @@ use std::time::{Duration, Instant};
 
 pub use read::{read_records, scan, FileScan, Item, ReadOptions, Record, Records, Row, Rows, Scan};
 pub use schema::{Column, ColumnType, Schema};
-pub use sqlite::{write_sqlite, WriteMode, WriteSummary};
 pub use target::Target;
+pub use write::{write, WriteMode, WriteSummary};
 
 /// How many rejected lines a report keeps (the count is always complete).
 pub const MAX_REJECTS_KEPT: usize = 20;
@@ -271,10 +275,8 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     if opts.files.is_empty() {
         return Err(IngestError::Usage("no input files given".into()));
     }
-    if opts.table.is_empty() {
-        return Err(IngestError::Usage("the table name is empty".into()));
-    }
     let target = Target::parse(&opts.into)?;
+    target.check_table(&opts.table)?;
     let read_opts = ReadOptions {
         format: opts.format,
         fold_case: target.folds_identifier_case(),
@@ -287,20 +289,9 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     }
     progress.next_phase();
 
-    let summary = match &target {
-        Target::Sqlite(path) => pipeline(&scanned, &progress, |rows| {
-            write_sqlite(path, &opts.table, &scanned.schema, mode, rows)
-        })?,
-        Target::Postgres(url) => pipeline(&scanned, &progress, |rows| {
-            server::write_postgres(url, &opts.table, &scanned.schema, mode, rows)
-        })?,
-        Target::Mysql(url) => pipeline(&scanned, &progress, |rows| {
-            server::write_mysql(url, &opts.table, &scanned.schema, mode, rows)
-        })?,
-        Target::Lake(dir) => pipeline(&scanned, &progress, |rows| {
-            lake::write_lake(dir, &opts.table, &scanned.schema, mode, rows)
-        })?,
-    };
+    let summary = pipeline(&scanned, &progress, |rows| {
+        write(&target, &opts.table, &scanned.schema, mode, rows)
+    })?;
     progress.finish();
 
     Ok(IngestReport {
@@ -375,10 +366,6 @@ impl<B: Iterator<Item = Result<Vec<Row>, IngestError>>> Iterator for Unbatch<B> 
     type Item = Result<Row, IngestError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // Ctrl-C: every writer rolls back on an error from the row stream.
-        if crate::backend::cancel::requested() {
-            return Some(Err(IngestError::Cancelled));
-        }
         loop {
             if let Some(row) = self.current.next() {
                 self.progress.add_row();

@@ -1,6 +1,6 @@
-//! What a load does to its table, decided once for every target: the writers
-//! (`sqlite.rs`, `server.rs`) differ only in how they carry a [`Plan`] out (transactions,
-//! MySQL's swap of a table built under a temporary name, statement caches).
+//! What a load does to its table, decided once for every target: the writer (`write.rs`)
+//! carries a [`Plan`] out through each target's `Store` (transactions, MySQL's swap of a
+//! table built under a temporary name, PostgreSQL's COPY, a lake's staged files).
 //!
 //! In: the table's columns if it exists (from the target), the input's [`Schema`], the
 //! [`WriteMode`] and the target's [`Limits`]. Out: whether to create the table (dropping
@@ -10,7 +10,7 @@
 //! written under the table's spelling.
 
 use super::schema::Schema;
-use super::sqlite::WriteMode;
+use super::write::WriteMode;
 use super::IngestError;
 
 /// What a target allows.

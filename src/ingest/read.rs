@@ -95,7 +95,8 @@ pub(crate) fn scan_counted(
         }
     });
 
-    // A worker stopped by another's failure leaves `Ok(None)`; report the first real error.
+    // A worker stopped by another's failure (or by Ctrl-C) leaves `Ok(None)`; report the
+    // first real error.
     let mut parts = Vec::with_capacity(files.len());
     for slot in results {
         match slot.into_inner().ok().flatten() {
@@ -103,6 +104,9 @@ pub(crate) fn scan_counted(
             Some(Err(e)) => return Err(e),
             Some(Ok(None)) | None => {}
         }
+    }
+    if crate::backend::cancel::requested() {
+        return Err(IngestError::Cancelled);
     }
     if parts.len() != files.len() {
         return Err(IngestError::Internal("a file was not scanned".into()));
@@ -197,7 +201,7 @@ fn scan_file(
     let mut rejects = Vec::new();
     let mut pending: Vec<(usize, Kinds)> = Vec::new();
     loop {
-        if abort.load(Ordering::Relaxed) {
+        if abort.load(Ordering::Relaxed) || crate::backend::cancel::requested() {
             return Ok(None);
         }
         pending.clear();

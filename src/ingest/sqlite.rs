@@ -1,27 +1,28 @@
-//! The SQLite writer: a [`Schema`] and a row stream in, one table out, in one transaction.
+//! SQLite's part of the ingest writer (see `write.rs`): one transaction around everything.
 //!
 //! `BEGIN IMMEDIATE`, then create (or drop and create, or alter) the table, insert every
-//! row, `COMMIT`. Any error — from the database or from the row stream — rolls back, so
-//! the table is as it was before (absent, or with its old rows and columns), and a
-//! database file this call created is removed again.
+//! row, `COMMIT`; a roll back leaves the table as it was, and removes a database file the
+//! load created.
 //!
 //! Identifiers are double-quoted (`"` doubled); values are always bound parameters. One
 //! prepared statement per distinct set of columns (records of one event type share one),
 //! so a row binds only the fields it has instead of hundreds of NULLs.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Statement};
 
+use super::plan::Limits;
 use super::read::Row;
-use super::schema::Schema;
+use super::schema::{ColumnType, Schema};
+use super::write::{Loader, Store};
 use super::IngestError;
 use crate::value::Value;
 
 /// SQLite's default SQLITE_MAX_COLUMN; names have no length limit.
-const LIMITS: super::plan::Limits = super::plan::Limits {
+const LIMITS: Limits = Limits {
     max_columns: 2000,
     max_name_bytes: None,
     backend: "SQLite",
@@ -32,173 +33,230 @@ const MAX_SHAPES: usize = 512;
 
 static NULL: Value = Value::Null;
 
-/// What to do when the table already exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteMode {
-    /// Fail if it exists.
-    Create,
-    /// Drop it and create it anew (inside the same transaction).
-    Replace,
-    /// Insert into it, adding columns it lacks; create it if missing.
-    Append,
+fn sql_err(context: String) -> impl FnOnce(rusqlite::Error) -> IngestError {
+    move |source| IngestError::Sqlite { context, source }
 }
 
-/// What a write did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriteSummary {
-    pub rows: u64,
-    /// Columns the table has now.
-    pub columns: usize,
-    /// Columns this write created.
-    pub columns_added: usize,
+/// A load into one table of a SQLite database file.
+pub(crate) struct SqliteStore {
+    /// `None` once rolled back.
+    conn: Option<Connection>,
+    path: PathBuf,
+    /// The file did not exist before the load.
+    created: bool,
+    table: String,
+    qtable: String,
 }
 
-/// Writes `rows` (shaped by `schema`) into `table` of the SQLite database at `path`,
-/// all or nothing.
-pub fn write_sqlite<I>(
-    path: &Path,
-    table: &str,
-    schema: &Schema,
-    mode: WriteMode,
-    rows: I,
-) -> Result<WriteSummary, IngestError>
-where
-    I: IntoIterator<Item = Result<Row, IngestError>>,
-{
-    if table.is_empty() || table.contains('\0') {
-        return Err(IngestError::BadOptions(format!(
-            "{table:?} cannot be a table name"
-        )));
-    }
-    let existed = path.exists();
-    let result = open_and_write(path, table, schema, mode, rows);
-    if result.is_err() && !existed {
-        // The connection is closed by now; the file holds nothing worth keeping.
-        let _ = std::fs::remove_file(path);
-    }
-    result
-}
-
-fn open_and_write<I>(
-    path: &Path,
-    table: &str,
-    schema: &Schema,
-    mode: WriteMode,
-    rows: I,
-) -> Result<WriteSummary, IngestError>
-where
-    I: IntoIterator<Item = Result<Row, IngestError>>,
-{
-    let ctx = |what: &str| {
-        let what = what.to_string();
-        move |source| IngestError::Sqlite {
-            context: what,
-            source,
+impl SqliteStore {
+    /// Opens (or creates) the database and starts the load's transaction.
+    pub(crate) fn open(path: &Path, table: &str) -> Result<SqliteStore, IngestError> {
+        let mut store = SqliteStore {
+            conn: None,
+            path: path.to_path_buf(),
+            created: !path.exists(),
+            table: table.to_string(),
+            qtable: quote(table),
+        };
+        match connect(path) {
+            Ok(conn) => {
+                store.conn = Some(conn);
+                Ok(store)
+            }
+            Err(e) => {
+                store.roll_back();
+                Err(e)
+            }
         }
-    };
-    let db = path.display();
-    let conn = Connection::open(path).map_err(ctx(&format!("opening database {db}")))?;
+    }
+
+    fn conn(&self) -> Result<&Connection, IngestError> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| IngestError::Internal("the SQLite connection is closed".into()))
+    }
+
+    fn execute(&self, sql: &str, context: impl FnOnce() -> String) -> Result<(), IngestError> {
+        self.conn()?
+            .execute_batch(sql)
+            .map_err(|e| sql_err(context())(e))
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, IngestError> {
+    let opening = || format!("opening database {}", path.display());
+    let conn = Connection::open(path).map_err(sql_err(opening()))?;
     conn.busy_timeout(Duration::from_secs(5))
-        .map_err(ctx(&format!("opening database {db}")))?;
+        .map_err(sql_err(opening()))?;
     // Only an empty (new) database takes a page size; an existing one keeps its own.
     // Log events average a few KB, and with SQLite's default 4 KB pages many spill into
     // overflow pages: 64 KB pages made the full OTRF sample 20% smaller and faster to
     // write. The larger cache keeps a big load from spilling pages before the commit.
     conn.execute_batch("PRAGMA page_size = 65536; PRAGMA cache_size = -65536")
-        .map_err(ctx(&format!("opening database {db}")))?;
+        .map_err(sql_err(opening()))?;
     conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(ctx(&format!("starting a transaction on {db}")))?;
-    let result = write_in_transaction(&conn, table, schema, mode, rows);
-    match result {
-        Ok(summary) => {
-            conn.execute_batch("COMMIT")
-                .map_err(ctx(&format!("committing table `{table}` to {db}")))?;
-            Ok(summary)
+        .map_err(sql_err(format!(
+            "starting a transaction on {}",
+            path.display()
+        )))?;
+    Ok(conn)
+}
+
+impl Store for SqliteStore {
+    fn limits(&self) -> Limits {
+        LIMITS
+    }
+
+    /// Table names ignore case in SQLite.
+    fn existing_columns(&mut self) -> Result<Option<Vec<String>>, IngestError> {
+        let table = self.table.as_str();
+        let err = |source| IngestError::Sqlite {
+            context: format!("looking for table `{table}`"),
+            source,
+        };
+        let conn = self.conn()?;
+        let kind: Option<String> = conn
+            .query_row(
+                "SELECT type FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
+                [table],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        match kind.as_deref() {
+            None => Ok(None),
+            Some("view") => Err(IngestError::BadOptions(format!(
+                "`{table}` is a view, not a table"
+            ))),
+            Some(_) => {
+                let mut stmt = conn
+                    .prepare("SELECT name FROM pragma_table_info(?1)")
+                    .map_err(err)?;
+                let names = stmt.query_map([table], |r| r.get(0)).map_err(err)?;
+                Ok(Some(
+                    names.collect::<Result<Vec<String>, _>>().map_err(err)?,
+                ))
+            }
         }
-        Err(e) => {
+    }
+
+    fn create_table(
+        &mut self,
+        columns: &[(&str, ColumnType)],
+        replacing: bool,
+    ) -> Result<(), IngestError> {
+        let (table, qtable) = (&self.table, &self.qtable);
+        if replacing {
+            self.execute(&format!("DROP TABLE IF EXISTS {qtable}"), || {
+                format!("dropping table `{table}`")
+            })?;
+        }
+        let defs: Vec<String> = columns
+            .iter()
+            .map(|(name, ty)| format!("{} {}", quote(name), ty.sql_name()))
+            .collect();
+        self.execute(
+            &format!("CREATE TABLE {qtable} ({})", defs.join(", ")),
+            || format!("creating table `{table}`"),
+        )
+    }
+
+    fn add_column(&mut self, name: &str, ty: ColumnType) -> Result<(), IngestError> {
+        let (table, qtable) = (&self.table, &self.qtable);
+        self.execute(
+            &format!(
+                "ALTER TABLE {qtable} ADD COLUMN {} {}",
+                quote(name),
+                ty.sql_name()
+            ),
+            || format!("adding column `{name}` to table `{table}`"),
+        )
+    }
+
+    fn loader<'s>(
+        &'s mut self,
+        names: &'s [String],
+        _schema: &'s Schema,
+    ) -> Result<Box<dyn Loader + 's>, IngestError> {
+        Ok(Box::new(SqliteLoader {
+            conn: self.conn()?,
+            table: &self.table,
+            qtable: &self.qtable,
+            names: names.iter().map(|n| quote(n)).collect(),
+            shapes: HashMap::new(),
+            wide: None,
+        }))
+    }
+
+    fn commit(&mut self) -> Result<(), IngestError> {
+        let (table, path) = (&self.table, self.path.display());
+        self.execute("COMMIT", || format!("committing table `{table}` to {path}"))
+    }
+
+    fn roll_back(&mut self) {
+        if let Some(conn) = self.conn.take() {
             let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
+        }
+        if self.created {
+            // The connection is closed by now; the file holds nothing worth keeping.
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
 
-fn write_in_transaction<I>(
-    conn: &Connection,
-    table: &str,
-    schema: &Schema,
-    mode: WriteMode,
-    rows: I,
-) -> Result<WriteSummary, IngestError>
-where
-    I: IntoIterator<Item = Result<Row, IngestError>>,
-{
-    let sql_err = |context: String| move |source| IngestError::Sqlite { context, source };
-    let qtable = quote(table);
-    let existing = existing_columns(conn, table)?;
-    let plan = super::plan::plan(table, schema, mode, existing, &LIMITS)?;
-    if plan.fresh && plan.exists {
-        conn.execute_batch(&format!("DROP TABLE IF EXISTS {qtable}"))
-            .map_err(sql_err(format!("dropping table `{table}`")))?;
-    }
-    let defs = plan.added.iter().map(|&i| {
-        let c = &schema.columns[i];
-        format!("{} {}", quote(&plan.names[i]), c.ty.sql_name())
-    });
-    if plan.fresh {
-        let defs: Vec<String> = defs.collect();
-        conn.execute_batch(&format!("CREATE TABLE {qtable} ({})", defs.join(", ")))
-            .map_err(sql_err(format!("creating table `{table}`")))?;
-    } else {
-        for (def, &i) in defs.zip(&plan.added) {
-            conn.execute_batch(&format!("ALTER TABLE {qtable} ADD COLUMN {def}"))
-                .map_err(sql_err(format!(
-                    "adding column `{}` to table `{table}`",
-                    plan.names[i]
-                )))?;
-        }
-    }
-    let (columns, columns_added) = (plan.columns, plan.added.len());
+struct SqliteLoader<'s> {
+    conn: &'s Connection,
+    table: &'s str,
+    qtable: &'s str,
+    /// Per input column, its quoted name.
+    names: Vec<String>,
+    shapes: HashMap<Vec<usize>, Statement<'s>>,
+    /// The statement naming every column, once there are too many shapes.
+    wide: Option<Statement<'s>>,
+}
 
-    let names: Vec<String> = plan.names.iter().map(|n| quote(n)).collect();
-    let insert_ctx = || format!("inserting into table `{table}`");
-    let mut shapes: HashMap<Vec<usize>, Statement<'_>> = HashMap::new();
-    let mut wide: Option<Statement<'_>> = None;
-    let mut count = 0u64;
-    for row in rows {
-        let row = row?;
-        if let Some(stmt) = shapes.get_mut(row.columns.as_slice()) {
-            bind_all(stmt, row.values.iter()).map_err(sql_err(insert_ctx()))?;
-        } else if shapes.len() < MAX_SHAPES {
-            let cols: Vec<&str> = row.columns.iter().map(|&i| names[i].as_str()).collect();
-            let sql = insert_sql(&qtable, &cols);
-            let mut stmt = conn.prepare(&sql).map_err(sql_err(insert_ctx()))?;
-            bind_all(&mut stmt, row.values.iter()).map_err(sql_err(insert_ctx()))?;
-            shapes.insert(row.columns, stmt);
-        } else {
-            if wide.is_none() {
-                let cols: Vec<&str> = names.iter().map(String::as_str).collect();
-                wide = Some(
-                    conn.prepare(&insert_sql(&qtable, &cols))
-                        .map_err(sql_err(insert_ctx()))?,
-                );
-            }
-            let stmt = wide
-                .as_mut()
-                .ok_or_else(|| IngestError::Internal("no insert statement".into()))?;
-            let mut wide_values: Vec<Option<&Value>> = vec![None; names.len()];
-            for (&i, v) in row.columns.iter().zip(&row.values) {
-                wide_values[i] = Some(v);
-            }
-            bind_all(stmt, wide_values.iter().map(|v| v.unwrap_or(&NULL)))
-                .map_err(sql_err(insert_ctx()))?;
+impl Loader for SqliteLoader<'_> {
+    fn push(&mut self, row: Row) -> Result<(), IngestError> {
+        let table = self.table;
+        let err = || sql_err(format!("inserting into table `{table}`"));
+        if let Some(stmt) = self.shapes.get_mut(row.columns.as_slice()) {
+            return bind_all(stmt, row.values.iter()).map_err(err());
         }
-        count += 1;
+        if self.shapes.len() < MAX_SHAPES {
+            let cols: Vec<&str> = row
+                .columns
+                .iter()
+                .map(|&i| self.names[i].as_str())
+                .collect();
+            let mut stmt = self
+                .conn
+                .prepare(&insert_sql(self.qtable, &cols))
+                .map_err(err())?;
+            bind_all(&mut stmt, row.values.iter()).map_err(err())?;
+            self.shapes.insert(row.columns, stmt);
+            return Ok(());
+        }
+        let stmt = match &mut self.wide {
+            Some(stmt) => stmt,
+            wide => {
+                let cols: Vec<&str> = self.names.iter().map(String::as_str).collect();
+                wide.insert(
+                    self.conn
+                        .prepare(&insert_sql(self.qtable, &cols))
+                        .map_err(err())?,
+                )
+            }
+        };
+        let mut values: Vec<&Value> = vec![&NULL; self.names.len()];
+        for (&i, v) in row.columns.iter().zip(&row.values) {
+            values[i] = v;
+        }
+        bind_all(stmt, values.into_iter()).map_err(err())
     }
-    Ok(WriteSummary {
-        rows: count,
-        columns,
-        columns_added,
-    })
+
+    fn finish(self: Box<Self>) -> Result<(), IngestError> {
+        Ok(())
+    }
 }
 
 /// Binds the values in order and runs the statement.
@@ -229,37 +287,6 @@ fn insert_sql(qtable: &str, quoted_columns: &[&str]) -> String {
         quoted_columns.join(", "),
         params.join(", ")
     )
-}
-
-/// The columns of `table` if a table of that name exists (names ignore case in SQLite).
-fn existing_columns(conn: &Connection, table: &str) -> Result<Option<Vec<String>>, IngestError> {
-    let err = |source| IngestError::Sqlite {
-        context: format!("looking for table `{table}`"),
-        source,
-    };
-    let kind: Option<String> = conn
-        .query_row(
-            "SELECT type FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
-            [table],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(err)?;
-    match kind.as_deref() {
-        None => Ok(None),
-        Some("view") => Err(IngestError::BadOptions(format!(
-            "`{table}` is a view, not a table"
-        ))),
-        Some(_) => {
-            let mut stmt = conn
-                .prepare("SELECT name FROM pragma_table_info(?1)")
-                .map_err(err)?;
-            let names = stmt.query_map([table], |r| r.get(0)).map_err(err)?;
-            Ok(Some(
-                names.collect::<Result<Vec<String>, _>>().map_err(err)?,
-            ))
-        }
-    }
 }
 
 /// A SQLite identifier: double-quoted, inner quotes doubled.

@@ -94,6 +94,60 @@ impl Target {
         Ok(Target::Sqlite(PathBuf::from(path)))
     }
 
+    /// Refuses a table name the target cannot have, before any file is read (a usage
+    /// error): an empty name or one with a NUL anywhere; on a server a schema or database
+    /// and a name (`seeds.events`, see [`Target::split_table`]) that fit its identifiers
+    /// (PostgreSQL: 63 bytes; MySQL: 48 characters, leaving room for the temporary name a
+    /// new table is built under); in a lake a plain name, as it is a directory.
+    pub fn check_table(&self, table: &str) -> Result<(), IngestError> {
+        let usage = |m: String| Err(IngestError::Usage(m));
+        if table.is_empty() {
+            return usage("the table name is empty".into());
+        }
+        if table.contains('\0') {
+            return usage(format!("{table:?} cannot be a table name (it holds a NUL)"));
+        }
+        match self {
+            Target::Sqlite(_) => Ok(()),
+            Target::Postgres(_) => {
+                let (_, name) = Target::split_table(table, "schema")?;
+                if name.len() > 63 {
+                    return usage(format!(
+                        "table name `{name}` is longer than PostgreSQL allows (63 bytes)"
+                    ));
+                }
+                Ok(())
+            }
+            Target::Mysql(_) => {
+                let (_, name) = Target::split_table(table, "database")?;
+                if name.chars().count() > 48 {
+                    return usage(format!(
+                        "table name `{name}` is too long for MySQL (at most 48 characters here)"
+                    ));
+                }
+                Ok(())
+            }
+            Target::Lake(_) => {
+                if table.starts_with('.') || table.contains(['/', '\\', '.', '"', '`', '[', ']']) {
+                    return usage(format!(
+                        "{table:?} cannot be a table of a Parquet lake: use a plain name (letters, digits, `_`, `-`)"
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// `table` as `(schema or database, name)`: `seeds.events`, or `"my.schema".events`
+    /// (see [`crate::sql::table_name`]), as a hunt's configuration names it; `what` says
+    /// what the first part is called, for the message.
+    pub(crate) fn split_table(
+        table: &str,
+        what: &str,
+    ) -> Result<(Option<String>, String), IngestError> {
+        crate::sql::table_name::schema_and_table(table, what).map_err(IngestError::Usage)
+    }
+
     /// Whether the target treats identifiers differing only in ASCII case as one
     /// (SQLite does, even quoted), so ingest must make them one column.
     pub fn folds_identifier_case(&self) -> bool {
