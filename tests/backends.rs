@@ -1498,3 +1498,101 @@ fn datafusion_statement_timeout_stops_a_long_query() {
         .expect_err("DDL is refused");
     assert!(err.to_string().contains("DDL not supported"), "{err}");
 }
+
+/// `SAVE v TO lake/table/` writes v's records as a table of a Parquet lake (nested
+/// structs, as `kestrel ingest --into datafusion://…` writes), replacing what was there:
+/// DataFusion reads back the same records, and a second SAVE leaves only its own.
+#[cfg(feature = "datafusion")]
+#[test]
+fn save_writes_a_table_of_a_parquet_lake_that_datafusion_reads() {
+    let lakes = lakes("save", &["sqlite"]);
+    let dir = common::fresh_dir("backends", "save-lake");
+    let table = dir.join("lake").join("procs");
+    let save = |pattern: &str| {
+        let hunt = format!(
+            "p = GET process FROM sqlalchemy://win WHERE {pattern}\n\
+             SAVE p TO '{}/'\n\
+             DISP p ATTR pid, name SORT BY pid ASC\n",
+            table.display()
+        );
+        run_with(&lakes[0].config(), &hunt).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let read_back = || {
+        let mut b = backend::open(
+            &format!("datafusion://{}", dir.join("lake").display()),
+            &OpenOptions::default(),
+        )
+        .expect("the lake opens");
+        let kinds = b.column_kinds("procs").expect("the saved table");
+        assert!(
+            kinds.iter().any(|(c, _)| c == "parent_process.pid"),
+            "{kinds:?}"
+        );
+        let mut rows = Collect::default();
+        b.query(
+            &SqlStatement {
+                sql: "SELECT pid, name FROM procs ORDER BY pid, name".into(),
+                params: vec![],
+            },
+            &mut rows,
+        )
+        .expect("the saved table reads");
+        rows.rows
+    };
+    // The DISP's (pid, name) pairs, as CSV lines after the header.
+    let shown = |out: &str| -> Vec<String> {
+        let mut v: Vec<String> = out.lines().skip(1).map(str::to_string).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let distinct = |rows: Vec<Vec<kestrel::value::Value>>| -> Vec<String> {
+        let mut v: Vec<String> = rows.iter().map(|r| format!("{},{}", r[0], r[1])).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let all = save("pid > 0");
+    let got = distinct(read_back());
+    assert!(got.len() > 5, "{got:?}");
+    assert_eq!(got, shown(&all));
+    let some = save("name = 'cmd.exe'");
+    let got = distinct(read_back());
+    assert_eq!(got, shown(&some));
+    assert!(got.len() < shown(&all).len(), "{got:?}");
+    // Records with their source timestamps (TIMESTAMPED) go a directory per event day.
+    let hunt = format!(
+        "p = GET process FROM sqlalchemy://win WHERE pid > 0\nt = TIMESTAMPED(p)\nSAVE t TO '{}/'\n",
+        dir.join("lake").join("stamped").display()
+    );
+    run_with(&lakes[0].config(), &hunt).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = backend::open(
+        &format!("datafusion://{}", dir.join("lake").display()),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    b.column_kinds("stamped").unwrap();
+    let mut rows = Collect::default();
+    b.query(
+        &SqlStatement {
+            sql:
+                "SELECT first_observed, \"eventDay\" FROM stamped WHERE first_observed IS NOT NULL"
+                    .into(),
+            params: vec![],
+        },
+        &mut rows,
+    )
+    .unwrap();
+    assert!(!rows.rows.is_empty());
+    for r in &rows.rows {
+        let day: String = r[0].to_string().replace('-', "").chars().take(8).collect();
+        assert_eq!(day, r[1].to_string(), "{r:?}");
+    }
+    std::fs::remove_dir_all(dir.join("lake").join("stamped")).unwrap();
+    // Nothing of the writing is left beside the table.
+    let left: Vec<_> = std::fs::read_dir(dir.join("lake"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("procs")]);
+}

@@ -36,6 +36,7 @@ const TIME_COLUMNS: &[&str] = &[
     "UtcTime",
     "EventTime",
     "TimeCreated",
+    "first_observed",
 ];
 
 /// The partition column's name.

@@ -88,6 +88,18 @@ impl Kinds {
         })
     }
 
+    /// The kind of a value already read (SAVE into a lake types its columns so).
+    pub(crate) fn of_value(v: &crate::value::Value) -> Kinds {
+        use crate::value::Value;
+        Kinds(match v {
+            Value::Null => 0,
+            Value::Bool(_) => Self::BOOL,
+            Value::Int(_) => Self::INT,
+            Value::Float(_) => Self::REAL,
+            Value::Text(_) => Self::TEXT,
+        })
+    }
+
     pub(crate) fn add(&mut self, other: Kinds) {
         self.0 |= other.0;
     }

@@ -35,6 +35,11 @@ pub enum FileError {
 }
 
 /// Whether a path names a Parquet file (`.parquet`, `.parquet.gz`).
+/// `lake/table/`: a table of a Parquet lake (a directory per event day), as SAVE's target.
+pub fn is_lake_table(path: &str) -> bool {
+    path.ends_with('/') && path.trim_end_matches('/').len() > 0
+}
+
 pub fn is_parquet(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     lower.ends_with(".parquet") || lower.ends_with(".parquet.gz")

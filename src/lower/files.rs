@@ -98,7 +98,7 @@ impl Lowerer<'_> {
     /// `SAVE v TO path`: an output writing the variable's records.
     pub(super) fn save(&mut self, var: &Ident, path: &Ident, span: Span) -> Result<(), Diagnostic> {
         let rel = self.var(var)?;
-        if !io::is_parquet(&path.name) {
+        if !io::is_parquet(&path.name) && !io::is_lake_table(&path.name) {
             io::save_format(&path.name).map_err(|e| file_error(e, path.span, "SAVE"))?;
         }
         let columns = self.rel(rel).columns.clone();

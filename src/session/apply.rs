@@ -707,6 +707,95 @@ impl Session<'_> {
     }
 }
 
+/// `SAVE v TO lake/table/`: the rows as table `table` of the Parquet lake `lake`, as
+/// `kestrel ingest --into datafusion:///lake --table table` writes it (a directory per
+/// event day, dotted names as nested structs), replacing what was there, all or nothing.
+/// The rows go first into a Parquet file of their own (hidden, beside the table), which
+/// tells each column's type before the lake's writer starts, then into the lake.
+pub(super) fn save_lake(
+    backend: &mut dyn crate::backend::Backend,
+    stmt: &sql::SqlStatement,
+    path: &str,
+    span: Span,
+) -> Result<(), Diagnostic> {
+    use crate::ingest::{self, Column, IngestError, Kinds, Row, Schema, Target, WriteMode};
+    let write_fail = |e: &dyn std::fmt::Display| {
+        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
+    };
+    let dir = Path::new(path.trim_end_matches('/'));
+    let (Some(lake), Some(table)) = (dir.parent(), dir.file_name()) else {
+        return Err(write_fail(
+            &"a lake table is a directory under the lake's: `lake/table/`",
+        ));
+    };
+    let lake = if lake.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        lake
+    };
+    let table = table.to_string_lossy().into_owned();
+    let target = Target::Lake(lake.to_path_buf());
+    target.check_table(&table).map_err(|e| write_fail(&e))?;
+    std::fs::create_dir_all(lake).map_err(|e| write_fail(&e))?;
+    let rows_file = lake.join(format!(
+        ".{table}.kestrel-save-{}.parquet",
+        std::process::id()
+    ));
+    let result = (|| {
+        save_parquet(backend, stmt, &rows_file.display().to_string(), span)?;
+        // Each column's type, from every value it holds.
+        let mut rows = parquet::Rows::open(&rows_file).map_err(|e| write_fail(&e))?;
+        let mut kinds = vec![Kinds::default(); rows.columns.len()];
+        let mut non_null = vec![0u64; rows.columns.len()];
+        while let Some(batch) = rows.next_batch().map_err(|e| write_fail(&e))? {
+            for row in batch {
+                for (i, v) in row.iter().enumerate() {
+                    kinds[i].add(Kinds::of_value(v));
+                    non_null[i] += u64::from(!v.is_null());
+                }
+            }
+        }
+        let schema = Schema {
+            columns: rows
+                .columns
+                .iter()
+                .zip(kinds.iter().zip(&non_null))
+                .map(|(name, (k, &n))| Column {
+                    name: name.clone(),
+                    ty: k.column_type(),
+                    non_null: n,
+                })
+                .collect(),
+        };
+        let mut again = parquet::Rows::open(&rows_file).map_err(|e| write_fail(&e))?;
+        let width = schema.columns.len();
+        let batches = std::iter::from_fn(move || match again.next_batch() {
+            Ok(Some(batch)) => Some(Ok(batch)),
+            Ok(None) => None,
+            Err(e) => Some(Err(IngestError::BadOptions(e.to_string()))),
+        });
+        let rows = batches.flat_map(|batch| -> Vec<Result<Row, IngestError>> {
+            match batch {
+                Ok(batch) => batch
+                    .into_iter()
+                    .map(|values| {
+                        Ok(Row {
+                            columns: (0..width).collect(),
+                            values,
+                        })
+                    })
+                    .collect(),
+                Err(e) => vec![Err(e)],
+            }
+        });
+        ingest::write(&target, &table, &schema, WriteMode::Replace, rows)
+            .map_err(|e| write_fail(&e))?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&rows_file);
+    result
+}
+
 /// `SAVE v TO x.parquet`: the rows streamed into a Parquet file through a temporary file
 /// beside it, renamed into place only when complete (a failure leaves no file).
 pub(super) fn save_parquet(

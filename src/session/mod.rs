@@ -860,10 +860,13 @@ fn save(
     if crate::io::is_parquet(path) {
         return apply::save_parquet(backend, stmt, path, span);
     }
+    if crate::io::is_lake_table(path) {
+        return apply::save_lake(backend, stmt, path, span);
+    }
     let format = crate::io::save_format(path).map_err(|e| {
         Diagnostic::error(Code::BadValue, e.to_string())
             .at(span)
-            .help("SAVE writes .csv, .json, .jsonl or .parquet")
+            .help("SAVE writes .csv, .json, .jsonl or .parquet files, or a Parquet lake table (`lake/table/`)")
     })?;
     let target = std::path::Path::new(path);
     let tmp = crate::io::temp_path(target);
