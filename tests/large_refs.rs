@@ -41,7 +41,8 @@ fn fixture_processes() -> Vec<(String, i64)> {
 }
 
 /// The IOC rows: a million names no process has, then three that some do, each with an
-/// integer id (NULL for the last: a JOIN carries it as NULL).
+/// integer id (NULL for `bash`: a JOIN carries it as NULL), and two that differ from a
+/// process's name only in case or a trailing space.
 fn iocs() -> Vec<(String, Option<i64>)> {
     let mut rows: Vec<(String, Option<i64>)> = (0..N)
         .map(|i| (format!("ioc-{i}.example.com"), Some(i as i64)))
@@ -49,6 +50,10 @@ fn iocs() -> Vec<(String, Option<i64>)> {
     rows.push(("ping".into(), Some(7_000_001)));
     rows.push(("curl".into(), Some(7_000_002)));
     rows.push(("bash".into(), None));
+    // Exact comparison, as the language says: neither a case-insensitive collation nor
+    // trailing-space padding may match `cat` or `uname`.
+    rows.push(("Cat".into(), Some(7_000_003)));
+    rows.push(("uname ".into(), Some(7_000_004)));
     rows
 }
 
@@ -225,7 +230,7 @@ fn a_million_shipped_values_work_in_a_reference_and_a_join_on_every_backend_read
             let out = common::run_jsonl_with_summary(&config, &hunt(source));
             eprintln!(
                 "{name}, {} IOC rows from {what}: the hunt (two displays and the summary) took {:.2} s",
-                N + 3,
+                N + 5,
                 started.elapsed().as_secs_f64()
             );
             match out {
