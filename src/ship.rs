@@ -8,10 +8,11 @@
 //! its plan is replaced by `Values` of its rows (bound parameters when it runs again).
 //! Relations are visited in definition order, which is dependency order.
 //!
-//! Rows travel as bound parameters, and databases cap those per statement (SQLite at
-//! 32766). Before a statement runs, [`localise`] puts inline rows larger than
-//! [`SPILL_VALUES`] into a temporary table of the connection it runs on, and the statement
-//! reads that table instead.
+//! Rows travel as bound parameters. Many rows are one JSON parameter the statement reads
+//! as a table (`sql/query/rows.rs`, where the dialect has a `rows_parameter_style`: no
+//! placeholder limit, no temporary table, so a read-only session works). Where the
+//! dialect has none, [`localise`] puts inline rows larger than [`SPILL_VALUES`] into a
+//! temporary table of the connection the statement runs on, and it reads that table.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -20,6 +21,7 @@ use crate::backend::Collect;
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{DataSource, Literal, Plan, Program, RelId};
 use crate::session::Connections;
+use crate::sql::dialect::RowsParameterStyle;
 use crate::sql::{self, Dialect, LiteralMode};
 
 /// `program` as a statement running `plan` sees it: every relation the statement reads
@@ -143,7 +145,8 @@ fn materialise(
     Ok(())
 }
 
-/// Inline rows with more values than this (rows × columns) go to a temporary table.
+/// Inline rows with more values than this (rows × columns) go to a temporary table where
+/// the dialect cannot read them from one JSON parameter.
 pub const SPILL_VALUES: usize = 2000;
 
 /// `program` as a statement running `plan` on `connection` should see it: every large
@@ -165,6 +168,12 @@ pub fn localise<'p>(
         })
         .collect();
     if big.is_empty() {
+        return Ok(Cow::Borrowed(program));
+    }
+    let name = conns.open(connection)?.dialect();
+    let dialect =
+        Dialect::builtin(name).ok_or_else(|| Diagnostic::internal(format!("no dialect {name}")))?;
+    if dialect.rows_parameter_style != RowsParameterStyle::Inline {
         return Ok(Cow::Borrowed(program));
     }
     let mut local = program.clone();

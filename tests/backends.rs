@@ -8,7 +8,8 @@
 //! and `KESTREL_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`). They are
 //! required: an unreachable server fails these tests. MS SQL Server is opt-in: its tests
 //! run only when `KESTREL_TEST_MSSQL_URL` is set at build time (e.g.
-//! `mssql://sa:Passw0rd!@127.0.0.1/test`) and are listed as ignored otherwise.
+//! `mssql://sa:Passw0rd!@127.0.0.1/test?trustServerCertificate=true`: connections are
+//! encrypted by default, as with ODBC Driver 18) and are listed as ignored otherwise.
 //!
 //! Tables are named `kbk_<what>_<pid>` so runs in parallel do not collide, and dropped
 //! at the end.
@@ -1000,6 +1001,39 @@ fn mssql_when_configured() {
             other => failures.push(format!("{hunt}: {other:?}")),
         }
     }
+    // A reference to more values than SQL Server takes parameters (2,100): LOADed rows
+    // shipped as one JSON parameter read by OPENJSON … WITH, in a reference and a JOIN.
+    let dir = common::fresh_dir("backends", "mssql_iocs");
+    let iocs = dir.join("iocs.csv");
+    let mut text = String::from("name,x_ioc\n");
+    for i in 0..5000 {
+        text.push_str(&format!("ioc-{i}.exe,{i}\n"));
+    }
+    text.push_str("ping.exe,9999\n");
+    std::fs::write(&iocs, text).unwrap();
+    let shipped = [
+        (
+            format!(
+                "iocs = LOAD {} AS process\np = GET process FROM x://t WHERE name IN iocs.name\nDISP p ATTR pid",
+                iocs.display()
+            ),
+            "pid\n203\n",
+        ),
+        (
+            format!(
+                "iocs = LOAD {} AS process\np = GET process FROM x://t WHERE pid > 0\nj = JOIN p, iocs BY name, name\nDISP j ATTR pid, x_ioc",
+                iocs.display()
+            ),
+            "pid,x_ioc\n203,9999\n",
+        ),
+    ];
+    for (hunt, want) in shipped {
+        match run_with(&config, &hunt) {
+            Ok(got) if got == want => {}
+            other => failures.push(format!("{hunt}: {other:?}")),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     let err = run_with(
         &config,
         "p = GET process FROM x://t WHERE name MATCHES 'c'\nDISP p ATTR pid",

@@ -27,6 +27,7 @@ const BIND_SNAPSHOTS: &[&str] = &[
     "like_and_cidr",
     "like_matches_cidr",
     "long_in_list",
+    "long_rows",
     "new_json",
     "string_escapes",
 ];

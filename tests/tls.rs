@@ -252,3 +252,116 @@ fn ctrl_c_cancels_a_statement_on_a_tls_only_postgres() {
     assert_eq!(status.and_then(|s| s.code()), Some(130), "{stderr}");
     assert!(stderr.contains("cancelled"), "{stderr}");
 }
+
+/// A TLS listener standing in for SQL Server under `encrypt=strict` (TDS 8.0: TLS before
+/// the first TDS packet), with the test CA's certificate for `localhost`: it reports
+/// whether each handshake completed, then hangs up (no TDS follows, so every login fails
+/// afterwards; what matters is whether the client accepted the certificate).
+fn fake_strict_sql_server(
+    dir: &std::path::Path,
+) -> (u16, std::sync::mpsc::Receiver<Result<(), String>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut tcp) = stream else { return };
+            let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut shaken = Ok(());
+            while conn.is_handshaking() {
+                if let Err(e) = conn.complete_io(&mut tcp) {
+                    shaken = Err(e.to_string());
+                    break;
+                }
+            }
+            if tx.send(shaken).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// SQL Server's URL parameters reach tiberius's rustls client (which links aws-lc-rs
+/// beside our ring: without a process default provider a client built with
+/// `ClientConfig::builder()` panics), checked against a TLS listener: the test CA in
+/// `ServerCertificate` is accepted for `localhost`, and for `127.0.0.1` only with
+/// `hostNameInCertificate=localhost`; the system roots, another CA or another name are
+/// refused, and `trustServerCertificate` does not loosen `strict`. No SQL Server runs
+/// here, so every login ends in an error after the handshake.
+#[test]
+fn sql_server_strict_encryption_checks_the_certificate_as_the_url_says() {
+    let dir = servers();
+    let (port, handshakes) = fake_strict_sql_server(&dir);
+    let (ca, other) = (dir.join("ca.pem"), dir.join("other-ca.pem"));
+    let cases = [
+        (
+            "localhost",
+            format!("ServerCertificate={}", ca.display()),
+            true,
+        ),
+        (
+            "localhost",
+            format!("ServerCertificate={}", other.display()),
+            false,
+        ),
+        ("localhost", String::new(), false),
+        (
+            "localhost",
+            "trustServerCertificate=true".to_string(),
+            false,
+        ),
+        (
+            "127.0.0.1",
+            format!("ServerCertificate={}", ca.display()),
+            false,
+        ),
+        (
+            "127.0.0.1",
+            format!(
+                "ServerCertificate={}&hostNameInCertificate=localhost",
+                ca.display()
+            ),
+            true,
+        ),
+        (
+            "localhost",
+            format!(
+                "ServerCertificate={}&hostNameInCertificate=sql.example",
+                ca.display()
+            ),
+            false,
+        ),
+    ];
+    for (host, params, accepted) in cases {
+        let url = format!("mssql://sa:s3cr3t@{host}:{port}/test?encrypt=strict&{params}");
+        let err = match backend::open(&url, &OpenOptions::default()) {
+            Ok(_) => panic!("{url}: logged in to a listener that speaks no TDS"),
+            Err(e) => e.to_string(),
+        };
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let shaken = handshakes
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{url}: the listener saw no connection ({e}); {err}"));
+        assert_eq!(shaken.is_ok(), accepted, "{url}: {shaken:?}; client: {err}");
+        if !accepted {
+            assert!(err.to_lowercase().contains("certificate"), "{url}: {err}");
+        }
+    }
+}

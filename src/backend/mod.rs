@@ -228,6 +228,7 @@ pub trait Backend {
 /// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`,
 /// `postgresql://user@host/db`, `mysql://user@host/db`, `mssql://user:pw@host/db`).
 pub fn open(url: &str, opts: &OpenOptions) -> Result<Box<dyn Backend>, BackendError> {
+    tls::install_default_provider();
     let scheme = url.split("://").next().unwrap_or("");
     let base = scheme.split('+').next().unwrap_or("").to_ascii_lowercase();
     match base.as_str() {

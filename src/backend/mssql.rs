@@ -1,5 +1,5 @@
-//! Microsoft SQL Server through `tiberius` (TDS 7.3, SQL logins, no TLS), driven by a
-//! single-threaded tokio runtime so the [`Backend`] stays synchronous.
+//! Microsoft SQL Server through `tiberius` (TDS 7.3, SQL logins, TLS with rustls), driven
+//! by a single-threaded tokio runtime so the [`Backend`] stays synchronous.
 //!
 //! In: `mssql://user:password@host:port/database` (also `mssql+pyodbc://`,
 //! `mssql+pymssql://`; `?driver=…` and other ODBC parameters are ignored). Out: rows
@@ -7,8 +7,22 @@
 //!
 //! SQL Server has no read-only session: a connection that may not write asks for
 //! `ApplicationIntent=ReadOnly` (honoured by readable secondaries) and kestrel itself
-//! only reads. Encryption: this build has no TLS, so a server that forces encryption
-//! refuses the login.
+//! only reads.
+//!
+//! Encryption follows ODBC Driver 18's connection-string keywords, as URL parameters:
+//!
+//! | `encrypt` | session | certificate checked |
+//! |---|---|---|
+//! | absent, `true`, `yes`, `mandatory` | encrypted, or no connection | yes, unless `trustServerCertificate=true` |
+//! | `strict` (TDS 8.0) | TLS before the first TDS packet | always (`trustServerCertificate` is ignored, as in ODBC) |
+//! | `false`, `no`, `optional` | the login encrypted, then plain (encrypted throughout if the server forces it) | no |
+//!
+//! The certificate chain leads to the system's roots, or to the CA in `ServerCertificate`
+//! (a PEM or DER file; ODBC pins that exact certificate instead, which a self-signed
+//! server certificate given here also satisfies); its name is the host's, or
+//! `hostNameInCertificate`. One difference from ODBC 18: under `encrypt=optional` a server
+//! that forces encryption gets a session whose certificate is not checked (ODBC checks it
+//! then; tiberius decides before it knows) — ask for `encrypt=true` to have it checked.
 //!
 //! Stopping a statement (Ctrl-C, or the connection's `statement_timeout`, which SQL
 //! Server has no session setting for): tiberius cannot send TDS's attention message, so
@@ -136,28 +150,17 @@ async fn until_stopped<T>(
 }
 
 impl MssqlBackend {
-    /// Opens a session. Of the URL's parameters it honours `encrypt` and
-    /// `trustServerCertificate` (as the ODBC driver and JDBC read them); ODBC's `driver`
-    /// is accepted and means nothing here; any other parameter is a warning.
+    /// Opens a session. Of the URL's parameters it honours `encrypt`,
+    /// `trustServerCertificate`, `hostNameInCertificate` and `ServerCertificate` (module
+    /// docs); ODBC's `driver` is accepted and means nothing here; any other parameter is a
+    /// warning.
     pub fn open(url: &str, opts: &OpenOptions) -> Result<MssqlBackend, BackendError> {
         let u = ServerUrl::parse(url).map_err(|m| open_error(url, m))?;
         super::url::warn_unknown(
             url,
-            &u.unknown_params(
-                &["encrypt", "trustServerCertificate"],
-                &["driver", "odbc_connect", "TrustServerCertificate"],
-            ),
+            &u.unknown_params(Encryption::PARAMS, &["driver", "odbc_connect"]),
         );
-        let mode = super::tls::SslMode::from_mssql_url(&u).map_err(|m| open_error(url, m))?;
-        if mode.needs_tls() {
-            return Err(open_error(
-                url,
-                super::tls::unavailable(&format!(
-                    "encrypt={}",
-                    u.param("encrypt").unwrap_or_default()
-                )),
-            ));
-        }
+        let encryption = Encryption::from_url(&u).map_err(|m| open_error(url, m))?;
         let mut config = Config::new();
         config.host(&u.host);
         config.port(u.port.unwrap_or(1433));
@@ -168,7 +171,7 @@ impl MssqlBackend {
             u.user.as_deref().unwrap_or("sa"),
             u.password.as_deref().unwrap_or(""),
         ));
-        config.encryption(EncryptionLevel::NotSupported);
+        encryption.apply(&mut config);
         config.application_name("kestrel");
         config.readonly(!opts.allow_write);
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -266,6 +269,82 @@ impl MssqlBackend {
                     self.timeout.map_or(0, |t| t.as_secs()),
                 ))
             }
+        }
+    }
+}
+
+/// How a URL asks for encryption (module docs), before it becomes tiberius's `Config`
+/// (which has no getters to test).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Encryption {
+    level: EncryptionLevel,
+    /// Accept any certificate (`trustServerCertificate=true`, not under `strict`).
+    trust_server_certificate: bool,
+    /// The CA (or the server's own self-signed certificate) the chain must lead to.
+    ca: Option<std::path::PathBuf>,
+    /// The name the certificate must carry, when it is not the host's.
+    host_name_in_certificate: Option<String>,
+}
+
+impl Encryption {
+    /// The URL parameters this reads.
+    const PARAMS: &'static [&'static str] = &[
+        "encrypt",
+        "trustServerCertificate",
+        "hostNameInCertificate",
+        "ServerCertificate",
+    ];
+
+    fn from_url(u: &ServerUrl) -> Result<Encryption, String> {
+        let level = match u.param("encrypt").map(str::to_ascii_lowercase).as_deref() {
+            // ODBC Driver 18 encrypts unless told otherwise.
+            None | Some("true" | "yes" | "mandatory" | "1") => EncryptionLevel::Required,
+            Some("strict") => EncryptionLevel::Strict,
+            // The login is encrypted whatever the setting (ODBC too), without a check.
+            Some("false" | "no" | "optional" | "0") => EncryptionLevel::Off,
+            Some(_) => {
+                return Err(format!(
+                    "`encrypt={}`: expected true, false, mandatory, optional or strict",
+                    u.param("encrypt").unwrap_or_default()
+                ))
+            }
+        };
+        let trust = u.flag("trustServerCertificate")?.unwrap_or(false);
+        let ca = u.param("ServerCertificate").map(std::path::PathBuf::from);
+        if let Some(path) = &ca {
+            std::fs::metadata(path)
+                .map_err(|e| format!("`ServerCertificate={}`: {e}", path.display()))?;
+        }
+        let trust_server_certificate = match level {
+            EncryptionLevel::Strict => false,
+            EncryptionLevel::Off => true,
+            _ => trust,
+        };
+        if trust_server_certificate && trust && ca.is_some() {
+            return Err(
+                "`trustServerCertificate=true` accepts any certificate: leave out `ServerCertificate`, or set it to false"
+                    .into(),
+            );
+        }
+        Ok(Encryption {
+            level,
+            trust_server_certificate,
+            // Nothing is checked under `optional`: a CA would mean nothing.
+            ca: ca.filter(|_| !trust_server_certificate),
+            host_name_in_certificate: u.param("hostNameInCertificate").map(str::to_string),
+        })
+    }
+
+    fn apply(&self, config: &mut Config) {
+        config.encryption(self.level);
+        // tiberius refuses `trust_cert` after a CA (a panic): `from_url` never has both.
+        if self.trust_server_certificate {
+            config.trust_cert();
+        } else if let Some(ca) = &self.ca {
+            config.trust_cert_ca(ca.display());
+        }
+        if let Some(name) = &self.host_name_in_certificate {
+            config.hostname_in_certificate(name);
         }
     }
 }
@@ -455,6 +534,118 @@ mod tests {
     //! how a statement is stopped (the wait, the KILL it sends).
 
     use super::*;
+
+    fn encryption(query: &str) -> Result<Encryption, String> {
+        Encryption::from_url(
+            &ServerUrl::parse(&format!("mssql://sa:pw@db.example/hunts{query}")).unwrap(),
+        )
+    }
+
+    fn expect(level: EncryptionLevel, trust: bool) -> Encryption {
+        Encryption {
+            level,
+            trust_server_certificate: trust,
+            ca: None,
+            host_name_in_certificate: None,
+        }
+    }
+
+    #[test]
+    fn encrypt_follows_odbc_driver_18_and_defaults_to_encrypted_and_checked() {
+        use EncryptionLevel::{Off, Required, Strict};
+        for (query, want) in [
+            ("", expect(Required, false)),
+            ("?encrypt=true", expect(Required, false)),
+            ("?Encrypt=yes", expect(Required, false)),
+            ("?encrypt=Mandatory", expect(Required, false)),
+            (
+                "?encrypt=yes&trustServerCertificate=true",
+                expect(Required, true),
+            ),
+            ("?TrustServerCertificate=yes", expect(Required, true)),
+            (
+                "?encrypt=true&trustServerCertificate=false",
+                expect(Required, false),
+            ),
+            // strict (TDS 8.0) always checks: ODBC ignores trustServerCertificate there.
+            ("?encrypt=strict", expect(Strict, false)),
+            (
+                "?encrypt=strict&trustServerCertificate=true",
+                expect(Strict, false),
+            ),
+            // Only the login is encrypted, unchecked, as ODBC does for such a server.
+            ("?encrypt=false", expect(Off, true)),
+            ("?encrypt=no", expect(Off, true)),
+            (
+                "?encrypt=optional&trustServerCertificate=false",
+                expect(Off, true),
+            ),
+        ] {
+            assert_eq!(encryption(query), Ok(want), "{query}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_and_a_certificate_name_reach_the_config() {
+        let dir = std::env::temp_dir().join(format!("kestrel-mssql-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let got = encryption(&format!(
+            "?ServerCertificate={}&hostNameInCertificate=sql.internal",
+            ca.display()
+        ))
+        .unwrap();
+        assert_eq!(
+            got,
+            Encryption {
+                level: EncryptionLevel::Required,
+                trust_server_certificate: false,
+                ca: Some(ca.clone()),
+                host_name_in_certificate: Some("sql.internal".into()),
+            }
+        );
+        // tiberius panics on a CA after trust_cert: never both.
+        let mut config = Config::new();
+        got.apply(&mut config);
+        let e = encryption(&format!(
+            "?trustServerCertificate=true&ServerCertificate={}",
+            ca.display()
+        ))
+        .unwrap_err();
+        assert!(e.contains("trustServerCertificate=true"), "{e}");
+        // Under strict the CA is what checks.
+        let strict = encryption(&format!(
+            "?encrypt=strict&trustServerCertificate=true&ServerCertificate={}",
+            ca.display()
+        ))
+        .unwrap();
+        assert_eq!(strict.ca, Some(ca.clone()));
+        assert!(!strict.trust_server_certificate);
+        let _ = std::fs::remove_dir_all(&dir);
+        let missing = encryption("?ServerCertificate=/nonexistent/ca.pem").unwrap_err();
+        assert!(missing.contains("/nonexistent/ca.pem"), "{missing}");
+    }
+
+    #[test]
+    fn a_bad_encrypt_value_is_an_error_naming_it() {
+        let e = encryption("?encrypt=maybe").unwrap_err();
+        assert!(e.contains("encrypt=maybe") && e.contains("strict"), "{e}");
+        let e = encryption("?trustServerCertificate=perhaps").unwrap_err();
+        assert!(e.contains("trustServerCertificate"), "{e}");
+    }
+
+    #[test]
+    fn the_encryption_parameters_are_known_and_others_are_not() {
+        let u = ServerUrl::parse(
+            "mssql://h/d?Encrypt=yes&TrustServerCertificate=no&HostNameInCertificate=x&servercertificate=/c&driver=ODBC&Pooling=true",
+        )
+        .unwrap();
+        assert_eq!(
+            u.unknown_params(Encryption::PARAMS, &["driver", "odbc_connect"]),
+            ["Pooling"]
+        );
+    }
 
     #[test]
     fn kill_names_only_a_session_the_server_gave() {

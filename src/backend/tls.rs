@@ -11,8 +11,13 @@
 //!
 //! The CA is `sslrootcert` / `ssl-ca` (a PEM file; absent or `system`: the Mozilla roots
 //! of `webpki-roots`); a client certificate is `sslcert` + `sslkey` / `ssl-cert` +
-//! `ssl-key` (PEM). MS SQL Server's `encrypt=true` is refused: this build's SQL Server
-//! client has no TLS.
+//! `ssl-key` (PEM). MS SQL Server's `encrypt` and `trustServerCertificate` are read in
+//! `mssql.rs`, with ODBC Driver 18's meanings (tiberius builds its own rustls config).
+//!
+//! Two crypto providers are linked (ring here and in the mysql crate, aws-lc-rs in
+//! tiberius), so rustls cannot pick a process default by itself and a client that asks
+//! for one (`ClientConfig::builder()`) would panic: [`install_default_provider`] makes ring
+//! the default, and every connection opens through it.
 //!
 //! In: a parsed [`ServerUrl`]. Out: how to connect, and errors that say which setting is
 //! wrong or which check failed (never the password: callers redact the URL).
@@ -79,26 +84,6 @@ impl SslMode {
         }
     }
 
-    /// SQL Server's `encrypt` (`false`/`no`/`optional`, `true`/`yes`/`mandatory`,
-    /// `strict`) with `trustServerCertificate`; absent: not encrypted.
-    pub fn from_mssql_url(u: &ServerUrl) -> Result<SslMode, String> {
-        let trust = u.flag("trustServerCertificate")?.unwrap_or(false);
-        let encrypt = match u.param("encrypt") {
-            None => return Ok(SslMode::Disable),
-            Some(e) => e.to_ascii_lowercase(),
-        };
-        Ok(match encrypt.as_str() {
-            "false" | "no" | "optional" | "0" => SslMode::Disable,
-            "true" | "yes" | "mandatory" | "1" | "strict" if trust => SslMode::Require,
-            "true" | "yes" | "mandatory" | "1" | "strict" => SslMode::VerifyFull,
-            other => {
-                return Err(format!(
-                    "`encrypt={other}`: expected true, false, mandatory, optional or strict"
-                ))
-            }
-        })
-    }
-
     /// Whether this mode needs an encrypted connection.
     pub fn needs_tls(self) -> bool {
         matches!(
@@ -108,9 +93,13 @@ impl SslMode {
     }
 }
 
-/// The error for a mode this build cannot serve.
-pub(crate) fn unavailable(setting: &str) -> String {
-    format!("{setting}: this build of kestrel cannot encrypt connections to this server")
+/// Makes ring rustls's process-wide default provider, unless one is already installed
+/// (idempotent, cheap: every connection calls it before it opens).
+pub fn install_default_provider() {
+    if CryptoProvider::get_default().is_none() {
+        // Another thread may win the race; either way a provider is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 /// What a URL says about encryption, whatever the server.

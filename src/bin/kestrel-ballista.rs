@@ -76,6 +76,7 @@ enum Role {
 }
 
 fn main() -> ExitCode {
+    kestrel::backend::tls::install_default_provider();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

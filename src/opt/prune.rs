@@ -74,6 +74,11 @@ pub fn prune_columns(program: &Program, plan: &Plan, need: Need) -> Pruned {
     // Consumers before producers: a relation's need is complete when it is reached.
     for id in program.dependency_order(&roots).into_iter().rev() {
         let need = needs.remove(&id).unwrap_or(Need::All);
+        // Inline rows prune to themselves, and may be a million of them: no copy (the
+        // emitter reads a relation missing here from the program).
+        if matches!(program.rel(id).plan, Plan::Values { .. }) {
+            continue;
+        }
         let pruned = prune(&program.rel(id).plan, &need, &mut needs);
         relations.insert(id, pruned);
     }

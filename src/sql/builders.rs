@@ -564,3 +564,66 @@ pub fn openjson(json: Expr, alias_name: Ident) -> TableFactor {
         alias: Some(alias(alias_name)),
     }
 }
+
+/// A type a dialect file names (`BIGINT`, `NVARCHAR(MAX)`), printed as written there.
+fn type_named(name: &str) -> sa::DataType {
+    sa::DataType::Custom(
+        ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        vec![],
+    )
+}
+
+/// `JSON_TABLE(json, '$[*]' COLUMNS (name type PATH 'path', …)) AS alias`: each element
+/// of a JSON array as a row of typed columns (MySQL 8, MariaDB 10.6).
+pub fn json_table_columns(
+    json: Expr,
+    columns: Vec<(Ident, &str, String)>,
+    alias_name: Ident,
+) -> TableFactor {
+    TableFactor::JsonTable {
+        json_expr: json,
+        json_path: Value::SingleQuotedString("$[*]".into()).into(),
+        columns: columns
+            .into_iter()
+            .map(|(name, ty, path)| {
+                sa::JsonTableColumn::Named(sa::JsonTableNamedColumn {
+                    name,
+                    r#type: type_named(ty),
+                    path: Value::SingleQuotedString(path).into(),
+                    exists: false,
+                    on_empty: None,
+                    on_error: None,
+                })
+            })
+            .collect(),
+        alias: Some(alias(alias_name)),
+    }
+}
+
+/// `OPENJSON(json) WITH (name type 'path', …) AS alias`: each element of a JSON array as
+/// a row of typed columns (SQL Server 2016).
+pub fn openjson_with(
+    json: Expr,
+    columns: Vec<(Ident, &str, String)>,
+    alias_name: Ident,
+) -> TableFactor {
+    TableFactor::OpenJsonTable {
+        json_expr: json,
+        json_path: None,
+        columns: columns
+            .into_iter()
+            .map(|(name, ty, path)| sa::OpenJsonTableColumn {
+                name,
+                r#type: type_named(ty),
+                path: Some(path),
+                as_json: false,
+            })
+            .collect(),
+        alias: Some(alias(alias_name)),
+    }
+}
+
+/// `x ->> n`: element `n` of a JSON array as text (PostgreSQL).
+pub fn json_element_text(x: Expr, n: usize) -> Expr {
+    binary(x, BinaryOperator::LongArrow, number(n))
+}

@@ -218,6 +218,51 @@ pub struct Dialect {
     /// parameters (absent: no limit).
     #[serde(default)]
     pub list_parameter_bytes: Option<usize>,
+    /// How inline rows of more than [`LONG_ROWS`] values (rows × columns: shipped from
+    /// another connection, LOADed, NEW) are bound: one JSON array of arrays the statement
+    /// reads as a table with typed columns, instead of a placeholder per value. Large
+    /// pieces follow `list_parameter_bytes`.
+    #[serde(default)]
+    pub rows_parameter_style: RowsParameterStyle,
+    /// The column types such a table declares (or casts to), by what its values are.
+    #[serde(default)]
+    pub rows_parameter_types: Option<RowsParameterTypes>,
+}
+
+/// Inline rows with more values than this (rows × columns) are bound as one JSON
+/// parameter where the dialect has a [`RowsParameterStyle`].
+pub const LONG_ROWS: usize = 1000;
+
+/// The table a JSON array of rows `j` (`[[v1, v2, …], …]`) is read as; its columns are
+/// named as VALUES would name them (`values_column_prefix`N).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowsParameterStyle {
+    /// No JSON table: every value is its own placeholder (or a temporary table).
+    #[default]
+    Inline,
+    /// `SELECT json_extract(t.value, '$[0]') AS column1, … FROM json_each(j) AS t`:
+    /// SQLite keeps each JSON value's type (integer, real, text, NULL).
+    JsonEach,
+    /// `SELECT CAST(t.value ->> 0 AS type) AS column1, … FROM
+    /// json_array_elements(CAST(j AS JSON)) AS t` (PostgreSQL)
+    JsonArrayElements,
+    /// `SELECT t.column1, … FROM JSON_TABLE(j, '$[*]' COLUMNS (column1 type PATH '$[0]',
+    /// …)) AS t` (MySQL 8, MariaDB 10.6)
+    JsonTable,
+    /// `SELECT t.column1, … FROM OPENJSON(j) WITH (column1 type '$[0]', …) AS t`
+    /// (SQL Server 2016)
+    Openjson,
+}
+
+/// Column types of a JSON table of rows. A column of integers (booleans are 0 and 1, as
+/// inline rows write them) is `integer`, of numbers `float`, anything else `text`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowsParameterTypes {
+    pub integer: String,
+    pub float: String,
+    pub text: String,
 }
 
 /// IN lists with more values than this are bound as one JSON parameter where the dialect

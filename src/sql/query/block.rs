@@ -9,8 +9,8 @@ use super::super::dialect::Dialect;
 
 /// A SELECT block under construction.
 #[derive(Debug, Clone)]
-pub(super) struct Block {
-    pub(super) from: From,
+pub(super) struct Block<'p> {
+    pub(super) from: From<'p>,
     pub(super) filter: Vec<Expr>,
     pub(super) project: Option<Vec<(String, Expr)>>,
     pub(super) distinct: bool,
@@ -22,20 +22,21 @@ pub(super) struct Block {
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum From {
+pub(super) enum From<'p> {
     Table(String),
     Rel(RelId),
-    Sub(Box<Block>),
-    Union(Vec<Block>),
-    Values(Vec<Vec<Literal>>),
+    Sub(Box<Block<'p>>),
+    Union(Vec<Block<'p>>),
+    /// Inline rows, borrowed from the plan (they may be a million: never copied).
+    Values(&'p [Vec<Literal>]),
     /// No rows at all (an empty NEW).
     Nothing,
     /// `left JOIN right ON l = r AND …` (column names of the two sides are disjoint).
-    Join(Box<Block>, Box<Block>, Vec<(String, String)>),
+    Join(Box<Block<'p>>, Box<Block<'p>>, Vec<(String, String)>),
 }
 
-impl Block {
-    pub(super) fn from(from: From) -> Block {
+impl<'p> Block<'p> {
+    pub(super) fn from(from: From<'p>) -> Block<'p> {
         Block {
             from,
             filter: Vec::new(),
@@ -59,7 +60,7 @@ impl Block {
 
     /// This block as a derived table of a new one. An order over output names (after
     /// DISTINCT or GROUP BY) moves out, so the rows stay ordered.
-    pub(super) fn wrap(mut self) -> Block {
+    pub(super) fn wrap(mut self) -> Block<'p> {
         let lift = !self.limited() && (self.distinct || self.group.is_some());
         let order = if lift {
             std::mem::take(&mut self.order)
@@ -85,7 +86,11 @@ impl Block {
     }
 }
 
-pub(super) fn fold(program: &Program, plan: &Plan, dialect: &Dialect) -> Result<Block, Diagnostic> {
+pub(super) fn fold<'p>(
+    program: &'p Program,
+    plan: &'p Plan,
+    dialect: &Dialect,
+) -> Result<Block<'p>, Diagnostic> {
     Ok(match plan {
         Plan::Scan { source } => Block::from(From::Table(program.sources[*source].table.clone())),
         Plan::Rel(id) => Block::from(From::Rel(*id)),
@@ -93,7 +98,7 @@ pub(super) fn fold(program: &Program, plan: &Plan, dialect: &Dialect) -> Result<
             let mut blk = Block::from(if rows.is_empty() {
                 From::Nothing
             } else {
-                From::Values(rows.clone())
+                From::Values(rows)
             });
             blk.project = Some(
                 columns
@@ -193,13 +198,13 @@ pub(super) fn fold(program: &Program, plan: &Plan, dialect: &Dialect) -> Result<
 }
 
 /// GROUP BY `keys` computing `aggs` over the input's rows.
-pub(super) fn fold_aggregate(
-    program: &Program,
-    input: &Plan,
+pub(super) fn fold_aggregate<'p>(
+    program: &'p Program,
+    input: &'p Plan,
     keys: &[(String, Expr)],
     aggs: &[(String, AggFunc, Expr)],
     dialect: &Dialect,
-) -> Result<Block, Diagnostic> {
+) -> Result<Block<'p>, Diagnostic> {
     let mut blk = fold(program, input, dialect)?;
     if blk.closed() {
         blk = blk.wrap();

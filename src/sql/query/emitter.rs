@@ -139,7 +139,7 @@ impl<'a> Emitter<'a> {
         b::ident(self.dialect, &format!("t{}", self.aliases))
     }
 
-    pub(super) fn block(&mut self, blk: Block) -> Result<sa::Query, Diagnostic> {
+    pub(super) fn block(&mut self, blk: Block<'_>) -> Result<sa::Query, Diagnostic> {
         let d = self.dialect;
         let keep_order = std::mem::replace(&mut self.keep_order, false);
         // A plain UNION with nothing on top is a set operation, not a derived table.
@@ -192,7 +192,10 @@ impl<'a> Emitter<'a> {
                 Some(b::derived(q, alias))
             }
             From::Values(rows) => {
-                let q = self.values(rows)?;
+                let q = match self.rows_parameter(rows)? {
+                    Some(q) => q,
+                    None => self.values(rows)?,
+                };
                 let alias = self.alias();
                 from_alias = Some(alias.clone());
                 Some(b::derived(q, alias))
@@ -303,14 +306,14 @@ impl<'a> Emitter<'a> {
     }
 
     /// Inline rows, as the dialect writes a table of literals.
-    pub(super) fn values(&mut self, rows: Vec<Vec<Literal>>) -> Result<sa::Query, Diagnostic> {
+    pub(super) fn values(&mut self, rows: &[Vec<Literal>]) -> Result<sa::Query, Diagnostic> {
         let d = self.dialect;
         let mut out = Vec::new();
         for row in rows {
             let mut cells = Vec::new();
             for l in row {
-                let x = self.literal(&l);
-                cells.push(match (&l, d.typed_values) {
+                let x = self.literal(l);
+                cells.push(match (l, d.typed_values) {
                     (Literal::Int(_), true) => b::cast(x, "BIGINT"),
                     (Literal::Float(_), true) => b::cast(x, &d.float_type),
                     // 0/1, as booleans are on SQLite and MySQL (and in ingested tables).
@@ -346,7 +349,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// A block as a table of a FROM clause: a relation by name, anything else derived.
-    pub(super) fn factor(&mut self, blk: Block) -> Result<sa::TableFactor, Diagnostic> {
+    pub(super) fn factor(&mut self, blk: Block<'_>) -> Result<sa::TableFactor, Diagnostic> {
         let plain =
             blk.filter.is_empty() && blk.project.is_none() && blk.order.is_empty() && !blk.closed();
         if let (true, From::Rel(id)) = (plain, &blk.from) {

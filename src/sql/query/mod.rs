@@ -19,6 +19,7 @@
 //! - `emitter.rs` — one statement: its CTEs, and SELECT blocks as sqlparser queries;
 //! - `block.rs` — an operator tree folded into SELECT blocks;
 //! - `expr.rs` — expressions and literals, as the dialect writes them;
+//! - `rows.rs` — many inline rows as one JSON parameter read as a table;
 //! - `semijoin.rs` — semi-joins: the `EXISTS` rewrite of a tuple IN, materialised CTEs;
 //! - `limit.rs` — LIMIT/OFFSET, TOP, OFFSET … FETCH.
 
@@ -26,6 +27,7 @@ mod block;
 mod emitter;
 mod expr;
 mod limit;
+mod rows;
 mod semijoin;
 mod statements;
 

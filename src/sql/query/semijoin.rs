@@ -73,7 +73,7 @@ impl Emitter<'_> {
 }
 
 /// Whether a block's expressions hold an IN over several columns.
-pub(super) fn blk_has_tuple_in(blk: &Block) -> bool {
+pub(super) fn blk_has_tuple_in(blk: &Block<'_>) -> bool {
     let mut found = false;
     let mut check = |e: &Expr| {
         e.walk(&mut |x| {
