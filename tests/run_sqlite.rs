@@ -325,3 +325,28 @@ fn describe_numbers_and_text() {
     assert_eq!(rows[1]["unique"], 4);
     assert_eq!(rows[1]["freq"], 1);
 }
+
+/// A variable named as the table it reads (in any case) gives the answers it gives
+/// under another name: its CTE must not hide the table from the queries beside it.
+#[test]
+fn a_variable_named_as_its_table_does_not_hide_the_table() {
+    let lake = Lake::new("named-as-table");
+    let hunt = |var: &str| {
+        format!(
+            "{var} = GET process FROM sqlalchemy://events WHERE pid > 0\n\
+             DISP {var} ATTR pid SORT BY pid ASC\n\
+             c = FIND process CREATED {var}\n\
+             DISP c ATTR pid SORT BY pid ASC\n\
+             p = FIND process CREATED BY c\n\
+             DISP p ATTR pid SORT BY pid ASC\n"
+        )
+    };
+    let want = lake.json_rows(&hunt("procs"));
+    assert!(
+        want.iter().filter(|r| r["pid"].is_i64()).count() > 9,
+        "{want:?}"
+    );
+    for var in ["events", "EVENTS", "events_rel"] {
+        assert_eq!(lake.json_rows(&hunt(var)), want, "{var}");
+    }
+}

@@ -40,6 +40,9 @@ pub(super) struct Emitter<'a> {
     pub(super) outer_alias: Option<sa::Ident>,
     /// Columns are written `alias.column` (inside an EXISTS rewrite).
     pub(super) qualify: Option<sa::Ident>,
+    /// The program's tables' names (their last parts, lower case): a CTE of that name
+    /// would hide the table from the statement ([`Emitter::rel_name`]).
+    tables: FxHashSet<String>,
 }
 
 impl<'a> Emitter<'a> {
@@ -61,7 +64,35 @@ impl<'a> Emitter<'a> {
             keep_order: false,
             outer_alias: None,
             qualify: None,
+            tables: program
+                .sources
+                .iter()
+                .filter_map(|src| crate::sql::table_name::parts(&src.table).pop())
+                .map(|t| t.to_lowercase())
+                .collect(),
         }
+    }
+
+    /// The name relation `id` goes by in a statement (its CTE's): the relation's own,
+    /// unless a table the program reads has it (`iocs = GET … FROM x://iocs`), where the
+    /// CTE would hide the table from every query in the statement; then the first of
+    /// `name_rel`, `name_rel_`, … that neither a table nor another relation has.
+    pub(super) fn rel_name(&self, id: RelId) -> String {
+        let name = &self.program.rel(id).name;
+        if !self.tables.contains(&name.to_lowercase()) {
+            return name.clone();
+        }
+        let mut alt = format!("{name}_rel");
+        while self.tables.contains(&alt.to_lowercase())
+            || self
+                .program
+                .relations
+                .iter()
+                .any(|r| r.name.eq_ignore_ascii_case(&alt))
+        {
+            alt.push('_');
+        }
+        alt
     }
 
     pub(super) fn finish(self, q: sa::Query) -> SqlStatement {
@@ -118,7 +149,11 @@ impl<'a> Emitter<'a> {
                     Some(_) => d,
                     None => d.at(r.span),
                 })?;
-            ctes.push((b::ident(self.dialect, &r.name), body, probed.contains(&id)));
+            ctes.push((
+                b::ident(self.dialect, &self.rel_name(id)),
+                body,
+                probed.contains(&id),
+            ));
         }
         self.keep_order = keep_order;
         let body = self.plan_query(plan)?;
@@ -175,7 +210,7 @@ impl<'a> Emitter<'a> {
             }
             From::Rel(id) => {
                 from_alias = needs_alias.then(|| self.alias());
-                let name = self.program.rel(id).name.clone();
+                let name = self.rel_name(id);
                 Some(b::table_as(d, &name, from_alias.clone()))
             }
             From::Sub(inner) => {
@@ -353,7 +388,7 @@ impl<'a> Emitter<'a> {
         let plain =
             blk.filter.is_empty() && blk.project.is_none() && blk.order.is_empty() && !blk.closed();
         if let (true, From::Rel(id)) = (plain, &blk.from) {
-            return Ok(b::table(self.dialect, &self.program.rel(*id).name));
+            return Ok(b::table(self.dialect, &self.rel_name(*id)));
         }
         let q = self.block(blk)?;
         let alias = self.alias();

@@ -301,7 +301,7 @@ impl Emitter<'_> {
                 cols,
                 negated,
             } => {
-                let name = self.program.rel(*rel).name.clone();
+                let name = self.rel_name(*rel);
                 let items = cols
                     .iter()
                     .map(|c| b::select_item(self.compared_value(b::column(d, c)), None))

@@ -29,7 +29,7 @@ impl Emitter<'_> {
             .clone()
             .ok_or_else(|| Diagnostic::internal("a tuple IN outside a block with rows"))?;
         let inner = self.alias();
-        let name = self.program.rel(rel).name.clone();
+        let name = self.rel_name(rel);
         let saved = self.qualify.replace(outer);
         let mut outer_exprs = Vec::new();
         let mut err = None;

@@ -57,7 +57,7 @@ pub fn emit_counts_with(
 ) -> Result<SqlStatement, Diagnostic> {
     let mut e = Emitter::new(program, dialect, mode, optimise);
     let r = program.rel(rel);
-    let name = r.name.clone();
+    let name = e.rel_name(rel);
     let identity = r.identity.clone();
     let identity_alt = r.identity_alt.clone();
     let all_columns = r.columns.clone();
