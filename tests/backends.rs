@@ -490,11 +490,21 @@ fn the_same_hunts_give_the_same_answers_on_sqlite_postgres_and_mariadb_in_any_sc
 #[cfg(feature = "datafusion")]
 #[test]
 fn the_same_hunts_give_the_same_answers_on_datafusion_over_parquet() {
-    let lakes = lakes("df", &["sqlite", "datafusion", "datafusion-lake"]);
+    let mut lakes = lakes("df", &["sqlite", "datafusion", "datafusion-lake"]);
     same_answers_as_sqlite(&lakes);
     for lake in &lakes[1..] {
         kept_on_the_lake(lake);
     }
+    // Where the scratch directory cannot be made, the session's cache keeps the rows,
+    // with the same answers.
+    let kept = lakes[1].run(KEEP_HUNT).unwrap();
+    lakes[1].url.push_str("?scratch=/proc/kestrel-nowhere");
+    let cached = lakes[1].run(KEEP_HUNT).unwrap();
+    assert!(
+        cached.contains("is kept in temporary table `kestrel_0_p` on the session cache"),
+        "{cached}"
+    );
+    assert_eq!(pids(&cached), pids(&kept));
 }
 
 /// A Ballista cluster (a scheduler and two executors, separate processes) over the
@@ -566,19 +576,22 @@ fn the_same_hunts_give_the_same_answers_over_s3() {
     }
 }
 
+/// A variable read by two statements (and shown by EXPLAIN).
+#[cfg(feature = "datafusion")]
+const KEEP_HUNT: &str = "p = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
+                         DISP p ATTR pid SORT BY pid ASC\n\
+                         c = FIND process CREATED p\n\
+                         DISP c ATTR pid SORT BY pid ASC\n\
+                         EXPLAIN p\n";
+
 /// A variable read by two statements is computed once and kept where its lake is (a
 /// Parquet file in the connection's scratch directory, which a cluster's executors read),
 /// not copied into the session's cache: the statements after it read it there, with the
 /// same answer as on SQLite.
 #[cfg(feature = "datafusion")]
 fn kept_on_the_lake(lake: &Lake) {
-    let hunt = "p = GET process FROM sqlalchemy://ecs WHERE pid > 0\n\
-                DISP p ATTR pid SORT BY pid ASC\n\
-                c = FIND process CREATED p\n\
-                DISP c ATTR pid SORT BY pid ASC\n\
-                EXPLAIN p\n";
     let out = lake
-        .run(hunt)
+        .run(KEEP_HUNT)
         .unwrap_or_else(|e| panic!("{}: {e}", lake.name));
     assert!(
         out.contains("-- p was computed once and is kept in temporary table `kestrel_0_p` on connection `lake`"),
