@@ -630,6 +630,20 @@ fn scalar(l: &Literal) -> ScalarValue {
     }
 }
 
+/// How a kept variable's file is written: row groups of [`KEPT_ROW_GROUP`] rows, so the
+/// writer holds one group at a time, not the whole variable (the default group is a
+/// million rows), and Snappy, cheap to write and to read back.
+fn kept_file_properties() -> datafusion::parquet::file::properties::WriterProperties {
+    use datafusion::parquet::basic::Compression;
+    datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(KEPT_ROW_GROUP))
+        .set_compression(Compression::SNAPPY)
+        .build()
+}
+
+/// Rows per row group of a kept variable's file.
+const KEPT_ROW_GROUP: usize = 65_536;
+
 /// What stops a running statement: Ctrl-C, or the deadline.
 /// Statements only: no DDL, DML or `SET` from a hunt's SQL.
 fn read_only() -> SQLOptions {
@@ -725,7 +739,8 @@ impl Backend for DataFusionBackend {
         let result = self.execute(stmt, move |mut stream| async move {
             let file = object_store::buffered::BufWriter::new(to, at);
             let mut writer =
-                AsyncArrowWriter::try_new(file, stream.schema(), None).map_err(query_error)?;
+                AsyncArrowWriter::try_new(file, stream.schema(), Some(kept_file_properties()))
+                    .map_err(query_error)?;
             while let Some(batch) = stream.next().await {
                 let batch = batch.map_err(query_error)?;
                 writer.write(&batch).await.map_err(query_error)?;
