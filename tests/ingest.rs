@@ -1279,3 +1279,59 @@ fn ingest_into_a_parquet_lake_partitions_by_event_day() {
     let err = ingest(&options(vec![dir.0.join("events.jsonl")], &url, "../x")).unwrap_err();
     assert!(err.to_string().contains("plain name"), "{err}");
 }
+
+/// `--append` to a Parquet lake writes each existing column in the type its files hold
+/// (integers into a text column as text), and refuses values the files' type cannot
+/// hold, leaving the table as it was: files that disagree on a column's type make a
+/// table DataFusion cannot read.
+#[test]
+fn lake_append_keeps_each_column_in_its_files_type() {
+    let dir = TempDir::new("lake_append_types");
+    let lake = dir.0.join("lake");
+    let url = format!("datafusion://{}", lake.display());
+    let first = dir.file("1.jsonl", b"{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":\"y\"}\n");
+    let clash = dir.file("2.jsonl", b"{\"a\":\"three\",\"b\":\"z\"}\n");
+    let fits = dir.file("3.jsonl", b"{\"a\":3,\"b\":7}\n");
+    let load = |file: &Path, append: bool| {
+        let mut args = vec![
+            "ingest",
+            file.to_str().unwrap(),
+            "--into",
+            &url,
+            "--table",
+            "t",
+        ];
+        if append {
+            args.push("--append");
+        }
+        kestrel_cli(&args)
+    };
+    assert!(load(&first, false).status.success());
+    let out = load(&clash, true);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("column `a`: the table's files hold integers and this input text"),
+        "{err}"
+    );
+    assert_eq!(lake_table(&lake.join("t")).1.len(), 2);
+    let out = load(&fits, true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, rows) = lake_table(&lake.join("t"));
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.contains(&vec![Value::Int(3), Value::Text("7".into())]),
+        "{rows:?}"
+    );
+    // Every file gives each column the same type.
+    let mut kinds = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(lake.join("t")).unwrap() {
+        let rows = kestrel::io::parquet::Rows::open(&entry.unwrap().path()).unwrap();
+        kinds.insert(format!("{:?} {:?}", rows.columns, rows.kinds));
+    }
+    assert_eq!(kinds.len(), 1, "{kinds:?}");
+}

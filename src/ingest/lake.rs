@@ -26,6 +26,7 @@ use super::schema::{ColumnType, Schema};
 use super::write::{Loader, Store};
 use super::IngestError;
 use crate::io::parquet::ParquetSink;
+use crate::ir::ColumnKind;
 use crate::value::Value;
 
 /// Column names (ASCII case ignored) that hold the event time, in order of preference.
@@ -57,6 +58,10 @@ pub(crate) struct LakeStore {
     staging: PathBuf,
     /// Remove the old table at the commit.
     replacing: bool,
+    /// The kinds of the existing files' columns, by lower-case name: an append writes
+    /// each in its kind, since DataFusion reads the files as one table only when every
+    /// file gives a column the same type.
+    existing: std::collections::HashMap<String, ColumnKind>,
 }
 
 impl LakeStore {
@@ -76,6 +81,7 @@ impl LakeStore {
             target: dir.join(table),
             staging: dir.join(format!(".{table}.kestrel-{}", std::process::id())),
             replacing: false,
+            existing: Default::default(),
         })
     }
 }
@@ -91,15 +97,17 @@ impl Store for LakeStore {
             return Ok(None);
         }
         let mut columns: Vec<String> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
         for file in files_under(&self.target)? {
             if file.extension().is_none_or(|e| e != "parquet") {
                 continue;
             }
             let rows = crate::io::parquet::Rows::open(&file)
                 .map_err(|e| IngestError::BadOptions(format!("reading the table: {}", e.0)))?;
-            for c in rows.columns {
-                if seen.insert(c.to_ascii_lowercase()) {
+            for (c, kind) in rows.columns.into_iter().zip(rows.kinds) {
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    self.existing.entry(c.to_ascii_lowercase())
+                {
+                    v.insert(kind);
                     columns.push(c);
                 }
             }
@@ -133,20 +141,24 @@ impl Store for LakeStore {
                 .iter()
                 .position(|c| c.name.eq_ignore_ascii_case(t))
         });
+        let replacing = self.replacing;
         let columns = names
             .iter()
             .zip(&schema.columns)
             .map(|(name, c)| {
-                use crate::ir::ColumnKind as K;
                 let kind = match c.ty {
-                    ColumnType::Integer => K::Integer,
-                    ColumnType::Real => K::Float,
-                    ColumnType::Text => K::Text,
-                    ColumnType::Boolean => K::Boolean,
+                    ColumnType::Integer => ColumnKind::Integer,
+                    ColumnType::Real => ColumnKind::Float,
+                    ColumnType::Text => ColumnKind::Text,
+                    ColumnType::Boolean => ColumnKind::Boolean,
                 };
-                (name.clone(), Some(kind))
+                let kind = match self.existing.get(&name.to_ascii_lowercase()) {
+                    Some(&old) if !replacing => appended_kind(name, old, kind)?,
+                    _ => kind,
+                };
+                Ok((name.clone(), Some(kind)))
             })
-            .collect();
+            .collect::<Result<_, IngestError>>()?;
         Ok(Box::new(LakeLoader {
             staging: &self.staging,
             columns,
@@ -220,6 +232,32 @@ impl Loader for LakeLoader<'_> {
                 .map_err(|e| IngestError::BadOptions(format!("writing Parquet: {}", e.0)))?;
         }
         Ok(())
+    }
+}
+
+/// The kind appended values of column `name` are written in, where the table's files
+/// hold `old` and the input `new`: the files' kind when it holds the new values too
+/// (integers as numbers, anything as text), else an error: files that disagree on a
+/// column's type make a table no engine reads.
+fn appended_kind(name: &str, old: ColumnKind, new: ColumnKind) -> Result<ColumnKind, IngestError> {
+    use ColumnKind as K;
+    match (old, new) {
+        _ if old == new => Ok(old),
+        (K::Text, _) | (K::Float, K::Integer) | (K::Integer, K::Boolean) => Ok(old),
+        _ => {
+            let what = |k: ColumnKind| match k {
+                K::Integer => "integers",
+                K::Float => "numbers",
+                K::Boolean => "booleans",
+                K::Text | K::Timestamp => "text",
+            };
+            Err(IngestError::BadOptions(format!(
+                "column `{name}`: the table's files hold {} and this input {}; --append \
+                 cannot mix them in one column (--replace writes the table anew)",
+                what(old),
+                what(new)
+            )))
+        }
     }
 }
 

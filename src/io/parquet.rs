@@ -460,6 +460,8 @@ pub struct Rows {
     pub columns: Vec<String>,
     /// Per column: the top-level column and the struct fields down to it.
     paths: Vec<Vec<usize>>,
+    /// Per column: its kind as kestrel reads it (timestamps, lists and maps as text).
+    pub kinds: Vec<crate::ir::ColumnKind>,
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     name: String,
 }
@@ -492,6 +494,33 @@ fn leaf_columns(
     }
 }
 
+/// The kind of the leaf at `path` (top-level column, then struct fields) of `schema`.
+fn leaf_kind(schema: &Schema, path: &[usize]) -> crate::ir::ColumnKind {
+    use crate::ir::ColumnKind;
+    let Some((&top, rest)) = path.split_first() else {
+        return ColumnKind::Text;
+    };
+    let mut t = schema.field(top).data_type();
+    for &j in rest {
+        if let DataType::Struct(fields) = t {
+            t = fields[j].data_type();
+        }
+    }
+    match t {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => ColumnKind::Integer,
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => ColumnKind::Float,
+        DataType::Boolean => ColumnKind::Boolean,
+        _ => ColumnKind::Text,
+    }
+}
+
 /// Lists and maps are kept as JSON text, as JSON logs' arrays are.
 fn as_json_text(t: &DataType) -> bool {
     matches!(
@@ -514,7 +543,8 @@ impl Rows {
             leaf_columns(f.name(), vec![i], f.data_type(), &mut leaves)
                 .map_err(|e| ParquetError(format!("{name}: {e}")))?;
         }
-        let (columns, paths) = leaves.into_iter().unzip();
+        let (columns, paths): (Vec<String>, Vec<Vec<usize>>) = leaves.into_iter().unzip();
+        let kinds = paths.iter().map(|p| leaf_kind(&schema, p)).collect();
         let reader = builder
             .with_batch_size(BATCH_ROWS)
             .build()
@@ -522,6 +552,7 @@ impl Rows {
         Ok(Rows {
             columns,
             paths,
+            kinds,
             reader,
             name,
         })
