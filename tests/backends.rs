@@ -1636,6 +1636,21 @@ fn save_writes_a_table_of_a_parquet_lake_that_datafusion_reads() {
         assert_eq!(day, r[1].to_string(), "{r:?}");
     }
     std::fs::remove_dir_all(dir.join("lake").join("stamped")).unwrap();
+    // A directory that is not a lake table is never written over.
+    let notes = dir.join("lake").join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("keep.txt"), "mine").unwrap();
+    let hunt = format!(
+        "p = GET process FROM sqlalchemy://win WHERE pid > 0\nSAVE p TO '{}/'\n",
+        notes.display()
+    );
+    let err = run_with(&lakes[0].config(), &hunt).expect_err("not a lake table");
+    assert!(err.contains("is not a table of a Parquet lake"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(notes.join("keep.txt")).unwrap(),
+        "mine"
+    );
+    std::fs::remove_dir_all(&notes).unwrap();
     // Nothing of the writing is left beside the table.
     let left: Vec<_> = std::fs::read_dir(dir.join("lake"))
         .unwrap()

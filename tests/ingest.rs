@@ -1334,4 +1334,19 @@ fn lake_append_keeps_each_column_in_its_files_type() {
         kinds.insert(format!("{:?} {:?}", rows.columns, rows.kinds));
     }
     assert_eq!(kinds.len(), 1, "{kinds:?}");
+    // A directory that is not a lake table is never written over.
+    std::fs::create_dir_all(lake.join("notes")).unwrap();
+    std::fs::write(lake.join("notes").join("keep.txt"), "mine").unwrap();
+    let f = first.to_str().unwrap();
+    let out = kestrel_cli(&["ingest", f, "--into", &url, "--table", "notes", "--replace"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a table of a Parquet lake"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(lake.join("notes").join("keep.txt")).unwrap(),
+        "mine"
+    );
 }

@@ -97,10 +97,7 @@ impl Store for LakeStore {
             return Ok(None);
         }
         let mut columns: Vec<String> = Vec::new();
-        for file in files_under(&self.target)? {
-            if file.extension().is_none_or(|e| e != "parquet") {
-                continue;
-            }
+        for file in table_files(&self.target, &self.target)? {
             let rows = crate::io::parquet::Rows::open(&file)
                 .map_err(|e| IngestError::BadOptions(format!("reading the table: {}", e.0)))?;
             for (c, kind) in rows.columns.into_iter().zip(rows.kinds) {
@@ -297,6 +294,33 @@ fn move_in(staging: &Path, target: &Path, replace: bool) -> Result<(), IngestErr
         std::fs::rename(&file, &to).map_err(|e| IngestError::io(&to, e))?;
     }
     Ok(())
+}
+
+/// The Parquet files of the lake table at `table`, checking that it is one: partition
+/// directories (`key=value`), Parquet files, and hidden or `_`-prefixed metadata files
+/// (Spark's `_SUCCESS`, `.crc`) only. Anything else (a symbolic link, a text file, a
+/// directory of another kind) is an error, so that `--replace` or `SAVE … TO 'dir/'`
+/// never removes a directory that is not a table.
+fn table_files(table: &Path, dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| IngestError::io(dir, e))? {
+        let e = e.map_err(|e| IngestError::io(dir, e))?;
+        let (path, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
+        let kind = e.file_type().map_err(|err| IngestError::io(&path, err))?;
+        if kind.is_dir() && name.contains('=') {
+            out.extend(table_files(table, &path)?);
+        } else if kind.is_file() && name.ends_with(".parquet") {
+            out.push(path);
+        } else if !(kind.is_file() && (name.starts_with('_') || name.starts_with('.'))) {
+            return Err(IngestError::BadOptions(format!(
+                "{} exists and is not a table of a Parquet lake (it holds {}); kestrel \
+                 writes over lake tables only",
+                table.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(out)
 }
 
 fn files_under(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
