@@ -143,12 +143,7 @@ impl Store for LakeStore {
             .iter()
             .zip(&schema.columns)
             .map(|(name, c)| {
-                let kind = match c.ty {
-                    ColumnType::Integer => ColumnKind::Integer,
-                    ColumnType::Real => ColumnKind::Float,
-                    ColumnType::Text => ColumnKind::Text,
-                    ColumnType::Boolean => ColumnKind::Boolean,
-                };
+                let kind = c.ty.kind();
                 let kind = match self.existing.get(&name.to_ascii_lowercase()) {
                     Some(&old) if !replacing => appended_kind(name, old, kind)?,
                     _ => kind,

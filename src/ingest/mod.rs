@@ -70,7 +70,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use read::{read_records, scan, FileScan, Item, ReadOptions, Record, Records, Row, Rows, Scan};
-pub(crate) use schema::Kinds;
 pub use schema::{Column, ColumnType, Schema};
 pub use target::Target;
 pub use write::{write, WriteMode, WriteSummary};

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use super::json::Leaf;
+use crate::ir::ColumnKind;
 
 /// The SQL type of a column, as a portable name each writer maps to its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +28,28 @@ impl ColumnType {
             ColumnType::Real => "REAL",
             ColumnType::Text => "TEXT",
             ColumnType::Boolean => "BOOLEAN",
+        }
+    }
+}
+
+impl ColumnType {
+    /// The kind of value a column of this type holds.
+    pub fn kind(self) -> ColumnKind {
+        match self {
+            ColumnType::Integer => ColumnKind::Integer,
+            ColumnType::Real => ColumnKind::Float,
+            ColumnType::Text => ColumnKind::Text,
+            ColumnType::Boolean => ColumnKind::Boolean,
+        }
+    }
+
+    /// The type a column holding values of `kind` is written as (timestamps as text).
+    pub fn of_kind(kind: ColumnKind) -> ColumnType {
+        match kind {
+            ColumnKind::Integer => ColumnType::Integer,
+            ColumnKind::Float => ColumnType::Real,
+            ColumnKind::Boolean => ColumnType::Boolean,
+            ColumnKind::Text | ColumnKind::Timestamp => ColumnType::Text,
         }
     }
 }
@@ -85,18 +108,6 @@ impl Kinds {
             Leaf::Float(_) => Self::REAL,
             // Rounding a 64-bit id to a float would change it; its text is exact.
             Leaf::BigInt(_) | Leaf::Str(_) | Leaf::Json(_) => Self::TEXT,
-        })
-    }
-
-    /// The kind of a value already read (SAVE into a lake types its columns so).
-    pub(crate) fn of_value(v: &crate::value::Value) -> Kinds {
-        use crate::value::Value;
-        Kinds(match v {
-            Value::Null => 0,
-            Value::Bool(_) => Self::BOOL,
-            Value::Int(_) => Self::INT,
-            Value::Float(_) => Self::REAL,
-            Value::Text(_) => Self::TEXT,
         })
     }
 

@@ -707,6 +707,14 @@ impl Session<'_> {
     }
 }
 
+/// The error of a SAVE that could not write `path`, at `span`.
+pub(super) fn cannot_write(
+    path: &str,
+    span: Span,
+) -> impl Fn(&dyn std::fmt::Display) -> Diagnostic + '_ {
+    move |e| Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
+}
+
 /// `SAVE v TO lake/table/`: the rows as table `table` of the Parquet lake `lake`, as
 /// `kestrel ingest --into datafusion:///lake --table table` writes it (a directory per
 /// event day, dotted names as nested structs), replacing what was there, all or nothing.
@@ -718,10 +726,8 @@ pub(super) fn save_lake(
     path: &str,
     span: Span,
 ) -> Result<(), Diagnostic> {
-    use crate::ingest::{self, Column, IngestError, Kinds, Row, Schema, Target, WriteMode};
-    let write_fail = |e: &dyn std::fmt::Display| {
-        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
-    };
+    use crate::ingest::{self, Column, ColumnType, IngestError, Row, Schema, Target, WriteMode};
+    let write_fail = cannot_write(path, span);
     let dir = Path::new(path.trim_end_matches('/'));
     let (Some(lake), Some(table)) = (dir.parent(), dir.file_name()) else {
         return Err(write_fail(
@@ -743,33 +749,24 @@ pub(super) fn save_lake(
     ));
     let result = (|| {
         save_parquet(backend, stmt, &rows_file.display().to_string(), span)?;
-        // Each column's type, from every value it holds.
+        // Each column's type: the file's, which its writer took from the rows and held
+        // every value to.
         let mut rows = parquet::Rows::open(&rows_file).map_err(|e| write_fail(&e))?;
-        let mut kinds = vec![Kinds::default(); rows.columns.len()];
-        let mut non_null = vec![0u64; rows.columns.len()];
-        while let Some(batch) = rows.next_batch().map_err(|e| write_fail(&e))? {
-            for row in batch {
-                for (i, v) in row.iter().enumerate() {
-                    kinds[i].add(Kinds::of_value(v));
-                    non_null[i] += u64::from(!v.is_null());
-                }
-            }
-        }
         let schema = Schema {
             columns: rows
                 .columns
                 .iter()
-                .zip(kinds.iter().zip(&non_null))
-                .map(|(name, (k, &n))| Column {
+                .zip(&rows.kinds)
+                .map(|(name, &kind)| Column {
                     name: name.clone(),
-                    ty: k.column_type(),
-                    non_null: n,
+                    ty: ColumnType::of_kind(kind),
+                    // Not counted here: the writer does not read it.
+                    non_null: 0,
                 })
                 .collect(),
         };
-        let mut again = parquet::Rows::open(&rows_file).map_err(|e| write_fail(&e))?;
         let width = schema.columns.len();
-        let batches = std::iter::from_fn(move || match again.next_batch() {
+        let batches = std::iter::from_fn(move || match rows.next_batch() {
             Ok(Some(batch)) => Some(Ok(batch)),
             Ok(None) => None,
             Err(e) => Some(Err(IngestError::BadOptions(e.to_string()))),
@@ -805,9 +802,7 @@ pub(super) fn save_parquet(
     span: Span,
 ) -> Result<(), Diagnostic> {
     let target = Path::new(path);
-    let write_fail = |e: &dyn std::fmt::Display| {
-        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
-    };
+    let write_fail = cannot_write(path, span);
     if std::fs::metadata(target).is_ok_and(|m| !m.is_file()) {
         return Err(write_fail(&"it exists and is not a regular file"));
     }

@@ -870,9 +870,7 @@ fn save(
     })?;
     let target = std::path::Path::new(path);
     let tmp = crate::io::temp_path(target);
-    let write_fail = |e: &dyn std::fmt::Display| {
-        Diagnostic::error(Code::DataSource, format!("cannot write `{path}`: {e}")).at(span)
-    };
+    let write_fail = apply::cannot_write(path, span);
     // Renaming onto a device or a directory would replace it (`SAVE v TO /dev/null` run
     // as root would leave a regular file where the device was).
     if std::fs::metadata(target).is_ok_and(|m| !m.is_file()) {
