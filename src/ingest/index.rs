@@ -11,6 +11,7 @@
 //!
 //! Hunts stay correct without any of them; they only run faster.
 
+use super::write::{backquote, double_quote};
 use crate::backend::{Backend, BackendError, Collect};
 use crate::ir::ColumnKind;
 use crate::model::{rule_key_columns, Mapping, Model};
@@ -152,14 +153,6 @@ pub fn ddl(dialect: &str, table: &str, columns: &[(String, Option<ColumnKind>)])
             }
         })
         .collect()
-}
-
-fn double_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn backquote(s: &str) -> String {
-    format!("`{}`", s.replace('`', "``"))
 }
 
 /// `schema.table` quoted part by part (see `sql::table_name`).

@@ -19,10 +19,9 @@ use mysql::prelude::Queryable;
 use super::plan::Limits;
 use super::read::Row;
 use super::schema::{ColumnType, Schema};
-use super::write::{Loader, Store};
+use super::write::{backquote, server_err, write_options, Ddl, Loader, Store};
 use super::{IngestError, Target};
 use crate::backend::mysql::{error_text, MysqlBackend};
-use crate::backend::OpenOptions;
 use crate::value::Value;
 
 /// InnoDB's limit on columns per table; 64-character names.
@@ -39,10 +38,7 @@ const OLD: &str = "__kestrel_old";
 
 fn my_err(context: impl Into<String>) -> impl FnOnce(mysql::Error) -> IngestError {
     let context = context.into();
-    move |e| IngestError::Server {
-        context,
-        message: crate::config::redact_url(&error_text(&e)),
-    }
+    move |e| server_err(context)(error_text(&e))
 }
 
 fn my_type(t: ColumnType) -> &'static str {
@@ -54,9 +50,10 @@ fn my_type(t: ColumnType) -> &'static str {
     }
 }
 
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
+const DDL: Ddl = Ddl {
+    quote: backquote,
+    type_name: my_type,
+};
 
 fn my_value(v: Value) -> mysql::Value {
     match v {
@@ -83,21 +80,11 @@ pub(crate) struct MysqlStore {
     added: Vec<String>,
 }
 
-fn write_options() -> OpenOptions {
-    OpenOptions {
-        allow_write: true,
-        ..OpenOptions::default()
-    }
-}
-
 impl MysqlStore {
     pub(crate) fn open(url: &str, table: &str) -> Result<MysqlStore, IngestError> {
         let (space, name) = Target::split_table(table, "database")?;
-        let backend =
-            MysqlBackend::open(url, &write_options()).map_err(|e| IngestError::Server {
-                context: "connecting".into(),
-                message: crate::config::redact_url(&e.to_string()),
-            })?;
+        let backend = MysqlBackend::open(url, &write_options())
+            .map_err(|e| server_err("connecting")(e.to_string()))?;
         let mut store = MysqlStore {
             backend,
             url: url.to_string(),
@@ -114,10 +101,7 @@ impl MysqlStore {
 
     /// `database`.`n` (or `n`), for a name in the table's database.
     fn in_space(&self, n: &str) -> String {
-        match &self.space {
-            Some(sp) => format!("{}.{}", quote(sp), quote(n)),
-            None => quote(n),
-        }
+        DDL.qualified(self.space.as_deref(), n)
     }
 
     fn execute(&mut self, sql: &str, context: String) -> Result<(), IngestError> {
@@ -131,7 +115,7 @@ impl MysqlStore {
             None => self
                 .added
                 .iter()
-                .map(|c| format!("ALTER TABLE {} DROP COLUMN {}", self.into, quote(c)))
+                .map(|c| format!("ALTER TABLE {} DROP COLUMN {}", self.into, backquote(c)))
                 .collect(),
         }
     }
@@ -170,26 +154,16 @@ impl Store for MysqlStore {
         )?;
         self.into = temp;
         self.fresh = Some(replacing);
-        let defs: Vec<String> = columns
-            .iter()
-            .map(|(name, ty)| format!("{} {}", quote(name), my_type(*ty)))
-            .collect();
         let sql = format!(
-            "CREATE TABLE {} ({}) DEFAULT CHARSET = utf8mb4",
-            self.into,
-            defs.join(", ")
+            "{} DEFAULT CHARSET = utf8mb4",
+            DDL.create_table(&self.into, columns)
         );
         let context = format!("creating table `{}`", self.table);
         self.execute(&sql, context)
     }
 
     fn add_column(&mut self, name: &str, ty: ColumnType) -> Result<(), IngestError> {
-        let sql = format!(
-            "ALTER TABLE {} ADD COLUMN {} {}",
-            self.into,
-            quote(name),
-            my_type(ty)
-        );
+        let sql = DDL.add_column(&self.into, name, ty);
         let context = format!("adding column `{name}` to `{}`", self.table);
         self.execute(&sql, context)?;
         // Committed at once: a roll back drops it again.
@@ -207,7 +181,7 @@ impl Store for MysqlStore {
         Ok(Box::new(MysqlLoader {
             conn: self.backend.conn(),
             into: &self.into,
-            names: names.iter().map(|n| quote(n)).collect(),
+            names: names.iter().map(|n| backquote(n)).collect(),
             shapes: HashMap::new(),
             context: format!("inserting into table `{}`", self.table),
         }))

@@ -17,10 +17,9 @@ use std::io::Write;
 use super::plan::Limits;
 use super::read::Row;
 use super::schema::{ColumnType, Schema};
-use super::write::{Loader, Store};
+use super::write::{double_quote, server_err, write_options, Ddl, Loader, Store};
 use super::{IngestError, Target};
 use crate::backend::postgres::{error_text, PgBackend};
-use crate::backend::OpenOptions;
 use crate::value::Value;
 
 /// PostgreSQL's limits: 1,600 columns, 63-byte names.
@@ -29,14 +28,6 @@ const LIMITS: Limits = Limits {
     max_name_bytes: Some(63),
     backend: "PostgreSQL",
 };
-
-fn server_err(context: impl Into<String>) -> impl FnOnce(String) -> IngestError {
-    let context = context.into();
-    move |message| IngestError::Server {
-        context,
-        message: crate::config::redact_url(&message),
-    }
-}
 
 fn pg_err(context: impl Into<String>) -> impl FnOnce(postgres::Error) -> IngestError {
     let context = context.into();
@@ -53,9 +44,10 @@ fn pg_type(t: ColumnType) -> &'static str {
     }
 }
 
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+const DDL: Ddl = Ddl {
+    quote: double_quote,
+    type_name: pg_type,
+};
 
 /// A load into one table on a PostgreSQL server, inside one transaction.
 pub(crate) struct PgStore {
@@ -71,20 +63,13 @@ impl PgStore {
     /// Connects and starts the load's transaction.
     pub(crate) fn open(url: &str, table: &str) -> Result<PgStore, IngestError> {
         let (space, name) = Target::split_table(table, "schema")?;
-        let opts = OpenOptions {
-            allow_write: true,
-            ..OpenOptions::default()
-        };
-        let mut backend =
-            PgBackend::open(url, &opts).map_err(|e| server_err("connecting")(e.to_string()))?;
+        let mut backend = PgBackend::open(url, &write_options())
+            .map_err(|e| server_err("connecting")(e.to_string()))?;
         backend
             .client()
             .batch_execute("BEGIN")
             .map_err(pg_err("starting a transaction"))?;
-        let qtable = match &space {
-            Some(sp) => format!("{}.{}", quote(sp), quote(&name)),
-            None => quote(&name),
-        };
+        let qtable = DDL.qualified(space.as_deref(), &name);
         Ok(PgStore {
             backend,
             table: table.to_string(),
@@ -134,23 +119,14 @@ impl Store for PgStore {
                 format!("dropping table `{table}`"),
             )?;
         }
-        let defs: Vec<String> = columns
-            .iter()
-            .map(|(name, ty)| format!("{} {}", quote(name), pg_type(*ty)))
-            .collect();
         self.execute(
-            &format!("CREATE TABLE {qtable} ({})", defs.join(", ")),
+            &DDL.create_table(&qtable, columns),
             format!("creating table `{table}`"),
         )
     }
 
     fn add_column(&mut self, name: &str, ty: ColumnType) -> Result<(), IngestError> {
-        let sql = format!(
-            "ALTER TABLE {} ADD COLUMN {} {}",
-            self.qtable,
-            quote(name),
-            pg_type(ty)
-        );
+        let sql = DDL.add_column(&self.qtable, name, ty);
         let context = format!("adding column `{name}` to `{}`", self.table);
         self.execute(&sql, context)
     }
@@ -160,7 +136,7 @@ impl Store for PgStore {
         names: &'s [String],
         _schema: &'s Schema,
     ) -> Result<Box<dyn Loader + 's>, IngestError> {
-        let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
+        let columns: Vec<String> = names.iter().map(|n| double_quote(n)).collect();
         let sql = format!("COPY {} ({}) FROM STDIN", self.qtable, columns.join(", "));
         let context = format!("inserting into table `{}`", self.table);
         let writer = self

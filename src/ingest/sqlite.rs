@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Statement};
 use super::plan::Limits;
 use super::read::Row;
 use super::schema::{ColumnType, Schema};
-use super::write::{Loader, Store};
+use super::write::{Ddl, Loader, Store};
 use super::IngestError;
 use crate::value::Value;
 
@@ -151,26 +151,16 @@ impl Store for SqliteStore {
                 format!("dropping table `{table}`")
             })?;
         }
-        let defs: Vec<String> = columns
-            .iter()
-            .map(|(name, ty)| format!("{} {}", quote(name), ty.sql_name()))
-            .collect();
-        self.execute(
-            &format!("CREATE TABLE {qtable} ({})", defs.join(", ")),
-            || format!("creating table `{table}`"),
-        )
+        self.execute(&DDL.create_table(qtable, columns), || {
+            format!("creating table `{table}`")
+        })
     }
 
     fn add_column(&mut self, name: &str, ty: ColumnType) -> Result<(), IngestError> {
         let (table, qtable) = (&self.table, &self.qtable);
-        self.execute(
-            &format!(
-                "ALTER TABLE {qtable} ADD COLUMN {} {}",
-                quote(name),
-                ty.sql_name()
-            ),
-            || format!("adding column `{name}` to table `{table}`"),
-        )
+        self.execute(&DDL.add_column(qtable, name, ty), || {
+            format!("adding column `{name}` to table `{table}`")
+        })
     }
 
     fn loader<'s>(
@@ -290,6 +280,10 @@ fn insert_sql(qtable: &str, quoted_columns: &[&str]) -> String {
 }
 
 /// A SQLite identifier: double-quoted, inner quotes doubled.
-pub(crate) fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub(crate) use super::write::double_quote as quote;
+
+/// SQLite's DDL: the portable type names, which its type affinity reads.
+const DDL: Ddl = Ddl {
+    quote,
+    type_name: ColumnType::sql_name,
+};

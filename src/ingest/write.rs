@@ -23,6 +23,68 @@ use super::read::Row;
 use super::schema::{ColumnType, Schema};
 use super::{IngestError, Target};
 
+/// How a SQL target spells the writer's DDL: names quoted its way, column types by its
+/// names. Only identifiers pass through here; values are always bound.
+pub(crate) struct Ddl {
+    pub(crate) quote: fn(&str) -> String,
+    pub(crate) type_name: fn(ColumnType) -> &'static str,
+}
+
+impl Ddl {
+    /// `space.name`, or `name`, each part quoted.
+    pub(crate) fn qualified(&self, space: Option<&str>, name: &str) -> String {
+        match space {
+            Some(sp) => format!("{}.{}", (self.quote)(sp), (self.quote)(name)),
+            None => (self.quote)(name),
+        }
+    }
+
+    /// `CREATE TABLE qtable (name type, …)`.
+    pub(crate) fn create_table(&self, qtable: &str, columns: &[(&str, ColumnType)]) -> String {
+        let defs: Vec<String> = columns
+            .iter()
+            .map(|(name, ty)| format!("{} {}", (self.quote)(name), (self.type_name)(*ty)))
+            .collect();
+        format!("CREATE TABLE {qtable} ({})", defs.join(", "))
+    }
+
+    /// `ALTER TABLE qtable ADD COLUMN name type`.
+    pub(crate) fn add_column(&self, qtable: &str, name: &str, ty: ColumnType) -> String {
+        format!(
+            "ALTER TABLE {qtable} ADD COLUMN {} {}",
+            (self.quote)(name),
+            (self.type_name)(ty)
+        )
+    }
+}
+
+/// How a server store connects: allowed to write.
+pub(crate) fn write_options() -> crate::backend::OpenOptions {
+    crate::backend::OpenOptions {
+        allow_write: true,
+        ..Default::default()
+    }
+}
+
+/// A server's failure while `context`, its message with any password masked.
+pub(crate) fn server_err(context: impl Into<String>) -> impl FnOnce(String) -> IngestError {
+    let context = context.into();
+    move |message| IngestError::Server {
+        context,
+        message: crate::config::redact_url(&message),
+    }
+}
+
+/// A name in double quotes, inner ones doubled (SQLite, PostgreSQL, the SQL standard).
+pub(crate) fn double_quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A name in backquotes, inner ones doubled (MySQL, MariaDB).
+pub(crate) fn backquote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 /// What to do when the table already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
