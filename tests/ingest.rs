@@ -380,18 +380,7 @@ fn a_failing_row_stream_rolls_back_everything() {
         },
     )
     .unwrap();
-    let failing = scanned
-        .rows()
-        .take(1)
-        .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
-    let err = kestrel::ingest::write(
-        &Target::Sqlite(db.clone()),
-        "t",
-        &scanned.schema,
-        WriteMode::Create,
-        failing,
-    )
-    .unwrap_err();
+    let err = write_then_fail(&db, "t", &scanned, WriteMode::Create);
     assert!(err.to_string().contains("boom"));
     assert!(!table_exists(&db, "t"));
     assert!(table_exists(&db, "other"));
@@ -406,18 +395,7 @@ fn a_failing_row_stream_rolls_back_everything() {
         },
     )
     .unwrap();
-    let failing = scanned
-        .rows()
-        .take(1)
-        .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
-    kestrel::ingest::write(
-        &Target::Sqlite(db.clone()),
-        "other",
-        &scanned.schema,
-        WriteMode::Append,
-        failing,
-    )
-    .unwrap_err();
+    let _ = write_then_fail(&db, "other", &scanned, WriteMode::Append);
     assert_eq!(names(&columns(&db, "other")), ["a", "b"]);
     assert_eq!(
         query(&db, "SELECT count(*) FROM other"),
@@ -431,18 +409,7 @@ fn a_failing_row_stream_removes_a_database_it_created() {
     let f = dir.file("a.jsonl", b"{\"a\":1}\n{\"a\":2}\n");
     let (db, _) = dir.db();
     let scanned = scan(&[f], &ReadOptions::default()).unwrap();
-    let failing = scanned
-        .rows()
-        .take(1)
-        .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
-    kestrel::ingest::write(
-        &Target::Sqlite(db.clone()),
-        "t",
-        &scanned.schema,
-        WriteMode::Create,
-        failing,
-    )
-    .unwrap_err();
+    let _ = write_then_fail(&db, "t", &scanned, WriteMode::Create);
     assert!(!db.exists());
 }
 
@@ -954,6 +921,28 @@ fn append_matches_columns_whatever_their_case_on_every_target() {
         );
         drop_table(&url, &table);
     }
+}
+
+/// Writes `scanned`'s first row into `table` of the SQLite database `db`, then fails
+/// (the row stream's error): that error.
+fn write_then_fail(
+    db: &Path,
+    table: &str,
+    scanned: &kestrel::ingest::Scan,
+    mode: WriteMode,
+) -> IngestError {
+    let failing = scanned
+        .rows()
+        .take(1)
+        .chain(std::iter::once(Err(IngestError::Internal("boom".into()))));
+    kestrel::ingest::write(
+        &Target::Sqlite(db.to_path_buf()),
+        table,
+        &scanned.schema,
+        mode,
+        failing,
+    )
+    .unwrap_err()
 }
 
 /// Runs the `kestrel` binary.
