@@ -209,6 +209,7 @@ impl Loader for LakeLoader<'_> {
             // OCSF's shape, as Security Lake writes it: `actor.process.name` is a
             // field of struct column `actor`.
             sink.set_nested(true);
+            sink.set_for_scans(true);
             self.sinks.insert(day.clone(), sink);
         }
         if let Some(sink) = self.sinks.get_mut(&day) {
