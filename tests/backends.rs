@@ -1658,3 +1658,73 @@ fn save_writes_a_table_of_a_parquet_lake_that_datafusion_reads() {
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("procs")]);
 }
+
+/// On DataFusion a variable of more rows than the connection keeps
+/// (`KEEP_AT_MOST`) is not kept: its store stops there and leaves no file, EXPLAIN says
+/// so, and the statements and counts that read it compute it from the lake, with the
+/// same answers; one row fewer and it is kept.
+#[cfg(feature = "datafusion")]
+#[test]
+fn datafusion_keeps_a_variable_only_up_to_its_row_budget() {
+    use kestrel::backend::datafusion::KEEP_AT_MOST;
+    let hunt = "p = GET process FROM x://big WHERE pid >= 0\n\
+                g = GROUP p BY name WITH COUNT(pid) AS n\n\
+                DISP g\n\
+                INFO p\n\
+                EXPLAIN p\n";
+    for (rows, kept) in [
+        (KEEP_AT_MOST as i64 + 1, false),
+        (KEEP_AT_MOST as i64, true),
+    ] {
+        let dir = TempDir(common::fresh_dir(
+            "backends",
+            &format!("keep-budget-{kept}"),
+        ));
+        common::big_parquet_table(&dir.0, rows);
+        let scratch = dir.0.join("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        let yaml = format!(
+            "connections: {{lake: {{url: 'datafusion://{}?scratch={}'}}}}\n\
+             datasources: {{big: {{connection: lake, table: big}}}}\n",
+            dir.0.display(),
+            scratch.display()
+        );
+        let config = Config::from_yaml_str(&yaml, None).unwrap();
+        let out = common::run_jsonl_with_summary(&config, hunt).unwrap();
+        let not_kept = format!("-- p is not kept (more than {KEEP_AT_MOST} rows");
+        let was_kept = "-- p was computed once and is kept in temporary table";
+        assert_eq!(out.contains(&not_kept), !kept, "{rows} rows: {out}");
+        assert_eq!(out.contains(was_kept), kept, "{rows} rows: {out}");
+        // Every row counted, by the GROUP, by INFO and by the summary.
+        assert!(out.contains(&format!("\"n\":{rows}")), "{rows} rows: {out}");
+        assert!(
+            out.contains(&format!("Number of Records\",\"value\":\"{rows}\"")),
+            "{rows} rows: {out}"
+        );
+        assert!(
+            out.contains(&format!("# p process {rows} {rows}")),
+            "{rows} rows: {out}"
+        );
+        // What the declined store wrote is gone; the session's own files go with it.
+        let left: Vec<_> = walk_files(&scratch);
+        assert!(left.is_empty(), "{rows} rows: left behind {left:?}");
+    }
+}
+
+/// Every file under `dir`, at any depth.
+#[cfg(feature = "datafusion")]
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}

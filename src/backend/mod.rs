@@ -59,6 +59,10 @@ pub enum BackendError {
     /// The server did not answer while connecting (seconds waited).
     #[error("no answer from the server within {0} s (connect_timeout)")]
     ConnectTimeout(u64),
+    /// `store` stopped: the rows are more than this connection keeps (the most it keeps);
+    /// the variable is computed in each query that reads it instead.
+    #[error("more than {0} rows: not kept")]
+    TooManyToKeep(usize),
 }
 
 /// How long opening a server connection may take when the connection does not say

@@ -781,8 +781,7 @@ mod tests {
                 .unwrap();
         }
         sink.finish().unwrap();
-        let reader =
-            ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
         let meta = reader.metadata();
         let groups = meta.row_groups().iter().map(|g| g.num_rows()).collect();
         let codecs = meta
@@ -799,7 +798,10 @@ mod tests {
         let rows = LAKE_ROW_GROUP + 10;
         let (groups, codecs) = layout_of(true, rows);
         assert_eq!(groups, vec![LAKE_ROW_GROUP as i64, 10]);
-        assert!(codecs.iter().all(|c| *c == Compression::SNAPPY), "{codecs:?}");
+        assert!(
+            codecs.iter().all(|c| *c == Compression::SNAPPY),
+            "{codecs:?}"
+        );
         let (groups, codecs) = layout_of(false, rows);
         assert_eq!(groups.len(), rows.div_ceil(BATCH_ROWS));
         assert!(groups.iter().all(|&g| g <= BATCH_ROWS as i64));

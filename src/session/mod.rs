@@ -81,6 +81,9 @@ struct RelState {
     need: Option<Vec<String>>,
     /// Whether its chain reads a data source (see [`Session::reads_source`]).
     reads_source: Option<bool>,
+    /// Its connection declined to keep it: more rows than this (see
+    /// [`BackendError::TooManyToKeep`]).
+    not_kept: Option<usize>,
 }
 
 /// One session. See the module documentation.
@@ -393,7 +396,11 @@ impl<'c> Session<'c> {
         if r.var.contains('(') {
             return false;
         }
-        if self.rels.get(id.0).is_some_and(|s| s.stored.is_some()) {
+        if self
+            .rels
+            .get(id.0)
+            .is_some_and(|s| s.stored.is_some() || s.not_kept.is_some())
+        {
             return false;
         }
         // A relation that reads no data source is rows inside the statement already.
@@ -525,11 +532,18 @@ impl<'c> Session<'c> {
                 } else {
                     format!("connection `{}`", store::connection_label(&connection))
                 };
-                let kept = match self.rels.get(o.rel.0).and_then(|s| s.stored.as_ref()) {
+                let state = self.rels.get(o.rel.0);
+                let kept = match state.and_then(|s| s.stored.as_ref()) {
                     Some(s) => format!(
                         "-- {} was computed once and is kept in {}\n",
                         r.var,
                         s.describe()
+                    ),
+                    None if let Some(most) = state.and_then(|s| s.not_kept) => format!(
+                        "-- {} is not kept (more than {most} rows, which this connection \
+                         reads again faster than it keeps them): each query that reads it \
+                         computes it\n",
+                        r.var
                     ),
                     None if worth => format!(
                         "-- {} will be computed once and kept when a statement first reads it\n",

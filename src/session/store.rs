@@ -150,6 +150,14 @@ impl Session<'_> {
         );
         let place = match backend.store(&table, &stmt) {
             Ok(()) => connection.clone(),
+            // Too many rows for this connection to keep well: the relation stays a plan,
+            // computed in each query that reads it.
+            Err(BackendError::TooManyToKeep(most)) => {
+                if let Some(s) = self.rels.get_mut(id.0) {
+                    s.not_kept = Some(most);
+                }
+                return Ok(());
+            }
             Err(e @ (BackendError::Cancelled | BackendError::Timeout(_))) => {
                 return Err(query_failed(e, &where_, r.span));
             }
