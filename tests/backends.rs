@@ -221,6 +221,8 @@ impl Drop for Lake {
                 | "ballista"
                 | "datafusion-s3"
                 | "ballista-s3"
+                | "datafusion-s3-scratch"
+                | "ballista-s3-scratch"
         ) {
             return;
         }
@@ -574,6 +576,52 @@ fn the_same_hunts_give_the_same_answers_over_s3() {
     for lake in &lakes[1..] {
         kept_on_the_lake(lake);
     }
+    // Kept variables in S3: a cluster's under the lake's root, embedded DataFusion's
+    // where `scratch=` says. Written while the session runs, removed when it ends.
+    let mut scratch = Lake {
+        name: "datafusion-s3-scratch",
+        url: format!("{}&scratch=s3://lake/kestrel-scratch-test", lakes[1].url),
+        tables: lakes[1].tables.clone(),
+        namespace: None,
+        _dir: None,
+    };
+    kept_on_the_lake(&scratch);
+    assert_eq!(
+        s3.keys("lake", "kestrel-scratch-test"),
+        Vec::<String>::new()
+    );
+    #[cfg(feature = "ballista")]
+    {
+        assert_eq!(
+            s3.keys("lake", "security-lake/.kestrel-scratch"),
+            Vec::<String>::new()
+        );
+        scratch.name = "ballista-s3-scratch";
+        scratch.url = format!("{}&scratch=s3://lake/kestrel-scratch-test", lakes[2].url);
+        kept_on_the_lake(&scratch);
+        assert_eq!(
+            s3.keys("lake", "kestrel-scratch-test"),
+            Vec::<String>::new()
+        );
+    }
+    // While a session runs, its kept variable is there.
+    let config = scratch.config();
+    let mut session = kestrel::session::Session::new(Some(&config), Default::default());
+    session
+        .run_hunt(
+            &SourceFile::new("hunt.hf", KEEP_HUNT),
+            &mut Printer::new(Vec::new(), Format::Csv),
+        )
+        .unwrap();
+    assert!(
+        !s3.keys("lake", "kestrel-scratch-test").is_empty(),
+        "nothing kept in s3://lake/kestrel-scratch-test while the session runs"
+    );
+    drop(session);
+    assert_eq!(
+        s3.keys("lake", "kestrel-scratch-test"),
+        Vec::<String>::new()
+    );
 }
 
 /// A variable read by two statements (and shown by EXPLAIN).

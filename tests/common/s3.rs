@@ -105,6 +105,40 @@ print(n)
     }
 }
 
+impl S3Server {
+    /// The keys of every object under `s3://bucket/prefix`.
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        const SCRIPT: &str = r#"
+import sys, boto3
+endpoint, key, secret, bucket, prefix = sys.argv[1:6]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
+                  aws_secret_access_key=secret, region_name="us-east-1")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for o in page.get("Contents", []):
+        print(o["Key"])
+"#;
+        let out = Command::new(super::python())
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(self.endpoint())
+            .arg(ACCESS_KEY_ID)
+            .arg(SECRET_ACCESS_KEY)
+            .arg(bucket)
+            .arg(prefix)
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "list s3://{bucket}/{prefix}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
