@@ -100,7 +100,12 @@ pub fn emit_counts_with(
         };
         // Entities: distinct identities, or distinct rows when the type has none; records
         // whose identity is not whole (a connection without ports) count once per own id.
-        let entities = if identity.is_empty() {
+        // One identity column: counted in the same scan as the records, so a relation
+        // that is a CTE is computed once, not once per count. `COUNT(DISTINCT u)` skips
+        // NULLs as `WHERE u IS NOT NULL` does.
+        let entities = if let ([u], []) = (&identity[..], &identity_alt[..]) {
+            b::function_with("COUNT", vec![b::column(d, u)], true)
+        } else if identity.is_empty() {
             let cols = match &all_columns {
                 Some(cols) if !cols.is_empty() => items(cols),
                 _ => vec![b::wildcard()],
