@@ -530,23 +530,36 @@ fn kind(t: &DataType) -> Option<ColumnKind> {
 }
 
 /// The file format of `path` by its name (`x.parquet`, `x.csv`, `x.jsonl`/`x.json`/
-/// `x.ndjson`), and the file-name ending the listing keeps.
-fn format_of(name: &str) -> Option<(Arc<dyn FileFormat>, &'static str)> {
+/// `x.ndjson`; CSV and JSON lines also compressed, `x.csv.gz`, `.bz2`, `.xz`, `.zst`), and
+/// the file-name ending the listing keeps (the whole of it: `.jsonl.gz`).
+fn format_of(name: &str) -> Option<(Arc<dyn FileFormat>, String)> {
+    use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
     let lower = name.to_ascii_lowercase();
-    let ends = |e: &str| lower.ends_with(e);
-    if ends(".parquet") {
-        Some((Arc::new(ParquetFormat::default()), ".parquet"))
-    } else if ends(".csv") {
-        Some((Arc::new(CsvFormat::default().with_has_header(true)), ".csv"))
-    } else if ends(".jsonl") {
-        Some((Arc::new(JsonFormat::default()), ".jsonl"))
-    } else if ends(".ndjson") {
-        Some((Arc::new(JsonFormat::default()), ".ndjson"))
-    } else if ends(".json") {
-        Some((Arc::new(JsonFormat::default()), ".json"))
-    } else {
-        None
+    if lower.ends_with(".parquet") {
+        return Some((Arc::new(ParquetFormat::default()), ".parquet".into()));
     }
+    let (stem, compression, suffix) = [
+        (".gz", FileCompressionType::GZIP),
+        (".bz2", FileCompressionType::BZIP2),
+        (".xz", FileCompressionType::XZ),
+        (".zst", FileCompressionType::ZSTD),
+    ]
+    .into_iter()
+    .find_map(|(suffix, c)| lower.strip_suffix(suffix).map(|stem| (stem, c, suffix)))
+    .unwrap_or((&lower, FileCompressionType::UNCOMPRESSED, ""));
+    let (format, kind): (Arc<dyn FileFormat>, &str) = if stem.ends_with(".csv") {
+        let csv = CsvFormat::default()
+            .with_has_header(true)
+            .with_file_compression_type(compression);
+        (Arc::new(csv), ".csv")
+    } else {
+        let kind = [".jsonl", ".ndjson", ".json"]
+            .into_iter()
+            .find(|k| stem.ends_with(k))?;
+        let json = JsonFormat::default().with_file_compression_type(compression);
+        (Arc::new(json), kind)
+    };
+    Some((format, format!("{kind}{suffix}")))
 }
 
 /// The first data file under the listing `url` (a directory or prefix), by name, for
@@ -597,7 +610,8 @@ async fn listing_table(
     };
     let Some((format, extension)) = format_of(&format_from) else {
         return Err(BackendError::Query(format!(
-            "{format_from}: not a Parquet (.parquet), CSV (.csv) or JSON-lines (.jsonl, .json, .ndjson) file"
+            "{format_from}: not a Parquet (.parquet), CSV (.csv) or JSON-lines (.jsonl, .json, .ndjson) file, \
+             nor CSV or JSON lines compressed (.gz, .bz2, .xz, .zst)"
         )));
     };
     let state = ctx.state();
