@@ -67,14 +67,34 @@ impl S3Server {
         )
     }
 
+    /// Runs a Python script with `s3`, a boto3 client of this server, and `args` as
+    /// `sys.argv[1:]`; its standard output. `what` names it when it fails.
+    fn boto3(&self, what: &str, script: &str, args: &[&std::ffi::OsStr]) -> String {
+        let preamble = format!(
+            "import os, sys, boto3\n\
+             s3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='{ACCESS_KEY_ID}',\n\
+             \x20                 aws_secret_access_key='{SECRET_ACCESS_KEY}', region_name='us-east-1')\n",
+            self.endpoint()
+        );
+        let out = Command::new(super::python())
+            .arg("-c")
+            .arg(preamble + script)
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Copies every file under `dir` into `s3://bucket/prefix/` (the bucket is made),
     /// keeping the relative paths (and so the partition directories).
     pub fn upload(&self, dir: &Path, bucket: &str, prefix: &str) {
         const SCRIPT: &str = r#"
-import os, sys, boto3
-endpoint, key, secret, d, bucket, prefix = sys.argv[1:7]
-s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
-                  aws_secret_access_key=secret, region_name="us-east-1")
+d, bucket, prefix = sys.argv[1:4]
 s3.create_bucket(Bucket=bucket)
 n = 0
 for root, _, files in os.walk(d):
@@ -84,55 +104,25 @@ for root, _, files in os.walk(d):
         n += 1
 print(n)
 "#;
-        let out = Command::new(super::python())
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg(self.endpoint())
-            .arg(ACCESS_KEY_ID)
-            .arg(SECRET_ACCESS_KEY)
-            .arg(dir)
-            .arg(bucket)
-            .arg(prefix)
-            .output()
-            .expect("python runs");
-        assert!(
-            out.status.success(),
-            "upload to S3: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = self.boto3(
+            "upload to S3",
+            SCRIPT,
+            &[dir.as_os_str(), bucket.as_ref(), prefix.as_ref()],
         );
-        let n: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let n: usize = out.trim().parse().unwrap();
         assert!(n > 0, "nothing to upload under {}", dir.display());
     }
-}
 
-impl S3Server {
     /// The keys of every object under `s3://bucket/prefix`.
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         const SCRIPT: &str = r#"
-import sys, boto3
-endpoint, key, secret, bucket, prefix = sys.argv[1:6]
-s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
-                  aws_secret_access_key=secret, region_name="us-east-1")
+bucket, prefix = sys.argv[1:3]
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
     for o in page.get("Contents", []):
         print(o["Key"])
 "#;
-        let out = Command::new(super::python())
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg(self.endpoint())
-            .arg(ACCESS_KEY_ID)
-            .arg(SECRET_ACCESS_KEY)
-            .arg(bucket)
-            .arg(prefix)
-            .output()
-            .expect("python runs");
-        assert!(
-            out.status.success(),
-            "list s3://{bucket}/{prefix}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
+        let what = format!("list s3://{bucket}/{prefix}");
+        self.boto3(&what, SCRIPT, &[bucket.as_ref(), prefix.as_ref()])
             .lines()
             .map(str::to_string)
             .collect()
