@@ -1754,27 +1754,9 @@ fn datafusion_keeps_a_variable_only_up_to_its_row_budget() {
             "{rows} rows: {out}"
         );
         // What the declined store wrote is gone; the session's own files go with it.
-        let left: Vec<_> = walk_files(&scratch);
+        let left = common::files_under(&scratch);
         assert!(left.is_empty(), "{rows} rows: left behind {left:?}");
     }
-}
-
-/// Every file under `dir`, at any depth.
-#[cfg(feature = "datafusion")]
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files
 }
 
 /// CSV and JSON-lines tables compressed by the usual tools (gzip, bzip2, xz, zstd) read

@@ -817,24 +817,8 @@ fn column_names(url: &str, table: &str) -> Vec<String> {
 /// Every column of every Parquet file under `table` of a lake (in file order, each file's
 /// columns once), and every row.
 fn lake_table(table: &Path) -> (Vec<Vec<String>>, Vec<Vec<Value>>) {
-    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for e in entries {
-            if e.is_dir() {
-                files(&e, out);
-            } else {
-                out.push(e);
-            }
-        }
-    }
-    let mut paths = Vec::new();
-    files(table, &mut paths);
     let (mut columns, mut rows) = (Vec::new(), Vec::new());
-    for f in paths {
+    for f in common::files_under(table) {
         kestrel::io::parquet::read(&f, |c| {
             match c {
                 kestrel::io::parquet::Chunk::Columns(c) => columns.push(c.to_vec()),

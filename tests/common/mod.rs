@@ -243,6 +243,24 @@ pub fn ctrl_c(child: std::process::Child, limit: std::time::Duration) -> std::pr
     out
 }
 
+/// Every file under `dir`, at any depth, in path order (none when `dir` is missing).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// A Parquet table `big` under `dir` (`dir/big/part-0.parquet`): `rows` processes, pids
 /// 0 to `rows` - 1, all named `x` (a self-JOIN is rows² rows: long enough to be stopped).
 #[cfg(feature = "datafusion")]
