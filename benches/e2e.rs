@@ -211,6 +211,17 @@ fn wanted(target: &str) -> bool {
     }
 }
 
+/// Whether `KESTREL_BENCH_CASES` (default: every hunt) names a part of `name`
+/// (`KESTREL_BENCH_CASES=GROUP,wide`).
+fn case_wanted(name: &str) -> bool {
+    match std::env::var("KESTREL_BENCH_CASES") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .any(|t| !t.trim().is_empty() && name.contains(t.trim())),
+        _ => true,
+    }
+}
+
 fn main() {
     let events = env_u64("KESTREL_BENCH_EVENTS", 1_000_000);
     let runs = env_u64("KESTREL_BENCH_RUNS", 5).max(1) as usize;
@@ -322,7 +333,7 @@ fn main() {
         println!();
         println!("| hunt | rows | kestrel run (summary on) | expert SQL | ratio |");
         println!("|---|---:|---:|---:|---:|");
-        for case in CASES {
+        for case in CASES.iter().filter(|c| case_wanted(c.name)) {
             let expert = expert_sql(case, target);
             let ours = kestrel_answer(&config, case.hunt);
             let theirs = expert_answer(target, &expert);
