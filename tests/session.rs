@@ -77,6 +77,9 @@ impl Backend for Watched {
         self.log.lock().unwrap().live_tables.remove(name);
         self.inner.drop_temp_table(name)
     }
+    fn distinct_count_function(&self) -> Option<&'static str> {
+        self.inner.distinct_count_function()
+    }
 }
 
 struct Lake {
@@ -114,6 +117,34 @@ impl Lake {
             }),
         );
         (s, log)
+    }
+}
+
+impl Lake {
+    /// A lake of `n` process events, each a process of its own (`p0`, `p1`, …) with
+    /// another `n / 2` events of processes seen before, made by SQL.
+    fn processes(name: &str, n: usize) -> Lake {
+        let dir = common::fresh_dir("session", name);
+        let db = dir.join("lake.db");
+        let url = format!("sqlite:///{}", db.display());
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(&format!(
+            r#"CREATE TABLE events ("@timestamp" TEXT, "event.category" TEXT,
+                 "process.entity_id" TEXT, "process.pid" INTEGER, "process.name" TEXT);
+               WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {n} * 3 / 2)
+               INSERT INTO events SELECT '2024-05-01T00:00:00.000Z', 'process',
+                 'p' || (i % {n}), 1000 + i % {n}, 'proc' || (i % 7) || '.exe' FROM s;"#
+        ))
+        .unwrap();
+        drop(conn);
+        let yaml = format!(
+            "connections:\n  lake:\n    url: {url}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n"
+        );
+        Lake {
+            dir,
+            url,
+            config: Config::from_yaml_str(&yaml, None).unwrap(),
+        }
     }
 }
 
@@ -537,4 +568,36 @@ fn kept_tables_are_gone_after_exit_error_and_ctrl_c() {
         "DROP VIEW IF EXISTS \"{slow}\"; DROP TABLE IF EXISTS \"{table}\""
     ));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SQLite counts a kept variable's entities with kestrel's own in-memory distinct count;
+/// past its budget of distinct identities that count gives up (NULL) and the session
+/// counts again with SQLite's `COUNT(DISTINCT …)`: the summary is exact either way.
+#[test]
+fn entity_counts_past_the_in_memory_budget_are_counted_by_the_database() {
+    use kestrel::backend::sqlite::DISTINCT_BUDGET;
+    for (name, n) in [("within", 1000), ("past", DISTINCT_BUDGET + 1)] {
+        let lake = Lake::processes(name, n);
+        let (mut s, log) = lake.session(SessionOptions::default());
+        let (out, summary) = run(
+            &mut s,
+            "p = GET process FROM sqlite://events WHERE pid >= 1000\nDISP p ATTR name SORT BY name ASC LIMIT 1",
+        );
+        assert_eq!(out.lines().nth(1), Some("proc0.exe"), "{out}");
+        assert_eq!(summary.len(), 1);
+        assert_eq!(
+            (summary[0].entities, summary[0].records),
+            (n as u64, (n * 3 / 2) as u64),
+            "{name}"
+        );
+        let log = log.lock().unwrap();
+        let counts: Vec<&String> = log
+            .statements
+            .iter()
+            .filter(|s| s.contains("kestrel_distinct") || s.contains("COUNT(DISTINCT"))
+            .collect();
+        let fell_back = counts.iter().any(|s| s.contains("COUNT(DISTINCT"));
+        assert!(counts[0].contains("kestrel_distinct"), "{counts:?}");
+        assert_eq!(fell_back, n > DISTINCT_BUDGET, "{name}: {counts:?}");
+    }
 }

@@ -227,6 +227,13 @@ pub trait Backend {
     fn drop_temp_table(&mut self, _name: &str) -> Result<(), BackendError> {
         Ok(())
     }
+
+    /// The name of this connection's aggregate `f(keep, c1, …)` that counts distinct
+    /// tuples faster than the database's `COUNT(DISTINCT …)`, returning NULL past its
+    /// memory budget (see [`Dialect::distinct_count_function`](crate::sql::Dialect)).
+    fn distinct_count_function(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`,

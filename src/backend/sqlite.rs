@@ -104,6 +104,13 @@ impl SqliteBackend {
         )
         .map_err(|e| BackendError::Query(e.to_string()))?;
         install_like(&conn)?;
+        conn.create_aggregate_function(
+            DISTINCT_COUNT,
+            -1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            DistinctCount,
+        )
+        .map_err(|e| BackendError::Query(e.to_string()))?;
         // Temporary tables (a session's computed variables, shipped rows) live in a
         // temporary file behind a page cache of CACHE_BUDGET_KIB, not in memory: a
         // variable of millions of rows must not grow the process.
@@ -123,6 +130,99 @@ impl SqliteBackend {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `kestrel_distinct(keep, c1, …, cn)`: how many distinct tuples `(c1, …, cn)` the rows
+/// where `keep` is true hold, NULL equal to NULL (as `SELECT DISTINCT` has it). What the
+/// summary and INFO count entities with: SQLite's `COUNT(DISTINCT x)` inserts each value
+/// into a B-tree (1.1–1.7 s for 1,000,000 values); this keeps a 128-bit SipHash of each
+/// tuple in a hash set (two values collide with odds of about n²/2¹²⁹, 10⁻²⁵ at ten
+/// million). Past [`DISTINCT_BUDGET`] tuples it drops the set and returns NULL: the
+/// caller counts with `COUNT(DISTINCT …)` instead, so memory stays bounded.
+pub const DISTINCT_COUNT: &str = "kestrel_distinct";
+
+/// The most distinct tuples [`DISTINCT_COUNT`] holds (16 bytes each; a set of this many
+/// fits 1,048,576 buckets, about 17 MB).
+pub const DISTINCT_BUDGET: usize = 900_000;
+
+struct DistinctCount;
+
+/// The set of tuple hashes so far; None once past the budget.
+type DistinctSet = Option<crate::fxhash::FxHashSet<u128>>;
+
+impl rusqlite::functions::Aggregate<DistinctSet, Option<i64>> for DistinctCount {
+    fn init(&self, _: &mut rusqlite::functions::Context<'_>) -> rusqlite::Result<DistinctSet> {
+        Ok(Some(Default::default()))
+    }
+
+    fn step(
+        &self,
+        ctx: &mut rusqlite::functions::Context<'_>,
+        set: &mut DistinctSet,
+    ) -> rusqlite::Result<()> {
+        let Some(seen) = set else {
+            return Ok(());
+        };
+        let keep = match ctx.get_raw(0) {
+            ValueRef::Integer(i) => i != 0,
+            ValueRef::Real(f) => f != 0.0,
+            ValueRef::Null => false,
+            // SQLite's truth of text and blobs: their numeric prefix.
+            _ => ctx.get::<f64>(0).map(|f| f != 0.0).unwrap_or(false),
+        };
+        if !keep {
+            return Ok(());
+        }
+        use siphasher::sip128::Hasher128;
+        use std::hash::Hasher;
+        let mut h = siphasher::sip128::SipHasher13::new();
+        for i in 1..ctx.len() {
+            // A type tag, then the value; an integral REAL hashes as the INTEGER it
+            // equals (SQLite compares 1 and 1.0 equal), text and blobs with their length.
+            match ctx.get_raw(i) {
+                ValueRef::Null => h.write_u8(0),
+                ValueRef::Integer(n) => {
+                    h.write_u8(1);
+                    h.write_i64(n);
+                }
+                ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                    h.write_u8(1);
+                    h.write_i64(f as i64);
+                }
+                ValueRef::Real(f) => {
+                    h.write_u8(2);
+                    h.write_u64(f.to_bits());
+                }
+                ValueRef::Text(t) => {
+                    h.write_u8(3);
+                    h.write_usize(t.len());
+                    h.write(t);
+                }
+                ValueRef::Blob(b) => {
+                    h.write_u8(4);
+                    h.write_usize(b.len());
+                    h.write(b);
+                }
+            }
+        }
+        seen.insert(h.finish128().as_u128());
+        if seen.len() > DISTINCT_BUDGET {
+            *set = None;
+        }
+        Ok(())
+    }
+
+    fn finalize(
+        &self,
+        _: &mut rusqlite::functions::Context<'_>,
+        set: Option<DistinctSet>,
+    ) -> rusqlite::Result<Option<i64>> {
+        Ok(match set {
+            None => Some(0),
+            Some(Some(seen)) => Some(seen.len() as i64),
+            Some(None) => None,
+        })
+    }
+}
 
 /// Replaces SQLite's `like(pattern, text)` (what `text LIKE pattern` calls) by
 /// [`super::like::like`]: SQLite's own stops reading at a NUL and refuses patterns over
@@ -244,6 +344,10 @@ fn quote(name: &str) -> String {
 }
 
 impl Backend for SqliteBackend {
+    fn distinct_count_function(&self) -> Option<&'static str> {
+        Some(DISTINCT_COUNT)
+    }
+
     fn create_temp_table(
         &mut self,
         name: &str,
@@ -410,5 +514,87 @@ impl SqliteBackend {
             sink.row(&buf)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One integer a query returns (NULL: None).
+    fn one(b: &SqliteBackend, sql: &str) -> Option<i64> {
+        b.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn distinct_count_agrees_with_select_distinct_on_every_type() {
+        let b = SqliteBackend::cache().unwrap();
+        // Integers and the REALs equal to them, NULLs, text and blobs of the same bytes,
+        // tuples that differ in one place, empty strings: what DISTINCT tells apart.
+        b.connection()
+            .execute_batch(
+                "CREATE TABLE t (a, b, k);
+                 INSERT INTO t VALUES
+                   (1, 'x', 1), (1.0, 'x', 1), (2, 'x', 1), (2.5, 'x', 1), (2.5, 'x', 1),
+                   (NULL, 'x', 1), (NULL, 'x', 1), (NULL, NULL, 1), ('1', 'x', 1),
+                   (X'31', 'x', 1), ('', NULL, 1), ('', '', 1), ('ab', 'c', 1),
+                   ('a', 'bc', 1), (-0.0, 'x', 1), (0, 'x', 1), (7, 'y', 0), (8, 'y', NULL);",
+            )
+            .unwrap();
+        for (cols, keep) in [
+            ("a", "1"),
+            ("a, b", "1"),
+            ("b", "1"),
+            ("a, b", "k"),
+            ("a", "a IS NOT NULL"),
+            ("a, b", "a IS NOT NULL AND b IS NOT NULL"),
+            ("b, a", "a IS NULL OR b IS NULL"),
+        ] {
+            let ours = one(&b, &format!("SELECT kestrel_distinct({keep}, {cols}) FROM t"));
+            let sqlite = one(
+                &b,
+                &format!("SELECT COUNT(*) FROM (SELECT DISTINCT {cols} FROM t WHERE {keep})"),
+            );
+            assert_eq!(ours, sqlite, "distinct ({cols}) where {keep}");
+        }
+        // No rows at all: zero, as COUNT(DISTINCT) says.
+        assert_eq!(one(&b, "SELECT kestrel_distinct(1, a) FROM t WHERE 0"), Some(0));
+        // One count per group.
+        let groups = |sql: &str| -> Vec<(String, i64)> {
+            b.connection()
+                .prepare(sql)
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let ours = groups(
+            "SELECT b, kestrel_distinct(1, a) FROM t WHERE b IS NOT NULL GROUP BY b ORDER BY b",
+        );
+        assert_eq!(ours.len(), 5);
+        assert_eq!(
+            ours,
+            groups(
+                "SELECT b, COUNT(*) FROM (SELECT DISTINCT b, a FROM t WHERE b IS NOT NULL)
+                 GROUP BY b ORDER BY b"
+            )
+        );
+    }
+
+    #[test]
+    fn distinct_count_past_its_budget_is_null() {
+        let b = SqliteBackend::cache().unwrap();
+        let n = DISTINCT_BUDGET as i64 + 1;
+        let sql = format!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
+             SELECT kestrel_distinct(1, i), kestrel_distinct(1, i % 1000) FROM s"
+        );
+        let (past, within): (Option<i64>, Option<i64>) = b
+            .connection()
+            .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!(past, None);
+        assert_eq!(within, Some(1000));
     }
 }

@@ -652,15 +652,26 @@ impl<'c> Session<'c> {
         let (program, connection) =
             place(&self.state.program, &mut self.conns, &Plan::Rel(id), span)?;
         let backend = self.conns.get(&connection, None)?;
-        let dialect = dialect_of(backend.as_ref())?;
-        let stmt = sql::emit_counts(&program, id, &dialect, LiteralMode::Bind)
-            .map_err(|d| crate::at(d, span))?;
-        let mut c = Collect::default();
-        backend.query(&stmt, &mut c).map_err(|e| {
-            let where_ = sources_read(&program, &Plan::Rel(id), &connection);
-            query_failed(e, &where_, span)
-        })?;
-        let row = c.rows.first().cloned().unwrap_or_default();
+        let mut dialect = dialect_of(backend.as_ref())?;
+        // The connection's own distinct count where it has one; past its memory budget
+        // (a NULL count) the database's `COUNT(DISTINCT …)`.
+        dialect.distinct_count_function = backend.distinct_count_function().map(String::from);
+        let row = loop {
+            let stmt = sql::emit_counts(&program, id, &dialect, LiteralMode::Bind)
+                .map_err(|d| crate::at(d, span))?;
+            let mut c = Collect::default();
+            backend.query(&stmt, &mut c).map_err(|e| {
+                let where_ = sources_read(&program, &Plan::Rel(id), &connection);
+                query_failed(e, &where_, span)
+            })?;
+            let row = c.rows.first().cloned().unwrap_or_default();
+            if matches!(row.get(1), Some(Value::Null)) && dialect.distinct_count_function.is_some()
+            {
+                dialect.distinct_count_function = None;
+                continue;
+            }
+            break row;
+        };
         let n = |v: Option<&Value>| match v {
             Some(Value::Int(i)) => (*i).max(0) as u64,
             _ => 0,

@@ -227,6 +227,18 @@ pub struct Dialect {
     /// The column types such a table declares (or casts to), by what its values are.
     #[serde(default)]
     pub rows_parameter_types: Option<RowsParameterTypes>,
+    /// Count the entities of a relation with one identity column `u` by grouping on it,
+    /// `SELECT SUM(n), COUNT(u) FROM (SELECT u, COUNT(*) AS n FROM r GROUP BY u)`, not
+    /// with `COUNT(*), COUNT(DISTINCT u)`: PostgreSQL hashes groups where `COUNT(DISTINCT)`
+    /// sorts every value under the column's collation.
+    #[serde(default)]
+    pub distinct_count_by_group: bool,
+    /// An aggregate `f(keep, c1, …)` of the connection that counts the distinct tuples
+    /// of the rows where `keep` holds, faster than `COUNT(DISTINCT …)` (set by a session
+    /// from its backend, never by a dialect file: SQL that `kestrel compile` prints must
+    /// run anywhere).
+    #[serde(skip)]
+    pub distinct_count_function: Option<String>,
 }
 
 /// Inline rows with more values than this (rows × columns) are bound as one JSON

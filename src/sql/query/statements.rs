@@ -103,7 +103,80 @@ pub fn emit_counts_with(
         // One identity column: counted in the same scan as the records, so a relation
         // that is a CTE is computed once, not once per count. `COUNT(DISTINCT u)` skips
         // NULLs as `WHERE u IS NOT NULL` does.
-        let entities = if let ([u], []) = (&identity[..], &identity_alt[..]) {
+        if let (true, None, [u], []) = (
+            d.distinct_count_by_group,
+            &d.distinct_count_function,
+            &identity[..],
+            &identity_alt[..],
+        ) {
+            // `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT), COUNT(u) FROM (SELECT u,
+            // COUNT(*) AS n FROM rel GROUP BY u) e`: the NULL group's rows are records,
+            // not an entity.
+            let n = b::ident(d, if u == "n" { "m" } else { "n" });
+            let inner = b::query(SetExpr::Select(Box::new(b::select(
+                vec![
+                    b::select_item(b::column(d, u), None),
+                    b::select_item(b::count_star(), Some(n.clone())),
+                ],
+                Some(b::table(d, &name)),
+                None,
+                false,
+                vec![b::column(d, u)],
+            ))));
+            let records = b::function(
+                "COALESCE",
+                vec![
+                    b::function("SUM", vec![sa::Expr::Identifier(n)]),
+                    b::number(0),
+                ],
+            );
+            let select = b::select(
+                vec![
+                    b::select_item(b::cast(records, "BIGINT"), Some(b::ident(d, "records"))),
+                    b::select_item(
+                        b::function("COUNT", vec![b::column(d, u)]),
+                        Some(b::ident(d, "entities")),
+                    ),
+                ],
+                Some(b::derived(inner, b::ident(d, "e"))),
+                None,
+                false,
+                vec![],
+            );
+            return Ok(b::query(SetExpr::Select(Box::new(select))));
+        }
+        let counted_in_process = d.distinct_count_function.as_deref().and_then(|f| {
+            // `f(keep, c1, …)`: the distinct tuples of the rows where `keep` holds, NULL
+            // equal to NULL as DISTINCT has it; every count in the one scan.
+            let distinct = |keep: sa::Expr, cols: &[String]| {
+                let mut args = vec![keep];
+                args.extend(cols.iter().map(|c| b::column(d, c)));
+                b::function(f, args)
+            };
+            if identity.is_empty() {
+                let cols = all_columns.as_ref().filter(|c| !c.is_empty())?;
+                return Some(distinct(b::number(1), cols));
+            }
+            let whole = distinct(not_null(&identity), &identity);
+            if identity_alt.is_empty() {
+                return Some(whole);
+            }
+            let not_whole = super::expr::chain(
+                identity
+                    .iter()
+                    .map(|c| sa::Expr::IsNull(Box::new(b::column(d, c))))
+                    .collect(),
+                sa::BinaryOperator::Or,
+            )?;
+            Some(b::binary(
+                whole,
+                sa::BinaryOperator::Plus,
+                distinct(not_whole, &identity_alt),
+            ))
+        });
+        let entities = if let Some(entities) = counted_in_process {
+            entities
+        } else if let ([u], []) = (&identity[..], &identity_alt[..]) {
             b::function_with("COUNT", vec![b::column(d, u)], true)
         } else if identity.is_empty() {
             let cols = match &all_columns {
