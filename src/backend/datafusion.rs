@@ -22,7 +22,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{
@@ -879,6 +881,29 @@ impl ScalarUDFImpl for KestrelLike {
     ) -> datafusion::common::Result<ColumnarValue> {
         if !(2..=3).contains(&args.args.len()) {
             return datafusion::common::plan_err!("kestrel_like takes 2 or 3 arguments");
+        }
+        // The usual call, `kestrel_like(column, 'pattern')` (the pattern a bound value):
+        // the text is read where it is, whatever its string type, and the pattern once.
+        if let [text, ColumnarValue::Scalar(pattern)] = &args.args[..] {
+            if let Some(pattern) = pattern.try_as_str() {
+                let Some(pattern) = pattern else {
+                    return Ok(ColumnarValue::Scalar(ScalarValue::Boolean(None)));
+                };
+                let p = pattern.as_bytes();
+                let text = text.clone().into_array(args.number_rows)?;
+                let matches = |t: Option<&str>| t.map(|t| super::like::like(t.as_bytes(), p));
+                let out: BooleanArray = match text.data_type() {
+                    DataType::Utf8View => text.as_string_view().iter().map(matches).collect(),
+                    DataType::Utf8 => text.as_string::<i32>().iter().map(matches).collect(),
+                    DataType::LargeUtf8 => text.as_string::<i64>().iter().map(matches).collect(),
+                    _ => cast(&text, &DataType::Utf8)?
+                        .as_string::<i32>()
+                        .iter()
+                        .map(matches)
+                        .collect(),
+                };
+                return Ok(ColumnarValue::Array(Arc::new(out)));
+            }
         }
         let arrays = text_args(&args.args, args.number_rows)?;
         let text = arrays[0].as_any().downcast_ref::<StringArray>();
