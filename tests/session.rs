@@ -91,9 +91,30 @@ struct Lake {
 impl Lake {
     fn ecs(name: &str) -> Lake {
         let dir = common::fresh_dir("session", name);
-        let db = dir.join("lake.db");
-        common::ingest_ecs_fixture(&db);
-        let url = format!("sqlite:///{}", db.display());
+        common::ingest_ecs_fixture(&dir.join("lake.db"));
+        Lake::at(dir)
+    }
+
+    /// A lake of `n` process events, each a process of its own (`p0`, `p1`, …) with
+    /// another `n / 2` events of processes seen before, made by SQL.
+    fn processes(name: &str, n: usize) -> Lake {
+        let dir = common::fresh_dir("session", name);
+        let conn = rusqlite::Connection::open(dir.join("lake.db")).unwrap();
+        conn.execute_batch(&format!(
+            r#"CREATE TABLE events ("@timestamp" TEXT, "event.category" TEXT,
+                 "process.entity_id" TEXT, "process.pid" INTEGER, "process.name" TEXT);
+               WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {n} * 3 / 2)
+               INSERT INTO events SELECT '2024-05-01T00:00:00.000Z', 'process',
+                 'p' || (i % {n}), 1000 + i % {n}, 'proc' || (i % 7) || '.exe' FROM s;"#
+        ))
+        .unwrap();
+        drop(conn);
+        Lake::at(dir)
+    }
+
+    /// The lake whose table `events` is in `dir/lake.db`, and its configuration.
+    fn at(dir: std::path::PathBuf) -> Lake {
+        let url = format!("sqlite:///{}", dir.join("lake.db").display());
         let yaml = format!(
             "connections:\n  lake:\n    url: {url}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n"
         );
@@ -117,34 +138,6 @@ impl Lake {
             }),
         );
         (s, log)
-    }
-}
-
-impl Lake {
-    /// A lake of `n` process events, each a process of its own (`p0`, `p1`, …) with
-    /// another `n / 2` events of processes seen before, made by SQL.
-    fn processes(name: &str, n: usize) -> Lake {
-        let dir = common::fresh_dir("session", name);
-        let db = dir.join("lake.db");
-        let url = format!("sqlite:///{}", db.display());
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch(&format!(
-            r#"CREATE TABLE events ("@timestamp" TEXT, "event.category" TEXT,
-                 "process.entity_id" TEXT, "process.pid" INTEGER, "process.name" TEXT);
-               WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {n} * 3 / 2)
-               INSERT INTO events SELECT '2024-05-01T00:00:00.000Z', 'process',
-                 'p' || (i % {n}), 1000 + i % {n}, 'proc' || (i % 7) || '.exe' FROM s;"#
-        ))
-        .unwrap();
-        drop(conn);
-        let yaml = format!(
-            "connections:\n  lake:\n    url: {url}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n"
-        );
-        Lake {
-            dir,
-            url,
-            config: Config::from_yaml_str(&yaml, None).unwrap(),
-        }
     }
 }
 

@@ -550,7 +550,10 @@ mod tests {
             ("a, b", "a IS NOT NULL AND b IS NOT NULL"),
             ("b, a", "a IS NULL OR b IS NULL"),
         ] {
-            let ours = one(&b, &format!("SELECT kestrel_distinct({keep}, {cols}) FROM t"));
+            let ours = one(
+                &b,
+                &format!("SELECT kestrel_distinct({keep}, {cols}) FROM t"),
+            );
             let sqlite = one(
                 &b,
                 &format!("SELECT COUNT(*) FROM (SELECT DISTINCT {cols} FROM t WHERE {keep})"),
@@ -558,7 +561,10 @@ mod tests {
             assert_eq!(ours, sqlite, "distinct ({cols}) where {keep}");
         }
         // No rows at all: zero, as COUNT(DISTINCT) says.
-        assert_eq!(one(&b, "SELECT kestrel_distinct(1, a) FROM t WHERE 0"), Some(0));
+        assert_eq!(
+            one(&b, "SELECT kestrel_distinct(1, a) FROM t WHERE 0"),
+            Some(0)
+        );
         // One count per group.
         let groups = |sql: &str| -> Vec<(String, i64)> {
             b.connection()

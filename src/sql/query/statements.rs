@@ -76,6 +76,16 @@ pub fn emit_counts_with(
                     .collect(),
             )
         };
+        // Records whose identity is not whole (some identity column NULL).
+        let not_whole = || {
+            super::expr::chain(
+                identity
+                    .iter()
+                    .map(|c| sa::Expr::IsNull(Box::new(b::column(d, c))))
+                    .collect(),
+                sa::BinaryOperator::Or,
+            )
+        };
         // `(SELECT COUNT(*) FROM (SELECT DISTINCT cols FROM rel WHERE …) e)`
         let distinct_count = |cols: Vec<SelectItem>, filter: Option<sa::Expr>| {
             let inner = b::query(SetExpr::Select(Box::new(b::select(
@@ -161,17 +171,10 @@ pub fn emit_counts_with(
             if identity_alt.is_empty() {
                 return Some(whole);
             }
-            let not_whole = super::expr::chain(
-                identity
-                    .iter()
-                    .map(|c| sa::Expr::IsNull(Box::new(b::column(d, c))))
-                    .collect(),
-                sa::BinaryOperator::Or,
-            )?;
             Some(b::binary(
                 whole,
                 sa::BinaryOperator::Plus,
-                distinct(not_whole, &identity_alt),
+                distinct(not_whole()?, &identity_alt),
             ))
         });
         let entities = if let Some(entities) = counted_in_process {
@@ -189,16 +192,8 @@ pub fn emit_counts_with(
             if identity_alt.is_empty() {
                 whole
             } else {
-                let not_whole = super::expr::chain(
-                    identity
-                        .iter()
-                        .map(|c| sa::Expr::IsNull(Box::new(b::column(d, c))))
-                        .collect(),
-                    sa::BinaryOperator::Or,
-                )
-                .map(b::nested);
                 // Every such record has its own id (GET and FIND keep no other).
-                let rest = distinct_count(items(&identity_alt), not_whole);
+                let rest = distinct_count(items(&identity_alt), not_whole().map(b::nested));
                 b::binary(whole, sa::BinaryOperator::Plus, rest)
             }
         };
