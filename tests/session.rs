@@ -80,6 +80,12 @@ impl Backend for Watched {
     fn distinct_count_function(&self) -> Option<&'static str> {
         self.inner.distinct_count_function()
     }
+    fn tally_function(&self) -> Option<&'static str> {
+        self.inner.tally_function()
+    }
+    fn take_tally(&mut self, slot: i64) -> Option<(u64, u64)> {
+        self.inner.take_tally(slot)
+    }
 }
 
 struct Lake {
@@ -228,6 +234,55 @@ fn a_variable_read_once_stays_inside_the_query_that_reads_it() {
     assert_eq!(lake_reads(&log), 1, "{:#?}", log.statements);
 }
 
+/// A variable that one statement reads whole (a DISP of it, a kept GROUP of it) and the
+/// summary counts is neither kept nor computed again: that statement counts it on the way.
+#[test]
+fn a_variable_read_once_is_counted_on_the_way() {
+    let lake = Lake::ecs("on-the-way");
+    let hunts = [
+        "a = GET process FROM sqlite://events WHERE name IN ('uname', 'cat', 'ping', 'curl')\n\
+         DISP a ATTR name, pid\nEXPLAIN a",
+        "p = GET process FROM sqlite://events WHERE pid > 0\n\
+         g = GROUP p BY name WITH COUNT(pid) AS n\nDISP g ATTR name, n SORT BY n DESC\nINFO g",
+        // A type whose entities are distinct rows, and one read through a projection.
+        "e = GET process_activity FROM sqlite://events WHERE process.pid > 0\nDISP e",
+    ];
+    for hunt in hunts {
+        let (mut s, log) = lake.session(SessionOptions::default());
+        let (out, summary) = run(&mut s, hunt);
+        let log = log.lock().unwrap();
+        let tallied: Vec<&String> = log
+            .statements
+            .iter()
+            .filter(|st| st.contains("kestrel_tally("))
+            .collect();
+        assert_eq!(tallied.len(), 1, "{hunt}\n{:#?}", log.statements);
+        // The variable's chain reaches the lake in that statement only.
+        assert_eq!(lake_reads(&log), 1, "{hunt}\n{:#?}", log.statements);
+        assert!(!log.statements.iter().any(|st| st.contains("kestrel_distinct")
+            && st.contains("\"events\"")), "{hunt}\n{:#?}", log.statements);
+        drop(log);
+        assert!(summary.iter().all(|r| r.records > 0), "{hunt}: {summary:?}");
+
+        let (mut fresh, _) = lake.session(SessionOptions {
+            store: false,
+            ..SessionOptions::default()
+        });
+        let (again, summary_again) = run(&mut fresh, hunt);
+        if hunt.contains("EXPLAIN") {
+            assert!(
+                out.contains("-- a is not kept: one statement reads it, and counts its records and entities for the summary on the way"),
+                "{out}"
+            );
+            // The DISP before it, without the tally's column.
+            assert_eq!(out.split("\n\n").next(), again.split("\n\n").next());
+        } else {
+            assert_eq!(out, again, "{hunt}");
+        }
+        assert_eq!(summary, summary_again, "{hunt}");
+    }
+}
+
 /// A reference without START/STOP first measures its variable's time span: a second
 /// read, so the variable is kept and both read what was kept.
 #[test]
@@ -262,7 +317,8 @@ fn explain_says_where_a_kept_variable_lives() {
     let (mut s, _log) = lake.session(SessionOptions::default());
     let (out, _) = run(
         &mut s,
-        "a = GET process FROM sqlite://events WHERE name = 'bash'\nDISP a ATTR name\nEXPLAIN a",
+        // Read by two statements and the summary: kept.
+        "a = GET process FROM sqlite://events WHERE name = 'bash'\nDISP a ATTR name\nINFO a\nEXPLAIN a",
     );
     assert!(
         out.contains("-- a was computed once and is kept in temporary table `kestrel_0_a` on connection `lake`"),
@@ -592,5 +648,26 @@ fn entity_counts_past_the_in_memory_budget_are_counted_by_the_database() {
         let fell_back = counts.iter().any(|s| s.contains("COUNT(DISTINCT"));
         assert!(counts[0].contains("kestrel_distinct"), "{counts:?}");
         assert_eq!(fell_back, n > DISTINCT_BUDGET, "{name}: {counts:?}");
+        drop(log);
+
+        // Counted on the way by the DISP that reads it: past the budget the tally gives
+        // up and the summary counts with a query of its own, exactly.
+        let (mut s, log) = lake.session(SessionOptions::default());
+        let (out, summary) = run(
+            &mut s,
+            "q = GET process FROM sqlite://events WHERE pid >= 1000\nDISP q ATTR name",
+        );
+        assert_eq!(out.lines().count(), 1 + 7, "{out}");
+        assert_eq!(
+            (summary[0].entities, summary[0].records),
+            (n as u64, (n * 3 / 2) as u64),
+            "{name}"
+        );
+        let log = log.lock().unwrap();
+        let counted_again = log
+            .statements
+            .iter()
+            .any(|s| s.contains("kestrel_distinct") || s.contains("COUNT(DISTINCT"));
+        assert_eq!(counted_again, n > DISTINCT_BUDGET, "{name}: {:#?}", log.statements);
     }
 }

@@ -234,6 +234,19 @@ pub trait Backend {
     fn distinct_count_function(&self) -> Option<&'static str> {
         None
     }
+
+    /// The name of this connection's scalar `f(slot, part, keep, c1, …)` that counts the
+    /// rows and distinct identities of a variable while a statement reads it (returning
+    /// 1), if it has one. See `kestrel_tally` in the SQLite backend.
+    fn tally_function(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// What the tally counted in `slot` (records, distinct tuples), forgetting it; None
+    /// when it went past its memory budget (or the connection has no tally).
+    fn take_tally(&mut self, _slot: i64) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`,

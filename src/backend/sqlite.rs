@@ -21,6 +21,8 @@ use crate::value::Value;
 pub struct SqliteBackend {
     conn: Connection,
     timeout: Option<Duration>,
+    /// What [`TALLY`] counted, by slot.
+    tallies: Tallies,
 }
 
 impl SqliteBackend {
@@ -118,9 +120,22 @@ impl SqliteBackend {
             "PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -{CACHE_BUDGET_KIB}"
         ))
         .map_err(|e| BackendError::Query(e.to_string()))?;
+        let tallies = Tallies::default();
+        let board = tallies.clone();
+        conn.create_scalar_function(
+            TALLY,
+            -1,
+            FunctionFlags::SQLITE_UTF8,
+            move |ctx| {
+                tally_step(ctx, &board)?;
+                Ok(1i64)
+            },
+        )
+        .map_err(|e| BackendError::Query(e.to_string()))?;
         Ok(SqliteBackend {
             conn,
             timeout: None,
+            tallies,
         })
     }
 
@@ -162,49 +177,10 @@ impl rusqlite::functions::Aggregate<DistinctSet, Option<i64>> for DistinctCount 
         let Some(seen) = set else {
             return Ok(());
         };
-        let keep = match ctx.get_raw(0) {
-            ValueRef::Integer(i) => i != 0,
-            ValueRef::Real(f) => f != 0.0,
-            ValueRef::Null => false,
-            // SQLite's truth of text and blobs: their numeric prefix.
-            _ => ctx.get::<f64>(0).map(|f| f != 0.0).unwrap_or(false),
-        };
-        if !keep {
+        if !truth(ctx, 0) {
             return Ok(());
         }
-        use siphasher::sip128::Hasher128;
-        use std::hash::Hasher;
-        let mut h = siphasher::sip128::SipHasher13::new();
-        for i in 1..ctx.len() {
-            // A type tag, then the value; an integral REAL hashes as the INTEGER it
-            // equals (SQLite compares 1 and 1.0 equal), text and blobs with their length.
-            match ctx.get_raw(i) {
-                ValueRef::Null => h.write_u8(0),
-                ValueRef::Integer(n) => {
-                    h.write_u8(1);
-                    h.write_i64(n);
-                }
-                ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
-                    h.write_u8(1);
-                    h.write_i64(f as i64);
-                }
-                ValueRef::Real(f) => {
-                    h.write_u8(2);
-                    h.write_u64(f.to_bits());
-                }
-                ValueRef::Text(t) => {
-                    h.write_u8(3);
-                    h.write_usize(t.len());
-                    h.write(t);
-                }
-                ValueRef::Blob(b) => {
-                    h.write_u8(4);
-                    h.write_usize(b.len());
-                    h.write(b);
-                }
-            }
-        }
-        seen.insert(h.finish128().as_u128());
+        seen.insert(tuple_hash(ctx, 1..ctx.len()));
         if seen.len() > DISTINCT_BUDGET {
             *set = None;
         }
@@ -222,6 +198,108 @@ impl rusqlite::functions::Aggregate<DistinctSet, Option<i64>> for DistinctCount 
             Some(None) => None,
         })
     }
+}
+
+/// SQLite's truth of argument `i`: non-zero numbers; text and blobs by their numeric
+/// prefix; NULL is false.
+fn truth(ctx: &rusqlite::functions::Context<'_>, i: usize) -> bool {
+    match ctx.get_raw(i) {
+        ValueRef::Integer(n) => n != 0,
+        ValueRef::Real(f) => f != 0.0,
+        ValueRef::Null => false,
+        _ => ctx.get::<f64>(i).map(|f| f != 0.0).unwrap_or(false),
+    }
+}
+
+/// A 128-bit SipHash-1-3 of arguments `args`: a type tag, then the value; an integral
+/// REAL hashes as the INTEGER it equals (SQLite compares 1 and 1.0 equal), text and blobs
+/// with their length. Equal under `SELECT DISTINCT`, equal hash.
+fn tuple_hash(ctx: &rusqlite::functions::Context<'_>, args: std::ops::Range<usize>) -> u128 {
+    use siphasher::sip128::Hasher128;
+    use std::hash::Hasher;
+    let mut h = siphasher::sip128::SipHasher13::new();
+    for i in args {
+        match ctx.get_raw(i) {
+            ValueRef::Null => h.write_u8(0),
+            ValueRef::Integer(n) => {
+                h.write_u8(1);
+                h.write_i64(n);
+            }
+            ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                h.write_u8(1);
+                h.write_i64(f as i64);
+            }
+            ValueRef::Real(f) => {
+                h.write_u8(2);
+                h.write_u64(f.to_bits());
+            }
+            ValueRef::Text(t) => {
+                h.write_u8(3);
+                h.write_usize(t.len());
+                h.write(t);
+            }
+            ValueRef::Blob(b) => {
+                h.write_u8(4);
+                h.write_usize(b.len());
+                h.write(b);
+            }
+        }
+    }
+    h.finish128().as_u128()
+}
+
+/// `kestrel_tally(slot, n, c1, …, cn, a1, …, am)`, always 1: counts, on the way, the rows
+/// and entities of a variable that a statement reads once, so that the summary needs no
+/// query of its own (see `Backend::tally_function`). Each call counts a row; its entity
+/// is the tuple of its identity `c1…cn` when none of them is NULL, else (m > 0) the tuple
+/// of its own id `a1…am`, kept apart; with n = 0 the whole row `a1…am` is the entity
+/// (a type without identity). The same entities as the summary's count query. A
+/// statement calls it once per row of the variable, in a place SQLite evaluates once per
+/// row (a result column or grouping key of the SELECT that reads the variable). Past
+/// [`DISTINCT_BUDGET`] entities a slot gives up and drops them.
+pub const TALLY: &str = "kestrel_tally";
+
+/// What `kestrel_tally` counted for one slot.
+#[derive(Default)]
+struct Tally {
+    rows: u64,
+    /// Whole identities; own ids of records whose identity is not whole.
+    sets: [crate::fxhash::FxHashSet<u128>; 2],
+    /// Past the budget: the sets were dropped.
+    overflowed: bool,
+}
+
+type Tallies = Arc<std::sync::Mutex<crate::fxhash::FxHashMap<i64, Tally>>>;
+
+fn tally_step(ctx: &rusqlite::functions::Context<'_>, board: &Tallies) -> rusqlite::Result<()> {
+    if ctx.len() < 2 {
+        return Err(rusqlite::Error::UserFunctionError(
+            "kestrel_tally(slot, n, c1, …) takes two arguments or more".into(),
+        ));
+    }
+    let slot: i64 = ctx.get(0)?;
+    let n = usize::try_from(ctx.get::<i64>(1)?).unwrap_or(0).min(ctx.len() - 2);
+    let whole = (2..2 + n).all(|i| !matches!(ctx.get_raw(i), ValueRef::Null));
+    let entity = if n == 0 {
+        Some((0, tuple_hash(ctx, 2..ctx.len())))
+    } else if whole {
+        Some((0, tuple_hash(ctx, 2..2 + n)))
+    } else if ctx.len() > 2 + n {
+        Some((1, tuple_hash(ctx, 2 + n..ctx.len())))
+    } else {
+        None
+    };
+    let mut board = board.lock().unwrap_or_else(|e| e.into_inner());
+    let t = board.entry(slot).or_default();
+    t.rows += 1;
+    if let (Some((set, hash)), false) = (entity, t.overflowed) {
+        t.sets[set].insert(hash);
+        if t.sets[0].len() + t.sets[1].len() > DISTINCT_BUDGET {
+            t.overflowed = true;
+            t.sets = Default::default();
+        }
+    }
+    Ok(())
 }
 
 /// Replaces SQLite's `like(pattern, text)` (what `text LIKE pattern` calls) by
@@ -346,6 +424,20 @@ fn quote(name: &str) -> String {
 impl Backend for SqliteBackend {
     fn distinct_count_function(&self) -> Option<&'static str> {
         Some(DISTINCT_COUNT)
+    }
+
+    fn tally_function(&self) -> Option<&'static str> {
+        Some(TALLY)
+    }
+
+    fn take_tally(&mut self, slot: i64) -> Option<(u64, u64)> {
+        let mut board = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        match board.remove(&slot) {
+            // No row reached it: the variable has none.
+            None => Some((0, 0)),
+            Some(t) if t.overflowed => None,
+            Some(t) => Some((t.rows, (t.sets[0].len() + t.sets[1].len()) as u64)),
+        }
     }
 
     fn create_temp_table(

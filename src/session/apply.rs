@@ -67,6 +67,7 @@ impl Session<'_> {
         for s in &mut self.rels {
             s.uses = None;
             s.need = None;
+            s.tally_reader = false;
         }
         Ok(())
     }

@@ -29,6 +29,7 @@
 mod apply;
 pub mod connections;
 mod store;
+mod tally;
 
 use std::io;
 
@@ -84,6 +85,13 @@ struct RelState {
     /// Its connection declined to keep it: more rows than this (see
     /// [`BackendError::TooManyToKeep`]).
     not_kept: Option<usize>,
+    /// Read by one statement that can count it on the way, and by the summary: not
+    /// kept, counted by that statement (see [`tally`]).
+    tally_reader: bool,
+    /// Whether its connection can count it on the way, once asked.
+    tally_possible: Option<bool>,
+    /// Its counts were taken on the way.
+    tallied: bool,
 }
 
 /// One session. See the module documentation.
@@ -362,8 +370,10 @@ impl<'c> Session<'c> {
                 add_need(&mut needs, dep, &need);
             }
         }
+        let mut summarised = vec![false; n];
         if self.opts.summary {
             for id in newest_versions(&program, 0) {
+                summarised[id.0] = true;
                 uses[id.0] += 1;
                 let need = counted(program.rel(id));
                 for (dep, need) in crate::opt::relation_needs(&program, &Plan::Rel(id), need) {
@@ -371,8 +381,22 @@ impl<'c> Session<'c> {
                 }
             }
         }
+        // The statements that can count what they read on the way: a DISP of it, a GROUP
+        // of it that is kept (read by two statements or more).
+        let mut whole_reader = vec![false; n];
+        for o in &program.outputs {
+            if let (OutputKind::Disp, Some(v)) = (&o.kind, tally::output_reads_whole(&o.plan)) {
+                whole_reader[v.0] = true;
+            }
+        }
+        for (i, r) in program.relations.iter().enumerate() {
+            if let Some(v) = tally::aggregate_reads(&r.plan).filter(|_| uses[i] >= 2) {
+                whole_reader[v.0] = true;
+            }
+        }
         self.rels = (0..n)
             .map(|i| RelState {
+                tally_reader: summarised[i] && uses[i] == 2 && whole_reader[i],
                 uses: Some(uses[i]),
                 need: match &needs[i] {
                     Some(Need::Cols(c)) => Some(c.clone()),
@@ -407,10 +431,66 @@ impl<'c> Session<'c> {
         if !self.reads_source(id) {
             return false;
         }
+        // Read once, by a statement that counts it for the summary on the way.
+        if self.counted_on_the_way(id) {
+            return false;
+        }
         self.rels
             .get(id.0)
             .and_then(|s| s.uses)
             .is_none_or(|n| n >= 2)
+    }
+
+    /// Whether `id` is read whole by one statement and the summary, and that statement's
+    /// connection can count it on the way (see [`tally`]); it is then not kept.
+    fn counted_on_the_way(&mut self, id: RelId) -> bool {
+        let Some(s) = self.rels.get(id.0) else {
+            return false;
+        };
+        if s.tallied {
+            return true;
+        }
+        if !s.tally_reader || !self.opts.store || s.counts.is_some() || s.stored.is_some() {
+            return false;
+        }
+        if let Some(known) = s.tally_possible {
+            return known;
+        }
+        let span = self.state.program.rel(id).span;
+        let possible = place(&self.state.program, &mut self.conns, &Plan::Rel(id), span)
+            .ok()
+            .map(|(_, connection)| connection)
+            .and_then(|c| self.conns.get(&c, None).ok())
+            .is_some_and(|b| b.tally_function().is_some());
+        self.rels[id.0].tally_possible = Some(possible);
+        possible
+    }
+
+    /// `plan` reading `v` with a tally of it as its last column (see [`tally`]), when
+    /// `v` is to be counted on the way and `plan` reads it whole.
+    fn tallied_output(&mut self, plan: &Plan) -> Option<(RelId, Plan)> {
+        let v = tally::output_reads_whole(plan)?;
+        if !self.counted_on_the_way(v) {
+            return None;
+        }
+        let r = self.state.program.rel(v);
+        let expr = tally::tally_expr(r, v.0 as i64)?;
+        Some((v, tally::with_tally_column(plan, r, expr)?))
+    }
+
+    /// For a GROUP `g` of a variable to be counted on the way: puts the tally in `g`'s
+    /// plan as one more grouping key, returning the variable and `g`'s plan as it was.
+    fn tallied_group(&mut self, g: RelId) -> Option<(RelId, Plan)> {
+        let v = tally::aggregate_reads(&self.state.program.rel(g).plan)?;
+        if !self.counted_on_the_way(v) {
+            return None;
+        }
+        let expr = tally::tally_expr(self.state.program.rel(v), v.0 as i64)?;
+        let plan = tally::with_tally_key(&self.state.program.rel(g).plan, expr)?;
+        Some((
+            v,
+            std::mem::replace(&mut self.state.program.relations[g.0].plan, plan),
+        ))
     }
 
     /// Gives every relation of the program its [`RelState`] (lowering adds relations).
@@ -496,10 +576,17 @@ impl<'c> Session<'c> {
         }
         // EXPLAIN says whether its variable will be kept.
         let worth = matches!(o.kind, OutputKind::Explain) && self.worth_keeping(o.rel);
+        let on_the_way = matches!(o.kind, OutputKind::Explain) && self.counted_on_the_way(o.rel);
+        let tallied = match o.kind {
+            OutputKind::Disp => self.tallied_output(&o.plan),
+            _ => None,
+        };
         let (program, connection) = place(&self.state.program, &mut self.conns, &o.plan, o.span)?;
         let program = &*program;
         let backend = self.conns.get(&connection, None)?;
-        let dialect = dialect_of(backend.as_ref())?;
+        let mut dialect = dialect_of(backend.as_ref())?;
+        dialect.tally_function = backend.tally_function().map(String::from);
+        let tallied = tallied.filter(|_| dialect.tally_function.is_some());
         let where_ = sources_read(program, &o.plan, &connection);
         let fail = |e: BackendError| query_failed(e, &where_, o.span);
         let io_fail =
@@ -507,14 +594,26 @@ impl<'c> Session<'c> {
         let spinner = spinner_for(o);
         match &o.kind {
             OutputKind::Disp => {
-                let stmt = sql::emit_plan(program, &o.plan, &dialect, LiteralMode::Bind)
+                let plan = tallied.as_ref().map_or(&o.plan, |(_, p)| p);
+                let stmt = sql::emit_plan(program, plan, &dialect, LiteralMode::Bind)
                     .map_err(|d| crate::at(d, o.span))?;
                 let mut sink = PrintSink {
                     out,
                     spinner: &spinner,
                     to_stdout: true,
+                    hidden: usize::from(tallied.is_some()),
                 };
+                let slot = tallied.as_ref().map(|(v, _)| v.0 as i64);
+                if let Some(slot) = slot {
+                    backend.take_tally(slot);
+                }
                 backend.query(&stmt, &mut sink).map_err(fail)?;
+                if let (Some(slot), Some((v, _))) = (slot, &tallied) {
+                    if let Some(counts) = backend.take_tally(slot) {
+                        self.rels[v.0].counts = Some(counts);
+                        self.rels[v.0].tallied = true;
+                    }
+                }
                 spinner.pause();
                 out.end().map_err(io_fail)?;
             }
@@ -543,6 +642,11 @@ impl<'c> Session<'c> {
                         "-- {} is not kept (more than {most} rows, which this connection \
                          reads again faster than it keeps them): each query that reads it \
                          computes it\n",
+                        r.var
+                    ),
+                    None if on_the_way => format!(
+                        "-- {} is not kept: one statement reads it, and counts its records \
+                         and entities for the summary on the way\n",
                         r.var
                     ),
                     None if worth => format!(
@@ -827,18 +931,21 @@ struct PrintSink<'p> {
     spinner: &'p Spinner,
     /// Rows go to standard output (the spinner must get out of their way there).
     to_stdout: bool,
+    /// Columns at the end not shown (a tally's).
+    hidden: usize,
 }
 
 impl RowSink for PrintSink<'_> {
     fn columns(&mut self, columns: &[String]) -> io::Result<()> {
-        self.out.begin(columns)
+        self.out
+            .begin(&columns[..columns.len().saturating_sub(self.hidden)])
     }
     fn row(&mut self, row: &[Value]) -> io::Result<()> {
         self.spinner.row();
         if self.to_stdout && progress::shares_terminal() {
             self.spinner.pause();
         }
-        self.out.row(row)
+        self.out.row(&row[..row.len().saturating_sub(self.hidden)])
     }
 }
 
@@ -909,6 +1016,7 @@ fn save(
             out: &mut printer,
             spinner: &spinner,
             to_stdout: false,
+            hidden: 0,
         };
         backend.query(stmt, &mut sink).map_err(|e| match e {
             // The file failed (a full disk), not the query.

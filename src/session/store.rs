@@ -108,6 +108,9 @@ impl Session<'_> {
                 return Ok(());
             }
         }
+        // A GROUP of a variable counted on the way groups by its tally too, in this
+        // statement only (the relation's plan is put back once it is emitted).
+        let tallied = self.tallied_group(id);
         let project = |cols: &[String]| -> Vec<(String, Expr)> {
             cols.iter().map(|c| (c.clone(), Expr::col(c))).collect()
         };
@@ -137,13 +140,33 @@ impl Session<'_> {
         }
 
         let table = self.new_table(&r.name, "");
-        let (program, connection) =
-            super::place(&self.state.program, &mut self.conns, &plan, r.span)?;
+        let emitted = (|| {
+            let (program, connection) =
+                super::place(&self.state.program, &mut self.conns, &plan, r.span)?;
+            let backend = self.conns.get(&connection, None)?;
+            let mut dialect = dialect_of(backend.as_ref())?;
+            dialect.tally_function = backend.tally_function().map(String::from);
+            let stmt = sql::emit_plan(&program, &plan, &dialect, LiteralMode::Bind)
+                .map_err(|d| crate::at(d, r.span))?;
+            let where_ = sources_read(&program, &plan, &connection);
+            Ok::<_, Diagnostic>((connection, stmt, where_))
+        })();
+        let slot = match tallied {
+            Some((v, original)) => {
+                self.state.program.relations[id.0].plan = original;
+                Some((v, v.0 as i64))
+            }
+            None => None,
+        };
+        let (connection, stmt, where_) = emitted?;
         let backend = self.conns.get(&connection, None)?;
-        let dialect = dialect_of(backend.as_ref())?;
-        let stmt = sql::emit_plan(&program, &plan, &dialect, LiteralMode::Bind)
-            .map_err(|d| crate::at(d, r.span))?;
-        let where_ = sources_read(&program, &plan, &connection);
+        // What the statement counts on the way, from nothing.
+        let forget = |backend: &mut dyn Backend| {
+            if let Some((_, slot)) = slot {
+                backend.take_tally(slot);
+            }
+        };
+        forget(backend.as_mut());
         let spinner = crate::output::progress::Spinner::start(
             &format!("computing {}", r.var),
             crate::output::progress::enabled(),
@@ -164,6 +187,7 @@ impl Session<'_> {
             // This database keeps no temporary tables for us (read-only, a replica):
             // the rows stream into the session's cache instead.
             Err(_) if connection != CACHE => {
+                forget(backend.as_mut());
                 self.copy_to_cache(&connection, &stmt, &table, &keep)
                     .map_err(|e| query_failed(e, &where_, r.span))?;
                 CACHE.to_string()
@@ -171,6 +195,13 @@ impl Session<'_> {
             Err(e) => return Err(query_failed(e, &where_, r.span)),
         };
         drop(spinner);
+        if let Some((v, slot)) = slot {
+            let counted = self.conns.get(&connection, None)?.take_tally(slot);
+            if let (Some(counts), Some(s)) = (counted, self.rels.get_mut(v.0)) {
+                s.counts = Some(counts);
+                s.tallied = true;
+            }
+        }
 
         let src = self.add_table_source(&r, "kept", &table, &place, stamped_ts, keep.clone());
         // Columns no later statement reads are not kept: NULL stands in (pruned away).

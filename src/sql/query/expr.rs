@@ -390,6 +390,20 @@ impl Emitter<'_> {
                 func: Func::Integer,
                 args,
             } => self.integer(args)?,
+            Expr::Func {
+                func: Func::Tally,
+                args,
+            } => {
+                let f = d
+                    .tally_function
+                    .clone()
+                    .ok_or_else(|| Diagnostic::internal("a tally on a connection without one"))?;
+                let args = args
+                    .iter()
+                    .map(|a| self.expr(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                b::function(&f, args)
+            }
             Expr::Func { func, args } => {
                 let x = match args.first() {
                     Some(a) => self.expr(a)?,
@@ -425,7 +439,7 @@ impl Emitter<'_> {
                             ),
                             // rtrim(dir, '\/')
                             Func::Dirname => b::function("rtrim", vec![dir, b::string("\\/")]),
-                            Func::BinNumber | Func::BinTime | Func::Integer => {
+                            Func::BinNumber | Func::BinTime | Func::Integer | Func::Tally => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         }
@@ -436,7 +450,7 @@ impl Emitter<'_> {
                             Func::Basename => "^.*[\\\\/]",
                             // The last separator(s) and what follows.
                             Func::Dirname => "[\\\\/]*[^\\\\/]*$",
-                            Func::BinNumber | Func::BinTime | Func::Integer => {
+                            Func::BinNumber | Func::BinTime | Func::Integer | Func::Tally => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         };
@@ -474,7 +488,7 @@ impl Emitter<'_> {
                                     vec![b::function("SUBSTRING", vec![r, first_kept, max()])],
                                 )
                             }
-                            Func::BinNumber | Func::BinTime | Func::Integer => {
+                            Func::BinNumber | Func::BinTime | Func::Integer | Func::Tally => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         }
