@@ -680,6 +680,54 @@ mod tests {
         );
     }
 
+    /// The tally counts what the summary's count query counts: every row, entities by
+    /// whole identity, else by own id, else (no identity) by the whole row.
+    #[test]
+    fn tally_counts_what_the_count_query_counts() {
+        let mut b = SqliteBackend::cache().unwrap();
+        b.connection()
+            .execute_batch(
+                "CREATE TABLE t (a, b, c);
+                 INSERT INTO t VALUES
+                   (1, 'x', 'r1'), (1.0, 'x', 'r2'), (1, 'x', 'r2'), (2, NULL, 'r3'),
+                   (2, NULL, 'r3'), (NULL, 'x', 'r4'), (NULL, NULL, NULL), ('1', 'x', 'r5'),
+                   (X'31', 'x', 'r5'), (NULL, NULL, NULL);",
+            )
+            .unwrap();
+        let rows = one(&b, "SELECT COUNT(*) FROM t").unwrap() as u64;
+        let count = |b: &SqliteBackend, sql: &str| one(b, sql).unwrap() as u64;
+        for (slot, args, entities) in [
+            // Identity (a, b); own id c where it is not whole.
+            (
+                1,
+                "2, a, b, c",
+                count(&b, "SELECT COUNT(*) FROM (SELECT DISTINCT a, b FROM t WHERE a IS NOT NULL AND b IS NOT NULL)")
+                    + count(&b, "SELECT COUNT(*) FROM (SELECT DISTINCT c FROM t WHERE a IS NULL OR b IS NULL)"),
+            ),
+            // Identity a alone, no own id.
+            (2, "1, a", count(&b, "SELECT COUNT(DISTINCT a) FROM t")),
+            // No identity: distinct rows.
+            (3, "0, a, b, c", count(&b, "SELECT COUNT(*) FROM (SELECT DISTINCT a, b, c FROM t)")),
+        ] {
+            let sql = format!("SELECT SUM(kestrel_tally({slot}, {args})) FROM t");
+            assert_eq!(one(&b, &sql), Some(rows as i64));
+            assert_eq!(b.take_tally(slot), Some((rows, entities)), "{args}");
+            // Taken: the slot starts again from nothing.
+            assert_eq!(b.take_tally(slot), Some((0, 0)));
+        }
+        // Past the budget the slot gives up.
+        let n = DISTINCT_BUDGET as i64 + 1;
+        one(
+            &b,
+            &format!(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
+                 SELECT SUM(kestrel_tally(7, 1, i) + kestrel_tally(8, 1, i % 10)) FROM s"
+            ),
+        );
+        assert_eq!(b.take_tally(7), None);
+        assert_eq!(b.take_tally(8), Some((n as u64, 10)));
+    }
+
     #[test]
     fn distinct_count_past_its_budget_is_null() {
         let b = SqliteBackend::cache().unwrap();
