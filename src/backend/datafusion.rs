@@ -53,6 +53,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::url::ServerUrl;
+use super::tally::{hash128, Tallies};
 use super::{Backend, BackendError, RowSink};
 use crate::ir::{ColumnKind, Literal};
 use crate::sql::SqlStatement;
@@ -74,6 +75,9 @@ pub struct DataFusionBackend {
     /// The directory kept variables' rows are written to ([`Backend::store`]), named
     /// when first needed and removed with the connection.
     scratch: Option<String>,
+    /// What `kestrel_tally` counted (embedded only: a cluster's executors are other
+    /// processes, so a cluster has no tally).
+    tallies: Option<Tallies>,
 }
 
 impl Drop for DataFusionBackend {
@@ -121,12 +125,15 @@ impl DataFusionBackend {
         };
         let lake = Lake::new(url, &u, root)?;
         let runtime = query_runtime(url)?;
-        Ok(DataFusionBackend::with_context(
-            runtime,
-            session_context(),
-            None,
-            lake,
-        ))
+        let ctx = session_context();
+        let tallies = Tallies::default();
+        ctx.register_udf(ScalarUDF::new_from_impl(KestrelTally {
+            signature: Signature::variadic_any(Volatility::Volatile),
+            board: tallies.clone(),
+        }));
+        let mut backend = DataFusionBackend::with_context(runtime, ctx, None, lake);
+        backend.tallies = Some(tallies);
+        Ok(backend)
     }
 
     /// A backend over `lake` whose context `ctx` runs its queries on `runtime`, or on a
@@ -146,6 +153,7 @@ impl DataFusionBackend {
             timeout: None,
             tables: HashMap::new(),
             scratch: None,
+            tallies: None,
         }
     }
 
@@ -730,6 +738,14 @@ impl Backend for DataFusionBackend {
         "datafusion"
     }
 
+    fn tally_function(&self) -> Option<&'static str> {
+        self.tallies.as_ref().map(|_| super::sqlite::TALLY)
+    }
+
+    fn take_tally(&mut self, slot: i64) -> Option<(u64, u64)> {
+        self.tallies.as_ref().and_then(|t| t.take(slot))
+    }
+
     fn column_kinds(
         &mut self,
         table: &str,
@@ -990,5 +1006,100 @@ impl ScalarUDFImpl for KestrelInt {
             }
         };
         Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `kestrel_tally(slot, n, c1, …, cn, a1, …, am)`: SQLite's (see
+/// [`super::sqlite::TALLY`]) a batch at a time, each identity tuple in arrow's row format,
+/// hashed. Volatile, so that DataFusion neither folds nor moves it.
+struct KestrelTally {
+    signature: Signature,
+    board: Tallies,
+}
+
+impl std::fmt::Debug for KestrelTally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KestrelTally")
+    }
+}
+
+impl PartialEq for KestrelTally {
+    fn eq(&self, other: &Self) -> bool {
+        self.board.same(&other.board)
+    }
+}
+
+impl Eq for KestrelTally {}
+
+impl std::hash::Hash for KestrelTally {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "kestrel_tally".hash(state);
+    }
+}
+
+impl ScalarUDFImpl for KestrelTally {
+    fn name(&self) -> &str {
+        super::sqlite::TALLY
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        use datafusion::arrow::row::{RowConverter, SortField};
+        let rows = args.number_rows;
+        let int = |v: &ColumnarValue| -> datafusion::common::Result<i64> {
+            match v {
+                ColumnarValue::Scalar(s) => match s.cast_to(&DataType::Int64)? {
+                    ScalarValue::Int64(Some(i)) => Ok(i),
+                    _ => datafusion::common::plan_err!("kestrel_tally: slot and n are integers"),
+                },
+                ColumnarValue::Array(_) => {
+                    datafusion::common::plan_err!("kestrel_tally: slot and n are constants")
+                }
+            }
+        };
+        if args.args.len() < 2 {
+            return datafusion::common::plan_err!("kestrel_tally takes two arguments or more");
+        }
+        let slot = int(&args.args[0])?;
+        let cols: Vec<ArrayRef> = args.args[2..]
+            .iter()
+            .map(|a| a.clone().into_array(rows))
+            .collect::<datafusion::common::Result<_>>()?;
+        let n = usize::try_from(int(&args.args[1])?).unwrap_or(0).min(cols.len());
+        let (ids, own) = cols.split_at(n);
+        let convert = |arrays: &[ArrayRef]| -> datafusion::common::Result<Option<_>> {
+            if arrays.is_empty() {
+                return Ok(None);
+            }
+            let fields = arrays
+                .iter()
+                .map(|a| SortField::new(a.data_type().clone()))
+                .collect();
+            Ok(Some(RowConverter::new(fields)?.convert_columns(arrays)?))
+        };
+        let (id_rows, own_rows) = (convert(ids)?, convert(own)?);
+        {
+            let mut board = self.board.lock();
+            let t = board.entry(slot).or_default();
+            for i in 0..rows {
+                let whole = n > 0 && ids.iter().all(|a| a.is_valid(i));
+                let entity = match (&id_rows, &own_rows) {
+                    (Some(r), _) if whole => Some((0, hash128(r.row(i).as_ref()))),
+                    // No identity: the whole row is the entity.
+                    (None, Some(r)) => Some((0, hash128(r.row(i).as_ref()))),
+                    (Some(_), Some(r)) => Some((1, hash128(r.row(i).as_ref()))),
+                    _ => None,
+                };
+                t.add(entity);
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(Int64Array::from(vec![1i64; rows]))))
     }
 }

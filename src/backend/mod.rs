@@ -24,6 +24,7 @@ pub mod mssql;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
+mod tally;
 pub mod tls;
 pub mod url;
 

@@ -259,17 +259,7 @@ fn tuple_hash(ctx: &rusqlite::functions::Context<'_>, args: std::ops::Range<usiz
 /// [`DISTINCT_BUDGET`] entities a slot gives up and drops them.
 pub const TALLY: &str = "kestrel_tally";
 
-/// What `kestrel_tally` counted for one slot.
-#[derive(Default)]
-struct Tally {
-    rows: u64,
-    /// Whole identities; own ids of records whose identity is not whole.
-    sets: [crate::fxhash::FxHashSet<u128>; 2],
-    /// Past the budget: the sets were dropped.
-    overflowed: bool,
-}
-
-type Tallies = Arc<std::sync::Mutex<crate::fxhash::FxHashMap<i64, Tally>>>;
+use super::tally::Tallies;
 
 fn tally_step(ctx: &rusqlite::functions::Context<'_>, board: &Tallies) -> rusqlite::Result<()> {
     if ctx.len() < 2 {
@@ -289,16 +279,7 @@ fn tally_step(ctx: &rusqlite::functions::Context<'_>, board: &Tallies) -> rusqli
     } else {
         None
     };
-    let mut board = board.lock().unwrap_or_else(|e| e.into_inner());
-    let t = board.entry(slot).or_default();
-    t.rows += 1;
-    if let (Some((set, hash)), false) = (entity, t.overflowed) {
-        t.sets[set].insert(hash);
-        if t.sets[0].len() + t.sets[1].len() > DISTINCT_BUDGET {
-            t.overflowed = true;
-            t.sets = Default::default();
-        }
-    }
+    board.lock().entry(slot).or_default().add(entity);
     Ok(())
 }
 
@@ -431,13 +412,7 @@ impl Backend for SqliteBackend {
     }
 
     fn take_tally(&mut self, slot: i64) -> Option<(u64, u64)> {
-        let mut board = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
-        match board.remove(&slot) {
-            // No row reached it: the variable has none.
-            None => Some((0, 0)),
-            Some(t) if t.overflowed => None,
-            Some(t) => Some((t.rows, (t.sets[0].len() + t.sets[1].len()) as u64)),
-        }
+        self.tallies.take(slot)
     }
 
     fn create_temp_table(

@@ -5,7 +5,7 @@ use crate::fxhash::{FxHashMap, FxHashSet};
 use sqlparser::ast::{self as sa, BinaryOperator, SetExpr};
 
 use crate::diag::{Code, Diagnostic};
-use crate::ir::{AggFunc, Expr, Literal, Plan, Program, RelId};
+use crate::ir::{AggFunc, Expr, Func, Literal, Plan, Program, RelId};
 use crate::opt::{self, Need};
 
 use super::super::builders as b;
@@ -289,6 +289,11 @@ impl<'a> Emitter<'a> {
             Some(cols) => {
                 let mut items = Vec::new();
                 for (name, e) in cols {
+                    // A tally grouped by counts each row once, as a key; selected too,
+                    // it would count once more per group.
+                    if group.is_some() && matches!(e, Expr::Func { func: Func::Tally, .. }) {
+                        continue;
+                    }
                     let expr = self.expr(e)?;
                     let alias = match e {
                         Expr::Col(c) if c == name => None,

@@ -398,9 +398,14 @@ impl Emitter<'_> {
                     .tally_function
                     .clone()
                     .ok_or_else(|| Diagnostic::internal("a tally on a connection without one"))?;
+                // The slot and the identity's width are the session's numbers, written
+                // as they are: the same call then reads the same wherever it appears.
                 let args = args
                     .iter()
-                    .map(|a| self.expr(a))
+                    .map(|a| match a {
+                        Expr::Lit(Literal::Int(i)) => Ok(b::number(*i)),
+                        a => self.expr(a),
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 b::function(&f, args)
             }
