@@ -55,12 +55,14 @@ impl Tallies {
     }
 
     /// Whether two handles share their slots.
+    #[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
     pub fn same(&self, other: &Tallies) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
 /// A 128-bit SipHash-1-3 of `bytes`.
+#[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
 pub(super) fn hash128(bytes: &[u8]) -> u128 {
     use siphasher::sip128::Hasher128;
     use std::hash::Hasher;
