@@ -227,6 +227,11 @@ pub struct Dialect {
     /// The column types such a table declares (or casts to), by what its values are.
     #[serde(default)]
     pub rows_parameter_types: Option<RowsParameterTypes>,
+    /// The database tests a WHERE clause's terms in the order they are written (SQLite,
+    /// where no index serves them): a semi-join on a variable, the selective term of a
+    /// FIND, is written first, so the other terms are tested on its few rows only.
+    #[serde(default)]
+    pub where_terms_in_order: bool,
     /// Count the entities of a relation with one identity column `u` by grouping on it,
     /// `SELECT SUM(n), COUNT(u) FROM (SELECT u, COUNT(*) AS n FROM r GROUP BY u)`, not
     /// with `COUNT(*), COUNT(DISTINCT u)`: PostgreSQL hashes groups where `COUNT(DISTINCT)`

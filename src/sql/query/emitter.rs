@@ -317,6 +317,23 @@ impl<'a> Emitter<'a> {
                 projection.push(b::select_item(aggregate(*func, x), Some(b::ident(d, name))));
             }
         }
+        let mut filter = filter;
+        let semijoin = |e: &Expr| matches!(e, Expr::InRel { negated: false, .. });
+        if d.where_terms_in_order {
+            let terms: Vec<Expr> = filter
+                .iter()
+                .flat_map(|f| match f {
+                    Expr::And(terms) => terms.clone(),
+                    f => vec![f.clone()],
+                })
+                .collect();
+            if terms.iter().skip(1).any(semijoin) {
+                let (mut first, rest): (Vec<Expr>, Vec<Expr>) =
+                    terms.into_iter().partition(|t| semijoin(t));
+                first.extend(rest);
+                filter = first;
+            }
+        }
         let mut preds = Vec::new();
         let several = filter.len() > 1;
         for f in &filter {
