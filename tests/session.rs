@@ -259,8 +259,13 @@ fn a_variable_read_once_is_counted_on_the_way() {
         assert_eq!(tallied.len(), 1, "{hunt}\n{:#?}", log.statements);
         // The variable's chain reaches the lake in that statement only.
         assert_eq!(lake_reads(&log), 1, "{hunt}\n{:#?}", log.statements);
-        assert!(!log.statements.iter().any(|st| st.contains("kestrel_distinct")
-            && st.contains("\"events\"")), "{hunt}\n{:#?}", log.statements);
+        assert!(
+            !log.statements
+                .iter()
+                .any(|st| st.contains("kestrel_distinct") && st.contains("\"events\"")),
+            "{hunt}\n{:#?}",
+            log.statements
+        );
         drop(log);
         assert!(summary.iter().all(|r| r.records > 0), "{hunt}: {summary:?}");
 
@@ -668,6 +673,11 @@ fn entity_counts_past_the_in_memory_budget_are_counted_by_the_database() {
             .statements
             .iter()
             .any(|s| s.contains("kestrel_distinct") || s.contains("COUNT(DISTINCT"));
-        assert_eq!(counted_again, n > DISTINCT_BUDGET, "{name}: {:#?}", log.statements);
+        assert_eq!(
+            counted_again,
+            n > DISTINCT_BUDGET,
+            "{name}: {:#?}",
+            log.statements
+        );
     }
 }

@@ -52,8 +52,8 @@ use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::url::ServerUrl;
 use super::tally::{hash128, Tallies};
+use super::url::ServerUrl;
 use super::{Backend, BackendError, RowSink};
 use crate::ir::{ColumnKind, Literal};
 use crate::sql::SqlStatement;
@@ -1072,7 +1072,9 @@ impl ScalarUDFImpl for KestrelTally {
             .iter()
             .map(|a| a.clone().into_array(rows))
             .collect::<datafusion::common::Result<_>>()?;
-        let n = usize::try_from(int(&args.args[1])?).unwrap_or(0).min(cols.len());
+        let n = usize::try_from(int(&args.args[1])?)
+            .unwrap_or(0)
+            .min(cols.len());
         let (ids, own) = cols.split_at(n);
         let convert = |arrays: &[ArrayRef]| -> datafusion::common::Result<Option<_>> {
             if arrays.is_empty() {
@@ -1100,6 +1102,9 @@ impl ScalarUDFImpl for KestrelTally {
                 t.add(entity);
             }
         }
-        Ok(ColumnarValue::Array(Arc::new(Int64Array::from(vec![1i64; rows]))))
+        Ok(ColumnarValue::Array(Arc::new(Int64Array::from(vec![
+            1i64;
+            rows
+        ]))))
     }
 }

@@ -122,15 +122,10 @@ impl SqliteBackend {
         .map_err(|e| BackendError::Query(e.to_string()))?;
         let tallies = Tallies::default();
         let board = tallies.clone();
-        conn.create_scalar_function(
-            TALLY,
-            -1,
-            FunctionFlags::SQLITE_UTF8,
-            move |ctx| {
-                tally_step(ctx, &board)?;
-                Ok(1i64)
-            },
-        )
+        conn.create_scalar_function(TALLY, -1, FunctionFlags::SQLITE_UTF8, move |ctx| {
+            tally_step(ctx, &board)?;
+            Ok(1i64)
+        })
         .map_err(|e| BackendError::Query(e.to_string()))?;
         Ok(SqliteBackend {
             conn,
@@ -268,7 +263,9 @@ fn tally_step(ctx: &rusqlite::functions::Context<'_>, board: &Tallies) -> rusqli
         ));
     }
     let slot: i64 = ctx.get(0)?;
-    let n = usize::try_from(ctx.get::<i64>(1)?).unwrap_or(0).min(ctx.len() - 2);
+    let n = usize::try_from(ctx.get::<i64>(1)?)
+        .unwrap_or(0)
+        .min(ctx.len() - 2);
     let whole = (2..2 + n).all(|i| !matches!(ctx.get_raw(i), ValueRef::Null));
     let entity = if n == 0 {
         Some((0, tuple_hash(ctx, 2..ctx.len())))

@@ -59,9 +59,9 @@ pub(super) fn tally_expr(r: &Relation, slot: i64) -> Option<Expr> {
     ];
     if r.identity.is_empty() {
         let cols = r.columns.as_ref().filter(|c| !c.is_empty())?;
-        args.extend(cols.iter().map(|c| Expr::col(c)));
+        args.extend(cols.iter().map(Expr::col));
     } else {
-        args.extend(r.identity.iter().chain(&r.identity_alt).map(|c| Expr::col(c)));
+        args.extend(r.identity.iter().chain(&r.identity_alt).map(Expr::col));
     }
     Some(Expr::Func {
         func: Func::Tally,

@@ -291,7 +291,15 @@ impl<'a> Emitter<'a> {
                 for (name, e) in cols {
                     // A tally grouped by counts each row once, as a key; selected too,
                     // it would count once more per group.
-                    if group.is_some() && matches!(e, Expr::Func { func: Func::Tally, .. }) {
+                    if group.is_some()
+                        && matches!(
+                            e,
+                            Expr::Func {
+                                func: Func::Tally,
+                                ..
+                            }
+                        )
+                    {
                         continue;
                     }
                     let expr = self.expr(e)?;
