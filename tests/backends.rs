@@ -1773,6 +1773,68 @@ fn datafusion_keeps_a_variable_only_up_to_its_row_budget() {
     }
 }
 
+/// On PostgreSQL a variable the planner expects to have more rows than
+/// `KEEP_AT_MOST` is not kept (parallel workers cannot read a temporary table): EXPLAIN
+/// says so and the statements and counts that read it compute it from the lake, with
+/// the same answers; a small variable of the same table is kept.
+#[test]
+fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
+    use kestrel::backend::postgres::KEEP_AT_MOST;
+    let rows = KEEP_AT_MOST as i64 + 50_000;
+    let table = format!("kestrel_big_{}", std::process::id());
+    let mut client = postgres::Client::connect(&common::pg_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            r#"DROP TABLE IF EXISTS {table};
+               CREATE TABLE {table} AS SELECT '2024-07-08T00:00:01.000000Z' AS "@timestamp",
+                 i AS "process.pid", 'p' || (i % 3) AS "process.name"
+               FROM generate_series(1, {rows}) AS s(i);
+               ANALYZE {table};"#
+        ))
+        .unwrap();
+    let yaml = format!(
+        "connections: {{lake: {{url: '{}'}}}}\n\
+         datasources: {{big: {{connection: lake, table: {table}}}}}\n",
+        common::pg_url()
+    );
+    let config = Config::from_yaml_str(&yaml, None).unwrap();
+    for (filter, n, kept) in [("pid > 0", rows, false), ("pid <= 1000", 1000, true)] {
+        let hunt = format!(
+            "p = GET process FROM x://big WHERE {filter}\n\
+             g = GROUP p BY name WITH COUNT(pid) AS n\n\
+             DISP g\n\
+             INFO p\n\
+             EXPLAIN p\n"
+        );
+        let out = common::run_jsonl_with_summary(&config, &hunt).unwrap();
+        let not_kept = format!("-- p is not kept (more than {KEEP_AT_MOST} rows");
+        assert_eq!(out.contains(&not_kept), !kept, "{filter}: {out}");
+        assert_eq!(
+            out.contains("-- p was computed once and is kept in temporary table"),
+            kept,
+            "{filter}: {out}"
+        );
+        // Every row counted, by INFO and by the summary, and grouped.
+        assert!(
+            out.contains(&format!("Number of Records\",\"value\":\"{n}\"")),
+            "{filter}: {out}"
+        );
+        assert!(
+            out.contains(&format!("# p process {n} {n}")),
+            "{filter}: {out}"
+        );
+        let grouped: i64 = out
+            .lines()
+            .filter_map(|l| l.split("\"n\":").nth(1))
+            .map(|v| v.trim_end_matches('}').parse::<i64>().unwrap())
+            .sum();
+        assert_eq!(grouped, n, "{filter}: {out}");
+    }
+    client
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .unwrap();
+}
+
 /// CSV and JSON-lines tables compressed by the usual tools (gzip, bzip2, xz, zstd) read
 /// on DataFusion as the plain files do: the same hunts give the same answers (the ECS
 /// conformance hunts over the CSV fixture, the bundled Windows hunts over one OTRF
