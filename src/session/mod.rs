@@ -12,7 +12,10 @@
 //! *stored* table and rewrites the variable's plan to read that table; every later reader
 //! (displays, counts, FIND, GET FROM, references, time spans) reads what was stored. A
 //! variable read by a single query stays a CTE of that query (pushing the chain down
-//! costs nothing extra); EXPLAIN shows which.
+//! costs nothing extra); EXPLAIN shows which. A variable read by one statement and the
+//! summary is not stored either where that statement can count it on the way (see
+//! `tally.rs`); a connection may also decline to keep a variable too large to be worth
+//! it (DataFusion past 250,000 rows; PostgreSQL when its planner expects more).
 //!
 //! Where stored rows live (see `store.rs`): a temporary table on the connection that
 //! computed them when it can hold one (SQLite's temp schema, which works on a read-only
@@ -607,12 +610,13 @@ impl<'c> Session<'c> {
                 if let Some(slot) = slot {
                     backend.take_tally(slot);
                 }
-                backend.query(&stmt, &mut sink).map_err(fail)?;
-                if let (Some(slot), Some((v, _))) = (slot, &tallied) {
-                    if let Some(counts) = backend.take_tally(slot) {
-                        self.rels[v.0].counts = Some(counts);
-                        self.rels[v.0].tallied = true;
-                    }
+                let ran = backend.query(&stmt, &mut sink);
+                // Taken either way: what a failed statement counted is no count.
+                let counted = slot.and_then(|slot| backend.take_tally(slot));
+                ran.map_err(fail)?;
+                if let (Some(counts), Some((v, _))) = (counted, &tallied) {
+                    self.rels[v.0].counts = Some(counts);
+                    self.rels[v.0].tallied = true;
                 }
                 spinner.pause();
                 out.end().map_err(io_fail)?;

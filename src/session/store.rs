@@ -171,7 +171,12 @@ impl Session<'_> {
             &format!("computing {}", r.var),
             crate::output::progress::enabled(),
         );
-        let place = match backend.store(&table, &stmt) {
+        let stored = backend.store(&table, &stmt);
+        if stored.is_err() {
+            // Whatever it counted before it stopped is not the variable's count.
+            forget(backend.as_mut());
+        }
+        let place = match stored {
             Ok(()) => connection.clone(),
             // Too many rows for this connection to keep well: the relation stays a plan,
             // computed in each query that reads it.
@@ -187,7 +192,6 @@ impl Session<'_> {
             // This database keeps no temporary tables for us (read-only, a replica):
             // the rows stream into the session's cache instead.
             Err(_) if connection != CACHE => {
-                forget(backend.as_mut());
                 self.copy_to_cache(&connection, &stmt, &table, &keep)
                     .map_err(|e| query_failed(e, &where_, r.span))?;
                 CACHE.to_string()

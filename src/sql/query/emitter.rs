@@ -327,7 +327,13 @@ impl<'a> Emitter<'a> {
         }
         let mut filter = filter;
         let semijoin = |e: &Expr| matches!(e, Expr::InRel { negated: false, .. });
-        if d.where_terms_in_order {
+        let has_semijoin = || {
+            filter.iter().any(|f| match f {
+                Expr::And(terms) => terms.iter().any(semijoin),
+                f => semijoin(f),
+            })
+        };
+        if d.where_terms_in_order && has_semijoin() {
             let terms: Vec<Expr> = filter
                 .iter()
                 .flat_map(|f| match f {
