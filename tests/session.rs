@@ -244,6 +244,9 @@ fn a_variable_read_once_is_counted_on_the_way() {
          DISP a ATTR name, pid\nEXPLAIN a",
         "p = GET process FROM sqlite://events WHERE pid > 0\n\
          g = GROUP p BY name WITH COUNT(pid) AS n\nDISP g ATTR name, n SORT BY n DESC\nINFO g",
+        // A GROUP that one DISP reads, of a variable it reads: both counted by that DISP.
+        "p = GET process FROM sqlite://events WHERE pid > 0\n\
+         g = GROUP p BY name WITH COUNT(pid) AS n\nDISP g ATTR name, n",
         // A type whose entities are distinct rows, and one read through a projection.
         "e = GET process_activity FROM sqlite://events WHERE process.pid > 0\nDISP e",
     ];

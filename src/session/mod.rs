@@ -481,8 +481,9 @@ impl<'c> Session<'c> {
         Some((v, tally::with_tally_column(plan, r, expr)?))
     }
 
-    /// For a GROUP `g` of a variable to be counted on the way: puts the tally in `g`'s
-    /// plan as one more grouping key, returning the variable and `g`'s plan as it was.
+    /// For a GROUP `g` of a variable to be counted on the way: the variable, and `g`'s
+    /// plan with the tally as one more grouping key (for the one statement that computes
+    /// `g`: its store, or the DISP that reads it whole).
     fn tallied_group(&mut self, g: RelId) -> Option<(RelId, Plan)> {
         let v = tally::aggregate_reads(&self.state.program.rel(g).plan)?;
         if !self.counted_on_the_way(v) {
@@ -490,10 +491,7 @@ impl<'c> Session<'c> {
         }
         let expr = tally::tally_expr(self.state.program.rel(v), v.0 as i64)?;
         let plan = tally::with_tally_key(&self.state.program.rel(g).plan, expr)?;
-        Some((
-            v,
-            std::mem::replace(&mut self.state.program.relations[g.0].plan, plan),
-        ))
+        Some((v, plan))
     }
 
     /// Gives every relation of the program its [`RelState`] (lowering adds relations).
@@ -584,12 +582,33 @@ impl<'c> Session<'c> {
             OutputKind::Disp => self.tallied_output(&o.plan),
             _ => None,
         };
+        // A DISP of a GROUP that it counts on the way, of a variable counted on the way:
+        // the GROUP's plan in this statement groups by the variable's tally too.
+        let grouped = tallied
+            .as_ref()
+            .and_then(|(g, _)| Some((*g, self.tallied_group(*g)?)));
         let (program, connection) = place(&self.state.program, &mut self.conns, &o.plan, o.span)?;
-        let program = &*program;
+        let with_group;
+        let program = match &grouped {
+            Some((g, (_, plan))) => {
+                let mut p = program.into_owned();
+                p.relations[g.0].plan = plan.clone();
+                with_group = p;
+                &with_group
+            }
+            None => &*program,
+        };
         let backend = self.conns.get(&connection, None)?;
         let mut dialect = dialect_of(backend.as_ref())?;
         dialect.tally_function = backend.tally_function().map(String::from);
         let tallied = tallied.filter(|_| dialect.tally_function.is_some());
+        // (the variable's slot, the variable) for every tally in the statement
+        let slots: Vec<(i64, RelId)> = tallied
+            .iter()
+            .map(|(v, _)| *v)
+            .chain(grouped.iter().map(|(_, (v, _))| *v))
+            .map(|v| (v.0 as i64, v))
+            .collect();
         let where_ = sources_read(program, &o.plan, &connection);
         let fail = |e: BackendError| query_failed(e, &where_, o.span);
         let io_fail =
@@ -606,17 +625,21 @@ impl<'c> Session<'c> {
                     to_stdout: true,
                     hidden: usize::from(tallied.is_some()),
                 };
-                let slot = tallied.as_ref().map(|(v, _)| v.0 as i64);
-                if let Some(slot) = slot {
-                    backend.take_tally(slot);
+                for (slot, _) in &slots {
+                    backend.take_tally(*slot);
                 }
                 let ran = backend.query(&stmt, &mut sink);
                 // Taken either way: what a failed statement counted is no count.
-                let counted = slot.and_then(|slot| backend.take_tally(slot));
+                let counted: Vec<_> = slots
+                    .iter()
+                    .map(|(slot, v)| (*v, backend.take_tally(*slot)))
+                    .collect();
                 ran.map_err(fail)?;
-                if let (Some(counts), Some((v, _))) = (counted, &tallied) {
-                    self.rels[v.0].counts = Some(counts);
-                    self.rels[v.0].tallied = true;
+                for (v, counts) in counted {
+                    if let Some(counts) = counts {
+                        self.rels[v.0].counts = Some(counts);
+                        self.rels[v.0].tallied = true;
+                    }
                 }
                 spinner.pause();
                 out.end().map_err(io_fail)?;

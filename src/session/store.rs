@@ -110,7 +110,10 @@ impl Session<'_> {
         }
         // A GROUP of a variable counted on the way groups by its tally too, in this
         // statement only (the relation's plan is put back once it is emitted).
-        let tallied = self.tallied_group(id);
+        let tallied = self.tallied_group(id).map(|(v, plan)| {
+            let original = std::mem::replace(&mut self.state.program.relations[id.0].plan, plan);
+            (v, original)
+        });
         let project = |cols: &[String]| -> Vec<(String, Expr)> {
             cols.iter().map(|c| (c.clone(), Expr::col(c))).collect()
         };
