@@ -19,7 +19,8 @@
 //! Where SQLite evaluates it exactly once per row is the point: a result column of the
 //! SELECT that reads the variable, or a GROUP BY key of it (not a WHERE term: SQLite tests
 //! the terms an index covers first). So only these statements count on the way: a DISP
-//! of the variable's attributes without SORT BY or LIMIT, and a GROUP of it that is kept.
+//! of the variable's attributes without SORT BY or LIMIT, and a GROUP of it, in the
+//! statement that keeps the GROUP or in such a DISP of the GROUP.
 
 use crate::ir::{Expr, Func, Literal, Plan, RelId, Relation};
 
