@@ -236,8 +236,8 @@ pub trait Backend {
         None
     }
 
-    /// The name of this connection's scalar `f(slot, part, keep, c1, …)` that counts the
-    /// rows and distinct identities of a variable while a statement reads it (returning
+    /// The name of this connection's scalar `f(slot, n, identity…, own id…)` that counts
+    /// the rows and distinct entities of a variable while a statement reads it (returning
     /// 1), if it has one. See `kestrel_tally` in the SQLite backend.
     fn tally_function(&self) -> Option<&'static str> {
         None

@@ -13,6 +13,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
+use super::tally::Tallies;
 use super::{Backend, BackendError, RowSink};
 use crate::ir::Literal;
 use crate::sql::SqlStatement;
@@ -253,8 +254,6 @@ fn tuple_hash(ctx: &rusqlite::functions::Context<'_>, args: std::ops::Range<usiz
 /// row (a result column or grouping key of the SELECT that reads the variable). Past
 /// [`DISTINCT_BUDGET`] entities a slot gives up and drops them.
 pub const TALLY: &str = "kestrel_tally";
-
-use super::tally::Tallies;
 
 fn tally_step(ctx: &rusqlite::functions::Context<'_>, board: &Tallies) -> rusqlite::Result<()> {
     if ctx.len() < 2 {

@@ -400,7 +400,7 @@ pub enum Func {
     /// `BIN(ts, 5m)` on timestamp text: the start of its bucket of `n` seconds since the
     /// epoch, as ISO-8601 text (args: ts, n).
     BinTime,
-    /// 1, having counted the row on the way (args: slot, part, keep, c1, …): the rows and
+    /// 1, having counted the row on the way (args: slot, n, identity…, own id…): the rows and
     /// distinct identities of a variable that a statement reads once, so that the
     /// summary need not compute it again. Only sessions add it, on connections that have
     /// such a function (`Backend::tally_function`).

@@ -477,7 +477,7 @@ impl<'c> Session<'c> {
             return None;
         }
         let r = self.state.program.rel(v);
-        let expr = tally::tally_expr(r, v.0 as i64)?;
+        let expr = tally::tally_expr(r, tally::slot(v))?;
         Some((v, tally::with_tally_column(plan, r, expr)?))
     }
 
@@ -489,9 +489,18 @@ impl<'c> Session<'c> {
         if !self.counted_on_the_way(v) {
             return None;
         }
-        let expr = tally::tally_expr(self.state.program.rel(v), v.0 as i64)?;
+        let expr = tally::tally_expr(self.state.program.rel(v), tally::slot(v))?;
         let plan = tally::with_tally_key(&self.state.program.rel(g).plan, expr)?;
         Some((v, plan))
+    }
+
+    /// Records what a statement counted of `v` on the way (None: past the tally's
+    /// budget; the summary then counts it with a query).
+    fn record_tally(&mut self, v: RelId, counts: Option<(u64, u64)>) {
+        if let (Some(counts), Some(s)) = (counts, self.rels.get_mut(v.0)) {
+            s.counts = Some(counts);
+            s.tallied = true;
+        }
     }
 
     /// Gives every relation of the program its [`RelState`] (lowering adds relations).
@@ -588,26 +597,17 @@ impl<'c> Session<'c> {
             .as_ref()
             .and_then(|(g, _)| Some((*g, self.tallied_group(*g)?)));
         let (program, connection) = place(&self.state.program, &mut self.conns, &o.plan, o.span)?;
-        let with_group;
-        let program = match &grouped {
-            Some((g, (_, plan))) => {
-                let mut p = program.into_owned();
-                p.relations[g.0].plan = plan.clone();
-                with_group = p;
-                &with_group
-            }
-            None => &*program,
-        };
+        let program = with_plan(program, grouped.as_ref().map(|(g, (_, p))| (*g, p)));
+        let program = &*program;
         let backend = self.conns.get(&connection, None)?;
         let mut dialect = dialect_of(backend.as_ref())?;
         dialect.tally_function = backend.tally_function().map(String::from);
-        let tallied = tallied.filter(|_| dialect.tally_function.is_some());
-        // (the variable's slot, the variable) for every tally in the statement
-        let slots: Vec<(i64, RelId)> = tallied
+        // Every variable the statement counts on the way (`counted_on_the_way` made sure
+        // the connection can).
+        let counted_vars: Vec<RelId> = tallied
             .iter()
             .map(|(v, _)| *v)
             .chain(grouped.iter().map(|(_, (v, _))| *v))
-            .map(|v| (v.0 as i64, v))
             .collect();
         let where_ = sources_read(program, &o.plan, &connection);
         let fail = |e: BackendError| query_failed(e, &where_, o.span);
@@ -625,21 +625,18 @@ impl<'c> Session<'c> {
                     to_stdout: true,
                     hidden: usize::from(tallied.is_some()),
                 };
-                for (slot, _) in &slots {
-                    backend.take_tally(*slot);
+                for &v in &counted_vars {
+                    backend.take_tally(tally::slot(v));
                 }
                 let ran = backend.query(&stmt, &mut sink);
                 // Taken either way: what a failed statement counted is no count.
-                let counted: Vec<_> = slots
+                let counted: Vec<_> = counted_vars
                     .iter()
-                    .map(|(slot, v)| (*v, backend.take_tally(*slot)))
+                    .map(|&v| (v, backend.take_tally(tally::slot(v))))
                     .collect();
                 ran.map_err(fail)?;
                 for (v, counts) in counted {
-                    if let Some(counts) = counts {
-                        self.rels[v.0].counts = Some(counts);
-                        self.rels[v.0].tallied = true;
-                    }
+                    self.record_tally(v, counts);
                 }
                 spinner.pause();
                 out.end().map_err(io_fail)?;
@@ -878,6 +875,22 @@ fn place<'p>(
             };
             Ok((Cow::Owned(spilled.unwrap_or(p)), connection))
         }
+    }
+}
+
+/// `program` with relation `g`'s plan replaced, for one statement (a GROUP that groups
+/// by a tally too; see [`Session::tallied_group`]): copied only then.
+fn with_plan<'p>(
+    program: std::borrow::Cow<'p, Program>,
+    replace: Option<(RelId, &Plan)>,
+) -> std::borrow::Cow<'p, Program> {
+    match replace {
+        Some((g, plan)) => {
+            let mut p = program.into_owned();
+            p.relations[g.0].plan = plan.clone();
+            std::borrow::Cow::Owned(p)
+        }
+        None => program,
     }
 }
 

@@ -25,7 +25,7 @@ use crate::sql::{self, LiteralMode};
 use crate::value::Value;
 
 use super::connections::dialect_of;
-use super::{query_failed, sources_read, Session};
+use super::{query_failed, sources_read, tally, Session};
 
 /// The connection name of the session's cache (not a name a configuration can give).
 pub(crate) const CACHE: &str = "\u{1}cache";
@@ -109,11 +109,8 @@ impl Session<'_> {
             }
         }
         // A GROUP of a variable counted on the way groups by its tally too, in this
-        // statement only (the relation's plan is put back once it is emitted).
-        let tallied = self.tallied_group(id).map(|(v, plan)| {
-            let original = std::mem::replace(&mut self.state.program.relations[id.0].plan, plan);
-            (v, original)
-        });
+        // statement only (a GROUP is never stamped: `plan` reads it as `Rel(id)`).
+        let grouped = self.tallied_group(id);
         let project = |cols: &[String]| -> Vec<(String, Expr)> {
             cols.iter().map(|c| (c.clone(), Expr::col(c))).collect()
         };
@@ -143,30 +140,20 @@ impl Session<'_> {
         }
 
         let table = self.new_table(&r.name, "");
-        let emitted = (|| {
-            let (program, connection) =
-                super::place(&self.state.program, &mut self.conns, &plan, r.span)?;
-            let backend = self.conns.get(&connection, None)?;
-            let mut dialect = dialect_of(backend.as_ref())?;
-            dialect.tally_function = backend.tally_function().map(String::from);
-            let stmt = sql::emit_plan(&program, &plan, &dialect, LiteralMode::Bind)
-                .map_err(|d| crate::at(d, r.span))?;
-            let where_ = sources_read(&program, &plan, &connection);
-            Ok::<_, Diagnostic>((connection, stmt, where_))
-        })();
-        let slot = match tallied {
-            Some((v, original)) => {
-                self.state.program.relations[id.0].plan = original;
-                Some((v, v.0 as i64))
-            }
-            None => None,
-        };
-        let (connection, stmt, where_) = emitted?;
+        let (program, connection) =
+            super::place(&self.state.program, &mut self.conns, &plan, r.span)?;
+        let program = super::with_plan(program, grouped.as_ref().map(|(_, p)| (id, p)));
         let backend = self.conns.get(&connection, None)?;
+        let mut dialect = dialect_of(backend.as_ref())?;
+        dialect.tally_function = backend.tally_function().map(String::from);
+        let stmt = sql::emit_plan(&program, &plan, &dialect, LiteralMode::Bind)
+            .map_err(|d| crate::at(d, r.span))?;
+        let where_ = sources_read(&program, &plan, &connection);
+        let counted_var = grouped.map(|(v, _)| v);
         // What the statement counts on the way, from nothing.
         let forget = |backend: &mut dyn Backend| {
-            if let Some((_, slot)) = slot {
-                backend.take_tally(slot);
+            if let Some(v) = counted_var {
+                backend.take_tally(tally::slot(v));
             }
         };
         forget(backend.as_mut());
@@ -202,12 +189,12 @@ impl Session<'_> {
             Err(e) => return Err(query_failed(e, &where_, r.span)),
         };
         drop(spinner);
-        if let Some((v, slot)) = slot {
-            let counted = self.conns.get(&connection, None)?.take_tally(slot);
-            if let (Some(counts), Some(s)) = (counted, self.rels.get_mut(v.0)) {
-                s.counts = Some(counts);
-                s.tallied = true;
-            }
+        if let Some(v) = counted_var {
+            let counted = self
+                .conns
+                .get(&connection, None)?
+                .take_tally(tally::slot(v));
+            self.record_tally(v, counted);
         }
 
         let src = self.add_table_source(&r, "kept", &table, &place, stamped_ts, keep.clone());

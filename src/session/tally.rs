@@ -27,6 +27,12 @@ use crate::ir::{Expr, Func, Literal, Plan, RelId, Relation};
 /// The extra column's name (no attribute has a control character).
 pub(super) const TALLY_COL: &str = "\u{1}tally";
 
+/// The slot a variable's tally counts in on its connection: its relation's number,
+/// unique in the session.
+pub(super) fn slot(v: RelId) -> i64 {
+    v.0 as i64
+}
+
 /// The variable an output reads whole and once: DISP's projections and DISTINCT over it,
 /// nothing that stops early (LIMIT) or groups (SORT BY is a GROUP BY with a sort key).
 pub(super) fn output_reads_whole(plan: &Plan) -> Option<RelId> {

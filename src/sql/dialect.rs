@@ -244,7 +244,7 @@ pub struct Dialect {
     /// run anywhere).
     #[serde(skip)]
     pub distinct_count_function: Option<String>,
-    /// The connection's scalar `f(slot, part, keep, c1, …)` that counts a variable's rows
+    /// The connection's scalar `f(slot, n, identity…, own id…)` that counts a variable's rows
     /// as a statement reads them ([`Func::Tally`](crate::ir::Func)); set by a session from
     /// its backend, as `distinct_count_function`.
     #[serde(skip)]
