@@ -1721,6 +1721,30 @@ fn save_writes_a_table_of_a_parquet_lake_that_datafusion_reads() {
     assert_eq!(left, vec![std::ffi::OsString::from("procs")]);
 }
 
+/// The keep-budget hunts' output (`p`, GROUPed into `n` by name, INFO p, EXPLAIN p, with
+/// the summary): p kept or not as `kept` says, and all of its `rows` rows counted, by the
+/// GROUP, by INFO and by the summary.
+fn assert_kept_and_counted(out: &str, kept: bool, most: usize, rows: i64, what: &str) {
+    let not_kept = format!("-- p is not kept (more than {most} rows");
+    let was_kept = "-- p was computed once and is kept in temporary table";
+    assert_eq!(out.contains(&not_kept), !kept, "{what}: {out}");
+    assert_eq!(out.contains(was_kept), kept, "{what}: {out}");
+    let grouped: i64 = out
+        .lines()
+        .filter_map(|l| l.split("\"n\":").nth(1))
+        .map(|v| v.trim_end_matches('}').parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(grouped, rows, "{what}: {out}");
+    assert!(
+        out.contains(&format!("Number of Records\",\"value\":\"{rows}\"")),
+        "{what}: {out}"
+    );
+    assert!(
+        out.contains(&format!("# p process {rows} {rows}")),
+        "{what}: {out}"
+    );
+}
+
 /// On DataFusion a variable of more rows than the connection keeps
 /// (`KEEP_AT_MOST`) is not kept: its store stops there and leaves no file, EXPLAIN says
 /// so, and the statements and counts that read it compute it from the lake, with the
@@ -1753,20 +1777,7 @@ fn datafusion_keeps_a_variable_only_up_to_its_row_budget() {
         );
         let config = Config::from_yaml_str(&yaml, None).unwrap();
         let out = common::run_jsonl_with_summary(&config, hunt).unwrap();
-        let not_kept = format!("-- p is not kept (more than {KEEP_AT_MOST} rows");
-        let was_kept = "-- p was computed once and is kept in temporary table";
-        assert_eq!(out.contains(&not_kept), !kept, "{rows} rows: {out}");
-        assert_eq!(out.contains(was_kept), kept, "{rows} rows: {out}");
-        // Every row counted, by the GROUP, by INFO and by the summary.
-        assert!(out.contains(&format!("\"n\":{rows}")), "{rows} rows: {out}");
-        assert!(
-            out.contains(&format!("Number of Records\",\"value\":\"{rows}\"")),
-            "{rows} rows: {out}"
-        );
-        assert!(
-            out.contains(&format!("# p process {rows} {rows}")),
-            "{rows} rows: {out}"
-        );
+        assert_kept_and_counted(&out, kept, KEEP_AT_MOST, rows, &format!("{rows} rows"));
         // What the declined store wrote is gone; the session's own files go with it.
         let left = common::files_under(&scratch);
         assert!(left.is_empty(), "{rows} rows: left behind {left:?}");
@@ -1807,28 +1818,7 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
              EXPLAIN p\n"
         );
         let out = common::run_jsonl_with_summary(&config, &hunt).unwrap();
-        let not_kept = format!("-- p is not kept (more than {KEEP_AT_MOST} rows");
-        assert_eq!(out.contains(&not_kept), !kept, "{filter}: {out}");
-        assert_eq!(
-            out.contains("-- p was computed once and is kept in temporary table"),
-            kept,
-            "{filter}: {out}"
-        );
-        // Every row counted, by INFO and by the summary, and grouped.
-        assert!(
-            out.contains(&format!("Number of Records\",\"value\":\"{n}\"")),
-            "{filter}: {out}"
-        );
-        assert!(
-            out.contains(&format!("# p process {n} {n}")),
-            "{filter}: {out}"
-        );
-        let grouped: i64 = out
-            .lines()
-            .filter_map(|l| l.split("\"n\":").nth(1))
-            .map(|v| v.trim_end_matches('}').parse::<i64>().unwrap())
-            .sum();
-        assert_eq!(grouped, n, "{filter}: {out}");
+        assert_kept_and_counted(&out, kept, KEEP_AT_MOST, n, filter);
     }
     client
         .batch_execute(&format!("DROP TABLE {table}"))
