@@ -1748,39 +1748,58 @@ fn assert_kept_and_counted(out: &str, kept: bool, most: usize, rows: i64, what: 
 /// On DataFusion a variable of more rows than the connection keeps
 /// (`KEEP_AT_MOST`) is not kept: its store stops there and leaves no file, EXPLAIN says
 /// so, and the statements and counts that read it compute it from the lake, with the
-/// same answers; one row fewer and it is kept.
+/// same answers; one row fewer and it is kept. The same on a Ballista cluster, whose
+/// executors write nothing of the declined store either, and whose job, ended or
+/// cancelled, leaves the connection answering the statements after it.
 #[cfg(feature = "datafusion")]
 #[test]
 fn datafusion_keeps_a_variable_only_up_to_its_row_budget() {
     use kestrel::backend::datafusion::KEEP_AT_MOST;
+    #[cfg(feature = "ballista")]
+    let cluster = common::cluster::Cluster::start("keep-budget", 2, 2);
+    let engines: Vec<(&str, Box<dyn Fn(&Path) -> String>)> = vec![
+        (
+            "datafusion",
+            Box::new(|dir| format!("datafusion://{}", dir.display())),
+        ),
+        #[cfg(feature = "ballista")]
+        ("ballista", Box::new(|dir| cluster.url(dir))),
+    ];
     let hunt = "p = GET process FROM x://big WHERE pid >= 0\n\
                 g = GROUP p BY name WITH COUNT(pid) AS n\n\
                 DISP g\n\
                 INFO p\n\
                 EXPLAIN p\n";
-    for (rows, kept) in [
-        (KEEP_AT_MOST as i64 + 1, false),
-        (KEEP_AT_MOST as i64, true),
-    ] {
-        let dir = TempDir(common::fresh_dir(
-            "backends",
-            &format!("keep-budget-{kept}"),
-        ));
-        common::big_parquet_table(&dir.0, rows);
-        let scratch = dir.0.join("scratch");
-        std::fs::create_dir_all(&scratch).unwrap();
-        let yaml = format!(
-            "connections: {{lake: {{url: 'datafusion://{}?scratch={}'}}}}\n\
-             datasources: {{big: {{connection: lake, table: big}}}}\n",
-            dir.0.display(),
-            scratch.display()
-        );
-        let config = Config::from_yaml_str(&yaml, None).unwrap();
-        let out = common::run_jsonl_with_summary(&config, hunt).unwrap();
-        assert_kept_and_counted(&out, kept, KEEP_AT_MOST, rows, &format!("{rows} rows"));
-        // What the declined store wrote is gone; the session's own files go with it.
-        let left = common::files_under(&scratch);
-        assert!(left.is_empty(), "{rows} rows: left behind {left:?}");
+    for (engine, url) in &engines {
+        for (rows, kept) in [
+            (KEEP_AT_MOST as i64 + 1, false),
+            (KEEP_AT_MOST as i64, true),
+        ] {
+            let what = format!("{engine}, {rows} rows");
+            let dir = TempDir(common::fresh_dir(
+                "backends",
+                &format!("keep-budget-{engine}-{kept}"),
+            ));
+            common::big_parquet_table(&dir.0, rows);
+            let scratch = dir.0.join("scratch");
+            std::fs::create_dir_all(&scratch).unwrap();
+            let yaml = format!(
+                "connections: {{lake: {{url: '{}?scratch={}'}}}}\n\
+                 datasources: {{big: {{connection: lake, table: big}}}}\n",
+                url(&dir.0),
+                scratch.display()
+            );
+            let config = Config::from_yaml_str(&yaml, None).unwrap();
+            let out = common::run_jsonl_with_summary(&config, hunt).unwrap_or_else(|d| {
+                #[cfg(feature = "ballista")]
+                eprintln!("the cluster's logs:\n{}", cluster.logs());
+                panic!("{what}: {d}")
+            });
+            assert_kept_and_counted(&out, kept, KEEP_AT_MOST, rows, &what);
+            // What the declined store wrote is gone; the session's own files go with it.
+            let left = common::files_under(&scratch);
+            assert!(left.is_empty(), "{what}: left behind {left:?}");
+        }
     }
 }
 

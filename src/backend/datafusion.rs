@@ -1087,18 +1087,23 @@ impl ScalarUDFImpl for KestrelTally {
             Ok(Some(RowConverter::new(fields)?.convert_columns(arrays)?))
         };
         let (id_rows, own_rows) = (convert(ids)?, convert(own)?);
-        {
-            let mut board = self.board.lock();
-            let t = board.entry(slot).or_default();
-            for i in 0..rows {
+        // Hashed before the slots are locked: the engine's partitions call this at once.
+        let entities: Vec<Option<(usize, u128)>> = (0..rows)
+            .map(|i| {
                 let whole = n > 0 && ids.iter().all(|a| a.is_valid(i));
-                let entity = match (&id_rows, &own_rows) {
+                match (&id_rows, &own_rows) {
                     (Some(r), _) if whole => Some((0, hash128(r.row(i).as_ref()))),
                     // No identity: the whole row is the entity.
                     (None, Some(r)) => Some((0, hash128(r.row(i).as_ref()))),
                     (Some(_), Some(r)) => Some((1, hash128(r.row(i).as_ref()))),
                     _ => None,
-                };
+                }
+            })
+            .collect();
+        {
+            let mut board = self.board.lock();
+            let t = board.entry(slot).or_default();
+            for entity in entities {
                 t.add(entity);
             }
         }

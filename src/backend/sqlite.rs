@@ -122,12 +122,7 @@ impl SqliteBackend {
         ))
         .map_err(|e| BackendError::Query(e.to_string()))?;
         let tallies = Tallies::default();
-        let board = tallies.clone();
-        conn.create_scalar_function(TALLY, -1, FunctionFlags::SQLITE_UTF8, move |ctx| {
-            tally_step(ctx, &board)?;
-            Ok(1i64)
-        })
-        .map_err(|e| BackendError::Query(e.to_string()))?;
+        install_tally(&conn, &tallies)?;
         Ok(SqliteBackend {
             conn,
             timeout: None,
@@ -176,7 +171,7 @@ impl rusqlite::functions::Aggregate<DistinctSet, Option<i64>> for DistinctCount 
         if !truth(ctx, 0) {
             return Ok(());
         }
-        seen.insert(tuple_hash(ctx, 1..ctx.len()));
+        seen.insert(tuple_hash((1..ctx.len()).map(|i| ctx.get_raw(i))));
         if seen.len() > DISTINCT_BUDGET {
             *set = None;
         }
@@ -207,15 +202,15 @@ fn truth(ctx: &rusqlite::functions::Context<'_>, i: usize) -> bool {
     }
 }
 
-/// A 128-bit SipHash-1-3 of arguments `args`: a type tag, then the value; an integral
+/// A 128-bit SipHash-1-3 of a tuple of values: a type tag, then the value; an integral
 /// REAL hashes as the INTEGER it equals (SQLite compares 1 and 1.0 equal), text and blobs
 /// with their length. Equal under `SELECT DISTINCT`, equal hash.
-fn tuple_hash(ctx: &rusqlite::functions::Context<'_>, args: std::ops::Range<usize>) -> u128 {
+fn tuple_hash<'a>(values: impl Iterator<Item = ValueRef<'a>>) -> u128 {
     use siphasher::sip128::Hasher128;
     use std::hash::Hasher;
     let mut h = siphasher::sip128::SipHasher13::new();
-    for i in args {
-        match ctx.get_raw(i) {
+    for v in values {
+        match v {
             ValueRef::Null => h.write_u8(0),
             ValueRef::Integer(n) => {
                 h.write_u8(1);
@@ -255,27 +250,130 @@ fn tuple_hash(ctx: &rusqlite::functions::Context<'_>, args: std::ops::Range<usiz
 /// [`DISTINCT_BUDGET`] entities a slot gives up and drops them.
 pub const TALLY: &str = "kestrel_tally";
 
-fn tally_step(ctx: &rusqlite::functions::Context<'_>, board: &Tallies) -> rusqlite::Result<()> {
-    if ctx.len() < 2 {
-        return Err(rusqlite::Error::UserFunctionError(
-            "kestrel_tally(slot, n, c1, …) takes two arguments or more".into(),
-        ));
-    }
-    let slot: i64 = ctx.get(0)?;
-    let n = usize::try_from(ctx.get::<i64>(1)?)
-        .unwrap_or(0)
-        .min(ctx.len() - 2);
-    let whole = (2..2 + n).all(|i| !matches!(ctx.get_raw(i), ValueRef::Null));
+/// The slot and entity of one call of [`TALLY`] with arguments `args`.
+fn tally_row(args: &[ValueRef<'_>]) -> Result<(i64, Option<(usize, u128)>), &'static str> {
+    let (Some(ValueRef::Integer(slot)), Some(ValueRef::Integer(n))) = (args.first(), args.get(1))
+    else {
+        return Err("kestrel_tally(slot, n, c1, …) takes two integers, then the values");
+    };
+    let values = &args[2..];
+    let n = usize::try_from(*n).unwrap_or(0).min(values.len());
+    let (identity, own) = values.split_at(n);
+    let whole = identity.iter().all(|v| !matches!(v, ValueRef::Null));
     let entity = if n == 0 {
-        Some((0, tuple_hash(ctx, 2..ctx.len())))
+        Some((0, tuple_hash(values.iter().copied())))
     } else if whole {
-        Some((0, tuple_hash(ctx, 2..2 + n)))
-    } else if ctx.len() > 2 + n {
-        Some((1, tuple_hash(ctx, 2 + n..ctx.len())))
+        Some((0, tuple_hash(identity.iter().copied())))
+    } else if !own.is_empty() {
+        Some((1, tuple_hash(own.iter().copied())))
     } else {
         None
     };
-    board.lock().entry(slot).or_default().add(entity);
+    Ok((*slot, entity))
+}
+
+/// Registers [`TALLY`] counting into `tallies`, through the C API: rusqlite's closure
+/// wrapper costs about 100 ns a call, and the function is called once per row of a
+/// variable (a million calls for a million-row DISP).
+fn install_tally(conn: &Connection, tallies: &Tallies) -> Result<(), BackendError> {
+    use rusqlite::ffi;
+    use std::os::raw::{c_int, c_void};
+
+    /// Most arguments a call reads without allocating (identity and own id: a handful).
+    const ON_STACK: usize = 16;
+
+    unsafe extern "C" fn tally_fn(
+        ctx: *mut ffi::sqlite3_context,
+        argc: c_int,
+        argv: *mut *mut ffi::sqlite3_value,
+    ) {
+        // SAFETY: the user data is the `Tallies` boxed at registration, freed by
+        // `drop_board` only when the function is dropped; SQLite passes `argc` valid values
+        // whose text and blob pointers stay valid until the function returns, each read
+        // with its byte length.
+        unsafe {
+            let board = &*(ffi::sqlite3_user_data(ctx) as *const Tallies);
+            let raw = if argv.is_null() || argc <= 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(argv, argc as usize)
+            };
+            let mut stack = [ValueRef::Null; ON_STACK];
+            let mut heap = Vec::new();
+            let args: &[ValueRef<'_>] = if raw.len() <= ON_STACK {
+                for (slot, v) in stack.iter_mut().zip(raw) {
+                    *slot = value_ref(*v);
+                }
+                &stack[..raw.len()]
+            } else {
+                heap.extend(raw.iter().map(|v| value_ref(*v)));
+                &heap
+            };
+            match tally_row(args) {
+                Ok((slot, entity)) => {
+                    board.lock().entry(slot).or_default().add(entity);
+                    ffi::sqlite3_result_int(ctx, 1);
+                }
+                Err(message) => {
+                    ffi::sqlite3_result_error(ctx, message.as_ptr().cast(), message.len() as c_int)
+                }
+            }
+        }
+    }
+
+    /// A value as rusqlite reads it, borrowing SQLite's bytes.
+    ///
+    /// # Safety
+    /// `v` is a valid protected value, and the result is dropped before SQLite frees it.
+    unsafe fn value_ref<'a>(v: *mut ffi::sqlite3_value) -> ValueRef<'a> {
+        // SAFETY: as the caller promises; the byte length is read after the pointer, as
+        // SQLite's documentation asks.
+        unsafe {
+            let bytes = |p: *const u8| {
+                let n = ffi::sqlite3_value_bytes(v);
+                if p.is_null() || n <= 0 {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(p, n as usize)
+                }
+            };
+            match ffi::sqlite3_value_type(v) {
+                ffi::SQLITE_INTEGER => ValueRef::Integer(ffi::sqlite3_value_int64(v)),
+                ffi::SQLITE_FLOAT => ValueRef::Real(ffi::sqlite3_value_double(v)),
+                ffi::SQLITE_TEXT => ValueRef::Text(bytes(ffi::sqlite3_value_text(v))),
+                ffi::SQLITE_BLOB => ValueRef::Blob(bytes(ffi::sqlite3_value_blob(v).cast())),
+                _ => ValueRef::Null,
+            }
+        }
+    }
+
+    unsafe extern "C" fn drop_board(p: *mut c_void) {
+        // SAFETY: `p` is the box made below, handed to SQLite once and freed once.
+        drop(unsafe { Box::from_raw(p.cast::<Tallies>()) });
+    }
+
+    let name = std::ffi::CString::new(TALLY).expect("no NUL in the name");
+    let board = Box::into_raw(Box::new(tallies.clone())).cast::<c_void>();
+    // SAFETY: the handle is the open connection's, used on this thread during the call;
+    // SQLite owns `board` from here and calls `drop_board` once, also when the call fails.
+    let rc = unsafe {
+        ffi::sqlite3_create_function_v2(
+            conn.handle(),
+            name.as_ptr(),
+            -1,
+            ffi::SQLITE_UTF8,
+            board,
+            Some(tally_fn),
+            None,
+            None,
+            Some(drop_board),
+        )
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(BackendError::Query(format!(
+            "cannot install {TALLY} (SQLite error {rc})"
+        )));
+    }
     Ok(())
 }
 
@@ -679,6 +777,12 @@ mod tests {
             (2, "1, a", count(&b, "SELECT COUNT(DISTINCT a) FROM t")),
             // No identity: distinct rows.
             (3, "0, a, b, c", count(&b, "SELECT COUNT(*) FROM (SELECT DISTINCT a, b, c FROM t)")),
+            // More values than the function reads without allocating.
+            (
+                4,
+                format!("0{}", ", a, b, c".repeat(6)).as_str(),
+                count(&b, "SELECT COUNT(*) FROM (SELECT DISTINCT a, b, c FROM t)"),
+            ),
         ] {
             let sql = format!("SELECT SUM(kestrel_tally({slot}, {args})) FROM t");
             assert_eq!(one(&b, &sql), Some(rows as i64));
@@ -697,6 +801,19 @@ mod tests {
         );
         assert_eq!(b.take_tally(7), None);
         assert_eq!(b.take_tally(8), Some((n as u64, 10)));
+        // Arguments it cannot read are an error of the statement, not a crash.
+        for args in ["'x', 1, a", "1", "1, 1.5, a"] {
+            let err = b
+                .connection()
+                .query_row(&format!("SELECT kestrel_tally({args}) FROM t"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .expect_err(args);
+            assert!(
+                err.to_string().contains("kestrel_tally(slot, n"),
+                "{args}: {err}"
+            );
+        }
     }
 
     #[test]
