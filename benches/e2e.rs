@@ -132,6 +132,25 @@ const CASES: &[Case] = &[
         expert_df: None,
     },
     Case {
+        name: "six-step attack chain",
+        hunt: "office = GET process FROM sqlite://events WHERE name = 'winword.exe'\n\
+               shells = FIND process CREATED BY office\n\
+               psh = FIND process CREATED BY shells\n\
+               dumpers = FIND process CREATED BY psh\n\
+               launchers = FIND process CREATED dumpers\n\
+               conns = FIND network-traffic CREATED BY launchers\n\
+               DISP conns ATTR dst_ref.value, dst_port",
+        expert: r#"SELECT DISTINCT "destination.ip", "destination.port" FROM events
+                   WHERE "event.category" = 'network' AND COALESCE("network.protocol", '') <> 'dns' AND "process.entity_id" IN
+                     (SELECT "process.parent.entity_id" FROM events WHERE "event.category" = 'process' AND "process.entity_id" IN
+                       (SELECT "process.entity_id" FROM events WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
+                         (SELECT "process.entity_id" FROM events WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
+                           (SELECT "process.entity_id" FROM events WHERE "event.category" = 'process' AND "process.parent.entity_id" IN
+                             (SELECT "process.entity_id" FROM events WHERE "process.name" = 'winword.exe')))))"#,
+        expert_pg: None,
+        expert_df: None,
+    },
+    Case {
         name: "time window",
         hunt: "shells = GET process FROM sqlite://events WHERE name = 'cmd.exe'\n\
                  START t'2024-03-03T00:00:00Z' STOP t'2024-03-04T00:00:00Z'\n\
