@@ -1,4 +1,4 @@
-//! End-to-end benchmark: for ten representative hunts, `kestrel run` (compile against the
+//! End-to-end benchmark: for eleven representative hunts, `kestrel run` (compile against the
 //! live catalog, run, print) against the same database executing a hand-written expert
 //! query for the same answer, both measured in the same run; then peak memory of the
 //! `kestrel` binary printing a DISP of a million rows.

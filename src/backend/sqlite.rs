@@ -616,7 +616,7 @@ impl Backend for SqliteBackend {
 }
 
 /// The page cache of a connection's main and temporary databases, in KiB.
-pub const CACHE_BUDGET_KIB: u32 = 16 * 1024;
+pub const CACHE_BUDGET_KIB: u32 = 8 * 1024;
 
 impl SqliteBackend {
     /// Runs `f` so that Ctrl-C and the statement timeout stop what it runs.
