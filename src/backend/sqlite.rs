@@ -247,7 +247,7 @@ fn tuple_hash<'a>(values: impl Iterator<Item = ValueRef<'a>>) -> u128 {
 /// (a type without identity). The same entities as the summary's count query. A
 /// statement calls it once per row of the variable, in a place SQLite evaluates once per
 /// row (a result column or grouping key of the SELECT that reads the variable). Past
-/// [`DISTINCT_BUDGET`] entities a slot gives up and drops them.
+/// [`DISTINCT_BUDGET`] entities a slot spills its hashes to temporary files (`tally.rs`).
 pub const TALLY: &str = "kestrel_tally";
 
 /// The slot and entity of one call of [`TALLY`] with arguments `args`.
@@ -790,17 +790,23 @@ mod tests {
             // Taken: the slot starts again from nothing.
             assert_eq!(b.take_tally(slot), Some((0, 0)));
         }
-        // Past the budget the slot gives up.
-        let n = DISTINCT_BUDGET as i64 + 1;
+        // Past the budget the slot spills to files, and still counts exactly: each row
+        // twice, and the own ids of rows whose identity is NULL apart from identities.
+        let n = DISTINCT_BUDGET as i64 * 2 + 1;
         one(
             &b,
             &format!(
                 "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
-                 SELECT SUM(kestrel_tally(7, 1, i) + kestrel_tally(8, 1, i % 10)) FROM s"
+                 SELECT SUM(x) FROM (
+                   SELECT kestrel_tally(7, 1, i / 2, 0) + kestrel_tally(8, 1, i % 10)
+                     + kestrel_tally(9, 1, CASE WHEN i % 3 <> 0 THEN i END, i % 1000) AS x
+                   FROM s
+                   UNION ALL SELECT kestrel_tally(7, 1, i / 2, 0) FROM s)"
             ),
         );
-        assert_eq!(b.take_tally(7), None);
+        assert_eq!(b.take_tally(7), Some((2 * n as u64, (n / 2 + 1) as u64)));
         assert_eq!(b.take_tally(8), Some((n as u64, 10)));
+        assert_eq!(b.take_tally(9), Some((n as u64, (n - n / 3) as u64 + 1000)));
         // Arguments it cannot read are an error of the statement, not a crash.
         for args in ["'x', 1, a", "1", "1, 1.5, a"] {
             let err = b

@@ -1,14 +1,24 @@
 //! What a connection's tally function counted (SQLite's and embedded DataFusion's
 //! `kestrel_tally`): per slot, the rows it saw and their distinct entities, each entity a
-//! 128-bit hash of its identity tuple (two collide with odds of about n²/2¹²⁹). Past
-//! [`DISTINCT_BUDGET`](super::sqlite::DISTINCT_BUDGET) entities a slot gives up, so
-//! memory stays bounded, and the session counts with a query instead.
+//! 128-bit hash of its identity tuple (two collide with odds of about n²/2¹²⁸). Up to
+//! [`DISTINCT_BUDGET`](super::sqlite::DISTINCT_BUDGET) entities a slot keeps them in a
+//! hash set; past that it spills: every hash goes to one of [`PARTS`] temporary files by
+//! its top bits, and the files are counted one at a time when the slot is taken, so
+//! memory stays bounded whatever the variable's size. Only a file that cannot be written
+//! makes a slot give up (the session then counts with a query).
 
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::fxhash::{FxHashMap, FxHashSet};
 
 use super::sqlite::DISTINCT_BUDGET;
+
+/// The files a spilled slot's hashes are spread over: at the budget's memory, a slot
+/// counts up to 64 × 900,000 distinct entities exactly.
+pub const PARTS: usize = 64;
 
 /// One slot: rows, whole identities (set 0), own ids of records whose identity is not
 /// whole (set 1).
@@ -16,21 +26,124 @@ use super::sqlite::DISTINCT_BUDGET;
 pub(super) struct Tally {
     rows: u64,
     sets: [FxHashSet<u128>; 2],
-    /// Past the budget: the sets were dropped.
-    overflowed: bool,
+    /// Past the budget: the hashes, by file.
+    spill: Option<Spill>,
+    /// A spill file could not be written: nothing is counted.
+    failed: bool,
 }
 
 impl Tally {
     /// Counts one row, and its entity (`(set, hash)`) if it has one.
     pub fn add(&mut self, entity: Option<(usize, u128)>) {
         self.rows += 1;
-        if let (Some((set, hash)), false) = (entity, self.overflowed) {
-            self.sets[set.min(1)].insert(hash);
-            if self.sets[0].len() + self.sets[1].len() > DISTINCT_BUDGET {
-                self.overflowed = true;
-                self.sets = Default::default();
+        let Some((set, hash)) = entity else {
+            return;
+        };
+        if self.failed {
+            return;
+        }
+        let set = set.min(1);
+        let written = match &mut self.spill {
+            Some(spill) => spill.push(tagged(set, hash)),
+            None => {
+                self.sets[set].insert(hash);
+                if self.sets[0].len() + self.sets[1].len() <= DISTINCT_BUDGET {
+                    return;
+                }
+                self.spill_sets()
+            }
+        };
+        if written.is_err() {
+            self.failed = true;
+            self.sets = Default::default();
+            self.spill = None;
+        }
+    }
+
+    /// Moves the sets into a new spill.
+    fn spill_sets(&mut self) -> io::Result<()> {
+        let mut spill = Spill::new()?;
+        for (set, hashes) in std::mem::take(&mut self.sets).into_iter().enumerate() {
+            for hash in hashes {
+                spill.push(tagged(set, hash))?;
             }
         }
+        self.spill = Some(spill);
+        Ok(())
+    }
+
+    /// Rows and distinct entities; None if a spill file failed.
+    fn counts(self) -> Option<(u64, u64)> {
+        if self.failed {
+            return None;
+        }
+        let entities = match self.spill {
+            Some(spill) => spill.count().ok()?,
+            None => (self.sets[0].len() + self.sets[1].len()) as u64,
+        };
+        Some((self.rows, entities))
+    }
+}
+
+/// A hash with its set in the lowest bit: the two sets count apart in one file.
+fn tagged(set: usize, hash: u128) -> u128 {
+    (hash & !1) | set as u128
+}
+
+/// A spilled slot's hashes in [`PARTS`] unnamed temporary files (removed from the
+/// directory as soon as they are made, so nothing is left behind whatever happens).
+struct Spill {
+    parts: Vec<BufWriter<File>>,
+}
+
+impl Spill {
+    fn new() -> io::Result<Spill> {
+        static MADE: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir();
+        let parts = (0..PARTS)
+            .map(|_| {
+                let n = MADE.fetch_add(1, Ordering::Relaxed);
+                let path = dir.join(format!("kestrel-tally-{}-{n}", std::process::id()));
+                let file = File::options()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)?;
+                std::fs::remove_file(&path)?;
+                Ok(BufWriter::with_capacity(16 * 1024, file))
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(Spill { parts })
+    }
+
+    fn push(&mut self, hash: u128) -> io::Result<()> {
+        // The top bits choose the file (the set's tag is the lowest).
+        let part = (hash >> (128 - PARTS.trailing_zeros())) as usize;
+        self.parts[part].write_all(&hash.to_le_bytes())
+    }
+
+    /// Distinct hashes of all files, counted file by file.
+    fn count(self) -> io::Result<u64> {
+        let mut total = 0;
+        let mut seen = FxHashSet::default();
+        for part in self.parts {
+            let mut file = part.into_inner().map_err(|e| e.into_error())?;
+            file.rewind()?;
+            let mut reader = BufReader::with_capacity(64 * 1024, file);
+            let mut hash = [0u8; 16];
+            loop {
+                match reader.read_exact(&mut hash) {
+                    Ok(()) => {
+                        seen.insert(u128::from_le_bytes(hash));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            total += seen.len() as u64;
+            seen.clear();
+        }
+        Ok(total)
     }
 }
 
@@ -44,14 +157,12 @@ impl Tallies {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records and entities of `slot`, forgetting it: none counted is (0, 0); None past
-    /// the budget.
+    /// Records and entities of `slot`, forgetting it: none counted is (0, 0); None if
+    /// its spill failed.
     pub fn take(&self, slot: i64) -> Option<(u64, u64)> {
-        match self.lock().remove(&slot) {
-            None => Some((0, 0)),
-            Some(t) if t.overflowed => None,
-            Some(t) => Some((t.rows, (t.sets[0].len() + t.sets[1].len()) as u64)),
-        }
+        // Out of the lock before a spill is counted.
+        let taken = self.lock().remove(&slot);
+        taken.map_or(Some((0, 0)), Tally::counts)
     }
 
     /// Whether two handles share their slots.
