@@ -1757,7 +1757,8 @@ fn datafusion_keeps_a_variable_only_up_to_its_row_budget() {
     use kestrel::backend::datafusion::KEEP_AT_MOST;
     #[cfg(feature = "ballista")]
     let cluster = common::cluster::Cluster::start("keep-budget", 2, 2);
-    let engines: Vec<(&str, Box<dyn Fn(&Path) -> String>)> = vec![
+    type UrlOf<'a> = Box<dyn Fn(&Path) -> String + 'a>;
+    let engines: Vec<(&str, UrlOf)> = vec![
         (
             "datafusion",
             Box::new(|dir| format!("datafusion://{}", dir.display())),

@@ -1088,7 +1088,7 @@ impl ScalarUDFImpl for KestrelTally {
         };
         let (id_rows, own_rows) = (convert(ids)?, convert(own)?);
         // Hashed before the slots are locked: the engine's partitions call this at once.
-        let entities: Vec<Option<(usize, u128)>> = (0..rows)
+        let entities: Vec<super::tally::Entity> = (0..rows)
             .map(|i| {
                 let whole = n > 0 && ids.iter().all(|a| a.is_valid(i));
                 match (&id_rows, &own_rows) {

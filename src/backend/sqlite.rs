@@ -13,7 +13,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::tally::Tallies;
+use super::tally::{Entity, Tallies};
 use super::{Backend, BackendError, RowSink};
 use crate::ir::Literal;
 use crate::sql::SqlStatement;
@@ -251,7 +251,7 @@ fn tuple_hash<'a>(values: impl Iterator<Item = ValueRef<'a>>) -> u128 {
 pub const TALLY: &str = "kestrel_tally";
 
 /// The slot and entity of one call of [`TALLY`] with arguments `args`.
-fn tally_row(args: &[ValueRef<'_>]) -> Result<(i64, Option<(usize, u128)>), &'static str> {
+fn tally_row(args: &[ValueRef<'_>]) -> Result<(i64, Entity), &'static str> {
     let (Some(ValueRef::Integer(slot)), Some(ValueRef::Integer(n))) = (args.first(), args.get(1))
     else {
         return Err("kestrel_tally(slot, n, c1, …) takes two integers, then the values");

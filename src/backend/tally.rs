@@ -20,6 +20,10 @@ use super::sqlite::DISTINCT_BUDGET;
 /// counts up to 64 × 900,000 distinct entities exactly.
 pub const PARTS: usize = 64;
 
+/// A row's entity, if it has one: the set it counts in (0 for whole identities, 1 for own
+/// ids) and its hash.
+pub(super) type Entity = Option<(usize, u128)>;
+
 /// One slot: rows, whole identities (set 0), own ids of records whose identity is not
 /// whole (set 1).
 #[derive(Default)]
@@ -34,7 +38,7 @@ pub(super) struct Tally {
 
 impl Tally {
     /// Counts one row, and its entity (`(set, hash)`) if it has one.
-    pub fn add(&mut self, entity: Option<(usize, u128)>) {
+    pub fn add(&mut self, entity: Entity) {
         self.rows += 1;
         let Some((set, hash)) = entity else {
             return;
