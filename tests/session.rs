@@ -86,6 +86,9 @@ impl Backend for Watched {
     fn take_tally(&mut self, slot: i64) -> Option<(u64, u64)> {
         self.inner.take_tally(slot)
     }
+    fn forget_tally(&mut self, slot: i64) {
+        self.inner.forget_tally(slot)
+    }
 }
 
 struct Lake {

@@ -746,6 +746,12 @@ impl Backend for DataFusionBackend {
         self.tallies.as_ref().and_then(|t| t.take(slot))
     }
 
+    fn forget_tally(&mut self, slot: i64) {
+        if let Some(t) = &self.tallies {
+            t.forget(slot);
+        }
+    }
+
     fn column_kinds(
         &mut self,
         table: &str,

@@ -248,6 +248,10 @@ pub trait Backend {
     fn take_tally(&mut self, _slot: i64) -> Option<(u64, u64)> {
         None
     }
+
+    /// Forgets what the tally counted in `slot` without counting it (a spilled slot's
+    /// files are closed, not read).
+    fn forget_tally(&mut self, _slot: i64) {}
 }
 
 /// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`,

@@ -509,6 +509,10 @@ impl Backend for SqliteBackend {
         self.tallies.take(slot)
     }
 
+    fn forget_tally(&mut self, slot: i64) {
+        self.tallies.forget(slot);
+    }
+
     fn create_temp_table(
         &mut self,
         name: &str,
@@ -807,6 +811,16 @@ mod tests {
         assert_eq!(b.take_tally(7), Some((2 * n as u64, (n / 2 + 1) as u64)));
         assert_eq!(b.take_tally(8), Some((n as u64, 10)));
         assert_eq!(b.take_tally(9), Some((n as u64, (n - n / 3) as u64 + 1000)));
+        // A spilled slot forgotten is gone, uncounted.
+        one(
+            &b,
+            &format!(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
+                 SELECT SUM(kestrel_tally(10, 1, i)) FROM s"
+            ),
+        );
+        b.forget_tally(10);
+        assert_eq!(b.take_tally(10), Some((0, 0)));
         // Arguments it cannot read are an error of the statement, not a crash.
         for args in ["'x', 1, a", "1", "1, 1.5, a"] {
             let err = b

@@ -169,6 +169,12 @@ impl Tallies {
         taken.map_or(Some((0, 0)), Tally::counts)
     }
 
+    /// Forgets `slot` without counting it.
+    pub fn forget(&self, slot: i64) {
+        let forgotten = self.lock().remove(&slot);
+        drop(forgotten);
+    }
+
     /// Whether two handles share their slots.
     #[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
     pub fn same(&self, other: &Tallies) -> bool {

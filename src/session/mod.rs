@@ -626,15 +626,20 @@ impl<'c> Session<'c> {
                     hidden: usize::from(tallied.is_some()),
                 };
                 for &v in &counted_vars {
-                    backend.take_tally(tally::slot(v));
+                    backend.forget_tally(tally::slot(v));
                 }
                 let ran = backend.query(&stmt, &mut sink);
-                // Taken either way: what a failed statement counted is no count.
+                // What a failed statement counted is no count: forgotten, not counted.
+                if ran.is_err() {
+                    for &v in &counted_vars {
+                        backend.forget_tally(tally::slot(v));
+                    }
+                }
+                ran.map_err(fail)?;
                 let counted: Vec<_> = counted_vars
                     .iter()
                     .map(|&v| (v, backend.take_tally(tally::slot(v))))
                     .collect();
-                ran.map_err(fail)?;
                 for (v, counts) in counted {
                     self.record_tally(v, counts);
                 }

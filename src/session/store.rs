@@ -153,7 +153,7 @@ impl Session<'_> {
         // What the statement counts on the way, from nothing.
         let forget = |backend: &mut dyn Backend| {
             if let Some(v) = counted_var {
-                backend.take_tally(tally::slot(v));
+                backend.forget_tally(tally::slot(v));
             }
         };
         forget(backend.as_mut());
