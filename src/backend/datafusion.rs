@@ -1096,14 +1096,16 @@ impl ScalarUDFImpl for KestrelTally {
         // Hashed before the slots are locked: the engine's partitions call this at once.
         let entities: Vec<super::tally::Entity> = (0..rows)
             .map(|i| {
-                let whole = n > 0 && ids.iter().all(|a| a.is_valid(i));
-                match (&id_rows, &own_rows) {
-                    (Some(r), _) if whole => Some((0, hash128(r.row(i).as_ref()))),
-                    // No identity: the whole row is the entity.
-                    (None, Some(r)) => Some((0, hash128(r.row(i).as_ref()))),
-                    (Some(_), Some(r)) => Some((1, hash128(r.row(i).as_ref()))),
-                    _ => None,
-                }
+                let hash = |r: &Option<datafusion::arrow::row::Rows>| {
+                    r.as_ref().map_or(0, |r| hash128(r.row(i).as_ref()))
+                };
+                super::tally::entity(
+                    n,
+                    ids.iter().all(|a| a.is_valid(i)),
+                    own_rows.is_some(),
+                    || hash(&id_rows),
+                    || hash(&own_rows),
+                )
             })
             .collect();
         {

@@ -260,15 +260,13 @@ fn tally_row(args: &[ValueRef<'_>]) -> Result<(i64, Entity), &'static str> {
     let n = usize::try_from(*n).unwrap_or(0).min(values.len());
     let (identity, own) = values.split_at(n);
     let whole = identity.iter().all(|v| !matches!(v, ValueRef::Null));
-    let entity = if n == 0 {
-        Some((0, tuple_hash(values.iter().copied())))
-    } else if whole {
-        Some((0, tuple_hash(identity.iter().copied())))
-    } else if !own.is_empty() {
-        Some((1, tuple_hash(own.iter().copied())))
-    } else {
-        None
-    };
+    let entity = super::tally::entity(
+        n,
+        whole,
+        !own.is_empty(),
+        || tuple_hash(identity.iter().copied()),
+        || tuple_hash(own.iter().copied()),
+    );
     Ok((*slot, entity))
 }
 

@@ -24,6 +24,26 @@ pub const PARTS: usize = 64;
 /// ids) and its hash.
 pub(super) type Entity = Option<(usize, u128)>;
 
+/// The entity of a row, as the summary's count query has it: its identity (of `n` values)
+/// when that is whole, else its own id kept apart (set 1), or with no identity (`n` = 0)
+/// its own values, the whole row; none without an own id. The hashes are taken only
+/// when needed.
+pub(super) fn entity(
+    n: usize,
+    whole: bool,
+    has_own: bool,
+    identity: impl FnOnce() -> u128,
+    own: impl FnOnce() -> u128,
+) -> Entity {
+    if n > 0 && whole {
+        Some((0, identity()))
+    } else if has_own {
+        Some((usize::from(n > 0), own()))
+    } else {
+        None
+    }
+}
+
 /// One slot: rows, whole identities (set 0), own ids of records whose identity is not
 /// whole (set 1).
 #[derive(Default)]
@@ -171,6 +191,7 @@ impl Tallies {
 
     /// Forgets `slot` without counting it.
     pub fn forget(&self, slot: i64) {
+        // Dropped after the lock is released: a spill closes 64 files.
         let forgotten = self.lock().remove(&slot);
         drop(forgotten);
     }
