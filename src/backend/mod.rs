@@ -244,7 +244,7 @@ pub trait Backend {
     }
 
     /// What the tally counted in `slot` (records, distinct tuples), forgetting it; None
-    /// when it went past its memory budget (or the connection has no tally).
+    /// when it could not count (its spill files failed, or the connection has no tally).
     fn take_tally(&mut self, _slot: i64) -> Option<(u64, u64)> {
         None
     }

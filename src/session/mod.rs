@@ -494,8 +494,8 @@ impl<'c> Session<'c> {
         Some((v, plan))
     }
 
-    /// Records what a statement counted of `v` on the way (None: past the tally's
-    /// budget; the summary then counts it with a query).
+    /// Records what a statement counted of `v` on the way (None: the tally could not
+    /// count, its spill files failed; the summary then counts it with a query).
     fn record_tally(&mut self, v: RelId, counts: Option<(u64, u64)>) {
         if let (Some(counts), Some(s)) = (counts, self.rels.get_mut(v.0)) {
             s.counts = Some(counts);
