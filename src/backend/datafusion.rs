@@ -1057,7 +1057,6 @@ impl ScalarUDFImpl for KestrelTally {
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
-        use datafusion::arrow::row::{RowConverter, SortField};
         let rows = args.number_rows;
         let int = |v: &ColumnarValue| -> datafusion::common::Result<i64> {
             match v {
@@ -1082,32 +1081,15 @@ impl ScalarUDFImpl for KestrelTally {
             .unwrap_or(0)
             .min(cols.len());
         let (ids, own) = cols.split_at(n);
-        let convert = |arrays: &[ArrayRef]| -> datafusion::common::Result<Option<_>> {
-            if arrays.is_empty() {
-                return Ok(None);
-            }
-            let fields = arrays
-                .iter()
-                .map(|a| SortField::new(a.data_type().clone()))
-                .collect();
-            Ok(Some(RowConverter::new(fields)?.convert_columns(arrays)?))
-        };
-        let (id_rows, own_rows) = (convert(ids)?, convert(own)?);
         // Hashed before the slots are locked: the engine's partitions call this at once.
-        let entities: Vec<super::tally::Entity> = (0..rows)
-            .map(|i| {
-                let hash = |r: &Option<datafusion::arrow::row::Rows>| {
-                    r.as_ref().map_or(0, |r| hash128(r.row(i).as_ref()))
-                };
-                super::tally::entity(
-                    n,
-                    ids.iter().all(|a| a.is_valid(i)),
-                    own_rows.is_some(),
-                    || hash(&id_rows),
-                    || hash(&own_rows),
-                )
-            })
-            .collect();
+        let entities = match (ids, own) {
+            ([id], []) => one_column_entities(id),
+            _ => None,
+        };
+        let entities = match entities {
+            Some(entities) => entities,
+            None => rows_entities(ids, own, rows)?,
+        };
         {
             let mut board = self.board.lock();
             let t = board.entry(slot).or_default();
@@ -1119,5 +1101,116 @@ impl ScalarUDFImpl for KestrelTally {
             1i64;
             rows
         ]))))
+    }
+}
+
+/// The entities of a tally whose identity is one column and that has no own id (ECS's
+/// `process.entity_id`, say), when the column is text or an integer: each value hashed
+/// where it is, without [`rows_entities`]'s row encoding. None for other types.
+fn one_column_entities(id: &ArrayRef) -> Option<Vec<super::tally::Entity>> {
+    use datafusion::arrow::datatypes::Int64Type;
+    // Seeds apart from `rows_entities`' (0), and per type, as a row encoding is.
+    const TEXT: u64 = 1;
+    const INT: u64 = 2;
+    let text = |t: Option<&str>| t.map(|t| (0, hash128(TEXT, t.as_bytes())));
+    Some(match id.data_type() {
+        DataType::Utf8 => id.as_string::<i32>().iter().map(text).collect(),
+        DataType::LargeUtf8 => id.as_string::<i64>().iter().map(text).collect(),
+        DataType::Utf8View => id.as_string_view().iter().map(text).collect(),
+        DataType::Int64 => id
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|v| v.map(|v| (0, hash128(INT, &v.to_le_bytes()))))
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// The entities of `rows` rows of a tally: identity columns `ids` and own-id columns
+/// `own`, each side encoded as Arrow rows and hashed (see [`super::tally::entity`]).
+fn rows_entities(
+    ids: &[ArrayRef],
+    own: &[ArrayRef],
+    rows: usize,
+) -> datafusion::common::Result<Vec<super::tally::Entity>> {
+    use datafusion::arrow::row::{RowConverter, SortField};
+    let convert = |arrays: &[ArrayRef]| -> datafusion::common::Result<Option<_>> {
+        if arrays.is_empty() {
+            return Ok(None);
+        }
+        let fields = arrays
+            .iter()
+            .map(|a| SortField::new(a.data_type().clone()))
+            .collect();
+        Ok(Some(RowConverter::new(fields)?.convert_columns(arrays)?))
+    };
+    let (id_rows, own_rows) = (convert(ids)?, convert(own)?);
+    Ok((0..rows)
+        .map(|i| {
+            let hash = |r: &Option<datafusion::arrow::row::Rows>| {
+                r.as_ref().map_or(0, |r| hash128(0, r.row(i).as_ref()))
+            };
+            super::tally::entity(
+                ids.len(),
+                ids.iter().all(|a| a.is_valid(i)),
+                own_rows.is_some(),
+                || hash(&id_rows),
+                || hash(&own_rows),
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{LargeStringArray, StringViewArray};
+
+    /// Which rows have an entity, and how many distinct entities there are.
+    fn shape(entities: &[super::super::tally::Entity]) -> (Vec<bool>, usize) {
+        let distinct: HashSet<_> = entities.iter().flatten().collect();
+        (
+            entities.iter().map(Option::is_some).collect(),
+            distinct.len(),
+        )
+    }
+
+    /// A one-column identity of text or integers, hashed where it is, gives the same
+    /// entities as the row encoding every other tally goes through: NULL none, equal
+    /// values one.
+    #[test]
+    fn one_column_entities_are_the_row_encodings_entities() {
+        let texts = [
+            Some("a"),
+            None,
+            Some("b"),
+            Some("a"),
+            Some(""),
+            None,
+            Some(""),
+        ];
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(texts.to_vec())),
+            Arc::new(LargeStringArray::from(texts.to_vec())),
+            Arc::new(StringViewArray::from(texts.to_vec())),
+            Arc::new(Int64Array::from(vec![
+                Some(1),
+                None,
+                Some(-1),
+                Some(1),
+                Some(0),
+                None,
+                Some(0),
+            ])),
+        ];
+        for column in columns {
+            let fast = one_column_entities(&column).expect("a type read where it is");
+            let rows = rows_entities(std::slice::from_ref(&column), &[], column.len()).unwrap();
+            assert_eq!(shape(&fast), shape(&rows), "{:?}", column.data_type());
+            assert_eq!(shape(&fast).1, 3, "{:?}", column.data_type());
+        }
+        // Other types go through the row encoding.
+        let floats: ArrayRef = Arc::new(datafusion::arrow::array::Float64Array::from(vec![1.0]));
+        assert!(one_column_entities(&floats).is_none());
     }
 }

@@ -13,7 +13,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::tally::{Entity, Tallies};
+use super::tally::{hash128, Entity, Tallies, Tally};
 use super::{Backend, BackendError, RowSink};
 use crate::ir::Literal;
 use crate::sql::SqlStatement;
@@ -140,40 +140,35 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// `kestrel_distinct(keep, c1, …, cn)`: how many distinct tuples `(c1, …, cn)` the rows
 /// where `keep` is true hold, NULL equal to NULL (as `SELECT DISTINCT` has it). What the
 /// summary and INFO count entities with: SQLite's `COUNT(DISTINCT x)` inserts each value
-/// into a B-tree (1.1–1.7 s for 1,000,000 values); this keeps a 128-bit SipHash of each
-/// tuple in a hash set (two values collide with odds of about n²/2¹²⁹, 10⁻²⁵ at ten
-/// million). Past [`DISTINCT_BUDGET`] tuples it drops the set and returns NULL: the
-/// caller counts with `COUNT(DISTINCT …)` instead, so memory stays bounded.
+/// into a B-tree (1.1–1.7 s for 1,000,000 values); this keeps a 128-bit hash of each
+/// tuple ([`tuple_hash`]) in a hash set (two values collide with odds of about n²/2¹²⁹,
+/// 10⁻²⁵ at ten million). Past [`DISTINCT_BUDGET`] tuples it spills the hashes to temporary files and
+/// counts them file by file, as the tally does (`tally.rs`), so memory stays bounded and
+/// the count exact; only a file that cannot be written makes it return NULL, and the
+/// caller then counts with `COUNT(DISTINCT …)`.
 pub const DISTINCT_COUNT: &str = "kestrel_distinct";
 
-/// The most distinct tuples [`DISTINCT_COUNT`] holds (16 bytes each; a set of this many
-/// fits 1,048,576 buckets, about 17 MB).
+/// The most distinct tuples [`DISTINCT_COUNT`] and the tally hold in memory (16 bytes
+/// each; a set of this many fits 1,048,576 buckets, about 17 MB).
 pub const DISTINCT_BUDGET: usize = 900_000;
 
 struct DistinctCount;
 
-/// The set of tuple hashes so far; None once past the budget.
-type DistinctSet = Option<crate::fxhash::FxHashSet<u128>>;
-
-impl rusqlite::functions::Aggregate<DistinctSet, Option<i64>> for DistinctCount {
-    fn init(&self, _: &mut rusqlite::functions::Context<'_>) -> rusqlite::Result<DistinctSet> {
-        Ok(Some(Default::default()))
+impl rusqlite::functions::Aggregate<Tally, Option<i64>> for DistinctCount {
+    fn init(&self, _: &mut rusqlite::functions::Context<'_>) -> rusqlite::Result<Tally> {
+        Ok(Tally::default())
     }
 
     fn step(
         &self,
         ctx: &mut rusqlite::functions::Context<'_>,
-        set: &mut DistinctSet,
+        seen: &mut Tally,
     ) -> rusqlite::Result<()> {
-        let Some(seen) = set else {
-            return Ok(());
-        };
-        if !truth(ctx, 0) {
-            return Ok(());
-        }
-        seen.insert(tuple_hash((1..ctx.len()).map(|i| ctx.get_raw(i))));
-        if seen.len() > DISTINCT_BUDGET {
-            *set = None;
+        if truth(ctx, 0) {
+            seen.add(Some((
+                0,
+                tuple_hash((1..ctx.len()).map(|i| ctx.get_raw(i))),
+            )));
         }
         Ok(())
     }
@@ -181,12 +176,11 @@ impl rusqlite::functions::Aggregate<DistinctSet, Option<i64>> for DistinctCount 
     fn finalize(
         &self,
         _: &mut rusqlite::functions::Context<'_>,
-        set: Option<DistinctSet>,
+        seen: Option<Tally>,
     ) -> rusqlite::Result<Option<i64>> {
-        Ok(match set {
+        Ok(match seen {
             None => Some(0),
-            Some(Some(seen)) => Some(seen.len() as i64),
-            Some(None) => None,
+            Some(seen) => seen.counts().map(|(_, entities)| entities as i64),
         })
     }
 }
@@ -202,42 +196,64 @@ fn truth(ctx: &rusqlite::functions::Context<'_>, i: usize) -> bool {
     }
 }
 
-/// A 128-bit SipHash-1-3 of a tuple of values: a type tag, then the value; an integral
-/// REAL hashes as the INTEGER it equals (SQLite compares 1 and 1.0 equal), text and blobs
-/// with their length. Equal under `SELECT DISTINCT`, equal hash.
+/// A 128-bit hash ([`hash128`]) of a tuple of values, each encoded as a type tag, then
+/// the value; an integral REAL as the INTEGER it equals (SQLite compares 1 and 1.0
+/// equal), text and blobs with their length. Equal under `SELECT DISTINCT`, equal hash.
+/// The encoding is built on the stack up to [`TUPLE_ON_STACK`] bytes.
 fn tuple_hash<'a>(values: impl Iterator<Item = ValueRef<'a>>) -> u128 {
-    use siphasher::sip128::Hasher128;
-    use std::hash::Hasher;
-    let mut h = siphasher::sip128::SipHasher13::new();
+    let mut stack = [0u8; TUPLE_ON_STACK];
+    let mut len = 0;
+    let mut heap: Vec<u8> = Vec::new();
+    let mut put = |bytes: &[u8]| {
+        if heap.is_empty() && len + bytes.len() <= TUPLE_ON_STACK {
+            stack[len..len + bytes.len()].copy_from_slice(bytes);
+            len += bytes.len();
+        } else {
+            if heap.is_empty() {
+                heap.extend_from_slice(&stack[..len]);
+            }
+            heap.extend_from_slice(bytes);
+        }
+    };
     for v in values {
         match v {
-            ValueRef::Null => h.write_u8(0),
+            ValueRef::Null => put(&[0]),
             ValueRef::Integer(n) => {
-                h.write_u8(1);
-                h.write_i64(n);
+                put(&[1]);
+                put(&n.to_le_bytes());
             }
             ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
-                h.write_u8(1);
-                h.write_i64(f as i64);
+                put(&[1]);
+                put(&(f as i64).to_le_bytes());
             }
             ValueRef::Real(f) => {
-                h.write_u8(2);
-                h.write_u64(f.to_bits());
+                put(&[2]);
+                put(&f.to_bits().to_le_bytes());
             }
             ValueRef::Text(t) => {
-                h.write_u8(3);
-                h.write_usize(t.len());
-                h.write(t);
+                put(&[3]);
+                put(&(t.len() as u64).to_le_bytes());
+                put(t);
             }
             ValueRef::Blob(b) => {
-                h.write_u8(4);
-                h.write_usize(b.len());
-                h.write(b);
+                put(&[4]);
+                put(&(b.len() as u64).to_le_bytes());
+                put(b);
             }
         }
     }
-    h.finish128().as_u128()
+    if heap.is_empty() {
+        hash128(TUPLE_SEED, &stack[..len])
+    } else {
+        hash128(TUPLE_SEED, &heap)
+    }
 }
+
+/// The bytes of a tuple [`tuple_hash`] encodes without allocating.
+const TUPLE_ON_STACK: usize = 256;
+
+/// The seed of [`tuple_hash`]'s XXH3.
+const TUPLE_SEED: u64 = 0x6b65_7374_7265_6c31;
 
 /// `kestrel_tally(slot, n, c1, …, cn, a1, …, am)`, always 1: counts, on the way, the rows
 /// and entities of a variable that a statement reads once, so that the summary needs no
@@ -701,7 +717,10 @@ mod tests {
                    (1, 'x', 1), (1.0, 'x', 1), (2, 'x', 1), (2.5, 'x', 1), (2.5, 'x', 1),
                    (NULL, 'x', 1), (NULL, 'x', 1), (NULL, NULL, 1), ('1', 'x', 1),
                    (X'31', 'x', 1), ('', NULL, 1), ('', '', 1), ('ab', 'c', 1),
-                   ('a', 'bc', 1), (-0.0, 'x', 1), (0, 'x', 1), (7, 'y', 0), (8, 'y', NULL);",
+                   ('a', 'bc', 1), (-0.0, 'x', 1), (0, 'x', 1), (7, 'y', 0), (8, 'y', NULL);
+                 -- Tuples longer than the hash encodes on the stack, apart only at the end.
+                 INSERT INTO t SELECT printf('%300d', i), printf('%300d', i % 2), 1
+                   FROM (SELECT 1 AS i UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 1);",
             )
             .unwrap();
         for (cols, keep) in [
@@ -741,7 +760,7 @@ mod tests {
         let ours = groups(
             "SELECT b, kestrel_distinct(1, a) FROM t WHERE b IS NOT NULL GROUP BY b ORDER BY b",
         );
-        assert_eq!(ours.len(), 5);
+        assert_eq!(ours.len(), 7);
         assert_eq!(
             ours,
             groups(
@@ -835,18 +854,18 @@ mod tests {
     }
 
     #[test]
-    fn distinct_count_past_its_budget_is_null() {
+    fn distinct_count_past_its_budget_spills_and_stays_exact() {
         let b = SqliteBackend::cache().unwrap();
-        let n = DISTINCT_BUDGET as i64 + 1;
+        let n = DISTINCT_BUDGET as i64 * 2 + 1;
         let sql = format!(
             "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
-             SELECT kestrel_distinct(1, i), kestrel_distinct(1, i % 1000) FROM s"
+             SELECT kestrel_distinct(1, i), kestrel_distinct(1, i % 1000),
+               kestrel_distinct(i % 2, i / 2, 'x') FROM s"
         );
-        let (past, within): (Option<i64>, Option<i64>) = b
+        let counts: (Option<i64>, Option<i64>, Option<i64>) = b
             .connection()
-            .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap();
-        assert_eq!(past, None);
-        assert_eq!(within, Some(1000));
+        assert_eq!(counts, (Some(n), Some(1000), Some(n / 2 + 1)));
     }
 }

@@ -1,6 +1,6 @@
 //! What a connection's tally function counted (SQLite's and embedded DataFusion's
 //! `kestrel_tally`): per slot, the rows it saw and their distinct entities, each entity a
-//! 128-bit hash of its identity tuple (two collide with odds of about n²/2¹²⁸). Up to
+//! 128-bit XXH3 hash of its identity tuple (two collide with odds of about n²/2¹²⁸). Up to
 //! [`DISTINCT_BUDGET`](super::sqlite::DISTINCT_BUDGET) entities a slot keeps them in a
 //! hash set; past that it spills: every hash goes to one of [`PARTS`] temporary files by
 //! its top bits, and the files are counted one at a time when the slot is taken, so
@@ -8,11 +8,12 @@
 //! makes a slot give up (the session then counts with a query).
 
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::fxhash::{FxHashMap, FxHashSet};
+use crate::fxhash::FxHashMap;
 
 use super::sqlite::DISTINCT_BUDGET;
 
@@ -44,12 +45,37 @@ pub(super) fn entity(
     }
 }
 
+/// A set of 128-bit hashes. A key is a uniform hash already, so the set uses its low 64
+/// bits as they are, without hashing it again.
+type HashSet128 = std::collections::HashSet<u128, BuildHasherDefault<Prehashed>>;
+
+/// The [`Hasher`] of [`HashSet128`]: a `u128` key's low 64 bits.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u128` keys are hashed here; any other bytes are folded in, FNV-1a style.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One slot: rows, whole identities (set 0), own ids of records whose identity is not
 /// whole (set 1).
 #[derive(Default)]
 pub(super) struct Tally {
     rows: u64,
-    sets: [FxHashSet<u128>; 2],
+    sets: [HashSet128; 2],
     /// Past the budget: the hashes, by file.
     spill: Option<Spill>,
     /// A spill file could not be written: nothing is counted.
@@ -97,7 +123,7 @@ impl Tally {
     }
 
     /// Rows and distinct entities; None if a spill file failed.
-    fn counts(self) -> Option<(u64, u64)> {
+    pub fn counts(self) -> Option<(u64, u64)> {
         if self.failed {
             return None;
         }
@@ -149,7 +175,7 @@ impl Spill {
     /// Distinct hashes of all files, counted file by file.
     fn count(self) -> io::Result<u64> {
         let mut total = 0;
-        let mut seen = FxHashSet::default();
+        let mut seen = HashSet128::default();
         for part in self.parts {
             let mut file = part.into_inner().map_err(|e| e.into_error())?;
             file.rewind()?;
@@ -203,12 +229,8 @@ impl Tallies {
     }
 }
 
-/// A 128-bit SipHash-1-3 of `bytes`.
-#[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
-pub(super) fn hash128(bytes: &[u8]) -> u128 {
-    use siphasher::sip128::Hasher128;
-    use std::hash::Hasher;
-    let mut h = siphasher::sip128::SipHasher13::new();
-    h.write(bytes);
-    h.finish128().as_u128()
+/// A 128-bit XXH3 of `bytes`, with the seed telling apart kinds of encoding (a value of
+/// one type from a tuple, say) that could give equal bytes.
+pub(super) fn hash128(seed: u64, bytes: &[u8]) -> u128 {
+    twox_hash::XxHash3_128::oneshot_with_seed(seed, bytes)
 }

@@ -786,8 +786,8 @@ impl<'c> Session<'c> {
             place(&self.state.program, &mut self.conns, &Plan::Rel(id), span)?;
         let backend = self.conns.get(&connection, None)?;
         let mut dialect = dialect_of(backend.as_ref())?;
-        // The connection's own distinct count where it has one; past its memory budget
-        // (a NULL count) the database's `COUNT(DISTINCT …)`.
+        // The connection's own distinct count where it has one; where that cannot count
+        // (a NULL: its spill files could not be written) the database's `COUNT(DISTINCT …)`.
         dialect.distinct_count_function = backend.distinct_count_function().map(String::from);
         let row = loop {
             let stmt = sql::emit_counts(&program, id, &dialect, LiteralMode::Bind)
