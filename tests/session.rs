@@ -94,6 +94,8 @@ impl Backend for Watched {
 struct Lake {
     dir: std::path::PathBuf,
     url: String,
+    /// The configuration as YAML, and parsed.
+    yaml: String,
     config: Config,
 }
 
@@ -127,10 +129,12 @@ impl Lake {
         let yaml = format!(
             "connections:\n  lake:\n    url: {url}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n"
         );
+        let config = Config::from_yaml_str(&yaml, None).unwrap();
         Lake {
             dir,
             url,
-            config: Config::from_yaml_str(&yaml, None).unwrap(),
+            yaml,
+            config,
         }
     }
 
@@ -636,15 +640,13 @@ fn kept_tables_are_gone_after_exit_error_and_ctrl_c() {
 /// `COUNT(DISTINCT …)`. A variable counted on the way is counted exactly past the budget
 /// too, by the tally. The summary is exact in every case.
 #[test]
-fn entity_counts_past_the_in_memory_budget_are_counted_by_the_database() {
+fn entity_counts_past_the_in_memory_budget_stay_exact() {
     use kestrel::backend::sqlite::DISTINCT_BUDGET;
     for (name, n) in [("within", 1000), ("past", DISTINCT_BUDGET + 1)] {
         let lake = Lake::processes(name, n);
+        let hunt = "p = GET process FROM sqlite://events WHERE pid >= 1000\nDISP p ATTR name SORT BY name ASC LIMIT 1\n";
         let (mut s, log) = lake.session(SessionOptions::default());
-        let (out, summary) = run(
-            &mut s,
-            "p = GET process FROM sqlite://events WHERE pid >= 1000\nDISP p ATTR name SORT BY name ASC LIMIT 1",
-        );
+        let (out, summary) = run(&mut s, hunt);
         assert_eq!(out.lines().nth(1), Some("proc0.exe"), "{out}");
         assert_eq!(summary.len(), 1);
         assert_eq!(
@@ -667,25 +669,14 @@ fn entity_counts_past_the_in_memory_budget_are_counted_by_the_database() {
             // exist; SQLite's own temporary files find another): the count falls back
             // to the database's, still exact. A process of its own, for its environment.
             let config = lake.dir.join("kestrel.yaml");
-            std::fs::write(
-                &config,
-                format!(
-                    "connections:\n  lake:\n    url: {}\ndatasources:\n  events:\n    connection: lake\n    table: events\n    timestamp: \"@timestamp\"\n",
-                    lake.url
-                ),
-            )
-            .unwrap();
-            let hunt = lake.dir.join("past.hf");
-            std::fs::write(
-                &hunt,
-                "p = GET process FROM sqlite://events WHERE pid >= 1000\nDISP p ATTR name SORT BY name ASC LIMIT 1\n",
-            )
-            .unwrap();
+            std::fs::write(&config, &lake.yaml).unwrap();
+            let hunt_file = lake.dir.join("past.hf");
+            std::fs::write(&hunt_file, hunt).unwrap();
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
                 .arg("run")
                 .arg("--config")
                 .arg(&config)
-                .arg(&hunt)
+                .arg(&hunt_file)
                 .env("TMPDIR", lake.dir.join("no-such-directory"))
                 .output()
                 .unwrap();

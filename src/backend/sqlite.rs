@@ -142,10 +142,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// summary and INFO count entities with: SQLite's `COUNT(DISTINCT x)` inserts each value
 /// into a B-tree (1.1–1.7 s for 1,000,000 values); this keeps a 128-bit hash of each
 /// tuple ([`tuple_hash`]) in a hash set (two values collide with odds of about n²/2¹²⁹,
-/// 10⁻²⁵ at ten million). Past [`DISTINCT_BUDGET`] tuples it spills the hashes to temporary files and
-/// counts them file by file, as the tally does (`tally.rs`), so memory stays bounded and
-/// the count exact; only a file that cannot be written makes it return NULL, and the
-/// caller then counts with `COUNT(DISTINCT …)`.
+/// 10⁻²⁵ at ten million). Past [`DISTINCT_BUDGET`] tuples it spills the hashes to
+/// temporary files and counts them file by file, as the tally does (`tally.rs`), so
+/// memory stays bounded and the count exact; only a file that cannot be written makes it
+/// return NULL, and the caller then counts with `COUNT(DISTINCT …)`.
 pub const DISTINCT_COUNT: &str = "kestrel_distinct";
 
 /// The most distinct tuples [`DISTINCT_COUNT`] and the tally hold in memory (16 bytes
