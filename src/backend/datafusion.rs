@@ -1085,11 +1085,8 @@ impl ScalarUDFImpl for KestrelTally {
         let entities = match (ids, own) {
             ([id], []) => one_column_entities(id),
             _ => None,
-        };
-        let entities = match entities {
-            Some(entities) => entities,
-            None => rows_entities(ids, own, rows)?,
-        };
+        }
+        .map_or_else(|| rows_entities(ids, own, rows), Ok)?;
         {
             let mut board = self.board.lock();
             let t = board.entry(slot).or_default();

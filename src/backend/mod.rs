@@ -231,7 +231,8 @@ pub trait Backend {
 
     /// The name of this connection's aggregate `f(keep, c1, …)` that counts distinct
     /// tuples faster than the database's `COUNT(DISTINCT …)`, returning NULL if it cannot
-    /// count (SQLite's, when its spill files cannot be written; see [`Dialect::distinct_count_function`](crate::sql::Dialect)).
+    /// count (SQLite's, when its spill files cannot be written; see
+    /// [`Dialect::distinct_count_function`](crate::sql::Dialect)).
     fn distinct_count_function(&self) -> Option<&'static str> {
         None
     }
