@@ -53,7 +53,9 @@ pub fn watch(stop: impl FnOnce() + Send + 'static) -> Watch {
                     stop();
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                // Woken at once when the watch ends (see `Drop`), so a statement's end
+                // does not wait out the poll.
+                std::thread::park_timeout(Duration::from_millis(50));
             }
         })
         .ok();
@@ -84,6 +86,7 @@ impl Drop for Watch {
     fn drop(&mut self) {
         if let Some((done, handle)) = self.0.take() {
             done.store(true, Ordering::Relaxed);
+            handle.thread().unpark();
             let _ = handle.join();
         }
     }
