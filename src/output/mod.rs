@@ -290,6 +290,11 @@ impl<W: Write> Printer<W> {
         self.out.flush()
     }
 
+    /// Writes out what the writer holds (the rows of a display an error cut short).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Gives the writer back (finish any open display with [`Printer::end`] first).
     pub fn into_inner(self) -> W {
         self.out
