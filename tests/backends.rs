@@ -1839,6 +1839,20 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
         );
         let out = common::run_jsonl_with_summary(&config, &hunt).unwrap();
         assert_kept_and_counted(&out, kept, KEEP_AT_MOST, n, filter);
+        // A variable that one DISP shows and the summary counts: counted on the way with
+        // grouping sets when small; when large, computed again for the count instead.
+        let hunt =
+            format!("q = GET process FROM x://big WHERE {filter}\nDISP q ATTR name\nEXPLAIN q\n");
+        let out = common::run_jsonl_with_summary(&config, &hunt).unwrap();
+        let on_the_way = "-- q is not kept: one statement reads it, and counts its records and \
+                          entities for the summary on the way";
+        let too_many = format!("-- q is not kept (more than {KEEP_AT_MOST} rows");
+        assert_eq!(out.contains(on_the_way), kept, "{filter}: {out}");
+        assert_eq!(out.contains(&too_many), !kept, "{filter}: {out}");
+        assert!(
+            out.contains(&format!("# q process {n} {n}")),
+            "{filter}: {out}"
+        );
     }
     client
         .batch_execute(&format!("DROP TABLE {table}"))

@@ -89,6 +89,9 @@ impl Backend for Watched {
     fn forget_tally(&mut self, slot: i64) {
         self.inner.forget_tally(slot)
     }
+    fn estimated_rows(&mut self, stmt: &SqlStatement) -> Option<f64> {
+        self.inner.estimated_rows(stmt)
+    }
 }
 
 struct Lake {
@@ -562,7 +565,8 @@ fn kept_tables_are_gone_after_exit_error_and_ctrl_c() {
         let path = dir.join(name);
         std::fs::write(
             &path,
-            format!("{var} = GET process FROM postgresql://events WHERE pid > 0\nDISP {var} ATTR name\n{tail}"),
+            // Shown in an order: kept (a DISP without one would count it on the way).
+            format!("{var} = GET process FROM postgresql://events WHERE pid > 0\nDISP {var} ATTR name SORT BY name ASC\n{tail}"),
         )
         .unwrap();
         path
@@ -720,4 +724,82 @@ fn entity_counts_past_the_in_memory_budget_stay_exact() {
             .any(|s| s.contains("kestrel_distinct") || s.contains("COUNT(DISTINCT"));
         assert!(!counted_again, "{name}: {:#?}", log.statements);
     }
+}
+
+/// PostgreSQL has no tally function: a DISP that reads a variable whole counts it on the
+/// way with grouping sets of its entities, whose rows kestrel counts instead of showing.
+/// Same rows and summary as computing every count with a query of its own; one statement
+/// reaches the lake; nothing is kept.
+#[test]
+fn grouping_sets_count_on_the_way_on_postgresql() {
+    let url = common::pg_url();
+    let table = format!("s16_sets_{}", std::process::id());
+    kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
+        files: vec![common::tests_dir("fixtures").join("ecs_process_network.csv")],
+        into: url.clone(),
+        table: table.clone(),
+        replace: true,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("the PostgreSQL test server must be reachable: {e}"));
+    let yaml = format!(
+        "connections:\n  lake:\n    url: '{url}'\ndatasources:\n  events:\n    connection: lake\n    table: {table}\n    timestamp: '@timestamp'\n"
+    );
+    let lake = Lake {
+        dir: common::fresh_dir("session", "pg-sets"),
+        url: url.clone(),
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        yaml,
+    };
+    let reads_lake = |st: &String| st.contains(&format!("\"{table}\""));
+    // (hunt, statements with grouping sets, variables kept)
+    let hunts = [
+        // A variable shown by one DISP, projected and whole.
+        ("a = GET process FROM postgresql://events WHERE name IN ('uname', 'cat', 'ping', 'curl')\nDISP a ATTR name, pid", 1, 0),
+        ("a = GET process FROM postgresql://events WHERE pid > 1026\nDISP a", 1, 0),
+        // Connections: the identity is several columns, NULL in some records.
+        ("c = GET network-traffic FROM postgresql://events WHERE dst_port > 0\nDISP c ATTR dst_ref.value, dst_port", 1, 0),
+        // A GROUP that shows all its keys: its rows count it, its grouping sets the
+        // variable it groups.
+        ("p = GET process FROM postgresql://events WHERE pid > 0\ng = GROUP p BY name WITH COUNT(pid) AS n\nDISP g ATTR name, n", 1, 0),
+        // The same, the GROUP shown whole.
+        ("p = GET process FROM postgresql://events WHERE pid > 0\ng = GROUP p BY name WITH COUNT(pid) AS n\nDISP g", 1, 0),
+        // A GROUP not shown whole: its rows are not its own, but it has an identity (pid)
+        // and is counted in a grouping set of that; its variable, which it reads, is kept.
+        ("p = GET process FROM postgresql://events WHERE pid > 0\ng = GROUP p BY name, pid WITH COUNT(pid) AS n\nDISP g ATTR name, n", 1, 1),
+        // A SORT BY reads in an order: no grouping sets, the variable kept.
+        ("a = GET process FROM postgresql://events WHERE pid > 0\nDISP a ATTR name SORT BY name ASC", 0, 1),
+    ];
+    for (hunt, with_sets, kept) in hunts {
+        let (mut s, log) = lake.session(SessionOptions::default());
+        let (out, summary) = run(&mut s, hunt);
+        let log = log.lock().unwrap();
+        let sets = log
+            .statements
+            .iter()
+            .filter(|st| st.contains("GROUPING SETS"))
+            .count();
+        assert_eq!(sets, with_sets, "{hunt}\n{:#?}", log.statements);
+        assert_eq!(log.stored, kept, "{hunt}\n{:#?}", log.statements);
+        // Each chain reaches the lake once.
+        assert_eq!(
+            log.statements.iter().filter(|st| reads_lake(st)).count(),
+            1,
+            "{hunt}\n{:#?}",
+            log.statements
+        );
+        drop(log);
+        assert!(summary.iter().all(|r| r.records > 0), "{hunt}: {summary:?}");
+        let (mut fresh, _) = lake.session(SessionOptions {
+            store: false,
+            ..SessionOptions::default()
+        });
+        let (again, summary_again) = run(&mut fresh, hunt);
+        assert_eq!(blocks(&out), blocks(&again), "{hunt}");
+        assert_eq!(summary, summary_again, "{hunt}");
+    }
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
+    admin
+        .batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""))
+        .unwrap();
 }

@@ -253,6 +253,12 @@ pub trait Backend {
     /// Forgets what the tally counted in `slot` without counting it (a spilled slot's
     /// files are closed, not read).
     fn forget_tally(&mut self, _slot: i64) {}
+
+    /// The planner's estimate of how many rows `stmt` gives, where the database has one
+    /// to ask (PostgreSQL's `EXPLAIN`); None elsewhere, or when asking failed.
+    fn estimated_rows(&mut self, _stmt: &SqlStatement) -> Option<f64> {
+        None
+    }
 }
 
 /// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`,

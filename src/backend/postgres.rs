@@ -322,7 +322,7 @@ pub const KEEP_AT_MOST: usize = 250_000;
 
 impl PgBackend {
     /// The planner's estimate of how many rows `stmt` gives (0 when it has none).
-    fn estimated_rows(&mut self, stmt: &SqlStatement) -> Result<f64, BackendError> {
+    fn planned_rows(&mut self, stmt: &SqlStatement) -> Result<f64, BackendError> {
         let explain = SqlStatement {
             sql: format!("EXPLAIN (FORMAT JSON) {}", stmt.sql),
             params: stmt.params.clone(),
@@ -445,7 +445,7 @@ impl Backend for PgBackend {
         // A variable the planner expects to be large is not kept: parallel workers cannot
         // read a temporary table, and writing one costs about a second a million rows,
         // more than the lake costs to read again (see [`KEEP_AT_MOST`]).
-        if self.estimated_rows(stmt)? > KEEP_AT_MOST as f64 {
+        if self.planned_rows(stmt)? > KEEP_AT_MOST as f64 {
             return Err(BackendError::TooManyToKeep(KEEP_AT_MOST));
         }
         // The table's columns take the types the server gives the query's result; the
@@ -497,6 +497,10 @@ impl Backend for PgBackend {
                 Err(e)
             }
         }
+    }
+
+    fn estimated_rows(&mut self, stmt: &SqlStatement) -> Option<f64> {
+        self.planned_rows(stmt).ok()
     }
 
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {

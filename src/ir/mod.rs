@@ -405,6 +405,13 @@ pub enum Func {
     /// summary need not compute it again. Only sessions add it, on connections that have
     /// such a function (`Backend::tally_function`).
     Tally,
+    /// A grouping key that is a grouping set of its own (args: a flag, then the set's
+    /// expressions): `GROUP BY GROUPING SETS ((other keys…), (flag, e1, …))`, the key
+    /// selected as the flag. The flag must never be NULL on the set's rows, so the key is
+    /// NULL exactly on the rows of the other keys' groups. Only sessions add it, to count
+    /// a variable on the way on connections whose dialect has grouping sets
+    /// ([`Dialect::grouping_sets`](crate::sql::Dialect)).
+    GroupingSet,
 }
 
 /// Typed scalar expressions over the columns of a plan's input.

@@ -91,10 +91,21 @@ struct RelState {
     /// Read by one statement that can count it on the way, and by the summary: not
     /// kept, counted by that statement (see [`tally`]).
     tally_reader: bool,
-    /// Whether its connection can count it on the way, once asked.
-    tally_possible: Option<bool>,
+    /// A DISP can count it on the way with grouping sets (see [`tally::sets_shape`]).
+    sets_reader: bool,
+    /// How its connection can count it on the way, if it can, once asked.
+    way: Option<Option<Way>>,
     /// Its counts were taken on the way.
     tallied: bool,
+}
+
+/// How a statement counts a variable on the way (see [`tally`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// The connection's tally function.
+    Tally,
+    /// Grouping sets of the variable's entities, counted as their rows arrive.
+    Sets,
 }
 
 /// One session. See the module documentation.
@@ -397,9 +408,27 @@ impl<'c> Session<'c> {
                 whole_reader[v.0] = true;
             }
         }
+        let tally_reader = |i: usize| summarised[i] && uses[i] == 2 && whole_reader[i];
+        // The DISPs that can count with grouping sets; the variable a GROUP groups only
+        // when the GROUP is counted on the way too (else it is kept, where the rows
+        // never reach kestrel).
+        let mut sets_reader = vec![false; n];
+        for o in &program.outputs {
+            match (&o.kind, tally::sets_shape(&program, &o.plan)) {
+                (OutputKind::Disp, Some(tally::SetsShape::Direct(v))) => sets_reader[v.0] = true,
+                (OutputKind::Disp, Some(tally::SetsShape::Group { g, v })) => {
+                    sets_reader[g.0] = true;
+                    if let Some(v) = v.filter(|_| tally_reader(g.0)) {
+                        sets_reader[v.0] = true;
+                    }
+                }
+                _ => {}
+            }
+        }
         self.rels = (0..n)
             .map(|i| RelState {
-                tally_reader: summarised[i] && uses[i] == 2 && whole_reader[i],
+                tally_reader: tally_reader(i),
+                sets_reader: sets_reader[i],
                 uses: Some(uses[i]),
                 need: match &needs[i] {
                     Some(Need::Cols(c)) => Some(c.clone()),
@@ -447,33 +476,56 @@ impl<'c> Session<'c> {
     /// Whether `id` is read whole by one statement and the summary, and that statement's
     /// connection can count it on the way (see [`tally`]); it is then not kept.
     fn counted_on_the_way(&mut self, id: RelId) -> bool {
-        let Some(s) = self.rels.get(id.0) else {
-            return false;
-        };
-        if s.tallied {
-            return true;
+        match self.rels.get(id.0) {
+            Some(s) if s.tallied => true,
+            Some(_) => self.way(id).is_some(),
+            None => false,
         }
+    }
+
+    /// How `id`'s connection can count it on the way, when one statement reads it whole
+    /// and the summary counts it: its tally function, or else grouping sets where its
+    /// dialect has them and the statement is a DISP of the shape they serve.
+    fn way(&mut self, id: RelId) -> Option<Way> {
+        let s = self.rels.get(id.0)?;
         if !s.tally_reader || !self.opts.store || s.counts.is_some() || s.stored.is_some() {
-            return false;
+            return None;
         }
-        if let Some(known) = s.tally_possible {
+        if let Some(known) = s.way {
             return known;
         }
+        let sets_reader = s.sets_reader;
         let span = self.state.program.rel(id).span;
-        let possible = place(&self.state.program, &mut self.conns, &Plan::Rel(id), span)
-            .ok()
-            .map(|(_, connection)| connection)
-            .and_then(|c| self.conns.get(&c, None).ok())
-            .is_some_and(|b| b.tally_function().is_some());
-        self.rels[id.0].tally_possible = Some(possible);
-        possible
+        let way = (|| {
+            let (program, connection) =
+                place(&self.state.program, &mut self.conns, &Plan::Rel(id), span).ok()?;
+            let b = self.conns.get(&connection, None).ok()?;
+            if b.tally_function().is_some() {
+                return Some(Way::Tally);
+            }
+            let dialect = dialect_of(b.as_ref()).ok()?;
+            if !sets_reader || !dialect.grouping_sets {
+                return None;
+            }
+            // Grouping sets group the variable's rows in one process, without the
+            // parallel workers the lake's scan has (PostgreSQL): for a variable expected
+            // to be large, computing it again for the count costs less.
+            let stmt =
+                sql::emit_plan(&program, &Plan::Rel(id), &dialect, LiteralMode::Bind).ok()?;
+            match b.estimated_rows(&stmt) {
+                Some(rows) if rows > tally::SETS_AT_MOST as f64 => None,
+                _ => Some(Way::Sets),
+            }
+        })();
+        self.rels[id.0].way = Some(way);
+        way
     }
 
     /// `plan` reading `v` with a tally of it as its last column (see [`tally`]), when
     /// `v` is to be counted on the way and `plan` reads it whole.
     fn tallied_output(&mut self, plan: &Plan) -> Option<(RelId, Plan)> {
         let v = tally::output_reads_whole(plan)?;
-        if !self.counted_on_the_way(v) {
+        if self.way(v) != Some(Way::Tally) {
             return None;
         }
         let r = self.state.program.rel(v);
@@ -486,12 +538,41 @@ impl<'c> Session<'c> {
     /// `g`: its store, or the DISP that reads it whole).
     fn tallied_group(&mut self, g: RelId) -> Option<(RelId, Plan)> {
         let v = tally::aggregate_reads(&self.state.program.rel(g).plan)?;
-        if !self.counted_on_the_way(v) {
+        if self.way(v) != Some(Way::Tally) {
             return None;
         }
         let expr = tally::tally_expr(self.state.program.rel(v), tally::slot(v))?;
         let plan = tally::with_tally_key(&self.state.program.rel(g).plan, expr)?;
         Some((v, plan))
+    }
+
+    /// A DISP's plan counting on the way with grouping sets (see [`tally::sets_shape`]),
+    /// the GROUP's plan for it where it counts the variable a GROUP groups, what counts
+    /// its rows, and the variable they count (None: only a GROUP's rows are counted).
+    fn sets_output(&mut self, plan: &Plan) -> Option<SetsOutput> {
+        let shape = match tally::sets_shape(&self.state.program, plan)? {
+            tally::SetsShape::Direct(v) => {
+                (self.way(v) == Some(Way::Sets)).then_some(tally::SetsShape::Direct(v))?
+            }
+            tally::SetsShape::Group { g, v } => {
+                if self.way(g) != Some(Way::Sets) {
+                    return None;
+                }
+                let v = v.filter(|&v| self.way(v) == Some(Way::Sets));
+                tally::SetsShape::Group { g, v }
+            }
+        };
+        let counted = match shape {
+            tally::SetsShape::Direct(v) => Some(v),
+            tally::SetsShape::Group { v, .. } => v,
+        };
+        let (plan, group, counts) = tally::with_sets(&self.state.program, plan, shape)?;
+        Some(SetsOutput {
+            plan,
+            group,
+            counts,
+            counted,
+        })
     }
 
     /// Records what a statement counted of `v` on the way (None: the tally could not
@@ -591,13 +672,24 @@ impl<'c> Session<'c> {
             OutputKind::Disp => self.tallied_output(&o.plan),
             _ => None,
         };
+        // Or, on a connection without a tally function, with grouping sets.
+        let mut sets = match o.kind {
+            OutputKind::Disp if tallied.is_none() => self.sets_output(&o.plan),
+            _ => None,
+        };
         // A DISP of a GROUP that it counts on the way, of a variable counted on the way:
         // the GROUP's plan in this statement groups by the variable's tally too.
         let grouped = tallied
             .as_ref()
             .and_then(|(g, _)| Some((*g, self.tallied_group(*g)?)));
         let (program, connection) = place(&self.state.program, &mut self.conns, &o.plan, o.span)?;
-        let program = with_plan(program, grouped.as_ref().map(|(g, (_, p))| (*g, p)));
+        let program = with_plan(
+            program,
+            grouped
+                .as_ref()
+                .map(|(g, (_, p))| (*g, p))
+                .or_else(|| sets.as_ref()?.group.as_ref().map(|(g, p)| (*g, p))),
+        );
         let program = &*program;
         let backend = self.conns.get(&connection, None)?;
         let mut dialect = dialect_of(backend.as_ref())?;
@@ -616,14 +708,23 @@ impl<'c> Session<'c> {
         let spinner = spinner_for(o);
         match &o.kind {
             OutputKind::Disp => {
-                let plan = tallied.as_ref().map_or(&o.plan, |(_, p)| p);
+                let plan = match (&tallied, &sets) {
+                    (Some((_, p)), _) => p,
+                    (None, Some(s)) => &s.plan,
+                    (None, None) => &o.plan,
+                };
                 let stmt = sql::emit_plan(program, plan, &dialect, LiteralMode::Bind)
                     .map_err(|d| crate::at(d, o.span))?;
+                let hidden = match &sets {
+                    Some(s) => s.counts.hidden(),
+                    None => usize::from(tallied.is_some()),
+                };
                 let mut sink = PrintSink {
                     out,
                     spinner: &spinner,
                     to_stdout: true,
-                    hidden: usize::from(tallied.is_some()),
+                    hidden,
+                    sets: sets.as_mut().map(|s| &mut s.counts),
                 };
                 for &v in &counted_vars {
                     backend.forget_tally(tally::slot(v));
@@ -642,6 +743,14 @@ impl<'c> Session<'c> {
                     .collect();
                 for (v, counts) in counted {
                     self.record_tally(v, counts);
+                }
+                if let Some(s) = sets {
+                    if let Some(v) = s.counted {
+                        self.record_tally(v, Some(s.counts.counted));
+                    }
+                    if let Some((g, _, counts)) = s.counts.group {
+                        self.record_tally(g, Some(counts));
+                    }
                 }
                 spinner.pause();
                 out.end().map_err(io_fail)?;
@@ -976,8 +1085,19 @@ struct PrintSink<'p> {
     spinner: &'p Spinner,
     /// Rows go to standard output (the spinner must get out of their way there).
     to_stdout: bool,
-    /// Columns at the end not shown (a tally's).
+    /// Columns at the end not shown (a tally's, or grouping sets').
     hidden: usize,
+    /// What counts the rows of a DISP with grouping sets: the rows of the entity sets are
+    /// counted, not shown.
+    sets: Option<&'p mut tally::SetCounts>,
+}
+
+/// A DISP counting on the way with grouping sets (see [`Session::sets_output`]).
+struct SetsOutput {
+    plan: Plan,
+    group: Option<(RelId, Plan)>,
+    counts: tally::SetCounts,
+    counted: Option<RelId>,
 }
 
 impl RowSink for PrintSink<'_> {
@@ -986,6 +1106,11 @@ impl RowSink for PrintSink<'_> {
             .begin(&columns[..columns.len().saturating_sub(self.hidden)])
     }
     fn row(&mut self, row: &[Value]) -> io::Result<()> {
+        if let Some(sets) = &mut self.sets {
+            if !sets.shows(row) {
+                return Ok(());
+            }
+        }
         self.spinner.row();
         if self.to_stdout && progress::shares_terminal() {
             self.spinner.pause();
@@ -1062,6 +1187,7 @@ fn save(
             spinner: &spinner,
             to_stdout: false,
             hidden: 0,
+            sets: None,
         };
         backend.query(stmt, &mut sink).map_err(|e| match e {
             // The file failed (a full disk), not the query.

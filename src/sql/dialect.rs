@@ -238,6 +238,12 @@ pub struct Dialect {
     /// sorts every value under the column's collation.
     #[serde(default)]
     pub distinct_count_by_group: bool,
+    /// `GROUP BY GROUPING SETS ((…), (…))`: a session counts a variable on the way,
+    /// where the connection has no tally function, by grouping the statement that reads
+    /// it by its entities too, in a set of their own (`Func::GroupingSet`), and counting
+    /// those groups' rows as they arrive.
+    #[serde(default)]
+    pub grouping_sets: bool,
     /// An aggregate `f(keep, c1, …)` of the connection that counts the distinct tuples
     /// of the rows where `keep` holds, faster than `COUNT(DISTINCT …)` (set by a session
     /// from its backend, never by a dialect file: SQL that `kestrel compile` prints must

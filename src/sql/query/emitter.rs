@@ -302,6 +302,22 @@ impl<'a> Emitter<'a> {
                     {
                         continue;
                     }
+                    // A grouping set of its own is selected as its flag.
+                    if let (
+                        Some(_),
+                        Expr::Func {
+                            func: Func::GroupingSet,
+                            args,
+                        },
+                    ) = (&group, e)
+                    {
+                        let flag = args.first().ok_or_else(|| {
+                            Diagnostic::internal("a grouping set without its flag")
+                        })?;
+                        let flag = self.expr(flag)?;
+                        items.push(b::select_item(flag, Some(b::ident(d, name))));
+                        continue;
+                    }
                     let expr = self.expr(e)?;
                     let alias = match e {
                         Expr::Col(c) if c == name => None,
@@ -314,8 +330,30 @@ impl<'a> Emitter<'a> {
         };
         let mut group_by = Vec::new();
         if let Some(aggs) = &group {
+            // Keys that are grouping sets of their own (see `Func::GroupingSet`): the
+            // other keys are one set, each of these another.
+            let mut sets = Vec::new();
             for (_, e) in project.iter().flatten() {
-                group_by.push(self.expr(e)?);
+                match e {
+                    Expr::Func {
+                        func: Func::GroupingSet,
+                        args,
+                    } => sets.push(
+                        args.iter()
+                            .map(|a| self.expr(a))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    e => group_by.push(self.expr(e)?),
+                }
+            }
+            if !sets.is_empty() {
+                if !d.grouping_sets {
+                    return Err(Diagnostic::internal(
+                        "grouping sets on a dialect without them",
+                    ));
+                }
+                sets.insert(0, std::mem::take(&mut group_by));
+                group_by.push(sa::Expr::GroupingSets(sets));
             }
             if project.as_ref().is_some_and(|p| p.is_empty()) {
                 projection.clear();

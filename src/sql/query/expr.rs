@@ -391,6 +391,14 @@ impl Emitter<'_> {
                 args,
             } => self.integer(args)?,
             Expr::Func {
+                func: Func::GroupingSet,
+                ..
+            } => {
+                return Err(Diagnostic::internal(
+                    "a grouping set outside a GROUP BY's keys",
+                ))
+            }
+            Expr::Func {
                 func: Func::Tally,
                 args,
             } => {
@@ -444,7 +452,11 @@ impl Emitter<'_> {
                             ),
                             // rtrim(dir, '\/')
                             Func::Dirname => b::function("rtrim", vec![dir, b::string("\\/")]),
-                            Func::BinNumber | Func::BinTime | Func::Integer | Func::Tally => {
+                            Func::BinNumber
+                            | Func::BinTime
+                            | Func::Integer
+                            | Func::Tally
+                            | Func::GroupingSet => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         }
@@ -455,7 +467,11 @@ impl Emitter<'_> {
                             Func::Basename => "^.*[\\\\/]",
                             // The last separator(s) and what follows.
                             Func::Dirname => "[\\\\/]*[^\\\\/]*$",
-                            Func::BinNumber | Func::BinTime | Func::Integer | Func::Tally => {
+                            Func::BinNumber
+                            | Func::BinTime
+                            | Func::Integer
+                            | Func::Tally
+                            | Func::GroupingSet => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         };
@@ -493,7 +509,11 @@ impl Emitter<'_> {
                                     vec![b::function("SUBSTRING", vec![r, first_kept, max()])],
                                 )
                             }
-                            Func::BinNumber | Func::BinTime | Func::Integer | Func::Tally => {
+                            Func::BinNumber
+                            | Func::BinTime
+                            | Func::Integer
+                            | Func::Tally
+                            | Func::GroupingSet => {
                                 return Err(Diagnostic::internal("BIN emitted as a path function"))
                             }
                         }
