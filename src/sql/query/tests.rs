@@ -216,3 +216,38 @@ fn mssql_drops_order_by_only_where_no_row_limit_needs_it() {
         "{s}"
     );
 }
+
+/// A grouping key that is a grouping set of its own (`Func::GroupingSet`, added by a
+/// session counting on the way): its flag is selected, its expressions grouped in a set
+/// beside the other keys'; a dialect without grouping sets never gets one.
+#[test]
+fn grouping_set_keys_are_sets_of_their_own() {
+    let whole = Expr::IsNull {
+        expr: Box::new(Expr::col("uid")),
+        negated: true,
+    };
+    let plan = Plan::Aggregate {
+        input: Box::new(scan()),
+        keys: vec![
+            ("name".into(), Expr::col("name")),
+            (
+                "e".into(),
+                Expr::Func {
+                    func: crate::ir::Func::GroupingSet,
+                    args: vec![whole.clone(), Expr::col("uid")],
+                },
+            ),
+        ],
+        aggs: vec![("n".into(), crate::ir::AggFunc::Count, whole)],
+    };
+    let pg = sql("postgres", &plan);
+    assert!(
+        pg.contains(r#""uid" IS NOT NULL AS "e""#)
+            && pg.contains(r#"COUNT("uid" IS NOT NULL) AS "n""#)
+            && pg.contains(r#"GROUPING SETS (("name"), ("uid" IS NOT NULL, "uid"))"#),
+        "{pg}"
+    );
+    let d = Dialect::builtin("sqlite").expect("dialect");
+    let refused = emit_plan(&program(), &plan, &d, LiteralMode::Inline).unwrap_err();
+    assert_eq!(refused.code, Code::Internal, "{}", refused.message);
+}
