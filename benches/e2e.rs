@@ -352,7 +352,12 @@ fn main() {
     );
     for target in &targets {
         let config = config_for(target);
-        let config_path = dir.join(format!("bench-{}.yaml", target.name.replace(' ', "-")));
+        let slug: String = target
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let config_path = dir.join(format!("bench-{slug}.yaml"));
         std::fs::write(&config_path, config_yaml(target)).expect("config");
         println!(
             "# kestrel end to end vs hand-written SQL — {}, {events} events, median of {runs}",
