@@ -566,7 +566,11 @@ impl<'c> Session<'c> {
             tally::SetsShape::Direct(v) => Some(v),
             tally::SetsShape::Group { v, .. } => v,
         };
-        let (plan, group, counts) = tally::with_sets(&self.state.program, plan, shape)?;
+        let tally::SetsPlan {
+            plan,
+            group,
+            counts,
+        } = tally::with_sets(&self.state.program, plan, shape)?;
         Some(SetsOutput {
             plan,
             group,

@@ -199,8 +199,11 @@ pub(super) fn sets_shape(program: &Program, plan: &Plan) -> Option<SetsShape> {
     countable(over).then_some(SetsShape::Direct(over))
 }
 
-/// The relation a DISP's DISTINCT reads, and the columns it shows of it (None: all).
-fn distinct_over(plan: &Plan) -> Option<(RelId, Option<&[(String, Expr)]>)> {
+/// The columns a DISP shows of a relation (None: all of them).
+type Shown<'p> = Option<&'p [(String, Expr)]>;
+
+/// The relation a DISP's DISTINCT reads, and the columns it shows of it.
+fn distinct_over(plan: &Plan) -> Option<(RelId, Shown<'_>)> {
     let Plan::Distinct { input } = plan else {
         return None;
     };
@@ -274,13 +277,19 @@ fn grouped_with_sets(
     })
 }
 
+/// A DISP counting with grouping sets (see [`with_sets`]).
+pub(super) struct SetsPlan {
+    /// The DISP's plan.
+    pub plan: Plan,
+    /// A GROUP's plan for this statement, when the DISP counts the variable it groups.
+    pub group: Option<(RelId, Plan)>,
+    /// What counts its rows.
+    pub counts: SetCounts,
+}
+
 /// A DISP's plan counting with grouping sets, and `g`'s plan for that statement in the
 /// [`SetsShape::Group`] shape when it counts `v` too; with what counts its rows.
-pub(super) fn with_sets(
-    program: &Program,
-    plan: &Plan,
-    shape: SetsShape,
-) -> Option<(Plan, Option<(RelId, Plan)>, SetCounts)> {
+pub(super) fn with_sets(program: &Program, plan: &Plan, shape: SetsShape) -> Option<SetsPlan> {
     let (over, cols) = distinct_over(plan)?;
     let r = program.rel(over);
     let mut cols: Vec<(String, Expr)> = match cols {
@@ -296,7 +305,11 @@ pub(super) fn with_sets(
     match shape {
         SetsShape::Direct(_) => {
             let plan = grouped_with_sets(&Plan::Rel(over), cols, Vec::new(), r)?;
-            Some((plan, None, SetCounts::new(shown, Some(r), None)))
+            Some(SetsPlan {
+                plan,
+                group: None,
+                counts: SetCounts::new(shown, Some(r), None),
+            })
         }
         SetsShape::Group { g, v } => {
             // g's identity, where the rows show it.
@@ -312,7 +325,11 @@ pub(super) fn with_sets(
             let Some(v) = v else {
                 // The rows are g's: no DISTINCT.
                 let plan = Plan::Rel(over).project(cols);
-                return Some((plan, None, SetCounts::new(shown, None, group)));
+                return Some(SetsPlan {
+                    plan,
+                    group: None,
+                    counts: SetCounts::new(shown, None, group),
+                });
             };
             let Plan::Aggregate {
                 input: grouped,
@@ -336,11 +353,11 @@ pub(super) fn with_sets(
                     .map(|n| (n.clone(), Expr::col(n))),
             );
             let plan = Plan::Rel(over).project(cols);
-            Some((
+            Some(SetsPlan {
                 plan,
-                Some((g, g_plan)),
-                SetCounts::new(shown, Some(vr), group),
-            ))
+                group: Some((g, g_plan)),
+                counts: SetCounts::new(shown, Some(vr), group),
+            })
         }
     }
 }

@@ -338,11 +338,13 @@ impl<'a> Emitter<'a> {
                     Expr::Func {
                         func: Func::GroupingSet,
                         args,
-                    } => sets.push(
-                        args.iter()
-                            .map(|a| self.expr(a))
-                            .collect::<Result<Vec<_>, _>>()?,
-                    ),
+                    } => {
+                        let mut set = Vec::with_capacity(args.len());
+                        for a in args {
+                            set.push(self.expr(a)?);
+                        }
+                        sets.push(set);
+                    }
                     e => group_by.push(self.expr(e)?),
                 }
             }
