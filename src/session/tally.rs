@@ -219,8 +219,9 @@ fn distinct_over(plan: &Plan) -> Option<(RelId, Shown<'_>)> {
 
 /// The grouping keys that put `r`'s entities in sets of their own: its whole identities
 /// (the flag: the identity is whole), and, for a record without a whole identity, its own
-/// id (the flag: the identity is not whole; a whole one is grouped as NULLs).
-fn entity_sets(r: &Relation) -> Option<Vec<(String, Expr)>> {
+/// id (the flag: the identity is not whole; a whole one is grouped as NULLs). With the
+/// first set's flag, which is never NULL on a row.
+fn entity_sets(r: &Relation) -> Option<(Vec<(String, Expr)>, Expr)> {
     if r.identity.is_empty() {
         return None;
     }
@@ -229,7 +230,7 @@ fn entity_sets(r: &Relation) -> Option<Vec<(String, Expr)>> {
         negated,
     };
     let whole = Expr::And(r.identity.iter().map(|c| is_null(c, true)).collect());
-    let mut set = vec![whole];
+    let mut set = vec![whole.clone()];
     set.extend(r.identity.iter().map(Expr::col));
     let mut keys = vec![(
         ENTITY_SET_COL.to_string(),
@@ -253,7 +254,7 @@ fn entity_sets(r: &Relation) -> Option<Vec<(String, Expr)>> {
             },
         ));
     }
-    Some(keys)
+    Some((keys, whole))
 }
 
 /// `keys`, plus `r`'s entity sets, grouping `input` with `aggs` plus each group's rows.
@@ -263,12 +264,9 @@ fn grouped_with_sets(
     mut aggs: Vec<(String, AggFunc, Expr)>,
     r: &Relation,
 ) -> Option<Plan> {
-    let sets = entity_sets(r)?;
-    let Expr::Func { args, .. } = &sets[0].1 else {
-        return None;
-    };
+    let (sets, flag) = entity_sets(r)?;
     // The flag is never NULL: COUNT of it counts a group's rows.
-    aggs.push((ROWS_COL.to_string(), AggFunc::Count, args[0].clone()));
+    aggs.push((ROWS_COL.to_string(), AggFunc::Count, flag));
     keys.extend(sets);
     Some(Plan::Aggregate {
         input: Box::new(input.clone()),
@@ -366,7 +364,7 @@ pub(super) fn with_sets(program: &Program, plan: &Plan, shape: SetsShape) -> Opt
 #[derive(Debug)]
 pub(super) struct SetCounts {
     /// Columns shown: the hidden ones follow.
-    pub shown: usize,
+    shown: usize,
     /// Where the flags of the entity sets and the rows of a group are, when a
     /// variable is counted in grouping sets.
     set: Option<usize>,
