@@ -164,6 +164,11 @@ pub struct DataSource {
     /// Built-in mapping name (`ecs`, `ocsf`, …) or path to a mapping YAML file.
     #[serde(default, alias = "data_model_mapping")]
     pub data_model_map: Option<String>,
+    /// Whether the table's records are whole (see the mapping's `whole_records`); unset:
+    /// as the mapping says. `false` where records of one entity disagree (a collector
+    /// that leaves some attributes out of a process creation).
+    #[serde(default)]
+    pub whole_records: Option<bool>,
 }
 
 /// The file as written, before `${VAR}` expansion and validation.
@@ -718,6 +723,7 @@ datasources:
                 timestamp: Some("@timestamp".into()),
                 timestamp_format: Some("%Y-%m-%dT%H:%M:%S.%fZ".into()),
                 data_model_map: Some("ecs".into()),
+                whole_records: None,
             }
         );
         assert_eq!(config.datasources["host101"].timestamp, None);

@@ -7,6 +7,9 @@
 mod common;
 #[allow(dead_code)]
 mod fuzz_support;
+#[path = "../benches/lakegen/mod.rs"]
+#[allow(dead_code)]
+mod lakegen;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -425,30 +428,35 @@ fn blocks(out: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn both_ways(config: &Config, hunt: &str) -> Result<(String, String), String> {
+/// One run of `hunt` with the summary on: its displays as CSV, then the summary rows.
+fn run_csv(config: &Config, hunt: &str, store: bool) -> Result<String, String> {
     let src = SourceFile::new("hunt.hf", hunt);
-    let mut outs = Vec::new();
-    for store in [true, false] {
-        let mut printer = Printer::new(Vec::new(), Format::Csv);
-        let mut summary = Vec::new();
-        let r = run_hunt_with(
-            &src,
-            Some(config),
-            &mut printer,
-            &mut summary,
-            SessionOptions {
-                summary: true,
-                store,
-            },
-        );
-        outs.push(match r {
-            Ok(rows) => Ok(format!(
-                "{}\n\n{rows:?}",
-                String::from_utf8(printer.into_inner()).unwrap()
-            )),
-            Err(d) => Err(d.render(&src)),
-        });
+    let mut printer = Printer::new(Vec::new(), Format::Csv);
+    let mut summary = Vec::new();
+    let r = run_hunt_with(
+        &src,
+        Some(config),
+        &mut printer,
+        &mut summary,
+        SessionOptions {
+            summary: true,
+            store,
+        },
+    );
+    match r {
+        Ok(rows) => Ok(format!(
+            "{}\n\n{rows:?}",
+            String::from_utf8(printer.into_inner()).unwrap()
+        )),
+        Err(d) => Err(d.render(&src)),
     }
+}
+
+fn both_ways(config: &Config, hunt: &str) -> Result<(String, String), String> {
+    let mut outs: Vec<_> = [true, false]
+        .into_iter()
+        .map(|store| run_csv(config, hunt, store))
+        .collect();
     match (outs.remove(0), outs.remove(0)) {
         (Ok(a), Ok(b)) => Ok((a, b)),
         (Err(_), Err(_)) => Err("both failed".into()),
@@ -504,6 +512,178 @@ fn kept_variables_give_the_same_answers_on_the_hunt_suites() {
     assert!(
         ran >= 5,
         "only {ran} hunts of tests/hunts ran on the fixture lake"
+    );
+}
+
+/// The benchmark's lake (`benches/lakegen`) of `events` events, ingested into table
+/// `events` of a new SQLite database in `dir`, and a configuration reading it as data
+/// source `lake`, with `extra` added to the data source.
+fn generated_lake(dir: &std::path::Path, events: u64) -> impl Fn(&str) -> Config {
+    use std::io::Write;
+    let jsonl = dir.join("lake.jsonl");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&jsonl).unwrap());
+    lakegen::generate(events, 11, |ev| {
+        writeln!(w, "{}", serde_json::Value::Object(ev)).unwrap();
+    });
+    w.flush().unwrap();
+    drop(w);
+    let db = dir.join("lake.db");
+    kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
+        files: vec![jsonl],
+        into: format!("sqlite:///{}", db.display()),
+        table: "events".into(),
+        ..Default::default()
+    })
+    .expect("ingest the generated lake");
+    move |extra: &str| {
+        Config::from_yaml_str(
+            &format!(
+                "connections:\n  db:\n    url: sqlite:///{}\ndatasources:\n  lake:\n    \
+                 connection: db\n    table: events\n    timestamp: \"@timestamp\"\n{extra}",
+                db.display()
+            ),
+            None,
+        )
+        .unwrap()
+    }
+}
+
+/// FIND from the records in hand (`whole_records`, `src/lower/find.rs`): on a lake whose
+/// process creations are whole (the generator repeats a process's own fields on each of
+/// its events), `FIND process CREATED v` selects the creations with v's own conditions
+/// where that gives the semi-join's answer, and keeps the semi-join where it might not.
+/// Each hunt gives the same rows and summary as with `whole_records: false`.
+#[test]
+fn find_reads_the_records_in_hand_with_the_semi_joins_answers() {
+    let dir = common::fresh_dir("session", "in-hand");
+    let lake = generated_lake(&dir, 20_000);
+    let (whole, semi) = (lake(""), lake("    whole_records: false\n"));
+    let day = "START t'2024-03-02T00:00:00Z' STOP t'2024-03-04T00:00:00Z'";
+    // (v's conditions, what follows the FIND, whether the FIND reads the records in hand)
+    let cases: &[(&str, &str, bool)] = &[
+        ("name = 'powershell.exe'", "", true),
+        ("name IN ('cmd.exe', 'conhost.exe')", "", true),
+        ("cmd_line LIKE '%-NoProfile%'", "", true),
+        ("name = 'bash' OR pid > 20000", "", true),
+        ("name != 'chrome.exe' AND pid < 1200", "", true),
+        ("parent_process.name = 'explorer.exe'", "", true),
+        ("name MATCHES '^(notepad|python)'", "", true),
+        ("name = 'cmd.exe'", " WHERE name != 'explorer.exe'", true),
+        (&format!("name = 'cmd.exe' {day}"), &format!(" {day}"), true),
+        // The event's user is not the process's own field.
+        ("name = 'cmd.exe' AND user.name LIKE '%1%'", "", false),
+        ("name = 'cmd.exe' AND endpoint.hostname LIKE '%'", "", false),
+        // Records of one process differ in time: a creation may lie outside v's range.
+        (&format!("name = 'cmd.exe' {day}"), "", false),
+        ("name = 'svchost.exe' LIMIT 30", "", false),
+    ];
+    for (cond, find, in_hand) in cases {
+        let hunt = format!(
+            "v = GET process FROM sqlite://lake WHERE {cond}\n\
+             p = FIND process CREATED v{find}\n\
+             g = FIND process CREATED p\n\
+             k = FIND process CREATED BY v\n\
+             DISP v ATTR name, pid\n\
+             DISP p\n\
+             DISP g ATTR name, cmd_line\n\
+             DISP k ATTR name, pid\n"
+        );
+        let a = run_csv(&whole, &hunt, true).unwrap_or_else(|e| panic!("{e}"));
+        let b = run_csv(&semi, &hunt, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(blocks(&a), blocks(&b), "{hunt}");
+        let parents = blocks(&a)[1].len() - 1;
+        assert!(parents > 0, "no parents, nothing compared:\n{hunt}\n{a}");
+        // Where FIND reads the records in hand, its SQL reads no other variable.
+        let explain = |config: &Config| {
+            run_csv(config, &format!("{hunt}EXPLAIN p\n"), false).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let (sql, semi_sql) = (explain(&whole), explain(&semi));
+        assert!(semi_sql.contains("IN (SELECT"), "{semi_sql}");
+        assert_eq!(!sql.contains("IN (SELECT"), *in_hand, "{hunt}\n{sql}");
+    }
+}
+
+/// A random condition on a process, of the forms and attributes hunts use: the process's
+/// own fields (which the records in hand carry) and others (the event's user, the host),
+/// `IS NULL` (which keeps the semi-join), under AND, OR and NOT.
+fn process_condition(rng: &mut lakegen::Rng, depth: u32) -> String {
+    const ATOMS: &[&str] = &[
+        "name = 'cmd.exe'",
+        "name = 'powershell.exe'",
+        "name != 'chrome.exe'",
+        "name IN ('conhost.exe', 'notepad.exe', 'python.exe')",
+        "cmd_line LIKE '%-NoProfile%'",
+        "cmd_line LIKE '%.exe%'",
+        "pid > 3000",
+        "pid < 1200",
+        "parent_process.name = 'explorer.exe'",
+        "parent_process.name IN ('cmd.exe', 'services.exe')",
+        "name MATCHES '^(svc|task)'",
+        "file.path LIKE '%System32%'",
+        "cmd_line IS NOT NULL",
+        "cmd_line IS NULL",
+        "user.name LIKE '%1%'",
+        "endpoint.hostname = 'WS-0003'",
+    ];
+    if depth == 0 || rng.chance(40) {
+        return rng.pick(ATOMS).to_string();
+    }
+    let a = process_condition(rng, depth - 1);
+    match rng.below(3) {
+        0 => format!("({a}) AND ({})", process_condition(rng, depth - 1)),
+        1 => format!("({a}) OR ({})", process_condition(rng, depth - 1)),
+        _ => format!("NOT ({a})"),
+    }
+}
+
+/// The same as a property over generated hunts: random conditions on v, time ranges on
+/// v and on the FIND (the same, another, none), a condition on the parents. Both ways
+/// give the same rows and summary, and both ways are taken often.
+#[test]
+fn find_reads_the_records_in_hand_on_generated_hunts() {
+    let dir = common::fresh_dir("session", "in-hand-generated");
+    let lake = generated_lake(&dir, 10_000);
+    let (whole, semi) = (lake(""), lake("    whole_records: false\n"));
+    let compiled = |config: &Config, text: &str| {
+        let src = SourceFile::new("hunt.hf", text);
+        let opts = kestrel::lower::LowerOptions {
+            config: Some(config),
+            catalog: None,
+            now: fuzz_support::FIXED_NOW,
+        };
+        kestrel::compile_program(&src, opts).map(|p| p.relations)
+    };
+    let days = [
+        " START t'2024-03-02T00:00:00Z' STOP t'2024-03-04T00:00:00Z'",
+        " START t'2024-03-03T00:00:00Z' STOP t'2024-03-08T00:00:00Z'",
+    ];
+    let mut rng = lakegen::Rng::new(16);
+    let n = 150;
+    let mut in_hand = 0;
+    for _ in 0..n {
+        let cond = process_condition(&mut rng, 3);
+        let v_time = if rng.chance(30) { *rng.pick(&days) } else { "" };
+        let find_time = if rng.chance(30) { *rng.pick(&days) } else { "" };
+        let find_where = if rng.chance(30) {
+            " WHERE name != 'explorer.exe'"
+        } else {
+            ""
+        };
+        let hunt = format!(
+            "v = GET process FROM sqlite://lake WHERE {cond}{v_time}\n\
+             p = FIND process CREATED v{find_where}{find_time}\n\
+             DISP v ATTR name, pid\n\
+             DISP p\n"
+        );
+        let a = run_csv(&whole, &hunt, true).unwrap_or_else(|e| panic!("{e}"));
+        let b = run_csv(&semi, &hunt, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(blocks(&a), blocks(&b), "{hunt}");
+        let (x, y) = (compiled(&whole, &hunt), compiled(&semi, &hunt));
+        in_hand += usize::from(x.is_ok() && x != y);
+    }
+    assert!(
+        in_hand * 4 >= n && in_hand * 4 <= n * 3,
+        "{in_hand} of {n} read the records in hand"
     );
 }
 

@@ -429,6 +429,38 @@ fn answer(config: &Config, hunt: &str, attrs: &[&str], opts: SessionOptions) -> 
     rows
 }
 
+/// The SQL that `EXPLAIN parents` shows for the parents of the PowerShell processes.
+fn parents_sql(config: &Config) -> String {
+    let src = SourceFile::new(
+        "parents.hf",
+        "ps = GET process FROM stixshifter://winlogs WHERE name = 'powershell.exe'\n\
+         parents = FIND process CREATED ps\n\
+         EXPLAIN parents\n",
+    );
+    let mut printer = Printer::new(Vec::new(), Format::Jsonl);
+    run_hunt(
+        &src,
+        Some(config),
+        &mut printer,
+        &mut Vec::new(),
+        &RunOptions { summary: false },
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+    String::from_utf8(printer.into_inner()).expect("utf-8")
+}
+
+/// The ECS copy's process creations are whole (`whole_records` in `ecs.yaml`): FIND reads
+/// the parents from the creations `ps`'s own condition selects, without a semi-join on
+/// `ps`, so h21's rows over the ECS copy (the same as over the raw events, which
+/// semi-join) are those of the records in hand.
+#[test]
+fn parents_over_the_ecs_copy_are_read_from_the_records_in_hand() {
+    let lake = lake();
+    let (ecs, raw) = (parents_sql(&lake.ecs), parents_sql(&lake.raw));
+    assert!(raw.contains("IN (SELECT"), "{raw}");
+    assert!(!ecs.contains("IN (SELECT"), "{ecs}");
+}
+
 /// The hunt over the raw table gives `expected`, and over the ECS copy the same rows.
 fn check(hunt: &str, attrs: &[&str], expected: &[&[&str]]) {
     let lake = lake();

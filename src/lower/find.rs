@@ -14,8 +14,8 @@
 //! ```
 
 use crate::diag::{Code, Diagnostic};
-use crate::ir::{Expr, Plan, RelId};
-use crate::model::{EntityKind, RelationDef, EVENT_SLOT};
+use crate::ir::{Expr, Func, Plan, RelId};
+use crate::model::{EntityDef, EntityKind, RelationDef, EVENT_SLOT};
 use crate::source::Span;
 use crate::syntax::ast::{self, Ident};
 
@@ -107,6 +107,7 @@ impl Lowerer<'_> {
             )));
         }
         let span = self.span_of_references(pattern, time)?;
+        let in_hand = self.in_hand(rel, source);
         // Per branch: the rows, their filters, and what to project (None: the rows whole).
         let mut pending: Vec<(Plan, Vec<Expr>, Option<super::Columns>)> = Vec::new();
         for (r, class) in reads {
@@ -119,10 +120,12 @@ impl Lowerer<'_> {
             if let Some(c) = &class {
                 preds.push(self.class_pred(source, c));
             }
+            let mut linked = None;
             let rows = if their_slot == EVENT_SLOT && their.kind == EntityKind::Event {
                 // The related events are v's own records.
                 Plan::Rel(rel)
             } else {
+                linked = Some(preds.len());
                 preds.push(self.link(
                     source,
                     rel,
@@ -147,6 +150,15 @@ impl Lowerer<'_> {
             } else if let Some((start, stop)) = span {
                 if let Ok(f) = self.bounds_filter(source, start, stop, relation.span) {
                     preds.push(f);
+                }
+            }
+            if let (Some(at), Some(hand), Some(c)) = (linked, &in_hand, &class) {
+                if hand.classes.contains(c) && hand.get.slot == their_slot {
+                    let read =
+                        self.read_in_hand(hand, source, &their.entity, c, &preds[at], &preds);
+                    if let Some(read) = read {
+                        preds[at] = read;
+                    }
                 }
             }
             if def.kind == EntityKind::Entity {
@@ -192,6 +204,97 @@ impl Lowerer<'_> {
             command: "find",
             depends_on: vec![their.var.clone()],
         })
+    }
+
+    /// Whether FIND may read the records v's GET selects instead of semi-joining on v
+    /// (see [`InHand`]): v is a GET from `source` that FIND can repeat, and the table's
+    /// records are whole in some classes (its mapping's `whole_records`, unless its
+    /// configuration says `whole_records: false`).
+    fn in_hand(&self, rel: RelId, source: usize) -> Option<InHand> {
+        let get = self.gets.get(&rel.0)?;
+        let ds = &self.sources[source];
+        if self.relations[rel.0].source != Some(source) {
+            return None;
+        }
+        let configured = self
+            .config
+            .and_then(|c| c.datasources.get(&ds.name))
+            .and_then(|d| d.whole_records);
+        let mapping = self.mappings.get(&ds.mapping)?;
+        if configured == Some(false) || mapping.whole_records.is_empty() {
+            return None;
+        }
+        // The entity's own fields: the columns under its object's prefix (ECS
+        // `process.*`; not `user.*`, which some events fill with another user).
+        let prefix = match mapping.object_columns.get(&get.slot)?.as_str() {
+            "." => format!("{}.", get.slot),
+            p => format!("{p}."),
+        };
+        Some(InHand {
+            classes: mapping.whole_records.clone(),
+            prefix,
+            get: get.clone(),
+        })
+    }
+
+    /// What replaces `link`, the semi-join on v in a FIND branch that reads records of
+    /// `class` filtered by `preds`, to read the records in hand: v's pattern as records of
+    /// that class hold it, and the identity the semi-join compares present. None where
+    /// that might not give the semi-join's rows.
+    fn read_in_hand(
+        &mut self,
+        hand: &InHand,
+        source: usize,
+        entity: &str,
+        class: &str,
+        link: &Expr,
+        preds: &[Expr],
+    ) -> Option<Expr> {
+        let Expr::InRel {
+            exprs,
+            negated: false,
+            ..
+        } = link
+        else {
+            return None;
+        };
+        let theirs = Expr::and(preds.to_vec());
+        let theirs = match &theirs {
+            Expr::And(parts) => &parts[..],
+            one => std::slice::from_ref(one),
+        };
+        // v's time range must be the FIND's too: records of one entity differ in time.
+        if let Some(t) = &hand.get.time {
+            match self.time_filter(source, t).ok()? {
+                Expr::And(parts) if parts.iter().all(|p| theirs.contains(p)) => {}
+                one if theirs.contains(&one) => {}
+                _ => return None,
+            }
+        }
+        let cond = match &hand.get.pattern {
+            Some(p) => {
+                let ctx = Ctx::Rows {
+                    source,
+                    entity: entity.to_string(),
+                    slot: hand.get.slot.clone(),
+                    class: Some(class.to_string()),
+                };
+                self.pattern(&ctx, p).ok()?
+            }
+            None => crate::ir::TRUE,
+        };
+        let mut read = Vec::new();
+        cond.columns(&mut read);
+        let mut unknown = false;
+        cond.walk(&mut |e| unknown |= matches!(e, Expr::Lit(crate::ir::Literal::Null)));
+        if unknown || !monotone(&cond, true) || !read.iter().all(|c| c.starts_with(&hand.prefix)) {
+            return None;
+        }
+        let present = exprs.iter().map(|e| Expr::IsNull {
+            expr: Box::new(e.clone()),
+            negated: true,
+        });
+        Some(Expr::and(present.chain([cond]).collect()))
     }
 
     /// `identity(their slot) IN (SELECT identity FROM v)`, with the first identity set of
@@ -340,5 +443,85 @@ impl Lowerer<'_> {
             d.help(format!("possible here: {}", forms.join("; ")))
         };
         d
+    }
+}
+
+/// A GET from a data source, as FIND needs it to read the records the GET selects: the
+/// entity's one slot, the GET's pattern and its time range. Only for a GET that reads its
+/// table once: an entity of one slot and no event class, no LIMIT, no span of referenced
+/// records.
+#[derive(Debug, Clone)]
+pub(super) struct GetSpec {
+    slot: String,
+    pattern: Option<ast::Pattern>,
+    time: Option<ast::TimeRange>,
+}
+
+impl GetSpec {
+    pub(super) fn of(
+        def: &EntityDef,
+        classes: bool,
+        pattern: Option<&ast::Pattern>,
+        time: Option<&ast::TimeRange>,
+        span: Option<(i64, i64)>,
+        limit: Option<(u64, Span)>,
+    ) -> Option<GetSpec> {
+        let [slot] = &def.slots[..] else {
+            return None;
+        };
+        (def.kind == EntityKind::Entity && !classes && span.is_none() && limit.is_none()).then(
+            || GetSpec {
+                slot: slot.clone(),
+                pattern: pattern.cloned(),
+                time: time.cloned(),
+            },
+        )
+    }
+}
+
+/// FIND from the records in hand. v = `GET e FROM t WHERE p` holds the records of t whose
+/// e satisfies p. FIND semi-joins: the records of class c whose e is an entity of v. Where
+/// t's records of class c are whole (one that names e's related entity carries every
+/// field of e's own object that any record of e carries, with the same value), such a
+/// record satisfies p as a record of class c reads it (p_c), since another record of its
+/// entity satisfied p; and a record of class c that satisfies p_c, with e's identity
+/// present, is itself one of v's records. So FIND selects the records with p_c instead
+/// of the semi-join: one read of the table, and v need not be computed for it.
+///
+/// p_c must give TRUE on a record that carries more of e than one on which it gave TRUE:
+/// comparisons, LIKE, IN and their negations give NULL on a missing value, and so never
+/// change their mind when it is there; `IS NULL` does, and a pattern with one keeps the
+/// semi-join ([`monotone`]). p_c may read only e's own fields, and v's time range must be
+/// the FIND's too (records of one entity differ in time).
+struct InHand {
+    /// The event classes whose records are whole.
+    classes: Vec<String>,
+    /// The prefix of e's own fields' columns.
+    prefix: String,
+    get: GetSpec,
+}
+
+/// Whether `e`, TRUE on a record, stays TRUE on a record that has the same values and
+/// more of them (`positive`: `e` is not under an odd number of NOTs).
+fn monotone(e: &Expr, positive: bool) -> bool {
+    match e {
+        Expr::Col(_) | Expr::Lit(_) => true,
+        Expr::Cmp { left, right, .. } => monotone(left, positive) && monotone(right, positive),
+        Expr::Like { expr, .. } | Expr::Regex { expr, .. } | Expr::InList { expr, .. } => {
+            monotone(expr, positive)
+        }
+        Expr::InRel { exprs, .. } => exprs.iter().all(|e| monotone(e, positive)),
+        // `x IS NOT NULL` turns TRUE when x arrives; `x IS NULL` turns FALSE.
+        Expr::IsNull { expr, negated } => *negated == positive && monotone(expr, positive),
+        Expr::And(parts) | Expr::Or(parts) => parts.iter().all(|p| monotone(p, positive)),
+        Expr::Not(inner) => monotone(inner, !positive),
+        Expr::Func { func, args } => {
+            matches!(
+                func,
+                Func::Basename | Func::Dirname | Func::Integer | Func::BinNumber | Func::BinTime
+            ) && args.iter().all(|a| monotone(a, positive))
+        }
+        // A CASE may read a missing value as a choice of branch.
+        Expr::Case { .. } => false,
     }
 }

@@ -118,6 +118,7 @@ pub struct LowerState {
     memo: attr::Memo,
     names: FxHashSet<String>,
     versions: FxHashMap<String, usize>,
+    gets: FxHashMap<usize, find::GetSpec>,
 }
 
 impl LowerState {
@@ -180,6 +181,8 @@ pub fn lower_more<'a>(
         memo: std::mem::take(&mut state.memo),
         names: std::mem::take(&mut state.names),
         versions: std::mem::take(&mut state.versions),
+        gets: std::mem::take(&mut state.gets),
+        last_get: None,
     };
     let mut result = Ok(());
     for stmt in stmts {
@@ -203,6 +206,7 @@ pub fn lower_more<'a>(
         memo: l.memo,
         names: l.names,
         versions: l.versions,
+        gets: l.gets,
     };
     result
 }
@@ -231,6 +235,10 @@ struct Lowerer<'a> {
     /// Relation names taken so far, and the last version number given to each base name.
     names: FxHashSet<String>,
     versions: FxHashMap<String, usize>,
+    /// The GETs from a data source that FIND may read the records of (by relation
+    /// index), and the one the statement being lowered made.
+    gets: FxHashMap<usize, find::GetSpec>,
+    last_get: Option<find::GetSpec>,
 }
 
 /// The parts of a [`Relation`] a later statement consults (see [`Lowerer::info`]).
@@ -264,6 +272,7 @@ impl<'a> Lowerer<'a> {
     fn statement(&mut self, stmt: &ast::Stmt) -> Result<(), Diagnostic> {
         match &stmt.kind {
             StmtKind::Assign { target, value } => {
+                self.last_get = None;
                 let new = self.rhs(value, stmt.span)?;
                 self.define(target, new, stmt.span);
                 Ok(())
@@ -339,6 +348,9 @@ impl<'a> Lowerer<'a> {
         let identity_alt =
             self.identity_alt_of(&new.entity, new.source, new.columns.as_deref(), &identity);
         let id = RelId(self.relations.len());
+        if let Some(get) = self.last_get.take() {
+            self.gets.insert(id.0, get);
+        }
         self.relations.push(Relation {
             name,
             var: target.name.clone(),
@@ -937,7 +949,7 @@ impl<'a> Lowerer<'a> {
                 let source = self.data_source(uri)?;
                 self.last_source = Some(source);
                 let span = self.span_of_references(pattern, time)?;
-                self.get_from_rows(
+                let new = self.get_from_rows(
                     &entity_name,
                     Plan::Scan { source },
                     source,
@@ -946,7 +958,10 @@ impl<'a> Lowerer<'a> {
                     span,
                     limit,
                     Vec::new(),
-                )
+                )?;
+                let classes = !self.type_classes(source, &entity_name).is_empty();
+                self.last_get = find::GetSpec::of(def, classes, pattern, time, span, limit);
+                Ok(new)
             }
             None => {
                 let Some(source) = self.last_source else {
@@ -959,7 +974,7 @@ impl<'a> Lowerer<'a> {
                     .help("add `FROM <scheme>://<datasource>` (later GETs may then omit it)"));
                 };
                 let span = self.span_of_references(pattern, time)?;
-                self.get_from_rows(
+                let new = self.get_from_rows(
                     &entity_name,
                     Plan::Scan { source },
                     source,
@@ -968,7 +983,10 @@ impl<'a> Lowerer<'a> {
                     span,
                     limit,
                     Vec::new(),
-                )
+                )?;
+                let classes = !self.type_classes(source, &entity_name).is_empty();
+                self.last_get = find::GetSpec::of(def, classes, pattern, time, span, limit);
+                Ok(new)
             }
         }
     }

@@ -367,6 +367,14 @@ pub struct Mapping {
     /// [`ClassificationRule`] and `mappings/classification.yaml`.
     #[serde(default)]
     pub classification: Vec<ClassificationRule>,
+    /// Event classes whose records are whole: a record of one of them that names a
+    /// related entity (a process creation, naming the parent) also carries every
+    /// attribute of its own entity that any record of that entity carries, with the same
+    /// value. FIND may then read such records with the conditions of the GET that selected
+    /// the entities, instead of a semi-join on the variable (`lower/find.rs`). A data
+    /// source's `whole_records: false` turns it off.
+    #[serde(default)]
+    pub whole_records: Vec<String>,
     /// [`Mapping::slot_attributes`] answers, worked out once per mapping.
     #[serde(skip)]
     slot_cache: SlotCache,
