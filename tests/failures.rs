@@ -120,6 +120,41 @@ fn wait_or_kill(mut child: std::process::Child, limit: Duration) -> Output {
     }
 }
 
+/// `kestrel run hunt.hf | head`: when the reader goes away, the run stops there, quietly
+/// and with exit status 0, as `head` expects, instead of reporting the write that failed.
+#[test]
+fn a_reader_that_goes_away_stops_the_run_quietly() {
+    use std::io::Read;
+    let dir = Dir::new("closed-pipe");
+    let config = lake(&dir.0, None);
+    let hunt_path = dir.0.join("hunt.hf");
+    std::fs::write(
+        &hunt_path,
+        "p = GET process FROM sqlite://slow WHERE pid > 0 LIMIT 300000\nDISP p ATTR pid, name\n",
+    )
+    .unwrap();
+    for format in ["table", "csv"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .args(["run", "--format", format])
+            .arg(&hunt_path)
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The first bytes, then the pipe closes.
+        let mut first = [0u8; 16];
+        let mut stdout = child.stdout.take().unwrap();
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let out = wait_or_kill(child, Duration::from_secs(120));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {:?}\n{stderr}", out.status);
+        assert!(stderr.is_empty(), "{format}: {stderr}");
+    }
+}
+
 #[test]
 fn statement_timeout_cancels_a_long_query_and_names_the_data_source() {
     let dir = Dir::new("timeout");

@@ -1,9 +1,11 @@
 //! The `kestrel` command line: one function per subcommand; errors become exit codes
 //! (1: a hunt error or a data source failure; 2: usage or configuration).
 
+use std::cell::Cell;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use clap::{Parser, Subcommand};
 
@@ -465,6 +467,8 @@ fn run(
     } else {
         Box::new(io::BufWriter::with_capacity(64 * 1024, stdout.lock()))
     };
+    let gone = Rc::new(Cell::new(false));
+    let out = Reader::watch(out, &gone);
     let mut printer = Printer::new(out, format).with_display_dir(display_dir);
     for path in hunts {
         let src = match read_hunt(path) {
@@ -473,7 +477,7 @@ fn run(
         };
         // Machine formats keep stdout to the data: the summary goes to stderr.
         let result = if format == Format::Table {
-            let mut sink = io::stdout();
+            let mut sink = Reader::watch(io::stdout(), &gone);
             run_hunt(
                 &src,
                 config.as_ref(),
@@ -495,6 +499,11 @@ fn run(
             // The rows of a display the error cut short, before the error.
             let _ = printer.flush();
             let _ = io::stdout().flush();
+            if gone.get() {
+                // The reader has all it wanted (`kestrel run hunt.hf | head`): the run
+                // stops there, as quietly as `head` expects.
+                return interrupt::exit_code().unwrap_or(ExitCode::SUCCESS);
+            }
             let code = hunt_error(&d, &src);
             return interrupt::exit_code().unwrap_or(code);
         }
@@ -503,6 +512,43 @@ fn run(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// stdout, noting when whoever reads it has gone (a closed pipe), so that `kestrel run`
+/// stops quietly instead of reporting the write that failed.
+struct Reader<W> {
+    out: W,
+    gone: Rc<Cell<bool>>,
+}
+
+impl<W: Write> Reader<W> {
+    fn watch(out: W, gone: &Rc<Cell<bool>>) -> Reader<W> {
+        Reader {
+            out,
+            gone: Rc::clone(gone),
+        }
+    }
+
+    fn noted<T>(&self, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                self.gone.set(true);
+            }
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for Reader<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.out.write(buf);
+        self.noted(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.out.flush();
+        self.noted(r)
+    }
 }
 
 /// Exit 0 loaded, 1 failed (nothing written), 2 usage error, 130 stopped by Ctrl-C
