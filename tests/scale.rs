@@ -151,12 +151,14 @@ fn a_reference_to_a_hundred_thousand_values_ships_them() {
 fn a_five_thousand_term_or_chain_runs_on_sqlite() {
     // SQLite refuses expressions deeper than 1,000: a long chain is emitted balanced.
     let terms: Vec<String> = (0..5_000).map(|i| format!("name LIKE '%x{i}y%'")).collect();
+    // A FIND that reads the records in hand lowers the chain again, for process creations.
     let hunt = format!(
-        "v = GET process FROM sqlite://events WHERE {} OR name = 'uname'\nDISP v ATTR pid\n",
+        "v = GET process FROM sqlite://events WHERE {} OR name = 'uname'\nDISP v ATTR pid\n\
+         p = FIND process CREATED v\nDISP p ATTR pid\n",
         terms.join(" OR ")
     );
     let out = Lake::new("or").run(&hunt).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(out, "pid\n1027\n");
+    assert_eq!(out, "pid\n1027\n\npid\n1026\n");
 }
 
 /// A pattern `depth` levels deep: NOTs and parentheses inside each other.
@@ -182,11 +184,14 @@ fn nesting_at_the_limit_runs_and_past_it_is_a_diagnostic() {
         depth += 2;
     }
     let at_limit = nested(depth);
-    let hunt = format!("v = GET process FROM sqlite://events WHERE {at_limit}\nDISP v ATTR pid\n");
+    let hunt = format!(
+        "v = GET process FROM sqlite://events WHERE {at_limit}\nDISP v ATTR pid\n\
+         p = FIND process CREATED v\nDISP p ATTR pid\n"
+    );
     let out = lake.run(&hunt).unwrap_or_else(|e| panic!("{e}"));
-    // An even number of NOTs: the pattern means name = 'uname'.
+    // An even number of NOTs: the pattern means name = 'uname' (its parent: 1026).
     assert_eq!(depth % 2, 0);
-    assert_eq!(out, "pid\n1027\n");
+    assert_eq!(out, "pid\n1027\n\npid\n1026\n");
 
     let parens = format!(
         "v = GET process FROM sqlite://events WHERE {}name = 'uname'{}\nDISP v ATTR pid\n",

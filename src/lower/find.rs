@@ -13,6 +13,8 @@
 //!     Scan events
 //! ```
 
+use std::sync::Arc;
+
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{Expr, Func, Plan, RelId};
 use crate::model::{EntityDef, EntityKind, RelationDef, EVENT_SLOT};
@@ -453,7 +455,7 @@ impl Lowerer<'_> {
 #[derive(Debug, Clone)]
 pub(super) struct GetSpec {
     slot: String,
-    pattern: Option<ast::Pattern>,
+    pattern: Option<Arc<ast::Pattern>>,
     time: Option<ast::TimeRange>,
 }
 
@@ -461,7 +463,7 @@ impl GetSpec {
     pub(super) fn of(
         def: &EntityDef,
         classes: bool,
-        pattern: Option<&ast::Pattern>,
+        pattern: Option<&Arc<ast::Pattern>>,
         time: Option<&ast::TimeRange>,
         span: Option<(i64, i64)>,
         limit: Option<(u64, Span)>,

@@ -867,11 +867,12 @@ impl<'a> Lowerer<'a> {
         &mut self,
         entity: &Ident,
         from: Option<&ast::Source>,
-        pattern: Option<&ast::Pattern>,
+        shared: Option<&Arc<ast::Pattern>>,
         time: Option<&ast::TimeRange>,
         limit: Option<(u64, Span)>,
         span: Span,
     ) -> Result<NewRelation, Diagnostic> {
+        let pattern = shared.map(|p| &**p);
         let entity_name = self.entity_name(entity)?;
         let model = self.model;
         let def = model
@@ -960,7 +961,7 @@ impl<'a> Lowerer<'a> {
                     Vec::new(),
                 )?;
                 let classes = !self.type_classes(source, &entity_name).is_empty();
-                self.last_get = find::GetSpec::of(def, classes, pattern, time, span, limit);
+                self.last_get = find::GetSpec::of(def, classes, shared, time, span, limit);
                 Ok(new)
             }
             None => {
@@ -985,7 +986,7 @@ impl<'a> Lowerer<'a> {
                     Vec::new(),
                 )?;
                 let classes = !self.type_classes(source, &entity_name).is_empty();
-                self.last_get = find::GetSpec::of(def, classes, pattern, time, span, limit);
+                self.last_get = find::GetSpec::of(def, classes, shared, time, span, limit);
                 Ok(new)
             }
         }

@@ -3,6 +3,8 @@
 //! In: built by the grammar. Out: read by lowering, which resolves names against the model.
 //! Nothing here is resolved: names are as written.
 
+use std::sync::Arc;
+
 use crate::source::Span;
 use crate::syntax::token::TimeUnit;
 
@@ -54,7 +56,9 @@ pub enum Rhs {
     Get {
         entity: Ident,
         from: Option<Source>,
-        pattern: Option<Pattern>,
+        /// Shared: lowering keeps it for a FIND that reads the records the GET selects
+        /// (a chain may be a million terms long, too deep to copy recursively).
+        pattern: Option<Arc<Pattern>>,
         time: Option<TimeRange>,
         limit: Option<(u64, Span)>,
     },

@@ -29,7 +29,7 @@ fn parses_get_with_stix_pattern_and_time() {
     };
     assert_eq!(entity.name, "process");
     assert!(matches!(from, Some(Source::Uri(u)) if u.name == "stixshifter://h1"));
-    assert!(matches!(pattern, Some(Pattern::And(..))));
+    assert!(matches!(pattern.as_deref(), Some(Pattern::And(..))));
     assert!(matches!(time, Some(TimeRange::Absolute { .. })));
 }
 
@@ -63,7 +63,7 @@ fn get_pattern(text: &str) -> Pattern {
                 pattern: Some(p), ..
             },
             ..
-        } => p.clone(),
+        } => (**p).clone(),
         other => panic!("not a GET with WHERE: {other:?}"),
     }
 }
