@@ -460,9 +460,10 @@ pub(super) struct GetSpec {
 }
 
 impl GetSpec {
+    /// The spec of a GET, if FIND could repeat it (its type standing for no event class
+    /// is the caller's to check).
     pub(super) fn of(
         def: &EntityDef,
-        classes: bool,
         pattern: Option<&Arc<ast::Pattern>>,
         time: Option<&ast::TimeRange>,
         span: Option<(i64, i64)>,
@@ -471,13 +472,11 @@ impl GetSpec {
         let [slot] = &def.slots[..] else {
             return None;
         };
-        (def.kind == EntityKind::Entity && !classes && span.is_none() && limit.is_none()).then(
-            || GetSpec {
-                slot: slot.clone(),
-                pattern: pattern.cloned(),
-                time: time.cloned(),
-            },
-        )
+        (def.kind == EntityKind::Entity && span.is_none() && limit.is_none()).then(|| GetSpec {
+            slot: slot.clone(),
+            pattern: pattern.cloned(),
+            time: time.cloned(),
+        })
     }
 }
 

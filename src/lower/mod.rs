@@ -960,8 +960,8 @@ impl<'a> Lowerer<'a> {
                     limit,
                     Vec::new(),
                 )?;
-                let classes = !self.type_classes(source, &entity_name).is_empty();
-                self.last_get = find::GetSpec::of(def, classes, shared, time, span, limit);
+                let get = find::GetSpec::of(def, shared, time, span, limit);
+                self.last_get = get.filter(|_| self.type_classes(source, &entity_name).is_empty());
                 Ok(new)
             }
             None => {
@@ -985,8 +985,8 @@ impl<'a> Lowerer<'a> {
                     limit,
                     Vec::new(),
                 )?;
-                let classes = !self.type_classes(source, &entity_name).is_empty();
-                self.last_get = find::GetSpec::of(def, classes, shared, time, span, limit);
+                let get = find::GetSpec::of(def, shared, time, span, limit);
+                self.last_get = get.filter(|_| self.type_classes(source, &entity_name).is_empty());
                 Ok(new)
             }
         }
