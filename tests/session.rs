@@ -515,6 +515,15 @@ fn kept_variables_give_the_same_answers_on_the_hunt_suites() {
     );
 }
 
+/// A test's scratch directory, removed when the test ends.
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The benchmark's lake (`benches/lakegen`) of `events` events, ingested into table
 /// `events` of a new SQLite database in `dir`, and a configuration reading it as data
 /// source `lake`, with `extra` added to the data source.
@@ -529,12 +538,13 @@ fn generated_lake(dir: &std::path::Path, events: u64) -> impl Fn(&str) -> Config
     drop(w);
     let db = dir.join("lake.db");
     kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
-        files: vec![jsonl],
+        files: vec![jsonl.clone()],
         into: format!("sqlite:///{}", db.display()),
         table: "events".into(),
         ..Default::default()
     })
     .expect("ingest the generated lake");
+    let _ = std::fs::remove_file(&jsonl);
     move |extra: &str| {
         Config::from_yaml_str(
             &format!(
@@ -555,8 +565,8 @@ fn generated_lake(dir: &std::path::Path, events: u64) -> impl Fn(&str) -> Config
 /// Each hunt gives the same rows and summary as with `whole_records: false`.
 #[test]
 fn find_reads_the_records_in_hand_with_the_semi_joins_answers() {
-    let dir = common::fresh_dir("session", "in-hand");
-    let lake = generated_lake(&dir, 20_000);
+    let dir = Scratch(common::fresh_dir("session", "in-hand"));
+    let lake = generated_lake(&dir.0, 20_000);
     let (whole, semi) = (lake(""), lake("    whole_records: false\n"));
     let day = "START t'2024-03-02T00:00:00Z' STOP t'2024-03-04T00:00:00Z'";
     // (v's conditions, what follows the FIND, whether the FIND reads the records in hand)
@@ -603,6 +613,53 @@ fn find_reads_the_records_in_hand_with_the_semi_joins_answers() {
     }
 }
 
+/// Where the summary counts v and nothing else reads it, the FIND's semi-join computes v
+/// once for both (counting it on the way); reading the records in hand would cost the
+/// count a read of the lake of its own. So FIND reads them in hand where another
+/// statement reads v anyway, or where nothing counts it.
+#[test]
+fn find_reads_the_records_in_hand_where_its_variable_is_read_anyway() {
+    let dir = Scratch(common::fresh_dir("session", "in-hand-choice"));
+    let config = generated_lake(&dir.0, 5_000)("");
+    let get = "v = GET process FROM sqlite://lake WHERE name = 'cmd.exe'\n\
+               p = FIND process CREATED v\n";
+    let sql = |hunt: String, summary: bool| {
+        let src = SourceFile::new("hunt.hf", hunt.as_str());
+        let mut printer = Printer::new(Vec::new(), Format::Csv);
+        run_hunt_with(
+            &src,
+            Some(&config),
+            &mut printer,
+            &mut Vec::new(),
+            SessionOptions {
+                summary,
+                store: true,
+            },
+        )
+        .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+        let out = String::from_utf8(printer.into_inner()).unwrap();
+        !out.contains("IN (SELECT")
+    };
+    // (the rest of the hunt, the summary, whether p reads the records in hand)
+    for (rest, summary, in_hand) in [
+        ("DISP p ATTR name\n", true, false),
+        ("DISP p ATTR name\n", false, true),
+        ("DISP v ATTR pid\nDISP p ATTR name\n", true, true),
+        (
+            "k = FIND process CREATED BY v\nDISP k ATTR name\nDISP p ATTR name\n",
+            true,
+            true,
+        ),
+    ] {
+        let hunt = format!("{get}{rest}EXPLAIN p\n");
+        assert_eq!(
+            sql(hunt.clone(), summary),
+            in_hand,
+            "summary {summary}:\n{hunt}"
+        );
+    }
+}
+
 /// A random condition on a process, of the forms and attributes hunts use: the process's
 /// own fields (which the records in hand carry) and others (the event's user, the host),
 /// `IS NULL` (which keeps the semi-join), under AND, OR and NOT.
@@ -641,8 +698,8 @@ fn process_condition(rng: &mut lakegen::Rng, depth: u32) -> String {
 /// give the same rows and summary, and both ways are taken often.
 #[test]
 fn find_reads_the_records_in_hand_on_generated_hunts() {
-    let dir = common::fresh_dir("session", "in-hand-generated");
-    let lake = generated_lake(&dir, 10_000);
+    let dir = Scratch(common::fresh_dir("session", "in-hand-generated"));
+    let lake = generated_lake(&dir.0, 10_000);
     let (whole, semi) = (lake(""), lake("    whole_records: false\n"));
     let compiled = |config: &Config, text: &str| {
         let src = SourceFile::new("hunt.hf", text);

@@ -159,7 +159,11 @@ impl Lowerer<'_> {
                     let read =
                         self.read_in_hand(hand, source, &their.entity, c, &preds[at], &preds);
                     if let Some(read) = read {
-                        preds[at] = read;
+                        // First: the GET's own conditions are what selects few records
+                        // (SQLite tests conditions in the order written, and the class
+                        // conditions are long).
+                        preds.remove(at);
+                        preds.insert(0, read);
                     }
                 }
             }
@@ -214,6 +218,13 @@ impl Lowerer<'_> {
     /// configuration says `whole_records: false`).
     fn in_hand(&self, rel: RelId, source: usize) -> Option<InHand> {
         let get = self.gets.get(&rel.0)?;
+        if self
+            .in_hand
+            .as_ref()
+            .is_some_and(|gets| !gets.contains(&rel.0))
+        {
+            return None;
+        }
         let ds = &self.sources[source];
         if self.relations[rel.0].source != Some(source) {
             return None;
@@ -296,7 +307,7 @@ impl Lowerer<'_> {
             expr: Box::new(e.clone()),
             negated: true,
         });
-        Some(Expr::and(present.chain([cond]).collect()))
+        Some(Expr::and([cond].into_iter().chain(present).collect()))
     }
 
     /// `identity(their slot) IN (SELECT identity FROM v)`, with the first identity set of

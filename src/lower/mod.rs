@@ -119,9 +119,16 @@ pub struct LowerState {
     names: FxHashSet<String>,
     versions: FxHashMap<String, usize>,
     gets: FxHashMap<usize, find::GetSpec>,
+    in_hand: Option<FxHashSet<usize>>,
 }
 
 impl LowerState {
+    /// FIND reads the records in hand only of the GETs in `gets` (by relation index);
+    /// elsewhere it semi-joins. Unset: wherever it gives the same answer.
+    pub fn limit_in_hand(&mut self, gets: FxHashSet<usize>) {
+        self.in_hand = Some(gets);
+    }
+
     /// The relation a variable name refers to now.
     pub fn var(&self, name: &str) -> Option<RelId> {
         self.vars.get(name).map(|(id, _)| *id)
@@ -183,6 +190,7 @@ pub fn lower_more<'a>(
         versions: std::mem::take(&mut state.versions),
         gets: std::mem::take(&mut state.gets),
         last_get: None,
+        in_hand: state.in_hand.take(),
     };
     let mut result = Ok(());
     for stmt in stmts {
@@ -207,6 +215,7 @@ pub fn lower_more<'a>(
         names: l.names,
         versions: l.versions,
         gets: l.gets,
+        in_hand: l.in_hand,
     };
     result
 }
@@ -239,6 +248,8 @@ struct Lowerer<'a> {
     /// index), and the one the statement being lowered made.
     gets: FxHashMap<usize, find::GetSpec>,
     last_get: Option<find::GetSpec>,
+    /// See [`LowerState::limit_in_hand`].
+    in_hand: Option<FxHashSet<usize>>,
 }
 
 /// The parts of a [`Relation`] a later statement consults (see [`Lowerer::info`]).

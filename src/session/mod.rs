@@ -39,7 +39,7 @@ use std::io;
 use crate::backend::{self, BackendError, Collect, RowSink};
 use crate::config::{redact_url, Config};
 use crate::diag::{Code, Diagnostic};
-use crate::fxhash::FxHashMap;
+use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::ir::{Output, OutputKind, Plan, Program, RelId};
 use crate::lower::{Catalog, LowerOptions, LowerState};
 use crate::opt::Need;
@@ -308,22 +308,61 @@ impl<'c> Session<'c> {
         Ok(())
     }
 
-    /// Counts, from the whole hunt compiled once, how many queries will read each
-    /// relation and which of its attributes they read.
-    fn plan_uses(&mut self, hunt: &ast::Hunt) -> Result<(), Diagnostic> {
-        let model = crate::model()?;
+    /// The whole hunt lowered (FIND reading the records in hand of the GETs `in_hand`
+    /// names, or wherever it may), and the variables whose time spans lowering measured.
+    fn lower_whole(
+        &mut self,
+        hunt: &ast::Hunt,
+        in_hand: Option<FxHashSet<usize>>,
+    ) -> Result<(Program, Vec<RelId>), Diagnostic> {
         let mut catalog = NoSpans(&mut self.conns, Vec::new());
-        let program = crate::lower::lower(
-            hunt,
+        let mut state = LowerState::default();
+        if let Some(gets) = in_hand {
+            state.limit_in_hand(gets);
+        }
+        crate::lower::lower_more(
+            &hunt.stmts,
             &self.src,
-            model,
+            crate::model()?,
             LowerOptions {
                 config: self.config,
                 catalog: Some(&mut catalog),
                 now: self.now,
             },
+            &mut state,
         )?;
-        let spans = std::mem::take(&mut catalog.1);
+        Ok((state.program, catalog.1))
+    }
+
+    /// Counts, from the whole hunt compiled once, how many queries will read each
+    /// relation and which of its attributes they read.
+    fn plan_uses(&mut self, hunt: &ast::Hunt) -> Result<(), Diagnostic> {
+        let (mut program, mut spans) = self.lower_whole(hunt, None)?;
+        // A FIND that reads the records a GET selects saves the semi-join on the GET's
+        // variable, but not the variable itself where the summary counts it: then the
+        // FIND's own statement computes the variable once for both (counting it on the
+        // way) where nothing else reads it, which the semi-join probing an index beats.
+        // So FIND reads the records in hand of a variable that another statement reads
+        // anyway, or that nothing counts.
+        if self.opts.summary {
+            let mut read = FxHashSet::default();
+            for r in &program.relations {
+                let mut refs = Vec::new();
+                r.plan.rel_refs(&mut refs);
+                read.extend(refs.into_iter().map(|id| id.0));
+            }
+            for o in program
+                .outputs
+                .iter()
+                .filter(|o| o.kind != OutputKind::Explain)
+            {
+                let mut refs = Vec::new();
+                o.plan.rel_refs(&mut refs);
+                read.extend(refs.into_iter().map(|id| id.0));
+            }
+            (program, spans) = self.lower_whole(hunt, Some(read.clone()))?;
+            self.state.limit_in_hand(read);
+        }
         let program = crate::opt::reuse_subplans(crate::opt::fold_program(program));
         let n = program.relations.len();
         let mut uses = vec![0usize; n];
