@@ -121,7 +121,7 @@ fn first_pattern(text: &str) -> Pattern {
                 pattern: Some(p), ..
             },
             ..
-        } => p.clone(),
+        } => (**p).clone(),
         other => panic!("not a GET: {other:?}"),
     }
 }

@@ -120,9 +120,15 @@ pub struct LowerState {
     versions: FxHashMap<String, usize>,
     gets: FxHashMap<usize, find::GetSpec>,
     in_hand: Option<FxHashSet<usize>>,
+    read_in_hand: Vec<usize>,
 }
 
 impl LowerState {
+    /// The GETs (by relation index) whose records some FIND read in hand.
+    pub fn read_in_hand(&self) -> &[usize] {
+        &self.read_in_hand
+    }
+
     /// FIND reads the records in hand only of the GETs in `gets` (by relation index);
     /// elsewhere it semi-joins. Unset: wherever it gives the same answer.
     pub fn limit_in_hand(&mut self, gets: FxHashSet<usize>) {
@@ -191,6 +197,7 @@ pub fn lower_more<'a>(
         gets: std::mem::take(&mut state.gets),
         last_get: None,
         in_hand: state.in_hand.take(),
+        read_in_hand: std::mem::take(&mut state.read_in_hand),
     };
     let mut result = Ok(());
     for stmt in stmts {
@@ -216,6 +223,7 @@ pub fn lower_more<'a>(
         versions: l.versions,
         gets: l.gets,
         in_hand: l.in_hand,
+        read_in_hand: l.read_in_hand,
     };
     result
 }
@@ -248,8 +256,9 @@ struct Lowerer<'a> {
     /// index), and the one the statement being lowered made.
     gets: FxHashMap<usize, find::GetSpec>,
     last_get: Option<find::GetSpec>,
-    /// See [`LowerState::limit_in_hand`].
+    /// See [`LowerState::limit_in_hand`] and [`LowerState::read_in_hand`].
     in_hand: Option<FxHashSet<usize>>,
+    read_in_hand: Vec<usize>,
 }
 
 /// The parts of a [`Relation`] a later statement consults (see [`Lowerer::info`]).

@@ -309,12 +309,13 @@ impl<'c> Session<'c> {
     }
 
     /// The whole hunt lowered (FIND reading the records in hand of the GETs `in_hand`
-    /// names, or wherever it may), and the variables whose time spans lowering measured.
+    /// names, or wherever it may), the variables whose time spans lowering measured, and
+    /// the GETs whose records a FIND read in hand.
     fn lower_whole(
         &mut self,
         hunt: &ast::Hunt,
         in_hand: Option<FxHashSet<usize>>,
-    ) -> Result<(Program, Vec<RelId>), Diagnostic> {
+    ) -> Result<(Program, Vec<RelId>, Vec<usize>), Diagnostic> {
         let mut catalog = NoSpans(&mut self.conns, Vec::new());
         let mut state = LowerState::default();
         if let Some(gets) = in_hand {
@@ -331,20 +332,21 @@ impl<'c> Session<'c> {
             },
             &mut state,
         )?;
-        Ok((state.program, catalog.1))
+        let read_in_hand = state.read_in_hand().to_vec();
+        Ok((state.program, catalog.1, read_in_hand))
     }
 
     /// Counts, from the whole hunt compiled once, how many queries will read each
     /// relation and which of its attributes they read.
     fn plan_uses(&mut self, hunt: &ast::Hunt) -> Result<(), Diagnostic> {
-        let (mut program, mut spans) = self.lower_whole(hunt, None)?;
+        let (mut program, mut spans, in_hand) = self.lower_whole(hunt, None)?;
         // A FIND that reads the records a GET selects saves the semi-join on the GET's
         // variable, but not the variable itself where the summary counts it: then the
         // FIND's own statement computes the variable once for both (counting it on the
         // way) where nothing else reads it, which the semi-join probing an index beats.
         // So FIND reads the records in hand of a variable that another statement reads
         // anyway, or that nothing counts.
-        if self.opts.summary {
+        if self.opts.summary && !in_hand.is_empty() {
             let mut read = FxHashSet::default();
             for r in &program.relations {
                 let mut refs = Vec::new();
@@ -360,7 +362,9 @@ impl<'c> Session<'c> {
                 o.plan.rel_refs(&mut refs);
                 read.extend(refs.into_iter().map(|id| id.0));
             }
-            (program, spans) = self.lower_whole(hunt, Some(read.clone()))?;
+            if in_hand.iter().any(|v| !read.contains(v)) {
+                (program, spans, _) = self.lower_whole(hunt, Some(read.clone()))?;
+            }
             self.state.limit_in_hand(read);
         }
         let program = crate::opt::reuse_subplans(crate::opt::fold_program(program));
