@@ -428,22 +428,12 @@ fn blocks(out: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// One run of `hunt` with the summary on: its displays as CSV, then the summary rows.
-fn run_csv(config: &Config, hunt: &str, store: bool) -> Result<String, String> {
+/// One run of `hunt`: its displays as CSV, then the summary rows.
+fn run_csv(config: &Config, hunt: &str, opts: SessionOptions) -> Result<String, String> {
     let src = SourceFile::new("hunt.hf", hunt);
     let mut printer = Printer::new(Vec::new(), Format::Csv);
     let mut summary = Vec::new();
-    let r = run_hunt_with(
-        &src,
-        Some(config),
-        &mut printer,
-        &mut summary,
-        SessionOptions {
-            summary: true,
-            store,
-        },
-    );
-    match r {
+    match run_hunt_with(&src, Some(config), &mut printer, &mut summary, opts) {
         Ok(rows) => Ok(format!(
             "{}\n\n{rows:?}",
             String::from_utf8(printer.into_inner()).unwrap()
@@ -455,7 +445,13 @@ fn run_csv(config: &Config, hunt: &str, store: bool) -> Result<String, String> {
 fn both_ways(config: &Config, hunt: &str) -> Result<(String, String), String> {
     let mut outs: Vec<_> = [true, false]
         .into_iter()
-        .map(|store| run_csv(config, hunt, store))
+        .map(|store| {
+            let opts = SessionOptions {
+                summary: true,
+                store,
+            };
+            run_csv(config, hunt, opts)
+        })
         .collect();
     match (outs.remove(0), outs.remove(0)) {
         (Ok(a), Ok(b)) => Ok((a, b)),
@@ -598,14 +594,18 @@ fn find_reads_the_records_in_hand_with_the_semi_joins_answers() {
              DISP g ATTR name, cmd_line\n\
              DISP k ATTR name, pid\n"
         );
-        let a = run_csv(&whole, &hunt, true).unwrap_or_else(|e| panic!("{e}"));
-        let b = run_csv(&semi, &hunt, true).unwrap_or_else(|e| panic!("{e}"));
+        let a = run_csv(&whole, &hunt, SessionOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let b = run_csv(&semi, &hunt, SessionOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(blocks(&a), blocks(&b), "{hunt}");
         let parents = blocks(&a)[1].len() - 1;
         assert!(parents > 0, "no parents, nothing compared:\n{hunt}\n{a}");
         // Where FIND reads the records in hand, its SQL reads no other variable.
         let explain = |config: &Config| {
-            run_csv(config, &format!("{hunt}EXPLAIN p\n"), false).unwrap_or_else(|e| panic!("{e}"))
+            let opts = SessionOptions {
+                summary: true,
+                store: false,
+            };
+            run_csv(config, &format!("{hunt}EXPLAIN p\n"), opts).unwrap_or_else(|e| panic!("{e}"))
         };
         let (sql, semi_sql) = (explain(&whole), explain(&semi));
         assert!(semi_sql.contains("IN (SELECT"), "{semi_sql}");
@@ -624,20 +624,11 @@ fn find_reads_the_records_in_hand_where_its_variable_is_read_anyway() {
     let get = "v = GET process FROM sqlite://lake WHERE name = 'cmd.exe'\n\
                p = FIND process CREATED v\n";
     let sql = |hunt: String, summary: bool| {
-        let src = SourceFile::new("hunt.hf", hunt.as_str());
-        let mut printer = Printer::new(Vec::new(), Format::Csv);
-        run_hunt_with(
-            &src,
-            Some(&config),
-            &mut printer,
-            &mut Vec::new(),
-            SessionOptions {
-                summary,
-                store: true,
-            },
-        )
-        .unwrap_or_else(|d| panic!("{}", d.render(&src)));
-        let out = String::from_utf8(printer.into_inner()).unwrap();
+        let opts = SessionOptions {
+            summary,
+            store: true,
+        };
+        let out = run_csv(&config, &hunt, opts).unwrap_or_else(|e| panic!("{e}"));
         !out.contains("IN (SELECT")
     };
     // (the rest of the hunt, the summary, whether p reads the records in hand)
@@ -734,8 +725,8 @@ fn find_reads_the_records_in_hand_on_generated_hunts() {
              DISP v ATTR name, pid\n\
              DISP p\n"
         );
-        let a = run_csv(&whole, &hunt, true).unwrap_or_else(|e| panic!("{e}"));
-        let b = run_csv(&semi, &hunt, true).unwrap_or_else(|e| panic!("{e}"));
+        let a = run_csv(&whole, &hunt, SessionOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let b = run_csv(&semi, &hunt, SessionOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(blocks(&a), blocks(&b), "{hunt}");
         let (x, y) = (compiled(&whole, &hunt), compiled(&semi, &hunt));
         in_hand += usize::from(x.is_some() && x != y);
@@ -744,6 +735,18 @@ fn find_reads_the_records_in_hand_on_generated_hunts() {
         in_hand * 4 >= n && in_hand * 4 <= n * 3,
         "{in_hand} of {n} read the records in hand"
     );
+}
+
+/// Loads a fixture of `tests/fixtures` into `table` of the PostgreSQL test server.
+fn pg_fixture(url: &str, fixture: &str, table: &str) {
+    kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
+        files: vec![common::tests_dir("fixtures").join(fixture)],
+        into: url.to_string(),
+        table: table.to_string(),
+        replace: true,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("the PostgreSQL test server must be reachable: {e}"));
 }
 
 /// Kept variables live in the session's own temporary tables: none outlives the
@@ -759,14 +762,7 @@ fn kept_tables_are_gone_after_exit_error_and_ctrl_c() {
     let url = common::pg_url();
     let table = format!("s16_cleanup_{id}");
     let slow = format!("s16_slow_{id}");
-    kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
-        files: vec![common::tests_dir("fixtures").join("ecs_process_creation.csv")],
-        into: url.clone(),
-        table: table.clone(),
-        replace: true,
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("the PostgreSQL test server must be reachable: {e}"));
+    pg_fixture(&url, "ecs_process_creation.csv", &table);
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
     common::pg_sleeping_view(&mut admin, &slow);
     let dir = common::fresh_dir("session", "cleanup");
@@ -985,14 +981,7 @@ fn entity_counts_past_the_in_memory_budget_stay_exact() {
 fn grouping_sets_count_on_the_way_on_postgresql() {
     let url = common::pg_url();
     let table = format!("s16_sets_{}", std::process::id());
-    kestrel::ingest::ingest(&kestrel::ingest::IngestOptions {
-        files: vec![common::tests_dir("fixtures").join("ecs_process_network.csv")],
-        into: url.clone(),
-        table: table.clone(),
-        replace: true,
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("the PostgreSQL test server must be reachable: {e}"));
+    pg_fixture(&url, "ecs_process_network.csv", &table);
     let yaml = format!(
         "connections:\n  lake:\n    url: '{url}'\ndatasources:\n  events:\n    connection: lake\n    table: {table}\n    timestamp: '@timestamp'\n"
     );

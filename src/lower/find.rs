@@ -227,9 +227,6 @@ impl Lowerer<'_> {
             return None;
         }
         let ds = &self.sources[source];
-        if self.relations[rel.0].source != Some(source) {
-            return None;
-        }
         let configured = self
             .config
             .and_then(|c| c.datasources.get(&ds.name))
