@@ -164,7 +164,7 @@ impl Lowerer<'_> {
                         // conditions are long).
                         preds.remove(at);
                         preds.insert(0, read);
-                        self.read_in_hand.push(rel.0);
+                        self.read_in_hand.insert(rel.0);
                     }
                 }
             }

@@ -32,7 +32,7 @@ use crate::diag::{suggest, Code, Diagnostic};
 use crate::ir::{
     AggFunc, DataSource, Expr, Literal, Output, OutputKind, Plan, Program, RelId, Relation, SortKey,
 };
-use crate::model::{EntityKind, Mapping, Model};
+use crate::model::{EntityDef, EntityKind, Mapping, Model};
 use crate::source::{SourceFile, Span};
 use crate::syntax::ast::{self, Ident, Rhs, StmtKind};
 
@@ -120,12 +120,12 @@ pub struct LowerState {
     versions: FxHashMap<String, usize>,
     gets: FxHashMap<usize, find::GetSpec>,
     in_hand: Option<FxHashSet<usize>>,
-    read_in_hand: Vec<usize>,
+    read_in_hand: FxHashSet<usize>,
 }
 
 impl LowerState {
     /// The GETs (by relation index) whose records some FIND read in hand.
-    pub fn read_in_hand(&self) -> &[usize] {
+    pub fn read_in_hand(&self) -> &FxHashSet<usize> {
         &self.read_in_hand
     }
 
@@ -258,7 +258,7 @@ struct Lowerer<'a> {
     last_get: Option<find::GetSpec>,
     /// See [`LowerState::limit_in_hand`] and [`LowerState::read_in_hand`].
     in_hand: Option<FxHashSet<usize>>,
-    read_in_hand: Vec<usize>,
+    read_in_hand: FxHashSet<usize>,
 }
 
 /// The parts of a [`Relation`] a later statement consults (see [`Lowerer::info`]).
@@ -969,20 +969,7 @@ impl<'a> Lowerer<'a> {
             Some(ast::Source::Uri(uri)) => {
                 let source = self.data_source(uri)?;
                 self.last_source = Some(source);
-                let span = self.span_of_references(pattern, time)?;
-                let new = self.get_from_rows(
-                    &entity_name,
-                    Plan::Scan { source },
-                    source,
-                    pattern,
-                    time,
-                    span,
-                    limit,
-                    Vec::new(),
-                )?;
-                let get = find::GetSpec::of(def, shared, time, span, limit);
-                self.last_get = get.filter(|_| self.type_classes(source, &entity_name).is_empty());
-                Ok(new)
+                self.get_from_table(&entity_name, def, source, shared, time, limit)
             }
             None => {
                 let Some(source) = self.last_source else {
@@ -994,22 +981,37 @@ impl<'a> Lowerer<'a> {
                     .label("where should this GET look?")
                     .help("add `FROM <scheme>://<datasource>` (later GETs may then omit it)"));
                 };
-                let span = self.span_of_references(pattern, time)?;
-                let new = self.get_from_rows(
-                    &entity_name,
-                    Plan::Scan { source },
-                    source,
-                    pattern,
-                    time,
-                    span,
-                    limit,
-                    Vec::new(),
-                )?;
-                let get = find::GetSpec::of(def, shared, time, span, limit);
-                self.last_get = get.filter(|_| self.type_classes(source, &entity_name).is_empty());
-                Ok(new)
+                self.get_from_table(&entity_name, def, source, shared, time, limit)
             }
         }
+    }
+
+    /// GET from a data source's table; remembers the GET for a FIND that may read the
+    /// records it selects (`find::GetSpec`).
+    fn get_from_table(
+        &mut self,
+        entity: &str,
+        def: &EntityDef,
+        source: usize,
+        shared: Option<&Arc<ast::Pattern>>,
+        time: Option<&ast::TimeRange>,
+        limit: Option<(u64, Span)>,
+    ) -> Result<NewRelation, Diagnostic> {
+        let pattern = shared.map(|p| &**p);
+        let span = self.span_of_references(pattern, time)?;
+        let new = self.get_from_rows(
+            entity,
+            Plan::Scan { source },
+            source,
+            pattern,
+            time,
+            span,
+            limit,
+            Vec::new(),
+        )?;
+        let get = find::GetSpec::of(def, shared, time, span, limit);
+        self.last_get = get.filter(|_| self.type_classes(source, entity).is_empty());
+        Ok(new)
     }
 
     /// GET over rows with native columns (a table, or an event variable's records).

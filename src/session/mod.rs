@@ -315,7 +315,7 @@ impl<'c> Session<'c> {
         &mut self,
         hunt: &ast::Hunt,
         in_hand: Option<FxHashSet<usize>>,
-    ) -> Result<(Program, Vec<RelId>, Vec<usize>), Diagnostic> {
+    ) -> Result<(Program, Vec<RelId>, FxHashSet<usize>), Diagnostic> {
         let mut catalog = NoSpans(&mut self.conns, Vec::new());
         let mut state = LowerState::default();
         if let Some(gets) = in_hand {
@@ -332,7 +332,7 @@ impl<'c> Session<'c> {
             },
             &mut state,
         )?;
-        let read_in_hand = state.read_in_hand().to_vec();
+        let read_in_hand = state.read_in_hand().clone();
         Ok((state.program, catalog.1, read_in_hand))
     }
 
