@@ -243,6 +243,8 @@ fn case_wanted(name: &str) -> bool {
 }
 
 fn main() {
+    // The expert's queries run in this process: with the page policy of the binary's.
+    kestrel::use_small_os_pages();
     let events = env_u64("KESTREL_BENCH_EVENTS", 1_000_000);
     let runs = env_u64("KESTREL_BENCH_RUNS", 5).max(1) as usize;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");

@@ -6,7 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    kestrel::use_large_os_pages();
+    kestrel::use_small_os_pages();
     kestrel::backend::tls::install_default_provider();
     kestrel::cli::main()
 }

@@ -337,7 +337,12 @@ fn read_hunt(path: &Path) -> Result<SourceFile, ExitCode> {
         std::fs::read_to_string(path)
     };
     match text {
-        Ok(t) => Ok(SourceFile::new(path.display().to_string(), t)),
+        Ok(t) => {
+            if t.len() >= crate::LARGE_HUNT_BYTES {
+                crate::use_large_os_pages();
+            }
+            Ok(SourceFile::new(path.display().to_string(), t))
+        }
         Err(e) => Err(usage_error(format!("cannot read {}: {e}", path.display()))),
     }
 }
