@@ -167,3 +167,27 @@ pub(crate) fn at(d: Diagnostic, span: source::Span) -> Diagnostic {
         d.at(span)
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// This process's `THP_enabled` (Linux 5.0 and later; None before).
+    fn thp_enabled() -> Option<String> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("THP_enabled:"))?;
+        Some(line["THP_enabled:".len()..].trim().to_string())
+    }
+
+    #[test]
+    fn the_page_policy_turns_huge_pages_off_and_on() {
+        let Some(before) = thp_enabled() else {
+            return; // a kernel before 5.0 does not report it
+        };
+        super::use_small_os_pages();
+        assert_eq!(thp_enabled().as_deref(), Some("0"));
+        super::use_large_os_pages();
+        assert_eq!(thp_enabled().as_deref(), Some("1"));
+        if before == "0" {
+            super::use_small_os_pages();
+        }
+    }
+}

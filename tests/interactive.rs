@@ -182,6 +182,39 @@ fn repl_ctrl_c_on_postgres() {
     assert!(started.elapsed() < std::time::Duration::from_secs(40));
 }
 
+/// The `kestrel` process runs without transparent huge pages (`use_small_os_pages`): a
+/// REPL waiting for its input says so in its status.
+#[cfg(target_os = "linux")]
+#[test]
+fn kestrel_runs_without_huge_pages() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .arg("repl")
+        .env("XDG_STATE_HOME", std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    // The flag is set first thing in main: wait until the process is past its start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        seen = text
+            .lines()
+            .find_map(|l| l.strip_prefix("THP_enabled:"))
+            .map(|v| v.trim().to_string());
+        if seen.as_deref() == Some("0") || seen.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    // None: a kernel before 5.0, which does not report it.
+    assert!(matches!(seen.as_deref(), Some("0") | None), "{seen:?}");
+}
+
 /// Piped into, the REPL reads statements over several lines, goes on after an error,
 /// reports a last statement left incomplete, and exits 1 when anything failed.
 #[test]
