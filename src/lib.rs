@@ -47,10 +47,11 @@ use sql::{Dialect, LiteralMode, SqlStatement};
 /// Turns transparent huge pages off for this process and its children
 /// (`PR_SET_THP_DISABLE`; mimalloc, the allocator of the `kestrel` binary and the
 /// benches, reserves its arenas with `MADV_HUGEPAGE`). Each 2 MiB page is zeroed and
-/// resident whole once touched: on the bench's 1,000,000-event lakes they cost 12 MB of
-/// the peak memory printing a million rows (63 MB against 51 MB) and time as well
-/// (DataFusion's GROUP 236 against 121 ms, SQLite's 885 against 719 ms); no hunt there
-/// ran faster with them. A no-op off Linux, or where the kernel refuses.
+/// resident whole once touched: on the bench's 1,000,000-event lake they cost 9 MB of
+/// the peak memory printing a million rows (62.4 MB against 53.8 MB). Time was the same
+/// either way: the bench's hunts, the binary with and without them alternated, moved
+/// by 1–2 % on SQLite and PostgreSQL and by up to ±20 % either way on DataFusion, as
+/// much as between runs of one binary. A no-op off Linux, or where the kernel refuses.
 pub fn use_small_os_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl with an integer option and integer arguments; it changes a flag of
