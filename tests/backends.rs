@@ -65,21 +65,13 @@ struct Lake {
     tables: Vec<String>,
     /// A schema (PostgreSQL) or database (MariaDB) made for this lake, dropped with it.
     namespace: Option<String>,
-    _dir: Option<TempDir>,
+    _dir: Option<common::Scratch>,
 }
 
 /// `base` with a query parameter added.
 fn with_param(base: &str, param: &str) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}{param}")
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Lake {
@@ -108,7 +100,7 @@ impl Lake {
                 } else {
                     format!("sqlite:///{}", dir.join("lake.db").display())
                 };
-                (url.clone(), url, Some(TempDir(dir)))
+                (url.clone(), url, Some(common::Scratch(dir)))
             }
             "postgres" => (common::pg_url(), common::pg_url(), None),
             "mysql" => (common::my_url(), common::my_url(), None),
@@ -1157,7 +1149,7 @@ fn failed_ingest_into_servers_leaves_nothing_half_written() {
     let dir = std::env::temp_dir().join(format!("kestrel-backends-ingest-{pid}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let _guard = TempDir(dir.clone());
+    let _guard = common::Scratch(dir.clone());
     let write = |name: &str, text: &str| {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
@@ -1508,7 +1500,7 @@ fn a_broken_mysql_load_leaves_no_table_behind() {
     let dir = std::env::temp_dir().join(format!("kestrel-backends-big-{pid}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let _guard = TempDir(dir.clone());
+    let _guard = common::Scratch(dir.clone());
     let mut b = open_rw(&common::my_url());
     let mut c = Collect::default();
     b.query(
@@ -1554,7 +1546,7 @@ fn a_broken_mysql_load_leaves_no_table_behind() {
 #[cfg(feature = "datafusion")]
 #[test]
 fn datafusion_statement_timeout_stops_a_long_query() {
-    let dir = TempDir(common::fresh_dir("backends", "big-timeout"));
+    let dir = common::scratch_dir("backends", "big-timeout");
     common::big_parquet_table(&dir.0, 100_000);
     let mut b = backend::open(
         &format!("datafusion://{}", dir.0.display()),
@@ -1615,7 +1607,7 @@ fn datafusion_statement_timeout_stops_a_long_query() {
 #[test]
 fn save_writes_a_table_of_a_parquet_lake_that_datafusion_reads() {
     let lakes = lakes("save", &["sqlite"]);
-    let dir = common::fresh_dir("backends", "save-lake");
+    let dir = common::scratch_dir("backends", "save-lake");
     let table = dir.join("lake").join("procs");
     let save = |pattern: &str| {
         let hunt = format!(
@@ -1777,7 +1769,7 @@ fn datafusion_keeps_a_variable_only_up_to_its_row_budget() {
             (KEEP_AT_MOST as i64, true),
         ] {
             let what = format!("{engine}, {rows} rows");
-            let dir = TempDir(common::fresh_dir(
+            let dir = common::Scratch(common::fresh_dir(
                 "backends",
                 &format!("keep-budget-{engine}-{kept}"),
             ));
@@ -1867,7 +1859,7 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
 #[test]
 fn datafusion_reads_compressed_csv_and_json_lines_as_the_plain_files() {
     use std::io::Read;
-    let dir = TempDir(common::fresh_dir("backends", "compressed"));
+    let dir = common::scratch_dir("backends", "compressed");
     std::fs::copy(
         root().join("tests/fixtures/ecs_process_creation.csv"),
         dir.0.join("events.csv"),

@@ -39,15 +39,18 @@ struct Lake {
     tables: Vec<String>,
     /// What must live as long as the lake (a Ballista cluster).
     _engine: Option<Box<dyn std::any::Any>>,
+    /// The lake's files, removed after the engine has stopped (fields drop in order).
+    _scratch: Option<common::Scratch>,
 }
 
 impl Lake {
     fn load(name: &'static str, tag: &str) -> Lake {
         let pid = std::process::id();
+        let mut scratch = None;
         let url = match name {
             // DataFusion reads the SQLite lake's tables written out as Parquet (below).
             "sqlite" | "datafusion" | "ballista" => {
-                let dir = common::fresh_dir(&format!("seed-hunts-{name}"), tag);
+                let dir = scratch.insert(common::scratch_dir(&format!("seed-hunts-{name}"), tag));
                 format!("sqlite:///{}", dir.join("lake.db").display())
             }
             "postgres" => common::pg_url(),
@@ -87,6 +90,7 @@ impl Lake {
                     url,
                     tables,
                     _engine: Some(Box::new(cluster)),
+                    _scratch: scratch,
                 };
             }
             let url = format!("datafusion://{}", dir.display());
@@ -95,6 +99,7 @@ impl Lake {
                 url,
                 tables,
                 _engine: None,
+                _scratch: scratch,
             };
         }
         Lake {
@@ -102,6 +107,7 @@ impl Lake {
             url,
             tables,
             _engine: None,
+            _scratch: scratch,
         }
     }
 

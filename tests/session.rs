@@ -511,15 +511,6 @@ fn kept_variables_give_the_same_answers_on_the_hunt_suites() {
     );
 }
 
-/// A test's scratch directory, removed when the test ends.
-struct Scratch(std::path::PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The benchmark's lake (`benches/lakegen`) of `events` events, ingested into table
 /// `events` of a new SQLite database in `dir`, and a configuration reading it as data
 /// source `lake`, with `extra` added to the data source.
@@ -561,7 +552,7 @@ fn generated_lake(dir: &std::path::Path, events: u64) -> impl Fn(&str) -> Config
 /// Each hunt gives the same rows and summary as with `whole_records: false`.
 #[test]
 fn find_reads_the_records_in_hand_with_the_semi_joins_answers() {
-    let dir = Scratch(common::fresh_dir("session", "in-hand"));
+    let dir = common::scratch_dir("session", "in-hand");
     let lake = generated_lake(&dir.0, 20_000);
     let (whole, semi) = (lake(""), lake("    whole_records: false\n"));
     let day = "START t'2024-03-02T00:00:00Z' STOP t'2024-03-04T00:00:00Z'";
@@ -619,7 +610,7 @@ fn find_reads_the_records_in_hand_with_the_semi_joins_answers() {
 /// statement reads v anyway, or where nothing counts it.
 #[test]
 fn find_reads_the_records_in_hand_where_its_variable_is_read_anyway() {
-    let dir = Scratch(common::fresh_dir("session", "in-hand-choice"));
+    let dir = common::scratch_dir("session", "in-hand-choice");
     let config = generated_lake(&dir.0, 5_000)("");
     let get = "v = GET process FROM sqlite://lake WHERE name = 'cmd.exe'\n\
                p = FIND process CREATED v\n";
@@ -689,7 +680,7 @@ fn process_condition(rng: &mut lakegen::Rng, depth: u32) -> String {
 /// give the same rows and summary, and both ways are taken often.
 #[test]
 fn find_reads_the_records_in_hand_on_generated_hunts() {
-    let dir = Scratch(common::fresh_dir("session", "in-hand-generated"));
+    let dir = common::scratch_dir("session", "in-hand-generated");
     let lake = generated_lake(&dir.0, 10_000);
     let (whole, semi) = (lake(""), lake("    whole_records: false\n"));
     let compiled = |config: &Config, text: &str| {

@@ -204,12 +204,14 @@ type Row<'a> = (
 );
 
 struct Lake {
-    dir: PathBuf,
+    /// Removed with the lake (a narrowing test's two lakes share one: the first to go
+    /// removes it).
+    dir: common::Scratch,
     config: Config,
 }
 
 fn lake(name: &str) -> Lake {
-    let dir = common::fresh_dir("sigma-hunts", name);
+    let dir = common::scratch_dir("sigma-hunts", name);
     let db = dir.join("lake.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
@@ -309,7 +311,7 @@ fn lake(name: &str) -> Lake {
 /// A lake of one SQLite table `t`, made by `sql`, read as the data source `t` in the
 /// winevent layout.
 fn winevent_table(name: &str, sql: &str) -> Lake {
-    let dir = common::fresh_dir("sigma-hunts", name);
+    let dir = common::scratch_dir("sigma-hunts", name);
     let db = dir.join("lake.db");
     rusqlite::Connection::open(&db)
         .unwrap()
@@ -669,7 +671,7 @@ fn narrow_lake(name: &str) -> Narrow {
         }
         Lake {
             config: Config::from_yaml_str(&yaml, None).unwrap(),
-            dir: dir.clone(),
+            dir: common::Scratch(dir.clone()),
         }
     };
     Narrow {
@@ -900,7 +902,7 @@ fn events_term_selects_by_type_in_any_hunt() {
 /// `activity_id`; a table with neither cannot tell events apart and every row passes.
 #[test]
 fn events_term_reads_ocsf_columns() {
-    let dir = common::fresh_dir("sigma-hunts", "events_ocsf");
+    let dir = common::scratch_dir("sigma-hunts", "events_ocsf");
     let db = dir.join("lake.db");
     rusqlite::Connection::open(&db)
         .unwrap()

@@ -123,6 +123,28 @@ pub fn run_all<T>(cases: impl IntoIterator<Item = (String, T)>, mut check: impl 
     );
 }
 
+/// A test's scratch directory, removed with everything in it when dropped (also when the
+/// test fails and unwinds). Reads as the path it holds.
+pub struct Scratch(pub PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// [`fresh_dir`], removed when dropped.
+pub fn scratch_dir(suite: &str, name: &str) -> Scratch {
+    Scratch(fresh_dir(suite, name))
+}
+
 /// A fresh, empty temporary directory for one test (`kestrel-<suite>-<name>-<pid>`).
 pub fn fresh_dir(suite: &str, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kestrel-{suite}-{name}-{}", std::process::id()));
