@@ -347,21 +347,16 @@ impl<'c> Session<'c> {
         // So FIND reads the records in hand of a variable that another statement reads
         // anyway, or that nothing counts.
         if self.opts.summary && !in_hand.is_empty() {
-            let mut read = FxHashSet::default();
-            for r in &program.relations {
-                let mut refs = Vec::new();
-                r.plan.rel_refs(&mut refs);
-                read.extend(refs.into_iter().map(|id| id.0));
+            let readers = program.relations.iter().map(|r| &r.plan).chain(
+                (program.outputs.iter())
+                    .filter(|o| o.kind != OutputKind::Explain)
+                    .map(|o| &o.plan),
+            );
+            let mut refs = Vec::new();
+            for plan in readers {
+                plan.rel_refs(&mut refs);
             }
-            for o in program
-                .outputs
-                .iter()
-                .filter(|o| o.kind != OutputKind::Explain)
-            {
-                let mut refs = Vec::new();
-                o.plan.rel_refs(&mut refs);
-                read.extend(refs.into_iter().map(|id| id.0));
-            }
+            let read: FxHashSet<usize> = refs.into_iter().map(|id| id.0).collect();
             if in_hand.iter().any(|v| !read.contains(v)) {
                 (program, spans, _) = self.lower_whole(hunt, Some(read.clone()))?;
             }
