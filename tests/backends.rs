@@ -1146,10 +1146,7 @@ fn count_and_columns(url: &str, kind: &str, table: &str) -> (i64, Vec<String>) {
 #[test]
 fn failed_ingest_into_servers_leaves_nothing_half_written() {
     let pid = std::process::id();
-    let dir = std::env::temp_dir().join(format!("kestrel-backends-ingest-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let _guard = common::Scratch(dir.clone());
+    let dir = common::scratch_dir("backends", "ingest");
     let write = |name: &str, text: &str| {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
@@ -1497,10 +1494,7 @@ fn a_million_value_in_list_runs_on_every_backend_in_a_read_only_session() {
 #[test]
 fn a_broken_mysql_load_leaves_no_table_behind() {
     let pid = std::process::id();
-    let dir = std::env::temp_dir().join(format!("kestrel-backends-big-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let _guard = common::Scratch(dir.clone());
+    let dir = common::scratch_dir("backends", "big");
     let mut b = open_rw(&common::my_url());
     let mut c = Collect::default();
     b.query(
@@ -1769,10 +1763,7 @@ fn datafusion_keeps_a_variable_only_up_to_its_row_budget() {
             (KEEP_AT_MOST as i64, true),
         ] {
             let what = format!("{engine}, {rows} rows");
-            let dir = common::Scratch(common::fresh_dir(
-                "backends",
-                &format!("keep-budget-{engine}-{kept}"),
-            ));
+            let dir = common::scratch_dir("backends", &format!("keep-budget-{engine}-{kept}"));
             common::big_parquet_table(&dir.0, rows);
             let scratch = dir.0.join("scratch");
             std::fs::create_dir_all(&scratch).unwrap();
