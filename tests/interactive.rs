@@ -187,6 +187,9 @@ fn repl_ctrl_c_on_postgres() {
 #[cfg(target_os = "linux")]
 #[test]
 fn kestrel_runs_without_huge_pages() {
+    // The child inherits this process's setting: start it with huge pages allowed, so
+    // that only the binary itself can turn them off.
+    kestrel::use_large_os_pages();
     let mut child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
         .arg("repl")
         .env("XDG_STATE_HOME", std::env::temp_dir())
