@@ -1024,3 +1024,51 @@ fn grouping_sets_count_on_the_way_on_postgresql() {
         .batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""))
         .unwrap();
 }
+
+/// A variable kept on PostgreSQL is made by `CREATE TABLE AS … EXECUTE`, its values
+/// carried by settings of the transaction (`Backend::store`): integers, text with quotes,
+/// `$` and non-ASCII letters, timestamps and a long IN list (bound as one JSON value) keep
+/// their meaning: the answers and summary are those of a session that keeps nothing.
+#[test]
+fn kept_variables_keep_their_values_on_postgresql() {
+    let url = common::pg_url();
+    let table = format!("s17_keep_{}", std::process::id());
+    pg_fixture(&url, "ecs_process_network.csv", &table);
+    let yaml = format!(
+        "connections:\n  lake:\n    url: '{url}'\ndatasources:\n  events:\n    connection: lake\n    table: {table}\n    timestamp: '@timestamp'\n"
+    );
+    let lake = Lake {
+        dir: common::fresh_dir("session", "pg-keep-values"),
+        url: url.clone(),
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        yaml,
+    };
+    let long_list: Vec<String> = (0..1200)
+        .map(|i| format!("'n{i}.exe'"))
+        .chain(["'uname'".into(), "'bash'".into()])
+        .collect();
+    let odd = r"it\'s $1 ünï";
+    // A SORT BY reads the variable in an order, so it is kept, then read by the DISP and
+    // counted by the summary.
+    let hunts = [
+        format!("a = GET process FROM postgresql://events WHERE pid > 1026 AND name != '{odd}'\nDISP a ATTR name, pid SORT BY pid ASC"),
+        format!("a = GET process FROM postgresql://events WHERE name = 'bash' OR name = 'uname' OR cmd_line LIKE '%{odd}%'\nDISP a ATTR name, pid SORT BY pid ASC"),
+        "a = GET process FROM postgresql://events WHERE pid > 0\n  START t'2024-07-08T00:00:02Z' STOP t'2024-07-08T00:00:30Z'\nDISP a ATTR name, pid SORT BY pid ASC".to_string(),
+        format!("a = GET process FROM postgresql://events WHERE name IN ({})\nDISP a ATTR name, pid SORT BY pid ASC", long_list.join(", ")),
+    ];
+    for hunt in &hunts {
+        let (mut s, log) = lake.session(SessionOptions::default());
+        let (out, summary) = run(&mut s, hunt);
+        let log = log.lock().unwrap();
+        assert_eq!(log.stored, 1, "{hunt}\n{:#?}", log.statements);
+        drop(log);
+        assert!(out.lines().count() > 2, "{hunt}: {out}");
+        let (again, summary_again) = lake.recomputed(hunt);
+        assert_eq!(blocks(&out), blocks(&again), "{hunt}");
+        assert_eq!(summary, summary_again, "{hunt}");
+    }
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
+    admin
+        .batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""))
+        .unwrap();
+}
