@@ -176,3 +176,22 @@ fn type_attributes_follow_the_mapping() {
     }
     assert!(mapped.iter().all(|a| all.contains(a)));
 }
+
+#[test]
+fn variables_in_scope_are_the_newest_versions_in_order_of_first_definition() {
+    let src = crate::source::SourceFile::new(
+        "hunt.hf",
+        "v = GET process FROM sqlite://events WHERE pid > 1\n\
+         w = FIND process CREATED BY v\n\
+         t = TIMESTAMPED(w)\n\
+         v = GET network-traffic FROM sqlite://events WHERE dst_port = 443\n\
+         v = GET file FROM sqlite://events WHERE name = 'a.exe'\n",
+    );
+    let program = crate::compile_program(&src, crate::lower::LowerOptions::default()).unwrap();
+    let vars = vars_of(&program);
+    let seen: Vec<(&str, &str)> = vars
+        .iter()
+        .map(|v| (v.name.as_str(), v.entity.as_str()))
+        .collect();
+    assert_eq!(seen, [("v", "file"), ("w", "process"), ("t", "process")]);
+}

@@ -85,6 +85,16 @@ pub fn parts(text: &str) -> Vec<String> {
     parse(text).unwrap_or_else(|_| vec![text.to_string()])
 }
 
+/// The table's own name, the last of [`parts`]: without parsing where `text` has no dot
+/// or quote (a kept variable's table, of which a long session has thousands).
+pub fn last_part(text: &str) -> String {
+    if text.is_empty() || text.contains(['.', '"', '`', '[', ']']) {
+        parts(text).pop().unwrap_or_default()
+    } else {
+        text.to_string()
+    }
+}
+
 /// `name` written so that [`parse`] reads it back as one part (a data source name used
 /// as a table name when there is no configuration: `host.example` is one table).
 pub fn single(name: &str) -> String {
@@ -114,6 +124,25 @@ pub fn schema_and_table(text: &str, what: &str) -> Result<(Option<String>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_part_is_that_of_the_parts() {
+        for text in [
+            "events",
+            "seeds.events",
+            "\"my.schema\".events",
+            "a.\"b.c\"",
+            "odd \"name\"; --",
+            "",
+            "[a.b].t",
+        ] {
+            assert_eq!(
+                last_part(text),
+                parts(text).pop().unwrap_or_default(),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn names_split_at_dots_outside_quotes() {

@@ -67,8 +67,7 @@ impl<'a> Emitter<'a> {
             tables: program
                 .sources
                 .iter()
-                .filter_map(|src| crate::sql::table_name::parts(&src.table).pop())
-                .map(|t| t.to_lowercase())
+                .map(|src| crate::sql::table_name::last_part(&src.table).to_lowercase())
                 .collect(),
         }
     }
