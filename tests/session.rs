@@ -1025,6 +1025,59 @@ fn grouping_sets_count_on_the_way_on_postgresql() {
         .unwrap();
 }
 
+/// A variable named as the table another one is kept in (`procs` in `kestrel_0_procs`,
+/// which PostgreSQL statements name unqualified), whose CTE comes first in a statement
+/// that reads that table, gives the answers it gives under another name: its CTE must not
+/// hide the table.
+#[test]
+fn a_variable_named_as_a_kept_table_does_not_hide_it() {
+    let url = common::pg_url();
+    let table = format!("s17_hide_{}", std::process::id());
+    pg_fixture(&url, "ecs_process_network.csv", &table);
+    let yaml = format!(
+        "connections:\n  lake:\n    url: '{url}'\ndatasources:\n  events:\n    connection: lake\n    table: {table}\n    timestamp: '@timestamp'\n"
+    );
+    let lake = Lake {
+        dir: common::fresh_dir("session", "pg-kept-names"),
+        url: url.clone(),
+        config: Config::from_yaml_str(&yaml, None).unwrap(),
+        yaml,
+    };
+    let hunt = |var: &str| {
+        format!(
+            "{var} = GET process FROM postgresql://events WHERE pid > 1026\n\
+             procs = GET process FROM postgresql://events WHERE pid > 0\n\
+             DISP procs ATTR pid SORT BY pid ASC\n\
+             m = {var} + procs\n\
+             DISP m ATTR pid SORT BY pid ASC\n"
+        )
+    };
+    let run_as = |var: &str| {
+        // Without the summary, the variable read once stays a CTE of the query that
+        // reads it (a kept one is read as its table, no CTE).
+        let (mut s, log) = lake.session(SessionOptions {
+            summary: false,
+            ..SessionOptions::default()
+        });
+        let (out, _) = run(&mut s, &hunt(var));
+        let log = log.lock().unwrap();
+        let kept_first = log
+            .statements
+            .iter()
+            .any(|st| st.contains("\"kestrel_0_procs\""));
+        (out, kept_first)
+    };
+    let (want, kept) = run_as("c");
+    assert!(kept && want.lines().count() > 10, "{want}");
+    for var in ["kestrel_0_procs", "KESTREL_0_PROCS"] {
+        assert_eq!(run_as(var).0, want, "{var}");
+    }
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
+    admin
+        .batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""))
+        .unwrap();
+}
+
 /// A variable kept on PostgreSQL is made by `CREATE TABLE AS … EXECUTE`, its values
 /// carried by settings of the transaction (`Backend::store`): integers, text with quotes,
 /// `$` and non-ASCII letters, timestamps and a long IN list (bound as one JSON value) keep

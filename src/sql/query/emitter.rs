@@ -41,7 +41,10 @@ pub(super) struct Emitter<'a> {
     /// Columns are written `alias.column` (inside an EXISTS rewrite).
     pub(super) qualify: Option<sa::Ident>,
     /// The program's tables' names (their last parts, lower case): a CTE of that name
-    /// would hide the table from the statement ([`Emitter::rel_name`]).
+    /// would hide the table from the statement ([`Emitter::rel_name`]). Without the
+    /// tables kestrel makes (`kestrel_…`: kept variables, shipped rows), of which a long
+    /// session has thousands; [`Emitter::is_table`] looks those up only for a name with
+    /// their prefix.
     tables: FxHashSet<String>,
 }
 
@@ -67,7 +70,9 @@ impl<'a> Emitter<'a> {
             tables: program
                 .sources
                 .iter()
+                .filter(|src| !made_by_kestrel(&src.table))
                 .map(|src| crate::sql::table_name::last_part(&src.table).to_lowercase())
+                .filter(|t| !t.starts_with(MADE_PREFIX))
                 .collect(),
         }
     }
@@ -78,11 +83,11 @@ impl<'a> Emitter<'a> {
     /// `name_rel`, `name_rel_`, … that neither a table nor another relation has.
     pub(super) fn rel_name(&self, id: RelId) -> String {
         let name = &self.program.rel(id).name;
-        if !self.tables.contains(&name.to_lowercase()) {
+        if !self.is_table(&name.to_lowercase()) {
             return name.clone();
         }
         let mut alt = format!("{name}_rel");
-        while self.tables.contains(&alt.to_lowercase())
+        while self.is_table(&alt.to_lowercase())
             || self
                 .program
                 .relations
@@ -92,6 +97,15 @@ impl<'a> Emitter<'a> {
             alt.push('_');
         }
         alt
+    }
+
+    /// Whether a table the program reads has the (lower-case) name `lower`.
+    fn is_table(&self, lower: &str) -> bool {
+        self.tables.contains(lower)
+            || (lower.starts_with(MADE_PREFIX)
+                && self.program.sources.iter().any(|src| {
+                    crate::sql::table_name::last_part(&src.table).to_lowercase() == lower
+                }))
     }
 
     pub(super) fn finish(self, q: sa::Query) -> SqlStatement {
@@ -478,4 +492,16 @@ pub(super) fn query_body(q: sa::Query) -> SetExpr {
     } else {
         SetExpr::Query(Box::new(q))
     }
+}
+
+/// How the names of the tables kestrel makes begin (`kestrel_0_procs`, `kestrel_rows_v`).
+const MADE_PREFIX: &str = "kestrel_";
+
+/// Whether `table` is plainly one of kestrel's own (no parts, the prefix in any case),
+/// told without copying it.
+fn made_by_kestrel(table: &str) -> bool {
+    !table.contains(['.', '"', '`', '[', ']'])
+        && table
+            .get(..MADE_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(MADE_PREFIX))
 }
