@@ -182,7 +182,7 @@ pub fn localise<'p>(
         let Plan::Values { columns, rows } = &r.plan else {
             continue;
         };
-        let table = format!("kestrel_rows_{}", r.name);
+        let table = format!("{}rows_{}", crate::sql::table_name::MADE_PREFIX, r.name);
         if !conns.has_temp_table(connection, &table) {
             let backend = conns.open(connection)?;
             match backend.create_temp_table(&table, columns, rows) {

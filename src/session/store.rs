@@ -238,7 +238,11 @@ impl Session<'_> {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
         self.tables_made += 1;
-        format!("kestrel_{}_{clean}{suffix}", self.tables_made - 1)
+        format!(
+            "{}{}_{clean}{suffix}",
+            crate::sql::table_name::MADE_PREFIX,
+            self.tables_made - 1
+        )
     }
 
     /// Registers `table` (on `connection`) as a data source holding `r`'s rows: `columns`,

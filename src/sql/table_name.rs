@@ -95,6 +95,19 @@ pub fn last_part(text: &str) -> String {
     }
 }
 
+/// How the names of the tables kestrel makes begin: kept variables (`kestrel_0_procs`)
+/// and rows shipped to a server (`kestrel_rows_iocs`).
+pub const MADE_PREFIX: &str = "kestrel_";
+
+/// Whether `table` is plainly one of kestrel's own (one part, [`MADE_PREFIX`] in any
+/// case), told without copying it.
+pub fn made_by_kestrel(table: &str) -> bool {
+    !table.contains(['.', '"', '`', '[', ']'])
+        && table
+            .get(..MADE_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(MADE_PREFIX))
+}
+
 /// `name` written so that [`parse`] reads it back as one part (a data source name used
 /// as a table name when there is no configuration: `host.example` is one table).
 pub fn single(name: &str) -> String {
@@ -124,6 +137,14 @@ pub fn schema_and_table(text: &str, what: &str) -> Result<(Option<String>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kestrels_own_tables_are_told_by_their_prefix_in_one_part() {
+        assert!(made_by_kestrel("kestrel_0_procs") && made_by_kestrel("KESTREL_rows_iocs"));
+        assert!(!made_by_kestrel("events") && !made_by_kestrel("kestrel"));
+        // A lake table of that name in a schema is a part of a name, not kestrel's.
+        assert!(!made_by_kestrel("seeds.kestrel_0_procs"));
+    }
 
     #[test]
     fn the_last_part_is_that_of_the_parts() {

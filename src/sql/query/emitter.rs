@@ -10,6 +10,7 @@ use crate::opt::{self, Need};
 
 use super::super::builders as b;
 use super::super::dialect::{Dialect, ValuesStyle};
+use super::super::table_name;
 use super::block::{fold, Block, From};
 use super::expr::{aggregate, and_all};
 use super::limit::limit;
@@ -70,9 +71,9 @@ impl<'a> Emitter<'a> {
             tables: program
                 .sources
                 .iter()
-                .filter(|src| !made_by_kestrel(&src.table))
-                .map(|src| crate::sql::table_name::last_part(&src.table).to_lowercase())
-                .filter(|t| !t.starts_with(MADE_PREFIX))
+                .filter(|src| !table_name::made_by_kestrel(&src.table))
+                .map(|src| table_name::last_part(&src.table).to_lowercase())
+                .filter(|t| !t.starts_with(table_name::MADE_PREFIX))
                 .collect(),
         }
     }
@@ -102,10 +103,12 @@ impl<'a> Emitter<'a> {
     /// Whether a table the program reads has the (lower-case) name `lower`.
     fn is_table(&self, lower: &str) -> bool {
         self.tables.contains(lower)
-            || (lower.starts_with(MADE_PREFIX)
-                && self.program.sources.iter().any(|src| {
-                    crate::sql::table_name::last_part(&src.table).to_lowercase() == lower
-                }))
+            || (lower.starts_with(table_name::MADE_PREFIX)
+                && self
+                    .program
+                    .sources
+                    .iter()
+                    .any(|src| table_name::last_part(&src.table).to_lowercase() == lower))
     }
 
     pub(super) fn finish(self, q: sa::Query) -> SqlStatement {
@@ -492,16 +495,4 @@ pub(super) fn query_body(q: sa::Query) -> SetExpr {
     } else {
         SetExpr::Query(Box::new(q))
     }
-}
-
-/// How the names of the tables kestrel makes begin (`kestrel_0_procs`, `kestrel_rows_v`).
-const MADE_PREFIX: &str = "kestrel_";
-
-/// Whether `table` is plainly one of kestrel's own (no parts, the prefix in any case),
-/// told without copying it.
-fn made_by_kestrel(table: &str) -> bool {
-    !table.contains(['.', '"', '`', '[', ']'])
-        && table
-            .get(..MADE_PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(MADE_PREFIX))
 }
