@@ -103,6 +103,8 @@ struct Lake {
     /// The configuration as YAML, and parsed.
     yaml: String,
     config: Config,
+    /// A table of the PostgreSQL test server this lake reads, dropped with it.
+    pg_table: Option<String>,
 }
 
 impl Lake {
@@ -141,6 +143,24 @@ impl Lake {
             url,
             yaml,
             config,
+            pg_table: None,
+        }
+    }
+
+    /// The ECS process and network fixture loaded into `table` of the PostgreSQL test
+    /// server, read as data source `events`.
+    fn postgres(name: &str, table: &str) -> Lake {
+        let url = common::pg_url();
+        pg_fixture(&url, "ecs_process_network.csv", table);
+        let yaml = format!(
+            "connections:\n  lake:\n    url: '{url}'\ndatasources:\n  events:\n    connection: lake\n    table: {table}\n    timestamp: '@timestamp'\n"
+        );
+        Lake {
+            dir: common::fresh_dir("session", name),
+            url,
+            config: Config::from_yaml_str(&yaml, None).unwrap(),
+            yaml,
+            pg_table: Some(table.to_string()),
         }
     }
 
@@ -173,6 +193,11 @@ impl Lake {
 impl Drop for Lake {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(table) = &self.pg_table {
+            if let Ok(mut admin) = postgres::Client::connect(&self.url, postgres::NoTls) {
+                let _ = admin.batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""));
+            }
+        }
     }
 }
 
@@ -970,18 +995,8 @@ fn entity_counts_past_the_in_memory_budget_stay_exact() {
 /// reaches the lake; nothing is kept.
 #[test]
 fn grouping_sets_count_on_the_way_on_postgresql() {
-    let url = common::pg_url();
     let table = format!("s16_sets_{}", std::process::id());
-    pg_fixture(&url, "ecs_process_network.csv", &table);
-    let yaml = format!(
-        "connections:\n  lake:\n    url: '{url}'\ndatasources:\n  events:\n    connection: lake\n    table: {table}\n    timestamp: '@timestamp'\n"
-    );
-    let lake = Lake {
-        dir: common::fresh_dir("session", "pg-sets"),
-        url: url.clone(),
-        config: Config::from_yaml_str(&yaml, None).unwrap(),
-        yaml,
-    };
+    let lake = Lake::postgres("pg-sets", &table);
     // (hunt, statements with grouping sets, variables kept)
     let hunts = [
         // A variable shown by one DISP, projected and whole.
@@ -1019,10 +1034,6 @@ fn grouping_sets_count_on_the_way_on_postgresql() {
         assert_eq!(blocks(&out), blocks(&again), "{hunt}");
         assert_eq!(summary, summary_again, "{hunt}");
     }
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
-    admin
-        .batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""))
-        .unwrap();
 }
 
 /// A variable named as the table another one is kept in (`procs` in `kestrel_0_procs`,
@@ -1031,18 +1042,8 @@ fn grouping_sets_count_on_the_way_on_postgresql() {
 /// hide the table.
 #[test]
 fn a_variable_named_as_a_kept_table_does_not_hide_it() {
-    let url = common::pg_url();
     let table = format!("s17_hide_{}", std::process::id());
-    pg_fixture(&url, "ecs_process_network.csv", &table);
-    let yaml = format!(
-        "connections:\n  lake:\n    url: '{url}'\ndatasources:\n  events:\n    connection: lake\n    table: {table}\n    timestamp: '@timestamp'\n"
-    );
-    let lake = Lake {
-        dir: common::fresh_dir("session", "pg-kept-names"),
-        url: url.clone(),
-        config: Config::from_yaml_str(&yaml, None).unwrap(),
-        yaml,
-    };
+    let lake = Lake::postgres("pg-kept-names", &table);
     let hunt = |var: &str| {
         format!(
             "{var} = GET process FROM postgresql://events WHERE pid > 1026\n\
@@ -1072,10 +1073,6 @@ fn a_variable_named_as_a_kept_table_does_not_hide_it() {
     for var in ["kestrel_0_procs", "KESTREL_0_PROCS"] {
         assert_eq!(run_as(var).0, want, "{var}");
     }
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
-    admin
-        .batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""))
-        .unwrap();
 }
 
 /// A variable kept on PostgreSQL is made by `CREATE TABLE AS … EXECUTE`, its values
@@ -1084,18 +1081,8 @@ fn a_variable_named_as_a_kept_table_does_not_hide_it() {
 /// their meaning: the answers and summary are those of a session that keeps nothing.
 #[test]
 fn kept_variables_keep_their_values_on_postgresql() {
-    let url = common::pg_url();
     let table = format!("s17_keep_{}", std::process::id());
-    pg_fixture(&url, "ecs_process_network.csv", &table);
-    let yaml = format!(
-        "connections:\n  lake:\n    url: '{url}'\ndatasources:\n  events:\n    connection: lake\n    table: {table}\n    timestamp: '@timestamp'\n"
-    );
-    let lake = Lake {
-        dir: common::fresh_dir("session", "pg-keep-values"),
-        url: url.clone(),
-        config: Config::from_yaml_str(&yaml, None).unwrap(),
-        yaml,
-    };
+    let lake = Lake::postgres("pg-keep-values", &table);
     let long_list: Vec<String> = (0..1200)
         .map(|i| format!("'n{i}.exe'"))
         .chain(["'uname'".into(), "'bash'".into()])
@@ -1120,8 +1107,4 @@ fn kept_variables_keep_their_values_on_postgresql() {
         assert_eq!(blocks(&out), blocks(&again), "{hunt}");
         assert_eq!(summary, summary_again, "{hunt}");
     }
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
-    admin
-        .batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""))
-        .unwrap();
 }
