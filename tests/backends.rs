@@ -1832,15 +1832,56 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
         let too_many = format!("-- q is not kept (more than {KEEP_AT_MOST} rows");
         assert_eq!(out.contains(on_the_way), kept, "{filter}: {out}");
         assert_eq!(out.contains(&too_many), !kept, "{filter}: {out}");
+        assert_eq!(out.contains(BESIDE), !kept, "{filter}: {out}");
         assert!(
             out.contains(&format!("# q process {n} {n}")),
             "{filter}: {out}"
         );
     }
+    // The large q's count for the summary ran on a second connection, and a second one
+    // is all it took: a login allowed one connection counts on its first instead.
+    let role = format!("kestrel_one_{}", std::process::id());
     client
-        .batch_execute(&format!("DROP TABLE {table}"))
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN CONNECTION LIMIT 1;\n\
+             GRANT SELECT ON {table} TO {role};"
+        ))
+        .unwrap();
+    let one = common::pg_url().replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(one, common::pg_url(), "the test's URL names its user");
+    for (url, beside) in [(common::pg_url(), 1), (one, 0)] {
+        let yaml = format!(
+            "connections: {{lake: {{url: '{url}'}}}}\n\
+             datasources: {{big: {{connection: lake, table: {table}}}}}\n"
+        );
+        let config = Config::from_yaml_str(&yaml, None).unwrap();
+        let mut session = kestrel::session::Session::new(Some(&config), Default::default());
+        session
+            .run_hunt(
+                &SourceFile::new(
+                    "hunt.hf",
+                    "q = GET process FROM x://big WHERE pid > 0\nDISP q ATTR name\n",
+                ),
+                &mut Printer::new(Vec::new(), Format::Csv),
+            )
+            .unwrap_or_else(|d| panic!("{url}: {}", d.message));
+        let summary = session.summary().unwrap();
+        assert_eq!(
+            (summary[0].records, summary[0].entities),
+            (rows as u64, rows as u64),
+            "{url}"
+        );
+        assert_eq!(session.counted_beside(), beside, "{url}");
+    }
+    client
+        .batch_execute(&format!("DROP TABLE {table}; DROP ROLE {role}"))
         .unwrap();
 }
+
+/// What EXPLAIN says of a variable whose count for the summary runs on a second
+/// connection.
+const BESIDE: &str =
+    "the summary's count of it runs on a second connection, beside the hunt's statements";
 
 /// CSV and JSON-lines tables compressed by the usual tools (gzip, bzip2, xz, zstd) read
 /// on DataFusion as the plain files do: the same hunts give the same answers (the ECS

@@ -259,6 +259,13 @@ pub trait Backend {
     fn estimated_rows(&mut self, _stmt: &SqlStatement) -> Option<f64> {
         None
     }
+
+    /// Whether a query on a second connection to this database runs beside this one's
+    /// (a server with a process per connection), so that a count the summary needs can
+    /// run there while the hunt's statements run here.
+    fn counts_beside(&self) -> bool {
+        false
+    }
 }
 
 /// Opens a connection URL (`sqlite:///relative.db`, `sqlite:////abs.db`,

@@ -539,6 +539,10 @@ impl Backend for PgBackend {
         self.planned_rows(stmt).ok()
     }
 
+    fn counts_beside(&self) -> bool {
+        true
+    }
+
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
         self.client
             .batch_execute(&format!(

@@ -62,33 +62,49 @@ impl<'a> Connections<'a> {
         ds: Option<&DataSource>,
     ) -> Result<&mut Box<dyn Backend>, Diagnostic> {
         if !self.open.contains_key(connection) {
-            let backend: Box<dyn Backend> = if connection.is_empty()
-                || connection == super::store::CACHE
-            {
-                Box::new(SqliteBackend::cache().map_err(|e| source_error(None, e))?)
-            } else {
-                let conn = self
-                    .config
-                    .and_then(|c| c.connections.get(connection))
-                    .ok_or_else(|| {
-                        Diagnostic::internal(format!("connection `{connection}` vanished"))
-                    })?;
-                let opts = backend::OpenOptions {
-                    allow_write: conn.table_creation_permission,
-                    statement_timeout: conn.statement_timeout,
-                    connect_timeout: conn.connect_timeout,
+            let backend: Box<dyn Backend> =
+                if connection.is_empty() || connection == super::store::CACHE {
+                    Box::new(SqliteBackend::cache().map_err(|e| source_error(None, e))?)
+                } else {
+                    let (url, opts) = self.how_to_open(connection)?;
+                    open_with(&url, &opts).map_err(|e| source_error(ds, e))?
                 };
-                let mut b = backend::open(&conn.url, &opts).map_err(|e| source_error(ds, e))?;
-                // SQLite enforces it in the engine (progress handler); servers in-session.
-                b.set_statement_timeout(conn.statement_timeout.map(std::time::Duration::from_secs));
-                b
-            };
             self.open.insert(connection.to_string(), backend);
         }
         self.open
             .get_mut(connection)
             .ok_or_else(|| Diagnostic::internal("connection not open"))
     }
+}
+
+impl Connections<'_> {
+    /// The URL and options a configured connection is opened with.
+    pub(crate) fn how_to_open(
+        &self,
+        connection: &str,
+    ) -> Result<(String, backend::OpenOptions), Diagnostic> {
+        let conn = self
+            .config
+            .and_then(|c| c.connections.get(connection))
+            .ok_or_else(|| Diagnostic::internal(format!("connection `{connection}` vanished")))?;
+        let opts = backend::OpenOptions {
+            allow_write: conn.table_creation_permission,
+            statement_timeout: conn.statement_timeout,
+            connect_timeout: conn.connect_timeout,
+        };
+        Ok((conn.url.clone(), opts))
+    }
+}
+
+/// A connection opened as the session opens it: with its statement timeout, which SQLite
+/// enforces in the engine (progress handler) and servers in-session.
+pub(crate) fn open_with(
+    url: &str,
+    opts: &backend::OpenOptions,
+) -> Result<Box<dyn Backend>, BackendError> {
+    let mut b = backend::open(url, opts)?;
+    b.set_statement_timeout(opts.statement_timeout.map(std::time::Duration::from_secs));
+    Ok(b)
 }
 
 pub(crate) fn source_error(ds: Option<&DataSource>, e: BackendError) -> Diagnostic {

@@ -30,6 +30,7 @@
 //! cannot see the future: a variable is stored, whole, when a statement first reads it.
 
 mod apply;
+mod beside;
 pub mod connections;
 mod store;
 mod tally;
@@ -97,6 +98,8 @@ struct RelState {
     way: Option<Option<Way>>,
     /// Its counts were taken on the way.
     tallied: bool,
+    /// The summary counts it (the newest version of a variable of a whole hunt).
+    summarised: bool,
 }
 
 /// How a statement counts a variable on the way (see [`tally`]).
@@ -127,6 +130,8 @@ pub struct Session<'c> {
     added: Vec<String>,
     /// Where the newest input starts in `src`.
     input_start: usize,
+    /// Counts running on second connections (see [`beside`]).
+    beside: beside::Beside,
 }
 
 impl<'c> Session<'c> {
@@ -144,6 +149,7 @@ impl<'c> Session<'c> {
             now: crate::lower::time::now_micros(),
             added: Vec::new(),
             input_start: 0,
+            beside: beside::Beside::default(),
         }
     }
 
@@ -468,6 +474,7 @@ impl<'c> Session<'c> {
                 tally_reader: tally_reader(i),
                 sets_reader: sets_reader[i],
                 uses: Some(uses[i]),
+                summarised: summarised[i],
                 need: match &needs[i] {
                     Some(Need::Cols(c)) => Some(c.clone()),
                     _ => None,
@@ -821,8 +828,14 @@ impl<'c> Session<'c> {
                     None if let Some(most) = state.and_then(|s| s.not_kept) => format!(
                         "-- {} is not kept (more than {most} rows, which this connection \
                          reads again faster than it keeps them): each query that reads it \
-                         computes it\n",
-                        r.var
+                         computes it{}\n",
+                        r.var,
+                        if self.beside.was_asked(o.rel) {
+                            "; the summary's count of it runs on a second connection, \
+                             beside the hunt's statements"
+                        } else {
+                            ""
+                        }
                     ),
                     None if on_the_way => format!(
                         "-- {} is not kept: one statement reads it, and counts its records \
@@ -927,6 +940,53 @@ impl<'c> Session<'c> {
         out.end().map_err(io_fail)
     }
 
+    /// Starts the summary's count of `id` on a second connection (see [`beside`]): when
+    /// the summary will count it with a query of its own (it is not kept, and nothing
+    /// counted it on the way), that query reads only the lake (no table kestrel made on
+    /// this connection), and the connection is one where a second runs beside the first.
+    fn count_beside(&mut self, id: RelId) {
+        if !self.opts.summary || self.beside.was_asked(id) {
+            return;
+        }
+        match self.rels.get(id.0) {
+            Some(s) if s.summarised && s.counts.is_none() && !s.tallied => {}
+            _ => return,
+        }
+        let span = self.state.program.rel(id).span;
+        let plan = Plan::Rel(id);
+        let Ok((program, connection)) = place(&self.state.program, &mut self.conns, &plan, span)
+        else {
+            return;
+        };
+        // The tables the session made (kept variables, shipped rows) are the sources
+        // without a URI of the hunt's.
+        let made_here = program
+            .scans_through(&plan)
+            .iter()
+            .any(|s| program.sources[*s].uri.is_empty());
+        let Ok(backend) = self.conns.get(&connection, None) else {
+            return;
+        };
+        if made_here || !backend.counts_beside() || backend.distinct_count_function().is_some() {
+            return;
+        }
+        let Ok(dialect) = dialect_of(backend.as_ref()) else {
+            return;
+        };
+        let (Ok(stmt), Ok((url, opts))) = (
+            sql::emit_counts(&program, id, &dialect, LiteralMode::Bind),
+            self.conns.how_to_open(&connection),
+        ) else {
+            return;
+        };
+        self.beside.ask(id, &connection, &url, opts, stmt);
+    }
+
+    /// How many of the summary's counts second connections answered (see [`beside`]).
+    pub fn counted_beside(&self) -> usize {
+        self.beside.answered()
+    }
+
     /// Records and entities of a relation, counted once.
     fn counts(&mut self, id: RelId, span: Span) -> Result<(u64, u64), Diagnostic> {
         if let Some(c) = self.rels.get(id.0).and_then(|s| s.counts) {
@@ -935,26 +995,38 @@ impl<'c> Session<'c> {
         self.prepare(&Plan::Rel(id))?;
         let (program, connection) =
             place(&self.state.program, &mut self.conns, &Plan::Rel(id), span)?;
+        let beside = self.beside.answer(id);
         let backend = self.conns.get(&connection, None)?;
         let mut dialect = dialect_of(backend.as_ref())?;
         // The connection's own distinct count where it has one; where that cannot count
         // (a NULL: its spill files could not be written) the database's `COUNT(DISTINCT …)`.
         dialect.distinct_count_function = backend.distinct_count_function().map(String::from);
-        let row = loop {
-            let stmt = sql::emit_counts(&program, id, &dialect, LiteralMode::Bind)
-                .map_err(|d| crate::at(d, span))?;
-            let mut c = Collect::default();
-            backend.query(&stmt, &mut c).map_err(|e| {
+        let row = match beside {
+            Some(Ok(row)) => row,
+            // Counted again here it would run as long again.
+            Some(Err(e @ BackendError::Timeout(_))) => {
                 let where_ = sources_read(&program, &Plan::Rel(id), &connection);
-                query_failed(e, &where_, span)
-            })?;
-            let row = c.rows.first().cloned().unwrap_or_default();
-            if matches!(row.get(1), Some(Value::Null)) && dialect.distinct_count_function.is_some()
-            {
-                dialect.distinct_count_function = None;
-                continue;
+                return Err(query_failed(e, &where_, span));
             }
-            break row;
+            // Nothing asked beside, or the second connection failed (it could not open,
+            // Ctrl-C stopped it in an interactive session that goes on): counted here.
+            _ => loop {
+                let stmt = sql::emit_counts(&program, id, &dialect, LiteralMode::Bind)
+                    .map_err(|d| crate::at(d, span))?;
+                let mut c = Collect::default();
+                backend.query(&stmt, &mut c).map_err(|e| {
+                    let where_ = sources_read(&program, &Plan::Rel(id), &connection);
+                    query_failed(e, &where_, span)
+                })?;
+                let row = c.rows.first().cloned().unwrap_or_default();
+                if matches!(row.get(1), Some(Value::Null))
+                    && dialect.distinct_count_function.is_some()
+                {
+                    dialect.distinct_count_function = None;
+                    continue;
+                }
+                break row;
+            },
         };
         let n = |v: Option<&Value>| match v {
             Some(Value::Int(i)) => (*i).max(0) as u64,

@@ -174,6 +174,8 @@ impl Session<'_> {
                 if let Some(s) = self.rels.get_mut(id.0) {
                     s.not_kept = Some(most);
                 }
+                // The summary's count computes it again: beside the statements to come.
+                self.count_beside(id);
                 return Ok(());
             }
             Err(e @ (BackendError::Cancelled | BackendError::Timeout(_))) => {

@@ -1,0 +1,131 @@
+//! Counts beside the hunt: the summary's count of a variable that its connection does
+//! not keep and that no statement counts on the way (on PostgreSQL, a variable the
+//! planner expects to pass `KEEP_AT_MOST` rows) is a query of its own, which computes
+//! the variable from the lake again. On a server whose connections are processes of
+//! their own, that query can run on a second connection while the hunt's statements run
+//! on the first, so that the run takes about the longer of the two instead of their sum.
+//!
+//! In: count statements that read only the lake (no table kestrel made on the first
+//! connection, which a second cannot see). Out: each one's row, when the summary (or an
+//! INFO) asks for it. One worker per connection, opened with its first count, runs them
+//! one after another, read-only, with the connection's statement timeout; Ctrl-C stops
+//! its statement as it stops the session's own ([`crate::backend::cancel`]). A worker
+//! whose session ends goes once its statement is done.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use crate::backend::{BackendError, Collect, OpenOptions};
+use crate::fxhash::{FxHashMap, FxHashSet};
+use crate::ir::RelId;
+use crate::sql::SqlStatement;
+use crate::value::Value;
+
+type Answer = Result<Vec<Value>, BackendError>;
+
+struct Job {
+    stmt: SqlStatement,
+    reply: Sender<Answer>,
+}
+
+/// The workers of a session, by connection, and the counts asked of them.
+#[derive(Default)]
+pub(super) struct Beside {
+    workers: HashMap<String, Sender<Job>>,
+    pending: FxHashMap<usize, Receiver<Answer>>,
+    /// Relations whose count was asked of a worker (for EXPLAIN).
+    asked: FxHashSet<usize>,
+    /// Counts a worker answered.
+    answered: usize,
+}
+
+impl Beside {
+    /// Starts counting `id` with `stmt` on a second connection to `connection` (opened
+    /// from `url` with `opts` the first time).
+    pub(super) fn ask(
+        &mut self,
+        id: RelId,
+        connection: &str,
+        url: &str,
+        opts: OpenOptions,
+        stmt: SqlStatement,
+    ) {
+        let (reply, answer) = mpsc::channel();
+        let mut job = Job { stmt, reply };
+        if let Some(worker) = self.workers.get(connection) {
+            match worker.send(job) {
+                Ok(()) => return self.asked_of(id, answer),
+                // The worker is gone (its thread could not start): a new one.
+                Err(mpsc::SendError(j)) => job = j,
+            }
+        }
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let url = url.to_string();
+        let started = std::thread::Builder::new()
+            .name(format!("kestrel-count-{connection}"))
+            .spawn(move || {
+                work(
+                    &url,
+                    OpenOptions {
+                        allow_write: false,
+                        ..opts
+                    },
+                    inbox,
+                )
+            });
+        if started.is_err() || jobs.send(job).is_err() {
+            // No second connection: the summary counts on the first, as it otherwise would.
+            return;
+        }
+        self.workers.insert(connection.to_string(), jobs);
+        self.asked_of(id, answer);
+    }
+
+    fn asked_of(&mut self, id: RelId, answer: Receiver<Answer>) {
+        self.pending.insert(id.0, answer);
+        self.asked.insert(id.0);
+    }
+
+    /// Whether `id`'s count was asked of a worker.
+    pub(super) fn was_asked(&self, id: RelId) -> bool {
+        self.asked.contains(&id.0)
+    }
+
+    /// The answer to `id`'s count, waiting for it; None when none was asked or the
+    /// worker went without answering.
+    pub(super) fn answer(&mut self, id: RelId) -> Option<Answer> {
+        let answer = self.pending.remove(&id.0)?.recv().ok()?;
+        if answer.is_ok() {
+            self.answered += 1;
+        }
+        Some(answer)
+    }
+
+    /// How many counts workers answered.
+    pub(super) fn answered(&self) -> usize {
+        self.answered
+    }
+}
+
+/// A worker: opens its connection at the first job, then answers jobs until the
+/// session drops its end of the channel.
+fn work(url: &str, opts: OpenOptions, inbox: Receiver<Job>) {
+    let mut backend = None;
+    for job in inbox {
+        if backend.is_none() {
+            match super::connections::open_with(url, &opts) {
+                Ok(b) => backend = Some(b),
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                    continue;
+                }
+            }
+        }
+        let Some(b) = backend.as_mut() else { continue };
+        let mut rows = Collect::default();
+        let answer = b
+            .query(&job.stmt, &mut rows)
+            .map(|()| rows.rows.into_iter().next().unwrap_or_default());
+        let _ = job.reply.send(answer);
+    }
+}
