@@ -1003,8 +1003,10 @@ impl<'c> Session<'c> {
         dialect.distinct_count_function = backend.distinct_count_function().map(String::from);
         let row = match beside {
             Some(Ok(row)) => row,
-            // Counted again here it would run as long again.
-            Some(Err(e @ BackendError::Timeout(_))) => {
+            // Counted again here it would run as long again, or be stopped again.
+            Some(Err(e @ (BackendError::Timeout(_) | BackendError::Cancelled)))
+                if !matches!(e, BackendError::Cancelled) || backend::cancel::requested() =>
+            {
                 let where_ = sources_read(&program, &Plan::Rel(id), &connection);
                 return Err(query_failed(e, &where_, span));
             }
