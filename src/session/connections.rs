@@ -66,7 +66,9 @@ impl<'a> Connections<'a> {
                 if connection.is_empty() || connection == super::store::CACHE {
                     Box::new(SqliteBackend::cache().map_err(|e| source_error(None, e))?)
                 } else {
-                    let (url, opts) = self.how_to_open(connection)?;
+                    let (url, opts) = self.how_to_open(connection).ok_or_else(|| {
+                        Diagnostic::internal(format!("connection `{connection}` vanished"))
+                    })?;
                     open_with(&url, &opts).map_err(|e| source_error(ds, e))?
                 };
             self.open.insert(connection.to_string(), backend);
@@ -79,20 +81,14 @@ impl<'a> Connections<'a> {
 
 impl Connections<'_> {
     /// The URL and options a configured connection is opened with.
-    pub(crate) fn how_to_open(
-        &self,
-        connection: &str,
-    ) -> Result<(String, backend::OpenOptions), Diagnostic> {
-        let conn = self
-            .config
-            .and_then(|c| c.connections.get(connection))
-            .ok_or_else(|| Diagnostic::internal(format!("connection `{connection}` vanished")))?;
+    pub(crate) fn how_to_open(&self, connection: &str) -> Option<(String, backend::OpenOptions)> {
+        let conn = self.config?.connections.get(connection)?;
         let opts = backend::OpenOptions {
             allow_write: conn.table_creation_permission,
             statement_timeout: conn.statement_timeout,
             connect_timeout: conn.connect_timeout,
         };
-        Ok((conn.url.clone(), opts))
+        Some((conn.url.clone(), opts))
     }
 }
 

@@ -973,7 +973,7 @@ impl<'c> Session<'c> {
         let Ok(dialect) = dialect_of(backend.as_ref()) else {
             return;
         };
-        let (Ok(stmt), Ok((url, opts))) = (
+        let (Ok(stmt), Some((url, opts))) = (
             sql::emit_counts(&program, id, &dialect, LiteralMode::Bind),
             self.conns.how_to_open(&connection),
         ) else {
