@@ -62,7 +62,7 @@ impl Beside {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let url = url.to_string();
         let started = std::thread::Builder::new()
-            .name(format!("kestrel-count-{connection}"))
+            .name("kestrel-count".to_string())
             .spawn(move || {
                 work(
                     &url,
