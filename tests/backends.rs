@@ -1965,3 +1965,45 @@ fn datafusion_reads_compressed_csv_and_json_lines_as_the_plain_files() {
         }
     }
 }
+
+/// A table without the mapping's timestamp column (ECS `@timestamp`), where the
+/// configuration names none: a variable kept on PostgreSQL, and one a reference reads
+/// without START/STOP, are stamped and measured with no timestamp at all instead of a
+/// query naming a column that is not there (which PostgreSQL refused; SQLite read the
+/// name as a string).
+#[test]
+fn a_table_without_the_mappings_timestamp_column_is_hunted_without_one() {
+    let table = format!("kestrel_no_ts_{}", std::process::id());
+    let mut client = postgres::Client::connect(&common::pg_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            r#"DROP TABLE IF EXISTS {table};
+               CREATE TABLE {table} AS SELECT 'x'::text AS "process.name", i AS "process.pid",
+                 'u' || i AS "process.entity_id" FROM generate_series(1, 100) AS s(i);"#
+        ))
+        .unwrap();
+    let yaml = format!(
+        "connections: {{lake: {{url: '{}'}}}}\n\
+         datasources: {{t: {{connection: lake, table: {table}}}}}\n",
+        common::pg_url()
+    );
+    let config = Config::from_yaml_str(&yaml, None).unwrap();
+    let hunt = "p = GET process FROM x://t WHERE pid < 4\n\
+                DISP p ATTR pid\n\
+                q = GET process FROM x://t WHERE pid = p.pid\n\
+                DISP q ATTR pid\n\
+                EXPLAIN p\n";
+    let out = common::run_jsonl_with_summary(&config, hunt);
+    client
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .unwrap();
+    let out = out.unwrap();
+    assert!(
+        out.contains("-- p was computed once and is kept in temporary table"),
+        "{out}"
+    );
+    let mut shown = pids(&out);
+    shown.sort();
+    assert_eq!(shown, vec![1, 1, 2, 2, 3, 3], "{out}");
+    assert!(out.contains("# q process 3 3"), "{out}");
+}

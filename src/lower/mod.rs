@@ -1162,7 +1162,7 @@ impl<'a> Lowerer<'a> {
         if let Some(i) = self.sources.iter().position(|s| s.name == name) {
             return Ok(i);
         }
-        let ds = match self.config {
+        let (mut ds, named_timestamp) = match self.config {
             Some(config) => {
                 let Some((ds_name, ds)) = config.resolve_datasource(&uri.name) else {
                     let names: Vec<&str> = config.datasources.keys().map(String::as_str).collect();
@@ -1185,8 +1185,9 @@ impl<'a> Lowerer<'a> {
                     .data_model_map
                     .clone()
                     .unwrap_or_else(|| DEFAULT_MAPPING.to_string());
+                let named = ds.timestamp.is_some();
                 let mapping = self.mapping(&mapping_name, uri.span)?;
-                DataSource {
+                let ds = DataSource {
                     name: ds_name.to_string(),
                     uri: uri.name.clone(),
                     table: ds.table.clone(),
@@ -1198,11 +1199,12 @@ impl<'a> Lowerer<'a> {
                         .or_else(|| mapping.timestamp_format.clone())
                         .unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_string()),
                     mapping: mapping_name,
-                }
+                };
+                (ds, named)
             }
             None => {
                 let mapping = self.mapping(DEFAULT_MAPPING, uri.span)?;
-                DataSource {
+                let ds = DataSource {
                     name: name.clone(),
                     uri: uri.name.clone(),
                     // Without a configuration the name is one table, dots and all.
@@ -1214,7 +1216,8 @@ impl<'a> Lowerer<'a> {
                         .clone()
                         .unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_string()),
                     mapping: DEFAULT_MAPPING.to_string(),
-                }
+                };
+                (ds, false)
             }
         };
         let columns = match self.catalog.as_deref_mut() {
@@ -1224,6 +1227,14 @@ impl<'a> Lowerer<'a> {
             })?,
             None => None,
         };
+        // The mapping's timestamp column (ECS `@timestamp`) where the table has no such
+        // column is no timestamp at all: nothing may read it (a kept variable's stamp,
+        // START/STOP). One the configuration names stays, and is reported where read.
+        if let (Some(cols), Some(ts)) = (&columns, &ds.timestamp) {
+            if !named_timestamp && !cols.contains(ts) {
+                ds.timestamp = None;
+            }
+        }
         self.sources.push(ds);
         self.source_column_sets
             .push(columns.as_ref().map(|c| c.iter().cloned().collect()));
