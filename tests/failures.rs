@@ -198,8 +198,15 @@ fn ctrl_c_cancels_the_running_query_and_exits_130() {
 /// otherwise, and its status is then not 130.
 #[cfg(unix)]
 fn run_and_interrupt(config: &Path, hunt: &Path) -> Output {
+    run_and_interrupt_with(config, hunt, &["--no-summary"])
+}
+
+#[cfg(unix)]
+fn run_and_interrupt_with(config: &Path, hunt: &Path, args: &[&str]) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-        .args(["run", "--no-summary", "--config"])
+        .arg("run")
+        .args(args)
+        .arg("--config")
         .arg(config)
         .arg(hunt)
         .stdout(Stdio::piped())
@@ -533,6 +540,63 @@ fn ctrl_c_cancels_a_postgres_statement_on_the_server() {
         ),
         &format!("DROP VIEW IF EXISTS \"{view}\""),
     );
+}
+
+/// PostgreSQL, with the summary on, for a variable too large to keep: its count runs on a
+/// second connection beside the DISP (both would sleep for a minute). Ctrl-C stops both
+/// on the server: exit 130, and no statement of kestrel's is left running there.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_the_count_beside_the_hunt_on_postgres_too() {
+    let url = common::pg_url();
+    let view = format!("kestrel_failures_slow_beside_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP VIEW IF EXISTS \"{view}\";\n\
+             CREATE VIEW \"{view}\" AS SELECT 'x'::text AS \"process.name\", s AS \"process.pid\" \
+             FROM generate_series(1, 1000000) s, pg_sleep(60) z"
+        ))
+        .unwrap();
+    let dir = Dir::new("ctrlc-beside");
+    let config = dir.0.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections:\n  db:\n    url: {url}\ndatasources:\n  slow:\n    connection: db\n    table: {view}\n"
+        ),
+    )
+    .unwrap();
+    let hunt_path = dir.0.join("hunt.hf");
+    std::fs::write(
+        &hunt_path,
+        "p = GET process FROM x://slow WHERE pid > 0\nDISP p ATTR pid\nEXPLAIN p\n",
+    )
+    .unwrap();
+    let running = |admin: &mut postgres::Client| -> i64 {
+        admin
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active' \
+                 AND pid <> pg_backend_pid() AND strpos(query, $1) > 0",
+                &[&view],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let out = run_and_interrupt_with(&config, &hunt_path, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    // The server may take a moment to end a cancelled statement.
+    let start = Instant::now();
+    let mut left = running(&mut admin);
+    while left > 0 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+        left = running(&mut admin);
+    }
+    admin
+        .batch_execute(&format!("DROP VIEW IF EXISTS \"{view}\""))
+        .unwrap();
+    assert_eq!(left, 0, "statements of kestrel's still running: {stderr}");
 }
 
 /// MySQL/MariaDB: `KILL QUERY` from a second session.

@@ -14,8 +14,10 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crate::backend::{BackendError, Collect, OpenOptions};
+use crate::backend::{cancel, BackendError, Collect, OpenOptions};
 use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::ir::RelId;
 use crate::sql::SqlStatement;
@@ -32,6 +34,7 @@ struct Job {
 #[derive(Default)]
 pub(super) struct Beside {
     workers: HashMap<String, Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
     pending: FxHashMap<usize, Receiver<Answer>>,
     /// Relations whose count was asked of a worker (for EXPLAIN).
     asked: FxHashSet<usize>,
@@ -73,8 +76,12 @@ impl Beside {
                     inbox,
                 )
             });
-        if started.is_err() || jobs.send(job).is_err() {
+        let Ok(thread) = started else {
             // No second connection: the summary counts on the first, as it otherwise would.
+            return;
+        };
+        self.threads.push(thread);
+        if jobs.send(job).is_err() {
             return;
         }
         self.workers.insert(connection.to_string(), jobs);
@@ -106,6 +113,25 @@ impl Beside {
         self.answered
     }
 }
+
+impl Drop for Beside {
+    /// The workers end once their statement is done. After Ctrl-C that is at once: their
+    /// statements are being stopped on the server, and the session waits (a few seconds
+    /// at most) until they are, so that none goes on there after kestrel exits.
+    fn drop(&mut self) {
+        self.workers.clear();
+        if !cancel::requested() {
+            return;
+        }
+        let until = Instant::now() + STOP_WAIT;
+        while Instant::now() < until && self.threads.iter().any(|t| !t.is_finished()) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// How long a session that Ctrl-C stopped waits for its workers' statements to stop.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// A worker: opens its connection at the first job, then answers jobs until the
 /// session drops its end of the channel.
