@@ -9,7 +9,8 @@
 //! connection, which a second cannot see). Out: each one's row, when the summary (or an
 //! INFO) asks for it. One worker per connection, opened with its first count, runs them
 //! one after another, read-only, with the connection's statement timeout; Ctrl-C stops
-//! its statement as it stops the session's own ([`crate::backend::cancel`]). A worker
+//! its statement as it stops the session's own ([`crate::backend::cancel`]), and a
+//! session that Ctrl-C stopped waits until its workers' statements are stopped. A worker
 //! whose session ends goes once its statement is done.
 
 use std::collections::HashMap;
