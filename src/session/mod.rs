@@ -945,11 +945,12 @@ impl<'c> Session<'c> {
     /// counted it on the way), that query reads only the lake (no table kestrel made on
     /// this connection), and the connection is one where a second runs beside the first.
     fn count_beside(&mut self, id: RelId) {
-        if !self.opts.summary || self.beside.was_asked(id) {
+        if self.beside.was_asked(id) {
             return;
         }
+        // Only a relation the summary counts (so only with the summary on) and has not.
         match self.rels.get(id.0) {
-            Some(s) if s.summarised && s.counts.is_none() && !s.tallied => {}
+            Some(s) if s.summarised && s.counts.is_none() => {}
             _ => return,
         }
         let span = self.state.program.rel(id).span;
@@ -995,40 +996,16 @@ impl<'c> Session<'c> {
         self.prepare(&Plan::Rel(id))?;
         let (program, connection) =
             place(&self.state.program, &mut self.conns, &Plan::Rel(id), span)?;
-        let beside = self.beside.answer(id);
-        let backend = self.conns.get(&connection, None)?;
-        let mut dialect = dialect_of(backend.as_ref())?;
-        // The connection's own distinct count where it has one; where that cannot count
-        // (a NULL: its spill files could not be written) the database's `COUNT(DISTINCT …)`.
-        dialect.distinct_count_function = backend.distinct_count_function().map(String::from);
-        let row = match beside {
+        let row = match self.beside.answer(id) {
             Some(Ok(row)) => row,
             // Counted again here it would run as long again, or be stopped again.
-            Some(Err(e @ (BackendError::Timeout(_) | BackendError::Cancelled)))
-                if !matches!(e, BackendError::Cancelled) || backend::cancel::requested() =>
-            {
+            Some(Err(e)) if stands(&e) => {
                 let where_ = sources_read(&program, &Plan::Rel(id), &connection);
                 return Err(query_failed(e, &where_, span));
             }
             // Nothing asked beside, or the second connection failed (it could not open,
             // Ctrl-C stopped it in an interactive session that goes on): counted here.
-            _ => loop {
-                let stmt = sql::emit_counts(&program, id, &dialect, LiteralMode::Bind)
-                    .map_err(|d| crate::at(d, span))?;
-                let mut c = Collect::default();
-                backend.query(&stmt, &mut c).map_err(|e| {
-                    let where_ = sources_read(&program, &Plan::Rel(id), &connection);
-                    query_failed(e, &where_, span)
-                })?;
-                let row = c.rows.first().cloned().unwrap_or_default();
-                if matches!(row.get(1), Some(Value::Null))
-                    && dialect.distinct_count_function.is_some()
-                {
-                    dialect.distinct_count_function = None;
-                    continue;
-                }
-                break row;
-            },
+            _ => count_on(&mut self.conns, &program, &connection, id, span)?,
         };
         let n = |v: Option<&Value>| match v {
             Some(Value::Int(i)) => (*i).max(0) as u64,
@@ -1078,6 +1055,46 @@ impl<'c> Session<'c> {
         }
         drop(spinner);
         Ok(rows)
+    }
+}
+
+/// The counts row of `id` (records, entities), counted by a query on `connection`.
+fn count_on(
+    conns: &mut Connections<'_>,
+    program: &Program,
+    connection: &str,
+    id: RelId,
+    span: Span,
+) -> Result<Vec<Value>, Diagnostic> {
+    let backend = conns.get(connection, None)?;
+    let mut dialect = dialect_of(backend.as_ref())?;
+    // The connection's own distinct count where it has one; where that cannot count
+    // (a NULL: its spill files could not be written) the database's `COUNT(DISTINCT …)`.
+    dialect.distinct_count_function = backend.distinct_count_function().map(String::from);
+    loop {
+        let stmt = sql::emit_counts(program, id, &dialect, LiteralMode::Bind)
+            .map_err(|d| crate::at(d, span))?;
+        let mut c = Collect::default();
+        backend.query(&stmt, &mut c).map_err(|e| {
+            let where_ = sources_read(program, &Plan::Rel(id), connection);
+            query_failed(e, &where_, span)
+        })?;
+        let row = c.rows.first().cloned().unwrap_or_default();
+        if matches!(row.get(1), Some(Value::Null)) && dialect.distinct_count_function.is_some() {
+            dialect.distinct_count_function = None;
+            continue;
+        }
+        return Ok(row);
+    }
+}
+
+/// Whether a count that failed on a second connection fails the summary: it ran past
+/// the time limit, or Ctrl-C stopped it and the cancel stands.
+fn stands(e: &BackendError) -> bool {
+    match e {
+        BackendError::Timeout(_) => true,
+        BackendError::Cancelled => backend::cancel::requested(),
+        _ => false,
     }
 }
 
