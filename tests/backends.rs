@@ -674,11 +674,7 @@ fn same_answers_as_sqlite(lakes: &[Lake]) {
     // The tables really are elsewhere: unqualified, on the default path, they are not found.
     for lake in lakes.iter().filter(|l| l.tables[0].contains('.')) {
         let (_, bare) = lake.tables[0].split_once('.').unwrap();
-        let yaml = format!(
-            "connections: {{lake: {{url: '{}'}}}}\ndatasources: {{ecs: {{connection: lake, table: {bare}}}}}\n",
-            lake.url
-        );
-        let config = Config::from_yaml_str(&yaml, None).unwrap();
+        let config = lake_config(&lake.url, "ecs", bare);
         let err = run_with(
             &config,
             "p = GET process FROM x://ecs WHERE pid > 0\nDISP p",
@@ -1806,12 +1802,7 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
                ANALYZE {table};"#
         ))
         .unwrap();
-    let yaml = format!(
-        "connections: {{lake: {{url: '{}'}}}}\n\
-         datasources: {{big: {{connection: lake, table: {table}}}}}\n",
-        common::pg_url()
-    );
-    let config = Config::from_yaml_str(&yaml, None).unwrap();
+    let config = lake_config(&common::pg_url(), "big", &table);
     for (filter, n, kept) in [("pid > 0", rows, false), ("pid <= 1000", 1000, true)] {
         let hunt = format!(
             "p = GET process FROM x://big WHERE {filter}\n\
@@ -1850,11 +1841,7 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
     let one = common::pg_url().replacen("postgres@", &format!("{role}@"), 1);
     assert_ne!(one, common::pg_url(), "the test's URL names its user");
     for (url, beside) in [(common::pg_url(), 1), (one, 0)] {
-        let yaml = format!(
-            "connections: {{lake: {{url: '{url}'}}}}\n\
-             datasources: {{big: {{connection: lake, table: {table}}}}}\n"
-        );
-        let config = Config::from_yaml_str(&yaml, None).unwrap();
+        let config = lake_config(&url, "big", &table);
         let mut session = kestrel::session::Session::new(Some(&config), Default::default());
         session
             .run_hunt(
@@ -1876,6 +1863,15 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
     client
         .batch_execute(&format!("DROP TABLE {table}; DROP ROLE {role}"))
         .unwrap();
+}
+
+/// A configuration with one connection `lake` at `url`, and its table as data source `ds`.
+fn lake_config(url: &str, ds: &str, table: &str) -> Config {
+    let yaml = format!(
+        "connections: {{lake: {{url: '{url}'}}}}\n\
+         datasources: {{{ds}: {{connection: lake, table: {table}}}}}\n"
+    );
+    Config::from_yaml_str(&yaml, None).unwrap()
 }
 
 /// What EXPLAIN says of a variable whose count for the summary runs on a second
@@ -1982,12 +1978,7 @@ fn a_table_without_the_mappings_timestamp_column_is_hunted_without_one() {
                  'u' || i AS "process.entity_id" FROM generate_series(1, 100) AS s(i);"#
         ))
         .unwrap();
-    let yaml = format!(
-        "connections: {{lake: {{url: '{}'}}}}\n\
-         datasources: {{t: {{connection: lake, table: {table}}}}}\n",
-        common::pg_url()
-    );
-    let config = Config::from_yaml_str(&yaml, None).unwrap();
+    let config = lake_config(&common::pg_url(), "t", &table);
     let hunt = "p = GET process FROM x://t WHERE pid < 4\n\
                 DISP p ATTR pid\n\
                 q = GET process FROM x://t WHERE pid = p.pid\n\

@@ -480,6 +480,25 @@ fn a_server_that_never_answers_times_out_naming_the_data_source() {
     }
 }
 
+/// A scratch directory `name` holding a configuration whose data source `slow` is `table`
+/// on `url`, and `hunt`: the directory (removed when dropped), the configuration's path
+/// and the hunt's.
+#[cfg(unix)]
+fn slow_source(name: &str, url: &str, table: &str, hunt: &str) -> (Dir, PathBuf, PathBuf) {
+    let dir = Dir::new(name);
+    let config = dir.0.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections:\n  db:\n    url: {url}\ndatasources:\n  slow:\n    connection: db\n    table: {table}\n"
+        ),
+    )
+    .unwrap();
+    let hunt_path = dir.0.join("hunt.hf");
+    std::fs::write(&hunt_path, hunt).unwrap();
+    (dir, config, hunt_path)
+}
+
 /// Ctrl-C during a statement on a database server: kestrel asks the server to stop it (it
 /// would sleep for a minute) and the exit status is 130.
 #[cfg(unix)]
@@ -503,21 +522,12 @@ fn ctrl_c_on_a_server(url: &str, view: &str, create_view: &str, drop_view: &str)
     };
     let _ = ddl(&mut admin, drop_view);
     ddl(&mut admin, create_view).expect("create the view");
-    let dir = Dir::new(view);
-    let config = dir.0.join("kestrel.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "connections:\n  db:\n    url: {url}\ndatasources:\n  slow:\n    connection: db\n    table: {view}\n"
-        ),
-    )
-    .unwrap();
-    let hunt_path = dir.0.join("hunt.hf");
-    std::fs::write(
-        &hunt_path,
+    let (_dir, config, hunt_path) = slow_source(
+        view,
+        url,
+        view,
         "p = GET process FROM x://slow WHERE name = 'x'\nDISP p ATTR pid\n",
-    )
-    .unwrap();
+    );
     let out = run_and_interrupt(&config, &hunt_path);
     let _ = ddl(&mut admin, drop_view);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -558,21 +568,12 @@ fn ctrl_c_cancels_the_count_beside_the_hunt_on_postgres_too() {
              FROM generate_series(1, 1000000) s, pg_sleep(60) z"
         ))
         .unwrap();
-    let dir = Dir::new("ctrlc-beside");
-    let config = dir.0.join("kestrel.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "connections:\n  db:\n    url: {url}\ndatasources:\n  slow:\n    connection: db\n    table: {view}\n"
-        ),
-    )
-    .unwrap();
-    let hunt_path = dir.0.join("hunt.hf");
-    std::fs::write(
-        &hunt_path,
+    let (_dir, config, hunt_path) = slow_source(
+        "ctrlc-beside",
+        &url,
+        &view,
         "p = GET process FROM x://slow WHERE pid > 0\nDISP p ATTR pid\nEXPLAIN p\n",
-    )
-    .unwrap();
+    );
     let running = |admin: &mut postgres::Client| -> i64 {
         admin
             .query_one(
