@@ -409,6 +409,51 @@ fn a_long_session_keeps_its_storage_bounded() {
 }
 
 #[test]
+fn versions_assigned_again_stay_readable_while_a_variable_reads_them() {
+    // Input by input, as in a REPL: `kids` and `parents` are assigned again while
+    // variables made from their first versions still read them. What those show must
+    // not change, and once nothing reads the old versions their tables are gone.
+    let lake = Lake::ecs("versions");
+    let inputs = [
+        "kids = GET process FROM sqlite://events WHERE name IN ('uname', 'cat', 'ping', 'curl')",
+        "parents = FIND process CREATED kids\nDISP parents ATTR name, pid\nINFO parents",
+        "kids = GET process FROM sqlite://events WHERE name = 'bash'\nDISP kids ATTR pid",
+        "t = TIMESTAMPED(parents)\nolder = parents WHERE pid > 1000\nDISP older ATTR name\nINFO older",
+        "parents = FIND process CREATED BY kids\nDISP parents ATTR name",
+        "DISP t ATTR name, first_observed SORT BY first_observed ASC\nDISP older ATTR name, pid\nINFO older",
+        "t = GET process FROM sqlite://events WHERE name = 'cat'\nolder = t\nDISP older ATTR pid",
+    ];
+    // The same with a new name for each assignment: nothing is assigned again.
+    let mut renamed = inputs.map(String::from);
+    renamed[2] = inputs[2].replace("kids", "kids2");
+    renamed[4] = inputs[4]
+        .replace("kids", "kids2")
+        .replace("parents", "parents2");
+    renamed[6] = inputs[6]
+        .replace("t =", "t2 =")
+        .replace("= t\n", "= t2\n")
+        .replace("older", "older2");
+    let shown = |renaming: bool| {
+        let (mut s, log) = lake.session(SessionOptions::default());
+        let mut printer = Printer::new(Vec::new(), Format::Csv);
+        for (step, input) in inputs.iter().enumerate() {
+            let input = if renaming { &renamed[step] } else { *input };
+            s.execute(input, &mut printer)
+                .unwrap_or_else(|d| panic!("{input}:\n{}", s.render(&d)));
+        }
+        let live = log.lock().unwrap().live_tables.clone();
+        (String::from_utf8(printer.into_inner()).unwrap(), live)
+    };
+    let (again, live) = shown(false);
+    let (renamed_out, renamed_live) = shown(true);
+    assert_eq!(blocks(&again), blocks(&renamed_out));
+    assert!(again.contains("ping"), "{again}");
+    // Only the newest versions' tables are left: the first `parents`, `t` and `older`
+    // were read by nothing at the end.
+    assert!(live.len() < renamed_live.len(), "{live:?} {renamed_live:?}");
+}
+
+#[test]
 fn an_error_leaves_the_session_usable_with_its_variables() {
     let lake = Lake::ecs("error");
     let (mut s, _log) = lake.session(SessionOptions::default());
@@ -509,6 +554,53 @@ fn kept_variables_give_the_same_answers_on_generated_hunts() {
     }
     // The generator aims at the compiler's corners: only a few percent of its hunts
     // run to the end on the fixture lake, and those are compared.
+    assert!(ran * 40 >= n, "only {ran} of {n} ran");
+}
+
+/// The hunt run as a REPL runs it, one statement per input: its displays as CSV, and
+/// the summary's rows. None: a statement failed.
+fn run_input_by_input(config: &Config, hunt: &str) -> Option<(String, String)> {
+    let src = SourceFile::new("hunt.hf", hunt);
+    let stmts = kestrel::syntax::parse(&src).ok()?.stmts;
+    let mut s = Session::new(Some(config), SessionOptions::default());
+    let mut printer = Printer::new(Vec::new(), Format::Csv);
+    for stmt in stmts {
+        s.execute(src.slice(stmt.span), &mut printer).ok()?;
+    }
+    let summary = s.summary().ok()?;
+    let out = String::from_utf8(printer.into_inner()).unwrap();
+    Some((out, format!("{summary:?}")))
+}
+
+#[test]
+fn a_hunt_given_input_by_input_gives_the_answers_of_the_whole_hunt() {
+    // A REPL or a notebook forgets the versions nothing reads any more after each input;
+    // what it shows must be what the whole hunt shows.
+    let lake = fuzz_support::FuzzLake::new("session-inputs");
+    let n: u64 = std::env::var("KESTREL_SESSION_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6000);
+    let mut ran = 0;
+    for seed in 0..n {
+        let text: String = fuzz_support::case(seed)
+            .lines()
+            .filter(|l| {
+                let l = l.to_ascii_uppercase();
+                !l.contains("SAVE") && !l.contains("EXPLAIN")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let Ok(whole) = run_csv(&lake.config, &text, SessionOptions::default()) else {
+            continue;
+        };
+        let (shown, summary) = run_input_by_input(&lake.config, &text)
+            .unwrap_or_else(|| panic!("seed {seed}: failed input by input\n{text}"));
+        let (whole_shown, whole_summary) = whole.rsplit_once("\n\n").unwrap();
+        assert_eq!(blocks(&shown), blocks(whole_shown), "seed {seed}:\n{text}");
+        assert_eq!(summary, whole_summary, "seed {seed}:\n{text}");
+        ran += 1;
+    }
     assert!(ran * 40 >= n, "only {ran} of {n} ran");
 }
 

@@ -138,7 +138,8 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// The newest version of each variable of `program`, in order of first definition.
+/// The newest version of each variable of `program`, in order of first definition (of
+/// the versions a session still holds: it forgets those nothing reads).
 pub fn vars_of(program: &Program) -> Vec<VarInfo> {
     // A long session holds every version of every variable: only the newest of each is
     // copied (copying all made a REPL fed 16,000 statements spend most of its time here).

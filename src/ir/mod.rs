@@ -212,6 +212,15 @@ impl Plan {
         });
     }
 
+    /// Points every scan of a data source through `map`.
+    pub fn map_scans(&mut self, map: &impl Fn(usize) -> usize) {
+        self.transform_up(|p| {
+            if let Plan::Scan { source } = p {
+                *source = map(*source);
+            }
+        });
+    }
+
     /// Points every reference to another relation (`FROM`, semi-joins) through `map`.
     pub fn map_rel_refs(&mut self, map: &impl Fn(RelId) -> RelId) {
         self.transform_up(|p| match p {

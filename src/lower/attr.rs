@@ -1031,6 +1031,28 @@ pub(super) struct Memo {
     class_preds: RefCell<FxHashMap<(usize, String), Expr>>,
 }
 
+impl Memo {
+    /// Drops the answers about data source `source`, which nothing reads any more.
+    pub(super) fn forget_source(&mut self, source: usize) {
+        self.entity_columns.get_mut().retain(|k, _| k.0 != source);
+        self.class_preds.get_mut().retain(|k, _| k.0 != source);
+    }
+
+    /// Files the answers under the data sources' new numbers (`at[old]`), dropping
+    /// those about data sources that are gone.
+    pub(super) fn renumber_sources(&mut self, at: &[Option<usize>]) {
+        let new = |s: usize| at.get(s).copied().flatten();
+        let columns = std::mem::take(self.entity_columns.get_mut());
+        *self.entity_columns.get_mut() = (columns.into_iter())
+            .filter_map(|((s, a, b, c), v)| Some(((new(s)?, a, b, c), v)))
+            .collect();
+        let preds = std::mem::take(self.class_preds.get_mut());
+        *self.class_preds.get_mut() = (preds.into_iter())
+            .filter_map(|((s, a), v)| Some(((new(s)?, a), v)))
+            .collect();
+    }
+}
+
 /// Whether every row `specific` matches is matched by `general` too.
 fn subsumes(general: &ClassRule, specific: &ClassRule) -> bool {
     general.matches.iter().all(|(col, vals)| {

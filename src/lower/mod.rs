@@ -145,6 +145,133 @@ impl LowerState {
         self.vars.values().map(|(id, _)| *id)
     }
 
+    /// Lets go of what lowering holds for relations and data sources nothing can read
+    /// any more (versions a session forgot): their plans, columns and names, and the
+    /// column lists of those data sources (tables of computed rows). Their indexes stay
+    /// valid; they are never read again.
+    pub fn forget(&mut self, relations: &[RelId], sources: &[usize]) {
+        for id in relations {
+            self.gets.remove(&id.0);
+            self.read_in_hand.remove(&id.0);
+            let r = &mut self.program.relations[id.0];
+            // The name may be given again: no query can name both.
+            self.names.remove(&r.name);
+            r.plan = Plan::Values {
+                columns: Vec::new(),
+                rows: Vec::new(),
+            };
+            r.columns = Some(Vec::new());
+            r.name = String::new();
+            r.entity = String::new();
+            r.identity = Vec::new();
+            r.identity_alt = Vec::new();
+            r.depends_on = Vec::new();
+        }
+        for &s in sources {
+            self.source_columns[s] = Some(Vec::new());
+            self.source_column_sets[s] = Some(FxHashSet::default());
+            self.memo.forget_source(s);
+            let source = &mut self.program.sources[s];
+            for text in [
+                &mut source.name,
+                &mut source.table,
+                &mut source.timestamp_format,
+                &mut source.mapping,
+            ] {
+                *text = String::new();
+            }
+            source.connection = None;
+            source.timestamp = None;
+        }
+    }
+
+    /// Gives up the slots of relations and data sources that were forgotten (see
+    /// [`LowerState::forget`]): those that stay (`rels[i]`, `sources[s]`, and whatever
+    /// they read, which stays too) are numbered again from 0 in their order. Returns the
+    /// new number of each old relation and data source, None for those gone. Nothing
+    /// else may hold their old numbers.
+    pub fn compact(
+        &mut self,
+        mut rels: Vec<bool>,
+        mut sources: Vec<bool>,
+    ) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
+        let program = &mut self.program;
+        rels.resize(program.relations.len(), true);
+        sources.resize(program.sources.len(), true);
+        // Relations read only earlier ones: from the last, what one that stays reads
+        // stays too.
+        for i in (0..rels.len()).rev() {
+            if !rels[i] {
+                continue;
+            }
+            let r = &program.relations[i];
+            let mut read = Vec::new();
+            r.plan.rel_refs(&mut read);
+            for id in read {
+                rels[id.0] = true;
+            }
+            let mut scans = Vec::new();
+            r.plan.scans(&mut scans);
+            for s in scans.into_iter().chain(r.source) {
+                sources[s] = true;
+            }
+        }
+        for o in &program.outputs {
+            let mut read = vec![o.rel];
+            o.plan.rel_refs(&mut read);
+            for id in read {
+                rels[id.0] = true;
+            }
+        }
+        if let Some(s) = self.last_source {
+            sources[s] = true;
+        }
+        let renumber = |stays: &[bool]| {
+            let mut next = 0;
+            (stays.iter())
+                .map(|&s| {
+                    next += usize::from(s);
+                    s.then(|| next - 1)
+                })
+                .collect::<Vec<_>>()
+        };
+        let (rel_at, source_at) = (renumber(&rels), renumber(&sources));
+        // Every number asked for below is of one that stays.
+        let rel = |id: RelId| RelId(rel_at[id.0].unwrap_or(id.0));
+        let source = |s: usize| source_at[s].unwrap_or(s);
+        retain_where(&mut program.relations, &rels);
+        retain_where(&mut program.sources, &sources);
+        retain_where(&mut self.source_columns, &sources);
+        retain_where(&mut self.source_column_sets, &sources);
+        for r in &mut program.relations {
+            r.plan.map_rel_refs(&rel);
+            r.plan.map_scans(&source);
+            r.source = r.source.map(source);
+        }
+        for o in &mut program.outputs {
+            o.rel = rel(o.rel);
+            o.plan.map_rel_refs(&rel);
+            o.plan.map_scans(&source);
+        }
+        for (id, _) in self.vars.values_mut() {
+            *id = rel(*id);
+        }
+        self.last_source = self.last_source.map(source);
+        self.memo.renumber_sources(&source_at);
+        let moved = |set: &mut FxHashSet<usize>| {
+            *set = set.iter().filter_map(|&i| rel_at[i]).collect();
+        };
+        moved(&mut self.read_in_hand);
+        if let Some(set) = &mut self.in_hand {
+            moved(set);
+        }
+        self.gets = std::mem::take(&mut self.gets)
+            .into_iter()
+            .filter_map(|(i, get)| Some((rel_at[i]?, get)))
+            .collect();
+        (rel_at, source_at)
+    }
+
     /// Adds a data source that lowering did not resolve (a table holding computed
     /// rows); its columns are as given.
     pub fn add_source(&mut self, source: DataSource, columns: Vec<String>) -> usize {
@@ -1609,4 +1736,13 @@ fn load_mapping(name: &str) -> Result<Arc<Mapping>, crate::model::ModelError> {
 /// Whether `cidr` is an IPv4 network `ISSUBSET` accepts (`10.0.0.0/8`, `1.2.3.4`).
 pub fn cidr_valid(cidr: &str) -> bool {
     pattern::cidr_match(Expr::col("x"), cidr).is_some()
+}
+
+/// Keeps the items of `v` whose `stays` is true, in order.
+fn retain_where<T>(v: &mut Vec<T>, stays: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        stays.get(i - 1).copied().unwrap_or(true)
+    });
 }

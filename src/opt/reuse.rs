@@ -20,9 +20,14 @@ pub fn reuse_subplans(mut program: Program) -> Program {
 /// statement it adds is compared with what came before without walking it all again.
 #[derive(Debug, Default)]
 pub struct Reuse {
-    /// alias[i]: the relation that computes relation i's rows (itself if unique).
-    alias: Vec<RelId>,
+    /// Relations before this one were compared.
+    next: usize,
+    /// The earlier relation that computes a relation's rows, for those that repeat one.
+    alias: FxHashMap<usize, RelId>,
+    /// The relations that repeat none, by fingerprint.
     seen: FxHashMap<u64, Vec<usize>>,
+    /// The fingerprint each of those was filed under.
+    keys: FxHashMap<usize, u64>,
 }
 
 impl Reuse {
@@ -30,11 +35,11 @@ impl Reuse {
     /// from `outputs_from` on.
     pub fn extend(&mut self, program: &mut Program, outputs_from: usize) {
         let alias = &mut self.alias;
-        for i in alias.len()..program.relations.len() {
+        for i in self.next..program.relations.len() {
             // Relations are in dependency order: what this one reads is settled already.
             program.relations[i]
                 .plan
-                .map_rel_refs(&|id| alias.get(id.0).copied().unwrap_or(id));
+                .map_rel_refs(&|id| alias.get(&id.0).copied().unwrap_or(id));
             let key = fingerprint(&program.relations[i]);
             let same = self.seen.get(&key).and_then(|candidates| {
                 candidates
@@ -44,15 +49,16 @@ impl Reuse {
             });
             match same {
                 Some(j) => {
-                    alias.push(RelId(j));
+                    alias.insert(i, RelId(j));
                     program.relations[i].plan = Plan::Rel(RelId(j));
                 }
                 None => {
-                    alias.push(RelId(i));
                     self.seen.entry(key).or_default().push(i);
+                    self.keys.insert(i, key);
                 }
             }
         }
+        self.next = program.relations.len();
         for o in program.outputs.iter_mut().skip(outputs_from) {
             // An output of a repeated relation reads it under its own name (its CTE is a
             // one-line view of the first); what it reads through semi-joins is shared.
@@ -61,9 +67,45 @@ impl Reuse {
                 if id == own {
                     id
                 } else {
-                    alias.get(id.0).copied().unwrap_or(id)
+                    alias.get(&id.0).copied().unwrap_or(id)
                 }
             });
+        }
+    }
+
+    /// Files everything under the relations' new numbers (`rels[old]`, None for those
+    /// gone; see `LowerState::compact`).
+    pub fn renumber(&mut self, rels: &[Option<usize>]) {
+        let rel = |i: usize| rels.get(i).copied().flatten();
+        self.next = rels[..self.next.min(rels.len())].iter().flatten().count();
+        self.alias = std::mem::take(&mut self.alias)
+            .into_iter()
+            .filter_map(|(i, j)| Some((rel(i)?, RelId(rel(j.0)?))))
+            .collect();
+        for candidates in self.seen.values_mut() {
+            *candidates = candidates.iter().filter_map(|&j| rel(j)).collect();
+        }
+        self.seen.retain(|_, candidates| !candidates.is_empty());
+        self.keys = std::mem::take(&mut self.keys)
+            .into_iter()
+            .filter_map(|(i, key)| Some((rel(i)?, key)))
+            .collect();
+    }
+
+    /// Stops offering `forgotten` relations (which nothing reads any more) as the
+    /// computation of later ones.
+    pub fn forget(&mut self, forgotten: &[RelId]) {
+        for id in forgotten {
+            self.alias.remove(&id.0);
+            let Some(key) = self.keys.remove(&id.0) else {
+                continue;
+            };
+            if let Some(candidates) = self.seen.get_mut(&key) {
+                candidates.retain(|&j| j != id.0);
+                if candidates.is_empty() {
+                    self.seen.remove(&key);
+                }
+            }
         }
     }
 }

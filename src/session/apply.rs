@@ -696,6 +696,8 @@ impl Session<'_> {
         let rel = &mut self.state.program.relations[id.0];
         rel.plan = plan;
         rel.columns = Some(columns);
+        self.liveness.holds(src, id);
+        self.liveness.replanned(&self.state.program, id);
         self.track_relations();
         let s = &mut self.rels[id.0];
         s.stored = Some(Stored {

@@ -32,6 +32,7 @@
 mod apply;
 mod beside;
 pub mod connections;
+mod forget;
 mod store;
 mod tally;
 
@@ -132,6 +133,12 @@ pub struct Session<'c> {
     input_start: usize,
     /// Counts running on second connections (see [`beside`]).
     beside: beside::Beside,
+    /// Which relations can still be read (see [`forget`]).
+    liveness: forget::Liveness,
+    /// Data sources of forgotten relations' tables, whose slots go at the next compaction.
+    gone_sources: Vec<usize>,
+    /// A whole hunt planned before it ran (see [`Session::run_hunt`]).
+    planned: bool,
 }
 
 impl<'c> Session<'c> {
@@ -150,6 +157,9 @@ impl<'c> Session<'c> {
             added: Vec::new(),
             input_start: 0,
             beside: beside::Beside::default(),
+            liveness: forget::Liveness::default(),
+            gone_sources: Vec::new(),
+            planned: false,
         }
     }
 
@@ -200,18 +210,21 @@ impl<'c> Session<'c> {
             return self.execute(&src.text, out).map(|_| ());
         }
         self.src = src.clone();
+        self.planned = true;
         let hunt = crate::syntax::parse(&self.src)?;
         self.plan_uses_until_apply(&hunt)?;
         self.run_statements(&hunt.stmts, out)
     }
 
     /// Runs one more input (a REPL line, a notebook cell) after the earlier ones, whose
-    /// variables it may use. Returns the variables it defined, by relation, in order.
+    /// variables it may use. Returns the variables it defined, by relation, in order:
+    /// the numbers hold until the next input, which may number relations again.
     pub fn execute(
         &mut self,
         text: &str,
         out: &mut dyn Frontend,
     ) -> Result<Vec<RelId>, Diagnostic> {
+        self.compact();
         let offset = self.src.append_line(text);
         self.input_start = offset;
         let hunt = crate::syntax::parse_from(&self.src, offset)?;
@@ -269,49 +282,78 @@ impl<'c> Session<'c> {
                 self.outputs_run += 1;
                 self.run_output(&o, out)?;
             }
-            self.drop_unreachable()?;
+            self.forget_unreachable();
         }
         Ok(())
     }
 
-    /// Drops the kept tables no statement can read any more: a version of a variable
-    /// that was assigned again, read by nothing still readable.
-    fn drop_unreachable(&mut self) -> Result<(), Diagnostic> {
-        if !self.rels.iter().any(|s| s.stored.is_some()) {
-            return Ok(());
+    /// Forgets what no statement can read any more (see [`forget`]): the versions of
+    /// variables assigned again that nothing still readable reads. Their kept tables are
+    /// dropped, and their plans and states let go, as are the outputs that ran, so a
+    /// long session (a REPL, a notebook) holds its live variables and the text of its
+    /// inputs, not all it ever computed.
+    fn forget_unreachable(&mut self) {
+        self.state.program.outputs.clear();
+        self.outputs_run = 0;
+        let state = &self.state;
+        let newest = |i: usize| state.var(&state.program.relations[i].var) == Some(RelId(i));
+        let forgotten = self.liveness.unreadable(&state.program, &newest);
+        if forgotten.is_empty() {
+            return;
         }
-        let roots: Vec<RelId> = self.state.current().collect();
-        let mut live = vec![false; self.state.program.relations.len()];
-        // A kept table is read through its relation, or directly by the plans that
-        // copied that relation's plan (TIMESTAMPED).
-        let mut scanned = std::collections::HashSet::new();
-        for id in self.state.program.dependency_order(&roots) {
-            live[id.0] = true;
-            let mut sources = Vec::new();
-            self.state.program.rel(id).plan.scans(&mut sources);
-            scanned.extend(sources);
-        }
-        for (i, s) in self.rels.iter_mut().enumerate() {
-            if live.get(i).copied().unwrap_or(true)
-                || s.stored
-                    .as_ref()
-                    .is_some_and(|k| scanned.contains(&k.source))
-            {
+        let mut sources = Vec::new();
+        for &i in &forgotten {
+            let Some(s) = self.rels.get_mut(i) else {
                 continue;
-            }
+            };
             if let Some(stored) = s.stored.take() {
                 // Best effort: a table left behind goes with the connection anyway.
                 if let Ok(backend) = self.conns.get(&stored.connection, None) {
                     let _ = backend.drop_temp_table(&stored.table);
                 }
-                // Nothing reads it: an empty plan keeps memory flat too.
-                self.state.program.relations[i].plan = Plan::Values {
-                    columns: Vec::new(),
-                    rows: Vec::new(),
-                };
+                self.liveness.dropped(stored.source);
+                sources.push(stored.source);
+                self.gone_sources.push(stored.source);
+            }
+            *s = RelState::default();
+        }
+        let ids: Vec<RelId> = forgotten.iter().copied().map(RelId).collect();
+        self.reuse.forget(&ids);
+        self.state.forget(&ids, &sources);
+    }
+
+    /// Gives up the slots of forgotten relations and of their tables' data sources once
+    /// they outnumber the relations that can still be read, numbering those again (see
+    /// [`LowerState::compact`]), so a session of any length holds a number of slots in
+    /// proportion to its live variables. Not in a planned whole hunt, whose relations
+    /// keep the numbers the plan gave them (its length bounds it).
+    fn compact(&mut self) {
+        let (looked_at, live) = self.liveness.looked_at_and_live();
+        if self.planned || looked_at < 64 || looked_at < 2 * live {
+            return;
+        }
+        let n = self.state.program.relations.len();
+        let mut rels = vec![true; n];
+        for (i, stays) in rels.iter_mut().enumerate().take(looked_at) {
+            *stays = self.liveness.is_live(i);
+        }
+        let mut sources = vec![true; self.state.program.sources.len()];
+        for s in self.gone_sources.drain(..) {
+            sources[s] = false;
+        }
+        let (rel_at, source_at) = self.state.compact(rels, sources);
+        let mut i = 0;
+        self.rels.retain(|_| {
+            i += 1;
+            rel_at.get(i - 1).is_none_or(Option::is_some)
+        });
+        for s in &mut self.rels {
+            if let Some(stored) = &mut s.stored {
+                stored.source = source_at[stored.source].unwrap_or(stored.source);
             }
         }
-        Ok(())
+        self.liveness.renumber(&rel_at, &source_at);
+        self.reuse.renumber(&rel_at);
     }
 
     /// The whole hunt lowered (FIND reading the records in hand of the GETs `in_hand`

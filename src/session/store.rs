@@ -222,6 +222,8 @@ impl Session<'_> {
             };
         }
         self.state.program.relations[id.0].plan = new_plan;
+        self.liveness.holds(src, id);
+        self.liveness.replanned(&self.state.program, id);
         if let Some(s) = self.rels.get_mut(id.0) {
             s.stored = Some(Stored {
                 connection: place,
