@@ -454,6 +454,29 @@ fn versions_assigned_again_stay_readable_while_a_variable_reads_them() {
 }
 
 #[test]
+fn a_variable_defined_as_an_earlier_kept_one_is_computed_once_too() {
+    // `b` is `a` word for word, defined after `a` was kept: it cannot read `a`'s table
+    // as `a`'s plan (reuse compares plans), so it is computed from the lake, once, and
+    // kept for `c` and `d`, the two statements that read it.
+    let lake = Lake::ecs("same-again");
+    let hunt = "\
+a = GET process FROM sqlite://events WHERE name IN ('uname', 'cat', 'ping', 'curl')
+DISP a ATTR name
+INFO a
+b = GET process FROM sqlite://events WHERE name IN ('uname', 'cat', 'ping', 'curl')
+c = b WHERE pid > 0
+d = b WHERE pid > 1
+DISP c ATTR pid
+DISP d ATTR name
+";
+    let (mut kept, log) = lake.session(SessionOptions::default());
+    let (out, summary) = run(&mut kept, hunt);
+    let log = log.lock().unwrap();
+    assert_eq!(lake_reads(&log), 2, "{:#?}", log.statements);
+    assert_eq!((out, summary), lake.recomputed(hunt));
+}
+
+#[test]
 fn an_error_leaves_the_session_usable_with_its_variables() {
     let lake = Lake::ecs("error");
     let (mut s, _log) = lake.session(SessionOptions::default());

@@ -410,7 +410,11 @@ impl<'c> Session<'c> {
             }
             self.state.limit_in_hand(read);
         }
-        let program = crate::opt::reuse_subplans(crate::opt::fold_program(program));
+        // Reads are counted as written. The reuse pass would make a relation computed as
+        // an earlier one a reference to it, but at run time the earlier one may be kept
+        // already (its plan then reads its table) or forgotten, and the later one is
+        // computed from its own plan: it is kept or not on its own readers.
+        let program = crate::opt::fold_program(program);
         let n = program.relations.len();
         let mut uses = vec![0usize; n];
         let mut needs: Vec<Option<Need>> = vec![None; n];
@@ -509,6 +513,14 @@ impl<'c> Session<'c> {
                     }
                 }
                 _ => {}
+            }
+        }
+        // Where the run does make it a reference, it reads the earlier one: that one
+        // keeps what the later one's readers need.
+        let reused = crate::opt::reuse_subplans(program);
+        for (i, r) in reused.relations.iter().enumerate() {
+            if let (Plan::Rel(j), Some(need)) = (&r.plan, needs[i].clone()) {
+                add_need(&mut needs, *j, &need);
             }
         }
         self.rels = (0..n)
