@@ -237,8 +237,8 @@ impl LowerState {
         };
         let (rel_at, source_at) = (renumber(&rels), renumber(&sources));
         // Every number asked for below is of one that stays.
-        let rel = |id: RelId| RelId(rel_at[id.0].unwrap_or(id.0));
-        let source = |s: usize| source_at[s].unwrap_or(s);
+        let rel = |id: RelId| RelId(rel_at.get(id.0).copied().flatten().unwrap_or(id.0));
+        let source = |s: usize| source_at.get(s).copied().flatten().unwrap_or(s);
         retain_where(&mut program.relations, &rels);
         retain_where(&mut program.sources, &sources);
         retain_where(&mut self.source_columns, &sources);
@@ -258,8 +258,9 @@ impl LowerState {
         }
         self.last_source = self.last_source.map(source);
         self.memo.renumber_sources(&source_at);
+        let at = |i: usize| rel_at.get(i).copied().flatten();
         let moved = |set: &mut FxHashSet<usize>| {
-            *set = set.iter().filter_map(|&i| rel_at[i]).collect();
+            *set = set.iter().filter_map(|&i| at(i)).collect();
         };
         moved(&mut self.read_in_hand);
         if let Some(set) = &mut self.in_hand {
@@ -267,7 +268,7 @@ impl LowerState {
         }
         self.gets = std::mem::take(&mut self.gets)
             .into_iter()
-            .filter_map(|(i, get)| Some((rel_at[i]?, get)))
+            .filter_map(|(i, get)| Some((at(i)?, get)))
             .collect();
         (rel_at, source_at)
     }

@@ -339,7 +339,9 @@ impl<'c> Session<'c> {
         }
         let mut sources = vec![true; self.state.program.sources.len()];
         for s in self.gone_sources.drain(..) {
-            sources[s] = false;
+            if let Some(stays) = sources.get_mut(s) {
+                *stays = false;
+            }
         }
         let (rel_at, source_at) = self.state.compact(rels, sources);
         let mut i = 0;
@@ -349,7 +351,9 @@ impl<'c> Session<'c> {
         });
         for s in &mut self.rels {
             if let Some(stored) = &mut s.stored {
-                stored.source = source_at[stored.source].unwrap_or(stored.source);
+                if let Some(&Some(at)) = source_at.get(stored.source) {
+                    stored.source = at;
+                }
             }
         }
         self.liveness.renumber(&rel_at, &source_at);
