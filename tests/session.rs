@@ -642,6 +642,12 @@ fn kept_variables_give_the_same_answers_on_the_hunt_suites() {
             .collect();
         if let Ok((a, b)) = both_ways(&lake.config, &text) {
             assert_eq!(blocks(&a), blocks(&b), "{name}");
+            // And statement by statement, as a REPL runs it (forgetting as it goes).
+            let (shown, summary) = run_input_by_input(&lake.config, &text)
+                .unwrap_or_else(|| panic!("{name}: failed input by input"));
+            let (whole_shown, whole_summary) = a.rsplit_once("\n\n").unwrap();
+            assert_eq!(blocks(&shown), blocks(whole_shown), "{name}");
+            assert_eq!(summary, whole_summary, "{name}");
             ran += 1;
         }
     }
