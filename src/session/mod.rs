@@ -26,8 +26,15 @@
 //! How many queries will read a variable: for a whole hunt the session compiles it first
 //! (which also reports any error in the hunt before anything runs) and counts, per
 //! variable, the later statements and the summary that read it, and which of its
-//! attributes they read (only those are stored). An input of an interactive session
-//! cannot see the future: a variable is stored, whole, when a statement first reads it.
+//! attributes they read (only those are stored), as the hunt is written: the reuse pass
+//! may make a variable a reference to an identical earlier one, but whether it can at
+//! run time depends on that one not being stored or forgotten by then. An input of an
+//! interactive session cannot see the future: a variable is stored, whole, when a
+//! statement first reads it.
+//!
+//! A version that nothing can read any more is forgotten (see `forget.rs`): its table
+//! dropped, its plan and state let go; an interactive session also renumbers what stays
+//! (`Session::compact`), so only the text of its inputs grows with it.
 
 mod apply;
 mod beside;
