@@ -572,6 +572,7 @@ fn kept_variables_give_the_same_answers_on_generated_hunts() {
             .collect();
         if let Ok((a, b)) = both_ways(&lake.config, &text) {
             assert_eq!(blocks(&a), blocks(&b), "seed {seed}:\n{text}");
+            assert_same_input_by_input(&lake.config, &text, &a, &format!("seed {seed}"));
             ran += 1;
         }
     }
@@ -595,36 +596,14 @@ fn run_input_by_input(config: &Config, hunt: &str) -> Option<(String, String)> {
     Some((out, format!("{summary:?}")))
 }
 
-#[test]
-fn a_hunt_given_input_by_input_gives_the_answers_of_the_whole_hunt() {
-    // A REPL or a notebook forgets the versions nothing reads any more after each input;
-    // what it shows must be what the whole hunt shows.
-    let lake = fuzz_support::FuzzLake::new("session-inputs");
-    let n: u64 = std::env::var("KESTREL_SESSION_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6000);
-    let mut ran = 0;
-    for seed in 0..n {
-        let text: String = fuzz_support::case(seed)
-            .lines()
-            .filter(|l| {
-                let l = l.to_ascii_uppercase();
-                !l.contains("SAVE") && !l.contains("EXPLAIN")
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let Ok(whole) = run_csv(&lake.config, &text, SessionOptions::default()) else {
-            continue;
-        };
-        let (shown, summary) = run_input_by_input(&lake.config, &text)
-            .unwrap_or_else(|| panic!("seed {seed}: failed input by input\n{text}"));
-        let (whole_shown, whole_summary) = whole.rsplit_once("\n\n").unwrap();
-        assert_eq!(blocks(&shown), blocks(whole_shown), "seed {seed}:\n{text}");
-        assert_eq!(summary, whole_summary, "seed {seed}:\n{text}");
-        ran += 1;
-    }
-    assert!(ran * 40 >= n, "only {ran} of {n} ran");
+/// Asserts that `hunt` given statement by statement, as a REPL runs it (forgetting as it
+/// goes), shows and summarises what the whole hunt did (`whole`, as [`run_csv`] gives it).
+fn assert_same_input_by_input(config: &Config, hunt: &str, whole: &str, what: &str) {
+    let (shown, summary) = run_input_by_input(config, hunt)
+        .unwrap_or_else(|| panic!("{what}: failed input by input\n{hunt}"));
+    let (whole_shown, whole_summary) = whole.rsplit_once("\n\n").unwrap();
+    assert_eq!(blocks(&shown), blocks(whole_shown), "{what}:\n{hunt}");
+    assert_eq!(summary, whole_summary, "{what}:\n{hunt}");
 }
 
 #[test]
@@ -642,12 +621,7 @@ fn kept_variables_give_the_same_answers_on_the_hunt_suites() {
             .collect();
         if let Ok((a, b)) = both_ways(&lake.config, &text) {
             assert_eq!(blocks(&a), blocks(&b), "{name}");
-            // And statement by statement, as a REPL runs it (forgetting as it goes).
-            let (shown, summary) = run_input_by_input(&lake.config, &text)
-                .unwrap_or_else(|| panic!("{name}: failed input by input"));
-            let (whole_shown, whole_summary) = a.rsplit_once("\n\n").unwrap();
-            assert_eq!(blocks(&shown), blocks(whole_shown), "{name}");
-            assert_eq!(summary, whole_summary, "{name}");
+            assert_same_input_by_input(&lake.config, &text, &a, &name);
             ran += 1;
         }
     }
