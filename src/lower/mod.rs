@@ -121,6 +121,8 @@ pub struct LowerState {
     gets: FxHashMap<usize, find::GetSpec>,
     in_hand: Option<FxHashSet<usize>>,
     read_in_hand: FxHashSet<usize>,
+    /// Data sources forgotten since the last [`LowerState::compact`].
+    forgotten_sources: Vec<usize>,
 }
 
 impl LowerState {
@@ -183,21 +185,23 @@ impl LowerState {
             source.connection = None;
             source.timestamp = None;
         }
+        self.forgotten_sources.extend_from_slice(sources);
     }
 
     /// Gives up the slots of relations and data sources that were forgotten (see
-    /// [`LowerState::forget`]): those that stay (`rels[i]`, `sources[s]`, and whatever
-    /// they read, which stays too) are numbered again from 0 in their order. Returns the
-    /// new number of each old relation and data source, None for those gone. Nothing
-    /// else may hold their old numbers.
-    pub fn compact(
-        &mut self,
-        mut rels: Vec<bool>,
-        mut sources: Vec<bool>,
-    ) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
+    /// [`LowerState::forget`]): the relations that stay (`rels[i]`, and whatever they
+    /// read, which stays too) and the data sources not forgotten are numbered again from
+    /// 0 in their order. Returns the new number of each old relation and data source,
+    /// None for those gone. Nothing else may hold their old numbers.
+    pub fn compact(&mut self, mut rels: Vec<bool>) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
         let program = &mut self.program;
         rels.resize(program.relations.len(), true);
-        sources.resize(program.sources.len(), true);
+        let mut sources = vec![true; program.sources.len()];
+        for s in self.forgotten_sources.drain(..) {
+            if let Some(stays) = sources.get_mut(s) {
+                *stays = false;
+            }
+        }
         // Relations read only earlier ones: from the last, what one that stays reads
         // stays too.
         for i in (0..rels.len()).rev() {
@@ -352,6 +356,7 @@ pub fn lower_more<'a>(
         gets: l.gets,
         in_hand: l.in_hand,
         read_in_hand: l.read_in_hand,
+        forgotten_sources: std::mem::take(&mut state.forgotten_sources),
     };
     result
 }

@@ -696,8 +696,7 @@ impl Session<'_> {
         let rel = &mut self.state.program.relations[id.0];
         rel.plan = plan;
         rel.columns = Some(columns);
-        self.liveness.holds(src, id);
-        self.liveness.replanned(&self.state.program, id);
+        self.liveness.reads_its_table(&self.state.program, id, src);
         self.track_relations();
         let s = &mut self.rels[id.0];
         s.stored = Some(Stored {

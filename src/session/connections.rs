@@ -77,9 +77,7 @@ impl<'a> Connections<'a> {
             .get_mut(connection)
             .ok_or_else(|| Diagnostic::internal("connection not open"))
     }
-}
 
-impl Connections<'_> {
     /// The URL and options a configured connection is opened with.
     pub(crate) fn how_to_open(&self, connection: &str) -> Option<(String, backend::OpenOptions)> {
         let conn = self.config?.connections.get(connection)?;

@@ -30,13 +30,10 @@ pub(super) struct Liveness {
 }
 
 impl Liveness {
-    /// Data source `source` is a table holding relation `id`'s rows.
-    pub(super) fn holds(&mut self, source: usize, id: RelId) {
+    /// Relation `id`'s plan was rewritten to read `source`, a table holding its rows:
+    /// it reads what that plan reads now.
+    pub(super) fn reads_its_table(&mut self, program: &Program, id: RelId, source: usize) {
         self.owner.insert(source, id.0);
-    }
-
-    /// Relation `id`'s plan was rewritten (to read its kept table): what it reads now.
-    pub(super) fn replanned(&mut self, program: &Program, id: RelId) {
         if let Some(old) = self.reads.remove(&id.0) {
             self.unread(&old);
             let now = self.reads_of(id.0, &program.rel(id).plan);

@@ -142,8 +142,6 @@ pub struct Session<'c> {
     beside: beside::Beside,
     /// Which relations can still be read (see [`forget`]).
     liveness: forget::Liveness,
-    /// Data sources of forgotten relations' tables, whose slots go at the next compaction.
-    gone_sources: Vec<usize>,
     /// A whole hunt planned before it ran (see [`Session::run_hunt`]).
     planned: bool,
 }
@@ -165,7 +163,6 @@ impl<'c> Session<'c> {
             input_start: 0,
             beside: beside::Beside::default(),
             liveness: forget::Liveness::default(),
-            gone_sources: Vec::new(),
             planned: false,
         }
     }
@@ -320,7 +317,6 @@ impl<'c> Session<'c> {
                 }
                 self.liveness.dropped(stored.source);
                 sources.push(stored.source);
-                self.gone_sources.push(stored.source);
             }
             *s = RelState::default();
         }
@@ -344,13 +340,7 @@ impl<'c> Session<'c> {
         for (i, stays) in rels.iter_mut().enumerate().take(looked_at) {
             *stays = self.liveness.is_live(i);
         }
-        let mut sources = vec![true; self.state.program.sources.len()];
-        for s in self.gone_sources.drain(..) {
-            if let Some(stays) = sources.get_mut(s) {
-                *stays = false;
-            }
-        }
-        let (rel_at, source_at) = self.state.compact(rels, sources);
+        let (rel_at, source_at) = self.state.compact(rels);
         let mut i = 0;
         self.rels.retain(|_| {
             i += 1;
@@ -1018,29 +1008,42 @@ impl<'c> Session<'c> {
             Some(s) if s.summarised && s.counts.is_none() => {}
             _ => return,
         }
-        let span = self.state.program.rel(id).span;
+        // Only a count that reads the lake on one connection: a table the session made
+        // (a kept variable: a source without a URI) lives on this connection alone, and
+        // rows from another connection would be shipped here and again for the summary.
+        let program = &self.state.program;
         let plan = Plan::Rel(id);
-        let Ok((program, connection)) = place(&self.state.program, &mut self.conns, &plan, span)
+        let sources = program.scans_through(&plan);
+        let Some(connection) = sources
+            .first()
+            .and_then(|&s| program.sources[s].connection.clone())
         else {
             return;
         };
-        // The tables the session made (kept variables, shipped rows) are the sources
-        // without a URI of the hunt's.
-        let made_here = program
-            .scans_through(&plan)
-            .iter()
-            .any(|s| program.sources[*s].uri.is_empty());
+        if sources.iter().any(|&s| {
+            let source = &program.sources[s];
+            source.uri.is_empty() || source.connection.as_deref() != Some(connection.as_str())
+        }) {
+            return;
+        }
+        let span = program.rel(id).span;
+        // Nothing shipped or spilled into a table for it (the program is the session's).
+        let Ok((std::borrow::Cow::Borrowed(program), connection)) =
+            place(&self.state.program, &mut self.conns, &plan, span)
+        else {
+            return;
+        };
         let Ok(backend) = self.conns.get(&connection, None) else {
             return;
         };
-        if made_here || !backend.counts_beside() || backend.distinct_count_function().is_some() {
+        if !backend.counts_beside() || backend.distinct_count_function().is_some() {
             return;
         }
         let Ok(dialect) = dialect_of(backend.as_ref()) else {
             return;
         };
         let (Ok(stmt), Some((url, opts))) = (
-            sql::emit_counts(&program, id, &dialect, LiteralMode::Bind),
+            sql::emit_counts(program, id, &dialect, LiteralMode::Bind),
             self.conns.how_to_open(&connection),
         ) else {
             return;

@@ -222,8 +222,7 @@ impl Session<'_> {
             };
         }
         self.state.program.relations[id.0].plan = new_plan;
-        self.liveness.holds(src, id);
-        self.liveness.replanned(&self.state.program, id);
+        self.liveness.reads_its_table(&self.state.program, id, src);
         if let Some(s) = self.rels.get_mut(id.0) {
             s.stored = Some(Stored {
                 connection: place,
