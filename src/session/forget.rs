@@ -64,12 +64,14 @@ impl Liveness {
         self.looked_at = n;
         let mut gone = Vec::new();
         while let Some(i) = self.maybe.pop() {
-            if !self.reads.contains_key(&i) || self.readers.contains_key(&i) || newest(i) {
+            if self.readers.contains_key(&i) || newest(i) {
                 continue;
             }
-            if let Some(reads) = self.reads.remove(&i) {
-                self.unread(&reads);
-            }
+            // Not looked at, or forgotten already.
+            let Some(reads) = self.reads.remove(&i) else {
+                continue;
+            };
+            self.unread(&reads);
             let var = &program.relations[i].var;
             if self.newest.get(var) == Some(&i) {
                 self.newest.remove(var);
