@@ -655,18 +655,6 @@ fn kept_on_the_lake(lake: &Lake) {
     assert!(pids(&out).len() > 1, "{}: {out}", lake.name);
 }
 
-/// Wrong answers of an engine we use, not of kestrel: (hunt, lake, what is wrong). The
-/// test asserts that each still differs, so it fails (and the entry goes) once the
-/// engine is fixed; every other hunt on that lake must agree.
-const KNOWN_ENGINE_DEFECTS: &[(&str, &str, &str)] = &[(
-    "one_pid_either_channel",
-    "ballista-s3",
-    "Ballista 55 drops one row of `p` (37 of 38 records; the one record in partition \
-     eventDay=unknown) when the day-partitioned, nested lake is read with p's \
-     four-column projection and filter; the same SQL embedded, its COUNT(*), and any \
-     one or two of those columns give all 38",
-)];
-
 /// Runs every conformance hunt on each lake: the same answers as on SQLite (and the
 /// pids each hunt must show there).
 fn same_answers_as_sqlite(lakes: &[Lake]) {
@@ -723,20 +711,6 @@ fn same_answers_as_sqlite(lakes: &[Lake]) {
             } else {
                 as_set(out) == as_set(&reference)
             };
-            let known = KNOWN_ENGINE_DEFECTS
-                .iter()
-                .find(|(h, l, _)| h == name && l == engine);
-            if let Some((_, _, what)) = known {
-                if same {
-                    failures.push(format!(
-                        "{name} on {engine} now agrees with sqlite: the engine defect is \
-                         fixed, remove it from KNOWN_ENGINE_DEFECTS ({what})"
-                    ));
-                } else {
-                    eprintln!("{name} on {engine}: known engine defect: {what}");
-                }
-                continue;
-            }
             if !same {
                 failures.push(format!(
                     "{name}: {engine} differs from sqlite\n--- sqlite\n{reference}--- {engine}\n{out}"

@@ -26,6 +26,8 @@ use ballista_core::serde::protobuf::CancelJobParams;
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::optimizer::common_subexpr_eliminate::CommonSubexprEliminate;
+use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion_proto::protobuf::LogicalPlanNode;
 
 use super::datafusion::{
@@ -99,9 +101,23 @@ pub fn open_url(url: &str, opts: &OpenOptions) -> Result<DataFusionBackend, Back
             .set(&format!("s3.{key}"), &value)
             .map_err(|e| open_error(url, e.to_string()))?;
     }
+    // The scheduler optimizes each plan it is sent again. Optimized on both sides,
+    // plans whose expressions share parts lost rows (a GET process on the Windows
+    // mapping showed 37 of its 38 records): the common-subexpression pass names what it
+    // factors out `__common_expr_1`, … from a counter of its own session, so the
+    // scheduler's pass reuses the client's names. The client leaves that pass to the
+    // scheduler; it runs the others, which must turn subqueries into joins before the
+    // plan can be sent.
+    let shared_parts = CommonSubexprEliminate::new();
+    let rules = Optimizer::new()
+        .rules
+        .into_iter()
+        .filter(|r| r.name() != shared_parts.name())
+        .collect();
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
+        .with_optimizer_rules(rules)
         .build();
     let ctx = runtime
         .block_on(SessionContext::remote_with_state(
