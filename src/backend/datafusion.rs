@@ -52,7 +52,7 @@ use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::tally::{hash128, Tallies};
+use super::tally::{hash128, Tallies, Tally};
 use super::url::ServerUrl;
 use super::{Backend, BackendError, RowSink};
 use crate::ir::{ColumnKind, Literal};
@@ -233,6 +233,79 @@ impl DataFusionBackend {
             }
             result
         })
+    }
+
+    /// Writes the rows of `stmt` into a Parquet file in the connection's scratch
+    /// directory ([`DataFusionBackend::scratch_file`]; gone with the connection), batch by
+    /// batch as they come, and reads it as table `name`: later statements join it inside
+    /// the engine, or on the cluster's executors, which read the file themselves. With
+    /// `count` (identity and own-id columns), the rows and entities written, as the
+    /// summary's count query would count them (None if a tally spill file failed).
+    fn write_kept(
+        &mut self,
+        name: &str,
+        stmt: &SqlStatement,
+        count: Option<(Vec<String>, Vec<String>)>,
+    ) -> Result<Option<(u64, u64)>, BackendError> {
+        let location = self.scratch_file(name);
+        self.ensure_bucket(&location)?;
+        let url = ListingTableUrl::parse(&location).map_err(query_error)?;
+        let store = self
+            .ctx
+            .runtime_env()
+            .object_store(url.object_store())
+            .map_err(query_error)?;
+        let path = url.prefix().clone();
+        let (ctx, table) = (self.ctx.clone(), name.to_string());
+        let (to, at) = (Arc::clone(&store), path.clone());
+        let result = self.execute(stmt, move |mut stream| async move {
+            let file = object_store::buffered::BufWriter::new(to, at);
+            let mut writer =
+                AsyncArrowWriter::try_new(file, stream.schema(), Some(kept_file_properties()))
+                    .map_err(query_error)?;
+            let schema = stream.schema();
+            // The identity's and own ids' positions; none counted if one is missing.
+            let at = |names: &[String]| -> Option<Vec<usize>> {
+                names.iter().map(|n| schema.index_of(n).ok()).collect()
+            };
+            let mut tally =
+                count.and_then(|(ids, own)| Some((at(&ids)?, at(&own)?, Tally::default())));
+            let mut rows = 0;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(query_error)?;
+                rows += batch.num_rows();
+                if rows > KEEP_AT_MOST {
+                    // What is written so far is removed below; the stream, dropped here,
+                    // stops the statement.
+                    writer.close().await.map_err(query_error)?;
+                    return Err(BackendError::TooManyToKeep(KEEP_AT_MOST));
+                }
+                if let Some((ids, own, t)) = &mut tally {
+                    let columns = |at: &[usize]| -> Vec<ArrayRef> {
+                        at.iter().map(|&i| Arc::clone(batch.column(i))).collect()
+                    };
+                    for entity in entities(&columns(ids), &columns(own), batch.num_rows())
+                        .map_err(query_error)?
+                    {
+                        t.add(entity);
+                    }
+                }
+                writer.write(&batch).await.map_err(query_error)?;
+            }
+            writer.close().await.map_err(query_error)?;
+            ctx.register_parquet(
+                TableReference::bare(table),
+                &location,
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(query_error)?;
+            Ok(tally.and_then(|(_, _, t)| t.counts()))
+        });
+        if result.is_err() {
+            let _ = self.runtime.block_on(store.delete(&path));
+        }
+        result
     }
 
     /// Registers `table` (the configuration's text) under the name the SQL uses for it,
@@ -770,52 +843,24 @@ impl Backend for DataFusionBackend {
         self.timeout = timeout;
     }
 
-    /// Writes the rows of `stmt` into a Parquet file in the connection's scratch
-    /// directory ([`DataFusionBackend::scratch_file`]; gone with the connection), batch by
-    /// batch as they come, and reads it as table `name`: later statements join it inside
-    /// the engine, or on the cluster's executors, which read the file themselves.
+    /// See [`DataFusionBackend::write_kept`].
     fn store(&mut self, name: &str, stmt: &SqlStatement) -> Result<(), BackendError> {
-        let location = self.scratch_file(name);
-        self.ensure_bucket(&location)?;
-        let url = ListingTableUrl::parse(&location).map_err(query_error)?;
-        let store = self
-            .ctx
-            .runtime_env()
-            .object_store(url.object_store())
-            .map_err(query_error)?;
-        let path = url.prefix().clone();
-        let (ctx, table) = (self.ctx.clone(), name.to_string());
-        let (to, at) = (Arc::clone(&store), path.clone());
-        let result = self.execute(stmt, move |mut stream| async move {
-            let file = object_store::buffered::BufWriter::new(to, at);
-            let mut writer =
-                AsyncArrowWriter::try_new(file, stream.schema(), Some(kept_file_properties()))
-                    .map_err(query_error)?;
-            let mut rows = 0;
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(query_error)?;
-                rows += batch.num_rows();
-                if rows > KEEP_AT_MOST {
-                    // What is written so far is removed below; the stream, dropped here,
-                    // stops the statement.
-                    writer.close().await.map_err(query_error)?;
-                    return Err(BackendError::TooManyToKeep(KEEP_AT_MOST));
-                }
-                writer.write(&batch).await.map_err(query_error)?;
-            }
-            writer.close().await.map_err(query_error)?;
-            ctx.register_parquet(
-                TableReference::bare(table),
-                &location,
-                ParquetReadOptions::default(),
-            )
-            .await
-            .map_err(query_error)
-        });
-        if result.is_err() {
-            let _ = self.runtime.block_on(store.delete(&path));
+        self.write_kept(name, stmt, None).map(|_| ())
+    }
+
+    /// The rows reach kestrel here, embedded or from a cluster: they are counted as they
+    /// are written, so the summary need not read the file again (on a cluster, a job).
+    fn store_counted(
+        &mut self,
+        name: &str,
+        stmt: &SqlStatement,
+        identity: &[String],
+        own: &[String],
+    ) -> Result<Option<(u64, u64)>, BackendError> {
+        if identity.is_empty() {
+            return self.store(name, stmt).map(|()| None);
         }
-        result
+        self.write_kept(name, stmt, Some((identity.to_vec(), own.to_vec())))
     }
 
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
@@ -1082,11 +1127,7 @@ impl ScalarUDFImpl for KestrelTally {
             .min(cols.len());
         let (ids, own) = cols.split_at(n);
         // Hashed before the slots are locked: the engine's partitions call this at once.
-        let entities = match (ids, own) {
-            ([id], []) => one_column_entities(id),
-            _ => None,
-        }
-        .map_or_else(|| rows_entities(ids, own, rows), Ok)?;
+        let entities = entities(ids, own, rows)?;
         {
             let mut board = self.board.lock();
             let t = board.entry(slot).or_default();
@@ -1099,6 +1140,19 @@ impl ScalarUDFImpl for KestrelTally {
             rows
         ]))))
     }
+}
+
+/// The entities of `rows` rows: identity columns `ids`, own-id columns `own`.
+fn entities(
+    ids: &[ArrayRef],
+    own: &[ArrayRef],
+    rows: usize,
+) -> datafusion::common::Result<Vec<super::tally::Entity>> {
+    match (ids, own) {
+        ([id], []) => one_column_entities(id),
+        _ => None,
+    }
+    .map_or_else(|| rows_entities(ids, own, rows), Ok)
 }
 
 /// The entities of a tally whose identity is one column and that has no own id (ECS's

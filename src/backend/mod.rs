@@ -224,6 +224,22 @@ pub trait Backend {
         Err(no_temp_tables())
     }
 
+    /// [`Backend::store`], counting the rows on their way into the table where they pass
+    /// through kestrel (DataFusion writes the table's file itself, also for a cluster):
+    /// the records, and the entities of `identity` (columns of the statement; a record
+    /// whose identity is not whole counts by its `own` id columns, as the summary's count
+    /// query does). None where the rows never leave the database, or the count could not
+    /// be taken: the summary then counts the table.
+    fn store_counted(
+        &mut self,
+        name: &str,
+        stmt: &SqlStatement,
+        _identity: &[String],
+        _own: &[String],
+    ) -> Result<Option<(u64, u64)>, BackendError> {
+        self.store(name, stmt).map(|()| None)
+    }
+
     /// Drops a temporary table this connection made, if it exists.
     fn drop_temp_table(&mut self, _name: &str) -> Result<(), BackendError> {
         Ok(())

@@ -161,13 +161,28 @@ impl Session<'_> {
             &format!("computing {}", r.var),
             crate::output::progress::enabled(),
         );
-        let stored = backend.store(&table, &stmt);
+        // Where the rows pass through kestrel on their way into the table, the summary's
+        // count of them is taken there (see `Backend::store_counted`).
+        let count_here = self
+            .rels
+            .get(id.0)
+            .is_some_and(|s| s.summarised && s.counts.is_none());
+        let stored = if count_here {
+            backend.store_counted(&table, &stmt, &r.identity, &r.identity_alt)
+        } else {
+            backend.store(&table, &stmt).map(|()| None)
+        };
         if stored.is_err() {
             // Whatever it counted before it stopped is not the variable's count.
             forget(backend.as_mut());
         }
         let place = match stored {
-            Ok(()) => connection.clone(),
+            Ok(counted) => {
+                if let (Some(counts), Some(s)) = (counted, self.rels.get_mut(id.0)) {
+                    s.counts = Some(counts);
+                }
+                connection.clone()
+            }
             // Too many rows for this connection to keep well: the relation stays a plan,
             // computed in each query that reads it.
             Err(BackendError::TooManyToKeep(most)) => {
