@@ -22,6 +22,9 @@
 //! connection; PostgreSQL and MariaDB in a transaction of its own), so nothing leaves the
 //! database; otherwise the session's cache (an embedded SQLite database spilling to a
 //! temporary file), fed as the rows stream in. Rows are never held whole in memory.
+//! Where the stored rows pass through kestrel (DataFusion and a Ballista cluster write a
+//! Parquet file from the client), they are counted for the summary as they are written
+//! (`Backend::store_counted`), and the summary reads nothing again.
 //!
 //! How many queries will read a variable: for a whole hunt the session compiles it first
 //! (which also reports any error in the hunt before anything runs) and counts, per
