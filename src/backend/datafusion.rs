@@ -245,7 +245,7 @@ impl DataFusionBackend {
         &mut self,
         name: &str,
         stmt: &SqlStatement,
-        count: Option<(Vec<String>, Vec<String>)>,
+        count: Option<(&[String], &[String])>,
     ) -> Result<Option<(u64, u64)>, BackendError> {
         let location = self.scratch_file(name);
         self.ensure_bucket(&location)?;
@@ -269,7 +269,7 @@ impl DataFusionBackend {
                 names.iter().map(|n| schema.index_of(n).ok()).collect()
             };
             let mut tally =
-                count.and_then(|(ids, own)| Some((at(&ids)?, at(&own)?, Tally::default())));
+                count.and_then(|(ids, own)| Some((at(ids)?, at(own)?, Tally::default())));
             let mut rows = 0;
             while let Some(batch) = stream.next().await {
                 let batch = batch.map_err(query_error)?;
@@ -857,10 +857,9 @@ impl Backend for DataFusionBackend {
         identity: &[String],
         own: &[String],
     ) -> Result<Option<(u64, u64)>, BackendError> {
-        if identity.is_empty() {
-            return self.store(name, stmt).map(|()| None);
-        }
-        self.write_kept(name, stmt, Some((identity.to_vec(), own.to_vec())))
+        // Without an identity the count is of whole rows, which the file may not keep.
+        let count = (!identity.is_empty()).then_some((identity, own));
+        self.write_kept(name, stmt, count)
     }
 
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
