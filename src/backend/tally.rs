@@ -2,7 +2,7 @@
 //! `kestrel_tally`): per slot, the rows it saw and their distinct entities, each entity a
 //! 128-bit XXH3 hash of its identity tuple (two collide with odds of about n²/2¹²⁸). Up to
 //! [`DISTINCT_BUDGET`](super::sqlite::DISTINCT_BUDGET) entities a slot keeps them in a
-//! hash set; past that it spills: every hash goes to one of [`PARTS`] temporary files by
+//! hash set, put in a batch at a time; past that it spills: every hash goes to one of [`PARTS`] temporary files by
 //! its top bits, and the files are counted one at a time when the slot is taken, so
 //! memory stays bounded whatever the variable's size. Only a file that cannot be written
 //! makes a slot give up (the session then counts with a query).
@@ -20,6 +20,10 @@ use super::sqlite::DISTINCT_BUDGET;
 /// The files a spilled slot's hashes are spread over: at the budget's memory, a slot
 /// counts up to 64 × 900,000 distinct entities exactly.
 pub const PARTS: usize = 64;
+
+/// Entities a slot holds before it puts them into its sets, all at once (see
+/// [`Tally::pending`]): 64 KB of hashes.
+const BATCH: usize = 4096;
 
 /// A row's entity, if it has one: the set it counts in (0 for whole identities, 1 for own
 /// ids) and its hash.
@@ -76,6 +80,12 @@ impl Hasher for Prehashed {
 pub(super) struct Tally {
     rows: u64,
     sets: [HashSet128; 2],
+    /// Entities not yet in `sets`, by set. A set of hundreds of thousands of hashes is
+    /// larger than the processor's caches, so an insertion waits for memory. One row at a
+    /// time, between the statement's own work, each insertion waits alone; a batch of
+    /// them, inserted one after the other, waits for many at once (the wide hunt's
+    /// summary: 894,513 rows, 358,747 entities, on SQLite).
+    pending: [Vec<u128>; 2],
     /// Past the budget: the hashes, by file.
     spill: Option<Spill>,
     /// A spill file could not be written: nothing is counted.
@@ -96,18 +106,38 @@ impl Tally {
         let written = match &mut self.spill {
             Some(spill) => spill.push(tagged(set, hash)),
             None => {
-                self.sets[set].insert(hash);
-                if self.sets[0].len() + self.sets[1].len() <= DISTINCT_BUDGET {
+                let pending = &mut self.pending[set];
+                pending.push(hash);
+                if pending.len() < BATCH {
                     return;
                 }
-                self.spill_sets()
+                self.insert_pending()
             }
         };
         if written.is_err() {
-            self.failed = true;
-            self.sets = Default::default();
-            self.spill = None;
+            self.fail();
         }
+    }
+
+    /// Puts the pending entities into their sets, and spills the sets past
+    /// [`DISTINCT_BUDGET`] (checked once a batch: a slot may hold up to a batch more).
+    fn insert_pending(&mut self) -> io::Result<()> {
+        for (set, pending) in self.sets.iter_mut().zip(&mut self.pending) {
+            set.reserve(pending.len());
+            set.extend(pending.drain(..));
+        }
+        if self.sets[0].len() + self.sets[1].len() <= DISTINCT_BUDGET {
+            return Ok(());
+        }
+        self.spill_sets()
+    }
+
+    /// A spill file could not be written: nothing more is counted.
+    fn fail(&mut self) {
+        self.failed = true;
+        self.sets = Default::default();
+        self.pending = Default::default();
+        self.spill = None;
     }
 
     /// Moves the sets into a new spill.
@@ -123,8 +153,11 @@ impl Tally {
     }
 
     /// Rows and distinct entities; None if a spill file failed.
-    pub fn counts(self) -> Option<(u64, u64)> {
+    pub fn counts(mut self) -> Option<(u64, u64)> {
         if self.failed {
+            return None;
+        }
+        if self.pending.iter().any(|p| !p.is_empty()) && self.insert_pending().is_err() {
             return None;
         }
         let entities = match self.spill {
@@ -233,4 +266,42 @@ impl Tallies {
 /// one type from a tuple, say) that could give equal bytes.
 pub(super) fn hash128(seed: u64, bytes: &[u8]) -> u128 {
     twox_hash::XxHash3_128::oneshot_with_seed(seed, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Entities over several batches, repeated across them, in both sets: the counts
+    /// are those of a plain set of (set, hash), taken in memory and after a spill.
+    #[test]
+    fn batched_entities_count_as_a_set_would() {
+        let entity = |i: u64| {
+            let set = usize::from(i % 7 == 0);
+            (set, hash128(0, &(i % 10_007).to_le_bytes()))
+        };
+        for rows in [0, 1, BATCH - 1, BATCH, BATCH + 1, 5 * BATCH + 17] {
+            let mut tally = Tally::default();
+            let mut spilled = Tally::default();
+            spilled
+                .spill_sets()
+                .expect("the temporary directory is writable");
+            let mut expected = std::collections::HashSet::new();
+            for i in 0..rows as u64 {
+                let e = entity(i);
+                expected.insert(e);
+                tally.add(Some(e));
+                spilled.add(Some(e));
+                // A row without an entity counts as a record only.
+                if i % 5 == 0 {
+                    tally.add(None);
+                    spilled.add(None);
+                }
+            }
+            let records = rows as u64 + (rows as u64).div_ceil(5);
+            let want = Some((records, expected.len() as u64));
+            assert_eq!(tally.counts(), want, "{rows} rows in memory");
+            assert_eq!(spilled.counts(), want, "{rows} rows spilled");
+        }
+    }
 }
