@@ -18,6 +18,7 @@
 //! header and `(no rows)`.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::value::Value;
@@ -36,6 +37,10 @@ pub(super) struct TableWriter {
     /// Fixed once the sample is full (or the display ends); rows then stream.
     widths: Option<Vec<usize>>,
     rows: u64,
+    /// The line being written, and a cell being rendered: reused from row to row, so
+    /// that a streamed row allocates nothing.
+    line: String,
+    cell: String,
 }
 
 impl TableWriter {
@@ -45,6 +50,8 @@ impl TableWriter {
             sample: Vec::new(),
             widths: None,
             rows: 0,
+            line: String::new(),
+            cell: String::new(),
         }
     }
 
@@ -53,11 +60,27 @@ impl TableWriter {
     }
 
     pub(super) fn row<W: Write>(&mut self, out: &mut W, row: &[Value]) -> io::Result<()> {
-        let cells: Vec<String> = row.iter().map(render).collect();
         self.rows += 1;
         if let Some(widths) = &self.widths {
-            return write_line(out, widths, &cells);
+            self.line.clear();
+            for (i, (value, width)) in row.iter().zip(widths).enumerate() {
+                if i > 0 {
+                    self.line.push(' ');
+                }
+                let text = match value {
+                    Value::Text(s) => escape(s),
+                    other => {
+                        self.cell.clear();
+                        // Writing into a String cannot fail.
+                        let _ = write!(self.cell, "{other}");
+                        Cow::Borrowed(self.cell.as_str())
+                    }
+                };
+                push_aligned(&mut self.line, &text, *width);
+            }
+            return writeln!(out, "{}", self.line.trim_end());
         }
+        let cells: Vec<String> = row.iter().map(render).collect();
         self.sample.push(cells);
         if self.sample.len() >= WIDTH_SAMPLE_ROWS {
             self.flush_sample(out)?;
@@ -125,9 +148,16 @@ fn write_line<W: Write>(out: &mut W, widths: &[usize], cells: &[String]) -> io::
         if i > 0 {
             line.push(' ');
         }
-        line.push_str(&format!("{cell:>width$}"));
+        push_aligned(&mut line, cell, *width);
     }
     writeln!(out, "{}", line.trim_end())
+}
+
+/// `text` right-aligned to `width` characters (as `{:>width$}` pads), onto `line`.
+fn push_aligned(line: &mut String, text: &str, width: usize) {
+    let pad = width.saturating_sub(text.chars().count());
+    line.extend(std::iter::repeat_n(' ', pad));
+    line.push_str(text);
 }
 
 #[cfg(test)]
@@ -198,6 +228,36 @@ mod tests {
         // Past the sample the width is fixed: the long cell overflows, the next is narrow.
         assert_eq!(lines[WIDTH_SAMPLE_ROWS + 1], "12345");
         assert_eq!(lines[WIDTH_SAMPLE_ROWS + 2], "8");
+    }
+
+    /// A row past the sample (written straight to the output) prints as the same row
+    /// within it: NULL, numbers, escaped text, a cell wider than its column.
+    #[test]
+    fn a_streamed_row_prints_as_a_sampled_one() {
+        let (columns, sampled) = sample();
+        let mut tail = sampled.clone();
+        tail.push(vec![
+            Value::Text("a much wider cell than the sample had".into()),
+            Value::Bool(true),
+            Value::Float(-0.125),
+        ]);
+        let mut rows: Vec<Vec<Value>> = (0..WIDTH_SAMPLE_ROWS - sampled.len())
+            .map(|_| vec![Value::Null, Value::Int(1), Value::Null])
+            .chain(sampled.iter().cloned())
+            .collect();
+        rows.extend(tail.iter().cloned());
+        let out = render_displays(Format::Table, &[(columns, rows)]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1 + WIDTH_SAMPLE_ROWS + tail.len(), "{out}");
+        let (within, past) = lines[1..].split_at(WIDTH_SAMPLE_ROWS);
+        assert_eq!(
+            past[..sampled.len()],
+            within[within.len() - sampled.len()..]
+        );
+        assert_eq!(
+            past.last(),
+            Some(&"a much wider cell than the sample had true -0.125")
+        );
     }
 
     #[test]
