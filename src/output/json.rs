@@ -51,8 +51,17 @@ pub(super) fn unique_keys(columns: &[String]) -> Vec<String> {
     keys
 }
 
-/// Writes `{"key": value, …}` with no trailing newline. `keys` and `row` have the same
-/// length (the printer checks).
+/// The keys of [`unique_keys`] as [`write_object`] writes them, each encoded once per
+/// display: `"key":`.
+pub(super) fn object_keys(columns: &[String]) -> io::Result<Vec<String>> {
+    unique_keys(columns)
+        .iter()
+        .map(|k| Ok(serde_json::to_string(k)? + ":"))
+        .collect()
+}
+
+/// Writes `{"key": value, …}` with no trailing newline. `keys` come from [`object_keys`]
+/// and have the row's length (the printer checks).
 pub(super) fn write_object<W: Write>(
     out: &mut W,
     keys: &[String],
@@ -63,8 +72,7 @@ pub(super) fn write_object<W: Write>(
         if i > 0 {
             out.write_all(b",")?;
         }
-        serde_json::to_writer(&mut *out, key.as_str())?;
-        out.write_all(b":")?;
+        out.write_all(key.as_bytes())?;
         serde_json::to_writer(&mut *out, &Cell(value))?;
     }
     out.write_all(b"}")
@@ -153,5 +161,22 @@ mod tests {
     fn repeated_columns_get_distinct_keys() {
         let columns: Vec<String> = ["pid", "pid", "pid_2", "pid"].map(String::from).to_vec();
         assert_eq!(unique_keys(&columns), ["pid", "pid_3", "pid_2", "pid_4"]);
+    }
+
+    /// Keys are encoded once per display, escaped as JSON strings, and read back whole.
+    #[test]
+    fn keys_needing_escapes_read_back() {
+        let columns: Vec<String> = ["a\"b\\c", "tab\there", "a\"b\\c"]
+            .map(String::from)
+            .to_vec();
+        let keys = object_keys(&columns).expect("keys");
+        let mut out = Vec::new();
+        let row = [Value::Int(1), Value::Null, Value::Text("x".into())];
+        write_object(&mut out, &keys, &row).expect("written");
+        let parsed: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(
+            parsed,
+            serde_json::json!({"a\"b\\c": 1, "tab\there": null, "a\"b\\c_2": "x"})
+        );
     }
 }

@@ -209,12 +209,12 @@ impl<W: Write> Printer<W> {
             Format::Json => {
                 self.out.write_all(b"[")?;
                 Open::Json {
-                    keys: json::unique_keys(columns),
+                    keys: json::object_keys(columns)?,
                     rows: 0,
                 }
             }
             Format::Jsonl => Open::Jsonl {
-                keys: json::unique_keys(columns),
+                keys: json::object_keys(columns)?,
             },
         };
         self.open = Some(open);
