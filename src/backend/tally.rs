@@ -277,7 +277,7 @@ mod tests {
     #[test]
     fn batched_entities_count_as_a_set_would() {
         let entity = |i: u64| {
-            let set = usize::from(i % 7 == 0);
+            let set = usize::from(i.is_multiple_of(7));
             (set, hash128(0, &(i % 10_007).to_le_bytes()))
         };
         for rows in [0, 1, BATCH - 1, BATCH, BATCH + 1, 5 * BATCH + 17] {
@@ -293,7 +293,7 @@ mod tests {
                 tally.add(Some(e));
                 spilled.add(Some(e));
                 // A row without an entity counts as a record only.
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     tally.add(None);
                     spilled.add(None);
                 }
