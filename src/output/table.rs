@@ -38,7 +38,7 @@ pub(super) struct TableWriter {
     widths: Option<Vec<usize>>,
     rows: u64,
     /// The line being written, and a cell being rendered: reused from row to row, so
-    /// that a streamed row allocates nothing.
+    /// that a streamed row allocates nothing (unless a cell needs escaping).
     line: String,
     cell: String,
 }
