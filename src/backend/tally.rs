@@ -4,8 +4,9 @@
 //! [`DISTINCT_BUDGET`](super::sqlite::DISTINCT_BUDGET) entities a slot keeps them in a
 //! hash set, put in a batch at a time; past that it spills: every hash goes to one of
 //! [`PARTS`] temporary files by its top bits, and the files are counted one at a time
-//! when the slot is taken, so memory stays bounded whatever the variable's size. Only a file that cannot be written
-//! makes a slot give up (the session then counts with a query).
+//! when the slot is taken, so memory stays bounded whatever the variable's size. Only a
+//! file that cannot be written makes a slot give up (the session then counts with a
+//! query).
 
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
