@@ -158,7 +158,8 @@ impl Tally {
         if self.failed {
             return None;
         }
-        if self.pending.iter().any(|p| !p.is_empty()) && self.insert_pending().is_err() {
+        // The last, partial batch (nothing once spilled: hashes then go to the files).
+        if self.insert_pending().is_err() {
             return None;
         }
         let entities = match self.spill {
