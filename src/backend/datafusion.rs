@@ -265,11 +265,11 @@ impl DataFusionBackend {
                     .map_err(query_error)?;
             let schema = stream.schema();
             // The identity's and own ids' positions; none counted if one is missing.
-            let at = |names: &[String]| -> Option<Vec<usize>> {
+            let positions = |names: &[String]| -> Option<Vec<usize>> {
                 names.iter().map(|n| schema.index_of(n).ok()).collect()
             };
-            let mut tally =
-                count.and_then(|(ids, own)| Some((at(ids)?, at(own)?, Tally::default())));
+            let mut tally = count
+                .and_then(|(ids, own)| Some((positions(ids)?, positions(own)?, Tally::default())));
             let mut rows = 0;
             while let Some(batch) = stream.next().await {
                 let batch = batch.map_err(query_error)?;
