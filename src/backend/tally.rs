@@ -2,17 +2,21 @@
 //! `kestrel_tally`): per slot, the rows it saw and their distinct entities, each entity a
 //! 128-bit XXH3 hash of its identity tuple (two collide with odds of about n²/2¹²⁸). Up to
 //! [`DISTINCT_BUDGET`](super::sqlite::DISTINCT_BUDGET) entities a slot keeps them in a
-//! hash set, put in a batch at a time; past that it spills: every hash goes to one of
-//! [`PARTS`] temporary files by its top bits, and the files are counted one at a time
-//! when the slot is taken, so memory stays bounded whatever the variable's size. Only a
-//! file that cannot be written makes a slot give up (the session then counts with a
-//! query).
+//! hash set, put in a batch at a time (from the first full batch on by a thread of the
+//! slot's own, where the machine has a second core: the statement's thread only hashes);
+//! past that it spills: every hash goes to one of [`PARTS`] temporary files by its top
+//! bits, and the files are counted one at a time when the slot is taken, so memory stays
+//! bounded whatever the variable's size. Only a file that cannot be written (or a thread
+//! that cannot be started) makes a slot give up (the session then counts with a query).
 
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
 
 use crate::fxhash::FxHashMap;
 
@@ -80,17 +84,69 @@ impl Hasher for Prehashed {
 #[derive(Default)]
 pub(super) struct Tally {
     rows: u64,
-    sets: [HashSet128; 2],
-    /// Entities not yet in `sets`, by set. A set of hundreds of thousands of hashes is
+    /// Entities not yet in the sets, by set. A set of hundreds of thousands of hashes is
     /// larger than the processor's caches, so an insertion waits for memory. One row at a
     /// time, between the statement's own work, each insertion waits alone; a batch of
     /// them, inserted one after the other, waits for many at once (the wide hunt's
     /// summary: 894,513 rows, 358,747 entities, on SQLite).
     pending: [Vec<u128>; 2],
-    /// Past the budget: the hashes, by file.
-    spill: Option<Spill>,
-    /// A spill file could not be written: nothing is counted.
+    /// Where the batches go: the sets here, or a thread of their own.
+    distinct: Filling,
+    /// A spill file could not be written, or the filling thread is gone: nothing is
+    /// counted.
     failed: bool,
+    /// Keeps the sets here even where a filler could run (tests of that path).
+    stays: bool,
+}
+
+/// Where a slot's distinct entities are kept.
+enum Filling {
+    /// In the slot, put in by the thread that counts the rows.
+    Here(Distinct),
+    /// On a thread of their own, from the first full batch on (where the machine has a
+    /// second core): the statement's thread only hashes, the filler inserts (and spills).
+    /// (Unwind-safe: a panic while counting drops the slot, filler and all; SQLite's
+    /// aggregate states must be.)
+    Beside(AssertUnwindSafe<Filler>),
+}
+
+impl Default for Filling {
+    fn default() -> Self {
+        Filling::Here(Distinct::default())
+    }
+}
+
+/// The thread that fills a slot's sets, and the way to its batches.
+struct Filler {
+    batches: SyncSender<(usize, Vec<u128>)>,
+    /// The distinct entities once every batch is in, or why there are none.
+    done: JoinHandle<io::Result<u64>>,
+}
+
+impl Filler {
+    /// A thread putting the batches it is sent into `distinct`, then counting it.
+    fn start(mut distinct: Distinct) -> io::Result<Filler> {
+        let (batches, arrive) = sync_channel::<(usize, Vec<u128>)>(BATCHES_IN_FLIGHT);
+        let done = std::thread::Builder::new()
+            .name("kestrel-tally".into())
+            .spawn(move || {
+                for (set, mut batch) in arrive {
+                    distinct.insert(set, &mut batch)?;
+                }
+                distinct.count()
+            })?;
+        Ok(Filler { batches, done })
+    }
+}
+
+/// Full batches on their way to a filler, at most: 8 × 64 KB.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// Whether a slot fills its sets on a thread of its own: only where a second core can
+/// run it beside the statement.
+fn fill_beside() -> bool {
+    static CORES: OnceLock<bool> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 impl Tally {
@@ -104,41 +160,120 @@ impl Tally {
             return;
         }
         let set = set.min(1);
-        let written = match &mut self.spill {
-            Some(spill) => spill.push(tagged(set, hash)),
-            None => {
-                let pending = &mut self.pending[set];
-                pending.push(hash);
-                if pending.len() < BATCH {
-                    return;
-                }
-                self.insert_pending()
-            }
-        };
-        if written.is_err() {
+        let pending = &mut self.pending[set];
+        pending.push(hash);
+        if pending.len() < BATCH {
+            return;
+        }
+        if self.put_batch(set).is_err() {
             self.fail();
         }
     }
 
-    /// Puts the pending entities into their sets, and spills the sets past
-    /// [`DISTINCT_BUDGET`] (checked once a batch: a slot may hold up to a batch more).
-    fn insert_pending(&mut self) -> io::Result<()> {
-        for (set, pending) in self.sets.iter_mut().zip(&mut self.pending) {
-            set.reserve(pending.len());
-            set.extend(pending.drain(..));
+    /// Hands the full batch of `set` on: to the filler (started at the first batch, where
+    /// it can run beside), or into the sets here (a slot already spilling writes its
+    /// files here).
+    fn put_batch(&mut self, set: usize) -> io::Result<()> {
+        if let Filling::Here(distinct) = &mut self.distinct {
+            if self.stays || !fill_beside() || distinct.spill.is_some() {
+                return distinct.insert(set, &mut self.pending[set]);
+            }
+            // No thread to be had: the slot fails, and the session counts with a query.
+            let filler = Filler::start(std::mem::take(distinct))?;
+            self.distinct = Filling::Beside(AssertUnwindSafe(filler));
         }
+        let Filling::Beside(filler) = &self.distinct else {
+            unreachable!("a filler was started above");
+        };
+        let batch = std::mem::replace(&mut self.pending[set], Vec::with_capacity(BATCH));
+        // A filler that stopped (its spill failed) has dropped its end: nothing counts.
+        filler
+            .batches
+            .send((set, batch))
+            .map_err(|_| io::Error::other("the tally's filler stopped"))
+    }
+
+    /// Nothing more is counted: a spill file could not be written, or no filler started.
+    fn fail(&mut self) {
+        self.failed = true;
+        self.pending = Default::default();
+        // A filler ends once it has the batches sent so far; none waits for it.
+        self.distinct = Filling::default();
+    }
+
+    /// A slot whose entities go to spill files from the start (tests).
+    #[cfg(test)]
+    fn spilled() -> io::Result<Tally> {
+        let mut distinct = Distinct::default();
+        distinct.spill_sets()?;
+        Ok(Tally {
+            distinct: Filling::Here(distinct),
+            ..Tally::default()
+        })
+    }
+
+    /// A slot that keeps its sets here, on the thread that counts its rows (tests).
+    #[cfg(test)]
+    fn here() -> Tally {
+        Tally {
+            stays: true,
+            ..Tally::default()
+        }
+    }
+
+    /// Rows and distinct entities; None if a spill file failed.
+    pub fn counts(mut self) -> Option<(u64, u64)> {
+        if self.failed {
+            return None;
+        }
+        // The last, partial batches.
+        let entities = match std::mem::take(&mut self.distinct) {
+            Filling::Here(mut distinct) => {
+                for (set, pending) in self.pending.iter_mut().enumerate() {
+                    distinct.insert(set, pending).ok()?;
+                }
+                distinct.count().ok()?
+            }
+            Filling::Beside(AssertUnwindSafe(Filler { batches, done })) => {
+                for (set, pending) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+                    if !pending.is_empty() {
+                        batches.send((set, pending)).ok()?;
+                    }
+                }
+                drop(batches);
+                done.join().ok()?.ok()?
+            }
+        };
+        Some((self.rows, entities))
+    }
+}
+
+/// A slot's distinct entities: two sets of hashes, and past [`DISTINCT_BUDGET`] the spill
+/// files instead.
+#[derive(Default)]
+struct Distinct {
+    sets: [HashSet128; 2],
+    /// Past the budget: the hashes, by file.
+    spill: Option<Spill>,
+}
+
+impl Distinct {
+    /// Puts `batch` (emptied) into `set`, and spills the sets past [`DISTINCT_BUDGET`]
+    /// (checked once a batch: a slot may hold up to a batch more).
+    fn insert(&mut self, set: usize, batch: &mut Vec<u128>) -> io::Result<()> {
+        if let Some(spill) = &mut self.spill {
+            for hash in batch.drain(..) {
+                spill.push(tagged(set, hash))?;
+            }
+            return Ok(());
+        }
+        let sets = &mut self.sets[set];
+        sets.reserve(batch.len());
+        sets.extend(batch.drain(..));
         if self.sets[0].len() + self.sets[1].len() <= DISTINCT_BUDGET {
             return Ok(());
         }
         self.spill_sets()
-    }
-
-    /// A spill file could not be written: nothing more is counted.
-    fn fail(&mut self) {
-        self.failed = true;
-        self.sets = Default::default();
-        self.pending = Default::default();
-        self.spill = None;
     }
 
     /// Moves the sets into a new spill.
@@ -153,20 +288,12 @@ impl Tally {
         Ok(())
     }
 
-    /// Rows and distinct entities; None if a spill file failed.
-    pub fn counts(mut self) -> Option<(u64, u64)> {
-        if self.failed {
-            return None;
+    /// The distinct entities of both sets.
+    fn count(self) -> io::Result<u64> {
+        match self.spill {
+            Some(spill) => spill.count(),
+            None => Ok((self.sets[0].len() + self.sets[1].len()) as u64),
         }
-        // The last, partial batch (nothing once spilled: hashes then go to the files).
-        if self.insert_pending().is_err() {
-            return None;
-        }
-        let entities = match self.spill {
-            Some(spill) => spill.count().ok()?,
-            None => (self.sets[0].len() + self.sets[1].len()) as u64,
-        };
-        Some((self.rows, entities))
     }
 }
 
@@ -284,25 +411,24 @@ mod tests {
         };
         for rows in [0, 1, BATCH - 1, BATCH, BATCH + 1, 5 * BATCH + 17] {
             let mut tally = Tally::default();
-            let mut spilled = Tally::default();
-            spilled
-                .spill_sets()
-                .expect("the temporary directory is writable");
+            let mut here = Tally::here();
+            let mut spilled = Tally::spilled().expect("the temporary directory is writable");
             let mut expected = std::collections::HashSet::new();
             for i in 0..rows as u64 {
                 let e = entity(i);
                 expected.insert(e);
-                tally.add(Some(e));
-                spilled.add(Some(e));
-                // A row without an entity counts as a record only.
-                if i.is_multiple_of(5) {
-                    tally.add(None);
-                    spilled.add(None);
+                for t in [&mut tally, &mut here, &mut spilled] {
+                    t.add(Some(e));
+                    // A row without an entity counts as a record only.
+                    if i.is_multiple_of(5) {
+                        t.add(None);
+                    }
                 }
             }
             let records = rows as u64 + (rows as u64).div_ceil(5);
             let want = Some((records, expected.len() as u64));
-            assert_eq!(tally.counts(), want, "{rows} rows in memory");
+            assert_eq!(tally.counts(), want, "{rows} rows in memory, filled beside");
+            assert_eq!(here.counts(), want, "{rows} rows in memory, filled here");
             assert_eq!(spilled.counts(), want, "{rows} rows spilled");
         }
     }
