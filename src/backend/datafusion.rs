@@ -461,6 +461,7 @@ impl S3 {
 
     /// The settings given, by their parameter names (which are also Ballista's `s3.`
     /// option names).
+    #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
     pub(super) fn settings(&self) -> Vec<(&'static str, String)> {
         [
             ("endpoint", self.endpoint.clone()),
