@@ -81,7 +81,6 @@ impl Hasher for Prehashed {
 
 /// One slot: rows, whole identities (set 0), own ids of records whose identity is not
 /// whole (set 1).
-#[derive(Default)]
 pub(super) struct Tally {
     rows: u64,
     /// Entities not yet in the sets, by set. A set of hundreds of thousands of hashes is
@@ -95,8 +94,23 @@ pub(super) struct Tally {
     /// A spill file could not be written, or the filling thread is gone: nothing is
     /// counted.
     failed: bool,
-    /// Keeps the sets here even where a filler could run (tests of that path).
-    stays: bool,
+    /// Whether the first full batch starts a filler: where a second core can run it
+    /// beside the statement.
+    beside: bool,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        static CORES: OnceLock<bool> = OnceLock::new();
+        Tally {
+            rows: 0,
+            pending: Default::default(),
+            distinct: Filling::default(),
+            failed: false,
+            beside: *CORES
+                .get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)),
+        }
+    }
 }
 
 /// Where a slot's distinct entities are kept.
@@ -137,17 +151,26 @@ impl Filler {
             })?;
         Ok(Filler { batches, done })
     }
+
+    /// Sends a batch to be put into `set`.
+    fn send(&self, set: usize, batch: Vec<u128>) -> io::Result<()> {
+        // A filler that stopped (its spill failed) has dropped its end: nothing counts.
+        self.batches
+            .send((set, batch))
+            .map_err(|_| io::Error::other("the tally's filler stopped"))
+    }
+
+    /// The distinct entities of every batch sent.
+    fn finish(self) -> io::Result<u64> {
+        drop(self.batches);
+        self.done
+            .join()
+            .map_err(|_| io::Error::other("the tally's filler panicked"))?
+    }
 }
 
 /// Full batches on their way to a filler, at most: 8 × 64 KB.
 const BATCHES_IN_FLIGHT: usize = 8;
-
-/// Whether a slot fills its sets on a thread of its own: only where a second core can
-/// run it beside the statement.
-fn fill_beside() -> bool {
-    static CORES: OnceLock<bool> = OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
-}
 
 impl Tally {
     /// Counts one row, and its entity (`(set, hash)`) if it has one.
@@ -171,26 +194,22 @@ impl Tally {
     }
 
     /// Hands the full batch of `set` on: to the filler (started at the first batch, where
-    /// it can run beside), or into the sets here (a slot already spilling writes its
-    /// files here).
+    /// it can run beside), or into the sets here.
     fn put_batch(&mut self, set: usize) -> io::Result<()> {
-        if let Filling::Here(distinct) = &mut self.distinct {
-            if self.stays || !fill_beside() || distinct.spill.is_some() {
-                return distinct.insert(set, &mut self.pending[set]);
+        let batch = &mut self.pending[set];
+        match &mut self.distinct {
+            Filling::Here(distinct) if !self.beside => distinct.insert(set, batch),
+            Filling::Here(distinct) => {
+                // No thread to be had: the slot fails, and the session counts with a query.
+                let filler = Filler::start(std::mem::take(distinct))?;
+                filler.send(set, std::mem::replace(batch, Vec::with_capacity(BATCH)))?;
+                self.distinct = Filling::Beside(AssertUnwindSafe(filler));
+                Ok(())
             }
-            // No thread to be had: the slot fails, and the session counts with a query.
-            let filler = Filler::start(std::mem::take(distinct))?;
-            self.distinct = Filling::Beside(AssertUnwindSafe(filler));
+            Filling::Beside(filler) => {
+                filler.send(set, std::mem::replace(batch, Vec::with_capacity(BATCH)))
+            }
         }
-        let Filling::Beside(filler) = &self.distinct else {
-            unreachable!("a filler was started above");
-        };
-        let batch = std::mem::replace(&mut self.pending[set], Vec::with_capacity(BATCH));
-        // A filler that stopped (its spill failed) has dropped its end: nothing counts.
-        filler
-            .batches
-            .send((set, batch))
-            .map_err(|_| io::Error::other("the tally's filler stopped"))
     }
 
     /// Nothing more is counted: a spill file could not be written, or no filler started.
@@ -201,14 +220,15 @@ impl Tally {
         self.distinct = Filling::default();
     }
 
-    /// A slot whose entities go to spill files from the start (tests).
+    /// A slot whose entities go to spill files from the start, on the thread that counts
+    /// its rows (tests).
     #[cfg(test)]
     fn spilled() -> io::Result<Tally> {
         let mut distinct = Distinct::default();
         distinct.spill_sets()?;
         Ok(Tally {
             distinct: Filling::Here(distinct),
-            ..Tally::default()
+            ..Tally::here()
         })
     }
 
@@ -216,7 +236,7 @@ impl Tally {
     #[cfg(test)]
     fn here() -> Tally {
         Tally {
-            stays: true,
+            beside: false,
             ..Tally::default()
         }
     }
@@ -234,14 +254,13 @@ impl Tally {
                 }
                 distinct.count().ok()?
             }
-            Filling::Beside(AssertUnwindSafe(Filler { batches, done })) => {
+            Filling::Beside(AssertUnwindSafe(filler)) => {
                 for (set, pending) in std::mem::take(&mut self.pending).into_iter().enumerate() {
                     if !pending.is_empty() {
-                        batches.send((set, pending)).ok()?;
+                        filler.send(set, pending).ok()?;
                     }
                 }
-                drop(batches);
-                done.join().ok()?.ok()?
+                filler.finish().ok()?
             }
         };
         Some((self.rows, entities))
