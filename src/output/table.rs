@@ -67,15 +67,7 @@ impl TableWriter {
                 if i > 0 {
                     self.line.push(' ');
                 }
-                let text = match value {
-                    Value::Text(s) => escape(s),
-                    other => {
-                        self.cell.clear();
-                        // Writing into a String cannot fail.
-                        let _ = write!(self.cell, "{other}");
-                        Cow::Borrowed(self.cell.as_str())
-                    }
-                };
+                let text = render_in(value, &mut self.cell);
                 push_aligned(&mut self.line, &text, *width);
             }
             return writeln!(out, "{}", self.line.trim_end());
@@ -119,9 +111,20 @@ impl TableWriter {
 
 /// A cell as the table shows it.
 fn render(value: &Value) -> String {
+    render_in(value, &mut String::new()).into_owned()
+}
+
+/// A cell's text: text escaped (borrowed when nothing needs it), anything else as it
+/// prints, written into `buf` (reused from cell to cell).
+fn render_in<'a>(value: &'a Value, buf: &'a mut String) -> Cow<'a, str> {
     match value {
-        Value::Text(s) => escape(s).into_owned(),
-        other => other.to_string(),
+        Value::Text(s) => escape(s),
+        other => {
+            buf.clear();
+            // Writing into a String cannot fail.
+            let _ = write!(buf, "{other}");
+            Cow::Borrowed(buf.as_str())
+        }
     }
 }
 
