@@ -42,6 +42,14 @@ impl Cluster {
     /// Starts a scheduler and `executors` executors, each running `tasks` tasks at once,
     /// and waits until every one listens.
     pub fn start(tag: &str, executors: usize, tasks: usize) -> Cluster {
+        Cluster::start_on(tag, executors, tasks, false)
+    }
+
+    /// As [`Cluster::start`]; with `pinned`, executor `i` (and every thread it starts) runs
+    /// on processor `i` alone (modulo the processors there are), so that one executor is
+    /// one core and two executors are two, whatever the machine: how the bench measures
+    /// scaling on a small machine. The scheduler is not pinned.
+    pub fn start_on(tag: &str, executors: usize, tasks: usize, pinned: bool) -> Cluster {
         let dir = super::fresh_dir("ballista-cluster", tag);
         // Cargo names the binary to tests and benchmarks; elsewhere (an example built
         // with the test helpers) it is beside the running program's directory.
@@ -52,7 +60,7 @@ impl Cluster {
                 let dir = exe.parent().and_then(Path::parent).expect("target dir");
                 dir.join("kestrel-ballista")
             });
-        let spawn = |args: Vec<String>, log: &Path| -> Child {
+        let spawn = |args: Vec<String>, log: &Path, cpu: Option<usize>| -> Child {
             let out = std::fs::File::create(log).expect("log file");
             let err = out.try_clone().expect("log file");
             let mut cmd = Command::new(&bin);
@@ -64,15 +72,24 @@ impl Cluster {
                     "RUST_LOG",
                     std::env::var("KESTREL_TEST_BALLISTA_LOG").unwrap_or_else(|_| "warn".into()),
                 );
-            // Killed with the test process, however it ends.
+            // Killed with the test process, however it ends; pinned to `cpu`, if given
+            // (tokio then starts one worker: it sizes its pool by the affinity).
             unsafe {
-                cmd.pre_exec(|| {
+                cmd.pre_exec(move || {
                     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    if let Some(cpu) = cpu {
+                        let mut set: libc::cpu_set_t = std::mem::zeroed();
+                        libc::CPU_SET(cpu, &mut set);
+                        if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
                     Ok(())
                 });
             }
             cmd.spawn().expect("kestrel-ballista starts")
         };
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let port = free_port();
         let mut cluster = Cluster {
             children: vec![],
@@ -87,6 +104,7 @@ impl Cluster {
                 format!("127.0.0.1:{port}"),
             ],
             &log,
+            None,
         ));
         wait_for(port, "the scheduler", Duration::from_secs(60), &log);
         for i in 0..executors {
@@ -109,6 +127,7 @@ impl Cluster {
                     work.display().to_string(),
                 ],
                 &log,
+                pinned.then_some(i % cpus),
             ));
             wait_for(flight, "an executor", Duration::from_secs(60), &log);
         }
