@@ -23,6 +23,7 @@
 
 use crate::fxhash::{FxHashMap, FxHashSet};
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::diag::{suggest, Code, Diagnostic};
 use crate::ir::{Expr, Func, Literal, RelId};
@@ -806,6 +807,24 @@ impl Lowerer<'_> {
         &self,
         source: usize,
         class: Option<&str>,
+    ) -> Rc<[(Expr, Classified)]> {
+        let key = (source, class.map(str::to_string));
+        if let Some(cases) = self.memo.classification_cases.borrow().get(&key) {
+            return cases.clone();
+        }
+        let cases: Rc<[(Expr, Classified)]> =
+            self.classification_cases_uncached(source, class).into();
+        self.memo
+            .classification_cases
+            .borrow_mut()
+            .insert(key, cases.clone());
+        cases
+    }
+
+    fn classification_cases_uncached(
+        &self,
+        source: usize,
+        class: Option<&str>,
     ) -> Vec<(Expr, Classified)> {
         let Some(mapping) = self.mappings.get(&self.sources[source].mapping) else {
             return Vec::new();
@@ -887,24 +906,77 @@ impl Lowerer<'_> {
         class: Option<&str>,
         attr: &str,
     ) -> Option<Vec<(Expr, Literal)>> {
+        let key = (source, class.map(str::to_string), attr.to_string());
+        if let Some(table) = self.memo.classification_tables.borrow().get(&key) {
+            return table.clone();
+        }
+        let table = self.classification_table_uncached(source, class, attr);
+        self.memo
+            .classification_tables
+            .borrow_mut()
+            .insert(key, table.clone());
+        table
+    }
+
+    fn classification_table_uncached(
+        &self,
+        source: usize,
+        class: Option<&str>,
+        attr: &str,
+    ) -> Option<Vec<(Expr, Literal)>> {
         let cases = self.classification_cases(source, class);
         if cases.is_empty() {
             return None;
         }
-        let mut table: Vec<(Vec<Expr>, Literal)> = Vec::new();
-        for (pred, cl) in cases {
+        // The cases of each value, by their places in `cases`.
+        let mut table: Vec<(Vec<usize>, Literal)> = Vec::new();
+        for (i, (_, cl)) in cases.iter().enumerate() {
             let value = scalar_literal(&cl.value(attr)?);
             match table.iter_mut().find(|(_, v)| *v == value) {
-                Some((preds, _)) => preds.push(pred),
-                None => table.push((vec![pred], value)),
+                Some((group, _)) => group.push(i),
+                None => table.push((vec![i], value)),
             }
         }
         Some(
             table
                 .into_iter()
-                .map(|(preds, v)| (crate::opt::fold::fold(Expr::or(preds)), v))
+                .map(|(group, v)| (self.classification_group(source, class, &cases, group), v))
                 .collect(),
         )
+    }
+
+    /// The predicate of the rows of some of `cases` (by their places): one case's own,
+    /// folded already; several, their OR folded. The attributes come in pairs that group
+    /// the cases alike (`class_uid` and `class_name`, …), so the fold of a group is kept.
+    fn classification_group(
+        &self,
+        source: usize,
+        class: Option<&str>,
+        cases: &[(Expr, Classified)],
+        group: Vec<usize>,
+    ) -> Expr {
+        if let [only] = group[..] {
+            let pred = cases[only].0.clone();
+            debug_assert_eq!(crate::opt::fold::fold(pred.clone()), pred, "folded once");
+            return pred;
+        }
+        let key = (source, class.map(str::to_string), group);
+        if let Some(pred) = self.memo.classification_groups.borrow().get(&key) {
+            return pred.clone();
+        }
+        let pred = crate::opt::fold::fold_or_of_folded(
+            key.2.iter().map(|&i| cases[i].0.clone()).collect(),
+        );
+        debug_assert_eq!(
+            pred,
+            crate::opt::fold::fold(Expr::or(key.2.iter().map(|&i| cases[i].0.clone()).collect())),
+            "the same as folding the cases again"
+        );
+        self.memo
+            .classification_groups
+            .borrow_mut()
+            .insert(key, pred.clone());
+        pred
     }
 
     /// A classification attribute's value per row: a CASE over the table's predicates
@@ -1020,15 +1092,22 @@ fn merge_rules(rules: &[&ClassRule]) -> Vec<ClassRule> {
 }
 
 /// `expr [NOT] IN (values)`, or `=`/`!=` for one value.
-/// Answers [`Lowerer::entity_columns`] and [`Lowerer::class_pred`] gave, by their
-/// arguments. Both depend only on the source (its mapping and catalog columns, fixed once
-/// the source is registered) and the arguments.
+/// Answers [`Lowerer::entity_columns`], [`Lowerer::class_pred`],
+/// [`Lowerer::classification_cases`] and [`Lowerer::classification_table`] gave, by their
+/// arguments. Each depends only on the source (its mapping and catalog columns, fixed once
+/// the source is registered) and the arguments. The classification is asked for again by
+/// every FIND over events and every read of an event's classification attribute; worked
+/// out each time, it was most of a typical hunt's lowering (each of its predicates folded).
 #[derive(Default)]
+#[allow(clippy::type_complexity)]
 pub(super) struct Memo {
-    #[allow(clippy::type_complexity)]
     entity_columns:
         RefCell<FxHashMap<(usize, String, String, Option<String>), Vec<(String, Expr)>>>,
     class_preds: RefCell<FxHashMap<(usize, String), Expr>>,
+    classification_cases: RefCell<FxHashMap<(usize, Option<String>), Rc<[(Expr, Classified)]>>>,
+    classification_tables:
+        RefCell<FxHashMap<(usize, Option<String>, String), Option<Vec<(Expr, Literal)>>>>,
+    classification_groups: RefCell<FxHashMap<(usize, Option<String>, Vec<usize>), Expr>>,
 }
 
 impl Memo {
@@ -1036,6 +1115,9 @@ impl Memo {
     pub(super) fn forget_source(&mut self, source: usize) {
         self.entity_columns.get_mut().retain(|k, _| k.0 != source);
         self.class_preds.get_mut().retain(|k, _| k.0 != source);
+        self.classification_cases.get_mut().retain(|k, _| k.0 != source);
+        self.classification_tables.get_mut().retain(|k, _| k.0 != source);
+        self.classification_groups.get_mut().retain(|k, _| k.0 != source);
     }
 
     /// Files the answers under the data sources' new numbers (`at[old]`), dropping
@@ -1049,6 +1131,18 @@ impl Memo {
         let preds = std::mem::take(self.class_preds.get_mut());
         *self.class_preds.get_mut() = (preds.into_iter())
             .filter_map(|((s, a), v)| Some(((new(s)?, a), v)))
+            .collect();
+        let cases = std::mem::take(self.classification_cases.get_mut());
+        *self.classification_cases.get_mut() = (cases.into_iter())
+            .filter_map(|((s, c), v)| Some(((new(s)?, c), v)))
+            .collect();
+        let tables = std::mem::take(self.classification_tables.get_mut());
+        *self.classification_tables.get_mut() = (tables.into_iter())
+            .filter_map(|((s, c, a), v)| Some(((new(s)?, c, a), v)))
+            .collect();
+        let groups = std::mem::take(self.classification_groups.get_mut());
+        *self.classification_groups.get_mut() = (groups.into_iter())
+            .filter_map(|((s, c, g), v)| Some(((new(s)?, c, g), v)))
             .collect();
     }
 }

@@ -169,9 +169,23 @@ fn membership(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
     }
 }
 
+/// `fold(Expr::or(parts))` for parts that are folded already (folding is idempotent):
+/// the parts are not folded again, only their OR.
+pub fn fold_or_of_folded(parts: Vec<Expr>) -> Expr {
+    match Expr::or(parts) {
+        Expr::Or(parts) => factor(merge(distinct_of(parts, false, |p| p), false)),
+        one => one,
+    }
+}
+
 /// The folded parts of an AND (`conj`) or OR, nested ones of the same kind flattened,
 /// each once (`a AND a` is `a` in three-valued logic too).
 fn distinct(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
+    distinct_of(parts, conj, fold)
+}
+
+/// [`distinct`], each part made ready by `ready` (folded, or as it is).
+fn distinct_of(parts: Vec<Expr>, conj: bool, ready: impl Fn(Expr) -> Expr) -> Vec<Expr> {
     let mut out: Vec<Expr> = Vec::with_capacity(parts.len());
     // Parts by hash, so that a chain of thousands of terms stays linear.
     let mut seen: crate::fxhash::FxHashMap<u64, Vec<usize>> = Default::default();
@@ -184,7 +198,7 @@ fn distinct(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
         }
     };
     for p in parts {
-        match (fold(p), conj) {
+        match (ready(p), conj) {
             (Expr::And(inner), true) | (Expr::Or(inner), false) => {
                 inner.into_iter().for_each(|q| push(q, &mut out))
             }
