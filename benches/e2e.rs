@@ -323,8 +323,8 @@ fn main() {
             "ballista-1-core",
             "ballista-2-cores",
         ]
-            .iter()
-            .any(|t| wanted(t));
+        .iter()
+        .any(|t| wanted(t));
         if any_lake && !lake.join("events").exists() {
             std::fs::create_dir_all(&lake).expect("lake dir");
             load(&parquet, &jsonl, false);
@@ -340,8 +340,18 @@ fn main() {
         for (target, name, executors, pinned) in [
             ("ballista-1", "Ballista, 1 executor", 1, false),
             ("ballista-2", "Ballista, 2 executors", 2, false),
-            ("ballista-1-core", "Ballista, 1 executor pinned to 1 core", 1, true),
-            ("ballista-2-cores", "Ballista, 2 executors pinned to a core each", 2, true),
+            (
+                "ballista-1-core",
+                "Ballista, 1 executor pinned to 1 core",
+                1,
+                true,
+            ),
+            (
+                "ballista-2-cores",
+                "Ballista, 2 executors pinned to a core each",
+                2,
+                true,
+            ),
         ] {
             if wanted(target) {
                 let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -409,9 +419,13 @@ fn main() {
             while ks.len() < runs
                 || (ks.len() < 31 && ks.iter().sum::<Duration>() < Duration::from_secs(1))
             {
-                ks.push(time(|| kestrel_process(&bin, &config_path, &hunt_path, true)));
+                ks.push(time(|| {
+                    kestrel_process(&bin, &config_path, &hunt_path, true)
+                }));
                 es.push(time(|| expert_run(target, &expert)));
-                bare.push(time(|| kestrel_process(&bin, &config_path, &hunt_path, false)));
+                bare.push(time(|| {
+                    kestrel_process(&bin, &config_path, &hunt_path, false)
+                }));
             }
             let (k, e, b) = (median(&mut ks), median(&mut es), median(&mut bare));
             let ratio = k.as_secs_f64() / e.as_secs_f64().max(1e-9);

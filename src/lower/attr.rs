@@ -969,7 +969,9 @@ impl Lowerer<'_> {
         );
         debug_assert_eq!(
             pred,
-            crate::opt::fold::fold(Expr::or(key.2.iter().map(|&i| cases[i].0.clone()).collect())),
+            crate::opt::fold::fold(Expr::or(
+                key.2.iter().map(|&i| cases[i].0.clone()).collect()
+            )),
             "the same as folding the cases again"
         );
         self.memo
@@ -1115,9 +1117,15 @@ impl Memo {
     pub(super) fn forget_source(&mut self, source: usize) {
         self.entity_columns.get_mut().retain(|k, _| k.0 != source);
         self.class_preds.get_mut().retain(|k, _| k.0 != source);
-        self.classification_cases.get_mut().retain(|k, _| k.0 != source);
-        self.classification_tables.get_mut().retain(|k, _| k.0 != source);
-        self.classification_groups.get_mut().retain(|k, _| k.0 != source);
+        self.classification_cases
+            .get_mut()
+            .retain(|k, _| k.0 != source);
+        self.classification_tables
+            .get_mut()
+            .retain(|k, _| k.0 != source);
+        self.classification_groups
+            .get_mut()
+            .retain(|k, _| k.0 != source);
     }
 
     /// Files the answers under the data sources' new numbers (`at[old]`), dropping
