@@ -1093,7 +1093,6 @@ fn merge_rules(rules: &[&ClassRule]) -> Vec<ClassRule> {
     out
 }
 
-/// `expr [NOT] IN (values)`, or `=`/`!=` for one value.
 /// Answers [`Lowerer::entity_columns`], [`Lowerer::class_pred`],
 /// [`Lowerer::classification_cases`] and [`Lowerer::classification_table`] gave, by their
 /// arguments. Each depends only on the source (its mapping and catalog columns, fixed once
@@ -1165,6 +1164,7 @@ fn subsumes(general: &ClassRule, specific: &ClassRule) -> bool {
     })
 }
 
+/// `expr [NOT] IN (values)`, or `=`/`!=` for one value.
 pub(super) fn in_values(expr: Expr, vals: &[ScalarValue], negated: bool) -> Expr {
     let lits: Vec<Literal> = vals.iter().map(scalar_literal).collect();
     if lits.len() == 1 {

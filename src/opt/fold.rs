@@ -529,6 +529,25 @@ mod tests {
         }
     }
 
+    /// An OR of parts each folded already folds as folding the whole would: shared
+    /// conjuncts factored out, equalities merged, nested ORs flattened, repeats dropped.
+    #[test]
+    fn an_or_of_folded_parts_folds_as_the_whole() {
+        let parts = vec![
+            Expr::and(vec![eq("k", "1"), eq("c", "10")]),
+            Expr::and(vec![eq("k", "1"), list("c", &["8", "9"], false)]),
+            Expr::or(vec![eq("n", "a"), eq("m", "x")]),
+            eq("n", "b"),
+            eq("n", "b"),
+        ];
+        let folded: Vec<Expr> = parts.iter().cloned().map(fold).collect();
+        let whole = fold(Expr::or(parts));
+        assert_eq!(fold_or_of_folded(folded.clone()), whole);
+        assert_ne!(whole, Expr::or(folded), "the test's OR has something to fold");
+        assert_eq!(fold_or_of_folded(vec![eq("n", "a")]), eq("n", "a"));
+        assert_eq!(fold_or_of_folded(vec![]), crate::ir::FALSE);
+    }
+
     #[test]
     fn or_chains_of_equalities_become_one_in() {
         let e = Expr::Or(vec![
