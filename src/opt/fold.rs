@@ -543,7 +543,11 @@ mod tests {
         let folded: Vec<Expr> = parts.iter().cloned().map(fold).collect();
         let whole = fold(Expr::or(parts));
         assert_eq!(fold_or_of_folded(folded.clone()), whole);
-        assert_ne!(whole, Expr::or(folded), "the test's OR has something to fold");
+        assert_ne!(
+            whole,
+            Expr::or(folded),
+            "the test's OR has something to fold"
+        );
         assert_eq!(fold_or_of_folded(vec![eq("n", "a")]), eq("n", "a"));
         assert_eq!(fold_or_of_folded(vec![]), crate::ir::FALSE);
     }
