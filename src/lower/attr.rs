@@ -236,14 +236,10 @@ impl Lowerer<'_> {
     /// rule of the mapping decides; rows no rule places are the default class. Rules whose
     /// columns the table lacks never match.
     pub(super) fn class_pred(&self, source: usize, class: &str) -> Expr {
-        let key = (source, class.to_string());
-        if let Some(e) = self.memo.class_preds.borrow().get(&key) {
-            return e.clone();
-        }
         // Folded once here: it is copied into every per-class CASE and filter.
-        let e = crate::opt::fold::fold(self.class_pred_uncached(source, class));
-        self.memo.class_preds.borrow_mut().insert(key, e.clone());
-        e
+        memoized(&self.memo.class_preds, (source, class.to_string()), || {
+            crate::opt::fold::fold(self.class_pred_uncached(source, class))
+        })
     }
 
     fn class_pred_uncached(&self, source: usize, class: &str) -> Expr {
@@ -809,16 +805,9 @@ impl Lowerer<'_> {
         class: Option<&str>,
     ) -> Rc<[(Expr, Classified)]> {
         let key = (source, class.map(str::to_string));
-        if let Some(cases) = self.memo.classification_cases.borrow().get(&key) {
-            return cases.clone();
-        }
-        let cases: Rc<[(Expr, Classified)]> =
-            self.classification_cases_uncached(source, class).into();
-        self.memo
-            .classification_cases
-            .borrow_mut()
-            .insert(key, cases.clone());
-        cases
+        memoized(&self.memo.classification_cases, key, || {
+            self.classification_cases_uncached(source, class).into()
+        })
     }
 
     fn classification_cases_uncached(
@@ -907,15 +896,9 @@ impl Lowerer<'_> {
         attr: &str,
     ) -> Option<Vec<(Expr, Literal)>> {
         let key = (source, class.map(str::to_string), attr.to_string());
-        if let Some(table) = self.memo.classification_tables.borrow().get(&key) {
-            return table.clone();
-        }
-        let table = self.classification_table_uncached(source, class, attr);
-        self.memo
-            .classification_tables
-            .borrow_mut()
-            .insert(key, table.clone());
-        table
+        memoized(&self.memo.classification_tables, key, || {
+            self.classification_table_uncached(source, class, attr)
+        })
     }
 
     fn classification_table_uncached(
@@ -960,25 +943,17 @@ impl Lowerer<'_> {
             debug_assert_eq!(crate::opt::fold::fold(pred.clone()), pred, "folded once");
             return pred;
         }
-        let key = (source, class.map(str::to_string), group);
-        if let Some(pred) = self.memo.classification_groups.borrow().get(&key) {
-            return pred.clone();
-        }
-        let pred = crate::opt::fold::fold_or_of_folded(
-            key.2.iter().map(|&i| cases[i].0.clone()).collect(),
-        );
-        debug_assert_eq!(
-            pred,
-            crate::opt::fold::fold(Expr::or(
-                key.2.iter().map(|&i| cases[i].0.clone()).collect()
-            )),
-            "the same as folding the cases again"
-        );
-        self.memo
-            .classification_groups
-            .borrow_mut()
-            .insert(key, pred.clone());
-        pred
+        let parts = || group.iter().map(|&i| cases[i].0.clone()).collect();
+        let key = (source, class.map(str::to_string), group.clone());
+        memoized(&self.memo.classification_groups, key, || {
+            let pred = crate::opt::fold::fold_or_of_folded(parts());
+            debug_assert_eq!(
+                pred,
+                crate::opt::fold::fold(Expr::or(parts())),
+                "the same as folding the cases again"
+            );
+            pred
+        })
     }
 
     /// A classification attribute's value per row: a CASE over the table's predicates
@@ -1131,27 +1106,44 @@ impl Memo {
     /// those about data sources that are gone.
     pub(super) fn renumber_sources(&mut self, at: &[Option<usize>]) {
         let new = |s: usize| at.get(s).copied().flatten();
-        let columns = std::mem::take(self.entity_columns.get_mut());
-        *self.entity_columns.get_mut() = (columns.into_iter())
-            .filter_map(|((s, a, b, c), v)| Some(((new(s)?, a, b, c), v)))
-            .collect();
-        let preds = std::mem::take(self.class_preds.get_mut());
-        *self.class_preds.get_mut() = (preds.into_iter())
-            .filter_map(|((s, a), v)| Some(((new(s)?, a), v)))
-            .collect();
-        let cases = std::mem::take(self.classification_cases.get_mut());
-        *self.classification_cases.get_mut() = (cases.into_iter())
-            .filter_map(|((s, c), v)| Some(((new(s)?, c), v)))
-            .collect();
-        let tables = std::mem::take(self.classification_tables.get_mut());
-        *self.classification_tables.get_mut() = (tables.into_iter())
-            .filter_map(|((s, c, a), v)| Some(((new(s)?, c, a), v)))
-            .collect();
-        let groups = std::mem::take(self.classification_groups.get_mut());
-        *self.classification_groups.get_mut() = (groups.into_iter())
-            .filter_map(|((s, c, g), v)| Some(((new(s)?, c, g), v)))
-            .collect();
+        rekey(&mut self.entity_columns, |(s, a, b, c)| {
+            Some((new(s)?, a, b, c))
+        });
+        rekey(&mut self.class_preds, |(s, a)| Some((new(s)?, a)));
+        rekey(&mut self.classification_cases, |(s, c)| Some((new(s)?, c)));
+        rekey(&mut self.classification_tables, |(s, c, a)| {
+            Some((new(s)?, c, a))
+        });
+        rekey(&mut self.classification_groups, |(s, c, g)| {
+            Some((new(s)?, c, g))
+        });
     }
+}
+
+/// `map`'s answer for `key`, worked out by `compute` the first time it is asked for.
+fn memoized<K: std::hash::Hash + Eq, V: Clone>(
+    map: &RefCell<FxHashMap<K, V>>,
+    key: K,
+    compute: impl FnOnce() -> V,
+) -> V {
+    if let Some(v) = map.borrow().get(&key) {
+        return v.clone();
+    }
+    let v = compute();
+    map.borrow_mut().insert(key, v.clone());
+    v
+}
+
+/// `map`'s answers filed under the keys `f` gives, dropping those it gives none for.
+fn rekey<K: std::hash::Hash + Eq, V>(
+    map: &mut RefCell<FxHashMap<K, V>>,
+    f: impl Fn(K) -> Option<K>,
+) {
+    let old = std::mem::take(map.get_mut());
+    *map.get_mut() = old
+        .into_iter()
+        .filter_map(|(k, v)| Some((f(k)?, v)))
+        .collect();
 }
 
 /// Whether every row `specific` matches is matched by `general` too.
