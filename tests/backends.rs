@@ -658,8 +658,12 @@ fn kept_on_the_lake(lake: &Lake) {
     let out = lake
         .run(KEEP_HUNT)
         .unwrap_or_else(|e| panic!("{}: {e}", lake.name));
+    // (`kestrel_<relation>_p`: p's records, which c reads in hand, are kept too.)
     assert!(
-        out.contains("-- p was computed once and is kept in temporary table `kestrel_0_p` on connection `lake`"),
+        out.lines().any(|l| {
+            l.starts_with("-- p was computed once and is kept in temporary table `kestrel_")
+                && l.ends_with("_p` on connection `lake`")
+        }),
         "{}: {out}",
         lake.name
     );

@@ -266,9 +266,10 @@ fn each_chain_reaches_the_lake_once() {
     let lake = Lake::ecs("once");
     let (mut kept, log) = lake.session(SessionOptions::default());
     let (out, summary) = run(&mut kept, CHAIN);
-    // kids and parents read the lake, once each; everything else reads what was kept.
+    // kids and parents read the lake once between them (kids keeps the records it
+    // selects, parents reads them in hand); everything else reads what was kept.
     let log = log.lock().unwrap();
-    assert_eq!(lake_reads(&log), 2, "{:#?}", log.statements);
+    assert_eq!(lake_reads(&log), 1, "{:#?}", log.statements);
     assert!(log.stored >= 2);
     drop(log);
 
@@ -776,42 +777,143 @@ fn find_reads_the_records_in_hand_with_the_semi_joins_answers() {
     }
 }
 
-/// Where the summary counts v and nothing else reads it, the FIND's semi-join computes v
-/// once for both (counting it on the way); reading the records in hand would cost the
-/// count a read of the lake of its own. So FIND reads them in hand where another
-/// statement reads v anyway, or where nothing counts it.
+/// Where something else reads v (the summary's count, a display), v keeps the records
+/// it selects apart and the FIND reads them there: reading them in hand from the lake
+/// would cost v a read of the lake of its own. Where nothing keeps anything, the FIND's
+/// semi-join computes v once for both (counting it on the way), so FIND reads the
+/// records in hand only where another statement reads v anyway.
 #[test]
 fn find_reads_the_records_in_hand_where_its_variable_is_read_anyway() {
     let dir = common::scratch_dir("session", "in-hand-choice");
     let config = generated_lake(&dir.0, 5_000)("");
     let get = "v = GET process FROM sqlite://lake WHERE name = 'cmd.exe'\n\
                p = FIND process CREATED v\n";
-    let sql = |hunt: String, summary: bool| {
-        let opts = SessionOptions {
-            summary,
-            store: true,
-        };
+    // p's SQL: whether it semi-joins on v, and whether it reads v's kept records.
+    let sql = |hunt: String, summary: bool, store: bool| {
+        let opts = SessionOptions { summary, store };
         let out = run_csv(&config, &hunt, opts).unwrap_or_else(|e| panic!("{e}"));
-        !out.contains("IN (SELECT")
+        let explained = out.split("\n\n").last().unwrap_or_default().to_string();
+        (
+            !out.contains("IN (SELECT"),
+            out.contains("\"v_records"),
+            explained,
+        )
     };
-    // (the rest of the hunt, the summary, whether p reads the records in hand)
-    for (rest, summary, in_hand) in [
-        ("DISP p ATTR name\n", true, false),
-        ("DISP p ATTR name\n", false, true),
-        ("DISP v ATTR pid\nDISP p ATTR name\n", true, true),
+    // (the rest of the hunt, the summary, the store, whether p reads the records in
+    // hand, whether it reads them from v's kept records)
+    for (rest, summary, store, in_hand, apart) in [
+        ("DISP p ATTR name\n", true, true, true, true),
+        ("DISP p ATTR name\n", false, true, true, false),
+        ("DISP p ATTR name\n", true, false, false, false),
+        (
+            "DISP v ATTR pid\nDISP p ATTR name\n",
+            true,
+            true,
+            true,
+            true,
+        ),
+        (
+            "DISP v ATTR pid\nDISP p ATTR name\n",
+            false,
+            true,
+            true,
+            true,
+        ),
+        (
+            "DISP v ATTR pid\nDISP p ATTR name\n",
+            true,
+            false,
+            true,
+            false,
+        ),
         (
             "k = FIND process CREATED BY v\nDISP k ATTR name\nDISP p ATTR name\n",
+            true,
+            true,
             true,
             true,
         ),
     ] {
         let hunt = format!("{get}{rest}EXPLAIN p\n");
+        let (read_in_hand, read_apart, out) = sql(hunt.clone(), summary, store);
         assert_eq!(
-            sql(hunt.clone(), summary),
-            in_hand,
-            "summary {summary}:\n{hunt}"
+            (read_in_hand, read_apart),
+            (in_hand, apart),
+            "summary {summary}, store {store}:\n{hunt}\n{out}"
         );
     }
+}
+
+/// A FIND reading the records in hand of a variable the summary counts too: the GET's
+/// records are kept apart and both read them there, so the hunt reads the lake once,
+/// where a semi-join on the kept variable read it twice; with the answers and the
+/// summary of a session that keeps nothing. Without the summary, nothing is kept: the
+/// FIND reads the lake itself, once.
+#[test]
+fn a_find_from_the_records_in_hand_and_the_summary_read_the_lake_once() {
+    let lake = Lake::ecs("in-hand-once");
+    let hunt =
+        "kids = GET process FROM sqlite://events WHERE name IN ('uname', 'cat', 'ping', 'curl')\n\
+                parents = FIND process CREATED kids\n\
+                DISP parents ATTR name, pid\n";
+    let (mut s, log) = lake.session(SessionOptions::default());
+    let (out, summary) = run(&mut s, hunt);
+    let log = log.lock().unwrap();
+    assert_eq!(lake_reads(&log), 1, "{:#?}", log.statements);
+    assert_eq!(log.stored, 1, "{:#?}", log.statements);
+    assert!(
+        log.statements.iter().all(|s| !s.contains("IN (SELECT")),
+        "{:#?}",
+        log.statements
+    );
+    drop(log);
+    assert!(out.contains("bash,1026\n"), "{out}");
+    let kids = summary.iter().find(|r| r.variable == "kids").unwrap();
+    assert_eq!((kids.records, kids.entities), (5, 5));
+    assert!(
+        summary.iter().all(|r| !r.variable.contains('(')),
+        "{summary:?}"
+    );
+    assert_eq!((out.clone(), summary), lake.recomputed(hunt));
+
+    let (mut s, log) = lake.session(SessionOptions {
+        summary: false,
+        store: true,
+    });
+    let (alone, _) = run(&mut s, hunt);
+    let log = log.lock().unwrap();
+    assert_eq!(
+        (lake_reads(&log), log.stored),
+        (1, 0),
+        "{:#?}",
+        log.statements
+    );
+    assert_eq!(alone, out);
+}
+
+/// The records a GET keeps apart are kept when a statement first reads them, which may
+/// be before the FINDs that read them in hand are lowered (a DISP of the variable in
+/// between): those FINDs read what was kept, which holds what each of them reads, with
+/// conditions of their own on the parents, in a time range, and several FINDs.
+#[test]
+fn finds_after_the_records_were_kept_read_them_with_their_own_conditions() {
+    let lake = Lake::ecs("in-hand-later");
+    let range = "START t'2000-01-01T00:00:00Z' STOP t'2100-01-01T00:00:00Z'";
+    let hunt = format!(
+        "kids = GET process FROM sqlite://events WHERE name IN ('uname', 'cat', 'ping', 'curl') {range}\n\
+         DISP kids ATTR name, pid\n\
+         parents = FIND process CREATED kids WHERE name != 'sshd' {range}\n\
+         DISP parents ATTR name, pid\n\
+         again = FIND process CREATED kids {range}\n\
+         DISP again ATTR pid\n"
+    );
+    let (mut s, log) = lake.session(SessionOptions::default());
+    let (out, summary) = run(&mut s, &hunt);
+    let log = log.lock().unwrap();
+    assert_eq!(lake_reads(&log), 1, "{:#?}", log.statements);
+    drop(log);
+    assert!(out.contains("bash,1026\n"), "{out}");
+    assert_eq!((out, summary), lake.recomputed(&hunt));
 }
 
 /// A random condition on a process, of the forms and attributes hunts use: the process's

@@ -123,7 +123,7 @@ impl Lowerer<'_> {
                 preds.push(self.class_pred(source, c));
             }
             let mut linked = None;
-            let rows = if their_slot == EVENT_SLOT && their.kind == EntityKind::Event {
+            let mut rows = if their_slot == EVENT_SLOT && their.kind == EntityKind::Event {
                 // The related events are v's own records.
                 Plan::Rel(rel)
             } else {
@@ -165,6 +165,11 @@ impl Lowerer<'_> {
                         preds.remove(at);
                         preds.insert(0, read);
                         self.read_in_hand.insert(rel.0);
+                        if let Some(records) = hand.get.records {
+                            if self.widen_records(records, &preds) {
+                                rows = Plan::Rel(records);
+                            }
+                        }
                     }
                 }
             }
@@ -306,6 +311,32 @@ impl Lowerer<'_> {
             negated: true,
         });
         Some(Expr::and([cond].into_iter().chain(present).collect()))
+    }
+
+    /// Makes the hidden relation `records` (`Scan → Filter(f)`, see
+    /// [`super::LowerState::records_apart`]) hold the records a FIND branch filtered by
+    /// `preds` reads too: `f OR preds`, their common conditions taken out, which is `f`
+    /// itself where `preds` has all of f's (the usual case: the branch reads the GET's
+    /// records of one class). Its GET filters it by `f` again, so it keeps its rows.
+    /// False where it cannot: kept already, with a filter that lacks them.
+    fn widen_records(&mut self, records: RelId, preds: &[Expr]) -> bool {
+        let theirs = Expr::and(preds.to_vec());
+        let r = &self.relations[records.0];
+        match &r.plan {
+            Plan::Filter { input, pred } if matches!(**input, Plan::Scan { .. }) => {
+                let widened = either(pred, &theirs);
+                if widened != *pred {
+                    let plan = (**input).clone().filter(widened);
+                    self.relations[records.0].plan = plan;
+                }
+                true
+            }
+            // Kept: with the filter the whole hunt's lowering gave it.
+            _ => match self.records_of.get(&r.span.start) {
+                Some(Some(f)) => either(f, &theirs) == *f,
+                _ => false,
+            },
+        }
     }
 
     /// `identity(their slot) IN (SELECT identity FROM v)`, with the first identity set of
@@ -466,6 +497,9 @@ pub(super) struct GetSpec {
     slot: String,
     pattern: Option<Arc<ast::Pattern>>,
     time: Option<ast::TimeRange>,
+    /// The hidden relation of the records the GET selects, where it keeps them apart
+    /// (see [`super::LowerState::records_apart`]).
+    records: Option<RelId>,
 }
 
 impl GetSpec {
@@ -485,7 +519,16 @@ impl GetSpec {
             slot: slot.clone(),
             pattern: pattern.cloned(),
             time: time.cloned(),
+            records: None,
         })
+    }
+
+    pub(super) fn with_records(self, records: Option<RelId>) -> GetSpec {
+        GetSpec { records, ..self }
+    }
+
+    pub(super) fn records(&self) -> Option<RelId> {
+        self.records
     }
 }
 
@@ -509,6 +552,52 @@ struct InHand {
     /// The prefix of e's own fields' columns.
     prefix: String,
     get: GetSpec,
+}
+
+/// `a OR b`, with the conditions both have taken out: `c AND (a' OR b')`, and just `c`
+/// where all of a's (or of b's) conditions are common.
+fn either(a: &Expr, b: &Expr) -> Expr {
+    fn parts(e: &Expr) -> Vec<Expr> {
+        let mut out = Vec::new();
+        let mut stack = vec![e];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::And(ps) => stack.extend(ps.iter().rev()),
+                e => out.push(e.clone()),
+            }
+        }
+        out
+    }
+    let (a, b) = (parts(a), parts(b));
+    let common: Vec<Expr> = a.iter().filter(|p| b.contains(p)).cloned().collect();
+    let rest = |side: Vec<Expr>| -> Vec<Expr> {
+        side.into_iter().filter(|p| !common.contains(p)).collect()
+    };
+    let (a, b) = (rest(a), rest(b));
+    if a.is_empty() || b.is_empty() {
+        return Expr::and(common);
+    }
+    let mut either: Vec<Expr> = Vec::new();
+    if let Expr::Or(ps) = Expr::or(vec![Expr::and(a), Expr::and(b)]) {
+        for p in ps {
+            if !either.contains(&p) {
+                either.push(p);
+            }
+        }
+    }
+    // x OR (x AND y) is x.
+    let absorbed = |p: &Expr, all: &[Expr]| match p {
+        Expr::And(ps) => ps.iter().any(|q| all.contains(q)),
+        _ => false,
+    };
+    let kept: Vec<Expr> = (either.iter())
+        .filter(|p| !absorbed(p, &either))
+        .cloned()
+        .collect();
+    let either = kept;
+    let mut all = common;
+    all.push(Expr::or(either));
+    Expr::and(all)
 }
 
 /// Whether `e`, TRUE on a record, stays TRUE on a record that has the same values and

@@ -121,6 +121,7 @@ pub struct LowerState {
     gets: FxHashMap<usize, find::GetSpec>,
     in_hand: Option<FxHashSet<usize>>,
     read_in_hand: FxHashSet<usize>,
+    records_of: FxHashMap<usize, Option<Expr>>,
     /// Data sources forgotten since the last [`LowerState::compact`].
     forgotten_sources: Vec<usize>,
 }
@@ -135,6 +136,32 @@ impl LowerState {
     /// elsewhere it semi-joins. Unset: wherever it gives the same answer.
     pub fn limit_in_hand(&mut self, gets: FxHashSet<usize>) {
         self.in_hand = Some(gets);
+    }
+
+    /// The GETs from a data source whose records a FIND may read in hand that keep
+    /// those records apart, by their statements' start in the source: each such GET
+    /// `v` gets a hidden relation `RECORDS(v)`, the table's records it selects, and
+    /// reads it, as does a FIND reading its records in hand. Kept once, it serves both:
+    /// v's count (or its display) and the FIND read the table once between them, where
+    /// v read again by a semi-join would read it twice.
+    ///
+    /// Each FIND widens the records' filter to what it reads, where that is more; with
+    /// `Some(filter)`, the relation starts with the filter a lowering of the whole hunt
+    /// gave it, so that a FIND after it was kept reads it as it was kept.
+    pub fn records_apart(&mut self, gets: FxHashMap<usize, Option<Expr>>) {
+        self.records_of = gets;
+    }
+
+    /// The filter of each `RECORDS(v)` of the program (see [`LowerState::records_apart`]),
+    /// by its GET's statement.
+    pub fn records_filters(&self) -> FxHashMap<usize, Option<Expr>> {
+        (self.program.relations.iter())
+            .filter(|r| r.command == "records")
+            .filter_map(|r| match &r.plan {
+                Plan::Filter { pred, .. } => Some((r.span.start, Some(pred.clone()))),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The relation a variable name refers to now.
@@ -168,6 +195,12 @@ impl LowerState {
             r.identity = Vec::new();
             r.identity_alt = Vec::new();
             r.depends_on = Vec::new();
+        }
+        // A GET whose kept records are forgotten reads the table again for a FIND.
+        for get in self.gets.values_mut() {
+            if get.records().is_some_and(|r| relations.contains(&r)) {
+                *get = get.clone().with_records(None);
+            }
         }
         for &s in sources {
             self.source_columns[s] = Some(Vec::new());
@@ -272,7 +305,10 @@ impl LowerState {
         }
         self.gets = std::mem::take(&mut self.gets)
             .into_iter()
-            .filter_map(|(i, get)| Some((at(i)?, get)))
+            .filter_map(|(i, get)| {
+                let records = get.records().and_then(|r| at(r.0)).map(RelId);
+                Some((at(i)?, get.with_records(records)))
+            })
             .collect();
         (rel_at, source_at)
     }
@@ -330,6 +366,9 @@ pub fn lower_more<'a>(
         last_get: None,
         in_hand: state.in_hand.take(),
         read_in_hand: std::mem::take(&mut state.read_in_hand),
+        records_of: std::mem::take(&mut state.records_of),
+        stmt_span: Span::new(0, 0),
+        stmt_var: String::new(),
     };
     let mut result = Ok(());
     for stmt in stmts {
@@ -356,6 +395,7 @@ pub fn lower_more<'a>(
         gets: l.gets,
         in_hand: l.in_hand,
         read_in_hand: l.read_in_hand,
+        records_of: l.records_of,
         forgotten_sources: std::mem::take(&mut state.forgotten_sources),
     };
     result
@@ -392,6 +432,11 @@ struct Lowerer<'a> {
     /// See [`LowerState::limit_in_hand`] and [`LowerState::read_in_hand`].
     in_hand: Option<FxHashSet<usize>>,
     read_in_hand: FxHashSet<usize>,
+    /// See [`LowerState::records_apart`].
+    records_of: FxHashMap<usize, Option<Expr>>,
+    /// The assignment being lowered: its statement and its variable.
+    stmt_span: Span,
+    stmt_var: String,
 }
 
 /// The parts of a [`Relation`] a later statement consults (see [`Lowerer::info`]).
@@ -426,6 +471,8 @@ impl<'a> Lowerer<'a> {
         match &stmt.kind {
             StmtKind::Assign { target, value } => {
                 self.last_get = None;
+                self.stmt_span = stmt.span;
+                self.stmt_var.clone_from(&target.name);
                 let new = self.rhs(value, stmt.span)?;
                 self.define(target, new, stmt.span);
                 Ok(())
@@ -1132,7 +1179,7 @@ impl<'a> Lowerer<'a> {
     ) -> Result<NewRelation, Diagnostic> {
         let pattern = shared.map(|p| &**p);
         let span = self.span_of_references(pattern, time)?;
-        let new = self.get_from_rows(
+        let mut new = self.get_from_rows(
             entity,
             Plan::Scan { source },
             source,
@@ -1142,9 +1189,63 @@ impl<'a> Lowerer<'a> {
             limit,
             Vec::new(),
         )?;
-        let get = find::GetSpec::of(def, shared, time, span, limit);
-        self.last_get = get.filter(|_| self.type_classes(source, entity).is_empty());
+        let get = find::GetSpec::of(def, shared, time, span, limit)
+            .filter(|_| self.type_classes(source, entity).is_empty());
+        self.last_get = match get {
+            Some(get) if self.records_of.contains_key(&self.stmt_span.start) => {
+                let (plan, records) = self.split_records(new.plan, source);
+                new.plan = plan;
+                Some(get.with_records(records))
+            }
+            get => get,
+        };
         Ok(new)
+    }
+
+    /// A GET's plan `Scan → Filter(f) → Project` as `RECORDS → Filter(f) → Project`,
+    /// where `RECORDS(v)` is a hidden relation of the records it selects, `Scan →
+    /// Filter(f)`: a FIND that reads these records in hand reads them from it (see
+    /// [`LowerState::records_apart`]). Any other plan stays as it is.
+    fn split_records(&mut self, plan: Plan, source: usize) -> (Plan, Option<RelId>) {
+        let Plan::Project { input, cols } = plan else {
+            return (plan, None);
+        };
+        let Plan::Filter { input: rows, pred } = *input else {
+            return (Plan::Project { input, cols }, None);
+        };
+        if *rows != (Plan::Scan { source }) {
+            let input = Box::new(Plan::Filter { input: rows, pred });
+            return (Plan::Project { input, cols }, None);
+        }
+        let id = RelId(self.relations.len());
+        let var = self.stmt_var.clone();
+        let name = self.fresh_name(&format!("{var}_records"));
+        // The table's columns, where the catalog knows them (a table of unknown columns
+        // cannot be kept: the relation is then part of the statements that read it).
+        let columns = self.source_columns[source].clone();
+        let identity = self.identity_of("event", Some(source), columns.as_deref());
+        let identity_alt =
+            self.identity_alt_of("event", Some(source), columns.as_deref(), &identity);
+        self.relations.push(Relation {
+            name,
+            // A helper, not a variable: named as written, which no variable can be.
+            var: format!("RECORDS({var})"),
+            entity: "event".to_string(),
+            kind: EntityKind::Event,
+            plan: Plan::Scan { source }.filter(match self.records_of.get(&self.stmt_span.start) {
+                Some(Some(whole)) => whole.clone(),
+                _ => pred.clone(),
+            }),
+            columns,
+            identity,
+            identity_alt,
+            source: Some(source),
+            command: "records",
+            depends_on: Vec::new(),
+            span: self.stmt_span,
+        });
+        let plan = Plan::Rel(id).filter(pred).project(cols);
+        (plan, Some(id))
     }
 
     /// GET over rows with native columns (a table, or an event variable's records).

@@ -52,7 +52,7 @@ use crate::backend::{self, BackendError, Collect, RowSink};
 use crate::config::{redact_url, Config};
 use crate::diag::{Code, Diagnostic};
 use crate::fxhash::{FxHashMap, FxHashSet};
-use crate::ir::{Output, OutputKind, Plan, Program, RelId};
+use crate::ir::{Expr, Output, OutputKind, Plan, Program, RelId};
 use crate::lower::{Catalog, LowerOptions, LowerState};
 use crate::opt::Need;
 use crate::output::progress::{self, Spinner};
@@ -360,18 +360,22 @@ impl<'c> Session<'c> {
         self.reuse.renumber(&rel_at);
     }
 
-    /// The whole hunt lowered (FIND reading the records in hand of the GETs `in_hand`
-    /// names, or wherever it may), the variables whose time spans lowering measured, and
-    /// the GETs whose records a FIND read in hand.
+    /// The whole hunt lowered: FIND reading the records in hand of the GETs `in_hand`
+    /// names (or wherever it may), and the GETs `apart` names keeping their records
+    /// apart (see `LowerState::records_apart`).
     fn lower_whole(
         &mut self,
         hunt: &ast::Hunt,
         in_hand: Option<FxHashSet<usize>>,
-    ) -> Result<(Program, Vec<RelId>, FxHashSet<usize>), Diagnostic> {
+        apart: Option<FxHashMap<usize, Option<Expr>>>,
+    ) -> Result<Whole, Diagnostic> {
         let mut catalog = NoSpans(&mut self.conns, Vec::new());
         let mut state = LowerState::default();
         if let Some(gets) = in_hand {
             state.limit_in_hand(gets);
+        }
+        if let Some(gets) = apart {
+            state.records_apart(gets);
         }
         crate::lower::lower_more(
             &hunt.stmts,
@@ -384,21 +388,31 @@ impl<'c> Session<'c> {
             },
             &mut state,
         )?;
-        let read_in_hand = state.read_in_hand().clone();
-        Ok((state.program, catalog.1, read_in_hand))
+        Ok(Whole {
+            read_in_hand: state.read_in_hand().clone(),
+            records: state.records_filters(),
+            program: state.program,
+            spans: catalog.1,
+        })
     }
 
     /// Counts, from the whole hunt compiled once, how many queries will read each
     /// relation and which of its attributes they read.
     fn plan_uses(&mut self, hunt: &ast::Hunt) -> Result<(), Diagnostic> {
-        let (mut program, mut spans, in_hand) = self.lower_whole(hunt, None)?;
+        let Whole {
+            mut program,
+            mut spans,
+            read_in_hand: in_hand,
+            ..
+        } = self.lower_whole(hunt, None, None)?;
         // A FIND that reads the records a GET selects saves the semi-join on the GET's
-        // variable, but not the variable itself where the summary counts it: then the
-        // FIND's own statement computes the variable once for both (counting it on the
-        // way) where nothing else reads it, which the semi-join probing an index beats.
-        // So FIND reads the records in hand of a variable that another statement reads
-        // anyway, or that nothing counts.
-        if self.opts.summary && !in_hand.is_empty() {
+        // variable, but not the variable itself where something else reads it too (the
+        // summary's count, a display): reading the table once more for that costs a
+        // second scan. So such a GET keeps the records it selects apart, in a hidden
+        // relation that both it and the FIND read: kept, it is the one read of the table
+        // (see `LowerState::records_apart`). Where nothing else reads the variable, the
+        // FIND reads the table itself, once.
+        if !in_hand.is_empty() {
             let readers = program.relations.iter().map(|r| &r.plan).chain(
                 (program.outputs.iter())
                     .filter(|o| o.kind != OutputKind::Explain)
@@ -409,10 +423,30 @@ impl<'c> Session<'c> {
                 plan.rel_refs(&mut refs);
             }
             let read: FxHashSet<usize> = refs.into_iter().map(|id| id.0).collect();
-            if in_hand.iter().any(|v| !read.contains(v)) {
-                (program, spans, _) = self.lower_whole(hunt, Some(read.clone()))?;
+            let also_read = |v: &usize| self.opts.summary || read.contains(v);
+            if self.opts.store {
+                let apart: FxHashMap<usize, Option<Expr>> =
+                    (in_hand.iter().filter(|v| also_read(v)))
+                        .map(|&v| (program.relations[v].span.start, None))
+                        .collect();
+                if !apart.is_empty() {
+                    let whole = self.lower_whole(hunt, None, Some(apart))?;
+                    (program, spans) = (whole.program, whole.spans);
+                    // The statements run lowered one at a time, some after a variable
+                    // was kept: the records start with what the whole hunt reads of them.
+                    self.state.records_apart(whole.records);
+                }
+            } else if self.opts.summary {
+                // Nothing is kept: the FIND's own statement computes the variable once
+                // for both (counting it on the way) where nothing else reads it, which
+                // the semi-join probing an index beats. So FIND reads the records in
+                // hand of a variable that another statement reads anyway.
+                if in_hand.iter().any(|v| !read.contains(v)) {
+                    let whole = self.lower_whole(hunt, Some(read.clone()), None)?;
+                    (program, spans) = (whole.program, whole.spans);
+                }
+                self.state.limit_in_hand(read);
             }
-            self.state.limit_in_hand(read);
         }
         // Reads are counted as written. The reuse pass would make a relation computed as
         // an earlier one a reference to it, but at run time the earlier one may be kept
@@ -551,8 +585,9 @@ impl<'c> Session<'c> {
             return false;
         }
         let r = self.state.program.rel(id);
-        // Helper relations (TIMESTAMPED(v)) are part of the statement that made them.
-        if r.var.contains('(') {
+        // Helper relations (TIMESTAMPED(v)) are part of the statement that made them,
+        // but for the records a GET keeps apart for a FIND.
+        if r.var.contains('(') && r.command != "records" {
             return false;
         }
         if self
@@ -1229,6 +1264,17 @@ fn newest_versions(program: &Program, first: usize) -> Vec<RelId> {
     }
     newest.retain(|id| id.0 != usize::MAX);
     newest
+}
+
+/// A whole hunt lowered before it runs (see [`Session::lower_whole`]).
+struct Whole {
+    program: Program,
+    /// The variables whose time spans lowering measured.
+    spans: Vec<RelId>,
+    /// The GETs whose records a FIND read in hand.
+    read_in_hand: FxHashSet<usize>,
+    /// The filters of the records GETs keep apart (see `LowerState::records_apart`).
+    records: FxHashMap<usize, Option<Expr>>,
 }
 
 /// The catalog for compiling a whole hunt before it runs: the tables' columns, but no
