@@ -90,6 +90,19 @@ const CASES: &[Case] = &[
         expert_df: None,
     },
     Case {
+        // A large variable (25,482 processes) whose parents a FIND reads in hand, and
+        // which the summary counts.
+        name: "parents of every svchost.exe",
+        hunt: "r = GET process FROM sqlite://events WHERE name = 'svchost.exe'\n\
+               p = FIND process CREATED r\n\
+               DISP p ATTR name, pid",
+        expert: r#"SELECT DISTINCT "process.parent.name", "process.parent.pid" FROM events
+                   WHERE "event.category" = 'process' AND "process.entity_id" IN
+                     (SELECT "process.entity_id" FROM events WHERE "process.name" = 'svchost.exe')"#,
+        expert_pg: None,
+        expert_df: None,
+    },
+    Case {
         name: "connections of encoded PowerShell",
         hunt: "psh = GET process FROM sqlite://events WHERE name = 'powershell.exe' AND cmd_line LIKE '%-enc%'\n\
                conns = FIND network-traffic CREATED BY psh\n\
