@@ -577,26 +577,25 @@ fn either(a: &Expr, b: &Expr) -> Expr {
     if a.is_empty() || b.is_empty() {
         return Expr::and(common);
     }
-    let mut either: Vec<Expr> = Vec::new();
+    // The alternatives, each once; x OR (x AND y) is x.
+    let mut alternatives: Vec<Expr> = Vec::new();
     if let Expr::Or(ps) = Expr::or(vec![Expr::and(a), Expr::and(b)]) {
         for p in ps {
-            if !either.contains(&p) {
-                either.push(p);
+            if !alternatives.contains(&p) {
+                alternatives.push(p);
             }
         }
     }
-    // x OR (x AND y) is x.
-    let absorbed = |p: &Expr, all: &[Expr]| match p {
-        Expr::And(ps) => ps.iter().any(|q| all.contains(q)),
+    let absorbed = |p: &Expr| match p {
+        Expr::And(ps) => ps.iter().any(|q| alternatives.contains(q)),
         _ => false,
     };
-    let kept: Vec<Expr> = (either.iter())
-        .filter(|p| !absorbed(p, &either))
+    let kept: Vec<Expr> = (alternatives.iter())
+        .filter(|p| !absorbed(p))
         .cloned()
         .collect();
-    let either = kept;
     let mut all = common;
-    all.push(Expr::or(either));
+    all.push(Expr::or(kept));
     Expr::and(all)
 }
 
@@ -622,5 +621,46 @@ fn monotone(e: &Expr, positive: bool) -> bool {
         }
         // A CASE may read a missing value as a choice of branch.
         Expr::Case { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::either;
+    use crate::ir::Expr;
+
+    fn present(c: &str) -> Expr {
+        Expr::IsNull {
+            expr: Box::new(Expr::col(c)),
+            negated: true,
+        }
+    }
+
+    #[test]
+    fn either_takes_out_the_common_conditions_and_absorbs_the_narrower_side() {
+        let (a, b, c, x, y) = (
+            present("a"),
+            present("b"),
+            present("c"),
+            present("x"),
+            present("y"),
+        );
+        // The FIND's branch has all of the records' conditions: the records' filter.
+        let f = Expr::and(vec![a.clone(), b.clone()]);
+        assert_eq!(
+            either(&f, &Expr::and(vec![a.clone(), b.clone(), c.clone()])),
+            f
+        );
+        // Neither has all of the other's: the common part, then either rest.
+        assert_eq!(
+            either(&f, &Expr::and(vec![a.clone(), c.clone()])),
+            Expr::and(vec![a.clone(), Expr::or(vec![b.clone(), c.clone()])])
+        );
+        // x OR y OR (x AND z) is x OR y: an identity present in the records' own terms.
+        let f = Expr::and(vec![a.clone(), Expr::or(vec![x.clone(), y.clone()])]);
+        let theirs = Expr::and(vec![a.clone(), x.clone(), c.clone()]);
+        assert_eq!(either(&f, &theirs), f);
+        // And the other way round.
+        assert_eq!(either(&theirs, &f), f);
     }
 }
