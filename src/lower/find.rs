@@ -554,49 +554,11 @@ struct InHand {
     get: GetSpec,
 }
 
-/// `a OR b`, with the conditions both have taken out: `c AND (a' OR b')`, and just `c`
-/// where all of a's (or of b's) conditions are common.
+/// `a OR b`, folded as an OR (see [`crate::opt::fold::fold_or_of_folded`]): the
+/// conditions both have taken out, `c AND (a' OR b')`, and just `c` where all of a's (or
+/// of b's) conditions are common or one side's rest absorbs the other's.
 fn either(a: &Expr, b: &Expr) -> Expr {
-    fn parts(e: &Expr) -> Vec<Expr> {
-        let mut out = Vec::new();
-        let mut stack = vec![e];
-        while let Some(e) = stack.pop() {
-            match e {
-                Expr::And(ps) => stack.extend(ps.iter().rev()),
-                e => out.push(e.clone()),
-            }
-        }
-        out
-    }
-    let (a, b) = (parts(a), parts(b));
-    let common: Vec<Expr> = a.iter().filter(|p| b.contains(p)).cloned().collect();
-    let rest = |side: Vec<Expr>| -> Vec<Expr> {
-        side.into_iter().filter(|p| !common.contains(p)).collect()
-    };
-    let (a, b) = (rest(a), rest(b));
-    if a.is_empty() || b.is_empty() {
-        return Expr::and(common);
-    }
-    // The alternatives, each once; x OR (x AND y) is x.
-    let mut alternatives: Vec<Expr> = Vec::new();
-    if let Expr::Or(ps) = Expr::or(vec![Expr::and(a), Expr::and(b)]) {
-        for p in ps {
-            if !alternatives.contains(&p) {
-                alternatives.push(p);
-            }
-        }
-    }
-    let absorbed = |p: &Expr| match p {
-        Expr::And(ps) => ps.iter().any(|q| alternatives.contains(q)),
-        _ => false,
-    };
-    let kept: Vec<Expr> = (alternatives.iter())
-        .filter(|p| !absorbed(p))
-        .cloned()
-        .collect();
-    let mut all = common;
-    all.push(Expr::or(kept));
-    Expr::and(all)
+    crate::opt::fold::fold_or_of_folded(vec![a.clone(), b.clone()])
 }
 
 /// Whether `e`, TRUE on a record, stays TRUE on a record that has the same values and

@@ -240,6 +240,10 @@ fn factor(e: Expr) -> Expr {
             p => std::slice::from_ref(p),
         }
     }
+    let mut parts = absorb(parts);
+    if parts.len() == 1 {
+        return parts.remove(0);
+    }
     let Some(first) = parts.first() else {
         return Expr::Or(parts);
     };
@@ -268,6 +272,38 @@ fn factor(e: Expr) -> Expr {
     let mut out = common;
     out.push(fold(Expr::Or(rests)));
     Expr::and(out)
+}
+
+/// An OR's alternatives without those that another alternative absorbs: `x OR (x AND
+/// y)` is `x`, where `x` is an alternative on its own. Alternatives are found by hash, so
+/// that a chain of thousands stays linear; an OR with no AND among its alternatives, or
+/// nothing but ANDs, is returned as it is.
+fn absorb(parts: Vec<Expr>) -> Vec<Expr> {
+    let is_and = |p: &Expr| matches!(p, Expr::And(_));
+    if parts.iter().all(is_and) || !parts.iter().any(is_and) {
+        return parts;
+    }
+    let mut singles: crate::fxhash::FxHashMap<u64, Vec<usize>> = Default::default();
+    for (i, p) in parts.iter().enumerate().filter(|(_, p)| !is_and(p)) {
+        singles.entry(part_hash(p)).or_default().push(i);
+    }
+    let single = |q: &Expr| {
+        singles
+            .get(&part_hash(q))
+            .is_some_and(|at| at.iter().any(|&i| parts[i] == *q))
+    };
+    let gone: Vec<bool> = (parts.iter())
+        .map(|p| match p {
+            Expr::And(conjuncts) => conjuncts.iter().any(single),
+            _ => false,
+        })
+        .collect();
+    parts
+        .into_iter()
+        .zip(gone)
+        .filter(|(_, gone)| !gone)
+        .map(|(p, _)| p)
+        .collect()
 }
 
 /// Merges OR-ed equalities (or AND-ed inequalities when `conj`) on the same column.
@@ -722,6 +758,13 @@ mod tests {
             Expr::And(vec![eq("k", "2"), eq("d", "8")]),
         ]);
         assert_eq!(fold(e.clone()), e);
+        // Not shared by all, but an alternative on its own absorbs those that have it.
+        let e = Expr::Or(vec![
+            eq("k", "1"),
+            Expr::And(vec![eq("d", "8"), eq("k", "1")]),
+            eq("m", "2"),
+        ]);
+        assert_eq!(fold(e), Expr::Or(vec![eq("k", "1"), eq("m", "2")]));
     }
 
     #[test]
