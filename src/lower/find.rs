@@ -499,7 +499,7 @@ pub(super) struct GetSpec {
     time: Option<ast::TimeRange>,
     /// The hidden relation of the records the GET selects, where it keeps them apart
     /// (see [`super::LowerState::records_apart`]).
-    records: Option<RelId>,
+    pub(super) records: Option<RelId>,
 }
 
 impl GetSpec {
@@ -521,14 +521,6 @@ impl GetSpec {
             time: time.cloned(),
             records: None,
         })
-    }
-
-    pub(super) fn with_records(self, records: Option<RelId>) -> GetSpec {
-        GetSpec { records, ..self }
-    }
-
-    pub(super) fn records(&self) -> Option<RelId> {
-        self.records
     }
 }
 

@@ -198,8 +198,8 @@ impl LowerState {
         }
         // A GET whose kept records are forgotten reads the table again for a FIND.
         for get in self.gets.values_mut() {
-            if get.records().is_some_and(|r| relations.contains(&r)) {
-                *get = get.clone().with_records(None);
+            if get.records.is_some_and(|r| relations.contains(&r)) {
+                get.records = None;
             }
         }
         for &s in sources {
@@ -305,9 +305,9 @@ impl LowerState {
         }
         self.gets = std::mem::take(&mut self.gets)
             .into_iter()
-            .filter_map(|(i, get)| {
-                let records = get.records().and_then(|r| at(r.0)).map(RelId);
-                Some((at(i)?, get.with_records(records)))
+            .filter_map(|(i, mut get)| {
+                get.records = get.records.and_then(|r| at(r.0)).map(RelId);
+                Some((at(i)?, get))
             })
             .collect();
         (rel_at, source_at)
@@ -368,7 +368,7 @@ pub fn lower_more<'a>(
         read_in_hand: std::mem::take(&mut state.read_in_hand),
         records_of: std::mem::take(&mut state.records_of),
         stmt_span: Span::new(0, 0),
-        stmt_var: String::new(),
+        stmt_target: Span::new(0, 0),
     };
     let mut result = Ok(());
     for stmt in stmts {
@@ -434,9 +434,9 @@ struct Lowerer<'a> {
     read_in_hand: FxHashSet<usize>,
     /// See [`LowerState::records_apart`].
     records_of: FxHashMap<usize, Option<Expr>>,
-    /// The assignment being lowered: its statement and its variable.
+    /// The assignment being lowered: its statement and its variable's name.
     stmt_span: Span,
-    stmt_var: String,
+    stmt_target: Span,
 }
 
 /// The parts of a [`Relation`] a later statement consults (see [`Lowerer::info`]).
@@ -472,7 +472,7 @@ impl<'a> Lowerer<'a> {
             StmtKind::Assign { target, value } => {
                 self.last_get = None;
                 self.stmt_span = stmt.span;
-                self.stmt_var.clone_from(&target.name);
+                self.stmt_target = target.span;
                 let new = self.rhs(value, stmt.span)?;
                 self.define(target, new, stmt.span);
                 Ok(())
@@ -1192,10 +1192,11 @@ impl<'a> Lowerer<'a> {
         let get = find::GetSpec::of(def, shared, time, span, limit)
             .filter(|_| self.type_classes(source, entity).is_empty());
         self.last_get = match get {
-            Some(get) if self.records_of.contains_key(&self.stmt_span.start) => {
+            Some(mut get) if self.records_of.contains_key(&self.stmt_span.start) => {
                 let (plan, records) = self.split_records(new.plan, source);
                 new.plan = plan;
-                Some(get.with_records(records))
+                get.records = records;
+                Some(get)
             }
             get => get,
         };
@@ -1207,18 +1208,18 @@ impl<'a> Lowerer<'a> {
     /// Filter(f)`: a FIND that reads these records in hand reads them from it (see
     /// [`LowerState::records_apart`]). Any other plan stays as it is.
     fn split_records(&mut self, plan: Plan, source: usize) -> (Plan, Option<RelId>) {
-        let Plan::Project { input, cols } = plan else {
+        let Plan::Project { input, cols } = &plan else {
             return (plan, None);
         };
-        let Plan::Filter { input: rows, pred } = *input else {
-            return (Plan::Project { input, cols }, None);
+        let Plan::Filter { input: rows, pred } = &**input else {
+            return (plan, None);
         };
-        if *rows != (Plan::Scan { source }) {
-            let input = Box::new(Plan::Filter { input: rows, pred });
-            return (Plan::Project { input, cols }, None);
+        if **rows != (Plan::Scan { source }) {
+            return (plan, None);
         }
+        let (pred, cols) = (pred.clone(), cols.clone());
         let id = RelId(self.relations.len());
-        let var = self.stmt_var.clone();
+        let var = self.src.slice(self.stmt_target).to_string();
         let name = self.fresh_name(&format!("{var}_records"));
         // The table's columns, where the catalog knows them (a table of unknown columns
         // cannot be kept: the relation is then part of the statements that read it).
