@@ -51,7 +51,7 @@ pub fn run_hunt_with<W: Write>(
 ) -> Result<Vec<SummaryRow>, Diagnostic> {
     let started = Instant::now();
     let mut session = Session::new(config, opts);
-    session.run_hunt(src, printer)?;
+    session.run_whole_hunt(src, printer)?;
     if !opts.summary {
         return Ok(Vec::new());
     }

@@ -532,3 +532,63 @@ fn find_matches_on_the_identity_the_mapping_gives() {
         "{ocsf}"
     );
 }
+
+/// A catalog that knows one table's columns (what `kestrel run` reads from a database).
+struct Columns(Vec<String>);
+
+impl kestrel::lower::Catalog for Columns {
+    fn columns(&mut self, _: &kestrel::ir::DataSource) -> Result<Option<Vec<String>>, Diagnostic> {
+        Ok(Some(self.0.clone()))
+    }
+}
+
+/// A whole hunt compiled against a table's columns derives an event's OCSF
+/// classification only for a variable some statement reads; the SQL of the others is
+/// the same either way.
+#[test]
+fn events_nothing_reads_derive_no_classification() {
+    let hunt = "p = GET process FROM sqlite://events WHERE name = 'cmd.exe'\n\
+                evts = FIND event ORIGINATED BY p\nDISP p ATTR name\n";
+    let sqlite = Dialect::builtin("sqlite").expect("sqlite");
+    let compiled = |hunt: &str| {
+        let src = SourceFile::new("events.hf", hunt);
+        let mut catalog = Columns(
+            [
+                "@timestamp",
+                "event.category",
+                "event.type",
+                "event.code",
+                "process.entity_id",
+                "process.pid",
+                "process.name",
+                "process.parent.entity_id",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        let p = kestrel::compile_program(
+            &src,
+            LowerOptions {
+                catalog: Some(&mut catalog),
+                now: FIXED_NOW,
+                ..LowerOptions::default()
+            },
+        )
+        .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+        let evts = p.relations.iter().find(|r| r.var == "evts").unwrap();
+        let columns = evts.columns.clone().unwrap_or_default();
+        let first = render_outputs(&outputs("events", &src, &p, &sqlite, LiteralMode::Inline)[..1]);
+        (columns, first)
+    };
+    let (unread, sql) = compiled(hunt);
+    assert!(unread.contains(&"process.pid".to_string()), "{unread:?}");
+    assert!(!unread.contains(&"class_uid".to_string()), "{unread:?}");
+    for reader in ["DISP evts ATTR class_uid", "EXPLAIN evts", "INFO evts"] {
+        let (read, sql_read) = compiled(&format!("{hunt}{reader}\n"));
+        assert!(
+            read.contains(&"class_uid".to_string()),
+            "{reader}: {read:?}"
+        );
+        assert_eq!(sql, sql_read, "{reader}");
+    }
+}

@@ -385,6 +385,65 @@ fn a_time_span_counts_as_a_read() {
     assert!(!span.contains("\"events\""), "{span}");
 }
 
+/// The columns of variable `var`'s newest relation in a session's program.
+fn columns_of(s: &Session<'_>, var: &str) -> Vec<String> {
+    s.program()
+        .relations
+        .iter()
+        .rev()
+        .find(|r| r.var == var)
+        .unwrap_or_else(|| panic!("no relation of {var}"))
+        .columns
+        .clone()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_whole_hunt_derives_no_classification_for_events_nothing_reads() {
+    let lake = Lake::ecs("unread-events");
+    let hunt = "p = GET process FROM sqlite://events WHERE name = 'bash'\n\
+                evts = FIND event ORIGINATED BY p\n\
+                DISP p ATTR name, pid SORT BY pid ASC\n";
+    let whole = |hunt: &str| {
+        let (mut s, _) = lake.session(SessionOptions::default());
+        let src = SourceFile::new("hunt.hf", hunt);
+        let mut printer = Printer::new(Vec::new(), Format::Csv);
+        s.run_whole_hunt(&src, &mut printer)
+            .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+        let summary = s.summary().unwrap();
+        let out = String::from_utf8(printer.into_inner()).unwrap();
+        (columns_of(&s, "evts"), out, summary)
+    };
+    // Nothing reads evts: its records are the table's columns, nothing derived.
+    let (columns, out, summary) = whole(hunt);
+    assert!(columns.contains(&"process.pid".to_string()), "{columns:?}");
+    assert!(!columns.contains(&"class_uid".to_string()), "{columns:?}");
+    // A session that more inputs may follow derives it: a later input may read it.
+    let (mut open, _) = lake.session(SessionOptions::default());
+    let (open_out, open_summary) = run(&mut open, hunt);
+    assert!(columns_of(&open, "evts").contains(&"class_uid".to_string()));
+    // The same answer and counts either way, and evts is not empty.
+    assert_eq!(out, open_out);
+    assert_eq!(summary, open_summary);
+    let evts = summary.iter().find(|r| r.variable == "evts").unwrap();
+    assert!(evts.records > 0, "{summary:?}");
+    // A statement that reads evts (EXPLAIN included) has it derived, and sees it.
+    for reader in [
+        "DISP evts ATTR class_uid",
+        "EXPLAIN evts",
+        "e2 = evts WHERE class_uid > 0",
+    ] {
+        let (columns, out, _) = whole(&format!("{hunt}{reader}\n"));
+        assert!(
+            columns.contains(&"class_uid".to_string()),
+            "{reader}: {columns:?}"
+        );
+        if reader.starts_with("DISP") {
+            assert!(out.contains("\n1007\n"), "{reader}: {out}");
+        }
+    }
+}
+
 #[test]
 fn explain_says_where_a_kept_variable_lives() {
     let lake = Lake::ecs("explain");

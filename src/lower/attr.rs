@@ -632,14 +632,19 @@ impl Lowerer<'_> {
 
     /// The columns of event records read from rows of a source (of `class`, None: any):
     /// the table's own columns, plus the OCSF classification the mapping derives
-    /// (`class_uid`, `type_uid`, …). None when the catalog does not know the columns (the
-    /// records are then the rows as they are).
+    /// (`class_uid`, `type_uid`, …), unless `derive` is false (records nothing reads). None
+    /// when the catalog does not know the columns (the records are then the rows as they
+    /// are).
     pub(super) fn event_columns(
         &self,
         source: usize,
         class: Option<&str>,
+        derive: bool,
     ) -> Option<Vec<(String, Expr)>> {
         let native = self.source_columns[source].as_ref()?;
+        if !derive {
+            return Some(native.iter().map(|c| (c.clone(), Expr::col(c))).collect());
+        }
         let derived = self.classification_columns(source, class);
         if derived.is_empty() {
             return None;

@@ -182,7 +182,7 @@ impl Lowerer<'_> {
                 });
                 pending.push((rows, preds, Some(cols)));
             } else {
-                let cols = self.event_columns(source, class.as_deref());
+                let cols = self.event_columns(source, class.as_deref(), self.derive);
                 columns = cols
                     .as_ref()
                     .map(|cs| cs.iter().map(|(n, _)| n.clone()).collect());

@@ -100,8 +100,27 @@ pub fn lower<'a>(
     opts: LowerOptions<'a>,
 ) -> Result<Program, Diagnostic> {
     let mut state = LowerState::default();
+    state.whole_hunt(&hunt.stmts);
     lower_more(&hunt.stmts, src, model, opts, &mut state)?;
     Ok(state.program)
+}
+
+/// The variables a whole hunt assigns that none of its statements reads (EXPLAIN
+/// included).
+fn unread_variables(stmts: &[ast::Stmt]) -> FxHashSet<String> {
+    let mut read: FxHashSet<&str> = FxHashSet::default();
+    for stmt in stmts {
+        read.extend(stmt.reads().into_iter().map(|v| v.name.as_str()));
+        if let StmtKind::Explain(v) = &stmt.kind {
+            read.insert(&v.name);
+        }
+    }
+    stmts
+        .iter()
+        .filter_map(ast::Stmt::defines)
+        .filter(|v| !read.contains(v.name.as_str()))
+        .map(|v| v.name.clone())
+        .collect()
 }
 
 /// What lowering knows between statements: the program so far (its data sources,
@@ -124,9 +143,26 @@ pub struct LowerState {
     records_of: FxHashMap<usize, Option<Expr>>,
     /// Data sources forgotten since the last [`LowerState::compact`].
     forgotten_sources: Vec<usize>,
+    /// When the statements lowered are a whole hunt ([`lower`]): the variables none of
+    /// them reads. None where later inputs may read any variable (a session).
+    unread: Option<FxHashSet<String>>,
 }
 
 impl LowerState {
+    /// Says that `stmts` are the whole hunt: no input after them reads its variables. A
+    /// variable none of them reads (EXPLAIN included) is then lowered without the columns
+    /// its records would derive rather than read (an event's OCSF classification): only
+    /// a reader would see them, and an unread `FIND event` spent most of a hunt's
+    /// lowering building them. Its rows, and so its counts, are the same.
+    pub fn whole_hunt(&mut self, stmts: &[ast::Stmt]) {
+        self.unread = Some(unread_variables(stmts));
+    }
+
+    /// Lowers for the same whole hunt as `other` (see [`LowerState::whole_hunt`]).
+    pub fn same_hunt(&mut self, other: &LowerState) {
+        self.unread.clone_from(&other.unread);
+    }
+
     /// The GETs (by relation index) whose records some FIND read in hand.
     pub fn read_in_hand(&self) -> &FxHashSet<usize> {
         &self.read_in_hand
@@ -369,6 +405,8 @@ pub fn lower_more<'a>(
         records_of: std::mem::take(&mut state.records_of),
         stmt_span: Span::new(0, 0),
         stmt_target: Span::new(0, 0),
+        unread: state.unread.take(),
+        derive: true,
     };
     let mut result = Ok(());
     for stmt in stmts {
@@ -397,6 +435,7 @@ pub fn lower_more<'a>(
         read_in_hand: l.read_in_hand,
         records_of: l.records_of,
         forgotten_sources: std::mem::take(&mut state.forgotten_sources),
+        unread: l.unread,
     };
     result
 }
@@ -437,6 +476,11 @@ struct Lowerer<'a> {
     /// The assignment being lowered: its statement and its variable's name.
     stmt_span: Span,
     stmt_target: Span,
+    /// See [`LowerState::unread`].
+    unread: Option<FxHashSet<String>>,
+    /// Whether the statement being lowered builds the columns its records derive (an
+    /// event's OCSF classification): not for a variable no statement of the hunt reads.
+    derive: bool,
 }
 
 /// The parts of a [`Relation`] a later statement consults (see [`Lowerer::info`]).
@@ -473,8 +517,13 @@ impl<'a> Lowerer<'a> {
                 self.last_get = None;
                 self.stmt_span = stmt.span;
                 self.stmt_target = target.span;
-                let new = self.rhs(value, stmt.span)?;
-                self.define(target, new, stmt.span);
+                self.derive = !self
+                    .unread
+                    .as_ref()
+                    .is_some_and(|u| u.contains(&target.name));
+                let new = self.rhs(value, stmt.span);
+                self.derive = true;
+                self.define(target, new?, stmt.span);
                 Ok(())
             }
             StmtKind::Disp(e) => {
@@ -1336,7 +1385,7 @@ impl<'a> Lowerer<'a> {
                 }
                 pending.push((preds, Some(cols)));
             } else {
-                let cols = self.event_columns(source, class.as_deref());
+                let cols = self.event_columns(source, class.as_deref(), self.derive);
                 columns = cols
                     .as_ref()
                     .map(|cs| cs.iter().map(|(n, _)| n.clone()).collect());

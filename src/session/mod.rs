@@ -213,12 +213,36 @@ impl<'c> Session<'c> {
     /// in it is reported before anything runs, and the session knows how often each
     /// variable will be read), then run statement by statement.
     pub fn run_hunt(&mut self, src: &SourceFile, out: &mut dyn Frontend) -> Result<(), Diagnostic> {
+        self.run_hunt_as(src, out, false)
+    }
+
+    /// [`Session::run_hunt`] for a session that runs nothing after it (`kestrel run`): a
+    /// variable none of the hunt's statements reads is computed without the columns
+    /// only a reader would see (see [`LowerState::whole_hunt`]); the summary's counts
+    /// are the same.
+    pub fn run_whole_hunt(
+        &mut self,
+        src: &SourceFile,
+        out: &mut dyn Frontend,
+    ) -> Result<(), Diagnostic> {
+        self.run_hunt_as(src, out, true)
+    }
+
+    fn run_hunt_as(
+        &mut self,
+        src: &SourceFile,
+        out: &mut dyn Frontend,
+        whole: bool,
+    ) -> Result<(), Diagnostic> {
         if !self.state.program.relations.is_empty() || !self.src.text.is_empty() {
             return self.execute(&src.text, out).map(|_| ());
         }
         self.src = src.clone();
         self.planned = true;
         let hunt = crate::syntax::parse(&self.src)?;
+        if whole {
+            self.state.whole_hunt(&hunt.stmts);
+        }
         self.plan_uses_until_apply(&hunt)?;
         self.run_statements(&hunt.stmts, out)
     }
@@ -371,6 +395,7 @@ impl<'c> Session<'c> {
     ) -> Result<Whole, Diagnostic> {
         let mut catalog = NoSpans(&mut self.conns, Vec::new());
         let mut state = LowerState::default();
+        state.same_hunt(&self.state);
         if let Some(gets) = in_hand {
             state.limit_in_hand(gets);
         }
