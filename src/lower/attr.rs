@@ -712,7 +712,7 @@ impl Lowerer<'_> {
             if slot == EVENT_SLOT {
                 rel.to_string()
             } else {
-                format!("{slot}.{rel}")
+                dotted(slot, rel)
             }
         };
         if slot == EVENT_SLOT {
@@ -741,7 +741,7 @@ impl Lowerer<'_> {
         }
         for (cprefix, eprefix) in &def.context {
             for a in mapping.slot_attributes(eprefix, class).iter() {
-                push(format!("{cprefix}.{a}"), format!("{eprefix}.{a}"));
+                push(dotted(cprefix, a), dotted(eprefix, a));
             }
         }
         // Display order: the type's usual attributes first, then mapping order.
@@ -772,7 +772,6 @@ impl Lowerer<'_> {
                     .object_column(&format!("{slot}.x"), class)
                     .and_then(|c| c.strip_suffix(".x").map(str::to_string)),
             ) {
-                let read: FxHashSet<&str> = mapping.native_columns().collect();
                 for col in cols {
                     let Some(rest) = col
                         .strip_prefix(prefix.as_str())
@@ -782,7 +781,7 @@ impl Lowerer<'_> {
                     };
                     if rest.is_empty()
                         || rest.contains('.')
-                        || read.contains(col.as_str())
+                        || mapping.is_native_column(col)
                         || out.iter().any(|(n, _)| n == rest)
                         || mapping.names(&format!("{slot}.{rest}"))
                     {
@@ -1037,6 +1036,16 @@ impl Lowerer<'_> {
             })
             .collect()
     }
+}
+
+/// `a.b`: a path under an object (without `format!`, which a hunt's lowering called for
+/// every attribute of every entity it reads).
+fn dotted(a: &str, b: &str) -> String {
+    let mut s = String::with_capacity(a.len() + 1 + b.len());
+    s.push_str(a);
+    s.push('.');
+    s.push_str(b);
+    s
 }
 
 /// Rules that test the same columns and differ in the values of one only, as one rule

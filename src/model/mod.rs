@@ -378,6 +378,9 @@ pub struct Mapping {
     /// [`Mapping::slot_attributes`] answers, worked out once per mapping.
     #[serde(skip)]
     slot_cache: SlotCache,
+    /// [`Mapping::is_native_column`]'s set, worked out once per mapping.
+    #[serde(skip)]
+    native_cache: NativeCache,
 }
 
 type SlotKey = (String, Option<String>);
@@ -389,6 +392,16 @@ struct SlotCache(std::sync::Mutex<crate::fxhash::FxHashMap<SlotKey, std::sync::A
 impl Clone for SlotCache {
     fn clone(&self) -> SlotCache {
         SlotCache::default()
+    }
+}
+
+/// Every native column a mapping names, as a set (a derived index, as [`SlotCache`]).
+#[derive(Debug, Default)]
+struct NativeCache(std::sync::OnceLock<crate::fxhash::FxHashSet<String>>);
+
+impl Clone for NativeCache {
+    fn clone(&self) -> NativeCache {
+        NativeCache::default()
     }
 }
 
@@ -805,6 +818,14 @@ impl Mapping {
             }
         }
         out.into_keys().collect()
+    }
+
+    /// Whether the mapping names `column` (one of [`Mapping::native_columns`]).
+    pub fn is_native_column(&self, column: &str) -> bool {
+        self.native_cache
+            .0
+            .get_or_init(|| self.native_columns().map(str::to_string).collect())
+            .contains(column)
     }
 
     /// Every native column the mapping names (for "columns it looked for" hints).
