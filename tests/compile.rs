@@ -45,14 +45,20 @@ fn dialects() -> Vec<(&'static str, Dialect)> {
 }
 
 fn program(name: &str, src: &SourceFile) -> Program {
-    kestrel::compile_program(
+    program_with(
+        name,
         src,
         LowerOptions {
             now: FIXED_NOW,
             ..Default::default()
         },
     )
-    .unwrap_or_else(|d| panic!("{name} does not compile:\n{}", d.render(src)))
+}
+
+/// The hunt compiled with `opts` (a configuration, a catalog).
+fn program_with<'a>(name: &str, src: &'a SourceFile, opts: LowerOptions<'a>) -> Program {
+    kestrel::compile_program(src, opts)
+        .unwrap_or_else(|d| panic!("{name} does not compile:\n{}", d.render(src)))
 }
 
 /// The statements of every output; a hunt without any output statement (a seed cell
@@ -511,14 +517,14 @@ fn find_matches_on_the_identity_the_mapping_gives() {
         )
         .expect("config");
         let src = SourceFile::new("identity.hf", hunt);
-        let p = kestrel::compile_program(
+        let p = program_with(
+            "identity",
             &src,
             LowerOptions {
                 config: Some(&config),
                 ..LowerOptions::default()
             },
-        )
-        .expect("compiles");
+        );
         render_outputs(&outputs("identity", &src, &p, &sqlite, LiteralMode::Inline))
     };
     let ecs = sql_with("ecs");
@@ -566,15 +572,15 @@ fn events_nothing_reads_derive_no_classification() {
             .map(String::from)
             .to_vec(),
         );
-        let p = kestrel::compile_program(
+        let p = program_with(
+            "events",
             &src,
             LowerOptions {
                 catalog: Some(&mut catalog),
                 now: FIXED_NOW,
                 ..LowerOptions::default()
             },
-        )
-        .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+        );
         let evts = p.relations.iter().find(|r| r.var == "evts").unwrap();
         let columns = evts.columns.clone().unwrap_or_default();
         let first = render_outputs(&outputs("events", &src, &p, &sqlite, LiteralMode::Inline)[..1]);

@@ -233,11 +233,24 @@ fn reads_of(log: &Log, table: &str) -> usize {
 /// Runs a hunt in a session, returning the printed CSV and the summary (when the
 /// session has one).
 fn run(session: &mut Session<'_>, hunt: &str) -> (String, Vec<kestrel::output::SummaryRow>) {
+    run_as(session, hunt, false)
+}
+
+/// [`run`], as the session's only input where `whole` (`Session::run_whole_hunt`, what
+/// `kestrel run` does).
+fn run_as(
+    session: &mut Session<'_>,
+    hunt: &str,
+    whole: bool,
+) -> (String, Vec<kestrel::output::SummaryRow>) {
     let src = SourceFile::new("hunt.hf", hunt);
     let mut printer = Printer::new(Vec::new(), Format::Csv);
-    session
-        .run_hunt(&src, &mut printer)
-        .unwrap_or_else(|d| panic!("{}", d.render(&src)));
+    let ran = if whole {
+        session.run_whole_hunt(&src, &mut printer)
+    } else {
+        session.run_hunt(&src, &mut printer)
+    };
+    ran.unwrap_or_else(|d| panic!("{}", d.render(&src)));
     let summary = if session.options().summary {
         session
             .summary()
@@ -406,12 +419,7 @@ fn a_whole_hunt_derives_no_classification_for_events_nothing_reads() {
                 DISP p ATTR name, pid SORT BY pid ASC\n";
     let whole = |hunt: &str| {
         let (mut s, _) = lake.session(SessionOptions::default());
-        let src = SourceFile::new("hunt.hf", hunt);
-        let mut printer = Printer::new(Vec::new(), Format::Csv);
-        s.run_whole_hunt(&src, &mut printer)
-            .unwrap_or_else(|d| panic!("{}", d.render(&src)));
-        let summary = s.summary().unwrap();
-        let out = String::from_utf8(printer.into_inner()).unwrap();
+        let (out, summary) = run_as(&mut s, hunt, true);
         (columns_of(&s, "evts"), out, summary)
     };
     // Nothing reads evts: its records are the table's columns, nothing derived.
