@@ -20,6 +20,8 @@ use indexmap::IndexMap;
 use crate::fxhash::FxIndexMap;
 use serde::Deserialize;
 
+mod de;
+
 /// The event itself, as a slot path.
 pub const EVENT_SLOT: &str = ".";
 
@@ -218,8 +220,7 @@ pub struct ClassificationRule {
 /// fits tables that hold the same fact under different names (two collectors' layouts in
 /// one table). Columns the table's catalog lacks are left out; with none left, the
 /// attribute is unavailable for that table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NativeRef {
     Column(String),
     FirstOf(Vec<String>),
@@ -230,8 +231,7 @@ pub enum NativeRef {
 }
 
 /// One column, or alternatives read as "the first present and not NULL".
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Columns {
     One(String),
     FirstOf(Vec<String>),
@@ -309,8 +309,7 @@ pub struct ClassRule {
 }
 
 /// A literal in a mapping file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ScalarValue {
     Int(i64),
     Float(f64),
