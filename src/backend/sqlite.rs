@@ -199,8 +199,16 @@ fn truth(ctx: &rusqlite::functions::Context<'_>, i: usize) -> bool {
 /// A 128-bit hash ([`hash128`]) of a tuple of values, each encoded as a type tag, then
 /// the value; an integral REAL as the INTEGER it equals (SQLite compares 1 and 1.0
 /// equal), text and blobs with their length. Equal under `SELECT DISTINCT`, equal hash.
-/// The encoding is built on the stack up to [`TUPLE_ON_STACK`] bytes.
-fn tuple_hash<'a>(values: impl Iterator<Item = ValueRef<'a>>) -> u128 {
+/// The encoding is built on the stack up to [`TUPLE_ON_STACK`] bytes. A tuple of one
+/// value (an identity of one column: the usual case, once per row of a variable) is
+/// hashed as it is, its tag in the seed ([`value_hash`]); a set only ever holds tuples
+/// of one length, so the two encodings never meet in it.
+fn tuple_hash<'a>(mut values: impl ExactSizeIterator<Item = ValueRef<'a>>) -> u128 {
+    if values.len() == 1 {
+        if let Some(v) = values.next() {
+            return value_hash(v);
+        }
+    }
     let mut stack = [0u8; TUPLE_ON_STACK];
     let mut len = 0;
     let mut heap: Vec<u8> = Vec::new();
@@ -249,6 +257,22 @@ fn tuple_hash<'a>(values: impl Iterator<Item = ValueRef<'a>>) -> u128 {
     }
 }
 
+/// The hash of a one-value tuple: the value's bytes alone, with a seed of its type (the
+/// tags of [`tuple_hash`]; an integral REAL as its INTEGER), so that no bytes are copied.
+fn value_hash(v: ValueRef<'_>) -> u128 {
+    let seed = |tag: u64| TUPLE_SEED ^ (tag << 56);
+    match v {
+        ValueRef::Null => hash128(seed(0), &[]),
+        ValueRef::Integer(n) => hash128(seed(1), &n.to_le_bytes()),
+        ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+            hash128(seed(1), &(f as i64).to_le_bytes())
+        }
+        ValueRef::Real(f) => hash128(seed(2), &f.to_bits().to_le_bytes()),
+        ValueRef::Text(t) => hash128(seed(3), t),
+        ValueRef::Blob(b) => hash128(seed(4), b),
+    }
+}
+
 /// The bytes of a tuple [`tuple_hash`] encodes without allocating.
 const TUPLE_ON_STACK: usize = 256;
 
@@ -266,35 +290,12 @@ const TUPLE_SEED: u64 = 0x6b65_7374_7265_6c31;
 /// [`DISTINCT_BUDGET`] entities a slot spills its hashes to temporary files (`tally.rs`).
 pub const TALLY: &str = "kestrel_tally";
 
-/// The slot and entity of one call of [`TALLY`] with arguments `args`.
-fn tally_row(args: &[ValueRef<'_>]) -> Result<(i64, Entity), &'static str> {
-    let (Some(ValueRef::Integer(slot)), Some(ValueRef::Integer(n))) = (args.first(), args.get(1))
-    else {
-        return Err("kestrel_tally(slot, n, c1, …) takes two integers, then the values");
-    };
-    let values = &args[2..];
-    let n = usize::try_from(*n).unwrap_or(0).min(values.len());
-    let (identity, own) = values.split_at(n);
-    let whole = identity.iter().all(|v| !matches!(v, ValueRef::Null));
-    let entity = super::tally::entity(
-        n,
-        whole,
-        !own.is_empty(),
-        || tuple_hash(identity.iter().copied()),
-        || tuple_hash(own.iter().copied()),
-    );
-    Ok((*slot, entity))
-}
-
 /// Registers [`TALLY`] counting into `tallies`, through the C API: rusqlite's closure
 /// wrapper costs about 100 ns a call, and the function is called once per row of a
 /// variable (a million calls for a million-row DISP).
 fn install_tally(conn: &Connection, tallies: &Tallies) -> Result<(), BackendError> {
     use rusqlite::ffi;
     use std::os::raw::{c_int, c_void};
-
-    /// Most arguments a call reads without allocating (identity and own id: a handful).
-    const ON_STACK: usize = 16;
 
     unsafe extern "C" fn tally_fn(
         ctx: *mut ffi::sqlite3_context,
@@ -312,18 +313,7 @@ fn install_tally(conn: &Connection, tallies: &Tallies) -> Result<(), BackendErro
             } else {
                 std::slice::from_raw_parts(argv, argc as usize)
             };
-            let mut stack = [ValueRef::Null; ON_STACK];
-            let mut heap = Vec::new();
-            let args: &[ValueRef<'_>] = if raw.len() <= ON_STACK {
-                for (slot, v) in stack.iter_mut().zip(raw) {
-                    *slot = value_ref(*v);
-                }
-                &stack[..raw.len()]
-            } else {
-                heap.extend(raw.iter().map(|v| value_ref(*v)));
-                &heap
-            };
-            match tally_row(args) {
+            match tally_row(raw) {
                 Ok((slot, entity)) => {
                     board.lock().entry(slot).or_default().add(entity);
                     ffi::sqlite3_result_int(ctx, 1);
@@ -332,6 +322,37 @@ fn install_tally(conn: &Connection, tallies: &Tallies) -> Result<(), BackendErro
                     ffi::sqlite3_result_error(ctx, message.as_ptr().cast(), message.len() as c_int)
                 }
             }
+        }
+    }
+
+    /// The slot and entity of one call with arguments `raw`. Each value is read only
+    /// where it is needed: the slot and `n` as integers, the identity's types to see it
+    /// whole, then the values of the side that is hashed.
+    ///
+    /// # Safety
+    /// Each of `raw` is a valid protected value for the duration of the call.
+    unsafe fn tally_row(raw: &[*mut ffi::sqlite3_value]) -> Result<(i64, Entity), &'static str> {
+        // SAFETY: as the caller promises.
+        unsafe {
+            let int = |i: usize| {
+                raw.get(i)
+                    .filter(|&&v| ffi::sqlite3_value_type(v) == ffi::SQLITE_INTEGER)
+                    .map(|&v| ffi::sqlite3_value_int64(v))
+            };
+            let (Some(slot), Some(n)) = (int(0), int(1)) else {
+                return Err("kestrel_tally(slot, n, c1, …) takes two integers, then the values");
+            };
+            let values = &raw[2..];
+            let n = usize::try_from(n).unwrap_or(0).min(values.len());
+            let (identity, own) = values.split_at(n);
+            let whole = identity
+                .iter()
+                .all(|&v| ffi::sqlite3_value_type(v) != ffi::SQLITE_NULL);
+            let hash =
+                |side: &[*mut ffi::sqlite3_value]| tuple_hash(side.iter().map(|&v| value_ref(v)));
+            let entity =
+                super::tally::entity(n, whole, !own.is_empty(), || hash(identity), || hash(own));
+            Ok((slot, entity))
         }
     }
 
