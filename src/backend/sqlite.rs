@@ -815,11 +815,11 @@ mod tests {
                 count(&b, "SELECT COUNT(*) FROM (SELECT DISTINCT a, b FROM t WHERE a IS NOT NULL AND b IS NOT NULL)")
                     + count(&b, "SELECT COUNT(*) FROM (SELECT DISTINCT c FROM t WHERE a IS NULL OR b IS NULL)"),
             ),
-            // Identity a alone, no own id.
+            // Identity a alone (one value, hashed as it is), no own id.
             (2, "1, a", count(&b, "SELECT COUNT(DISTINCT a) FROM t")),
             // No identity: distinct rows.
             (3, "0, a, b, c", count(&b, "SELECT COUNT(*) FROM (SELECT DISTINCT a, b, c FROM t)")),
-            // More values than the function reads without allocating.
+            // A row of 18 values (no identity), hashed as one tuple.
             (
                 4,
                 format!("0{}", ", a, b, c".repeat(6)).as_str(),
