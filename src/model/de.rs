@@ -5,7 +5,8 @@
 //! Each shape is told by what the file holds (a string, a list, a map, a number), in one
 //! pass. serde's `untagged` enums would buffer every value and try the shapes one after
 //! another, building an error for each miss: most of the time a process spent reading
-//! the built-in mappings went there. An error also names what was expected.
+//! the built-in mappings went there. An error also names what was expected. A string is
+//! taken in `visit_str` (serde's own `visit_string` hands an owned one to it).
 
 use std::fmt;
 
@@ -34,9 +35,6 @@ impl<'de> Deserialize<'de> for Columns {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Columns, E> {
                 Ok(Columns::One(v.to_string()))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Columns, E> {
-                Ok(Columns::One(v))
-            }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Columns, A::Error> {
                 strings(seq).map(Columns::FirstOf)
             }
@@ -57,9 +55,6 @@ impl<'de> Deserialize<'de> for NativeRef {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<NativeRef, E> {
                 Ok(NativeRef::Column(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<NativeRef, E> {
-                Ok(NativeRef::Column(v))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NativeRef, A::Error> {
                 strings(seq).map(NativeRef::FirstOf)
@@ -111,9 +106,6 @@ impl<'de> Deserialize<'de> for ScalarValue {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ScalarValue, E> {
                 Ok(ScalarValue::Text(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<ScalarValue, E> {
-                Ok(ScalarValue::Text(v))
             }
         }
         d.deserialize_any(V)

@@ -386,23 +386,20 @@ type SlotKey = (String, Option<String>);
 
 /// A derived index of a mapping (not part of its meaning): cloning starts it afresh.
 #[derive(Debug, Default)]
-struct SlotCache(std::sync::Mutex<crate::fxhash::FxHashMap<SlotKey, std::sync::Arc<[String]>>>);
+struct Derived<T>(T);
 
-impl Clone for SlotCache {
-    fn clone(&self) -> SlotCache {
-        SlotCache::default()
+impl<T: Default> Clone for Derived<T> {
+    fn clone(&self) -> Derived<T> {
+        Derived::default()
     }
 }
 
-/// Every native column a mapping names, as a set (a derived index, as [`SlotCache`]).
-#[derive(Debug, Default)]
-struct NativeCache(std::sync::OnceLock<crate::fxhash::FxHashSet<String>>);
+/// [`Mapping::slot_attributes`]' answers by slot and class.
+type SlotCache =
+    Derived<std::sync::Mutex<crate::fxhash::FxHashMap<SlotKey, std::sync::Arc<[String]>>>>;
 
-impl Clone for NativeCache {
-    fn clone(&self) -> NativeCache {
-        NativeCache::default()
-    }
-}
+/// Every native column a mapping names, as a set.
+type NativeCache = Derived<std::sync::OnceLock<crate::fxhash::FxHashSet<String>>>;
 
 /// Errors loading model files.
 #[derive(Debug, thiserror::Error)]
