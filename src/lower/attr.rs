@@ -575,34 +575,40 @@ impl Lowerer<'_> {
                 .help(format!("write `{}:{}`", r.entity, a.path)));
             }
         }
-        let Some(columns) = self.relations[rel.0].columns.clone() else {
-            // Event records keep native columns: resolve through the source's mapping.
-            return match source {
-                Some(source) => self.rows_attr(source, &entity, EVENT_SLOT, None, a),
-                None => Ok(Expr::col(&a.path)),
+        // What the checks below need of the relation's columns, read without copying them.
+        let (whole, has_path) = {
+            let Some(columns) = &self.relations[rel.0].columns else {
+                // Event records keep native columns: resolve through the source's mapping.
+                return match source {
+                    Some(source) => self.rows_attr(source, &entity, EVENT_SLOT, None, a),
+                    None => Ok(Expr::col(&a.path)),
+                };
             };
+            let whole = kind == EntityKind::Event
+                && source.is_some_and(|s| {
+                    self.source_columns[s]
+                        .as_ref()
+                        .is_some_and(|native| native.iter().all(|c| columns.contains(c)))
+                });
+            (whole, columns.contains(&a.path))
         };
         if kind == EntityKind::Event {
             // Whole records: a name means what the mapping says, before a table column of
             // that spelling (ECS's own `process.pid` column is the source of a process
             // access; the mapping's `process.pid` is its target).
-            let whole = source.is_some_and(|s| {
-                self.source_columns[s]
-                    .as_ref()
-                    .is_some_and(|native| native.iter().all(|c| columns.contains(c)))
-            });
             if let (Some(source), true) = (source, whole) {
                 if let Ok(e) = self.rows_attr(source, &entity, EVENT_SLOT, None, a) {
                     return Ok(e);
                 }
             }
-            if columns.contains(&a.path) {
+            if has_path {
                 return Ok(Expr::col(&a.path));
             }
             if let Some(source) = source {
                 return self.rows_attr(source, &entity, EVENT_SLOT, None, a);
             }
         }
+        let columns: &[String] = self.relations[rel.0].columns.as_deref().unwrap_or_default();
         let canonical = self.model.canonical_attr(&entity, &a.path);
         for name in [&canonical, &a.path] {
             if columns.iter().any(|c| c == name) {

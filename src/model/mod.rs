@@ -380,6 +380,9 @@ pub struct Mapping {
     /// [`Mapping::is_native_column`]'s set, worked out once per mapping.
     #[serde(skip)]
     native_cache: NativeCache,
+    /// [`Mapping::classes_overriding`]'s index, worked out once per mapping.
+    #[serde(skip)]
+    overrides_cache: OverridesCache,
 }
 
 type SlotKey = (String, Option<String>);
@@ -400,6 +403,9 @@ type SlotCache =
 
 /// Every native column a mapping names, as a set.
 type NativeCache = Derived<std::sync::OnceLock<crate::fxhash::FxHashSet<String>>>;
+
+/// The classes (positions in `class_attributes`) whose own entries name each path.
+type OverridesCache = Derived<std::sync::OnceLock<crate::fxhash::FxHashMap<String, Vec<usize>>>>;
 
 /// Errors loading model files.
 #[derive(Debug, thiserror::Error)]
@@ -761,15 +767,26 @@ impl Mapping {
 
     /// Whether `path` maps differently in some class than in general.
     pub fn varies_by_class(&self, path: &str) -> bool {
-        self.class_attributes.values().any(|m| m.contains_key(path))
+        self.classes_overriding(path).next().is_some()
     }
 
     /// Classes whose overrides mention `path`.
     pub fn classes_overriding<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.class_attributes
+        let index = self.overrides_cache.0.get_or_init(|| {
+            let mut index: crate::fxhash::FxHashMap<String, Vec<usize>> = Default::default();
+            for (i, m) in self.class_attributes.values().enumerate() {
+                for p in m.keys() {
+                    index.entry(p.clone()).or_default().push(i);
+                }
+            }
+            index
+        });
+        index
+            .get(path)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
             .iter()
-            .filter(move |(_, m)| m.contains_key(path))
-            .map(|(c, _)| c.as_str())
+            .filter_map(|&i| self.class_attributes.get_index(i).map(|(c, _)| c.as_str()))
     }
 
     /// The attributes under `slot` (relative paths, mapping order, no duplicates) that rows

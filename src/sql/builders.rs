@@ -15,29 +15,41 @@ use super::dialect::{Dialect, QuoteStyle};
 ///
 /// sqlparser's printer doubles a quote inside an identifier only when it is not already
 /// doubled and does not follow a backslash (it guesses whether the text was escaped), so
-/// `a\"b` or `a""b` would come out unbalanced; and it never escapes `]`. We double every
-/// closing quote ourselves: sqlparser then prints the name exactly as given.
+/// `a\"b` or `a""b` would come out unbalanced; and it never escapes `]`. We quote the
+/// name ourselves, doubling every closing quote, and hand sqlparser the quoted text as an
+/// unquoted identifier, which it prints as it is (and without scanning it a second time).
 pub fn ident(d: &Dialect, name: &str) -> Ident {
-    let (q, close) = match d.identifier_quote_style {
+    let (open, close) = match d.identifier_quote_style {
         QuoteStyle::Double => ('"', '"'),
         QuoteStyle::Backtick => ('`', '`'),
         QuoteStyle::Bracket => ('[', ']'),
     };
-    Ident::with_quote(q, double_char(name, close))
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push(open);
+    push_doubled(&mut quoted, name, close);
+    quoted.push(close);
+    Ident::new(quoted)
 }
 
 /// `s` with every `c` doubled, and line breaks hidden from the pretty printer (see
 /// [`restore_line_breaks`]).
 fn double_char(s: &str, c: char) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_doubled(&mut out, s, c);
+    out
+}
+
+/// Appends [`double_char`]`(s, c)` to `out`.
+fn push_doubled(out: &mut String, s: &str, c: char) {
     // Most names and values have nothing to double or hide.
     if c.is_ascii()
         && !s
             .bytes()
             .any(|b| b == c as u8 || b == b'\n' || !b.is_ascii())
     {
-        return s.to_string();
+        out.push_str(s);
+        return;
     }
-    let mut out = String::with_capacity(s.len() + 2);
     for ch in s.chars() {
         match ch {
             '\n' => {
@@ -57,7 +69,6 @@ fn double_char(s: &str, c: char) -> String {
         }
         out.push(ch);
     }
-    out
 }
 
 /// sqlparser's pretty printer indents after every line break it writes, also inside a

@@ -21,11 +21,32 @@ pub type Spanned = Result<(usize, Tok, usize), Diagnostic>;
 pub struct Lexer<'a> {
     text: &'a str,
     pos: usize,
-    /// The previous token, for the modes that depend on it.
-    prev: Option<Tok>,
+    /// What the previous token was, for the modes that depend on it.
+    prev: Seen,
     /// The token before that (`ESCAPE` is a keyword only after `LIKE '…'`).
-    prev2: Option<Tok>,
+    prev2: Seen,
     done: bool,
+}
+
+/// What the lexer keeps of a token it has given out: only what its modes look back for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// `LOAD` or `TO`: a path follows.
+    LoadOrTo,
+    Str,
+    Like,
+    Other,
+}
+
+impl Seen {
+    fn of(t: &Tok) -> Seen {
+        match t {
+            Tok::Load | Tok::To => Seen::LoadOrTo,
+            Tok::Str(_) => Seen::Str,
+            Tok::Like => Seen::Like,
+            _ => Seen::Other,
+        }
+    }
 }
 
 impl<'a> Lexer<'a> {
@@ -39,8 +60,8 @@ impl<'a> Lexer<'a> {
         Lexer {
             text,
             pos,
-            prev: None,
-            prev2: None,
+            prev: Seen::Other,
+            prev2: Seen::Other,
             done: false,
         }
     }
@@ -77,7 +98,7 @@ impl<'a> Lexer<'a> {
         let rest = &self.text[start..];
 
         // Paths after LOAD / TO, unless quoted.
-        if matches!(self.prev, Some(Tok::Load) | Some(Tok::To)) && !matches!(c, '\'' | '"') {
+        if self.prev == Seen::LoadOrTo && !matches!(c, '\'' | '"') {
             let len = rest
                 .find(|ch: char| ch.is_whitespace())
                 .unwrap_or(rest.len());
@@ -114,16 +135,22 @@ impl<'a> Lexer<'a> {
             let len = ident_len(rest);
             let word = &rest[..len];
             self.pos += len;
-            let upper = word.to_ascii_uppercase();
+            // Upper-cased on the stack: no keyword is longer than the buffer.
+            let mut buf = [0u8; 16];
+            let upper = buf.get_mut(..len).and_then(|upper| {
+                upper.copy_from_slice(word.as_bytes());
+                upper.make_ascii_uppercase();
+                std::str::from_utf8(upper).ok()
+            });
             // `ESCAPE` is reserved nowhere else, so an attribute or variable may keep the name.
-            let tok = if upper == "ESCAPE"
-                && matches!(self.prev, Some(Tok::Str(_)))
-                && matches!(self.prev2, Some(Tok::Like))
-            {
-                Tok::Escape
-            } else {
-                keyword(&upper).unwrap_or_else(|| Tok::Ident(word.to_string()))
-            };
+            let tok =
+                if upper == Some("ESCAPE") && self.prev == Seen::Str && self.prev2 == Seen::Like {
+                    Tok::Escape
+                } else {
+                    upper
+                        .and_then(keyword)
+                        .unwrap_or_else(|| Tok::Ident(word.to_string()))
+                };
             return Some(Ok((start, tok, self.pos)));
         }
 
@@ -336,7 +363,7 @@ impl Iterator for Lexer<'_> {
         }
         let tok = self.next_token();
         match &tok {
-            Some(Ok((_, t, _))) => self.prev2 = self.prev.replace(t.clone()),
+            Some(Ok((_, t, _))) => self.prev2 = std::mem::replace(&mut self.prev, Seen::of(t)),
             Some(Err(_)) | None => self.done = true,
         }
         tok

@@ -18,8 +18,12 @@ use super::semijoin::{blk_has_tuple_in, semijoin_targets};
 use super::{LiteralMode, SqlStatement};
 
 /// A query as SQL text, pretty-printed.
-fn sql_text(q: sa::Query) -> String {
-    b::restore_line_breaks(format!("{:#}", sa::Statement::Query(Box::new(q))))
+fn sql_text(q: &sa::Query) -> String {
+    use std::fmt::Write;
+    // A query statement prints as its query does; most take a few kilobytes.
+    let mut sql = String::with_capacity(4096);
+    let _ = write!(sql, "{q:#}");
+    b::restore_line_breaks(sql)
 }
 
 pub(super) struct Emitter<'a> {
@@ -113,13 +117,13 @@ impl<'a> Emitter<'a> {
 
     pub(super) fn finish(self, q: sa::Query) -> SqlStatement {
         SqlStatement {
-            sql: sql_text(q),
+            sql: sql_text(&q),
             params: self.params,
         }
     }
 
     /// [`Emitter::finish`] for one of several statements over the same parameters.
-    pub(super) fn render(&self, q: sa::Query) -> SqlStatement {
+    pub(super) fn render(&self, q: &sa::Query) -> SqlStatement {
         SqlStatement {
             sql: sql_text(q),
             params: self.params.clone(),
@@ -303,7 +307,7 @@ impl<'a> Emitter<'a> {
         let mut projection = match &project {
             None => vec![b::wildcard()],
             Some(cols) => {
-                let mut items = Vec::new();
+                let mut items = Vec::with_capacity(cols.len());
                 for (name, e) in cols {
                     // A tally grouped by counts each row once, as a key; selected too,
                     // it would count once more per group.

@@ -249,7 +249,7 @@ pub fn emit_describe_with(
     let mut rows = e.statement(plan, Need::Cols(vec![column.to_string()]), |_, body| {
         Ok(body)
     })?;
-    let with = rows.with.take();
+    let mut with = rows.with.take();
     let d = dialect;
     let col = || b::column(d, column);
     let over_rows = |items: Vec<sa::SelectItem>, filter: Option<sa::Expr>, group: Vec<sa::Expr>| {
@@ -300,9 +300,12 @@ pub fn emit_describe_with(
         (b::column(d, "top"), false),
     ]));
     limit(d, &mut top, Some(1), 0);
+    // The CTEs move from one query to the next as each is printed.
     let [stats, mean, top] = [stats, mean, top].map(|mut q| {
-        q.with = with.clone();
-        e.render(q)
+        q.with = with.take();
+        let sql = e.render(&q);
+        with = q.with.take();
+        sql
     });
     Ok(DescribeSql { stats, mean, top })
 }
