@@ -23,6 +23,10 @@ fn sql_text(q: &sa::Query) -> String {
     // A query statement prints as its query does; most take a few kilobytes.
     let mut sql = String::with_capacity(4096);
     let _ = write!(sql, "{q:#}");
+    // A session may hold many short statements: none keeps most of the buffer unused.
+    if sql.capacity() > 2 * sql.len() {
+        sql.shrink_to_fit();
+    }
     b::restore_line_breaks(sql)
 }
 
