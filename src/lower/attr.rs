@@ -431,6 +431,31 @@ impl Lowerer<'_> {
         class: Option<&str>,
         a: &AttrPath,
     ) -> Result<Expr, Diagnostic> {
+        // An IOC list written as an OR chain reads one attribute once per value.
+        let key = (
+            source,
+            entity.to_string(),
+            slot.to_string(),
+            class.map(str::to_string),
+            a.entity.as_ref().map(|e| e.name.clone()),
+            a.path.clone(),
+        );
+        if let Some(e) = self.memo.rows_attrs.borrow().get(&key) {
+            return Ok(e.clone());
+        }
+        let e = self.rows_attr_uncached(source, entity, slot, class, a)?;
+        self.memo.rows_attrs.borrow_mut().insert(key, e.clone());
+        Ok(e)
+    }
+
+    fn rows_attr_uncached(
+        &mut self,
+        source: usize,
+        entity: &str,
+        slot: &str,
+        class: Option<&str>,
+        a: &AttrPath,
+    ) -> Result<Expr, Diagnostic> {
         let ctx = Ctx::Rows {
             source,
             entity: entity.to_string(),
@@ -1089,8 +1114,8 @@ fn merge_rules(rules: &[&ClassRule]) -> Vec<ClassRule> {
 }
 
 /// Answers [`Lowerer::entity_columns`], [`Lowerer::class_pred`],
-/// [`Lowerer::classification_cases`] and [`Lowerer::classification_table`] gave, by their
-/// arguments. Each depends only on the source (its mapping and catalog columns, fixed once
+/// [`Lowerer::classification_cases`], [`Lowerer::classification_table`] and
+/// `Lowerer::rows_attr` (when it found the attribute) gave, by their arguments. Each depends only on the source (its mapping and catalog columns, fixed once
 /// the source is registered) and the arguments. The classification is asked for again by
 /// every FIND over events and every read of an event's classification attribute; worked
 /// out each time, it was most of a typical hunt's lowering (each of its predicates folded).
@@ -1104,6 +1129,20 @@ pub(super) struct Memo {
     classification_tables:
         RefCell<FxHashMap<(usize, Option<String>, String), Option<Vec<(Expr, Literal)>>>>,
     classification_groups: RefCell<FxHashMap<(usize, Option<String>, Vec<usize>), Expr>>,
+    /// By source, entity, slot, class, the attribute's `entity:` prefix and its path.
+    rows_attrs: RefCell<
+        FxHashMap<
+            (
+                usize,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                String,
+            ),
+            Expr,
+        >,
+    >,
 }
 
 impl Memo {
@@ -1120,6 +1159,7 @@ impl Memo {
         self.classification_groups
             .get_mut()
             .retain(|k, _| k.0 != source);
+        self.rows_attrs.get_mut().retain(|k, _| k.0 != source);
     }
 
     /// Files the answers under the data sources' new numbers (`at[old]`), dropping
@@ -1136,6 +1176,9 @@ impl Memo {
         });
         rekey(&mut self.classification_groups, |(s, c, g)| {
             Some((new(s)?, c, g))
+        });
+        rekey(&mut self.rows_attrs, |(s, e, sl, c, ae, p)| {
+            Some((new(s)?, e, sl, c, ae, p))
         });
     }
 }

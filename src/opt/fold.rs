@@ -17,6 +17,7 @@
 //! Each rewrite keeps SQL's three-valued meaning: with `c` NULL both sides are NULL.
 
 use crate::ir::{CmpOp, Expr, Literal, Plan, Program, Recursion, TreeNode};
+use std::sync::Arc;
 
 /// Folds every predicate and projected expression of the program's plans.
 pub fn fold_program(mut program: Program) -> Program {
@@ -56,8 +57,11 @@ fn fold_plan(plan: &mut Plan) {
 /// Folds one expression, bottom-up.
 pub fn fold(e: Expr) -> Expr {
     match e {
-        Expr::Or(parts) => factor(merge(distinct(parts, false), false)),
-        Expr::And(parts) => merge(distinct(parts, true), true),
+        Expr::Or(parts) => factor(merge(
+            distinct(join_memberships(parts, false), false),
+            false,
+        )),
+        Expr::And(parts) => merge(distinct(join_memberships(parts, true), true), true),
         Expr::Not(inner) => Expr::not(fold(*inner)),
         // Lowering drops a list's repeats, and `merge` those of lists it joins: a list of a
         // million is not hashed again at every fold. One value (however often) is `=`.
@@ -167,6 +171,94 @@ fn membership(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
         } if *n == negated && subject(expr) => Some((expr, list)),
         _ => None,
     }
+}
+
+/// Runs of consecutive membership tests of one subject (`x = 'a' OR x = 'b' OR …`, an
+/// IOC list written as an OR chain; `!=` tests under AND) joined into one list before the
+/// parts are folded, so that the subject (a per-class CASE of hundreds of nodes) is folded
+/// and hashed once, not once per value. [`merge`] joins them too, after folding each:
+/// the result is the same.
+fn join_memberships(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
+    // The values a part tests of its subject, the subject not checked (see `membership`).
+    fn tested(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
+        let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
+        match e {
+            Expr::Cmp { op: o, left, right } if *o == op => match (&**left, &**right) {
+                (c, Expr::Lit(l)) | (Expr::Lit(l), c) if *l != Literal::Null => {
+                    Some((c, std::slice::from_ref(l)))
+                }
+                _ => None,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated: n,
+            } if *n == negated => Some((expr, list)),
+            _ => None,
+        }
+    }
+    // Copies of one mapped attribute share their CASE's branches: compared by address first.
+    fn same(a: &Expr, b: &Expr) -> bool {
+        match (a, b) {
+            (
+                Expr::Case {
+                    whens: w1,
+                    otherwise: o1,
+                },
+                Expr::Case {
+                    whens: w2,
+                    otherwise: o2,
+                },
+            ) if Arc::ptr_eq(w1, w2) && Arc::ptr_eq(o1, o2) => true,
+            _ => a == b,
+        }
+    }
+    if parts.len() < 2 {
+        return parts;
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    // The run's first part (a test `membership` accepts) and the values of the parts after it.
+    let mut run: Option<(Expr, Vec<Literal>, usize)> = None;
+    let flush = |run: Option<(Expr, Vec<Literal>, usize)>, out: &mut Vec<Expr>| {
+        let Some((first, more, n)) = run else { return };
+        if n == 1 {
+            out.push(first);
+            return;
+        }
+        let (subject, mut values) = match first {
+            Expr::Cmp { left, right, .. } => match (*left, *right) {
+                (Expr::Lit(l), c) | (c, Expr::Lit(l)) => (c, vec![l]),
+                (l, _) => (l, Vec::new()),
+            },
+            Expr::InList { expr, list, .. } => (*expr, list),
+            other => (other, Vec::new()),
+        };
+        values.extend(more);
+        out.push(in_list(subject, values, conj));
+    };
+    for p in parts {
+        if let Some((first, more, n)) = &mut run {
+            let joined = match (tested(first, conj), tested(&p, conj)) {
+                (Some((a, _)), Some((b, values))) if same(a, b) => {
+                    more.extend_from_slice(values);
+                    true
+                }
+                _ => false,
+            };
+            if joined {
+                *n += 1;
+                continue;
+            }
+        }
+        flush(run.take(), &mut out);
+        if membership(&p, conj).is_some() {
+            run = Some((p, Vec::new(), 1));
+        } else {
+            out.push(p);
+        }
+    }
+    flush(run, &mut out);
+    out
 }
 
 /// `fold(Expr::or(parts))` for parts that are folded already (folding is idempotent):
@@ -600,6 +692,63 @@ mod tests {
             fold(e),
             Expr::Or(vec![list("n", &["a", "b", "c"], false), eq("m", "x")])
         );
+    }
+
+    /// Tests of one subject joined before folding (an OR chain of IOCs) give what folding
+    /// each test and merging them after gives: with a per-class CASE shared by its copies
+    /// or built twice, runs broken by other tests, lists, repeats, a value on the left,
+    /// NULL, and `!=` under AND.
+    #[test]
+    fn chains_joined_before_folding_fold_as_merged_after() {
+        let case = || Expr::Case {
+            whens: vec![(eq("cat", "process"), Expr::col("target"))].into(),
+            otherwise: Arc::new(Expr::col("name")),
+        };
+        let shared = case();
+        let test =
+            |subject: &Expr, op: CmpOp, v: &str| Expr::cmp(op, subject.clone(), Expr::str(v));
+        let chain = |op: CmpOp| {
+            let negated = op == CmpOp::Ne;
+            vec![
+                test(&shared, op, "a"),
+                test(&shared, op, "b"),
+                test(&case(), op, "c"),
+                test(&shared, op, "a"),
+                Expr::cmp(op, Expr::str("d"), shared.clone()),
+                test(&Expr::col("m"), op, "x"),
+                test(&shared, op, "e"),
+                Expr::InList {
+                    expr: Box::new(shared.clone()),
+                    list: vec![Literal::Str("f".into()), Literal::Str("a".into())],
+                    negated,
+                },
+                Expr::cmp(op, shared.clone(), Expr::Lit(Literal::Null)),
+                test(&Expr::col("m"), op, "y"),
+                test(&Expr::col("m"), op, "y"),
+            ]
+        };
+        for (op, conj) in [(CmpOp::Eq, false), (CmpOp::Ne, true)] {
+            let parts = chain(op);
+            let merged_after = merge(distinct(parts.clone(), conj), conj);
+            let (whole, merged_after) = if conj {
+                (fold(Expr::And(parts)), merged_after)
+            } else {
+                (fold(Expr::Or(parts)), factor(merged_after))
+            };
+            assert_eq!(whole, merged_after);
+            // The CASE's eight tests are one list of its six values.
+            let lists = |e: &Expr| {
+                let mut n = Vec::new();
+                e.apply(|x| {
+                    if let Expr::InList { list, .. } = x {
+                        n.push(list.len());
+                    }
+                    Recursion::Continue
+                });
+                n
+            };
+            assert!(lists(&whole).contains(&6), "{whole:?}");
+        }
     }
 
     #[test]
