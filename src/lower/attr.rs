@@ -431,20 +431,35 @@ impl Lowerer<'_> {
         class: Option<&str>,
         a: &AttrPath,
     ) -> Result<Expr, Diagnostic> {
-        // An IOC list written as an OR chain reads one attribute once per value.
-        let key = (
-            source,
-            entity.to_string(),
-            slot.to_string(),
-            class.map(str::to_string),
-            a.entity.as_ref().map(|e| e.name.clone()),
-            a.path.clone(),
-        );
-        if let Some(e) = self.memo.rows_attrs.borrow().get(&key) {
+        // An IOC list written as an OR chain reads one attribute once per value. The key:
+        // the entity, slot, class, `entity:` prefix and path, apart by a control character.
+        let mut key = String::with_capacity(64);
+        for part in [
+            entity,
+            slot,
+            class.unwrap_or("\u{1}"),
+            a.entity.as_ref().map_or("\u{1}", |e| e.name.as_str()),
+            &a.path,
+        ] {
+            key.push_str(part);
+            key.push('\u{0}');
+        }
+        if let Some(e) = self
+            .memo
+            .rows_attrs
+            .borrow()
+            .get(&source)
+            .and_then(|m| m.get(&key))
+        {
             return Ok(e.clone());
         }
         let e = self.rows_attr_uncached(source, entity, slot, class, a)?;
-        self.memo.rows_attrs.borrow_mut().insert(key, e.clone());
+        self.memo
+            .rows_attrs
+            .borrow_mut()
+            .entry(source)
+            .or_default()
+            .insert(key, e.clone());
         Ok(e)
     }
 
@@ -1129,20 +1144,9 @@ pub(super) struct Memo {
     classification_tables:
         RefCell<FxHashMap<(usize, Option<String>, String), Option<Vec<(Expr, Literal)>>>>,
     classification_groups: RefCell<FxHashMap<(usize, Option<String>, Vec<usize>), Expr>>,
-    /// By source, entity, slot, class, the attribute's `entity:` prefix and its path.
-    rows_attrs: RefCell<
-        FxHashMap<
-            (
-                usize,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                String,
-            ),
-            Expr,
-        >,
-    >,
+    /// By source, then by entity, slot, class, the attribute's `entity:` prefix and its
+    /// path (see [`Lowerer::rows_attr`]).
+    rows_attrs: RefCell<FxHashMap<usize, FxHashMap<String, Expr>>>,
 }
 
 impl Memo {
@@ -1159,7 +1163,7 @@ impl Memo {
         self.classification_groups
             .get_mut()
             .retain(|k, _| k.0 != source);
-        self.rows_attrs.get_mut().retain(|k, _| k.0 != source);
+        self.rows_attrs.get_mut().remove(&source);
     }
 
     /// Files the answers under the data sources' new numbers (`at[old]`), dropping
@@ -1177,9 +1181,7 @@ impl Memo {
         rekey(&mut self.classification_groups, |(s, c, g)| {
             Some((new(s)?, c, g))
         });
-        rekey(&mut self.rows_attrs, |(s, e, sl, c, ae, p)| {
-            Some((new(s)?, e, sl, c, ae, p))
-        });
+        rekey(&mut self.rows_attrs, new);
     }
 }
 

@@ -213,51 +213,54 @@ fn join_memberships(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
             _ => a == b,
         }
     }
-    if parts.len() < 2 {
-        return parts;
-    }
-    let mut out = Vec::with_capacity(parts.len());
-    // The run's first part (a test `membership` accepts) and the values of the parts after it.
-    let mut run: Option<(Expr, Vec<Literal>, usize)> = None;
-    let flush = |run: Option<(Expr, Vec<Literal>, usize)>, out: &mut Vec<Expr>| {
-        let Some((first, more, n)) = run else { return };
-        if n == 1 {
-            out.push(first);
-            return;
-        }
-        let (subject, mut values) = match first {
+    // A test's subject and values, taken apart (as `tested` reads them).
+    fn split(e: Expr) -> (Expr, Vec<Literal>) {
+        match e {
             Expr::Cmp { left, right, .. } => match (*left, *right) {
-                (Expr::Lit(l), c) | (c, Expr::Lit(l)) => (c, vec![l]),
+                (c, Expr::Lit(l)) | (Expr::Lit(l), c) => (c, vec![l]),
                 (l, _) => (l, Vec::new()),
             },
             Expr::InList { expr, list, .. } => (*expr, list),
             other => (other, Vec::new()),
-        };
-        values.extend(more);
-        out.push(in_list(subject, values, conj));
-    };
-    for p in parts {
-        if let Some((first, more, n)) = &mut run {
-            let joined = match (tested(first, conj), tested(&p, conj)) {
-                (Some((a, _)), Some((b, values))) if same(a, b) => {
-                    more.extend_from_slice(values);
-                    true
-                }
-                _ => false,
-            };
-            if joined {
-                *n += 1;
-                continue;
-            }
-        }
-        flush(run.take(), &mut out);
-        if membership(&p, conj).is_some() {
-            run = Some((p, Vec::new(), 1));
-        } else {
-            out.push(p);
         }
     }
-    flush(run, &mut out);
+    if parts.len() < 2 {
+        return parts;
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    // Consecutive tests of one subject, joined when the run ends if `membership` accepts
+    // them (its check of the subject is a walk: once a run, not once a part).
+    let mut run: Vec<Expr> = Vec::new();
+    let flush = |run: &mut Vec<Expr>, out: &mut Vec<Expr>| {
+        if run.len() > 1 && membership(&run[0], conj).is_some() {
+            let mut tests = run.drain(..).map(split);
+            let Some((subject, mut values)) = tests.next() else {
+                return;
+            };
+            for (_, more) in tests {
+                values.extend(more);
+            }
+            out.push(in_list(subject, values, conj));
+        } else {
+            out.append(run);
+        }
+    };
+    for p in parts {
+        let Some((subject, _)) = tested(&p, conj) else {
+            flush(&mut run, &mut out);
+            out.push(p);
+            continue;
+        };
+        let continues = run
+            .first()
+            .and_then(|first| tested(first, conj))
+            .is_some_and(|(a, _)| same(a, subject));
+        if !continues {
+            flush(&mut run, &mut out);
+        }
+        run.push(p);
+    }
+    flush(&mut run, &mut out);
     out
 }
 
