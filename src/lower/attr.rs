@@ -1130,8 +1130,9 @@ fn merge_rules(rules: &[&ClassRule]) -> Vec<ClassRule> {
 
 /// Answers [`Lowerer::entity_columns`], [`Lowerer::class_pred`],
 /// [`Lowerer::classification_cases`], [`Lowerer::classification_table`] and
-/// `Lowerer::rows_attr` (when it found the attribute) gave, by their arguments. Each depends only on the source (its mapping and catalog columns, fixed once
-/// the source is registered) and the arguments. The classification is asked for again by
+/// `Lowerer::rows_attr` (when it found the attribute) gave, by their arguments. Each
+/// depends only on the source (its mapping and catalog columns, fixed once the source is
+/// registered) and the arguments. The classification is asked for again by
 /// every FIND over events and every read of an event's classification attribute; worked
 /// out each time, it was most of a typical hunt's lowering (each of its predicates folded).
 #[derive(Default)]
