@@ -718,8 +718,7 @@ impl Mapping {
 
     /// Whether any entry of the mapping (general or of some class) names `path`.
     pub fn names(&self, path: &str) -> bool {
-        self.attributes.contains_key(path)
-            || self.class_attributes.values().any(|m| m.contains_key(path))
+        self.attributes.contains_key(path) || self.varies_by_class(path)
     }
 
     /// The native column an OCSF event path that no entry maps reads, by

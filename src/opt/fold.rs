@@ -154,12 +154,17 @@ fn in_list(expr: Expr, list: Vec<Literal>, negated: bool) -> Expr {
 /// The column and values of a term that tests membership: `c = v` / `c IN (…)` (for OR),
 /// `c != v` / `c NOT IN (…)` (for AND).
 fn membership(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
-    let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
     // A column, or an expression over columns (a per-class CASE, a basename).
-    let subject = |x: &Expr| !matches!(x, Expr::Lit(_)) && !x.has_rel_ref();
+    tested(e, negated).filter(|(c, _)| !matches!(c, Expr::Lit(_)) && !c.has_rel_ref())
+}
+
+/// The subject and values of a term of the shape [`membership`] accepts, its subject not
+/// checked (a walk, for an expression).
+fn tested(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
+    let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
     match e {
         Expr::Cmp { op: o, left, right } if *o == op => match (&**left, &**right) {
-            (c, Expr::Lit(l)) | (Expr::Lit(l), c) if subject(c) && *l != Literal::Null => {
+            (c, Expr::Lit(l)) | (Expr::Lit(l), c) if *l != Literal::Null => {
                 Some((c, std::slice::from_ref(l)))
             }
             _ => None,
@@ -168,7 +173,7 @@ fn membership(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
             expr,
             list,
             negated: n,
-        } if *n == negated && subject(expr) => Some((expr, list)),
+        } if *n == negated => Some((expr, list)),
         _ => None,
     }
 }
@@ -179,24 +184,6 @@ fn membership(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
 /// and hashed once, not once per value. [`merge`] joins them too, after folding each:
 /// the result is the same.
 fn join_memberships(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
-    // The values a part tests of its subject, the subject not checked (see `membership`).
-    fn tested(e: &Expr, negated: bool) -> Option<(&Expr, &[Literal])> {
-        let op = if negated { CmpOp::Ne } else { CmpOp::Eq };
-        match e {
-            Expr::Cmp { op: o, left, right } if *o == op => match (&**left, &**right) {
-                (c, Expr::Lit(l)) | (Expr::Lit(l), c) if *l != Literal::Null => {
-                    Some((c, std::slice::from_ref(l)))
-                }
-                _ => None,
-            },
-            Expr::InList {
-                expr,
-                list,
-                negated: n,
-            } if *n == negated => Some((expr, list)),
-            _ => None,
-        }
-    }
     // Copies of one mapped attribute share their CASE's branches: compared by address first.
     fn same(a: &Expr, b: &Expr) -> bool {
         match (a, b) {
@@ -213,11 +200,11 @@ fn join_memberships(parts: Vec<Expr>, conj: bool) -> Vec<Expr> {
             _ => a == b,
         }
     }
-    // A test's subject and values, taken apart (as `tested` reads them).
+    // A test's subject and values, taken apart (the sides `tested` reads).
     fn split(e: Expr) -> (Expr, Vec<Literal>) {
         match e {
             Expr::Cmp { left, right, .. } => match (*left, *right) {
-                (c, Expr::Lit(l)) | (Expr::Lit(l), c) => (c, vec![l]),
+                (c, Expr::Lit(l)) | (Expr::Lit(l), c) if l != Literal::Null => (c, vec![l]),
                 (l, _) => (l, Vec::new()),
             },
             Expr::InList { expr, list, .. } => (*expr, list),

@@ -22,7 +22,8 @@ fn sql_text(q: &sa::Query) -> String {
     use std::fmt::Write;
     // A query statement prints as its query does; most take a few kilobytes.
     let mut sql = String::with_capacity(4096);
-    let _ = write!(sql, "{q:#}");
+    // A String takes every write; sqlparser's printing only passes on the writer's errors.
+    write!(sql, "{q:#}").expect("printing a query into a String");
     // A session may hold many short statements: none keeps most of the buffer unused.
     if sql.capacity() > 2 * sql.len() {
         sql.shrink_to_fit();
