@@ -462,23 +462,57 @@ pub fn split_cases(e: Expr) -> Expr {
                     // A branch whose value is NULL (the class has no such attribute)
                     // cannot make the test true: no alternative for it.
                     if !never_true(&test) {
-                        parts.push(cond.clone());
-                        parts.push(test);
-                        alternatives.push(Expr::and(parts));
+                        // The condition before the denials: it pins the class, so it
+                        // turns most rows away, where a denial mostly holds.
+                        parts.insert(0, cond.clone());
+                        alternatives.push(alternative(test, parts));
                     }
                     earlier.push(cond);
                 }
                 let test = with_subject(&e, otherwise);
                 if !never_true(&test) {
-                    let mut parts: Vec<Expr> = earlier.iter().map(not_true).collect();
-                    parts.push(test);
-                    alternatives.push(Expr::and(parts));
+                    // First: most rows are of no class a condition names, and a row
+                    // that one alternative selects skips those after it.
+                    let parts: Vec<Expr> = earlier.iter().map(not_true).collect();
+                    alternatives.insert(0, alternative(test, parts));
                 }
                 Expr::or(alternatives)
             }
             None => e,
         },
     }
+}
+
+/// One alternative of a split test: the branch's `test` and its `guards` (the branch's
+/// condition, the earlier ones denied). SQLite evaluates a conjunction in the order
+/// written and stops at its first false part (PostgreSQL sorts one by cost alone), and
+/// most rows fail some part: a test that is cheap and seldom true (a column equal to a
+/// value, or in a list) goes first and turns them away before any guard is read; any
+/// other test (a derived value's function calls, a range most rows pass) goes last,
+/// where only the rows of its class reach it. On a lake with Sysmon's columns, a
+/// one-day `name = 'cmd.exe'` hunt runs 27 % fewer instructions (BENCHMARKS.md).
+fn alternative(test: Expr, mut guards: Vec<Expr>) -> Expr {
+    let col = |e: &Expr| matches!(e, Expr::Col(_));
+    let lit = |e: &Expr| matches!(e, Expr::Lit(_));
+    let first = match &test {
+        Expr::Cmp {
+            op: CmpOp::Eq,
+            left,
+            right,
+        } => (col(left) && lit(right)) || (lit(left) && col(right)),
+        Expr::InList {
+            expr,
+            negated: false,
+            ..
+        } => col(expr),
+        _ => false,
+    };
+    if first {
+        guards.insert(0, test);
+    } else {
+        guards.push(test);
+    }
+    Expr::and(guards)
 }
 
 /// A test of a NULL literal: a comparison, LIKE, MATCHES or IN whose subject is NULL is
@@ -587,7 +621,16 @@ fn not_true(e: &Expr) -> Expr {
     };
     match e {
         Expr::Lit(crate::ir::Literal::Bool(b)) => Expr::Lit(crate::ir::Literal::Bool(!b)),
-        Expr::And(parts) => Expr::or(parts.iter().map(not_true).collect()),
+        // Each part's test of NULL after every part's own denial: a value is seldom NULL,
+        // so the first denial that holds ends the test.
+        Expr::And(parts) => {
+            let denials = Expr::or(parts.iter().map(not_true).collect());
+            let Expr::Or(mut alts) = denials else {
+                return denials;
+            };
+            alts.sort_by_key(|a| matches!(a, Expr::IsNull { negated: false, .. }));
+            Expr::Or(alts)
+        }
         Expr::Or(parts) => Expr::and(parts.iter().map(not_true).collect()),
         Expr::Cmp { op, left, right }
             if matches!(**left, Expr::Col(_)) && matches!(**right, Expr::Lit(_)) =>
@@ -601,8 +644,8 @@ fn not_true(e: &Expr) -> Expr {
                 CmpOp::Ge => CmpOp::Lt,
             };
             Expr::or(vec![
-                null(left),
                 Expr::cmp(neg, (**left).clone(), (**right).clone()),
+                null(left),
             ])
         }
         Expr::InList {
@@ -610,12 +653,12 @@ fn not_true(e: &Expr) -> Expr {
             list,
             negated,
         } if matches!(**expr, Expr::Col(_)) => Expr::or(vec![
-            null(expr),
             Expr::InList {
                 expr: expr.clone(),
                 list: list.clone(),
                 negated: !negated,
             },
+            null(expr),
         ]),
         Expr::IsNull { expr, negated } => Expr::IsNull {
             expr: expr.clone(),
@@ -796,18 +839,19 @@ mod tests {
             eq("m", "y"),
         ]);
         let not_k = Expr::Or(vec![
+            ne("cat", "process"),
             Expr::IsNull {
                 expr: Box::new(Expr::col("cat")),
                 negated: false,
             },
-            ne("cat", "process"),
         ]);
         assert_eq!(
             split_cases(e),
             Expr::And(vec![
+                // The branch of no class first; an equality before its guards.
                 Expr::Or(vec![
-                    Expr::And(vec![k, eq("target", "x")]),
-                    Expr::And(vec![not_k, eq("name", "x")]),
+                    Expr::And(vec![eq("name", "x"), not_k]),
+                    Expr::And(vec![eq("target", "x"), k]),
                 ]),
                 eq("m", "y"),
             ])
@@ -818,6 +862,73 @@ mod tests {
     }
 
     #[test]
+    fn each_alternative_reads_its_cheapest_part_first() {
+        let (k1, k2) = (eq("cat", "process"), eq("code", "8"));
+        let case = Expr::Case {
+            whens: vec![(k1.clone(), Expr::col("a")), (k2.clone(), Expr::col("b"))].into(),
+            otherwise: std::sync::Arc::new(Expr::col("c")),
+        };
+        let denied = |c: &str, v: &str| {
+            Expr::Or(vec![
+                ne(c, v),
+                Expr::IsNull {
+                    expr: Box::new(Expr::col(c)),
+                    negated: false,
+                },
+            ])
+        };
+        let over = |c: &str| Expr::cmp(CmpOp::Gt, Expr::col(c), Expr::str("5"));
+        // A range most rows pass: after the guards, and a branch's condition before the
+        // denials of those before it.
+        assert_eq!(
+            split_cases(Expr::cmp(CmpOp::Gt, case.clone(), Expr::str("5"))),
+            Expr::Or(vec![
+                Expr::And(vec![
+                    denied("cat", "process"),
+                    denied("code", "8"),
+                    over("c")
+                ]),
+                Expr::And(vec![k1.clone(), over("a")]),
+                Expr::And(vec![k2.clone(), denied("cat", "process"), over("b")]),
+            ])
+        );
+        // An IN list of a column: before them.
+        let listed = |c: &str| list(c, &["x", "y"], false);
+        assert_eq!(
+            split_cases(Expr::InList {
+                expr: Box::new(case),
+                list: vec![Literal::Str("x".into()), Literal::Str("y".into())],
+                negated: false,
+            }),
+            Expr::Or(vec![
+                Expr::And(vec![
+                    listed("c"),
+                    denied("cat", "process"),
+                    denied("code", "8")
+                ]),
+                Expr::And(vec![listed("a"), k1.clone()]),
+                Expr::And(vec![listed("b"), k2, denied("cat", "process")]),
+            ])
+        );
+        // A denial of several parts: each part's own denial, then their NULL tests.
+        assert_eq!(
+            not_true(&Expr::And(vec![k1, eq("code", "10")])),
+            Expr::Or(vec![
+                ne("cat", "process"),
+                ne("code", "10"),
+                Expr::IsNull {
+                    expr: Box::new(Expr::col("cat")),
+                    negated: false,
+                },
+                Expr::IsNull {
+                    expr: Box::new(Expr::col("code")),
+                    negated: false,
+                },
+            ])
+        );
+    }
+
+    #[test]
     fn a_branch_without_the_attribute_gives_no_alternative() {
         let k = eq("cat", "process");
         let case = Expr::Case {
@@ -825,11 +936,11 @@ mod tests {
             otherwise: std::sync::Arc::new(Expr::col("name")),
         };
         let not_k = Expr::Or(vec![
+            ne("cat", "process"),
             Expr::IsNull {
                 expr: Box::new(Expr::col("cat")),
                 negated: false,
             },
-            ne("cat", "process"),
         ]);
         let like = Expr::Like {
             expr: Box::new(case.clone()),
@@ -858,16 +969,16 @@ mod tests {
             split_cases(is_null),
             Expr::Or(vec![
                 Expr::And(vec![
-                    k,
+                    not_k,
                     Expr::IsNull {
-                        expr: Box::new(Expr::Lit(Literal::Null)),
+                        expr: Box::new(Expr::col("name")),
                         negated: false,
                     }
                 ]),
                 Expr::And(vec![
-                    not_k,
+                    k,
                     Expr::IsNull {
-                        expr: Box::new(Expr::col("name")),
+                        expr: Box::new(Expr::Lit(Literal::Null)),
                         negated: false,
                     }
                 ]),
