@@ -25,10 +25,11 @@ fn sql_text(q: &sa::Query) -> String {
     // A String takes every write; sqlparser's printing only passes on the writer's errors.
     write!(sql, "{q:#}").expect("printing a query into a String");
     // A session may hold many short statements: none keeps most of the buffer unused.
+    let mut sql = b::restore_line_breaks(sql);
     if sql.capacity() > 2 * sql.len() {
         sql.shrink_to_fit();
     }
-    b::restore_line_breaks(sql)
+    sql
 }
 
 pub(super) struct Emitter<'a> {
