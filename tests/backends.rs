@@ -1858,6 +1858,76 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
         .unwrap();
 }
 
+/// On PostgreSQL, the summary's count of a large variable that is not kept runs on a
+/// second connection. Where the planner expects more distinct entities than `work_mem`
+/// holds, that connection sends the variable's identities and kestrel counts them as
+/// they arrive; where they fit, the server counts. Both give the server's own counts:
+/// records, and distinct whole identities (here with repeated and missing pids).
+#[test]
+fn postgres_counts_many_entities_as_they_stream_and_few_on_the_server() {
+    use kestrel::backend::postgres::KEEP_AT_MOST;
+    let rows = KEEP_AT_MOST as i64 + 50_000;
+    let table = format!("kestrel_many_{}", std::process::id());
+    let mut client = postgres::Client::connect(&common::pg_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            r#"DROP TABLE IF EXISTS {table};
+               CREATE TABLE {table} AS SELECT '2024-07-08T00:00:01.000000Z' AS "@timestamp",
+                 CASE WHEN i % 11 = 0 THEN NULL ELSE i % 180000 END AS "process.pid",
+                 'p' || (i % 3) AS "process.name", 'h' || ((i / 100000) % 2) AS "host.name"
+               FROM generate_series(1, {rows}) AS s(i);
+               ANALYZE {table};"#
+        ))
+        .unwrap();
+    let mut server = |sql: &str| -> i64 { client.query_one(sql, &[]).unwrap().get(0) };
+    let pids = server(&format!(
+        r#"SELECT count(*) FROM {table} WHERE "process.pid" IS NOT NULL"#
+    ));
+    let processes = server(&format!(
+        r#"SELECT count(*) FROM (SELECT DISTINCT "process.pid", "host.name" FROM {table}
+           WHERE "process.pid" IS NOT NULL) e"#
+    ));
+    // A pid repeats on another host: more processes than pids, fewer than records.
+    let distinct_pids = server(&format!(
+        r#"SELECT count(DISTINCT "process.pid") FROM {table}"#
+    ));
+    assert!(
+        processes > distinct_pids && processes < pids,
+        "{processes} of {pids}"
+    );
+    let config = lake_config(&common::pg_url(), "big", &table);
+    let streamed = "which sends its rows to be counted as they arrive";
+    for (hunt, var, kind, records, entities, streams) in [
+        (
+            "q = GET process FROM x://big WHERE name LIKE 'p%'\nDISP q ATTR name\nEXPLAIN q\n",
+            "q",
+            "process",
+            pids,
+            processes,
+            true,
+        ),
+        (
+            "d = GET x-oca-asset FROM x://big WHERE hostname LIKE 'h%'\nDISP d ATTR hostname\nEXPLAIN d\n",
+            "d",
+            "x-oca-asset",
+            rows,
+            2,
+            false,
+        ),
+    ] {
+        let out = common::run_jsonl_with_summary(&config, hunt).unwrap();
+        assert!(out.contains(BESIDE), "{var}: {out}");
+        assert_eq!(out.contains(streamed), streams, "{var}: {out}");
+        assert!(
+            out.contains(&format!("# {var} {kind} {entities} {records}")),
+            "{var}: {out}"
+        );
+    }
+    client
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .unwrap();
+}
+
 /// A configuration with one connection `lake` at `url`, and its table as data source `ds`.
 fn lake_config(url: &str, ds: &str, table: &str) -> Config {
     let yaml = format!(

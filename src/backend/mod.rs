@@ -25,6 +25,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 mod tally;
+pub use tally::EntityCounter;
 pub mod tls;
 pub mod url;
 
@@ -281,6 +282,14 @@ pub trait Backend {
     /// run there while the hunt's statements run here.
     fn counts_beside(&self) -> bool {
         false
+    }
+
+    /// Whether this database would hold the distinct rows of `distinct` (a `SELECT
+    /// DISTINCT`) in memory while it counts them, as its planner expects them: Some(false)
+    /// where they would spill to disk (PostgreSQL's hash table past `work_mem` ×
+    /// `hash_mem_multiplier`), None where it cannot tell.
+    fn distinct_fits(&mut self, _distinct: &SqlStatement) -> Option<bool> {
+        None
     }
 }
 

@@ -323,6 +323,12 @@ pub const KEEP_AT_MOST: usize = 250_000;
 impl PgBackend {
     /// The planner's estimate of how many rows `stmt` gives (0 when it has none).
     fn planned_rows(&mut self, stmt: &SqlStatement) -> Result<f64, BackendError> {
+        Ok(self.planned(stmt)?["Plan Rows"].as_f64().unwrap_or(0.0))
+    }
+
+    /// The top node of the planner's plan for `stmt` (`EXPLAIN (FORMAT JSON)`); null
+    /// where the answer is not one.
+    fn planned(&mut self, stmt: &SqlStatement) -> Result<serde_json::Value, BackendError> {
         let explain = SqlStatement {
             sql: format!("EXPLAIN (FORMAT JSON) {}", stmt.sql),
             params: stmt.params.clone(),
@@ -330,11 +336,11 @@ impl PgBackend {
         let mut plan = super::Collect::default();
         self.query(&explain, &mut plan)?;
         let text = match plan.rows.first().and_then(|r| r.first()) {
-            Some(Value::Text(t)) => t.clone(),
-            _ => return Ok(0.0),
+            Some(Value::Text(t)) => t.as_str(),
+            _ => return Ok(serde_json::Value::Null),
         };
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        Ok(json[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0))
+        let mut json: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        Ok(json[0]["Plan"].take())
     }
 }
 
@@ -543,6 +549,27 @@ impl Backend for PgBackend {
         true
     }
 
+    /// The planner's rows and width for the distinct rows, each with the hash table's
+    /// own bytes for a group ([`GROUP_BYTES`]), against `work_mem` × `hash_mem_multiplier`
+    /// (a server before PostgreSQL 13 has no multiplier: 1).
+    fn distinct_fits(&mut self, distinct: &SqlStatement) -> Option<bool> {
+        let plan = self.planned(distinct).ok()?;
+        let rows = plan["Plan Rows"].as_f64()?;
+        let width = plan["Plan Width"].as_f64().unwrap_or(0.0);
+        let mut memory = super::Collect::default();
+        let ask = |sql: &str| SqlStatement {
+            sql: sql.to_string(),
+            params: Vec::new(),
+        };
+        let budget = "SELECT pg_size_bytes(current_setting('work_mem'))::float8 \
+                      * COALESCE(current_setting('hash_mem_multiplier', true)::float8, 1)";
+        self.query(&ask(budget), &mut memory).ok()?;
+        let Some(Value::Float(bytes)) = memory.rows.first().and_then(|r| r.first()) else {
+            return None;
+        };
+        Some(rows * (width + GROUP_BYTES) <= *bytes)
+    }
+
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {
         self.client
             .batch_execute(&format!(
@@ -613,6 +640,10 @@ impl Backend for PgBackend {
         watch.finish(result)
     }
 }
+
+/// A group's bytes in PostgreSQL's hash table besides its key: the entry, the tuple's
+/// header and the aggregate's state, about as its planner counts them.
+const GROUP_BYTES: f64 = 64.0;
 
 /// The prefix of the settings that carry a kept variable's values to its `EXECUTE`
 /// ([`Backend::store`]); they last until the end of its transaction.

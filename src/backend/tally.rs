@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::fxhash::FxHashMap;
+use crate::value::Value;
 
 use super::sqlite::DISTINCT_BUDGET;
 
@@ -416,9 +417,181 @@ pub(super) fn hash128(seed: u64, bytes: &[u8]) -> u128 {
     twox_hash::XxHash3_128::oneshot_with_seed(seed, bytes)
 }
 
+/// Counts the rows of a statement as the summary's count query counts the variable they
+/// come from: each row is its identity (`n` values), then its own id (see [`entity`]);
+/// with `n` = 0, the row is the entity. For a server without a tally function, whose own
+/// count of many distinct entities spills (PostgreSQL's hash aggregate past `work_mem`):
+/// the rows stream here and are counted in this process's budget instead.
+pub struct EntityCounter {
+    n: usize,
+    tally: Tally,
+    /// A tuple's encoding, reused from row to row.
+    buf: Vec<u8>,
+}
+
+impl EntityCounter {
+    /// A counter of rows whose first `n` values are the identity.
+    pub fn new(n: usize) -> EntityCounter {
+        EntityCounter {
+            n,
+            tally: Tally::default(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Records and distinct entities; None if a spill file could not be written.
+    pub fn counts(self) -> Option<(u64, u64)> {
+        self.tally.counts()
+    }
+
+    /// Runs `stmt` on `backend` and counts its rows (their identity of `n` columns
+    /// first): the row a count query would give, records then entities.
+    pub fn count(
+        backend: &mut dyn super::Backend,
+        stmt: &crate::sql::SqlStatement,
+        n: usize,
+    ) -> Result<Vec<Value>, super::BackendError> {
+        let mut counter = EntityCounter::new(n);
+        backend.query(stmt, &mut counter)?;
+        let (records, entities) = counter.counts().ok_or_else(|| {
+            super::BackendError::Query("the entities' spill files could not be written".into())
+        })?;
+        let int = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+        Ok(vec![int(records), int(entities)])
+    }
+}
+
+impl super::RowSink for EntityCounter {
+    fn columns(&mut self, _: &[String]) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn row(&mut self, row: &[Value]) -> io::Result<()> {
+        let n = self.n.min(row.len());
+        let (identity, own) = row.split_at(n);
+        let whole = identity.iter().all(|v| !v.is_null());
+        let buf = &mut self.buf;
+        let mut hashed = |side: &[Value]| values_hash(side, buf);
+        let entity = if n > 0 && whole {
+            Some((0, hashed(identity)))
+        } else if !own.is_empty() {
+            Some((usize::from(n > 0), hashed(own)))
+        } else {
+            None
+        };
+        self.tally.add(entity);
+        Ok(())
+    }
+}
+
+/// A 128-bit hash of a tuple of values, equal for tuples that `SELECT DISTINCT` takes as
+/// equal on a server that sent them (a server column has one type: an integral float is
+/// hashed as the integer it equals all the same, as `tuple_hash` does on SQLite). A
+/// tuple of one value is hashed as it is, its type in the seed; a longer one is encoded,
+/// each value as a tag and its bytes, text with its length, in `buf`.
+fn values_hash(values: &[Value], buf: &mut Vec<u8>) -> u128 {
+    fn put(buf: &mut Vec<u8>, v: &Value) {
+        match v {
+            Value::Null => buf.push(0),
+            Value::Int(i) => {
+                buf.push(1);
+                buf.extend_from_slice(&i.to_le_bytes());
+            }
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                buf.push(1);
+                buf.extend_from_slice(&(*f as i64).to_le_bytes());
+            }
+            Value::Float(f) => {
+                buf.push(2);
+                buf.extend_from_slice(&f.to_bits().to_le_bytes());
+            }
+            Value::Text(t) => {
+                buf.push(3);
+                buf.extend_from_slice(&(t.len() as u64).to_le_bytes());
+                buf.extend_from_slice(t.as_bytes());
+            }
+            Value::Bool(b) => {
+                buf.push(5);
+                buf.push(u8::from(*b));
+            }
+        }
+    }
+    const SEED: u64 = 0x6b65_7374_7265_6c32;
+    if let [one] = values {
+        let seed = |tag: u64| SEED ^ (tag << 56);
+        return match one {
+            Value::Text(t) => hash128(seed(3), t.as_bytes()),
+            Value::Int(i) => hash128(seed(1), &i.to_le_bytes()),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                hash128(seed(1), &(*f as i64).to_le_bytes())
+            }
+            other => {
+                buf.clear();
+                put(buf, other);
+                hash128(seed(6), buf)
+            }
+        };
+    }
+    buf.clear();
+    for v in values {
+        put(buf, v);
+    }
+    hash128(SEED, buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows counted as they stream count as the summary's count query counts them:
+    /// distinct whole identities, then the distinct own ids of the records whose identity
+    /// is not whole (a NULL own id is one), and nothing for a record with neither; with
+    /// no identity, distinct rows. An integral float is the integer it equals; text and
+    /// numbers of the same digits differ, as do `("ab", "c")` and `("a", "bc")`.
+    #[test]
+    fn streamed_rows_count_their_entities_as_the_count_query_does() {
+        use super::super::RowSink;
+        use Value::{Bool, Float, Int, Null, Text};
+        let t = |s: &str| Text(s.to_string());
+        let count = |n: usize, rows: &[Vec<Value>]| {
+            let mut counter = EntityCounter::new(n);
+            for row in rows {
+                counter.row(row).unwrap();
+            }
+            counter.counts().unwrap()
+        };
+        // An identity of one column, with an own id.
+        let rows = [
+            vec![t("a"), t("x")],
+            vec![t("a"), t("y")],
+            vec![Int(1), Null],
+            vec![Float(1.0), Null],
+            vec![Float(1.5), Null],
+            vec![t("1"), Null],
+            vec![Null, t("a")],
+            vec![Null, t("a")],
+            vec![Null, Null],
+            vec![Null, Int(7)],
+        ];
+        // a, 1, 1.5, '1'; then own ids 'a', NULL, 7.
+        assert_eq!(count(1, &rows), (10, 7));
+        // No own id: a record whose identity is not whole is no entity.
+        let short: Vec<Vec<Value>> = rows.iter().map(|r| r[..1].to_vec()).collect();
+        assert_eq!(count(1, &short), (10, 4));
+        // Two identity columns: whole only when both are there.
+        let pairs = [
+            vec![t("ab"), t("c")],
+            vec![t("a"), t("bc")],
+            vec![t("ab"), t("c")],
+            vec![t("ab"), Null],
+            vec![Bool(true), Int(1)],
+            vec![Bool(true), Float(1.0)],
+        ];
+        assert_eq!(count(2, &pairs), (6, 3));
+        // No identity: the distinct rows, NULLs among them.
+        assert_eq!(count(0, &pairs), (6, 4));
+        assert_eq!(count(0, &[vec![Null], vec![Null], vec![Int(0)]]), (3, 2));
+    }
 
     /// Entities over several batches, repeated across them, in both sets: the counts
     /// are those of a plain set of (set, hash), taken in memory and after a spill.

@@ -48,7 +48,7 @@ mod tally;
 
 use std::io;
 
-use crate::backend::{self, BackendError, Collect, RowSink};
+use crate::backend::{self, Backend, BackendError, Collect, EntityCounter, RowSink};
 use crate::config::{redact_url, Config};
 use crate::diag::{Code, Diagnostic};
 use crate::fxhash::{FxHashMap, FxHashSet};
@@ -58,7 +58,7 @@ use crate::opt::Need;
 use crate::output::progress::{self, Spinner};
 use crate::output::{Frontend, Printer, SummaryRow};
 use crate::source::{SourceFile, Span};
-use crate::sql::{self, LiteralMode};
+use crate::sql::{self, LiteralMode, SqlStatement};
 use crate::syntax::ast;
 use crate::value::Value;
 
@@ -948,7 +948,12 @@ impl<'c> Session<'c> {
                          reads again faster than it keeps them): each query that reads it \
                          computes it{}\n",
                         r.var,
-                        if self.beside.was_asked(o.rel) {
+                        if self.beside.streams(o.rel) {
+                            "; the summary's count of it runs on a second connection, \
+                             beside the hunt's statements, which sends its rows to be \
+                             counted as they arrive (more entities than the server's memory \
+                             for a count holds)"
+                        } else if self.beside.was_asked(o.rel) {
                             "; the summary's count of it runs on a second connection, \
                              beside the hunt's statements"
                         } else {
@@ -1105,13 +1110,16 @@ impl<'c> Session<'c> {
         let Ok(dialect) = dialect_of(backend.as_ref()) else {
             return;
         };
-        let (Ok(stmt), Some((url, opts))) = (
-            sql::emit_counts(program, id, &dialect, LiteralMode::Bind),
-            self.conns.how_to_open(&connection),
-        ) else {
+        let job = match streamed_count(backend.as_mut(), program, id, &dialect) {
+            Some((stmt, n)) => Ok((stmt, Some(n))),
+            None => {
+                sql::emit_counts(program, id, &dialect, LiteralMode::Bind).map(|stmt| (stmt, None))
+            }
+        };
+        let (Ok(job), Some((url, opts))) = (job, self.conns.how_to_open(&connection)) else {
             return;
         };
-        self.beside.ask(id, &connection, &url, opts, stmt);
+        self.beside.ask(id, &connection, &url, opts, job);
     }
 
     /// How many of the summary's counts second connections answered (see [`beside`]).
@@ -1202,6 +1210,14 @@ fn count_on(
     // The connection's own distinct count where it has one; where that cannot count
     // (a NULL: its spill files could not be written) the database's `COUNT(DISTINCT …)`.
     dialect.distinct_count_function = backend.distinct_count_function().map(String::from);
+    if dialect.distinct_count_function.is_none() {
+        if let Some((stmt, n)) = streamed_count(backend.as_mut(), program, id, &dialect) {
+            return EntityCounter::count(backend.as_mut(), &stmt, n).map_err(|e| {
+                let where_ = sources_read(program, &Plan::Rel(id), connection);
+                query_failed(e, &where_, span)
+            });
+        }
+    }
     loop {
         let stmt = sql::emit_counts(program, id, &dialect, LiteralMode::Bind)
             .map_err(|d| crate::at(d, span))?;
@@ -1217,6 +1233,26 @@ fn count_on(
         }
         return Ok(row);
     }
+}
+
+/// The statement of `id`'s identities (and the identity's length), where the server
+/// would count the entities itself in more memory than its planner may use (see
+/// [`Backend::distinct_fits`]): the rows stream to kestrel and are counted as they arrive
+/// ([`EntityCounter`]). Sending each row costs less than the server's spilled hash table
+/// (hundreds of thousands of processes in a million records), and more than one that
+/// fits. None where the server counts.
+fn streamed_count(
+    backend: &mut dyn Backend,
+    program: &Program,
+    id: RelId,
+    dialect: &crate::sql::Dialect,
+) -> Option<(SqlStatement, usize)> {
+    let (distinct, _) =
+        sql::emit_entity_rows(program, id, dialect, LiteralMode::Bind, true).ok()?;
+    if backend.distinct_fits(&distinct)? {
+        return None;
+    }
+    sql::emit_entity_rows(program, id, dialect, LiteralMode::Bind, false).ok()
 }
 
 /// Whether a count that failed on a second connection fails the summary: it ran past

@@ -15,6 +15,6 @@ pub mod table_name;
 
 pub use dialect::{Dialect, LONG_LIST};
 pub use query::{
-    emit_counts, emit_counts_with, emit_describe, emit_describe_with, emit_plan, emit_plan_with,
-    DescribeSql, LiteralMode, SqlStatement,
+    emit_counts, emit_counts_with, emit_describe, emit_describe_with, emit_entity_rows, emit_plan,
+    emit_plan_with, DescribeSql, LiteralMode, SqlStatement,
 };

@@ -34,8 +34,8 @@ mod statements;
 use crate::ir::Literal;
 
 pub use statements::{
-    emit_counts, emit_counts_with, emit_describe, emit_describe_with, emit_plan, emit_plan_with,
-    DescribeSql,
+    emit_counts, emit_counts_with, emit_describe, emit_describe_with, emit_entity_rows, emit_plan,
+    emit_plan_with, DescribeSql,
 };
 
 /// How literals reach the SQL text.

@@ -212,6 +212,48 @@ pub fn emit_counts_with(
     Ok(e.finish(q))
 }
 
+/// `SELECT identity…, own id… FROM rel` (every column, for a type without identity):
+/// the rows of `rel` as [`emit_counts`] counts them, for a client to count as they
+/// stream ([`crate::backend::EntityCounter`], which takes the identity's length). With
+/// `distinct`, `SELECT DISTINCT`: about the entities themselves, for a planner's estimate.
+pub fn emit_entity_rows(
+    program: &Program,
+    rel: RelId,
+    dialect: &Dialect,
+    mode: LiteralMode,
+    distinct: bool,
+) -> Result<(SqlStatement, usize), Diagnostic> {
+    let mut e = Emitter::new(program, dialect, mode, true);
+    let r = program.rel(rel);
+    let name = e.rel_name(rel);
+    let cols: Vec<String> = if r.identity.is_empty() {
+        r.columns.clone().unwrap_or_default()
+    } else {
+        r.identity.iter().chain(&r.identity_alt).cloned().collect()
+    };
+    if cols.is_empty() {
+        return Err(Diagnostic::internal(format!(
+            "`{}` has no columns to count its entities by",
+            r.var
+        )));
+    }
+    let need = Need::Cols(cols.clone());
+    let q = e.statement(&Plan::Rel(rel), need, |e, _| {
+        let d = e.dialect;
+        let select = b::select(
+            cols.iter()
+                .map(|c| b::select_item(b::column(d, c), None))
+                .collect(),
+            Some(b::table(d, &name)),
+            None,
+            distinct,
+            vec![],
+        );
+        Ok(b::query(SetExpr::Select(Box::new(select))))
+    })?;
+    Ok((e.finish(q), r.identity.len()))
+}
+
 /// The statements DESCRIBE runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeSql {
