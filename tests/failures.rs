@@ -554,50 +554,116 @@ fn ctrl_c_cancels_a_postgres_statement_on_the_server() {
 
 /// PostgreSQL, with the summary on, for a variable too large to keep: its count runs on a
 /// second connection beside the DISP (both would sleep for a minute). Ctrl-C stops both
-/// on the server: exit 130, and no statement of kestrel's is left running there.
+/// on the server: exit 130, and no statement of kestrel's is left running there. Both
+/// kinds of count: the server's own (the planner expects few entities), and the rows
+/// sent to kestrel to count (it expects more than `work_mem` holds: a table of 300,000
+/// distinct pids behind the view).
 #[cfg(unix)]
 #[test]
 fn ctrl_c_cancels_the_count_beside_the_hunt_on_postgres_too() {
     let url = common::pg_url();
     let view = format!("kestrel_failures_slow_beside_{}", std::process::id());
+    let table = format!("kestrel_failures_many_{}", std::process::id());
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     admin
         .batch_execute(&format!(
-            "DROP VIEW IF EXISTS \"{view}\";\n\
-             CREATE VIEW \"{view}\" AS SELECT 'x'::text AS \"process.name\", s AS \"process.pid\" \
-             FROM generate_series(1, 1000000) s, pg_sleep(60) z"
+            "DROP TABLE IF EXISTS \"{table}\";\n\
+             CREATE TABLE \"{table}\" AS SELECT 'x'::text AS \"process.name\", s AS \"process.pid\" \
+             FROM generate_series(1, 300000) s;\n\
+             ANALYZE \"{table}\";"
         ))
         .unwrap();
-    let (_dir, config, hunt_path) = slow_source(
-        "ctrlc-beside",
-        &url,
-        &view,
-        "p = GET process FROM x://slow WHERE pid > 0\nDISP p ATTR pid\nEXPLAIN p\n",
-    );
-    let running = |admin: &mut postgres::Client| -> i64 {
+    let few = "SELECT 'x'::text AS \"process.name\", s AS \"process.pid\" \
+               FROM generate_series(1, 1000000) s, pg_sleep(60) z"
+        .to_string();
+    let many = format!("SELECT t.* FROM \"{table}\" t, pg_sleep(60) z");
+    for (kind, select) in [("the server's count", few), ("counted as sent", many)] {
         admin
-            .query_one(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active' \
-                 AND pid <> pg_backend_pid() AND strpos(query, $1) > 0",
-                &[&view],
-            )
+            .batch_execute(&format!(
+                "DROP VIEW IF EXISTS \"{view}\";\nCREATE VIEW \"{view}\" AS {select}"
+            ))
+            .unwrap();
+        // The planner's distinct pids: what decides which count runs.
+        let explain =
+            format!("EXPLAIN (FORMAT JSON) SELECT DISTINCT \"process.pid\" FROM \"{view}\"");
+        let plan = admin
+            .simple_query(&explain)
             .unwrap()
-            .get(0)
-    };
-    let out = run_and_interrupt_with(&config, &hunt_path, &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    // The server may take a moment to end a cancelled statement.
-    let start = Instant::now();
-    let mut left = running(&mut admin);
-    while left > 0 && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(100));
-        left = running(&mut admin);
+            .into_iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0).map(String::from),
+                _ => None,
+            })
+            .unwrap();
+        let planned: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        let groups = planned[0]["Plan"]["Plan Rows"].as_f64().unwrap();
+        assert_eq!(
+            groups > 100_000.0,
+            kind == "counted as sent",
+            "{kind}: {groups}"
+        );
+        let (_dir, config, hunt_path) = slow_source(
+            "ctrlc-beside",
+            &url,
+            &view,
+            "p = GET process FROM x://slow WHERE pid > 0\nDISP p ATTR pid\nEXPLAIN p\n",
+        );
+        let running = |admin: &mut postgres::Client| -> i64 {
+            admin
+                .query_one(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active' \
+                     AND pid <> pg_backend_pid() AND strpos(query, $1) > 0",
+                    &[&view],
+                )
+                .unwrap()
+                .get(0)
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .arg(&hunt_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Ctrl-C once both statements run on the server: the DISP's and the count's.
+        let start = Instant::now();
+        let mut both = running(&mut admin);
+        while both < 2 && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(50));
+            both = running(&mut admin);
+        }
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = wait_or_kill(child, Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            both, 2,
+            "{kind}: the DISP and the count beside it: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(130), "{kind}: {stderr}");
+        // The server may take a moment to end a cancelled statement.
+        let start = Instant::now();
+        let mut left = running(&mut admin);
+        while left > 0 && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(100));
+            left = running(&mut admin);
+        }
+        admin
+            .batch_execute(&format!("DROP VIEW IF EXISTS \"{view}\""))
+            .unwrap();
+        assert_eq!(
+            left, 0,
+            "{kind}: statements of kestrel's still running: {stderr}"
+        );
     }
     admin
-        .batch_execute(&format!("DROP VIEW IF EXISTS \"{view}\""))
+        .batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""))
         .unwrap();
-    assert_eq!(left, 0, "statements of kestrel's still running: {stderr}");
 }
 
 /// MySQL/MariaDB: `KILL QUERY` from a second session.

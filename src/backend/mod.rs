@@ -284,6 +284,16 @@ pub trait Backend {
         false
     }
 
+    /// [`Backend::query`] for a statement of many rows that nothing shows: fetched a
+    /// batch at a time where that costs less a row (PostgreSQL's portal).
+    fn query_batched(
+        &mut self,
+        stmt: &SqlStatement,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), BackendError> {
+        self.query(stmt, sink)
+    }
+
     /// Whether this database would hold the distinct rows of `distinct` (a `SELECT
     /// DISTINCT`) in memory while it counts them, as its planner expects them: Some(false)
     /// where they would spill to disk (PostgreSQL's hash table past `work_mem` ×

@@ -580,6 +580,34 @@ impl Backend for PgBackend {
     }
 
     fn query(&mut self, stmt: &SqlStatement, sink: &mut dyn RowSink) -> Result<(), BackendError> {
+        self.rows(stmt, sink, None)
+    }
+
+    /// The rows a round trip at a time, from a portal of a transaction of their own:
+    /// without one wait on the connection per row, which is most of the time a million
+    /// rows take to arrive. A statement read so may be suspended, so the server plans it
+    /// without parallel workers.
+    fn query_batched(
+        &mut self,
+        stmt: &SqlStatement,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), BackendError> {
+        self.rows(stmt, sink, Some(PORTAL_ROWS))
+    }
+}
+
+/// Rows a round trip of [`Backend::query_batched`] fetches.
+const PORTAL_ROWS: i32 = 8192;
+
+impl PgBackend {
+    /// Runs `stmt`, its rows into `sink`: as they arrive, or (`batch`) that many at a time
+    /// from a portal.
+    fn rows(
+        &mut self,
+        stmt: &SqlStatement,
+        sink: &mut dyn RowSink,
+        batch: Option<i32>,
+    ) -> Result<(), BackendError> {
         let prepared = self.client.prepare(&stmt.sql).map_err(query_error)?;
         let names: Vec<String> = prepared
             .columns()
@@ -621,21 +649,42 @@ impl Backend for PgBackend {
             }
             _ => query_error(e),
         };
-        let result = (|| {
-            let mut rows = self
-                .client
-                .query_raw(&prepared, params.iter())
-                .map_err(stopped)?;
-            let mut buf: Vec<Value> = Vec::with_capacity(names.len());
-            while let Some(row) = rows.next().map_err(stopped)? {
-                buf.clear();
-                for i in 0..names.len() {
-                    let Cell(v) = row.try_get(i).map_err(query_error)?;
-                    buf.push(v);
-                }
-                sink.row(&buf)?;
+        let width = names.len();
+        let mut buf: Vec<Value> = Vec::with_capacity(width);
+        let mut put = |row: &postgres::Row| -> Result<(), BackendError> {
+            buf.clear();
+            for i in 0..width {
+                let Cell(v) = row.try_get(i).map_err(query_error)?;
+                buf.push(v);
             }
-            Ok(())
+            Ok(sink.row(&buf)?)
+        };
+        let client = &mut self.client;
+        let result = (|| {
+            let Some(batch) = batch else {
+                let mut rows = client
+                    .query_raw(&prepared, params.iter())
+                    .map_err(stopped)?;
+                while let Some(row) = rows.next().map_err(stopped)? {
+                    put(&row)?;
+                }
+                return Ok(());
+            };
+            let mut tx = client.transaction().map_err(stopped)?;
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let portal = tx.bind(&prepared, &refs).map_err(stopped)?;
+            loop {
+                let rows = tx.query_portal(&portal, batch).map_err(stopped)?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    put(row)?;
+                }
+            }
+            // It only read: ended either way.
+            tx.commit().map_err(stopped)
         })();
         watch.finish(result)
     }

@@ -452,7 +452,7 @@ impl EntityCounter {
         n: usize,
     ) -> Result<Vec<Value>, super::BackendError> {
         let mut counter = EntityCounter::new(n);
-        backend.query(stmt, &mut counter)?;
+        backend.query_batched(stmt, &mut counter)?;
         let (records, entities) = counter.counts().ok_or_else(|| {
             super::BackendError::Query("the entities' spill files could not be written".into())
         })?;
