@@ -8,8 +8,8 @@
 //! Where the server's planner expects more distinct entities than its memory for a
 //! count holds (PostgreSQL's hash table spilling past `work_mem`), the worker asks for
 //! the variable's identities instead and counts them as they arrive
-//! ([`EntityCounter`]): on the bench's million processes, 401,154 of them, the count
-//! takes about half as long, and the hunt's own statements run beside it as before.
+//! ([`EntityCounter`]): for the bench's 401,154 processes in a million records, 1.15 s
+//! instead of 1.49 s, with the hunt's own statements running beside it as before.
 //!
 //! In: count statements that read only the lake (no table kestrel made on the first
 //! connection, which a second cannot see), or statements of a variable's identities.
