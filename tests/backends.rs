@@ -1861,7 +1861,8 @@ fn postgres_keeps_no_variable_the_planner_expects_to_be_large() {
 /// On PostgreSQL, the summary's count of a large variable that is not kept runs on a
 /// second connection. Where the planner expects more distinct entities than `work_mem`
 /// holds, that connection sends the variable's identities and kestrel counts them as
-/// they arrive; where they fit, the server counts. Both give the server's own counts:
+/// they arrive; where they fit (few hosts, or the processes with `work_mem` raised in
+/// the connection's options), the server counts. Both give the server's own counts:
 /// records, and distinct whole identities (here with repeated and missing pids).
 #[test]
 fn postgres_counts_many_entities_as_they_stream_and_few_on_the_server() {
@@ -1895,33 +1896,44 @@ fn postgres_counts_many_entities_as_they_stream_and_few_on_the_server() {
         processes > distinct_pids && processes < pids,
         "{processes} of {pids}"
     );
-    let config = lake_config(&common::pg_url(), "big", &table);
+    // `work_mem` as the connection sets it: the server's default (4 MB), whatever this
+    // one's configuration says; and 64 MB, where the processes' count fits too.
+    let url = common::pg_url();
+    let sep = if url.contains('?') { '&' } else { '?' };
     let streamed = "which sends its rows to be counted as they arrive";
-    for (hunt, var, kind, records, entities, streams) in [
-        (
-            "q = GET process FROM x://big WHERE name LIKE 'p%'\nDISP q ATTR name\nEXPLAIN q\n",
-            "q",
-            "process",
-            pids,
-            processes,
-            true,
-        ),
-        (
-            "d = GET x-oca-asset FROM x://big WHERE hostname LIKE 'h%'\nDISP d ATTR hostname\nEXPLAIN d\n",
-            "d",
-            "x-oca-asset",
-            rows,
-            2,
-            false,
-        ),
-    ] {
-        let out = common::run_jsonl_with_summary(&config, hunt).unwrap();
-        assert!(out.contains(BESIDE), "{var}: {out}");
-        assert_eq!(out.contains(streamed), streams, "{var}: {out}");
-        assert!(
-            out.contains(&format!("# {var} {kind} {entities} {records}")),
-            "{var}: {out}"
+    for (work_mem, many_stream) in [("4MB", true), ("64MB", false)] {
+        let config = lake_config(
+            &format!("{url}{sep}options=-c%20work_mem%3D{work_mem}"),
+            "big",
+            &table,
         );
+        for (hunt, var, kind, records, entities, streams) in [
+            (
+                "q = GET process FROM x://big WHERE name LIKE 'p%'\nDISP q ATTR name\nEXPLAIN q\n",
+                "q",
+                "process",
+                pids,
+                processes,
+                many_stream,
+            ),
+            (
+                "d = GET x-oca-asset FROM x://big WHERE hostname LIKE 'h%'\nDISP d ATTR hostname\nEXPLAIN d\n",
+                "d",
+                "x-oca-asset",
+                rows,
+                2,
+                false,
+            ),
+        ] {
+            let what = format!("{var}, work_mem {work_mem}");
+            let out = common::run_jsonl_with_summary(&config, hunt).unwrap();
+            assert!(out.contains(BESIDE), "{what}: {out}");
+            assert_eq!(out.contains(streamed), streams, "{what}: {out}");
+            assert!(
+                out.contains(&format!("# {var} {kind} {entities} {records}")),
+                "{what}: {out}"
+            );
+        }
     }
     client
         .batch_execute(&format!("DROP TABLE {table}"))
