@@ -28,6 +28,9 @@ pub struct PgBackend {
     timeout: Option<u64>,
     /// How the session is encrypted (a cancel request travels the same way).
     tls: super::tls::PgTls,
+    /// The bytes a hash table may take (`work_mem` × `hash_mem_multiplier`), once asked:
+    /// the session sets neither.
+    hash_budget: Option<f64>,
 }
 
 type BoxError = Box<dyn StdError + Sync + Send>;
@@ -224,6 +227,7 @@ impl PgBackend {
             client,
             tls,
             timeout: opts.statement_timeout,
+            hash_budget: None,
         })
     }
 
@@ -556,18 +560,24 @@ impl Backend for PgBackend {
         let plan = self.planned(distinct).ok()?;
         let rows = plan["Plan Rows"].as_f64()?;
         let width = plan["Plan Width"].as_f64().unwrap_or(0.0);
-        let mut memory = super::Collect::default();
-        let ask = |sql: &str| SqlStatement {
-            sql: sql.to_string(),
-            params: Vec::new(),
+        let bytes = match self.hash_budget {
+            Some(bytes) => bytes,
+            None => {
+                let budget = SqlStatement {
+                    sql: "SELECT pg_size_bytes(current_setting('work_mem'))::float8 \
+                          * COALESCE(current_setting('hash_mem_multiplier', true)::float8, 1)"
+                        .to_string(),
+                    params: Vec::new(),
+                };
+                let mut memory = super::Collect::default();
+                self.query(&budget, &mut memory).ok()?;
+                let Some(Value::Float(bytes)) = memory.rows.first().and_then(|r| r.first()) else {
+                    return None;
+                };
+                *self.hash_budget.insert(*bytes)
+            }
         };
-        let budget = "SELECT pg_size_bytes(current_setting('work_mem'))::float8 \
-                      * COALESCE(current_setting('hash_mem_multiplier', true)::float8, 1)";
-        self.query(&ask(budget), &mut memory).ok()?;
-        let Some(Value::Float(bytes)) = memory.rows.first().and_then(|r| r.first()) else {
-            return None;
-        };
-        Some(rows * (width + GROUP_BYTES) <= *bytes)
+        Some(rows * (width + GROUP_BYTES) <= bytes)
     }
 
     fn drop_temp_table(&mut self, name: &str) -> Result<(), BackendError> {

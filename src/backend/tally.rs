@@ -470,15 +470,15 @@ impl super::RowSink for EntityCounter {
         let n = self.n.min(row.len());
         let (identity, own) = row.split_at(n);
         let whole = identity.iter().all(|v| !v.is_null());
-        let buf = &mut self.buf;
-        let mut hashed = |side: &[Value]| values_hash(side, buf);
-        let entity = if n > 0 && whole {
-            Some((0, hashed(identity)))
-        } else if !own.is_empty() {
-            Some((usize::from(n > 0), hashed(own)))
-        } else {
-            None
-        };
+        // One of the two sides is hashed, in the one buffer.
+        let buf = std::cell::RefCell::new(&mut self.buf);
+        let entity = entity(
+            n,
+            whole,
+            !own.is_empty(),
+            || values_hash(identity, &mut buf.borrow_mut()),
+            || values_hash(own, &mut buf.borrow_mut()),
+        );
         self.tally.add(entity);
         Ok(())
     }
@@ -486,11 +486,17 @@ impl super::RowSink for EntityCounter {
 
 /// A 128-bit hash of a tuple of values, equal for tuples that `SELECT DISTINCT` takes as
 /// equal on a server that sent them (a server column has one type: an integral float is
-/// hashed as the integer it equals all the same, as `tuple_hash` does on SQLite). A
-/// tuple of one value is hashed as it is, its type in the seed; a longer one is encoded,
-/// each value as a tag and its bytes, text with its length, in `buf`.
+/// hashed as the integer it equals all the same, as `tuple_hash` does on SQLite). Each
+/// value is encoded in `buf` as a tag and its bytes, text with its length; a lone text
+/// (an identity of one text column: the usual case) is hashed as it is, with a seed of
+/// its own (a set only ever holds tuples of one length, so the encodings never meet).
 fn values_hash(values: &[Value], buf: &mut Vec<u8>) -> u128 {
-    fn put(buf: &mut Vec<u8>, v: &Value) {
+    const SEED: u64 = 0x6b65_7374_7265_6c32;
+    if let [Value::Text(t)] = values {
+        return hash128(SEED ^ (3 << 56), t.as_bytes());
+    }
+    buf.clear();
+    for v in values {
         match v {
             Value::Null => buf.push(0),
             Value::Int(i) => {
@@ -515,26 +521,6 @@ fn values_hash(values: &[Value], buf: &mut Vec<u8>) -> u128 {
                 buf.push(u8::from(*b));
             }
         }
-    }
-    const SEED: u64 = 0x6b65_7374_7265_6c32;
-    if let [one] = values {
-        let seed = |tag: u64| SEED ^ (tag << 56);
-        return match one {
-            Value::Text(t) => hash128(seed(3), t.as_bytes()),
-            Value::Int(i) => hash128(seed(1), &i.to_le_bytes()),
-            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
-                hash128(seed(1), &(*f as i64).to_le_bytes())
-            }
-            other => {
-                buf.clear();
-                put(buf, other);
-                hash128(seed(6), buf)
-            }
-        };
-    }
-    buf.clear();
-    for v in values {
-        put(buf, v);
     }
     hash128(SEED, buf)
 }

@@ -13,11 +13,12 @@
 //!
 //! In: count statements that read only the lake (no table kestrel made on the first
 //! connection, which a second cannot see), or statements of a variable's identities.
-//! Out: each one's counts, when the summary (or an INFO) asks for them. One worker per connection, opened with its first count, runs them
-//! one after another, read-only, with the connection's statement timeout; Ctrl-C stops
-//! its statement as it stops the session's own ([`crate::backend::cancel`]), and a
-//! session that Ctrl-C stopped waits until its workers' statements are stopped. A worker
-//! whose session ends goes once its statement is done.
+//! Out: each one's counts, when the summary (or an INFO) asks for them. One worker per
+//! connection, opened with its first count, runs them one after another, read-only,
+//! with the connection's statement timeout; Ctrl-C stops its statement as it stops the
+//! session's own ([`crate::backend::cancel`]), and a session that Ctrl-C stopped waits
+//! until its workers' statements are stopped. A worker whose session ends goes once its
+//! statement is done.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender};

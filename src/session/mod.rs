@@ -948,16 +948,19 @@ impl<'c> Session<'c> {
                          reads again faster than it keeps them): each query that reads it \
                          computes it{}\n",
                         r.var,
-                        if self.beside.streams(o.rel) {
-                            "; the summary's count of it runs on a second connection, \
-                             beside the hunt's statements, which sends its rows to be \
-                             counted as they arrive (more entities than the server's memory \
-                             for a count holds)"
-                        } else if self.beside.was_asked(o.rel) {
-                            "; the summary's count of it runs on a second connection, \
-                             beside the hunt's statements"
+                        if !self.beside.was_asked(o.rel) {
+                            String::new()
                         } else {
-                            ""
+                            format!(
+                                "; the summary's count of it runs on a second connection, \
+                                 beside the hunt's statements{}",
+                                if self.beside.streams(o.rel) {
+                                    ", which sends its rows to be counted as they arrive \
+                                     (more entities than the server's memory for a count holds)"
+                                } else {
+                                    ""
+                                }
+                            )
                         }
                     ),
                     None if on_the_way => format!(
