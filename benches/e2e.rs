@@ -290,10 +290,8 @@ fn main() {
         url: format!("sqlite:///{}", indexed.display()),
         table: "events".into(),
     };
-    if wanted("sqlite") || wanted("memory") {
-        if !indexed.exists() {
-            load(&memory_target, &jsonl, true);
-        }
+    if (wanted("sqlite") || wanted("memory")) && !indexed.exists() {
+        load(&memory_target, &jsonl, true);
     }
     if wanted("sqlite") {
         targets.push(Target {

@@ -37,7 +37,7 @@ pub enum FileError {
 /// Whether a path names a Parquet file (`.parquet`, `.parquet.gz`).
 /// `lake/table/`: a table of a Parquet lake (a directory per event day), as SAVE's target.
 pub fn is_lake_table(path: &str) -> bool {
-    path.ends_with('/') && path.trim_end_matches('/').len() > 0
+    path.ends_with('/') && !path.trim_end_matches('/').is_empty()
 }
 
 pub fn is_parquet(path: &str) -> bool {

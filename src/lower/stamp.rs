@@ -149,7 +149,7 @@ fn rel_native(rels: &[Relation], plan: &Plan) -> bool {
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }
         | Plan::Distinct { input } => rel_native(rels, input),
-        Plan::Rel(id) => rel_native(rels, &&rels[id.0].plan),
+        Plan::Rel(id) => rel_native(rels, &rels[id.0].plan),
         Plan::Union { inputs } => inputs.iter().all(|p| rel_native(rels, p)),
         _ => false,
     }

@@ -198,7 +198,7 @@ impl<'a> Lexer<'a> {
         self.pos += 1;
         // Most strings hold no escape (an IOC list of a million): one scan and one copy.
         let rest = &self.text[self.pos..];
-        if let Some(i) = rest.find(|c: char| c == quote || c == '\\') {
+        if let Some(i) = rest.find([quote, '\\']) {
             if rest[i..].starts_with(quote) {
                 self.pos += i + quote.len_utf8();
                 return Ok((rest[..i].to_string(), self.pos));
