@@ -1940,6 +1940,79 @@ fn postgres_counts_many_entities_as_they_stream_and_few_on_the_server() {
         .unwrap();
 }
 
+/// A streamed count of more entities than the tally holds in memory spills their hashes
+/// to temporary files and stays exact; where those files cannot be made (a temporary
+/// directory that does not exist), the server's own count query counts instead, as
+/// SQLite's `COUNT(DISTINCT …)` does for its distinct count. A process of its own each
+/// time, for its environment.
+#[test]
+fn postgres_streamed_count_past_the_budget_stays_exact_and_falls_back_to_the_server() {
+    use kestrel::backend::sqlite::DISTINCT_BUDGET;
+    let rows = DISTINCT_BUDGET as i64 + 50_000;
+    let table = format!("kestrel_spill_{}", std::process::id());
+    let mut client = postgres::Client::connect(&common::pg_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            r#"DROP TABLE IF EXISTS {table};
+               CREATE TABLE {table} AS SELECT '2024-07-08T00:00:01.000000Z' AS "@timestamp",
+                 i AS "process.pid", 'p' || (i % 3) AS "process.name", 'h' AS "host.name"
+               FROM generate_series(1, {rows}) AS s(i);
+               ANALYZE {table};"#
+        ))
+        .unwrap();
+    let url = common::pg_url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let dir = common::fresh_dir("backends", "streamed-spill");
+    let config = dir.join("kestrel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections: {{lake: {{url: '{url}{sep}options=-c%20work_mem%3D4MB'}}}}\n\
+             datasources: {{big: {{connection: lake, table: {table}}}}}\n"
+        ),
+    )
+    .unwrap();
+    let hunt = dir.join("hunt.hf");
+    std::fs::write(
+        &hunt,
+        "q = GET process FROM x://big WHERE name LIKE 'p%'\nDISP q ATTR name\nEXPLAIN q\n",
+    )
+    .unwrap();
+    for tmpdir in [None, Some(dir.join("no-such-directory"))] {
+        let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"));
+        run.arg("run").arg("--config").arg(&config).arg(&hunt);
+        if let Some(t) = &tmpdir {
+            run.env("TMPDIR", t);
+        }
+        let out = run.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{tmpdir:?}: {text}");
+        assert!(
+            text.contains("which sends its rows to be counted as they arrive"),
+            "{tmpdir:?}: {text}"
+        );
+        let expected = [
+            "q".to_string(),
+            "process".into(),
+            rows.to_string(),
+            rows.to_string(),
+        ];
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().eq(expected.iter().map(String::as_str))),
+            "{tmpdir:?}: the summary says {expected:?}: {text}"
+        );
+    }
+    client
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A configuration with one connection `lake` at `url`, and its table as data source `ds`.
 fn lake_config(url: &str, ds: &str, table: &str) -> Config {
     let yaml = format!(

@@ -445,19 +445,20 @@ impl EntityCounter {
     }
 
     /// Runs `stmt` on `backend` and counts its rows (their identity of `n` columns
-    /// first): the row a count query would give, records then entities.
+    /// first): the row a count query would give, records then entities. None where the
+    /// spill files could not be written: the server's own count query counts instead,
+    /// as SQLite's `COUNT(DISTINCT …)` does where its distinct count cannot.
     pub fn count(
         backend: &mut dyn super::Backend,
         stmt: &crate::sql::SqlStatement,
         n: usize,
-    ) -> Result<Vec<Value>, super::BackendError> {
+    ) -> Result<Option<Vec<Value>>, super::BackendError> {
         let mut counter = EntityCounter::new(n);
         backend.query_batched(stmt, &mut counter)?;
-        let (records, entities) = counter.counts().ok_or_else(|| {
-            super::BackendError::Query("the entities' spill files could not be written".into())
-        })?;
         let int = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
-        Ok(vec![int(records), int(entities)])
+        Ok(counter
+            .counts()
+            .map(|(records, entities)| vec![int(records), int(entities)]))
     }
 }
 

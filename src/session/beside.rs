@@ -34,10 +34,12 @@ use crate::value::Value;
 type Answer = Result<Vec<Value>, BackendError>;
 
 struct Job {
-    stmt: SqlStatement,
-    /// The statement gives the variable's rows (their identity of this many columns
-    /// first), counted here as they arrive; else it is a count query of one row.
-    entity_rows: Option<usize>,
+    /// The count query (one row: records, entities).
+    count: SqlStatement,
+    /// First, where the server would spill: the variable's rows (their identity of this
+    /// many columns first), counted here as they arrive; the count query only where
+    /// their spill files could not be written.
+    streamed: Option<(SqlStatement, usize)>,
     reply: Sender<Answer>,
 }
 
@@ -56,23 +58,24 @@ pub(super) struct Beside {
 }
 
 impl Beside {
-    /// Starts counting `id` with `stmt` on a second connection to `connection` (opened
-    /// from `url` with `opts` the first time).
+    /// Starts counting `id` with `count` (or, first, by the rows of `streamed`) on a
+    /// second connection to `connection` (opened from `url` with `opts` the first time).
     pub(super) fn ask(
         &mut self,
         id: RelId,
         connection: &str,
         url: &str,
         opts: OpenOptions,
-        (stmt, entity_rows): (SqlStatement, Option<usize>),
+        count: SqlStatement,
+        streamed: Option<(SqlStatement, usize)>,
     ) {
-        if entity_rows.is_some() {
+        if streamed.is_some() {
             self.streamed.insert(id.0);
         }
         let (reply, answer) = mpsc::channel();
         let mut job = Job {
-            stmt,
-            entity_rows,
+            count,
+            streamed,
             reply,
         };
         if let Some(worker) = self.workers.get(connection) {
@@ -173,14 +176,14 @@ fn work(url: &str, opts: OpenOptions, inbox: Receiver<Job>) {
             }
         }
         let Some(b) = backend.as_mut() else { continue };
-        let answer = match job.entity_rows {
-            Some(n) => EntityCounter::count(b.as_mut(), &job.stmt, n),
-            None => {
-                let mut rows = Collect::default();
-                b.query(&job.stmt, &mut rows)
-                    .map(|()| rows.rows.into_iter().next().unwrap_or_default())
-            }
-        };
+        let streamed = job
+            .streamed
+            .and_then(|(rows, n)| EntityCounter::count(b.as_mut(), &rows, n).transpose());
+        let answer = streamed.unwrap_or_else(|| {
+            let mut rows = Collect::default();
+            b.query(&job.count, &mut rows)
+                .map(|()| rows.rows.into_iter().next().unwrap_or_default())
+        });
         let _ = job.reply.send(answer);
     }
 }

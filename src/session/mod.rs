@@ -1113,16 +1113,15 @@ impl<'c> Session<'c> {
         let Ok(dialect) = dialect_of(backend.as_ref()) else {
             return;
         };
-        let job = match streamed_count(backend.as_mut(), program, id, &dialect) {
-            Some((stmt, n)) => Ok((stmt, Some(n))),
-            None => {
-                sql::emit_counts(program, id, &dialect, LiteralMode::Bind).map(|stmt| (stmt, None))
-            }
-        };
-        let (Ok(job), Some((url, opts))) = (job, self.conns.how_to_open(&connection)) else {
+        let streamed = streamed_count(backend.as_mut(), program, id, &dialect);
+        let (Ok(count), Some((url, opts))) = (
+            sql::emit_counts(program, id, &dialect, LiteralMode::Bind),
+            self.conns.how_to_open(&connection),
+        ) else {
             return;
         };
-        self.beside.ask(id, &connection, &url, opts, job);
+        self.beside
+            .ask(id, &connection, &url, opts, count, streamed);
     }
 
     /// How many of the summary's counts second connections answered (see [`beside`]).
@@ -1213,12 +1212,17 @@ fn count_on(
     // The connection's own distinct count where it has one; where that cannot count
     // (a NULL: its spill files could not be written) the database's `COUNT(DISTINCT …)`.
     dialect.distinct_count_function = backend.distinct_count_function().map(String::from);
+    // Or the variable's rows counted as they arrive, where the server would spill; its
+    // count query where their spill files could not be written.
     if dialect.distinct_count_function.is_none() {
         if let Some((stmt, n)) = streamed_count(backend.as_mut(), program, id, &dialect) {
-            return EntityCounter::count(backend.as_mut(), &stmt, n).map_err(|e| {
+            let counted = EntityCounter::count(backend.as_mut(), &stmt, n).map_err(|e| {
                 let where_ = sources_read(program, &Plan::Rel(id), connection);
                 query_failed(e, &where_, span)
-            });
+            })?;
+            if let Some(row) = counted {
+                return Ok(row);
+            }
         }
     }
     loop {
