@@ -203,6 +203,19 @@ fn run_and_interrupt(config: &Path, hunt: &Path) -> Output {
 
 #[cfg(unix)]
 fn run_and_interrupt_with(config: &Path, hunt: &Path, args: &[&str]) -> Output {
+    // Long enough to be inside the statement (it starts in milliseconds).
+    run_and_interrupt_after(config, hunt, args, || {
+        std::thread::sleep(Duration::from_millis(1500))
+    })
+}
+
+/// [`run_and_interrupt_with`], Ctrl-C once `wait` returns.
+fn run_and_interrupt_after(
+    config: &Path,
+    hunt: &Path,
+    args: &[&str],
+    wait: impl FnOnce(),
+) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
         .arg("run")
         .args(args)
@@ -213,8 +226,7 @@ fn run_and_interrupt_with(config: &Path, hunt: &Path, args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Long enough to be inside the statement (it starts in milliseconds).
-    std::thread::sleep(Duration::from_millis(1500));
+    wait();
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -618,28 +630,16 @@ fn ctrl_c_cancels_the_count_beside_the_hunt_on_postgres_too() {
                 .unwrap()
                 .get(0)
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-            .arg("run")
-            .arg("--config")
-            .arg(&config)
-            .arg(&hunt_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
         // Ctrl-C once both statements run on the server: the DISP's and the count's.
-        let start = Instant::now();
-        let mut both = running(&mut admin);
-        while both < 2 && start.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(50));
+        let mut both = 0;
+        let out = run_and_interrupt_after(&config, &hunt_path, &[], || {
+            let start = Instant::now();
             both = running(&mut admin);
-        }
-        let status = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let out = wait_or_kill(child, Duration::from_secs(30));
+            while both < 2 && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(50));
+                both = running(&mut admin);
+            }
+        });
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             both, 2,
